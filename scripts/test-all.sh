@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The whole test suite: every lane, in order. A lane that cannot run FAILS; nothing is skipped.
+#   typecheck → unit → netns (host kernel, namespaces) → vm (Debian kernel under qemu: IPVS, dummy)
+#   → cluster (real kube-apiserver + etcd; agent inside the VM)
+# Each lane script writes vitest JSON to build/results/<lane>.json; the totals are printed at the end.
+set -u
+cd "$(dirname "$0")/.."
+export PATH="$PWD/node_modules/.bin:$PATH"
+mkdir -p build/results
+rm -f build/results/*.json
+lanes=${IPVSNET_LANES:-"typecheck unit netns vm cluster"}
+failed=()
+for lane in $lanes; do
+  echo "=== lane: $lane ==="
+  if [ "$lane" = typecheck ]; then
+    tsc -p tsconfig.json --noEmit || failed+=("$lane")
+    continue
+  fi
+  script="scripts/lanes/$lane.sh"
+  if [ ! -x "$script" ]; then echo "lane $lane: $script missing"; failed+=("$lane"); continue; fi
+  "$script" || failed+=("$lane")
+done
+node scripts/lanes/summary.ts build/results || failed+=("summary")
+if [ ${#failed[@]} -ne 0 ]; then echo "FAILED lanes: ${failed[*]}"; exit 1; fi
+echo "all lanes passed"

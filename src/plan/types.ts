@@ -1,0 +1,112 @@
+// The desired kernel state for one node: the contract between the pure planners
+// (src/plan, issue "Service proxy core") and the reconcilers/adapters
+// (src/reconcile, src/kernel, issue "Program the kernel").
+//
+// Everything here is plain data: JSON-serialisable, deterministic, sorted.
+
+export type Family = 4 | 6;
+export type Protocol = 'TCP' | 'UDP' | 'SCTP';
+
+/** Where a virtual server comes from: the kind of service address it serves. */
+export type VirtualServerKind = 'clusterIP' | 'externalIP' | 'loadBalancer' | 'nodePort';
+
+/** IPVS forwarding method. kube-proxy always uses masquerading (NAT). */
+export type ForwardMethod = 'masq' | 'route' | 'tunnel';
+
+export interface RealServer {
+  /** Endpoint IP, canonical text form (IPv6 compressed, lower case). */
+  address: string;
+  port: number;
+  weight: number;
+  forward: ForwardMethod;
+}
+
+/** IPVS service flags as names; the adapter maps them to IP_VS_SVC_F_* bits. */
+export type VirtualServerFlag = 'persistent' | 'hashed' | 'onepacket' | 'sh-fallback' | 'sh-port';
+
+export interface VirtualServer {
+  family: Family;
+  address: string;
+  protocol: Protocol;
+  port: number;
+  /** IPVS scheduler name: rr, wrr, lc, wlc, lblc, lblcr, dh, sh, sed, nq, mh, fo, ovf, twos. */
+  scheduler: string;
+  /** Sorted, unique. */
+  flags: VirtualServerFlag[];
+  /** Persistence timeout in seconds (ClientIP affinity); 0 = none. */
+  timeout: number;
+  /** Netmask for persistence: 32 for IPv4, 128 for IPv6. */
+  netmask: number;
+  /** Sorted by address then port. */
+  realServers: RealServer[];
+  /** Which Service port produced it: "namespace/name:portName" (portName may be empty). */
+  service: string;
+  kind: VirtualServerKind;
+}
+
+export type IpsetType =
+  | 'hash:ip'
+  | 'hash:ip,port'
+  | 'hash:ip,port,ip'
+  | 'hash:ip,port,net'
+  | 'hash:net'
+  | 'bitmap:port';
+
+export interface IpsetSpec {
+  /** Kernel name, e.g. KUBE-CLUSTER-IP or KUBE-6-CLUSTER-IP (≤ 31 chars). */
+  name: string;
+  type: IpsetType;
+  family: Family;
+  comment: string;
+  /** Sorted, unique entries in `ipset` text syntax, e.g. "10.96.0.10,udp:53". */
+  members: string[];
+}
+
+export interface IptablesPlan {
+  /** Full text for `iptables-restore --noflush` (both tables, each ending in COMMIT). */
+  restore: string;
+}
+
+/** A problem with one input object: printed on stderr, emitted as an Event by the agent. */
+export interface Diagnostic {
+  kind: 'Service' | 'EndpointSlice' | 'Node' | 'Config';
+  /** "namespace/name" (or just "name" for cluster-scoped objects). */
+  object: string;
+  /** JSON-path-ish field, e.g. "spec.ports[1].port". */
+  field: string;
+  reason: string;
+  /** error: the object (or that part of it) was skipped. warning: planned with a substitution. */
+  severity: 'error' | 'warning';
+}
+
+/** One ETP=Local service's health-check node port, served by the agent. */
+export interface HealthCheckNodePort {
+  service: string;
+  port: number;
+  /** Number of ready local endpoints (kube-proxy's localEndpoints). */
+  localEndpoints: number;
+}
+
+export interface FamilyPlan {
+  family: Family;
+  /** Sorted by (protocol, address, port). */
+  virtualServers: VirtualServer[];
+  /** Addresses to bind on kube-ipvs0 (sorted); /32 for v4, /128 for v6. */
+  boundAddresses: string[];
+  /** Sorted by name. Every fixed kube-proxy set is present, even when empty. */
+  ipsets: IpsetSpec[];
+  iptables: IptablesPlan;
+}
+
+export interface Plan {
+  node: string;
+  families: FamilyPlan[];
+  healthCheckNodePorts: HealthCheckNodePort[];
+  diagnostics: Diagnostic[];
+}
+
+/** Stable identity of a virtual server: "TCP/10.96.0.1/443" or "TCP/[fd00::1]/443". */
+export function virtualServerKey(vs: Pick<VirtualServer, 'protocol' | 'address' | 'port'>): string {
+  const addr = vs.address.includes(':') ? `[${vs.address}]` : vs.address;
+  return `${vs.protocol}/${addr}/${vs.port}`;
+}
