@@ -1,0 +1,78 @@
+#!/bin/bash
+# Stage 2 of the ipvsnet test VM: runs as PID 1 after stage 1 (scripts/vm/init) switch_rooted into the
+# host's root (read-only 9p + tmpfs overlay). Argument: the run directory on the writable share, which
+# scripts/vm/run.sh filled with:
+#   cwd        the directory to run the command in (one line)
+#   env.sh     `export NAME=value` lines for the --env variables (bash-quoted)
+#   argv.sh    `argv=(...)`: the command and its arguments (bash-quoted)
+#   hostname   the guest's host name
+# and where this script leaves:
+#   exit-status  the command's exit status (decimal), written only when the command ran
+#   setup-error  why the guest could not run the command, when it could not
+#   dmesg.log    the kernel log at the end of the run
+# The console (ttyS0) carries the command's stdout+stderr; the host streams it. The guest then powers
+# off through sysrq (no reboot: qemu runs with -no-reboot and the kernel with panic=-1).
+run=$1
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+fail() {
+  trap - EXIT
+  echo "ipvsnet-vm: guest setup FAILED: $*"
+  echo "$*" > "$run/setup-error"
+  dmesg > "$run/dmesg.log" 2>/dev/null
+  sync
+  echo o > /proc/sysrq-trigger
+  sleep 10
+  exit 1
+}
+trap 'fail "stage 2 exited unexpectedly"' EXIT
+
+mount -t tmpfs -o mode=755 tmpfs /run || fail "mount /run"
+mount -t tmpfs -o mode=1777 tmpfs /tmp || fail "mount /tmp"
+mkdir -p /dev/pts /dev/shm
+mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts || fail "mount /dev/pts"
+mount -t tmpfs -o mode=1777 tmpfs /dev/shm || fail "mount /dev/shm"
+mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null || true
+mount -t bpf bpf /sys/fs/bpf 2>/dev/null || true
+# Command output goes to the serial console: no CR before LF, and keep kernel messages off it.
+stty -onlcr -F /dev/console 2>/dev/null || stty -onlcr < /dev/console
+dmesg -n 1
+
+hostname "$(cat "$run/hostname")" || fail "hostname"
+ip link set lo up || fail "lo up"
+
+# Uplink: qemu's user-mode network. The guest is 10.0.2.15/24 with the default route via 10.0.2.2,
+# which also reaches the host's loopback services. IPVS needs a route to accept real servers at all.
+modprobe virtio_net || fail "modprobe virtio_net"
+modprobe virtio-rng 2>/dev/null || true
+for _ in $(seq 1 50); do [ -e /sys/class/net/eth0 ] && break; sleep 0.1; done
+ip link set eth0 up || fail "eth0 up"
+ip addr add 10.0.2.15/24 dev eth0 || fail "eth0 address"
+ip route add default via 10.0.2.2 dev eth0 || fail "default route"
+echo "nameserver 10.0.2.3" > /run/resolv.conf && mount --bind /run/resolv.conf /etc/resolv.conf 2>/dev/null || true
+
+# IPVS with every scheduler, the ipvs iptables match, dummy (kube-ipvs0) and what the e2e tests use.
+kmods=/lib/modules/$(uname -r)/kernel/net/netfilter/ipvs
+modprobe ip_vs || fail "modprobe ip_vs"
+for f in "$kmods"/ip_vs_*.ko*; do
+  m=$(basename "$f"); m=${m%%.ko*}
+  case "$m" in ip_vs_ftp|ip_vs_pe_sip) continue;; esac
+  modprobe "$m" || fail "modprobe $m"
+done
+for m in xt_ipvs dummy veth bridge; do modprobe "$m" || fail "modprobe $m"; done
+[ -e /proc/net/ip_vs ] || fail "/proc/net/ip_vs missing after modprobe ip_vs"
+
+# The command: cwd, environment, argv from the run directory; stdin from /dev/null; stdout+stderr
+# through a pipe (not the console tty) so programs log as they would into a file.
+cd "$(cat "$run/cwd")" || fail "cd $(cat "$run/cwd")"
+export HOME=/root TERM=dumb LANG=C.UTF-8 IPVSNET_VM=1 IPVSNET_VM_RUN="$run"
+export PATH="$PWD/node_modules/.bin:$PATH"
+. "$run/env.sh" || fail "env.sh"
+. "$run/argv.sh" || fail "argv.sh"
+trap - EXIT
+"${argv[@]}" </dev/null 2>&1 | cat
+status=${PIPESTATUS[0]}
+dmesg > "$run/dmesg.log" 2>/dev/null
+echo "$status" > "$run/exit-status.tmp" && mv "$run/exit-status.tmp" "$run/exit-status"
+sync
+echo o > /proc/sysrq-trigger
+sleep 10
