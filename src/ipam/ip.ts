@@ -1,0 +1,162 @@
+// IPv4/IPv6 address arithmetic on bigints. Pure; shared by IPAM, the bridge
+// plugin, the rtnetlink helpers and the route planner.
+import { isIPv4, isIPv6 } from 'node:net';
+
+export type Family = 4 | 6;
+
+export interface IP {
+  readonly family: Family;
+  readonly value: bigint;
+}
+
+export interface CIDR {
+  /** the address as written (may have host bits set, e.g. an interface address) */
+  readonly ip: IP;
+  readonly prefix: number;
+}
+
+const BITS = { 4: 32, 6: 128 } as const;
+
+export function bits(f: Family): number {
+  return BITS[f];
+}
+
+export function parseIP(s: string): IP | undefined {
+  if (typeof s !== 'string') return undefined;
+  if (isIPv4(s)) {
+    const p = s.split('.');
+    let v = 0n;
+    for (const o of p) v = (v << 8n) | BigInt(Number(o));
+    return { family: 4, value: v };
+  }
+  if (isIPv6(s)) {
+    if (s.includes('%')) return undefined;
+    let str = s;
+    const lastColon = str.lastIndexOf(':');
+    const maybe4 = str.slice(lastColon + 1);
+    if (maybe4.includes('.')) {
+      const v4 = parseIP(maybe4);
+      if (!v4 || v4.family !== 4) return undefined;
+      str = str.slice(0, lastColon + 1) + ((v4.value >> 16n) & 0xffffn).toString(16) + ':' + (v4.value & 0xffffn).toString(16);
+    }
+    const [head, rest] = str.includes('::') ? (str.split('::') as [string, string]) : [str, undefined];
+    const h = head === '' ? [] : head.split(':');
+    const r = rest === undefined || rest === '' ? [] : rest.split(':');
+    const groups: bigint[] = [];
+    for (const g of h) groups.push(BigInt('0x' + g));
+    const fill = 8 - h.length - r.length;
+    if (rest !== undefined) for (let i = 0; i < fill; i++) groups.push(0n);
+    for (const g of r) groups.push(BigInt('0x' + g));
+    if (groups.length !== 8) return undefined;
+    let v = 0n;
+    for (const g of groups) v = (v << 16n) | g;
+    return { family: 6, value: v };
+  }
+  return undefined;
+}
+
+export function formatIP(ip: IP): string {
+  if (ip.family === 4) {
+    const v = ip.value;
+    return [24n, 16n, 8n, 0n].map((s) => String((v >> s) & 0xffn)).join('.');
+  }
+  const g: number[] = [];
+  for (let i = 7; i >= 0; i--) g.push(Number((ip.value >> BigInt(i * 16)) & 0xffffn));
+  // RFC 5952: compress the longest run (>= 2) of zero groups, first one on ties.
+  let bestStart = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (g[i] !== 0) { i++; continue; }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen) { bestStart = i; bestLen = j - i; }
+    i = j;
+  }
+  const hex = g.map((x) => x.toString(16));
+  if (bestLen < 2) return hex.join(':');
+  return hex.slice(0, bestStart).join(':') + '::' + hex.slice(bestStart + bestLen).join(':');
+}
+
+export function parseCIDR(s: string): CIDR | undefined {
+  if (typeof s !== 'string') return undefined;
+  const slash = s.indexOf('/');
+  if (slash < 0) return undefined;
+  const ip = parseIP(s.slice(0, slash));
+  const ps = s.slice(slash + 1);
+  if (!ip || !/^\d{1,3}$/.test(ps)) return undefined;
+  const prefix = Number(ps);
+  if (prefix > bits(ip.family)) return undefined;
+  return { ip, prefix };
+}
+
+export function formatCIDR(c: CIDR): string {
+  return `${formatIP(c.ip)}/${c.prefix}`;
+}
+
+export function mask(f: Family, prefix: number): bigint {
+  const b = BigInt(bits(f));
+  return ((1n << b) - 1n) ^ ((1n << (b - BigInt(prefix))) - 1n);
+}
+
+export function network(c: CIDR): IP {
+  return { family: c.ip.family, value: c.ip.value & mask(c.ip.family, c.prefix) };
+}
+
+/** The last address of the subnet (broadcast for IPv4). */
+export function lastAddress(c: CIDR): IP {
+  const host = (1n << BigInt(bits(c.ip.family) - c.prefix)) - 1n;
+  return { family: c.ip.family, value: network(c).value | host };
+}
+
+export function contains(c: CIDR, ip: IP): boolean {
+  return ip.family === c.ip.family && (ip.value & mask(c.ip.family, c.prefix)) === network(c).value;
+}
+
+export function overlaps(a: CIDR, b: CIDR): boolean {
+  if (a.ip.family !== b.ip.family) return false;
+  const p = Math.min(a.prefix, b.prefix);
+  const m = mask(a.ip.family, p);
+  return (a.ip.value & m) === (b.ip.value & m);
+}
+
+export function eq(a: IP | undefined, b: IP | undefined): boolean {
+  return !!a && !!b && a.family === b.family && a.value === b.value;
+}
+
+export function cmp(a: IP, b: IP): number {
+  return a.value < b.value ? -1 : a.value > b.value ? 1 : 0;
+}
+
+export function next(ip: IP): IP {
+  const max = (1n << BigInt(bits(ip.family))) - 1n;
+  return { family: ip.family, value: ip.value === max ? 0n : ip.value + 1n };
+}
+
+export function add(ip: IP, n: bigint): IP {
+  return { family: ip.family, value: ip.value + n };
+}
+
+export function toBuffer(ip: IP): Buffer {
+  const len = ip.family === 4 ? 4 : 16;
+  const b = Buffer.alloc(len);
+  let v = ip.value;
+  for (let i = len - 1; i >= 0; i--) { b[i] = Number(v & 0xffn); v >>= 8n; }
+  return b;
+}
+
+export function fromBuffer(b: Uint8Array): IP | undefined {
+  if (b.length !== 4 && b.length !== 16) return undefined;
+  let v = 0n;
+  for (const x of b) v = (v << 8n) | BigInt(x);
+  return { family: b.length === 4 ? 4 : 6, value: v };
+}
+
+/** "10.244.1.5/24" from an IP and a prefix length. */
+export function cidrString(ip: IP, prefix: number): string {
+  return `${formatIP(ip)}/${prefix}`;
+}
+
+/** Canonical network form "10.244.1.0/24". */
+export function canonicalNetwork(c: CIDR): string {
+  return `${formatIP(network(c))}/${c.prefix}`;
+}

@@ -1,0 +1,78 @@
+// Loader for the ipvsnet N-API addon (src/native/ipvsnet_native.c, built by
+// scripts/setup.d/10-native.sh into build/native/). It gives Node the two
+// system calls it lacks: setns(2) for the calling thread and flock(2).
+import { createRequire } from 'node:module';
+import { existsSync, openSync, closeSync } from 'node:fs';
+
+export const CLONE_NEWNET = 0x40000000;
+export const LOCK_SH = 1;
+export const LOCK_EX = 2;
+export const LOCK_NB = 4;
+export const LOCK_UN = 8;
+
+interface NativeAddon {
+  setns(fd: number, nstype: number): void;
+  flock(fd: number, op: number): void;
+}
+
+let addon: NativeAddon | undefined;
+
+function candidates(): string[] {
+  const out: string[] = [];
+  if (process.env['IPVSNET_NATIVE']) out.push(process.env['IPVSNET_NATIVE']);
+  // From src/native/index.ts (source tree) and from build/cni/ipvsnet-cni.mjs (bundle).
+  for (const rel of ['../../build/native/ipvsnet_native.node', '../native/ipvsnet_native.node', './ipvsnet_native.node']) {
+    out.push(new URL(rel, import.meta.url).pathname);
+  }
+  return out;
+}
+
+export function native(): NativeAddon {
+  if (addon) return addon;
+  const tried = candidates();
+  const found = tried.find((p) => existsSync(p));
+  if (!found) {
+    throw new Error(`ipvsnet native addon not found (tried ${tried.join(', ')}); run scripts/setup.d/10-native.sh`);
+  }
+  const req = createRequire(import.meta.url);
+  addon = req(found) as NativeAddon;
+  return addon;
+}
+
+/** Move the calling thread into the network namespace open on `fd`. */
+export function setnsNet(fd: number): void {
+  native().setns(fd, CLONE_NEWNET);
+}
+
+/**
+ * Run `fn` synchronously with the calling thread inside the network namespace
+ * at `nsPath`, then return to the thread's original namespace. Only
+ * synchronous work belongs in `fn` (e.g. creating a netlink socket, which
+ * keeps the namespace it was created in).
+ */
+export function inNetns<T>(nsPath: string, fn: () => T): T {
+  const self = openSync('/proc/thread-self/ns/net', 'r');
+  let target: number;
+  try {
+    target = openSync(nsPath, 'r');
+  } catch (e) {
+    closeSync(self);
+    throw e;
+  }
+  try {
+    setnsNet(target);
+    try {
+      return fn();
+    } finally {
+      setnsNet(self);
+    }
+  } finally {
+    closeSync(target);
+    closeSync(self);
+  }
+}
+
+/** flock(2) on an open file descriptor; blocks the thread for LOCK_EX without LOCK_NB. */
+export function flock(fd: number, op: number): void {
+  native().flock(fd, op);
+}
