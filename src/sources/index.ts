@@ -1,0 +1,132 @@
+// The agent's view of the cluster: informers for Services, EndpointSlices (discovery.k8s.io/v1) and
+// Nodes, merged into one rxjs stream of validated events.
+//
+// Like kube-proxy, the Service and EndpointSlice informers use the server-side label selector
+// "!service.kubernetes.io/service-proxy-name,!service.kubernetes.io/headless": Services that name
+// another proxy, and headless Services' slices, never reach the agent; an object that gains such a
+// label leaves the selector, and the API server sends a DELETED event for it.
+
+import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import { merge, type Observable } from 'rxjs';
+import { map } from 'rxjs/operators';
+import { ResilientInformer, type InformerEvent } from './informer.ts';
+import { parseService, parseEndpointSlice, parseNode } from '../model/index.ts';
+import type { ServiceModel, EndpointSliceModel, NodeModel } from '../model/types.ts';
+import type { Diagnostic } from '../plan/types.ts';
+
+export { ResilientInformer, objectKey } from './informer.ts';
+export type { InformerEvent } from './informer.ts';
+export { loadKubeConfig, kubeRequest, KubeApiError } from './kube.ts';
+
+export const LABEL_SERVICE_PROXY_NAME = 'service.kubernetes.io/service-proxy-name';
+export const LABEL_HEADLESS = 'service.kubernetes.io/headless';
+export const ANNOTATION_TRIGGER_TIME = 'endpoints.kubernetes.io/last-change-trigger-time';
+/** kube-proxy's selector for Services and EndpointSlices. */
+export const PROXYABLE_SELECTOR = `!${LABEL_SERVICE_PROXY_NAME},!${LABEL_HEADLESS}`;
+
+export type SourceKind = 'Service' | 'EndpointSlice' | 'Node';
+
+interface BaseEvent {
+  type: 'upsert' | 'delete';
+  key: string;
+  /** The object as the API server sent it (JSON). */
+  raw: KubernetesObject;
+  receivedAt: number;
+  /** Problems found validating the object (empty when valid or deleted). */
+  diagnostics: Diagnostic[];
+}
+
+export interface ServiceEvent extends BaseEvent {
+  kind: 'Service';
+  model?: ServiceModel;
+}
+export interface EndpointSliceEvent extends BaseEvent {
+  kind: 'EndpointSlice';
+  model?: EndpointSliceModel;
+  /** endpoints.kubernetes.io/last-change-trigger-time, ms since the epoch, when present and valid. */
+  triggerTime?: number;
+}
+export interface NodeEvent extends BaseEvent {
+  kind: 'Node';
+  model?: NodeModel;
+}
+export type SourceEvent = ServiceEvent | EndpointSliceEvent | NodeEvent;
+
+export interface SourcesOptions {
+  /** Watch only this Node (kube-proxy's behaviour); all Nodes when undefined (the route controller needs them). */
+  nodeName?: string;
+  onError?: (kind: SourceKind, err: unknown, attempt: number) => void;
+  maxBackoffMs?: number;
+}
+
+export class ClusterSources {
+  readonly services: ResilientInformer;
+  readonly endpointSlices: ResilientInformer;
+  readonly nodes: ResilientInformer;
+  readonly events$: Observable<SourceEvent>;
+
+  constructor(kc: KubeConfig, opts: SourcesOptions = {}) {
+    const common = { maxBackoffMs: opts.maxBackoffMs };
+    this.services = new ResilientInformer(kc, {
+      ...common,
+      path: '/api/v1/services',
+      labelSelector: PROXYABLE_SELECTOR,
+      onError: (e, n) => opts.onError?.('Service', e, n),
+    });
+    this.endpointSlices = new ResilientInformer(kc, {
+      ...common,
+      path: '/apis/discovery.k8s.io/v1/endpointslices',
+      labelSelector: PROXYABLE_SELECTOR,
+      onError: (e, n) => opts.onError?.('EndpointSlice', e, n),
+    });
+    this.nodes = new ResilientInformer(kc, {
+      ...common,
+      path: '/api/v1/nodes',
+      fieldSelector: opts.nodeName ? `metadata.name=${opts.nodeName}` : undefined,
+      onError: (e, n) => opts.onError?.('Node', e, n),
+    });
+    this.events$ = merge(
+      this.services.events$.pipe(map((e) => toServiceEvent(e))),
+      this.endpointSlices.events$.pipe(map((e) => toSliceEvent(e))),
+      this.nodes.events$.pipe(map((e) => toNodeEvent(e))),
+    );
+  }
+
+  /** Start every informer; resolves once all three caches have synced (their first list applied). */
+  async start(): Promise<void> {
+    await Promise.all([this.services.start(), this.endpointSlices.start(), this.nodes.start()]);
+    await Promise.all([this.services.synced, this.endpointSlices.synced, this.nodes.synced]);
+  }
+
+  get hasSynced(): boolean {
+    return this.services.hasSynced && this.endpointSlices.hasSynced && this.nodes.hasSynced;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([this.services.stop(), this.endpointSlices.stop(), this.nodes.stop()]);
+  }
+}
+
+export function toServiceEvent(e: InformerEvent): ServiceEvent {
+  const base = { type: e.type, key: e.key, raw: e.object, receivedAt: e.receivedAt };
+  if (e.type === 'delete') return { kind: 'Service', ...base, diagnostics: [] };
+  const r = parseService(e.object);
+  return { kind: 'Service', ...base, model: r.model, diagnostics: r.diagnostics };
+}
+
+export function toSliceEvent(e: InformerEvent): EndpointSliceEvent {
+  const base = { type: e.type, key: e.key, raw: e.object, receivedAt: e.receivedAt };
+  const t = e.object.metadata?.annotations?.[ANNOTATION_TRIGGER_TIME];
+  const parsed = t ? Date.parse(t) : NaN;
+  const triggerTime = Number.isFinite(parsed) ? parsed : undefined;
+  if (e.type === 'delete') return { kind: 'EndpointSlice', ...base, diagnostics: [], triggerTime };
+  const r = parseEndpointSlice(e.object);
+  return { kind: 'EndpointSlice', ...base, model: r.model, diagnostics: r.diagnostics, triggerTime };
+}
+
+export function toNodeEvent(e: InformerEvent): NodeEvent {
+  const base = { type: e.type, key: e.key, raw: e.object, receivedAt: e.receivedAt };
+  if (e.type === 'delete') return { kind: 'Node', ...base, diagnostics: [] };
+  const r = parseNode(e.object);
+  return { kind: 'Node', ...base, model: r.model, diagnostics: r.diagnostics };
+}

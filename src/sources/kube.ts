@@ -1,0 +1,87 @@
+// Connection to the API server: kubeconfig loading (file, --master override, in-cluster service account)
+// and a small raw JSON request helper that uses the kubeconfig's authentication and TLS settings.
+// Raw JSON (not client-node's typed models) because the watch stream delivers raw JSON too: the
+// informers must hand the planner one shape, the API's own.
+
+import { KubeConfig, RequestContext, HttpMethod } from '@kubernetes/client-node';
+import { fetch } from 'undici';
+import { existsSync } from 'node:fs';
+
+export interface ConnectOptions {
+  /** Path to a kubeconfig; empty → in-cluster service account (then $KUBECONFIG, then ~/.kube/config). */
+  kubeconfig?: string;
+  /** Overrides the kubeconfig's server URL (kube-proxy's --master). */
+  master?: string;
+}
+
+export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+
+export function loadKubeConfig(opts: ConnectOptions): KubeConfig {
+  const kc = new KubeConfig();
+  if (opts.kubeconfig) {
+    if (!existsSync(opts.kubeconfig)) throw new Error(`kubeconfig ${opts.kubeconfig}: file not found`);
+    kc.loadFromFile(opts.kubeconfig);
+  } else if (process.env['KUBERNETES_SERVICE_HOST'] && existsSync(`${SERVICE_ACCOUNT_DIR}/token`)) {
+    kc.loadFromCluster();
+  } else if (opts.master) {
+    kc.loadFromOptions({
+      clusters: [{ name: 'master', server: opts.master, skipTLSVerify: false }],
+      users: [{ name: 'anonymous' }],
+      contexts: [{ name: 'master', cluster: 'master', user: 'anonymous' }],
+      currentContext: 'master',
+    });
+  } else {
+    kc.loadFromDefault();
+  }
+  if (opts.master) {
+    const cur = kc.getCurrentCluster();
+    if (!cur) throw new Error('kubeconfig has no current cluster');
+    kc.clusters = kc.clusters.map((c) => (c.name === cur.name ? { ...c, server: opts.master! } : c));
+  }
+  if (!kc.getCurrentCluster()) throw new Error('no API server: pass --kubeconfig or --master, or run in-cluster');
+  return kc;
+}
+
+export class KubeApiError extends Error {
+  readonly statusCode: number;
+  readonly status: unknown;
+  constructor(method: string, path: string, statusCode: number, status: unknown) {
+    const msg = (status as { message?: string } | undefined)?.message ?? '';
+    super(`${method} ${path}: HTTP ${statusCode}${msg ? `: ${msg}` : ''}`);
+    this.statusCode = statusCode;
+    this.status = status;
+  }
+}
+
+export interface RequestOptions {
+  query?: Record<string, string | undefined>;
+  body?: unknown;
+  contentType?: string;
+  signal?: AbortSignal;
+}
+
+/** One JSON request to the API server. Throws KubeApiError on a non-2xx answer. */
+export async function kubeRequest<T = unknown>(kc: KubeConfig, method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, opts: RequestOptions = {}): Promise<T> {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new Error('no current cluster in kubeconfig');
+  const url = new URL(cluster.server.replace(/\/$/, '') + path);
+  for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
+  const ctx = new RequestContext(url.toString(), HttpMethod[method]);
+  await kc.applySecurityAuthentication(ctx);
+  const headers: Record<string, string> = { ...ctx.getHeaders(), accept: 'application/json' };
+  let body: string | undefined;
+  if (opts.body !== undefined) {
+    body = JSON.stringify(opts.body);
+    headers['content-type'] = opts.contentType ?? 'application/json';
+  }
+  const res = await fetch(url, { method, headers, body, dispatcher: ctx.getDispatcher(), signal: opts.signal ?? AbortSignal.timeout(60_000) });
+  const text = await res.text();
+  let parsed: unknown;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    parsed = { message: text.slice(0, 200) };
+  }
+  if (res.status < 200 || res.status > 299) throw new KubeApiError(method, path, res.status, parsed);
+  return parsed as T;
+}
