@@ -176,10 +176,10 @@ export class IptablesAdapter {
    * chain exists with the plan's rule count, `unchanged` says the plan text is
    * the one applied last, and each jump rule is present exactly once.
    */
-  buildPayload(planText: string, current: RulesetState, unchanged: boolean): { payload: string; jumpsInserted: number; jumpsDeduped: number } | undefined {
+  buildPayload(planText: string, current: RulesetState, unchanged: boolean, jumps: readonly JumpRule[] = JUMP_RULES): { payload: string; jumpsInserted: number; jumpsDeduped: number } | undefined {
     const plan = parsePlanText(planText);
     let needed = !unchanged;
-    const tables = new Set<string>([...plan.keys(), ...JUMP_RULES.map((j) => j.table)]);
+    const tables = new Set<string>([...plan.keys(), ...jumps.map((j) => j.table)]);
     const out: string[] = [];
     let jumpsInserted = 0;
     let jumpsDeduped = 0;
@@ -198,12 +198,12 @@ export class IptablesAdapter {
         for (const line of want.ruleLines) section.push(line);
       }
       const fix: string[] = [];
-      for (const j of JUMP_RULES.filter((x) => x.table === table)) {
+      for (const j of jumps.filter((x) => x.table === table)) {
         const from = have.get(j.from);
-        const matches = (from?.rules ?? []).filter((r) => jumpsTo(r, j.to) && r.includes(j.comment));
+        const matches = (from?.rules ?? []).filter((r) => isJump(r, j));
         if (!have.has(j.to) && !declared.has(j.to)) { section.push(`:${j.to} - [0:0]`); declared.add(j.to); needed = true; }
         if (matches.length === 0) {
-          fix.push(`-I ${j.from} 1 -m comment --comment "${j.comment}" -j ${j.to}`);
+          fix.push(`-I ${j.from} 1 ${jumpText(j)}`);
           jumpsInserted++;
         } else {
           for (const dup of matches.slice(1)) { fix.push(`-D ${j.from} ${dup}`); jumpsDeduped++; }
@@ -233,9 +233,9 @@ export class IptablesAdapter {
   }
 
   /** Read, diff and (only when needed) restore. */
-  async sync(planText: string, unchanged = false): Promise<IptablesSyncResult> {
+  async sync(planText: string, unchanged = false, jumps: readonly JumpRule[] = JUMP_RULES): Promise<IptablesSyncResult> {
     const current = await this.read();
-    const built = this.buildPayload(planText, current, unchanged);
+    const built = this.buildPayload(planText, current, unchanged, jumps);
     if (!built) return { applied: false, operations: 0, jumpsInserted: 0, jumpsDeduped: 0, payload: '' };
     await this.restore(built.payload);
     return { applied: true, operations: countRules(built.payload), jumpsInserted: built.jumpsInserted, jumpsDeduped: built.jumpsDeduped, payload: built.payload };
@@ -278,6 +278,37 @@ export class IptablesAdapter {
     if (out.length) await this.restore(out.join('\n') + '\n');
     return { removedChains, removedJumps, kept };
   }
+}
+
+/** Is `rule` (save text after "-A CHAIN ") this jump rule? */
+export function isJump(rule: string, j: JumpRule): boolean {
+  return jumpsTo(rule, j.to) && rule.includes(j.comment.includes(' ') ? `"${j.comment}"` : j.comment);
+}
+
+/** The save-form text of a jump rule (after "-A CHAIN "). */
+export function jumpText(j: JumpRule): string {
+  return `-m comment --comment ${j.comment.includes(' ') ? `"${j.comment}"` : j.comment} -j ${j.to}`;
+}
+
+/** `current` after a successful restore of `planText` with these jumps. */
+export function applyToState(current: RulesetState, planText: string, jumps: readonly JumpRule[] = JUMP_RULES): RulesetState {
+  const out: RulesetState = new Map([...current].map(([t, chains]) => [t, new Map([...chains].map(([c, st]) => [c, { policy: st.policy, rules: [...st.rules] }]))]));
+  for (const [table, p] of parsePlanText(planText)) {
+    const t = out.get(table) ?? new Map<string, ChainState>();
+    out.set(table, t);
+    for (const [chain, c] of p.chains) t.set(chain, { policy: '-', rules: c.rules.map((r) => r.replace(/^-A \S+ /, '')) });
+  }
+  for (const j of jumps) {
+    const t = out.get(j.table) ?? new Map<string, ChainState>();
+    out.set(j.table, t);
+    if (!t.has(j.to)) t.set(j.to, { policy: '-', rules: [] });
+    const from = t.get(j.from) ?? { policy: 'ACCEPT', rules: [] };
+    t.set(j.from, from);
+    const idx = from.rules.findIndex((r) => isJump(r, j));
+    from.rules = from.rules.filter((r, i) => !isJump(r, j) || i === idx);
+    if (idx < 0) from.rules.unshift(jumpText(j));
+  }
+  return out;
 }
 
 function jumpsTo(rule: string, chain: string): boolean {

@@ -1,0 +1,114 @@
+// Pure IPVS diff: planned virtual servers against what the kernel holds (only
+// the virtual servers ipvsnet owns). Produces the fewest operations: a changed
+// service is edited, never deleted and re-added; only changed dests are touched.
+// Dests that leave the plan are handed to graceful termination (see graceful.ts).
+
+import type { RealServer, VirtualServer, VirtualServerFlag } from '../plan/types.ts';
+import type { IpvsDest, IpvsService, IpvsServiceId } from '../kernel/ipvs/types.ts';
+import { virtualServerKey } from '../plan/types.ts';
+
+export const SVC_FLAG_BITS: Record<VirtualServerFlag, number> = {
+  persistent: 0x1,
+  hashed: 0x2,
+  onepacket: 0x4,
+  'sh-fallback': 0x8,
+  'sh-port': 0x10,
+};
+/** The kernel sets HASHED on every service it lists; it is not ours to compare. */
+const IGNORED_BITS = SVC_FLAG_BITS.hashed;
+
+export function flagsToBits(flags: readonly VirtualServerFlag[]): number {
+  let b = 0;
+  for (const f of flags) b |= SVC_FLAG_BITS[f];
+  return b;
+}
+
+export function serviceId(vs: Pick<VirtualServer, 'family' | 'protocol' | 'address' | 'port'>): IpvsServiceId {
+  return { family: vs.family, protocol: vs.protocol, address: vs.address, port: vs.port };
+}
+
+export function keyOf(id: Pick<IpvsServiceId, 'protocol' | 'address' | 'port'>): string {
+  return virtualServerKey(id);
+}
+
+export function destKey(d: Pick<IpvsDest, 'address' | 'port'>): string {
+  return d.address.includes(':') ? `[${d.address}]:${d.port}` : `${d.address}:${d.port}`;
+}
+
+export function toIpvsService(vs: VirtualServer): IpvsService {
+  return {
+    ...serviceId(vs),
+    scheduler: vs.scheduler,
+    flags: flagsToBits(vs.flags),
+    timeout: vs.timeout,
+    netmask: vs.netmask,
+  };
+}
+
+export function toIpvsDest(rs: RealServer): IpvsDest {
+  return { address: rs.address, port: rs.port, weight: rs.weight, forward: rs.forward, upperThreshold: 0, lowerThreshold: 0 };
+}
+
+export function serviceDiffers(want: IpvsService, have: IpvsService): boolean {
+  return (
+    want.scheduler !== have.scheduler ||
+    (want.flags & ~IGNORED_BITS) !== (have.flags & ~IGNORED_BITS) ||
+    want.timeout !== have.timeout ||
+    ((want.flags & SVC_FLAG_BITS.persistent) !== 0 && want.netmask !== have.netmask)
+  );
+}
+
+export function destDiffers(want: IpvsDest, have: IpvsDest): boolean {
+  return want.weight !== have.weight || want.forward !== have.forward;
+}
+
+export type IpvsOp =
+  | { kind: 'addService'; vs: VirtualServer; service: IpvsService }
+  | { kind: 'updateService'; vs: VirtualServer; service: IpvsService }
+  | { kind: 'deleteService'; key: string; id: IpvsServiceId }
+  | { kind: 'addDest'; vs: VirtualServer; id: IpvsServiceId; dest: IpvsDest }
+  | { kind: 'updateDest'; vs: VirtualServer; id: IpvsServiceId; dest: IpvsDest }
+  /** A dest that left the plan: graceful termination decides what happens. */
+  | { kind: 'staleDest'; vs: VirtualServer; id: IpvsServiceId; dest: IpvsDest };
+
+export interface KernelService {
+  service: IpvsService;
+  dests: IpvsDest[];
+}
+
+/**
+ * The operations turning `kernel` (owned services only, keyed by virtualServerKey)
+ * into `desired`. `kernel` services absent from `desired` are deleted.
+ */
+export function diffIpvs(desired: readonly VirtualServer[], kernel: ReadonlyMap<string, KernelService>): IpvsOp[] {
+  const ops: IpvsOp[] = [];
+  const wanted = new Set<string>();
+  for (const vs of desired) {
+    const key = virtualServerKey(vs);
+    wanted.add(key);
+    const id = serviceId(vs);
+    const want = toIpvsService(vs);
+    const have = kernel.get(key);
+    if (!have) {
+      ops.push({ kind: 'addService', vs, service: want });
+      for (const rs of vs.realServers) ops.push({ kind: 'addDest', vs, id, dest: toIpvsDest(rs) });
+      continue;
+    }
+    if (serviceDiffers(want, have.service)) ops.push({ kind: 'updateService', vs, service: want });
+    const haveDests = new Map(have.dests.map((d) => [destKey(d), d]));
+    const wantKeys = new Set<string>();
+    for (const rs of vs.realServers) {
+      const d = toIpvsDest(rs);
+      const k = destKey(d);
+      wantKeys.add(k);
+      const h = haveDests.get(k);
+      if (!h) ops.push({ kind: 'addDest', vs, id, dest: d });
+      else if (destDiffers(d, h)) ops.push({ kind: 'updateDest', vs, id, dest: d });
+    }
+    for (const [k, h] of haveDests) if (!wantKeys.has(k)) ops.push({ kind: 'staleDest', vs, id, dest: h });
+  }
+  for (const [key, k] of kernel) {
+    if (!wanted.has(key)) ops.push({ kind: 'deleteService', key, id: { family: k.service.family, protocol: k.service.protocol, address: k.service.address, port: k.service.port } });
+  }
+  return ops;
+}

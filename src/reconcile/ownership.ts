@@ -1,0 +1,87 @@
+// Ownership: ipvsnet touches only what it owns.
+//   - IPVS virtual servers on an address it bound on kube-ipvs0, or planned now,
+//     or recorded in its state file (NodePort servers live on node addresses,
+//     which are never bound on kube-ipvs0), and never one inside --ipvs-exclude-cidrs;
+//   - its chains (iptables.ts OWNED_CHAINS + the plan's) and its sets (the plan's
+//     names + kube-proxy's fixed names).
+// The state file is small JSON under /run (gone after a reboot, like the kernel state).
+
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { ipToBytes } from '../kernel/link.ts';
+
+export interface OwnedState {
+  /** virtualServerKey of every virtual server ipvsnet manages. */
+  virtualServers: string[];
+  /** sha256 of the iptables plan text applied last, per family. */
+  iptables: Record<string, string>;
+}
+
+export const DEFAULT_STATE_FILE = '/run/ipvsnet/state.json';
+
+export async function loadState(file: string | null | undefined): Promise<OwnedState> {
+  const empty: OwnedState = { virtualServers: [], iptables: {} };
+  if (!file) return empty;
+  try {
+    const raw = JSON.parse(await readFile(file, 'utf8')) as Partial<OwnedState>;
+    return {
+      virtualServers: Array.isArray(raw.virtualServers) ? raw.virtualServers.filter((x): x is string => typeof x === 'string') : [],
+      iptables: raw.iptables && typeof raw.iptables === 'object' ? { ...raw.iptables } : {},
+    };
+  } catch {
+    return empty;
+  }
+}
+
+export async function saveState(file: string | null | undefined, s: OwnedState): Promise<void> {
+  if (!file) return;
+  await mkdir(dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, JSON.stringify({ virtualServers: [...s.virtualServers].sort(), iptables: s.iptables }) + '\n');
+  await rename(tmp, file);
+}
+
+/** Does `cidr` contain `ip`? (Family mismatch: no.) */
+export function cidrContains(cidr: string, ip: string): boolean {
+  const [net, lenText] = cidr.split('/');
+  let a: Buffer, b: Buffer;
+  try { a = ipToBytes(net!); b = ipToBytes(ip); } catch { return false; }
+  if (a.length !== b.length) return false;
+  const len = lenText === undefined ? a.length * 8 : Number(lenText);
+  for (let i = 0; i < a.length; i++) {
+    const bits = Math.max(0, Math.min(8, len - i * 8));
+    if (bits === 0) break;
+    const mask = (0xff << (8 - bits)) & 0xff;
+    if ((a[i]! & mask) !== (b[i]! & mask)) return false;
+  }
+  return true;
+}
+
+export interface OwnershipInput {
+  /** Addresses currently on kube-ipvs0. */
+  bound: Iterable<string>;
+  /** Addresses of planned virtual servers. */
+  planned: Iterable<string>;
+  /** Keys recorded in the state file. */
+  recorded: Iterable<string>;
+  excludeCIDRs: readonly string[];
+}
+
+export class Ownership {
+  readonly #addrs: Set<string>;
+  readonly #keys: Set<string>;
+  readonly #exclude: readonly string[];
+  constructor(i: OwnershipInput) {
+    this.#addrs = new Set([...i.bound, ...i.planned]);
+    this.#keys = new Set(i.recorded);
+    this.#exclude = i.excludeCIDRs;
+  }
+  excluded(address: string): boolean {
+    return this.#exclude.some((c) => cidrContains(c, address));
+  }
+  /** May ipvsnet change or delete this virtual server? */
+  ownsVirtualServer(key: string, address: string): boolean {
+    if (this.excluded(address)) return false;
+    return this.#addrs.has(address) || this.#keys.has(key);
+  }
+}
