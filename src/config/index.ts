@@ -115,11 +115,12 @@ export function parseFlags(argv: string[]): FlagValues {
   return out;
 }
 
+/** A duration from the file; "0s" means unset (kube-proxy's defaulting replaces zero values). */
 function durationMs(v: string | null | undefined, field: string): number | undefined {
   if (v === undefined || v === null) return undefined;
   const d = parseDuration(v);
   if (typeof d === 'string') throw new ConfigError(`${field}: ${d}`);
-  return d;
+  return d === 0 ? undefined : d;
 }
 
 export function parseBindAddress(text: string, defaultPort: number, field: string): BindAddress | undefined {
@@ -202,8 +203,9 @@ export function resolveAgentConfig(argv: string[], env: NodeJS.ProcessEnv = proc
     );
   }
 
-  const healthzText = (flags['healthz-bind-address'] as string | undefined) ?? file?.healthzBindAddress ?? '0.0.0.0:10256';
-  const metricsText = (flags['metrics-bind-address'] as string | undefined) ?? file?.metricsBindAddress ?? '127.0.0.1:10249';
+  // An empty value in the file means the default (kube-proxy's defaulting); an empty flag disables.
+  const healthzText = (flags['healthz-bind-address'] as string | undefined) ?? (file?.healthzBindAddress || '0.0.0.0:10256');
+  const metricsText = (flags['metrics-bind-address'] as string | undefined) ?? (file?.metricsBindAddress || '127.0.0.1:10249');
   const healthz = parseBindAddress(healthzText, 10256, src('healthz-bind-address', 'healthzBindAddress'));
   const metrics = parseBindAddress(metricsText, 10249, src('metrics-bind-address', 'metricsBindAddress'));
 

@@ -10,9 +10,9 @@ import { parseDuration } from './duration.ts';
 
 const opt = <T extends z.ZodType>(s: T) => s.nullable().optional();
 
-const duration = z.string().refine((s) => typeof parseDuration(s) === 'number', {
+const duration = z.custom<string>((v) => typeof v === 'string' && typeof parseDuration(v) === 'number', {
   error: (iss) => {
-    const r = typeof iss.input === 'string' ? parseDuration(iss.input) : 'expected a duration string';
+    const r = typeof iss.input === 'string' ? parseDuration(iss.input) : `invalid duration ${JSON.stringify(iss.input)} (a string in Go syntax, e.g. "30s")`;
     return typeof r === 'string' ? r : 'invalid duration';
   },
 });

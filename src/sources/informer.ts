@@ -106,6 +106,12 @@ export class ResilientInformer<T extends KubernetesObject = KubernetesObject> {
     return [...this.lw.list()];
   }
 
+  /** The cached object for "namespace/name" (or "name"). */
+  get(key: string): T | undefined {
+    const i = key.indexOf('/');
+    return i >= 0 ? this.lw.get(key.slice(i + 1), key.slice(0, i)) : this.lw.get(key);
+  }
+
   latestResourceVersion(): string {
     return this.lw.latestResourceVersion();
   }

@@ -1,0 +1,343 @@
+// The node agent: sources → IncrementalPlanner → bounded-frequency sync → Reconciler, with kube-proxy's
+// health and metrics, healthCheckNodePort servers, and Events for invalid objects.
+//
+//   watch events ─▶ planner.upsert*/delete* (cheap, incremental) ─▶ runner.run() (coalesced)
+//   runner ─▶ planner.plan() ─▶ reconciler.sync(plan) ─▶ metrics, health, HC ports, Events
+//
+// The first sync waits until every informer cache has synced, so a restarted agent never programs a
+// partial view (which would delete live virtual servers).
+
+import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import type { Server } from 'node:http';
+import type { Logger } from 'pino';
+import { Subject, type Subscription } from 'rxjs';
+import { ClusterSources, type SourceEvent } from '../sources/index.ts';
+import { BoundedFrequencyRunner } from './runner.ts';
+import { EventRecorder } from './events.ts';
+import { AgentMetrics, serveMetrics, type IpFamilyLabel, type IpvsStatsSource } from '../metrics/index.ts';
+import { ProxyHealthState, ServiceHealthServers, serveProxyHealth } from '../health/index.ts';
+import type { AgentConfig } from '../config/index.ts';
+import type { Diagnostic, Plan } from '../plan/types.ts';
+
+export interface PlannerLike {
+  upsertService(raw: unknown): unknown;
+  deleteService(k: string): void;
+  upsertEndpointSlice(raw: unknown): unknown;
+  deleteEndpointSlice(k: string): void;
+  upsertNode(raw: unknown): unknown;
+  deleteNode(k: string): void;
+  plan(): Plan;
+}
+
+/** What a sync reports back; the Reconciler's SyncResult satisfies it. */
+export interface SyncOutcome {
+  failures?: Array<{ object: string; operation: string; error: string }>;
+  totalOperations?: number;
+}
+
+export interface ReconcilerLike {
+  sync(plan: Plan): Promise<SyncOutcome>;
+}
+
+export interface AgentDeps {
+  kc: KubeConfig;
+  planner: PlannerLike;
+  reconciler: ReconcilerLike;
+  logger: Logger;
+  metrics?: AgentMetrics;
+  ipvsStats?: IpvsStatsSource;
+  /** Extra per-sync hooks (route controller, CNI conflist writer), given every synced plan. */
+  afterSync?: Array<(plan: Plan) => Promise<void>>;
+  now?: () => number;
+}
+
+export interface SyncReport {
+  plan: Plan;
+  outcome?: SyncOutcome;
+  error?: string;
+  startedAt: number;
+  finishedAt: number;
+  /** Changes (watch events) this sync applied. */
+  changes: number;
+  /** For each applied change: finishedAt − receivedAt, ms. */
+  latenciesMs: number[];
+}
+
+interface PendingChange {
+  kind: SourceEvent['kind'];
+  key: string;
+  receivedAt: number;
+  triggerTime?: number;
+}
+
+const FAMILY: Record<4 | 6, IpFamilyLabel> = { 4: 'IPv4', 6: 'IPv6' };
+
+export class Agent {
+  readonly cfg: AgentConfig;
+  readonly sources: ClusterSources;
+  readonly runner: BoundedFrequencyRunner;
+  readonly metrics: AgentMetrics;
+  readonly health: ProxyHealthState;
+  readonly serviceHealth: ServiceHealthServers;
+  readonly events: EventRecorder;
+  /** One report per finished sync. */
+  readonly synced$ = new Subject<SyncReport>();
+  lastReport: SyncReport | undefined;
+  syncs = 0;
+  failedSyncs = 0;
+
+  private readonly deps: AgentDeps;
+  private readonly log: Logger;
+  private readonly now: () => number;
+  private readonly startedAt: number;
+  private pending: PendingChange[] = [];
+  private families: IpFamilyLabel[] = ['IPv4'];
+  private sub: Subscription | undefined;
+  private servers: Server[] = [];
+  private started = false;
+
+  constructor(cfg: AgentConfig, deps: AgentDeps) {
+    this.cfg = cfg;
+    this.deps = deps;
+    this.log = deps.logger;
+    this.now = deps.now ?? Date.now;
+    this.startedAt = this.now();
+    this.metrics = deps.metrics ?? new AgentMetrics();
+    this.metrics.setIpvsSource(deps.ipvsStats);
+    this.health = new ProxyHealthState(2 * cfg.syncPeriodMs, this.now);
+    this.serviceHealth = new ServiceHealthServers(() => this.health.health().healthy);
+    this.sources = new ClusterSources(deps.kc, {
+      onError: (kind, err, attempt) => {
+        this.metrics.watchErrors.inc({ resource: kind });
+        const msg = err instanceof Error ? err.message : String(err);
+        if (attempt === 1 || attempt % 20 === 0) this.log.warn({ resource: kind, attempt, err: msg }, 'watch/list failed; resuming');
+      },
+    });
+    this.runner = new BoundedFrequencyRunner(() => this.sync(), {
+      name: 'sync-proxy-rules',
+      minIntervalMs: cfg.minSyncPeriodMs,
+      maxIntervalMs: cfg.syncPeriodMs,
+      burstRuns: cfg.syncBurst,
+      now: this.now,
+    });
+    this.events = new EventRecorder({ kc: deps.kc, nodeName: cfg.nodeName, logger: this.log, lookup: (kind, key) => this.lookup(kind, key), now: this.now });
+  }
+
+  private lookup(kind: Diagnostic['kind'], key: string): KubernetesObject | undefined {
+    if (kind === 'Service') return this.sources.services.get(key);
+    if (kind === 'EndpointSlice') return this.sources.endpointSlices.get(key);
+    if (kind === 'Node') return this.sources.nodes.get(key);
+    return undefined;
+  }
+
+  /** Start the servers and informers; resolves after the caches synced and the first sync ran. */
+  async start(): Promise<void> {
+    if (this.started) throw new Error('agent already started');
+    this.started = true;
+    if (this.cfg.healthz) this.servers.push(await serveProxyHealth(this.health, this.cfg.healthz.host, this.cfg.healthz.port, this.metrics));
+    if (this.cfg.metrics) {
+      this.servers.push(
+        await serveMetrics(this.metrics, this.cfg.metrics.host, this.cfg.metrics.port, (path) => {
+          if (path === '/status') return { status: 200, type: 'application/json', body: JSON.stringify(this.status(), null, 2) };
+          return undefined;
+        }),
+      );
+    }
+    // kube-proxy marks itself updated at start (so a never-succeeding first sync turns unhealthy),
+    // and a queued update while the informers sync.
+    for (const f of this.families) {
+      this.health.updated(f);
+      this.health.queuedUpdate(f);
+      this.metrics.syncLastQueuedTimestamp.set({ ip_family: f }, this.now() / 1000);
+    }
+    this.sub = this.sources.events$.subscribe((e) => this.onEvent(e));
+    const t0 = this.now();
+    await this.sources.start();
+    this.log.info({ ms: this.now() - t0, services: this.sources.services.list().length, endpointSlices: this.sources.endpointSlices.list().length, nodes: this.sources.nodes.list().length }, 'informer caches synced');
+    const first = new Promise<void>((resolve) => {
+      const s = this.synced$.subscribe(() => {
+        s.unsubscribe();
+        resolve();
+      });
+    });
+    this.runner.start();
+    await first;
+  }
+
+  async stop(): Promise<void> {
+    await this.runner.stop();
+    this.sub?.unsubscribe();
+    await this.sources.stop();
+    await this.serviceHealth.close();
+    await Promise.all(this.servers.map((s) => new Promise<void>((r) => { s.close(() => r()); s.closeAllConnections(); })));
+    this.servers = [];
+    this.synced$.complete();
+  }
+
+  /** The bound addresses of the health and metrics servers (port 0 resolves to the real port). */
+  addresses(): { healthz?: number; metrics?: number } {
+    const port = (i: number) => {
+      const a = this.servers[i]?.address();
+      return a && typeof a === 'object' ? a.port : undefined;
+    };
+    let i = 0;
+    const out: { healthz?: number; metrics?: number } = {};
+    if (this.cfg.healthz) out.healthz = port(i++);
+    if (this.cfg.metrics) out.metrics = port(i++);
+    return out;
+  }
+
+  private onEvent(e: SourceEvent): void {
+    const p = this.deps.planner;
+    try {
+      if (e.kind === 'Service') {
+        if (e.type === 'upsert') p.upsertService(e.raw);
+        else p.deleteService(e.key);
+        this.metrics.serviceChangesTotal.inc();
+      } else if (e.kind === 'EndpointSlice') {
+        if (e.type === 'upsert') p.upsertEndpointSlice(e.raw);
+        else p.deleteEndpointSlice(e.key);
+        this.metrics.endpointChangesTotal.inc();
+      } else {
+        if (e.type === 'upsert') p.upsertNode(e.raw);
+        else p.deleteNode(e.key);
+        if (e.key === this.cfg.nodeName) this.health.node = e.type === 'upsert' ? (e.raw as never) : undefined;
+      }
+    } catch (err) {
+      // The planner validates and reports per object; this catches only programming errors.
+      this.log.error({ object: `${e.kind} ${e.key}`, err: err instanceof Error ? err.message : String(err) }, 'planner rejected an event');
+    }
+    this.pending.push({ kind: e.kind, key: e.key, receivedAt: e.receivedAt, triggerTime: e.kind === 'EndpointSlice' ? e.triggerTime : undefined });
+    this.updatePendingGauges();
+    for (const f of this.families) {
+      this.health.queuedUpdate(f);
+      this.metrics.syncLastQueuedTimestamp.set({ ip_family: f }, this.now() / 1000);
+    }
+    if (this.sources.hasSynced) this.runner.run();
+  }
+
+  private updatePendingGauges(): void {
+    let svc = 0;
+    let eps = 0;
+    for (const c of this.pending) {
+      if (c.kind === 'Service') svc++;
+      else if (c.kind === 'EndpointSlice') eps++;
+    }
+    this.metrics.serviceChangesPending.set(svc);
+    this.metrics.endpointChangesPending.set(eps);
+  }
+
+  /** One sync: plan, reconcile, then report. Never throws. */
+  async sync(): Promise<void> {
+    const startedAt = this.now();
+    const batch = this.pending;
+    this.pending = [];
+    this.updatePendingGauges();
+    let plan: Plan;
+    try {
+      plan = this.deps.planner.plan();
+    } catch (err) {
+      this.pending = batch.concat(this.pending);
+      this.metrics.syncErrors.inc({ stage: 'plan' });
+      this.failedSyncs++;
+      this.log.error({ err: err instanceof Error ? err.message : String(err) }, 'planning failed');
+      this.runner.retryAfter(Math.max(1000, this.cfg.minSyncPeriodMs));
+      return;
+    }
+    this.families = plan.families.length ? plan.families.map((f) => FAMILY[f.family]) : ['IPv4'];
+    let outcome: SyncOutcome | undefined;
+    let error: string | undefined;
+    try {
+      outcome = await this.deps.reconciler.sync(plan);
+    } catch (err) {
+      error = err instanceof Error ? err.message : String(err);
+    }
+    const failures = outcome?.failures ?? [];
+    for (const f of failures) {
+      if (/iptables/i.test(f.operation)) {
+        const fam: IpFamilyLabel = /ip6tables|IPv6|\bv6\b/.test(f.operation) ? 'IPv6' : 'IPv4';
+        this.metrics.iptablesRestoreFailures.inc({ ip_family: fam });
+      }
+    }
+    const finishedAt = this.now();
+    const report: SyncReport = { plan, outcome, error, startedAt, finishedAt, changes: batch.length, latenciesMs: [] };
+    if (error !== undefined) {
+      this.pending = batch.concat(this.pending);
+      this.metrics.syncErrors.inc({ stage: 'reconcile' });
+      this.failedSyncs++;
+      this.log.error({ err: error }, 'sync failed; retrying');
+      this.runner.retryAfter(Math.max(1000, this.cfg.minSyncPeriodMs));
+    } else {
+      if (failures.length) {
+        this.metrics.syncErrors.inc({ stage: 'operation' }, failures.length);
+        this.runner.retryAfter(Math.max(1000, this.cfg.minSyncPeriodMs));
+      }
+      this.syncs++;
+      for (const f of this.families) {
+        this.metrics.syncDuration.observe({ ip_family: f }, (finishedAt - startedAt) / 1000);
+        this.metrics.syncFullDuration.observe({ ip_family: f }, (finishedAt - startedAt) / 1000);
+        this.metrics.syncLastTimestamp.set({ ip_family: f }, finishedAt / 1000);
+        this.health.updated(f);
+        // Changes that arrived during this sync are still queued.
+        if (this.pending.length > 0) this.health.queuedUpdate(f);
+      }
+      for (const c of batch) {
+        const ms = finishedAt - c.receivedAt;
+        report.latenciesMs.push(ms);
+        this.metrics.eventToKernel.observe({ kind: c.kind }, ms / 1000);
+        // kube-proxy counts only trigger times after it started.
+        if (c.triggerTime !== undefined && c.triggerTime > this.startedAt) {
+          const fam = this.families[0] ?? 'IPv4';
+          this.metrics.networkProgrammingDuration.observe({ ip_family: fam }, (finishedAt - c.triggerTime) / 1000);
+        }
+      }
+      const hcErrors = await this.serviceHealth.sync(plan.healthCheckNodePorts);
+      for (const e of hcErrors) this.log.error(e, 'healthCheckNodePort server failed');
+      const noLocal = plan.healthCheckNodePorts.filter((h) => h.localEndpoints === 0).length;
+      for (const f of ['IPv4', 'IPv6'] as const) this.metrics.noLocalEndpoints.set({ traffic_policy: 'external', ip_family: f }, this.families.includes(f) ? noLocal : 0);
+      const invalid: Record<string, number> = { Service: 0, EndpointSlice: 0, Node: 0 };
+      const seen = new Set<string>();
+      for (const d of plan.diagnostics) {
+        if (d.severity !== 'error' || d.kind === 'Config' || seen.has(`${d.kind}|${d.object}`)) continue;
+        seen.add(`${d.kind}|${d.object}`);
+        invalid[d.kind] = (invalid[d.kind] ?? 0) + 1;
+      }
+      for (const [k, n] of Object.entries(invalid)) this.metrics.invalidObjects.set({ kind: k }, n);
+      void this.events.report(plan.diagnostics);
+      for (const hook of this.deps.afterSync ?? []) {
+        try {
+          await hook(plan);
+        } catch (err) {
+          this.log.error({ err: err instanceof Error ? err.message : String(err) }, 'after-sync hook failed');
+        }
+      }
+    }
+    this.lastReport = report;
+    this.log.debug({ ms: finishedAt - startedAt, changes: batch.length, operations: outcome?.totalOperations, failures: failures.length }, 'sync');
+    this.synced$.next(report);
+  }
+
+  status(): Record<string, unknown> {
+    const h = this.health.healthz();
+    const plan = this.lastReport?.plan;
+    return {
+      node: this.cfg.nodeName,
+      healthz: h.code,
+      health: h.body,
+      synced: this.sources.hasSynced,
+      syncs: this.syncs,
+      failedSyncs: this.failedSyncs,
+      pendingChanges: this.pending.length,
+      cache: { services: this.sources.services.list().length, endpointSlices: this.sources.endpointSlices.list().length, nodes: this.sources.nodes.list().length },
+      watch: {
+        relists: this.sources.services.lists + this.sources.endpointSlices.lists + this.sources.nodes.lists,
+        restarts: this.sources.services.restarts + this.sources.endpointSlices.restarts + this.sources.nodes.restarts,
+      },
+      lastSync: this.lastReport ? { at: new Date(this.lastReport.finishedAt).toISOString(), ms: this.lastReport.finishedAt - this.lastReport.startedAt, operations: this.lastReport.outcome?.totalOperations, error: this.lastReport.error } : null,
+      virtualServers: plan ? plan.families.reduce((n, f) => n + f.virtualServers.length, 0) : 0,
+      healthCheckNodePorts: this.serviceHealth.ports(),
+      diagnostics: plan?.diagnostics.filter((d) => d.severity === 'error').length ?? 0,
+      eventsPosted: this.events.posted,
+    };
+  }
+}

@@ -1,0 +1,97 @@
+// `ipvsnet agent`: the node agent, with kube-proxy's flags (see src/config).
+// On SIGTERM/SIGINT it stops watching and leaves the kernel as it is (like kube-proxy), so traffic
+// keeps flowing across restarts; `--cleanup` removes everything ipvsnet owns and exits.
+
+import pino from 'pino';
+import { resolveAgentConfig, usage, ConfigError, type AgentConfig } from '../config/index.ts';
+import { loadKubeConfig } from '../sources/kube.ts';
+import { Agent } from '../agent/agent.ts';
+import type { Family } from '../plan/types.ts';
+
+function familiesOf(cfg: AgentConfig): Family[] {
+  const fams = new Set<Family>([4]);
+  for (const c of cfg.node.clusterCIDRs) if (c.includes(':')) fams.add(6);
+  return [...fams];
+}
+
+export async function run(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(usage() + '\n');
+    return 0;
+  }
+  let cfg: AgentConfig;
+  try {
+    cfg = resolveAgentConfig(argv);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`ipvsnet agent: invalid configuration:\n${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  }
+  const log = pino({ name: 'ipvsnet-agent', level: cfg.logLevel }, pino.destination(2));
+  const { Reconciler } = await import('../reconcile/index.ts');
+  if (cfg.cleanup) {
+    const { reconciler } = await Reconciler.open({ logger: log, families: [4, 6] });
+    const r = await reconciler.cleanup();
+    reconciler.close();
+    log.info({ operations: r.totalOperations, failures: r.failures.length }, 'cleanup done');
+    return r.failures.length ? 1 : 0;
+  }
+
+  const kc = loadKubeConfig({ kubeconfig: cfg.kubeconfig, master: cfg.master });
+  const { IncrementalPlanner } = await import('../plan/index.ts');
+  const families = familiesOf(cfg);
+  const { reconciler, problems } = await Reconciler.open({ logger: log, families, excludeCIDRs: cfg.node.excludeCIDRs });
+  for (const p of problems) log.warn({ problem: p }, 'kernel feature missing');
+  let ipvsStats: { listServices: () => Promise<never[]> } | undefined;
+  try {
+    const { openIpvs } = (await import('../kernel/ipvs/genl.ts')) as { openIpvs: () => Promise<import('../kernel/ipvs/types.ts').Ipvs> };
+    const ipvs = await openIpvs();
+    const t = cfg.ipvsTimeouts;
+    if (t.tcp || t.tcpFin || t.udp) {
+      const set: Partial<Record<'tcp' | 'tcpFin' | 'udp', number>> = {};
+      if (t.tcp) set.tcp = t.tcp;
+      if (t.tcpFin) set.tcpFin = t.tcpFin;
+      if (t.udp) set.udp = t.udp;
+      await ipvs.setTimeouts(set);
+    }
+    ipvsStats = ipvs as never;
+  } catch (e) {
+    log.warn({ err: e instanceof Error ? e.message : String(e) }, 'IPVS statistics unavailable');
+  }
+  const agent = new Agent(cfg, {
+    kc,
+    planner: new IncrementalPlanner(cfg.node),
+    reconciler,
+    logger: log,
+    ipvsStats,
+  });
+  let stopping = false;
+  const done = new Promise<number>((resolve) => {
+    const stop = (sig: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal: sig }, 'stopping (kernel state left in place)');
+      agent.stop().then(
+        () => {
+          reconciler.close();
+          resolve(0);
+        },
+        () => resolve(1),
+      );
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  log.info({ node: cfg.nodeName, syncPeriodMs: cfg.syncPeriodMs, minSyncPeriodMs: cfg.minSyncPeriodMs, server: kc.getCurrentCluster()?.server, healthz: cfg.healthz, metrics: cfg.metrics }, 'starting');
+  try {
+    await agent.start();
+  } catch (e) {
+    log.error({ err: e instanceof Error ? e.message : String(e) }, 'start failed');
+    await agent.stop().catch(() => undefined);
+    return 1;
+  }
+  log.info(agent.status(), 'first sync done');
+  return done;
+}
