@@ -62,9 +62,20 @@ export interface IpsetSpec {
   members: string[];
 }
 
+/** A jump from a built-in chain into ours; ensured with `iptables -C`/`-I`, never restored. */
+export interface IptablesJump {
+  table: 'nat' | 'filter';
+  /** Built-in chain, e.g. PREROUTING. */
+  chain: string;
+  /** Rule arguments after the chain, e.g. ["-m","comment","--comment","kubernetes service portals","-j","KUBE-SERVICES"]. */
+  args: string[];
+}
+
 export interface IptablesPlan {
   /** Full text for `iptables-restore --noflush` (both tables, each ending in COMMIT). */
   restore: string;
+  /** (added by the planner) Jumps into KUBE-* chains from built-in chains, in kube-proxy's order. */
+  jumps?: IptablesJump[];
 }
 
 /** A problem with one input object: printed on stderr, emitted as an Event by the agent. */

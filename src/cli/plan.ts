@@ -1,0 +1,79 @@
+// `ipvsnet plan`: the dry run. Reads manifests (or a live cluster once), plans
+// the node, prints one of the payloads; diagnostics go to stderr.
+
+import { parsePlanFlags, UsageError, NODE_FLAGS_HELP, type PlanFlags } from './flags.ts';
+import { loadManifests, ManifestReadError, type LoadedManifests } from '../model/load.ts';
+import { formatDiagnostic } from '../model/diagnostics.ts';
+import { buildPlan } from '../plan/full.ts';
+import { formatIpset, formatIpvsadm, formatIptables, formatJson } from '../plan/format.ts';
+
+export const EXIT_OK = 0;
+export const EXIT_USAGE = 2;
+export const EXIT_SKIPPED = 3;
+
+export const PLAN_HELP = `usage: ipvsnet plan (-f FILE|DIR ... | --kubeconfig PATH) [--node NAME] [flags]
+
+Print what ipvsnet would program on a node, without touching the kernel.
+
+output:
+  -o, --format FORMAT         iptables (default): input for iptables-restore --noflush
+                              ipset:    a script for ipset restore (create ... -exist, then add ...)
+                              ipvsadm:  lines for ipvsadm -R (-A virtual servers, -a real servers)
+                              json:     the whole plan
+  --family 4|6|all            which IP family to print (default all; iptables-restore takes one family)
+${NODE_FLAGS_HELP}
+
+Problems with input objects are printed on stderr, one per line:
+  SEVERITY: KIND NAMESPACE/NAME FIELD: REASON
+An object with an error is skipped; the others are still planned.
+
+exit status:
+  0  everything was planned (warnings may have been printed)
+  3  some objects (or parts of the node settings) had errors and were skipped
+  2  unusable arguments, or a file or cluster that could not be read
+`;
+
+async function readCluster(kubeconfig: string): Promise<LoadedManifests> {
+  const { readClusterOnce } = await import('./plan-cluster.ts');
+  return readClusterOnce(kubeconfig);
+}
+
+export async function run(argv: string[]): Promise<number> {
+  let flags: PlanFlags;
+  try {
+    flags = parsePlanFlags(argv);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`ipvsnet plan: ${e.message}\nrun 'ipvsnet plan --help' for usage\n`);
+      return EXIT_USAGE;
+    }
+    throw e;
+  }
+  if (flags.help) {
+    process.stdout.write(PLAN_HELP);
+    return EXIT_OK;
+  }
+  let input: LoadedManifests;
+  try {
+    input = flags.kubeconfig ? await readCluster(flags.kubeconfig) : await loadManifests(flags.files);
+  } catch (e) {
+    if (e instanceof ManifestReadError || (e as { name?: string }).name === 'ClusterReadError') {
+      process.stderr.write(`ipvsnet plan: ${(e as Error).message}\n`);
+      return EXIT_USAGE;
+    }
+    throw e;
+  }
+  const cfg = flags.config;
+  if (!flags.nodeGiven && input.nodes.length === 1) cfg.nodeName = input.nodes[0]!.name;
+  const plan = buildPlan(input, cfg);
+  for (const d of plan.diagnostics) process.stderr.write(formatDiagnostic(d) + '\n');
+  let text: string;
+  switch (flags.format) {
+    case 'ipset': text = formatIpset(plan, flags.family); break;
+    case 'ipvsadm': text = formatIpvsadm(plan, flags.family); break;
+    case 'json': text = formatJson(plan); break;
+    default: text = formatIptables(plan, flags.family);
+  }
+  process.stdout.write(text);
+  return plan.diagnostics.some((d) => d.severity === 'error') ? EXIT_SKIPPED : EXIT_OK;
+}

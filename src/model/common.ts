@@ -1,0 +1,93 @@
+// Shared pieces of the zod schemas: metadata, addresses, and turning zod issues
+// into Diagnostics that name the object and the field.
+
+import { z } from 'zod';
+import type { Diagnostic } from '../plan/types.ts';
+import { fieldPath } from './diagnostics.ts';
+import { parseCIDR, parseIP } from './ip.ts';
+
+/** Error for a wrong-typed (or missing) field. */
+export function typeErr(expected: string) {
+  return (iss: { input?: unknown }): string =>
+    iss.input === undefined ? 'required field is missing' : `must be ${expected}, got ${JSON.stringify(iss.input)}`;
+}
+
+export type DiagnosticKind = Diagnostic['kind'];
+
+const dnsLabelish = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+
+export const nameSchema = z
+  .string({ error: typeErr('a string') })
+  .min(1, { error: 'must not be empty' })
+  .max(253, { error: 'must be at most 253 characters' })
+  .regex(dnsLabelish, { error: 'must be a lower-case DNS name' });
+
+export const metadataSchema = z.looseObject({
+  name: nameSchema,
+  namespace: nameSchema.optional(),
+  labels: z.record(z.string(), z.string({ error: 'label values must be strings' })).nullish(),
+  annotations: z.record(z.string(), z.string({ error: 'annotation values must be strings' })).nullish(),
+});
+
+export const ipString = z.string({ error: typeErr('a string') }).refine((s) => parseIP(s) !== null, {
+  error: (iss) => `${JSON.stringify(iss.input)} is not a valid IP address`,
+});
+
+export const cidrString = z.string({ error: typeErr('a string') }).refine((s) => parseCIDR(s.trim()) !== null, {
+  error: (iss) => `${JSON.stringify(iss.input)} is not a valid CIDR`,
+});
+
+export const portNumber = z
+  .number({ error: typeErr('a number') })
+  .int({ error: 'must be an integer' })
+  .min(1, { error: (iss) => `port ${String(iss.input)} out of range 1..65535` })
+  .max(65535, { error: (iss) => `port ${String(iss.input)} out of range 1..65535` });
+
+export const protocolSchema = z.enum(['TCP', 'UDP', 'SCTP'], {
+  error: (iss) => `unknown protocol ${JSON.stringify(iss.input)} (want TCP, UDP or SCTP)`,
+});
+
+/** Best-effort "namespace/name" of a raw object, for diagnostics about broken objects. */
+export function objectRef(raw: unknown, namespaced: boolean): string {
+  const md = (raw && typeof raw === 'object' ? (raw as { metadata?: unknown }).metadata : undefined) as
+    | { name?: unknown; namespace?: unknown }
+    | undefined;
+  const name = typeof md?.name === 'string' && md.name ? md.name : '(unnamed)';
+  if (!namespaced) return name;
+  const ns = typeof md?.namespace === 'string' && md.namespace ? md.namespace : 'default';
+  return `${ns}/${name}`;
+}
+
+export class DiagnosticSink {
+  readonly list: Diagnostic[] = [];
+  readonly kind: DiagnosticKind;
+  readonly object: string;
+  constructor(kind: DiagnosticKind, object: string) {
+    this.kind = kind;
+    this.object = object;
+  }
+  error(field: string, reason: string): void {
+    this.list.push({ kind: this.kind, object: this.object, field, reason, severity: 'error' });
+  }
+  warning(field: string, reason: string): void {
+    this.list.push({ kind: this.kind, object: this.object, field, reason, severity: 'warning' });
+  }
+  get hasErrors(): boolean {
+    return this.list.some((d) => d.severity === 'error');
+  }
+}
+
+/** Run a schema; on failure, one error diagnostic per zod issue. */
+export function parseWith<T>(schema: z.ZodType<T>, raw: unknown, sink: DiagnosticSink): T | undefined {
+  const r = schema.safeParse(raw);
+  if (r.success) return r.data;
+  const seen = new Set<string>();
+  for (const iss of r.error.issues) {
+    const field = fieldPath(iss.path);
+    // One problem, one line: a union failure can report several issues for one field.
+    if (seen.has(field)) continue;
+    seen.add(field);
+    sink.error(field, iss.message);
+  }
+  return undefined;
+}

@@ -1,0 +1,103 @@
+// EndpointSlice (discovery.k8s.io/v1) → EndpointSliceModel, or diagnostics.
+
+import { z } from 'zod';
+import type { EndpointModel, EndpointSliceModel, ParseResult } from './types.ts';
+import { DiagnosticSink, metadataSchema, objectRef, parseWith, protocolSchema, typeErr } from './common.ts';
+import { parseIP } from './ip.ts';
+import { LABEL_HEADLESS, LABEL_SERVICE_PROXY_NAME } from './service.ts';
+
+export const LABEL_SERVICE_NAME = 'kubernetes.io/service-name';
+
+const boolish = z.boolean({ error: typeErr('true or false') }).nullish();
+
+const endpointSchema = z.looseObject({
+  addresses: z.array(z.string({ error: typeErr('a string') }), { error: typeErr('a list') }).min(1, { error: 'an endpoint needs at least one address' }),
+  conditions: z.looseObject({ ready: boolish, serving: boolish, terminating: boolish }).nullish(),
+  nodeName: z.string({ error: typeErr('a string') }).nullish(),
+  zone: z.string({ error: typeErr('a string') }).nullish(),
+  hints: z
+    .looseObject({
+      forZones: z.array(z.looseObject({ name: z.string({ error: typeErr('a string') }) })).nullish(),
+      forNodes: z.array(z.looseObject({ name: z.string({ error: typeErr('a string') }) })).nullish(),
+    })
+    .nullish(),
+});
+
+const portSchema = z.looseObject({
+  name: z.string({ error: typeErr('a string') }).nullish(),
+  protocol: protocolSchema.nullish(),
+  port: z
+    .number({ error: typeErr('a number') })
+    .int({ error: 'must be an integer' })
+    .min(1, { error: (iss) => `port ${String(iss.input)} out of range 1..65535` })
+    .max(65535, { error: (iss) => `port ${String(iss.input)} out of range 1..65535` })
+    .nullish(),
+});
+
+const sliceSchema = z.looseObject({
+  kind: z.literal('EndpointSlice', { error: 'kind must be EndpointSlice' }).optional(),
+  metadata: metadataSchema,
+  addressType: z.enum(['IPv4', 'IPv6', 'FQDN'], { error: (iss) => (iss.input === undefined ? 'required field is missing' : `unknown addressType ${JSON.stringify(iss.input)} (want IPv4, IPv6 or FQDN)`) }),
+  endpoints: z.array(endpointSchema, { error: typeErr('a list') }).nullish(),
+  ports: z.array(portSchema, { error: typeErr('a list') }).nullish(),
+});
+
+export function parseEndpointSlice(raw: unknown): ParseResult<EndpointSliceModel> {
+  const sink = new DiagnosticSink('EndpointSlice', objectRef(raw, true));
+  const s = parseWith(sliceSchema, raw, sink);
+  if (!s) return { diagnostics: sink.list };
+  const namespace = s.metadata.namespace ?? 'default';
+  const labels = s.metadata.labels ?? {};
+  const svcName = labels[LABEL_SERVICE_NAME];
+  if (!svcName) sink.error(`metadata.labels[${JSON.stringify(LABEL_SERVICE_NAME)}]`, 'missing: the slice does not say which Service it belongs to');
+
+  const wantFamily = s.addressType === 'IPv4' ? 4 : s.addressType === 'IPv6' ? 6 : 0;
+  const endpoints: EndpointModel[] = [];
+  (s.endpoints ?? []).forEach((ep, i) => {
+    const addresses: string[] = [];
+    ep.addresses.forEach((a, j) => {
+      if (wantFamily === 0) { addresses.push(a); return; }
+      const ip = parseIP(a);
+      if (!ip) sink.error(`endpoints[${i}].addresses[${j}]`, `${JSON.stringify(a)} is not a valid IP address`);
+      else if (ip.family !== wantFamily) sink.error(`endpoints[${i}].addresses[${j}]`, `${a} is not an ${s.addressType} address`);
+      else addresses.push(ip.text);
+    });
+    const ready = ep.conditions?.ready ?? true;
+    endpoints.push({
+      addresses,
+      ready,
+      serving: ep.conditions?.serving ?? ready,
+      terminating: ep.conditions?.terminating ?? false,
+      ...(ep.nodeName ? { nodeName: ep.nodeName } : {}),
+      ...(ep.zone ? { zone: ep.zone } : {}),
+      zoneHints: (ep.hints?.forZones ?? []).map((z) => z.name),
+      nodeHints: (ep.hints?.forNodes ?? []).map((n) => n.name),
+    });
+  });
+
+  const seen = new Map<string, number>();
+  const ports = (s.ports ?? []).map((p, i) => {
+    const name = p.name ?? '';
+    const protocol = p.protocol ?? 'TCP';
+    const k = `${name}/${protocol}`;
+    if (seen.has(k)) sink.error(`ports[${i}].name`, `duplicate port name ${JSON.stringify(name)}/${protocol} (also ports[${seen.get(k)}])`);
+    seen.set(k, i);
+    if (p.port === undefined || p.port === null) sink.error(`ports[${i}].port`, 'required field is missing');
+    return { name, protocol, port: p.port ?? 0 };
+  });
+
+  if (sink.hasErrors) return { diagnostics: sink.list };
+  const model: EndpointSliceModel = {
+    kind: 'EndpointSlice',
+    key: `${namespace}/${s.metadata.name}`,
+    namespace,
+    name: s.metadata.name,
+    serviceKey: `${namespace}/${svcName!}`,
+    addressType: s.addressType,
+    ports,
+    endpoints,
+    headless: labels[LABEL_HEADLESS] !== undefined,
+    ...(labels[LABEL_SERVICE_PROXY_NAME] !== undefined ? { serviceProxyName: labels[LABEL_SERVICE_PROXY_NAME] } : {}),
+  };
+  return { model, diagnostics: sink.list };
+}

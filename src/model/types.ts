@@ -1,0 +1,129 @@
+// The normalised, validated view of the Kubernetes objects the planner reads.
+// Every address is canonical text (see ip.ts); every default the API server
+// would fill in is filled in here, so planners never see "maybe" fields.
+
+import type { Diagnostic, Protocol } from '../plan/types.ts';
+
+export type { Protocol };
+
+export type ServiceType = 'ClusterIP' | 'NodePort' | 'LoadBalancer' | 'ExternalName';
+export type TrafficPolicy = 'Cluster' | 'Local';
+
+export interface ServicePortModel {
+  /** Port name ("" when unnamed). */
+  name: string;
+  protocol: Protocol;
+  port: number;
+  /** Number or named container port. Endpoint ports come from EndpointSlices. */
+  targetPort: number | string;
+  /** 0 when the port has no NodePort. */
+  nodePort: number;
+  appProtocol?: string;
+}
+
+export interface LoadBalancerIngressModel {
+  ip?: string;
+  hostname?: string;
+  /** "Proxy" ingress addresses are not served by the node (kube-proxy skips them). */
+  ipMode: 'VIP' | 'Proxy';
+}
+
+/** Per-Service IPVS scheduler chosen by annotation (ipvsnet extension). */
+export interface SchedulerOverride {
+  name: string;
+  flags: Array<'sh-fallback' | 'sh-port'>;
+}
+
+export interface ServiceModel {
+  kind: 'Service';
+  /** "namespace/name" */
+  key: string;
+  namespace: string;
+  name: string;
+  type: ServiceType;
+  /** Canonical ClusterIPs, primary first; empty for headless and ExternalName. */
+  clusterIPs: string[];
+  /** clusterIP "None" (or the service.kubernetes.io/headless label). */
+  headless: boolean;
+  ports: ServicePortModel[];
+  externalIPs: string[];
+  loadBalancerIngress: LoadBalancerIngressModel[];
+  /** Canonical CIDRs (host bits cleared). */
+  loadBalancerSourceRanges: string[];
+  sessionAffinity: 'None' | 'ClientIP';
+  /** ClientIP affinity timeout in seconds (default 10800); 0 when affinity is None. */
+  sessionAffinityTimeout: number;
+  externalTrafficPolicy: TrafficPolicy;
+  internalTrafficPolicy: TrafficPolicy;
+  /** 0 when unset. */
+  healthCheckNodePort: number;
+  /** spec.trafficDistribution as given (PreferClose, PreferSameZone, PreferSameNode). */
+  trafficDistribution?: string;
+  /** Value of the service.kubernetes.io/service-proxy-name label, if present. */
+  serviceProxyName?: string;
+  scheduler?: SchedulerOverride;
+}
+
+export interface EndpointModel {
+  /** Canonical addresses; kube-proxy uses only the first. */
+  addresses: string[];
+  /** conditions.ready (unset counts as ready). */
+  ready: boolean;
+  /** conditions.serving (unset means the same as ready). */
+  serving: boolean;
+  /** conditions.terminating (unset counts as false). */
+  terminating: boolean;
+  nodeName?: string;
+  zone?: string;
+  zoneHints: string[];
+  nodeHints: string[];
+}
+
+export interface EndpointPortModel {
+  name: string;
+  protocol: Protocol;
+  port: number;
+}
+
+export interface EndpointSliceModel {
+  kind: 'EndpointSlice';
+  key: string;
+  namespace: string;
+  name: string;
+  /** The kubernetes.io/service-name label: "namespace/service". */
+  serviceKey: string;
+  addressType: 'IPv4' | 'IPv6' | 'FQDN';
+  ports: EndpointPortModel[];
+  endpoints: EndpointModel[];
+  serviceProxyName?: string;
+  headless: boolean;
+}
+
+export interface NodeAddressModel {
+  type: string;
+  address: string;
+}
+
+export interface NodeModel {
+  kind: 'Node';
+  /** Nodes are cluster-scoped: key === name. */
+  key: string;
+  name: string;
+  addresses: NodeAddressModel[];
+  podCIDRs: string[];
+  labels: Record<string, string>;
+  /** topology.kubernetes.io/zone label. */
+  zone?: string;
+}
+
+export interface ClusterState {
+  services: ServiceModel[];
+  endpointSlices: EndpointSliceModel[];
+  nodes: NodeModel[];
+}
+
+export interface ParseResult<T> {
+  /** Undefined when the object had an error-severity problem and is skipped. */
+  model?: T;
+  diagnostics: Diagnostic[];
+}

@@ -1,0 +1,84 @@
+// Node-level settings of the planner: the kube-proxy flags that change the plan.
+
+import type { Diagnostic, Family } from './types.ts';
+import { isKnownScheduler, IPVS_SCHEDULERS } from '../model/scheduler.ts';
+import { parseCIDR, parseIP } from '../model/ip.ts';
+
+export interface NodeConfig {
+  /** Which node's view: local endpoints, node addresses, zone (kube-proxy --hostname-override). */
+  nodeName: string;
+  /** --cluster-cidr: at most one per family; traffic from outside it to a ClusterIP is masqueraded. */
+  clusterCIDRs: string[];
+  /** --masquerade-all */
+  masqueradeAll: boolean;
+  /** --iptables-masquerade-bit (default 14 → mark 0x4000). */
+  masqueradeBit: number;
+  /** --ipvs-scheduler (default rr). */
+  scheduler: string;
+  /** --nodeport-addresses: CIDRs, or "primary" for the node's primary IPs; empty = all node IPs. */
+  nodePortAddresses: string[];
+  /** --ipvs-exclude-cidrs: virtual servers there are never deleted by the reconciler. */
+  excludeCIDRs: string[];
+  /** --ipvs-strict-arp */
+  strictARP: boolean;
+  /** Emit MASQUERADE --random-fully (supported by every iptables this project targets). */
+  randomFully: boolean;
+  /** Node addresses to use instead of the Node object's InternalIP/ExternalIP addresses. */
+  nodeIPs?: string[];
+  /** Families to plan; default: those the node (or the cluster CIDRs) have, IPv4 when nothing says. */
+  families?: Family[];
+  /**
+   * Value of the service.kubernetes.io/service-proxy-name label this proxy serves.
+   * Unset (like kube-proxy): every Service carrying that label is left to another proxy.
+   */
+  serviceProxyName?: string;
+}
+
+export const DEFAULT_SCHEDULER = 'rr';
+
+export function defaultNodeConfig(over: Partial<NodeConfig> = {}): NodeConfig {
+  return {
+    nodeName: '',
+    clusterCIDRs: [],
+    masqueradeAll: false,
+    masqueradeBit: 14,
+    scheduler: DEFAULT_SCHEDULER,
+    nodePortAddresses: [],
+    excludeCIDRs: [],
+    strictARP: false,
+    randomFully: true,
+    ...over,
+  };
+}
+
+/** Problems with the node settings themselves (kind "Config"). */
+export function validateNodeConfig(cfg: NodeConfig): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const d = (field: string, reason: string, severity: Diagnostic['severity'] = 'error'): void => {
+    out.push({ kind: 'Config', object: cfg.nodeName || '(node)', field, reason, severity });
+  };
+  if (!isKnownScheduler(cfg.scheduler)) d('scheduler', `unknown IPVS scheduler ${JSON.stringify(cfg.scheduler)} (known: ${IPVS_SCHEDULERS.join(', ')})`);
+  if (!Number.isInteger(cfg.masqueradeBit) || cfg.masqueradeBit < 0 || cfg.masqueradeBit > 31) d('masqueradeBit', `must be 0..31, got ${cfg.masqueradeBit}`);
+  const perFamily = new Map<number, string>();
+  cfg.clusterCIDRs.forEach((c, i) => {
+    const p = parseCIDR(c);
+    if (!p) return d(`clusterCIDRs[${i}]`, `${JSON.stringify(c)} is not a valid CIDR`);
+    if (perFamily.has(p.family)) d(`clusterCIDRs[${i}]`, `second IPv${p.family} cluster CIDR; only ${perFamily.get(p.family)} is used`, 'warning');
+    else perFamily.set(p.family, p.text);
+  });
+  cfg.nodePortAddresses.forEach((c, i) => {
+    if (c !== 'primary' && !parseCIDR(c)) d(`nodePortAddresses[${i}]`, `${JSON.stringify(c)} is not a valid CIDR or "primary"`);
+  });
+  cfg.excludeCIDRs.forEach((c, i) => {
+    if (!parseCIDR(c)) d(`excludeCIDRs[${i}]`, `${JSON.stringify(c)} is not a valid CIDR`);
+  });
+  (cfg.nodeIPs ?? []).forEach((ip, i) => {
+    if (!parseIP(ip)) d(`nodeIPs[${i}]`, `${JSON.stringify(ip)} is not a valid IP address`);
+  });
+  return out;
+}
+
+/** The masquerade mark as kube-proxy prints it ("%#08x"): 0x004000 for bit 14. */
+export function masqueradeMark(bit: number): string {
+  return '0x' + (1 << bit >>> 0).toString(16).padStart(6, '0');
+}

@@ -1,0 +1,64 @@
+// buildPlan: the whole plan from scratch (pure).
+
+import type { Diagnostic, Plan } from './types.ts';
+import type { ClusterState, EndpointSliceModel, NodeModel, ServiceModel } from '../model/types.ts';
+import { compareDiagnostics } from '../model/diagnostics.ts';
+import { validateNodeConfig, type NodeConfig } from './config.ts';
+import { buildContext, type PlanContext } from './context.ts';
+import { computeService, type ServiceContribution } from './service.ts';
+import { aggregateFamily, cmpStr, familyPlan } from './assemble.ts';
+
+export interface PlanInput extends ClusterState {
+  /** Problems found while loading/parsing (carried into plan.diagnostics). */
+  diagnostics?: Diagnostic[];
+}
+
+export function localNode(nodes: Iterable<NodeModel>, cfg: NodeConfig): NodeModel | undefined {
+  if (!cfg.nodeName) return undefined;
+  for (const n of nodes) if (n.name === cfg.nodeName) return n;
+  return undefined;
+}
+
+/** Diagnostics about the node settings and the chosen node. */
+export function configDiagnostics(cfg: NodeConfig, node: NodeModel | undefined): Diagnostic[] {
+  const out = validateNodeConfig(cfg);
+  if (cfg.nodeName && !node && !(cfg.nodeIPs && cfg.nodeIPs.length > 0)) {
+    out.push({ kind: 'Config', object: cfg.nodeName, field: 'nodeName', reason: `Node ${cfg.nodeName} is not among the inputs: no node addresses, so no NodePort virtual servers`, severity: 'warning' });
+  }
+  return out;
+}
+
+export function groupSlices(slices: Iterable<EndpointSliceModel>): Map<string, EndpointSliceModel[]> {
+  const m = new Map<string, EndpointSliceModel[]>();
+  for (const s of slices) {
+    let l = m.get(s.serviceKey);
+    if (!l) m.set(s.serviceKey, (l = []));
+    l.push(s);
+  }
+  for (const l of m.values()) l.sort((a, b) => cmpStr(a.key, b.key));
+  return m;
+}
+
+export function assemblePlan(ctx: PlanContext, contributions: Iterable<ServiceContribution>, diagnostics: Diagnostic[]): Plan {
+  const list = [...contributions];
+  const families = ctx.families.map((f) => familyPlan(f, aggregateFamily(f, list.map((c) => c.families.get(f)).filter((x) => x !== undefined)), ctx));
+  const hc = list.map((c) => c.healthCheck).filter((h) => h !== undefined).sort((a, b) => cmpStr(a.service, b.service));
+  const diags = [...diagnostics, ...list.flatMap((c) => c.diagnostics)].sort(compareDiagnostics);
+  return { node: ctx.nodeName, families, healthCheckNodePorts: hc, diagnostics: dedupeSorted(diags) };
+}
+
+export function dedupeSorted(d: Diagnostic[]): Diagnostic[] {
+  return d.filter((x, i) => i === 0 || compareDiagnostics(x, d[i - 1]!) !== 0);
+}
+
+export function buildPlan(state: PlanInput, cfg: NodeConfig): Plan {
+  const node = localNode(state.nodes, cfg);
+  const ctx = buildContext(cfg, node);
+  const services = new Map<string, ServiceModel>();
+  for (const s of state.services) services.set(s.key, s);
+  const slices = groupSlices(state.endpointSlices);
+  const keys = new Set<string>([...services.keys(), ...slices.keys()]);
+  const contributions: ServiceContribution[] = [];
+  for (const k of keys) contributions.push(computeService(services.get(k), slices.get(k) ?? [], ctx, k));
+  return assemblePlan(ctx, contributions, [...(state.diagnostics ?? []), ...configDiagnostics(cfg, node)]);
+}

@@ -1,0 +1,234 @@
+// IncrementalPlanner: keeps each Service's contribution and the sorted
+// aggregates, so one changed Service or EndpointSlice costs only that Service's
+// recomputation plus a few sorted inserts. plan() must always equal
+// buildPlan() over the same objects (checked by a property test).
+
+import type { Diagnostic, Family, FamilyPlan, HealthCheckNodePort, Plan } from './types.ts';
+import { virtualServerKey } from './types.ts';
+import type { EndpointSliceModel, NodeModel, ServiceModel } from '../model/types.ts';
+import { parseService } from '../model/service.ts';
+import { parseEndpointSlice } from '../model/endpointslice.ts';
+import { parseNode } from '../model/node.ts';
+import { objectRef } from '../model/common.ts';
+import { compareDiagnostics } from '../model/diagnostics.ts';
+import type { NodeConfig } from './config.ts';
+import { buildContext, type PlanContext } from './context.ts';
+import { addrKey, computeService, type FamilyContribution, type NoNodeAccess, type ServiceContribution } from './service.ts';
+import { cmpStr, familyPlan, noNodeAccessId, vsSortKey } from './assemble.ts';
+import { configDiagnostics, dedupeSorted, localNode, type PlanInput } from './full.ts';
+import { SortedBag, VirtualServerIndex } from './sorted.ts';
+
+class FamilyState {
+  readonly vs = new VirtualServerIndex();
+  readonly bound = new SortedBag<string>();
+  readonly members = new Map<string, SortedBag<string>>();
+  readonly nna = new SortedBag<NoNodeAccess>();
+  dirty = true;
+  cached?: FamilyPlan;
+
+  apply(c: FamilyContribution, sign: 1 | -1): void {
+    this.dirty = true;
+    for (const v of c.virtualServers) {
+      const key = virtualServerKey(v);
+      if (sign > 0) this.vs.add(key, vsSortKey(v), v);
+      else this.vs.remove(key, v);
+    }
+    for (const b of c.bound) {
+      if (sign > 0) this.bound.add(addrKey(b), b);
+      else this.bound.remove(addrKey(b));
+    }
+    for (const [set, m] of c.members) {
+      let bag = this.members.get(set);
+      if (!bag) this.members.set(set, (bag = new SortedBag<string>()));
+      if (sign > 0) bag.add(m, m);
+      else bag.remove(m);
+    }
+    for (const e of c.noNodeAccess) {
+      if (sign > 0) this.nna.add(noNodeAccessId(e), e);
+      else this.nna.remove(noNodeAccessId(e));
+    }
+  }
+
+  plan(family: Family, ctx: PlanContext): FamilyPlan {
+    if (!this.dirty && this.cached) return this.cached;
+    const members = new Map<string, string[]>();
+    for (const [k, bag] of this.members) if (bag.size > 0) members.set(k, bag.list());
+    this.cached = familyPlan(family, { virtualServers: this.vs.list(), bound: this.bound.list(), members, noNodeAccess: this.nna.list() }, ctx);
+    this.dirty = false;
+    return this.cached;
+  }
+}
+
+type Keyish = string | { metadata?: { name?: unknown; namespace?: unknown } };
+
+export class IncrementalPlanner {
+  private cfg: NodeConfig;
+  private ctx!: PlanContext;
+  private readonly services = new Map<string, ServiceModel>();
+  private readonly slices = new Map<string, EndpointSliceModel>();
+  private readonly slicesByService = new Map<string, Map<string, EndpointSliceModel>>();
+  private readonly nodes = new Map<string, NodeModel>();
+  private readonly contributions = new Map<string, ServiceContribution>();
+  private families = new Map<Family, FamilyState>();
+  /** Parse problems per object ("Kind/ref"), and Service-level diagnostics per Service key. */
+  private readonly parseDiags = new Map<string, Diagnostic[]>();
+  private readonly svcDiags = new Map<string, Diagnostic[]>();
+  private cfgDiags: Diagnostic[] = [];
+  private diagCache: Diagnostic[] | null = null;
+  private readonly health = new Map<string, HealthCheckNodePort>();
+  private healthCache: HealthCheckNodePort[] | null = null;
+
+  constructor(cfg: NodeConfig, initial?: PlanInput) {
+    this.cfg = cfg;
+    if (initial) {
+      for (const s of initial.services) this.services.set(s.key, s);
+      for (const s of initial.endpointSlices) this.putSlice(s);
+      for (const n of initial.nodes) this.nodes.set(n.name, n);
+      if (initial.diagnostics && initial.diagnostics.length > 0) this.parseDiags.set('(initial)', [...initial.diagnostics]);
+    }
+    this.rebuild();
+  }
+
+  /** Change node settings: everything is recomputed. */
+  reconfigure(cfg: NodeConfig): void {
+    this.cfg = cfg;
+    this.rebuild();
+  }
+
+  upsertService(raw: unknown): Diagnostic[] {
+    const r = parseService(raw);
+    const key = r.model?.key ?? objectRef(raw, true);
+    this.setParseDiags(`Service/${key}`, r.diagnostics);
+    if (r.model) this.services.set(key, r.model);
+    else this.services.delete(key);
+    this.recompute(key);
+    return r.diagnostics;
+  }
+
+  deleteService(k: Keyish): void {
+    const key = typeof k === 'string' ? k : objectRef(k, true);
+    this.setParseDiags(`Service/${key}`, []);
+    this.services.delete(key);
+    this.recompute(key);
+  }
+
+  upsertEndpointSlice(raw: unknown): Diagnostic[] {
+    const r = parseEndpointSlice(raw);
+    const key = r.model?.key ?? objectRef(raw, true);
+    this.setParseDiags(`EndpointSlice/${key}`, r.diagnostics);
+    const old = this.slices.get(key);
+    if (old) this.dropSlice(old);
+    if (r.model) this.putSlice(r.model);
+    if (old && old.serviceKey !== r.model?.serviceKey) this.recompute(old.serviceKey);
+    if (r.model) this.recompute(r.model.serviceKey);
+    return r.diagnostics;
+  }
+
+  deleteEndpointSlice(k: Keyish): void {
+    const key = typeof k === 'string' ? k : objectRef(k, true);
+    this.setParseDiags(`EndpointSlice/${key}`, []);
+    const old = this.slices.get(key);
+    if (!old) return;
+    this.dropSlice(old);
+    this.recompute(old.serviceKey);
+  }
+
+  upsertNode(raw: unknown): Diagnostic[] {
+    const r = parseNode(raw);
+    const name = r.model?.name ?? objectRef(raw, false);
+    this.setParseDiags(`Node/${name}`, r.diagnostics);
+    if (r.model) this.nodes.set(name, r.model);
+    else this.nodes.delete(name);
+    if (name === this.cfg.nodeName) this.rebuild();
+    return r.diagnostics;
+  }
+
+  deleteNode(k: Keyish): void {
+    const name = typeof k === 'string' ? k : objectRef(k, false);
+    this.setParseDiags(`Node/${name}`, []);
+    this.nodes.delete(name);
+    if (name === this.cfg.nodeName) this.rebuild();
+  }
+
+  plan(): Plan {
+    if (this.diagCache === null) {
+      const all: Diagnostic[] = [...this.cfgDiags];
+      for (const d of this.parseDiags.values()) all.push(...d);
+      for (const d of this.svcDiags.values()) all.push(...d);
+      this.diagCache = dedupeSorted(all.sort(compareDiagnostics));
+    }
+    if (this.healthCache === null) this.healthCache = [...this.health.values()].sort((a, b) => cmpStr(a.service, b.service));
+    return {
+      node: this.ctx.nodeName,
+      families: this.ctx.families.map((f) => this.families.get(f)!.plan(f, this.ctx)),
+      healthCheckNodePorts: this.healthCache,
+      diagnostics: this.diagCache,
+    };
+  }
+
+  private putSlice(s: EndpointSliceModel): void {
+    this.slices.set(s.key, s);
+    let m = this.slicesByService.get(s.serviceKey);
+    if (!m) this.slicesByService.set(s.serviceKey, (m = new Map()));
+    m.set(s.key, s);
+  }
+
+  private dropSlice(s: EndpointSliceModel): void {
+    this.slices.delete(s.key);
+    const m = this.slicesByService.get(s.serviceKey);
+    m?.delete(s.key);
+    if (m && m.size === 0) this.slicesByService.delete(s.serviceKey);
+  }
+
+  private setParseDiags(id: string, d: Diagnostic[]): void {
+    const had = this.parseDiags.has(id);
+    if (d.length > 0) this.parseDiags.set(id, d);
+    else this.parseDiags.delete(id);
+    if (had || d.length > 0) this.diagCache = null;
+  }
+
+  private slicesOf(key: string): EndpointSliceModel[] {
+    const m = this.slicesByService.get(key);
+    if (!m) return [];
+    return [...m.values()].sort((a, b) => cmpStr(a.key, b.key));
+  }
+
+  private recompute(key: string): void {
+    const old = this.contributions.get(key);
+    if (old) this.applyContribution(old, -1);
+    const svc = this.services.get(key);
+    const slices = this.slicesOf(key);
+    if (!svc && slices.length === 0) {
+      this.contributions.delete(key);
+      return;
+    }
+    const c = computeService(svc, slices, this.ctx, key);
+    this.contributions.set(key, c);
+    this.applyContribution(c, 1);
+  }
+
+  private applyContribution(c: ServiceContribution, sign: 1 | -1): void {
+    for (const [f, fc] of c.families) this.families.get(f)?.apply(fc, sign);
+    if (sign > 0) {
+      if (c.healthCheck) { this.health.set(c.key, c.healthCheck); this.healthCache = null; }
+      if (c.diagnostics.length > 0) { this.svcDiags.set(c.key, c.diagnostics); this.diagCache = null; }
+    } else {
+      if (this.health.delete(c.key)) this.healthCache = null;
+      if (this.svcDiags.delete(c.key)) this.diagCache = null;
+    }
+  }
+
+  private rebuild(): void {
+    const node = localNode(this.nodes.values(), this.cfg);
+    this.ctx = buildContext(this.cfg, node);
+    this.cfgDiags = configDiagnostics(this.cfg, node);
+    this.families = new Map(this.ctx.families.map((f) => [f, new FamilyState()]));
+    this.contributions.clear();
+    this.health.clear();
+    this.svcDiags.clear();
+    this.diagCache = null;
+    this.healthCache = null;
+    const keys = new Set<string>([...this.services.keys(), ...this.slicesByService.keys()]);
+    for (const k of keys) this.recompute(k);
+  }
+}

@@ -1,0 +1,236 @@
+// One Service's contribution to the plan, per family: virtual servers, addresses
+// to bind on kube-ipvs0, ipset members, and LoadBalancer addresses the node may
+// not reach. kube-proxy does this inside syncProxyRules; here it is a pure
+// function of (Service, its EndpointSlices, node context), which is what makes
+// incremental planning cheap: a change recomputes only the touched Service.
+
+import type { Diagnostic, Family, HealthCheckNodePort, RealServer, VirtualServer, VirtualServerFlag } from './types.ts';
+import type { EndpointSliceModel, ServiceModel, ServicePortModel } from '../model/types.ts';
+import { cidrContains, parseCIDR, parseIP } from '../model/ip.ts';
+import { LABEL_SERVICE_NAME } from '../model/endpointslice.ts';
+import type { FamilyContext, PlanContext } from './context.ts';
+import { categorize, endpointsForFamily, portKey, selectEndpoints, type Endpoint } from './endpoints.ts';
+import { SET } from './ipsets.ts';
+
+export interface NoNodeAccess {
+  ip: string;
+  proto: string;
+  port: number;
+}
+
+export interface FamilyContribution {
+  virtualServers: VirtualServer[];
+  /** Addresses for kube-ipvs0 (bare IPs). */
+  bound: string[];
+  /** [set base name, member] pairs. */
+  members: Array<[string, string]>;
+  noNodeAccess: NoNodeAccess[];
+}
+
+export interface ServiceContribution {
+  /** "namespace/name" of the Service (whether or not it exists). */
+  key: string;
+  families: Map<Family, FamilyContribution>;
+  healthCheck?: HealthCheckNodePort;
+  diagnostics: Diagnostic[];
+}
+
+const SORT = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/** Is this Service one the proxy serves at all? (kube-proxy's ShouldSkipService + informer label filters) */
+export function servesService(svc: ServiceModel, ctx: PlanContext): boolean {
+  if (svc.type === 'ExternalName' || svc.headless || svc.clusterIPs.length === 0) return false;
+  if (svc.serviceProxyName !== undefined && svc.serviceProxyName !== ctx.serviceProxyName) return false;
+  return true;
+}
+
+function sliceIgnored(s: EndpointSliceModel, ctx: PlanContext): boolean {
+  return s.headless || (s.serviceProxyName !== undefined && s.serviceProxyName !== ctx.serviceProxyName);
+}
+
+export function computeService(svc: ServiceModel | undefined, slices: readonly EndpointSliceModel[], ctx: PlanContext, key: string): ServiceContribution {
+  const out: ServiceContribution = { key, families: new Map(), diagnostics: [] };
+  const live = slices.filter((s) => !sliceIgnored(s, ctx));
+  if (!svc) {
+    for (const s of live) {
+      out.diagnostics.push({
+        kind: 'EndpointSlice',
+        object: s.key,
+        field: `metadata.labels[${JSON.stringify(LABEL_SERVICE_NAME)}]`,
+        reason: `Service ${s.serviceKey} does not exist; slice skipped`,
+        severity: 'error',
+      });
+    }
+    return out;
+  }
+  if (!servesService(svc, ctx)) return out;
+
+  // Slice ports that match no Service port never carry traffic: say so.
+  const svcPorts = new Set(svc.ports.map((p) => portKey(p.name, p.protocol)));
+  for (const s of live) {
+    s.ports.forEach((p, i) => {
+      if (!svcPorts.has(portKey(p.name, p.protocol))) {
+        out.diagnostics.push({ kind: 'EndpointSlice', object: s.key, field: `ports[${i}].name`, reason: `port ${JSON.stringify(p.name)}/${p.protocol} matches no port of Service ${svc.key}; ignored`, severity: 'warning' });
+      }
+    });
+  }
+
+  let hcLocal = -1;
+  for (const family of ctx.families) {
+    const fctx = ctx.byFamily.get(family)!;
+    const clusterIP = svc.clusterIPs.find((ip) => parseIP(ip)!.family === family);
+    if (clusterIP === undefined) continue;
+    const eps = endpointsForFamily(live, family, ctx.nodeName);
+    const fc = familyContribution(svc, clusterIP, eps, fctx, ctx);
+    out.families.set(family, fc.contribution);
+    hcLocal = Math.max(hcLocal, fc.localReady);
+  }
+  if (svc.type === 'LoadBalancer' && svc.externalTrafficPolicy === 'Local' && svc.healthCheckNodePort > 0 && out.families.size > 0) {
+    out.healthCheck = { service: svc.key, port: svc.healthCheckNodePort, localEndpoints: Math.max(0, hcLocal) };
+  }
+  return out;
+}
+
+function familyContribution(
+  svc: ServiceModel,
+  clusterIP: string,
+  epsByPort: Map<string, Endpoint[]>,
+  fctx: FamilyContext,
+  ctx: PlanContext,
+): { contribution: FamilyContribution; localReady: number } {
+  const family = fctx.family;
+  const c: FamilyContribution = { virtualServers: [], bound: [], members: [], noNodeAccess: [] };
+  const externalIPs = svc.externalIPs.filter((ip) => parseIP(ip)!.family === family);
+  const lbIPs = svc.loadBalancerIngress.filter((i) => i.ip !== undefined && i.ipMode === 'VIP' && parseIP(i.ip)!.family === family).map((i) => i.ip!);
+  const sourceRanges = svc.loadBalancerSourceRanges.map((r) => parseCIDR(r)!).filter((r) => r.family === family);
+  // apiservice.ExternalPolicyLocal: Local only counts for externally reachable Services.
+  const externallyReachable = svc.type === 'LoadBalancer' || svc.type === 'NodePort' || svc.externalIPs.length > 0;
+  const externalLocal = externallyReachable && svc.externalTrafficPolicy === 'Local';
+  const internalLocal = svc.internalTrafficPolicy === 'Local';
+
+  const sched = svc.scheduler?.name ?? ctx.cfg.scheduler;
+  const flagSet = new Set<VirtualServerFlag>(svc.scheduler?.flags ?? []);
+  // kube-proxy sets FlagSourceHash (IP_VS_SVC_F_SCHED2, "mh-port") for mh.
+  if (sched === 'mh' && flagSet.size === 0) flagSet.add('sh-port');
+  if (svc.sessionAffinity === 'ClientIP') flagSet.add('persistent');
+  const flags = [...flagSet].sort(SORT);
+  const timeout = svc.sessionAffinity === 'ClientIP' ? svc.sessionAffinityTimeout : 0;
+  const netmask = family === 4 ? 32 : 128;
+  const bound = new Set<string>();
+  const localReadyIPs = new Set<string>();
+
+  for (const sp of svc.ports) {
+    const proto = sp.protocol.toLowerCase();
+    const all = epsByPort.get(portKey(sp.name, sp.protocol)) ?? [];
+    for (const ep of all) {
+      if (ep.isLocal) {
+        c.members.push([SET.loopBack, `${ep.ip},${proto}:${ep.port},${ep.ip}`]);
+        if (ep.ready) localReadyIPs.add(ep.ip);
+      }
+    }
+    const portExternal = sp.nodePort !== 0 || lbIPs.length > 0 || externalIPs.length > 0;
+    const cat = categorize(all, { internalLocal, externalLocal, externallyAccessible: portExternal }, ctx.nodeName, ctx.zone);
+    const internalRS = realServers(selectEndpoints(cat, internalLocal));
+    const externalRS = externalLocal === internalLocal ? internalRS : realServers(selectEndpoints(cat, externalLocal));
+
+    const vs = (address: string, port: number, kind: VirtualServer['kind'], rs: RealServer[]): void => {
+      c.virtualServers.push({
+        family,
+        address,
+        protocol: sp.protocol,
+        port,
+        scheduler: sched,
+        flags,
+        timeout,
+        netmask,
+        realServers: rs,
+        service: `${svc.key}:${sp.name}`,
+        kind,
+      });
+    };
+
+    // ClusterIP.
+    c.members.push([SET.clusterIP, `${clusterIP},${proto}:${sp.port}`]);
+    vs(clusterIP, sp.port, 'clusterIP', internalRS);
+    bound.add(clusterIP);
+
+    // External IPs.
+    for (const ip of externalIPs) {
+      c.members.push([externalLocal ? SET.externalIPLocal : SET.externalIP, `${ip},${proto}:${sp.port}`]);
+      vs(ip, sp.port, 'externalIP', externalRS);
+      if (!fctx.nodeAddresses.has(ip)) bound.add(ip);
+    }
+
+    // Load-balancer ingress IPs.
+    for (const ip of lbIPs) {
+      const entry = `${ip},${proto}:${sp.port}`;
+      c.members.push([SET.loadBalancer, entry]);
+      if (externalLocal) c.members.push([SET.loadBalancerLocal, entry]);
+      if (sourceRanges.length > 0) {
+        c.members.push([SET.loadBalancerFW, entry]);
+        let allowFromNode = false;
+        for (const r of sourceRanges) {
+          c.members.push([SET.loadBalancerSourceCIDR, `${entry},${r.prefix === netmask ? r.address : r.text}`]);
+          if (fctx.primaryIP && cidrContains(r, fctx.primaryIP)) allowFromNode = true;
+        }
+        if (allowFromNode) c.members.push([SET.loadBalancerSourceIP, `${entry},${ip}`]);
+        else c.noNodeAccess.push({ ip, proto, port: sp.port });
+      }
+      vs(ip, sp.port, 'loadBalancer', externalRS);
+      if (!fctx.nodeAddresses.has(ip)) bound.add(ip);
+    }
+
+    // NodePort on every selected node address.
+    if (sp.nodePort !== 0 && fctx.nodePortIPs.length > 0) {
+      nodePortMembers(c, sp, fctx.nodePortIPs, externalLocal);
+      for (const ip of fctx.nodePortIPs) vs(ip, sp.nodePort, 'nodePort', externalRS);
+    }
+
+    if (svc.type === 'LoadBalancer' && externalLocal && svc.healthCheckNodePort > 0) {
+      c.members.push([SET.healthCheckNodePort, String(svc.healthCheckNodePort)]);
+    }
+  }
+  for (const ip of bound) {
+    c.bound.push(ip);
+    c.members.push([SET.ipvsIPs, ip]);
+  }
+  return { contribution: c, localReady: localReadyIPs.size };
+}
+
+function nodePortMembers(c: FamilyContribution, sp: ServicePortModel, nodeIPs: string[], local: boolean): void {
+  const add = (set: string, setLocal: string, member: string): void => {
+    c.members.push([set, member]);
+    if (local) c.members.push([setLocal, member]);
+  };
+  if (sp.protocol === 'TCP') add(SET.nodePortTCP, SET.nodePortLocalTCP, String(sp.nodePort));
+  else if (sp.protocol === 'UDP') add(SET.nodePortUDP, SET.nodePortLocalUDP, String(sp.nodePort));
+  else for (const ip of nodeIPs) add(SET.nodePortSCTP, SET.nodePortLocalSCTP, `${ip},sctp:${sp.nodePort}`);
+}
+
+function realServers(eps: readonly Endpoint[]): RealServer[] {
+  const seen = new Set<string>();
+  const out: RealServer[] = [];
+  for (const ep of eps) {
+    if (seen.has(ep.id)) continue;
+    seen.add(ep.id);
+    out.push({ address: ep.ip, port: ep.port, weight: 1, forward: 'masq' });
+  }
+  return out.sort(compareRealServers);
+}
+
+let keyCache = new Map<string, string>();
+/** Numeric address order key, memoised (the planner sorts the same addresses often). */
+export function addrKey(ip: string): string {
+  let k = keyCache.get(ip);
+  if (k === undefined) {
+    const p = parseIP(ip);
+    k = p ? (p.family === 4 ? '4' : '6') + Array.from(p.bytes, (b) => (b < 16 ? '0' : '') + b.toString(16)).join('') : `9${ip}`;
+    if (keyCache.size > 500_000) keyCache = new Map();
+    keyCache.set(ip, k);
+  }
+  return k;
+}
+
+export function compareRealServers(a: RealServer, b: RealServer): number {
+  return SORT(addrKey(a.address), addrKey(b.address)) || a.port - b.port;
+}
