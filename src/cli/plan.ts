@@ -2,7 +2,7 @@
 // the node, prints one of the payloads; diagnostics go to stderr.
 
 import { parsePlanFlags, UsageError, NODE_FLAGS_HELP, type PlanFlags } from './flags.ts';
-import { loadManifests, ManifestReadError, type LoadedManifests } from '../model/load.ts';
+import { collectObjects, loadManifests, ManifestReadError, type LoadedManifests } from '../model/load.ts';
 import { formatDiagnostic } from '../model/diagnostics.ts';
 import { buildPlan } from '../plan/full.ts';
 import { formatIpset, formatIpvsadm, formatIptables, formatJson } from '../plan/format.ts';
@@ -33,9 +33,42 @@ exit status:
   2  unusable arguments, or a file or cluster that could not be read
 `;
 
-async function readCluster(kubeconfig: string): Promise<LoadedManifests> {
-  const { readClusterOnce } = await import('./plan-cluster.ts');
-  return readClusterOnce(kubeconfig);
+// --kubeconfig: list Services, EndpointSlices and Nodes once (watching is the agent's job).
+
+export class ClusterReadError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ClusterReadError';
+  }
+}
+
+export async function readClusterOnce(kubeconfig: string): Promise<LoadedManifests> {
+  const k8s = await import('@kubernetes/client-node');
+  const kc = new k8s.KubeConfig();
+  try {
+    kc.loadFromFile(kubeconfig);
+  } catch (e) {
+    throw new ClusterReadError(`cannot read kubeconfig ${kubeconfig}: ${(e as Error).message}`);
+  }
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const discovery = kc.makeApiClient(k8s.DiscoveryV1Api);
+  let raws: unknown[];
+  try {
+    const [svcs, slices, nodes] = await Promise.all([
+      core.listServiceForAllNamespaces(),
+      discovery.listEndpointSliceForAllNamespaces(),
+      core.listNode(),
+    ]);
+    // The typed client returns class instances whose property names are the API's
+    // (Dates aside, which the model does not read); a JSON round trip gives plain objects.
+    const plain = (kind: string, items: unknown[]): unknown[] => items.map((o) => ({ ...(JSON.parse(JSON.stringify(o)) as object), kind }));
+    raws = [...plain('Service', svcs.items), ...plain('EndpointSlice', slices.items), ...plain('Node', nodes.items)];
+  } catch (e) {
+    throw new ClusterReadError(`cannot list objects from the cluster in ${kubeconfig}: ${(e as Error).message}`);
+  }
+  const out: LoadedManifests = { services: [], endpointSlices: [], nodes: [], diagnostics: [] };
+  collectObjects(raws, out);
+  return out;
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -55,9 +88,9 @@ export async function run(argv: string[]): Promise<number> {
   }
   let input: LoadedManifests;
   try {
-    input = flags.kubeconfig ? await readCluster(flags.kubeconfig) : await loadManifests(flags.files);
+    input = flags.kubeconfig ? await readClusterOnce(flags.kubeconfig) : await loadManifests(flags.files);
   } catch (e) {
-    if (e instanceof ManifestReadError || (e as { name?: string }).name === 'ClusterReadError') {
+    if (e instanceof ManifestReadError || e instanceof ClusterReadError) {
       process.stderr.write(`ipvsnet plan: ${(e as Error).message}\n`);
       return EXIT_USAGE;
     }
