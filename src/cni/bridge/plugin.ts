@@ -1,0 +1,368 @@
+// ipvsnet-bridge: the reference bridge plugin's behaviour over rtnetlink.
+// ADD: ensure the bridge, allocate addresses (in-process for ipvsnet-ipam),
+// create the veth pair with the peer directly in the pod's netns and the host
+// end on the bridge, configure addresses and routes inside the netns, put the
+// gateway address on the bridge, optionally masquerade. The result lists the
+// interfaces in the reference order: bridge, host veth, container interface.
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, openSync, writeFileSync, readFileSync } from 'node:fs';
+import { CniError, ErrInternal, ErrInvalidNetworkConfig, ErrIOFailure, ErrUnknownContainer } from '../errors.ts';
+import type { CmdContext, Plugin } from '../skel.ts';
+import type { Interface, IPConfig, Result, Route } from '../types.ts';
+import { loadBridgeConf } from './config.ts';
+import type { BridgeConf } from './config.ts';
+import { Rtnl, RtnlError, randomMac, RT_SCOPE_UNIVERSE } from '../../kernel/rtnl/index.ts';
+import type { LinkInfo } from '../../kernel/rtnl/index.ts';
+import { inNetns } from '../../native/index.ts';
+import { ipamExecAdd, ipamExecCheck, ipamExecDel, ipamExecGc, ipamExecStatus } from './../delegate.ts';
+import { canonicalNetwork, contains, formatIP, network, next, parseCIDR, parseIP } from '../../ipam/ip.ts';
+import { crashPoint } from '../crash.ts';
+import { validAttachments } from '../../ipam/index.ts';
+
+export const ALIAS_PREFIX = 'ipvsnet:';
+
+/** Deterministic host-side veth name for an attachment: "veth" + 8 hex. */
+export function hostVethName(network: string, containerId: string, ifname: string): string {
+  return 'veth' + createHash('sha256').update(`${network}/${containerId}/${ifname}`).digest('hex').slice(0, 8);
+}
+
+/** IFLA_IFALIAS on the host veth: identifies the attachment for GC. */
+export function vethAlias(network: string, containerId: string, ifname: string): string {
+  return `${ALIAS_PREFIX}${network}/${containerId}/${ifname}`.slice(0, 255);
+}
+
+function netnsMissing(e: unknown): boolean {
+  return (e as NodeJS.ErrnoException)?.code === 'ENOENT';
+}
+
+function openNetnsFd(path: string): number {
+  try {
+    return openSync(path, 'r');
+  } catch (e) {
+    throw new CniError(ErrIOFailure, `failed to open netns ${JSON.stringify(path)}: ${(e as Error).message}`);
+  }
+}
+
+function sysctl(path: string, value: string): void {
+  try {
+    if (readFileSync(path, 'utf8').trim() === value) return;
+    writeFileSync(path, value);
+  } catch {
+    /* e.g. IPv6 disabled; like the reference, best effort */
+  }
+}
+
+async function ensureBridge(host: Rtnl, c: BridgeConf): Promise<LinkInfo> {
+  let br = await host.linkByName(c.bridge);
+  if (!br) {
+    try {
+      await host.createBridge({ name: c.bridge, mtu: c.mtu, mac: randomMac(randomBytes(6)), vlanFiltering: c.vlan !== 0, up: true });
+    } catch (e) {
+      if (!(e instanceof RtnlError && e.code === 'EEXIST')) throw new CniError(ErrInternal, `failed to create bridge ${JSON.stringify(c.bridge)}: ${(e as Error).message}`);
+    }
+    br = await host.linkByName(c.bridge);
+    if (!br) throw new CniError(ErrInternal, `bridge ${c.bridge} vanished after creation`);
+  }
+  if (br.kind !== 'bridge') throw new CniError(ErrInvalidNetworkConfig, `${JSON.stringify(c.bridge)} already exists but is not a bridge`);
+  if (!br.up) await host.setLink(br.index, { up: true }, `bridge ${c.bridge}`);
+  if (c.promiscMode && !br.promisc) await host.setLink(br.index, { promisc: true }, `bridge ${c.bridge}`);
+  sysctl(`/proc/sys/net/ipv6/conf/${c.bridge}/accept_ra`, '0');
+  return br;
+}
+
+interface Gateways {
+  /** gateway CIDRs to put on the bridge, per family */
+  bridgeAddrs: string[];
+  families: Set<4 | 6>;
+}
+
+/** The reference calcGateways: fill in gateways, add default routes, collect bridge addresses. */
+function calcGateways(r: Result, c: BridgeConf, containerIndex: number): Gateways {
+  const out: Gateways = { bridgeAddrs: [], families: new Set() };
+  const defaultFound = new Set<4 | 6>();
+  r.routes ??= [];
+  for (const ipc of r.ips ?? []) {
+    const cidr = parseCIDR(ipc.address)!;
+    const fam = cidr.ip.family;
+    ipc.interface = containerIndex;
+    if (!ipc.gateway && c.isGateway) ipc.gateway = formatIP(next(network(cidr)));
+    if (c.isDefaultGateway && !defaultFound.has(fam)) {
+      const def = fam === 4 ? '0.0.0.0/0' : '::/0';
+      const has = r.routes.some((rt) => rt.gw && canonicalNetwork(parseCIDR(rt.dst)!) === def);
+      if (!has) r.routes.push({ dst: def, ...(ipc.gateway ? { gw: ipc.gateway } : {}) });
+      defaultFound.add(fam);
+    }
+    if (c.isGateway && ipc.gateway) {
+      out.bridgeAddrs.push(`${ipc.gateway}/${cidr.prefix}`);
+      out.families.add(fam);
+    }
+  }
+  return out;
+}
+
+async function ensureBridgeAddr(host: Rtnl, br: LinkInfo, cidr: string, force: boolean): Promise<void> {
+  const want = parseCIDR(cidr)!;
+  const have = (await host.addresses(br.index)).filter((a) => a.family === want.ip.family && a.scope === RT_SCOPE_UNIVERSE);
+  for (const a of have) {
+    if (a.cidr === cidr) return;
+    const clash = want.ip.family === 4 || contains({ ip: a.ip, prefix: a.prefix }, want.ip) || contains(want, a.ip);
+    if (!clash) continue;
+    if (!force) throw new CniError(ErrInvalidNetworkConfig, `${JSON.stringify(br.name)} already has an IP address different from ${cidr}`);
+    await host.delAddress(br.index, a.cidr, `bridge ${br.name}`);
+  }
+  await host.addAddress(br.index, cidr, `bridge ${br.name}`, true);
+}
+
+/** Add the IPs and routes of `r` that belong to interface `idx` (the reference ipam.ConfigureIface). */
+async function configureIface(cont: Rtnl, link: LinkInfo, r: Result, idx: number): Promise<void> {
+  const gw: { 4?: string; 6?: string } = {};
+  for (const ipc of r.ips ?? []) {
+    if (ipc.interface !== idx) continue;
+    await cont.addAddress(link.index, ipc.address, `${link.name}`);
+    const fam = parseCIDR(ipc.address)!.ip.family;
+    if (ipc.gateway && gw[fam] === undefined) gw[fam] = ipc.gateway;
+  }
+  for (const rt of r.routes ?? []) {
+    const fam = parseCIDR(rt.dst)!.ip.family;
+    const via = rt.gw ?? gw[fam];
+    await cont.addRoute({
+      dst: canonicalNetwork(parseCIDR(rt.dst)!), gateway: via, oif: link.index,
+      ...(rt.priority !== undefined ? { priority: rt.priority } : {}),
+      ...(rt.table !== undefined ? { table: rt.table } : {}),
+      ...(rt.scope !== undefined ? { scope: rt.scope } : {}),
+    });
+  }
+}
+
+async function add(ctx: CmdContext): Promise<Result> {
+  const c = loadBridgeConf(ctx.conf, ctx.args);
+  const prev = c.prevResult;
+  const prevIfs: Interface[] = prev?.interfaces ?? [];
+  const base = prevIfs.length;
+  const host = Rtnl.open();
+  let cont: Rtnl | undefined;
+  let nsFd = -1;
+  let ipamDone = false;
+  let vethCreated = false;
+  const hostName = hostVethName(c.name, ctx.containerId, ctx.ifname);
+  try {
+    const br = await ensureBridge(host, c);
+    crashPoint('after-bridge');
+    const r: Result = { cniVersion: ctx.cniVersion, ips: [], routes: [] };
+    if (c.ipamType) {
+      const ipamResult = await ipamExecAdd(c.ipamType, ctx);
+      ipamDone = true;
+      if (!ipamResult.ips || ipamResult.ips.length === 0) throw new CniError(ErrInternal, 'IPAM plugin returned missing IP config');
+      r.ips = ipamResult.ips.map((x) => ({ ...x }));
+      r.routes = (ipamResult.routes ?? []).map((x) => ({ ...x }));
+      if (ipamResult.dns) r.dns = ipamResult.dns;
+    }
+    const gws = calcGateways(r, c, base + 2);
+
+    nsFd = openNetnsFd(ctx.netns);
+    const hostMac = randomMac(randomBytes(6));
+    const contMac = c.mac ?? randomMac(randomBytes(6));
+    try {
+      await host.createVeth({ name: hostName, peerName: ctx.ifname, peerNetnsFd: nsFd, mtu: c.mtu, mac: hostMac, peerMac: contMac, master: br.index, up: true });
+    } catch (e) {
+      if (e instanceof RtnlError && e.code === 'EEXIST') {
+        // a leftover host end from an interrupted ADD of this very attachment, or the name taken in the pod
+        const stale = await host.linkByName(hostName);
+        if (stale && stale.alias === vethAlias(c.name, ctx.containerId, ctx.ifname)) {
+          await host.deleteLink(stale.index, `veth ${hostName}`);
+          await host.createVeth({ name: hostName, peerName: ctx.ifname, peerNetnsFd: nsFd, mtu: c.mtu, mac: hostMac, peerMac: contMac, master: br.index, up: true });
+        } else {
+          throw new CniError(ErrInvalidNetworkConfig, `container veth name provided (${ctx.ifname}) already exists, or host veth ${hostName} is taken`);
+        }
+      } else throw e;
+    }
+    vethCreated = true;
+    const hostLink = await host.linkByName(hostName);
+    if (!hostLink) throw new CniError(ErrInternal, `host veth ${hostName} not found after creation`);
+    await host.setLink(hostLink.index, { alias: vethAlias(c.name, ctx.containerId, ctx.ifname) }, `veth ${hostName}`);
+    if (c.hairpinMode) await host.setHairpin(hostLink.index, true, `veth ${hostName}`);
+    if (c.vlan) {
+      await host.bridgeVlan(hostLink.index, 1, { add: false }, `veth ${hostName}`).catch(() => undefined);
+      await host.bridgeVlan(hostLink.index, c.vlan, { add: true, pvidUntagged: true }, `veth ${hostName}`);
+    }
+    crashPoint('after-veth');
+
+    // inside the pod: socket + sysctls in one synchronous setns window
+    const hasV6 = (r.ips ?? []).some((i) => parseCIDR(i.address)?.ip.family === 6);
+    cont = inNetns(ctx.netns, () => {
+      if (hasV6) sysctl(`/proc/sys/net/ipv6/conf/${ctx.ifname}/accept_dad`, '0');
+      sysctl(`/proc/sys/net/ipv4/conf/${ctx.ifname}/arp_notify`, '1');
+      return Rtnl.open();
+    });
+    const contLink = await cont.linkByName(ctx.ifname);
+    if (!contLink) throw new CniError(ErrInternal, `container interface ${ctx.ifname} not found in ${ctx.netns}`);
+    await cont.setLink(contLink.index, { up: true }, `${ctx.ifname} in ${ctx.netns}`);
+    if (c.ipamType) await configureIface(cont, contLink, r, base + 2);
+    crashPoint('after-addr');
+
+    if (c.isGateway) {
+      for (const cidr of gws.bridgeAddrs) {
+        if (c.vlan) await host.bridgeVlan(br.index, c.vlan, { add: true, pvidUntagged: true, self: true }, `bridge ${br.name}`);
+        await ensureBridgeAddr(host, br, cidr, c.forceAddress);
+      }
+      if (gws.families.has(4)) sysctl('/proc/sys/net/ipv4/ip_forward', '1');
+      if (gws.families.has(6)) sysctl('/proc/sys/net/ipv6/conf/all/forwarding', '1');
+    }
+    if (c.ipMasq && c.ipamType) {
+      const { setupMasq } = await import('./masq.ts');
+      await setupMasq(c.name, ctx.containerId, (r.ips ?? []).map((i) => i.address));
+    }
+
+    const ours: Interface[] = [
+      { name: br.name, mac: br.mac },
+      { name: hostName, mac: hostMac },
+      { name: ctx.ifname, mac: contMac, sandbox: ctx.netns },
+    ];
+    if (c.mtu) for (const i of ours) i.mtu = c.mtu;
+    const result: Result = {
+      cniVersion: ctx.cniVersion,
+      interfaces: [...prevIfs, ...ours],
+      ips: [...(prev?.ips ?? []), ...(r.ips ?? [])],
+      routes: [...(prev?.routes ?? []), ...(r.routes ?? [])],
+    };
+    const dns = c.dns ?? r.dns ?? prev?.dns;
+    if (dns) result.dns = dns;
+    return result;
+  } catch (e) {
+    // undo what this ADD did; the runtime will also call DEL
+    if (vethCreated) {
+      const l = await host.linkByName(hostName).catch(() => undefined);
+      if (l) await host.deleteLink(l.index).catch(() => undefined);
+    }
+    if (ipamDone) await ipamExecDel(c.ipamType, ctx).catch(() => undefined);
+    throw e;
+  } finally {
+    if (nsFd >= 0) closeSync(nsFd);
+    cont?.close();
+    host.close();
+  }
+}
+
+async function del(ctx: CmdContext): Promise<void> {
+  const c = loadBridgeConf(ctx.conf, ctx.args);
+  const host = Rtnl.open();
+  try {
+    if (ctx.netns) {
+      let cont: Rtnl | undefined;
+      try {
+        cont = Rtnl.open(ctx.netns);
+      } catch (e) {
+        if (!netnsMissing(e)) throw new CniError(ErrIOFailure, `failed to enter netns ${JSON.stringify(ctx.netns)}: ${(e as Error).message}`);
+      }
+      if (cont) {
+        try {
+          const l = await cont.linkByName(ctx.ifname);
+          if (l) {
+            await cont.deleteLink(l.index, `${ctx.ifname} in ${ctx.netns}`).catch((e: unknown) => {
+              if (!(e instanceof RtnlError && e.code === 'ENODEV')) throw e;
+            });
+          }
+        } finally {
+          cont.close();
+        }
+      }
+    }
+    // the host end, if it outlived its peer (e.g. the pod's interface was moved)
+    const hostName = hostVethName(c.name, ctx.containerId, ctx.ifname);
+    const h = await host.linkByName(hostName);
+    if (h && h.alias === vethAlias(c.name, ctx.containerId, ctx.ifname)) {
+      await host.deleteLink(h.index, `veth ${hostName}`).catch(() => undefined);
+    }
+    if (c.ipamType) await ipamExecDel(c.ipamType, ctx);
+    if (c.ipMasq) {
+      const { teardownMasq } = await import('./masq.ts');
+      await teardownMasq(c.name, ctx.containerId);
+    }
+  } finally {
+    host.close();
+  }
+}
+
+async function check(ctx: CmdContext): Promise<void> {
+  const c = loadBridgeConf(ctx.conf, ctx.args);
+  const prev = c.prevResult;
+  if (!prev) throw new CniError(ErrInvalidNetworkConfig, 'CHECK: required prevResult missing');
+  if (c.ipamType) await ipamExecCheck(c.ipamType, ctx);
+  const ifs = prev.interfaces ?? [];
+  const brIdx = ifs.findIndex((i) => i.name === c.bridge && !i.sandbox);
+  const contIdx = ifs.findIndex((i) => i.name === ctx.ifname && i.sandbox === ctx.netns);
+  if (brIdx < 0) throw new CniError(ErrUnknownContainer, `CHECK: bridge ${c.bridge} not in prevResult interfaces`);
+  if (contIdx < 0) throw new CniError(ErrUnknownContainer, `CHECK: container interface ${ctx.ifname} (sandbox ${ctx.netns}) not in prevResult interfaces`);
+  const host = Rtnl.open();
+  let cont: Rtnl | undefined;
+  try {
+    const br = await host.linkByName(c.bridge);
+    if (!br || br.kind !== 'bridge') throw new CniError(ErrUnknownContainer, `CHECK: bridge ${c.bridge} not found or not a bridge`);
+    const brIf = ifs[brIdx]!;
+    if (brIf.mac && brIf.mac !== br.mac) throw new CniError(ErrUnknownContainer, `CHECK: bridge ${c.bridge} MAC ${br.mac} does not match ${brIf.mac}`);
+    if (br.promisc !== c.promiscMode) throw new CniError(ErrUnknownContainer, `CHECK: bridge ${c.bridge} promiscuous mode is ${br.promisc}, config says ${c.promiscMode}`);
+    try {
+      cont = Rtnl.open(ctx.netns);
+    } catch (e) {
+      throw new CniError(ErrUnknownContainer, `CHECK: cannot enter netns ${ctx.netns}: ${(e as Error).message}`);
+    }
+    const cl = await cont.linkByName(ctx.ifname);
+    if (!cl) throw new CniError(ErrUnknownContainer, `CHECK: interface ${ctx.ifname} not found in ${ctx.netns}`);
+    if (cl.kind !== 'veth') throw new CniError(ErrUnknownContainer, `CHECK: container interface ${ctx.ifname} is not a veth`);
+    const contIf = ifs[contIdx]!;
+    if (contIf.mac && contIf.mac !== cl.mac) throw new CniError(ErrUnknownContainer, `CHECK: interface ${ctx.ifname} MAC ${cl.mac} does not match ${contIf.mac}`);
+    // the host end: a veth on the bridge whose peer is the container interface
+    const hostLinks = (await host.links()).filter((l) => l.kind === 'veth' && l.master === br.index && l.index === cl.peerIndex && l.peerIndex === cl.index);
+    if (hostLinks.length === 0) throw new CniError(ErrUnknownContainer, `CHECK: no veth on ${c.bridge} is the peer of ${ctx.ifname}`);
+    const hostIf = ifs.find((i) => i.name === hostLinks[0]!.name && !i.sandbox);
+    if (hostIf?.mac && hostIf.mac !== hostLinks[0]!.mac) throw new CniError(ErrUnknownContainer, `CHECK: host veth ${hostIf.name} MAC does not match`);
+    // addresses and routes in the pod
+    const addrs = await cont.addresses(cl.index);
+    for (const ip of (prev.ips ?? []) as IPConfig[]) {
+      if (ip.interface !== undefined && ip.interface !== contIdx) continue;
+      const want = parseCIDR(ip.address)!;
+      if (!addrs.some((a) => a.ip.value === want.ip.value && a.family === want.ip.family && a.prefix === want.prefix)) {
+        throw new CniError(ErrUnknownContainer, `CHECK: address ${ip.address} not found on ${ctx.ifname}`);
+      }
+    }
+    const routes = await cont.routes();
+    for (const rt of (prev.routes ?? []) as Route[]) {
+      const dst = canonicalNetwork(parseCIDR(rt.dst)!);
+      const ok = routes.some((x) => canonicalNetwork(parseCIDR(x.dst)!) === dst && (!rt.gw || (x.gateway !== undefined && parseIP(x.gateway)!.value === parseIP(rt.gw)!.value)));
+      if (!ok) throw new CniError(ErrUnknownContainer, `CHECK: route ${rt.dst}${rt.gw ? ' via ' + rt.gw : ''} not found in ${ctx.netns}`);
+    }
+  } finally {
+    cont?.close();
+    host.close();
+  }
+}
+
+async function gc(ctx: CmdContext): Promise<void> {
+  const c = loadBridgeConf(ctx.conf, ctx.args);
+  const keep = validAttachments(ctx.conf);
+  const keepAliases = new Set(keep.map((a) => vethAlias(c.name, a.containerID, a.ifname)));
+  if (c.ipamType) await ipamExecGc(c.ipamType, ctx);
+  const host = Rtnl.open();
+  try {
+    const prefix = `${ALIAS_PREFIX}${c.name}/`;
+    for (const l of await host.links()) {
+      if (l.kind !== 'veth' || !l.alias?.startsWith(prefix) || keepAliases.has(l.alias)) continue;
+      await host.deleteLink(l.index, `veth ${l.name}`).catch((e: unknown) => {
+        if (!(e instanceof RtnlError && e.code === 'ENODEV')) throw e;
+      });
+    }
+  } finally {
+    host.close();
+  }
+  if (c.ipMasq) {
+    const { gcMasq } = await import('./masq.ts');
+    await gcMasq(c.name, new Set(keep.map((a) => a.containerID)));
+  }
+}
+
+async function status(ctx: CmdContext): Promise<void> {
+  const c = loadBridgeConf(ctx.conf, ctx.args);
+  if (c.ipamType) await ipamExecStatus(c.ipamType, ctx);
+}
+
+export const bridgePlugin: Plugin = { argKeys: ['IP', 'MAC'], add, del, check, gc, status };

@@ -1,0 +1,11 @@
+// Entry point of the CNI executables (bundled into build/cni/ipvsnet-cni.mjs).
+// argv[2] selects the plugin ("bridge" or "ipam"); otherwise the executable's
+// name does (ipvsnet-bridge / ipvsnet-ipam, e.g. in a single executable build).
+import { basename } from 'node:path';
+import { pluginMain } from './skel.ts';
+import { bridgePlugin } from './bridge/plugin.ts';
+import { ipamPlugin } from '../ipam/plugin.ts';
+
+const sel = process.argv[2] ?? basename(process.argv[1] ?? process.execPath);
+const plugin = /ipam/.test(sel) ? ipamPlugin : bridgePlugin;
+await pluginMain(plugin);
