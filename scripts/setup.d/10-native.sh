@@ -20,16 +20,10 @@ if [ ! -e "$addon" ] || [ -n "$(find src/native -name '*.c' -newer "$addon")" ];
   echo "10-native: built $addon"
 fi
 
-# Code splitting keeps rarely used paths (execa for iptables / delegated IPAM) out of the hot entry chunk.
 bundle=build/cni/ipvsnet-cni.mjs
-if [ ! -e "$bundle" ] || [ -n "$(find src/cni src/ipam src/native src/kernel/rtnl -name '*.ts' -newer "$bundle")" ]; then
-  rm -rf build/cni.tmp && mkdir -p build/cni.tmp
-  node_modules/.bin/esbuild src/cni/main.ts --bundle --splitting --platform=node --format=esm --target=node24 \
-    --external:netlink --outdir=build/cni.tmp --entry-names=ipvsnet-cni --chunk-names=chunk-[hash] \
-    --out-extension:.js=.mjs --log-level=warning \
-    --banner:js="import { createRequire as __ipvsnetCreateRequire } from 'node:module'; const require = __ipvsnetCreateRequire(import.meta.url);"
-  rm -f build/cni/chunk-*.mjs
-  mv build/cni.tmp/*.mjs build/cni/ && rmdir build/cni.tmp
+if [ ! -e "$bundle" ] || [ ! -e build/native/netlink.node ] || [ scripts/cni/build.mjs -nt "$bundle" ] \
+   || [ -n "$(find src/cni src/ipam src/native src/kernel/rtnl -name '*.ts' -newer "$bundle")" ]; then
+  "$node" scripts/cni/build.mjs
   echo "10-native: bundled $bundle"
 fi
 

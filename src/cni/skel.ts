@@ -1,6 +1,7 @@
 // The CNI protocol, separate from any plugin's logic (like the reference
 // plugins' pkg/skel): environment, stdin config, version negotiation, result
 // conversion, and errors as JSON on stdout with the spec's codes.
+import { readSync, writeSync } from 'node:fs';
 import { CniError, ErrIncompatibleCNIVersion, ErrInvalidEnvironmentVariables, ErrDecodingFailure, toCniError } from './errors.ts';
 import { convertResult, cmpVersion, requireSupported, SUPPORTED_VERSIONS, LATEST_VERSION } from './types.ts';
 import type { Result } from './types.ts';
@@ -161,29 +162,48 @@ export async function runSkel(plugin: Plugin, env: NodeJS.ProcessEnv, stdin: str
   }
 }
 
-async function readStdin(): Promise<string> {
-  if (process.stdin.isTTY) return '';
+/** Read all of stdin synchronously (no stream machinery: it costs start-up time). */
+function readStdin(): string {
   const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
+  const buf = Buffer.allocUnsafe(65536);
+  for (;;) {
+    let n: number;
+    try {
+      n = readSync(0, buf, 0, buf.length, null);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EAGAIN') continue;
+      if (code === 'EOF' || code === 'EBADF') break;
+      throw e;
+    }
+    if (n === 0) break;
+    chunks.push(Buffer.from(buf.subarray(0, n)));
+  }
   return Buffer.concat(chunks).toString('utf8');
+}
+
+function writeOut(s: string): void {
+  const b = Buffer.from(s + '\n');
+  let off = 0;
+  while (off < b.length) off += writeSync(1, b, off);
 }
 
 /** Process entry: read stdin, run, write stdout, exit. Never prints a stack trace. */
 export async function pluginMain(plugin: Plugin): Promise<never> {
   const die = (e: unknown) => {
     const ce = toCniError(e);
-    process.stdout.write(errorJson(ce, LATEST_VERSION) + '\n');
+    writeOut(errorJson(ce, LATEST_VERSION));
     process.exit(1);
   };
   process.on('uncaughtException', die);
   process.on('unhandledRejection', die);
   let stdin = '';
   try {
-    stdin = await readStdin();
+    stdin = readStdin();
   } catch (e) {
     die(e);
   }
   const out = await runSkel(plugin, process.env, stdin);
-  if (out.stdout) process.stdout.write(out.stdout + '\n');
+  if (out.stdout) writeOut(out.stdout);
   process.exit(out.exitCode);
 }

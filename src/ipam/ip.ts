@@ -1,6 +1,5 @@
 // IPv4/IPv6 address arithmetic on bigints. Pure; shared by IPAM, the bridge
 // plugin, the rtnetlink helpers and the route planner.
-import { isIPv4, isIPv6 } from 'node:net';
 
 export type Family = 4 | 6;
 
@@ -21,38 +20,78 @@ export function bits(f: Family): number {
   return BITS[f];
 }
 
+function parseV4(s: string): bigint | undefined {
+  const p = s.split('.');
+  if (p.length !== 4) return undefined;
+  let v = 0n;
+  for (const o of p) {
+    if (o.length === 0 || o.length > 3) return undefined;
+    for (let i = 0; i < o.length; i++) {
+      const c = o.charCodeAt(i);
+      if (c < 48 || c > 57) return undefined;
+    }
+    if (o.length > 1 && o[0] === '0') return undefined; // no leading zeros (ambiguous octal)
+    const n = Number(o);
+    if (n > 255) return undefined;
+    v = (v << 8n) | BigInt(n);
+  }
+  return v;
+}
+
+function parseGroup(g: string): bigint | undefined {
+  if (g.length === 0 || g.length > 4) return undefined;
+  for (let i = 0; i < g.length; i++) {
+    const c = g.charCodeAt(i) | 0x20;
+    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return undefined;
+  }
+  return BigInt('0x' + g);
+}
+
+function parseV6(s: string): bigint | undefined {
+  if (s.length < 2 || s.length > 45) return undefined;
+  let str = s;
+  const lastColon = str.lastIndexOf(':');
+  if (lastColon < 0) return undefined;
+  const maybe4 = str.slice(lastColon + 1);
+  if (maybe4.includes('.')) {
+    const v4 = parseV4(maybe4);
+    if (v4 === undefined) return undefined;
+    str = str.slice(0, lastColon + 1) + ((v4 >> 16n) & 0xffffn).toString(16) + ':' + (v4 & 0xffffn).toString(16);
+  }
+  const dbl = str.indexOf('::');
+  if (dbl >= 0 && str.indexOf('::', dbl + 1) >= 0) return undefined;
+  const head = dbl >= 0 ? str.slice(0, dbl) : str;
+  const rest = dbl >= 0 ? str.slice(dbl + 2) : undefined;
+  const h = head === '' ? [] : head.split(':');
+  const r = rest === undefined || rest === '' ? [] : rest.split(':');
+  if (rest === undefined && h.length !== 8) return undefined;
+  if (rest !== undefined && h.length + r.length > 7) return undefined;
+  const groups: bigint[] = [];
+  for (const g of h) {
+    const x = parseGroup(g);
+    if (x === undefined) return undefined;
+    groups.push(x);
+  }
+  if (rest !== undefined) for (let i = h.length + r.length; i < 8; i++) groups.push(0n);
+  for (const g of r) {
+    const x = parseGroup(g);
+    if (x === undefined) return undefined;
+    groups.push(x);
+  }
+  let v = 0n;
+  for (const g of groups) v = (v << 16n) | g;
+  return v;
+}
+
+/** Parse a textual IPv4 or IPv6 address (no zone, no prefix). */
 export function parseIP(s: string): IP | undefined {
   if (typeof s !== 'string') return undefined;
-  if (isIPv4(s)) {
-    const p = s.split('.');
-    let v = 0n;
-    for (const o of p) v = (v << 8n) | BigInt(Number(o));
-    return { family: 4, value: v };
+  if (s.includes(':')) {
+    const v = parseV6(s);
+    return v === undefined ? undefined : { family: 6, value: v };
   }
-  if (isIPv6(s)) {
-    if (s.includes('%')) return undefined;
-    let str = s;
-    const lastColon = str.lastIndexOf(':');
-    const maybe4 = str.slice(lastColon + 1);
-    if (maybe4.includes('.')) {
-      const v4 = parseIP(maybe4);
-      if (!v4 || v4.family !== 4) return undefined;
-      str = str.slice(0, lastColon + 1) + ((v4.value >> 16n) & 0xffffn).toString(16) + ':' + (v4.value & 0xffffn).toString(16);
-    }
-    const [head, rest] = str.includes('::') ? (str.split('::') as [string, string]) : [str, undefined];
-    const h = head === '' ? [] : head.split(':');
-    const r = rest === undefined || rest === '' ? [] : rest.split(':');
-    const groups: bigint[] = [];
-    for (const g of h) groups.push(BigInt('0x' + g));
-    const fill = 8 - h.length - r.length;
-    if (rest !== undefined) for (let i = 0; i < fill; i++) groups.push(0n);
-    for (const g of r) groups.push(BigInt('0x' + g));
-    if (groups.length !== 8) return undefined;
-    let v = 0n;
-    for (const g of groups) v = (v << 16n) | g;
-    return { family: 6, value: v };
-  }
-  return undefined;
+  const v = parseV4(s);
+  return v === undefined ? undefined : { family: 4, value: v };
 }
 
 export function formatIP(ip: IP): string {

@@ -4,7 +4,6 @@
 // end on the bridge, configure addresses and routes inside the netns, put the
 // gateway address on the bridge, optionally masquerade. The result lists the
 // interfaces in the reference order: bridge, host veth, container interface.
-import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, openSync, writeFileSync, readFileSync } from 'node:fs';
 import { CniError, ErrInternal, ErrInvalidNetworkConfig, ErrIOFailure, ErrUnknownContainer } from '../errors.ts';
 import type { CmdContext, Plugin } from '../skel.ts';
@@ -21,9 +20,25 @@ import { validAttachments } from '../../ipam/index.ts';
 
 export const ALIAS_PREFIX = 'ipvsnet:';
 
+/** 32-bit FNV-1a (node:crypto costs milliseconds of start-up; this is a name, not a secret). */
+export function fnv1a32(s: string): number {
+  let h = 0x811c9dc5;
+  for (const b of Buffer.from(s, 'utf8')) {
+    h ^= b;
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h >>> 0;
+}
+
 /** Deterministic host-side veth name for an attachment: "veth" + 8 hex. */
 export function hostVethName(network: string, containerId: string, ifname: string): string {
-  return 'veth' + createHash('sha256').update(`${network}/${containerId}/${ifname}`).digest('hex').slice(0, 8);
+  return 'veth' + fnv1a32(`${network}/${containerId}/${ifname}`).toString(16).padStart(8, '0');
+}
+
+function randomBytes(n: number): Uint8Array {
+  const b = new Uint8Array(n);
+  for (let i = 0; i < n; i++) b[i] = Math.floor(Math.random() * 256);
+  return b;
 }
 
 /** IFLA_IFALIAS on the host veth: identifies the attachment for GC. */
@@ -188,9 +203,8 @@ async function add(ctx: CmdContext): Promise<Result> {
     crashPoint('after-veth');
 
     // inside the pod: socket + sysctls in one synchronous setns window
-    const hasV6 = (r.ips ?? []).some((i) => parseCIDR(i.address)?.ip.family === 6);
     cont = inNetns(ctx.netns, () => {
-      if (hasV6) sysctl(`/proc/sys/net/ipv6/conf/${ctx.ifname}/accept_dad`, '0');
+      sysctl(`/proc/sys/net/ipv6/conf/${ctx.ifname}/accept_dad`, '0');
       sysctl(`/proc/sys/net/ipv4/conf/${ctx.ifname}/arp_notify`, '1');
       return Rtnl.open();
     });

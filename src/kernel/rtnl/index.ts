@@ -10,7 +10,7 @@ import { createRtNetlink, FlagsNew, FlagsGet, rt } from 'netlink';
 import type { RtNetlinkSocket } from 'netlink';
 import { inNetns } from '../../native/index.ts';
 import { attr, cstring, ifinfomsg, nested, parseAttrs, str, u16, u32, u8 } from './attrs.ts';
-import { formatIP, fromBuffer, parseCIDR, toBuffer } from '../../ipam/ip.ts';
+import { formatIP, fromBuffer, lastAddress, parseCIDR, toBuffer } from '../../ipam/ip.ts';
 import type { IP } from '../../ipam/ip.ts';
 
 export const AF_INET = 2;
@@ -46,6 +46,8 @@ export const IFF_UP = 0x1;
 export const IFF_PROMISC = 0x100;
 
 export const RT_TABLE_MAIN = 254;
+/** what `ip route add` and the reference plugins use when no protocol is given */
+export const RTPROT_BOOT = 3;
 export const RT_SCOPE_UNIVERSE = 0;
 export const RT_SCOPE_LINK = 253;
 export const RT_SCOPE_HOST = 254;
@@ -317,7 +319,9 @@ export class Rtnl {
     try {
       await this.sock.newAddress(
         { family, prefixlen: c.prefix, index, scope: RT_SCOPE_UNIVERSE, ...(family === AF_INET6 ? { flags: { nodad: true } } : {}) },
-        family === AF_INET ? { local: b, address: b } : { address: b, ...(c.ip.family === 6 ? { flags: { nodad: true } } : {}) },
+        family === AF_INET
+          ? { local: b, address: b, ...(c.prefix < 31 ? { broadcast: toBuffer(lastAddress(c)) } : {}) }
+          : { address: b, flags: { nodad: true } },
         { flags: FlagsNew.CREATE | FlagsNew.EXCL },
       );
     } catch (e) {
@@ -412,7 +416,7 @@ function routeMsg(r: RouteSpec) {
     family,
     dstLen: c.prefix,
     table: table < 256 ? table : 252,
-    protocol: (r.protocol ?? 4) as number,
+    protocol: (r.protocol ?? RTPROT_BOOT) as number,
     scope: (r.scope ?? (r.gateway ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK)) as number,
     type: 1 as number,
   };

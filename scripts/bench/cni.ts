@@ -1,0 +1,67 @@
+// ADD+DEL latency: ipvsnet-bridge (+ in-process ipvsnet-ipam) against the
+// reference bridge + host-local from /usr/lib/cni, same config shape, same
+// machine, interleaved. Needs root. Usage:
+//   node scripts/bench/cni.ts [iterations=60]
+// Prints p50/p99 per plugin and the p50 ratio. Cleans up its netns/bridges.
+import { execa } from 'execa';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const root = new URL('../..', import.meta.url).pathname;
+const iterations = Number(process.argv[2] ?? 60);
+const ns = `ivbench${process.pid}`;
+const dataDir = mkdtempSync(join(tmpdir(), 'ivbench-'));
+
+interface Subject { label: string; bin: string; conf: object }
+const subjects: Subject[] = [
+  {
+    label: 'ipvsnet-bridge + ipvsnet-ipam',
+    bin: join(root, 'build/cni/ipvsnet-bridge'),
+    conf: { cniVersion: '1.0.0', name: 'ivbench-a', type: 'ipvsnet-bridge', bridge: 'ivbbr-a', isGateway: true,
+      ipam: { type: 'ipvsnet-ipam', subnet: '10.231.0.0/24', dataDir, routes: [{ dst: '0.0.0.0/0' }] } },
+  },
+  {
+    label: 'reference bridge + host-local',
+    bin: '/usr/lib/cni/bridge',
+    conf: { cniVersion: '1.0.0', name: 'ivbench-b', type: 'bridge', bridge: 'ivbbr-b', isGateway: true,
+      ipam: { type: 'host-local', subnet: '10.232.0.0/24', dataDir, routes: [{ dst: '0.0.0.0/0' }] } },
+  },
+];
+
+async function run(s: Subject, cmd: string): Promise<number> {
+  const env = { CNI_COMMAND: cmd, CNI_CONTAINERID: 'bench1', CNI_NETNS: `/var/run/netns/${ns}`, CNI_IFNAME: 'eth0',
+    CNI_PATH: `${join(root, 'build/cni')}:/usr/lib/cni`, PATH: process.env['PATH'] ?? '/usr/bin:/bin' };
+  const t0 = process.hrtime.bigint();
+  const r = await execa(s.bin, [], { input: JSON.stringify(s.conf), env, extendEnv: false, reject: false });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  if (r.exitCode !== 0) throw new Error(`${s.label} ${cmd} failed: ${r.stdout} ${r.stderr}`);
+  return ms;
+}
+
+function pct(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
+}
+
+await execa('ip', ['netns', 'add', ns]);
+const times = new Map<string, number[]>(subjects.map((s) => [s.label, []]));
+try {
+  for (let i = -3; i < iterations; i++) {
+    for (const s of subjects) {
+      const t = (await run(s, 'ADD')) + (await run(s, 'DEL'));
+      if (i >= 0) times.get(s.label)!.push(t);
+    }
+  }
+} finally {
+  await execa('ip', ['netns', 'del', ns], { reject: false });
+  for (const br of ['ivbbr-a', 'ivbbr-b']) await execa('ip', ['link', 'del', br], { reject: false });
+  rmSync(dataDir, { recursive: true, force: true });
+}
+const [a, b] = subjects.map((s) => times.get(s.label)!);
+console.log(`CNI ADD+DEL latency, ${iterations} iterations each (ms), load average ${(await import('node:os')).loadavg()[0]!.toFixed(2)}`);
+for (const s of subjects) {
+  const t = times.get(s.label)!;
+  console.log(`  ${s.label.padEnd(32)} p50 ${pct(t, 50).toFixed(1).padStart(7)}  p99 ${pct(t, 99).toFixed(1).padStart(7)}`);
+}
+console.log(`  ratio ipvsnet/reference at p50: ${(pct(a!, 50) / pct(b!, 50)).toFixed(2)}  (target <= 1.5)`);
