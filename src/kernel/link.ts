@@ -161,7 +161,9 @@ export class LinkAdapter {
 
   /** Every address in the namespace, IPv4 and IPv6. */
   async listAllAddresses(): Promise<HeldAddress[]> {
-    const [links, addrs] = await Promise.all([this.#sock.getLinks(), this.#sock.getAddresses()]);
+    // Sequential: two dumps in flight on one socket interleave their multipart replies.
+    const links = await this.#sock.getLinks();
+    const addrs = await this.#sock.getAddresses();
     const names = new Map<number, string>();
     for (const l of links) if (l.data.index !== undefined) names.set(l.data.index, l.attrs.ifname ?? '');
     const out: HeldAddress[] = [];
