@@ -107,8 +107,15 @@ export function kubeconfigYaml(server: string, caFile: string, token: string, us
 }
 
 function spawnDaemon(bin: string, args: string[], logFile: string): number {
-  const out = { file: logFile, append: true } as const;
-  const child = execa(bin, args, { detached: true, stdin: 'ignore', stdout: out, stderr: out, cleanup: false, reject: false });
+  // The daemon must own its log file descriptor: execa's {file} stdio is fed through this process, so
+  // the daemon would die of SIGPIPE once `up` exits. A fixed sh script redirects and execs; the binary
+  // and its arguments are passed as arguments, never interpolated.
+  const child = execa('sh', ['-c', 'log=$1; shift; exec "$@" >>"$log" 2>&1 </dev/null', 'ipvsnet-daemon', logFile, bin, ...args], {
+    detached: true,
+    stdio: 'ignore',
+    cleanup: false,
+    reject: false,
+  });
   child.catch(() => undefined);
   child.nodeChildProcess.unref();
   if (child.pid === undefined) throw new Error(`could not start ${bin}`);
@@ -116,6 +123,7 @@ function spawnDaemon(bin: string, args: string[], logFile: string): number {
 }
 
 function alive(pid: number): boolean {
+  if (!(pid > 0)) return false;
   try {
     process.kill(pid, 0);
     return true;
@@ -304,7 +312,8 @@ export function envLines(s: ClusterState): string {
   return Object.entries(env).map(([k, v]) => `export ${k}=${JSON.stringify(v)}`).join('\n') + '\n';
 }
 
-if (import.meta.main) {
+// (vitest's module runner reports import.meta.main as true for imported modules: check argv too.)
+if (import.meta.main && /cluster\.ts$/.test(process.argv[1] ?? '')) {
   const [cmd, ...rest] = process.argv.slice(2);
   const i = rest.indexOf('--dir');
   const dir = i >= 0 ? rest[i + 1] : undefined;
@@ -325,4 +334,6 @@ if (import.meta.main) {
     process.stderr.write(`cluster: ${e instanceof Error ? e.message : String(e)}\n`);
     process.exitCode = 1;
   }
+  // Detached daemons keep no handle here, but execa's bookkeeping might: leave now.
+  process.exit();
 }

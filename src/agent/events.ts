@@ -29,6 +29,7 @@ export class EventRecorder {
   /** "kind|object|field|reason" → resourceVersion already reported. */
   private readonly reported = new Map<string, string>();
   private chain: Promise<void> = Promise.resolve();
+  private seq = 0;
   posted = 0;
   failed = 0;
 
@@ -62,7 +63,8 @@ export class EventRecorder {
     const event = {
       apiVersion: 'events.k8s.io/v1',
       kind: 'Event',
-      metadata: { generateName: `${name}.`, namespace },
+      // client-go's naming: "<object>.<unix nanoseconds in hex>".
+      metadata: { name: `${name}.${(BigInt(now) * 1_000_000n + BigInt(this.seq++ % 1_000_000)).toString(16)}`, namespace },
       eventTime: microTime(now),
       reportingController: REPORTING_CONTROLLER,
       reportingInstance: `${REPORTING_CONTROLLER}-${this.opts.nodeName}`.slice(0, 128),

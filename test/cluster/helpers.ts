@@ -1,0 +1,176 @@
+// Helpers for the cluster lane: the real kube-apiserver started by scripts/lanes/cluster.sh
+// (scripts/cluster/cluster.ts writes build/cluster/state.json). Nothing here imitates the API server.
+
+import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { kubeRequest, KubeApiError } from '../../src/sources/kube.ts';
+import { loadState, kubeconfigYaml, type ClusterState, repoRoot } from '../../scripts/cluster/cluster.ts';
+
+export { kubeRequest, KubeApiError };
+
+export function clusterState(): ClusterState {
+  try {
+    return loadState(process.env['IPVSNET_CLUSTER_DIR']);
+  } catch (e) {
+    throw new Error(`the cluster lane needs a running apiserver: run it with scripts/lanes/cluster.sh (${(e as Error).message})`);
+  }
+}
+
+export function adminKubeConfig(state = clusterState()): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromFile(state.kubeconfig);
+  return kc;
+}
+
+export function kubeConfigForToken(token: string, state = clusterState(), server = state.server): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromString(kubeconfigYaml(server, state.caFile, token, 'token-user'));
+  return kc;
+}
+
+/** Write a kubeconfig file (under the checkout, so the VM guest can read it too). */
+export function writeKubeconfig(name: string, token: string, server: string, state = clusterState()): string {
+  const dir = join(state.dir, 'kubeconfigs');
+  mkdirSync(dir, { recursive: true });
+  const p = join(dir, `${name}.kubeconfig`);
+  writeFileSync(p, kubeconfigYaml(server, state.caFile, token, name), { mode: 0o600 });
+  return p;
+}
+
+export function uniq(prefix: string): string {
+  return `${prefix}-${randomBytes(3).toString('hex')}`;
+}
+
+export async function createNamespace(kc: KubeConfig, name: string): Promise<void> {
+  await kubeRequest(kc, 'POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name } } });
+}
+
+export interface PortSpec {
+  name?: string;
+  port: number;
+  targetPort?: number;
+  protocol?: 'TCP' | 'UDP' | 'SCTP';
+  nodePort?: number;
+}
+
+export async function createService(
+  kc: KubeConfig,
+  ns: string,
+  name: string,
+  spec: { type?: string; ports: PortSpec[]; labels?: Record<string, string>; annotations?: Record<string, string>; externalTrafficPolicy?: string; clusterIP?: string; ipFamilyPolicy?: string },
+): Promise<KubernetesObject & { spec: { clusterIP: string; clusterIPs: string[]; ports: Array<PortSpec & { nodePort?: number }>; healthCheckNodePort?: number } }> {
+  return kubeRequest(kc, 'POST', `/api/v1/namespaces/${ns}/services`, {
+    body: {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name, namespace: ns, labels: spec.labels, annotations: spec.annotations },
+      spec: {
+        type: spec.type ?? 'ClusterIP',
+        clusterIP: spec.clusterIP,
+        ipFamilyPolicy: spec.ipFamilyPolicy,
+        externalTrafficPolicy: spec.externalTrafficPolicy,
+        ports: spec.ports.map((p) => ({ name: p.name, port: p.port, targetPort: p.targetPort ?? p.port, protocol: p.protocol ?? 'TCP', nodePort: p.nodePort })),
+      },
+    },
+  });
+}
+
+export interface EndpointSpec {
+  ip: string;
+  nodeName?: string;
+  ready?: boolean;
+}
+
+export function sliceBody(ns: string, name: string, service: string | undefined, endpoints: EndpointSpec[], ports: Array<{ name?: string; port?: number; protocol?: string }>, extra: { annotations?: Record<string, string>; labels?: Record<string, string>; addressType?: string } = {}) {
+  return {
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: {
+      name,
+      namespace: ns,
+      labels: { ...(service ? { 'kubernetes.io/service-name': service } : {}), 'endpointslice.kubernetes.io/managed-by': 'ipvsnet-tests', ...extra.labels },
+      annotations: extra.annotations,
+    },
+    addressType: extra.addressType ?? (endpoints[0]?.ip.includes(':') ? 'IPv6' : 'IPv4'),
+    endpoints: endpoints.map((e) => ({ addresses: [e.ip], nodeName: e.nodeName, conditions: { ready: e.ready ?? true, serving: e.ready ?? true, terminating: false } })),
+    ports: ports.map((p) => ({ name: p.name ?? '', port: p.port, protocol: p.protocol ?? 'TCP' })),
+  };
+}
+
+export async function createSlice(kc: KubeConfig, body: ReturnType<typeof sliceBody>): Promise<KubernetesObject> {
+  return kubeRequest(kc, 'POST', `/apis/discovery.k8s.io/v1/namespaces/${body.metadata.namespace}/endpointslices`, { body });
+}
+
+export async function replaceSlice(kc: KubeConfig, body: ReturnType<typeof sliceBody>): Promise<KubernetesObject> {
+  const cur = await kubeRequest<KubernetesObject>(kc, 'GET', `/apis/discovery.k8s.io/v1/namespaces/${body.metadata.namespace}/endpointslices/${body.metadata.name}`);
+  return kubeRequest(kc, 'PUT', `/apis/discovery.k8s.io/v1/namespaces/${body.metadata.namespace}/endpointslices/${body.metadata.name}`, {
+    body: { ...body, metadata: { ...body.metadata, resourceVersion: cur.metadata?.resourceVersion } },
+  });
+}
+
+export async function mergePatch(kc: KubeConfig, path: string, patch: unknown, subresource = ''): Promise<KubernetesObject> {
+  return kubeRequest(kc, 'PATCH', path + (subresource ? `/${subresource}` : ''), { body: patch, contentType: 'application/merge-patch+json' });
+}
+
+/** Register a Node the way an operator does by hand: create it, then patch its status (addresses, Ready). */
+export async function registerNode(kc: KubeConfig, name: string, opts: { internalIP: string; podCIDR?: string; labels?: Record<string, string> }): Promise<void> {
+  await kubeRequest(kc, 'POST', '/api/v1/nodes', {
+    body: {
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: { name, labels: { 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', ...opts.labels } },
+      spec: opts.podCIDR ? { podCIDR: opts.podCIDR, podCIDRs: [opts.podCIDR] } : {},
+    },
+  });
+  await mergePatch(kc, `/api/v1/nodes/${name}`, {
+    status: {
+      addresses: [
+        { type: 'InternalIP', address: opts.internalIP },
+        { type: 'Hostname', address: name },
+      ],
+      conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'registered by hand', lastHeartbeatTime: new Date().toISOString(), lastTransitionTime: new Date().toISOString() }],
+    },
+  }, 'status');
+}
+
+export async function deleteObject(kc: KubeConfig, path: string): Promise<void> {
+  try {
+    await kubeRequest(kc, 'DELETE', path);
+  } catch (e) {
+    if (!(e instanceof KubeApiError && e.statusCode === 404)) throw e;
+  }
+}
+
+/** Poll until fn returns a truthy value; throws with the last value/error when the deadline passes. */
+export async function eventually<T>(what: string, fn: () => Promise<T> | T, timeoutMs = 30_000, everyMs = 100): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v as NonNullable<T>;
+      last = v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
+    await sleep(everyMs);
+  }
+}
+
+/** A ServiceAccount token from the TokenRequest API. */
+export async function serviceAccountToken(kc: KubeConfig, ns: string, sa: string, seconds = 3600): Promise<string> {
+  const r = await kubeRequest<{ status: { token: string } }>(kc, 'POST', `/api/v1/namespaces/${ns}/serviceaccounts/${sa}/token`, {
+    body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: seconds } },
+  });
+  return r.status.token;
+}
+
+export function readManifest(name: string): string {
+  return readFileSync(join(repoRoot, 'manifests', name), 'utf8');
+}
+
+export { repoRoot, sleep };
