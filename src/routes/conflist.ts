@@ -43,7 +43,6 @@ export function buildConflist(node: NodeLike, opts: ConflistOptions = {}): { con
     return { conflist: undefined, diagnostics };
   }
   const ranges = cidrs.map((c) => [{ subnet: `${formatIP(network(c))}/${c.prefix}`, gateway: formatIP(next(network(c))) }]);
-  const routes = [...new Set(cidrs.map((c) => (c.ip.family === 4 ? '0.0.0.0/0' : '::/0')))].map((dst) => ({ dst }));
   const binDir = opts.binDir ?? '/opt/cni/bin';
   const bridge: Record<string, unknown> = {
     type: 'ipvsnet-bridge',
@@ -52,7 +51,8 @@ export function buildConflist(node: NodeLike, opts: ConflistOptions = {}): { con
     isDefaultGateway: true,
     hairpinMode: opts.hairpinMode ?? true,
     ipMasq: opts.ipMasq ?? false,
-    ipam: { type: 'ipvsnet-ipam', ranges, routes, ...(opts.dataDir ? { dataDir: opts.dataDir } : {}) },
+    // isDefaultGateway gives every pod its default route via the bridge address
+    ipam: { type: 'ipvsnet-ipam', ranges, ...(opts.dataDir ? { dataDir: opts.dataDir } : {}) },
   };
   if (opts.mtu) bridge['mtu'] = opts.mtu;
   const plugins: object[] = [bridge];

@@ -137,9 +137,14 @@ async function configureIface(cont: Rtnl, link: LinkInfo, r: Result, idx: number
     const fam = parseCIDR(ipc.address)!.ip.family;
     if (ipc.gateway && gw[fam] === undefined) gw[fam] = ipc.gateway;
   }
+  const done = new Set<string>();
   for (const rt of r.routes ?? []) {
     const fam = parseCIDR(rt.dst)!.ip.family;
     const via = rt.gw ?? gw[fam];
+    // the same route twice (e.g. an IPAM default route plus isDefaultGateway's) is one route
+    const k = `${canonicalNetwork(parseCIDR(rt.dst)!)} ${via ?? ''} ${rt.table ?? ''}`;
+    if (done.has(k)) continue;
+    done.add(k);
     await cont.addRoute({
       dst: canonicalNetwork(parseCIDR(rt.dst)!), gateway: via, oif: link.index,
       ...(rt.priority !== undefined ? { priority: rt.priority } : {}),
