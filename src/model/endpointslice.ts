@@ -4,9 +4,13 @@ import { z } from 'zod';
 import type { EndpointModel, EndpointSliceModel, ParseResult } from './types.ts';
 import { DiagnosticSink, metadataSchema, objectRef, parseWith, protocolSchema, typeErr } from './common.ts';
 import { parseIP } from './ip.ts';
+import { intern } from './intern.ts';
 import { LABEL_HEADLESS, LABEL_SERVICE_PROXY_NAME } from './service.ts';
 
 export const LABEL_SERVICE_NAME = 'kubernetes.io/service-name';
+
+/** Shared (frozen) empty hint list: most endpoints have none. */
+const NO_HINTS: string[] = Object.freeze([]) as unknown as string[];
 
 const boolish = z.boolean({ error: typeErr('true or false') }).nullish();
 
@@ -52,27 +56,30 @@ export function parseEndpointSlice(raw: unknown): ParseResult<EndpointSliceModel
   if (!svcName) sink.error(`metadata.labels[${JSON.stringify(LABEL_SERVICE_NAME)}]`, 'missing: the slice does not say which Service it belongs to');
 
   const wantFamily = s.addressType === 'IPv4' ? 4 : s.addressType === 'IPv6' ? 6 : 0;
-  const endpoints: EndpointModel[] = [];
-  (s.endpoints ?? []).forEach((ep, i) => {
-    const addresses: string[] = [];
-    ep.addresses.forEach((a, j) => {
-      if (wantFamily === 0) { addresses.push(a); return; }
+  // map() (not push) so each array is allocated at its exact size: 50,000 endpoints add up.
+  const endpoints: EndpointModel[] = (s.endpoints ?? []).map((ep, i) => {
+    const addresses = ep.addresses.map((a, j) => {
+      if (wantFamily === 0) return a;
       const ip = parseIP(a);
       if (!ip) sink.error(`endpoints[${i}].addresses[${j}]`, `${JSON.stringify(a)} is not a valid IP address`);
       else if (ip.family !== wantFamily) sink.error(`endpoints[${i}].addresses[${j}]`, `${a} is not an ${s.addressType} address`);
-      else addresses.push(ip.text);
+      else return ip.text === a ? a : intern(ip.text);
+      return '';
     });
     const ready = ep.conditions?.ready ?? true;
-    endpoints.push({
+    // One object shape for every endpoint (fields always present) keeps the planner's loops monomorphic.
+    const forZones = ep.hints?.forZones;
+    const forNodes = ep.hints?.forNodes;
+    return {
       addresses,
       ready,
       serving: ep.conditions?.serving ?? ready,
       terminating: ep.conditions?.terminating ?? false,
-      ...(ep.nodeName ? { nodeName: ep.nodeName } : {}),
-      ...(ep.zone ? { zone: ep.zone } : {}),
-      zoneHints: (ep.hints?.forZones ?? []).map((z) => z.name),
-      nodeHints: (ep.hints?.forNodes ?? []).map((n) => n.name),
-    });
+      nodeName: ep.nodeName ? intern(ep.nodeName) : undefined,
+      zone: ep.zone ? intern(ep.zone) : undefined,
+      zoneHints: forZones && forZones.length > 0 ? forZones.map((z) => intern(z.name)) : NO_HINTS,
+      nodeHints: forNodes && forNodes.length > 0 ? forNodes.map((n) => intern(n.name)) : NO_HINTS,
+    };
   });
 
   const seen = new Map<string, number>();
@@ -89,10 +96,10 @@ export function parseEndpointSlice(raw: unknown): ParseResult<EndpointSliceModel
   if (sink.hasErrors) return { diagnostics: sink.list };
   const model: EndpointSliceModel = {
     kind: 'EndpointSlice',
-    key: `${namespace}/${s.metadata.name}`,
+    key: [namespace, '/', s.metadata.name].join(''),
     namespace,
     name: s.metadata.name,
-    serviceKey: `${namespace}/${svcName!}`,
+    serviceKey: [namespace, '/', svcName!].join(''),
     addressType: s.addressType,
     ports,
     endpoints,

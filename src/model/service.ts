@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { ParseResult, ServiceModel, ServicePortModel } from './types.ts';
 import { DiagnosticSink, cidrString, ipString, metadataSchema, objectRef, parseWith, portNumber, protocolSchema, typeErr } from './common.ts';
 import { parseCIDR, parseIP } from './ip.ts';
+import { intern } from './intern.ts';
 import { parseSchedulerAnnotations } from './scheduler.ts';
 
 export const LABEL_SERVICE_PROXY_NAME = 'service.kubernetes.io/service-proxy-name';
@@ -183,7 +184,7 @@ export function parseService(raw: unknown): ParseResult<ServiceModel> {
   if (sink.hasErrors) return { diagnostics: sink.list };
   const model: ServiceModel = {
     kind: 'Service',
-    key: `${namespace}/${name}`,
+    key: [namespace, '/', name].join(''),
     namespace,
     name,
     type,

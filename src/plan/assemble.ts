@@ -1,18 +1,17 @@
 // Turn per-Service contributions into the sorted, de-duplicated FamilyPlans.
 // Shared ordering rules live here so the full and the incremental planner agree.
 
-import type { Family, FamilyPlan, IpsetSpec, VirtualServer } from './types.ts';
-import { virtualServerKey } from './types.ts';
+import type { Family, FamilyPlan, IpsetSpec, IptablesPlan, VirtualServer } from './types.ts';
 import type { PlanContext } from './context.ts';
 import { IPSET_DEFS, ipsetName } from './ipsets.ts';
-import { renderIptables } from './iptables.ts';
-import { addrKey, type FamilyContribution, type NoNodeAccess } from './service.ts';
+import { renderIptables, type IptablesInput } from './iptables.ts';
+import { addrKey, cat, type FamilyContribution, type NoNodeAccess } from './service.ts';
 
 export const cmpStr = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /** Sort key of a virtual server: (protocol, numeric address, port). */
 export function vsSortKey(vs: Pick<VirtualServer, 'protocol' | 'address' | 'port'>): string {
-  return `${vs.protocol}|${addrKey(vs.address)}|${String(vs.port).padStart(5, '0')}`;
+  return cat(vs.protocol, '|', addrKey(vs.address), '|', String(vs.port).padStart(5, '0'));
 }
 
 /** Two Services claiming one ip:port/protocol: the lexically first Service wins, deterministically. */
@@ -21,20 +20,30 @@ export function preferVS(a: VirtualServer, b: VirtualServer): number {
 }
 
 export function boundText(ip: string): string {
-  return ip.includes(':') ? `${ip}/128` : `${ip}/32`;
+  return cat(ip, ip.includes(':') ? '/128' : '/32');
 }
 
 export function noNodeAccessId(e: NoNodeAccess): string {
-  return `${addrKey(e.ip)}|${e.proto}|${String(e.port).padStart(5, '0')}`;
+  return cat(addrKey(e.ip), '|', e.proto, '|', String(e.port).padStart(5, '0'));
 }
 
 export interface FamilyAggregate {
   virtualServers: VirtualServer[];
-  /** Bare IPs, sorted numerically. */
+  /** kube-ipvs0 addresses with prefix length ("10.96.0.1/32"), sorted numerically. */
   bound: string[];
   /** Base set name → sorted unique members. */
   members: Map<string, string[]>;
   noNodeAccess: NoNodeAccess[];
+}
+
+let lastIptables: { sig: string; plan: IptablesPlan } | undefined;
+/** The rendered rules depend on a few inputs only; reuse the last rendering when they are unchanged. */
+function renderIptablesCached(inp: IptablesInput): IptablesPlan {
+  const sig = JSON.stringify([inp.family, [...inp.nonEmpty].sort(), inp.masqueradeAll, inp.clusterCIDR ?? null, inp.randomFully, inp.mark, inp.noNodeAccess]);
+  if (lastIptables?.sig === sig) return lastIptables.plan;
+  const plan = renderIptables(inp);
+  lastIptables = { sig, plan };
+  return plan;
 }
 
 /** Build the FamilyPlan from already sorted, de-duplicated parts. */
@@ -49,7 +58,7 @@ export function familyPlan(family: Family, agg: FamilyAggregate, ctx: PlanContex
   const nonEmpty = new Set<string>();
   for (const [k, v] of agg.members) if (v.length > 0) nonEmpty.add(k);
   const fctx = ctx.byFamily.get(family)!;
-  const iptables = renderIptables({
+  const iptables = renderIptablesCached({
     family,
     nonEmpty,
     masqueradeAll: ctx.cfg.masqueradeAll,
@@ -58,7 +67,14 @@ export function familyPlan(family: Family, agg: FamilyAggregate, ctx: PlanContex
     mark: ctx.mark,
     noNodeAccess: agg.noNodeAccess,
   });
-  return { family, virtualServers: agg.virtualServers, boundAddresses: agg.bound.map(boundText), ipsets, iptables };
+  return { family, virtualServers: agg.virtualServers, boundAddresses: agg.bound, ipsets, iptables };
+}
+
+/** Sort addresses numerically (via their precomputed keys). */
+export function sortByAddress(ips: string[]): string[] {
+  const byKey = new Map<string, string>();
+  for (const ip of ips) byKey.set(addrKey(ip), ip);
+  return [...byKey.keys()].sort().map((k) => byKey.get(k)!);
 }
 
 /** Full assembly of one family from all contributions. */
@@ -69,27 +85,28 @@ export function aggregateFamily(family: Family, contributions: Iterable<FamilyCo
   const nna = new Map<string, NoNodeAccess>();
   for (const c of contributions) {
     for (const vs of c.virtualServers) {
-      const k = virtualServerKey(vs);
+      // The sort key identifies (protocol, address, port) as well as the contract's key does.
+      const k = vsSortKey(vs);
       const cur = vsByKey.get(k);
       if (!cur || preferVS(vs, cur) < 0) vsByKey.set(k, vs);
     }
     for (const b of c.bound) bound.add(b);
-    for (const [set, m] of c.members) {
+    const mm = c.members;
+    for (let i = 0; i < mm.length; i += 2) {
+      const set = mm[i]!;
       let s = members.get(set);
       if (!s) members.set(set, (s = new Set()));
-      s.add(m);
+      s.add(mm[i + 1]!);
     }
     for (const e of c.noNodeAccess) nna.set(noNodeAccessId(e), e);
   }
-  const virtualServers = [...vsByKey.values()]
-    .map((vs) => [vsSortKey(vs), vs] as const)
-    .sort((a, b) => cmpStr(a[0], b[0]))
-    .map((x) => x[1]);
+  const vsKeys = [...vsByKey.keys()].sort(); // default sort = code-unit order = cmpStr, natively
+  const virtualServers = vsKeys.map((k) => vsByKey.get(k)!);
   const sortedMembers = new Map<string, string[]>();
-  for (const [k, s] of members) sortedMembers.set(k, [...s].sort(cmpStr));
+  for (const [k, s] of members) sortedMembers.set(k, [...s].sort());
   return {
     virtualServers,
-    bound: [...bound].sort((a, b) => cmpStr(addrKey(a), addrKey(b))),
+    bound: sortByAddress([...bound]).map(boundText),
     members: sortedMembers,
     noNodeAccess: [...nna.entries()].sort((a, b) => cmpStr(a[0], b[0])).map((x) => x[1]),
   };

@@ -41,7 +41,7 @@ export function groupSlices(slices: Iterable<EndpointSliceModel>): Map<string, E
 
 export function assemblePlan(ctx: PlanContext, contributions: Iterable<ServiceContribution>, diagnostics: Diagnostic[]): Plan {
   const list = [...contributions];
-  const families = ctx.families.map((f) => familyPlan(f, aggregateFamily(f, list.map((c) => c.families.get(f)).filter((x) => x !== undefined)), ctx));
+  const families = ctx.families.map((f) => familyPlan(f, aggregateFamily(f, list.flatMap((c) => c.families.filter((fc) => fc.family === f))), ctx));
   const hc = list.map((c) => c.healthCheck).filter((h) => h !== undefined).sort((a, b) => cmpStr(a.service, b.service));
   const diags = [...diagnostics, ...list.flatMap((c) => c.diagnostics)].sort(compareDiagnostics);
   return { node: ctx.nodeName, families, healthCheckNodePorts: hc, diagnostics: dedupeSorted(diags) };

@@ -4,7 +4,6 @@
 // buildPlan() over the same objects (checked by a property test).
 
 import type { Diagnostic, Family, FamilyPlan, HealthCheckNodePort, Plan } from './types.ts';
-import { virtualServerKey } from './types.ts';
 import type { EndpointSliceModel, NodeModel, ServiceModel } from '../model/types.ts';
 import { parseService } from '../model/service.ts';
 import { parseEndpointSlice } from '../model/endpointslice.ts';
@@ -14,7 +13,7 @@ import { compareDiagnostics } from '../model/diagnostics.ts';
 import type { NodeConfig } from './config.ts';
 import { buildContext, type PlanContext } from './context.ts';
 import { addrKey, computeService, type FamilyContribution, type NoNodeAccess, type ServiceContribution } from './service.ts';
-import { cmpStr, familyPlan, noNodeAccessId, vsSortKey } from './assemble.ts';
+import { boundText, cmpStr, familyPlan, noNodeAccessId, vsSortKey } from './assemble.ts';
 import { configDiagnostics, dedupeSorted, localNode, type PlanInput } from './full.ts';
 import { SortedBag, VirtualServerIndex } from './sorted.ts';
 
@@ -29,17 +28,21 @@ class FamilyState {
   apply(c: FamilyContribution, sign: 1 | -1): void {
     this.dirty = true;
     for (const v of c.virtualServers) {
-      const key = virtualServerKey(v);
-      if (sign > 0) this.vs.add(key, vsSortKey(v), v);
+      // The sort key identifies (protocol, address, port) uniquely, so it doubles as the index key.
+      const key = vsSortKey(v);
+      if (sign > 0) this.vs.add(key, key, v);
       else this.vs.remove(key, v);
     }
     for (const b of c.bound) {
-      if (sign > 0) this.bound.add(addrKey(b), b);
+      if (sign > 0) this.bound.add(addrKey(b), boundText(b));
       else this.bound.remove(addrKey(b));
     }
-    for (const [set, m] of c.members) {
+    const mm = c.members;
+    for (let i = 0; i < mm.length; i += 2) {
+      const set = mm[i]!;
+      const m = mm[i + 1]!;
       let bag = this.members.get(set);
-      if (!bag) this.members.set(set, (bag = new SortedBag<string>()));
+      if (!bag) this.members.set(set, (bag = new SortedBag<string>(true)));
       if (sign > 0) bag.add(m, m);
       else bag.remove(m);
     }
@@ -66,7 +69,7 @@ export class IncrementalPlanner {
   private ctx!: PlanContext;
   private readonly services = new Map<string, ServiceModel>();
   private readonly slices = new Map<string, EndpointSliceModel>();
-  private readonly slicesByService = new Map<string, Map<string, EndpointSliceModel>>();
+  private readonly slicesByService = new Map<string, EndpointSliceModel[]>();
   private readonly nodes = new Map<string, NodeModel>();
   private readonly contributions = new Map<string, ServiceContribution>();
   private families = new Map<Family, FamilyState>();
@@ -166,18 +169,24 @@ export class IncrementalPlanner {
     };
   }
 
+  // Slices per Service as a small array kept sorted by key (a Service has one to a few slices).
   private putSlice(s: EndpointSliceModel): void {
     this.slices.set(s.key, s);
-    let m = this.slicesByService.get(s.serviceKey);
-    if (!m) this.slicesByService.set(s.serviceKey, (m = new Map()));
-    m.set(s.key, s);
+    const list = this.slicesByService.get(s.serviceKey);
+    if (!list) { this.slicesByService.set(s.serviceKey, [s]); return; }
+    const next = list.filter((x) => x.key !== s.key);
+    next.push(s);
+    next.sort((a, b) => cmpStr(a.key, b.key));
+    this.slicesByService.set(s.serviceKey, next);
   }
 
   private dropSlice(s: EndpointSliceModel): void {
     this.slices.delete(s.key);
-    const m = this.slicesByService.get(s.serviceKey);
-    m?.delete(s.key);
-    if (m && m.size === 0) this.slicesByService.delete(s.serviceKey);
+    const list = this.slicesByService.get(s.serviceKey);
+    if (!list) return;
+    const next = list.filter((x) => x.key !== s.key);
+    if (next.length === 0) this.slicesByService.delete(s.serviceKey);
+    else this.slicesByService.set(s.serviceKey, next);
   }
 
   private setParseDiags(id: string, d: Diagnostic[]): void {
@@ -188,9 +197,7 @@ export class IncrementalPlanner {
   }
 
   private slicesOf(key: string): EndpointSliceModel[] {
-    const m = this.slicesByService.get(key);
-    if (!m) return [];
-    return [...m.values()].sort((a, b) => cmpStr(a.key, b.key));
+    return this.slicesByService.get(key) ?? [];
   }
 
   private recompute(key: string): void {
@@ -208,7 +215,7 @@ export class IncrementalPlanner {
   }
 
   private applyContribution(c: ServiceContribution, sign: 1 | -1): void {
-    for (const [f, fc] of c.families) this.families.get(f)?.apply(fc, sign);
+    for (const fc of c.families) this.families.get(fc.family)?.apply(fc, sign);
     if (sign > 0) {
       if (c.healthCheck) { this.health.set(c.key, c.healthCheck); this.healthCache = null; }
       if (c.diagnostics.length > 0) { this.svcDiags.set(c.key, c.diagnostics); this.diagCache = null; }

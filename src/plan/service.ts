@@ -19,23 +19,39 @@ export interface NoNodeAccess {
 }
 
 export interface FamilyContribution {
+  family: Family;
   virtualServers: VirtualServer[];
   /** Addresses for kube-ipvs0 (bare IPs). */
   bound: string[];
-  /** [set base name, member] pairs. */
-  members: Array<[string, string]>;
+  /** Flat pairs: set base name, member, set base name, member, … (fewer allocations than tuples). */
+  members: string[];
   noNodeAccess: NoNodeAccess[];
 }
 
 export interface ServiceContribution {
   /** "namespace/name" of the Service (whether or not it exists). */
   key: string;
-  families: Map<Family, FamilyContribution>;
+  /** One entry per family the Service has an address in (at most two). */
+  families: FamilyContribution[];
   healthCheck?: HealthCheckNodePort;
   diagnostics: Diagnostic[];
 }
 
 const SORT = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+const NONE: string[] = [];
+const NO_NNA: NoNodeAccess[] = [];
+const NO_DIAGS: Diagnostic[] = [];
+
+/**
+ * Concatenate into a flat string. Template literals build ropes (a 36-character
+ * ipset member costs ~240 bytes as a rope, ~60 flat), and the plan keeps tens of
+ * thousands of these strings.
+ */
+export function cat(...parts: Array<string | number>): string {
+  return parts.join('');
+}
+/** Family of a canonical address (the model only holds canonical text). */
+const familyOf = (ip: string): Family => (ip.includes(':') ? 6 : 4);
 
 /** Is this Service one the proxy serves at all? (kube-proxy's ShouldSkipService + informer label filters) */
 export function servesService(svc: ServiceModel, ctx: PlanContext): boolean {
@@ -49,7 +65,7 @@ function sliceIgnored(s: EndpointSliceModel, ctx: PlanContext): boolean {
 }
 
 export function computeService(svc: ServiceModel | undefined, slices: readonly EndpointSliceModel[], ctx: PlanContext, key: string): ServiceContribution {
-  const out: ServiceContribution = { key, families: new Map(), diagnostics: [] };
+  const out: ServiceContribution = { key, families: [], diagnostics: [] };
   const live = slices.filter((s) => !sliceIgnored(s, ctx));
   if (!svc) {
     for (const s of live) {
@@ -78,16 +94,17 @@ export function computeService(svc: ServiceModel | undefined, slices: readonly E
   let hcLocal = -1;
   for (const family of ctx.families) {
     const fctx = ctx.byFamily.get(family)!;
-    const clusterIP = svc.clusterIPs.find((ip) => parseIP(ip)!.family === family);
+    const clusterIP = svc.clusterIPs.find((ip) => familyOf(ip) === family);
     if (clusterIP === undefined) continue;
     const eps = endpointsForFamily(live, family, ctx.nodeName);
     const fc = familyContribution(svc, clusterIP, eps, fctx, ctx);
-    out.families.set(family, fc.contribution);
+    out.families.push(fc.contribution);
     hcLocal = Math.max(hcLocal, fc.localReady);
   }
-  if (svc.type === 'LoadBalancer' && svc.externalTrafficPolicy === 'Local' && svc.healthCheckNodePort > 0 && out.families.size > 0) {
+  if (svc.type === 'LoadBalancer' && svc.externalTrafficPolicy === 'Local' && svc.healthCheckNodePort > 0 && out.families.length > 0) {
     out.healthCheck = { service: svc.key, port: svc.healthCheckNodePort, localEndpoints: Math.max(0, hcLocal) };
   }
+  if (out.diagnostics.length === 0) out.diagnostics = NO_DIAGS;
   return out;
 }
 
@@ -99,10 +116,10 @@ function familyContribution(
   ctx: PlanContext,
 ): { contribution: FamilyContribution; localReady: number } {
   const family = fctx.family;
-  const c: FamilyContribution = { virtualServers: [], bound: [], members: [], noNodeAccess: [] };
-  const externalIPs = svc.externalIPs.filter((ip) => parseIP(ip)!.family === family);
-  const lbIPs = svc.loadBalancerIngress.filter((i) => i.ip !== undefined && i.ipMode === 'VIP' && parseIP(i.ip)!.family === family).map((i) => i.ip!);
-  const sourceRanges = svc.loadBalancerSourceRanges.map((r) => parseCIDR(r)!).filter((r) => r.family === family);
+  const c: FamilyContribution = { family, virtualServers: [], bound: [], members: [], noNodeAccess: [] };
+  const externalIPs = svc.externalIPs.length === 0 ? NONE : svc.externalIPs.filter((ip) => familyOf(ip) === family);
+  const lbIPs = svc.loadBalancerIngress.length === 0 ? NONE : svc.loadBalancerIngress.filter((i) => i.ip !== undefined && i.ipMode === 'VIP' && familyOf(i.ip) === family).map((i) => i.ip!);
+  const sourceRanges = lbIPs.length === 0 ? [] : svc.loadBalancerSourceRanges.map((r) => parseCIDR(r)!).filter((r) => r.family === family);
   // apiservice.ExternalPolicyLocal: Local only counts for externally reachable Services.
   const externallyReachable = svc.type === 'LoadBalancer' || svc.type === 'NodePort' || svc.externalIPs.length > 0;
   const externalLocal = externallyReachable && svc.externalTrafficPolicy === 'Local';
@@ -124,15 +141,16 @@ function familyContribution(
     const all = epsByPort.get(portKey(sp.name, sp.protocol)) ?? [];
     for (const ep of all) {
       if (ep.isLocal) {
-        c.members.push([SET.loopBack, `${ep.ip},${proto}:${ep.port},${ep.ip}`]);
+        c.members.push(SET.loopBack, cat(ep.ip, ',', proto, ':', ep.port, ',', ep.ip));
         if (ep.ready) localReadyIPs.add(ep.ip);
       }
     }
     const portExternal = sp.nodePort !== 0 || lbIPs.length > 0 || externalIPs.length > 0;
-    const cat = categorize(all, { internalLocal, externalLocal, externallyAccessible: portExternal }, ctx.nodeName, ctx.zone);
-    const internalRS = realServers(selectEndpoints(cat, internalLocal));
-    const externalRS = externalLocal === internalLocal ? internalRS : realServers(selectEndpoints(cat, externalLocal));
+    const sel = categorize(all, { internalLocal, externalLocal, externallyAccessible: portExternal }, ctx.nodeName, ctx.zone);
+    const internalRS = realServers(selectEndpoints(sel, internalLocal));
+    const externalRS = externalLocal === internalLocal ? internalRS : realServers(selectEndpoints(sel, externalLocal));
 
+    const service = cat(svc.key, ':', sp.name);
     const vs = (address: string, port: number, kind: VirtualServer['kind'], rs: RealServer[]): void => {
       c.virtualServers.push({
         family,
@@ -144,36 +162,36 @@ function familyContribution(
         timeout,
         netmask,
         realServers: rs,
-        service: `${svc.key}:${sp.name}`,
+        service,
         kind,
       });
     };
 
     // ClusterIP.
-    c.members.push([SET.clusterIP, `${clusterIP},${proto}:${sp.port}`]);
+    c.members.push(SET.clusterIP, cat(clusterIP, ',', proto, ':', sp.port));
     vs(clusterIP, sp.port, 'clusterIP', internalRS);
     bound.add(clusterIP);
 
     // External IPs.
     for (const ip of externalIPs) {
-      c.members.push([externalLocal ? SET.externalIPLocal : SET.externalIP, `${ip},${proto}:${sp.port}`]);
+      c.members.push(externalLocal ? SET.externalIPLocal : SET.externalIP, cat(ip, ',', proto, ':', sp.port));
       vs(ip, sp.port, 'externalIP', externalRS);
       if (!fctx.nodeAddresses.has(ip)) bound.add(ip);
     }
 
     // Load-balancer ingress IPs.
     for (const ip of lbIPs) {
-      const entry = `${ip},${proto}:${sp.port}`;
-      c.members.push([SET.loadBalancer, entry]);
-      if (externalLocal) c.members.push([SET.loadBalancerLocal, entry]);
+      const entry = cat(ip, ',', proto, ':', sp.port);
+      c.members.push(SET.loadBalancer, entry);
+      if (externalLocal) c.members.push(SET.loadBalancerLocal, entry);
       if (sourceRanges.length > 0) {
-        c.members.push([SET.loadBalancerFW, entry]);
+        c.members.push(SET.loadBalancerFW, entry);
         let allowFromNode = false;
         for (const r of sourceRanges) {
-          c.members.push([SET.loadBalancerSourceCIDR, `${entry},${r.prefix === netmask ? r.address : r.text}`]);
+          c.members.push(SET.loadBalancerSourceCIDR, cat(entry, ',', r.prefix === netmask ? r.address : r.text));
           if (fctx.primaryIP && cidrContains(r, fctx.primaryIP)) allowFromNode = true;
         }
-        if (allowFromNode) c.members.push([SET.loadBalancerSourceIP, `${entry},${ip}`]);
+        if (allowFromNode) c.members.push(SET.loadBalancerSourceIP, cat(entry, ',', ip));
         else c.noNodeAccess.push({ ip, proto, port: sp.port });
       }
       vs(ip, sp.port, 'loadBalancer', externalRS);
@@ -187,34 +205,34 @@ function familyContribution(
     }
 
     if (svc.type === 'LoadBalancer' && externalLocal && svc.healthCheckNodePort > 0) {
-      c.members.push([SET.healthCheckNodePort, String(svc.healthCheckNodePort)]);
+      c.members.push(SET.healthCheckNodePort, String(svc.healthCheckNodePort));
     }
   }
   for (const ip of bound) {
     c.bound.push(ip);
-    c.members.push([SET.ipvsIPs, ip]);
+    c.members.push(SET.ipvsIPs, ip);
   }
+  // Arrays grown by push keep spare capacity; the contribution lives as long as the Service.
+  c.virtualServers = c.virtualServers.slice();
+  c.members = c.members.slice();
+  c.bound = c.bound.slice();
+  if (c.noNodeAccess.length === 0) c.noNodeAccess = NO_NNA;
   return { contribution: c, localReady: localReadyIPs.size };
 }
 
 function nodePortMembers(c: FamilyContribution, sp: ServicePortModel, nodeIPs: string[], local: boolean): void {
   const add = (set: string, setLocal: string, member: string): void => {
-    c.members.push([set, member]);
-    if (local) c.members.push([setLocal, member]);
+    c.members.push(set, member);
+    if (local) c.members.push(setLocal, member);
   };
   if (sp.protocol === 'TCP') add(SET.nodePortTCP, SET.nodePortLocalTCP, String(sp.nodePort));
   else if (sp.protocol === 'UDP') add(SET.nodePortUDP, SET.nodePortLocalUDP, String(sp.nodePort));
-  else for (const ip of nodeIPs) add(SET.nodePortSCTP, SET.nodePortLocalSCTP, `${ip},sctp:${sp.nodePort}`);
+  else for (const ip of nodeIPs) add(SET.nodePortSCTP, SET.nodePortLocalSCTP, cat(ip, ',sctp:', sp.nodePort));
 }
 
 function realServers(eps: readonly Endpoint[]): RealServer[] {
-  const seen = new Set<string>();
-  const out: RealServer[] = [];
-  for (const ep of eps) {
-    if (seen.has(ep.id)) continue;
-    seen.add(ep.id);
-    out.push({ address: ep.ip, port: ep.port, weight: 1, forward: 'masq' });
-  }
+  // Endpoints arrive de-duplicated and sorted by id; map() sizes the array exactly.
+  const out = eps.map((ep): RealServer => ({ address: ep.ip, port: ep.port, weight: 1, forward: 'masq' }));
   return out.sort(compareRealServers);
 }
 

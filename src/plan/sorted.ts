@@ -16,66 +16,103 @@ function lowerBound(keys: readonly string[], k: string): number {
   return lo;
 }
 
+/**
+ * A sorted multiset keyed by sort key. Removals are deferred until list(), so a
+ * Service that is removed and re-added with the same members (the common case
+ * of an update) costs no array splices and keeps the cached list.
+ */
 export class SortedBag<T> {
   private readonly counts = new Map<string, number>();
+  private readonly pending = new Set<string>();
   private readonly keys: string[] = [];
-  private readonly values: T[] = [];
+  private readonly values: T[];
   private cache: T[] | null = [];
+  private readonly keyIsValue: boolean;
+
+  /** keyIsValue: the values are the sort keys themselves (strings); store them once. */
+  constructor(keyIsValue = false) {
+    this.keyIsValue = keyIsValue;
+    this.values = keyIsValue ? (this.keys as unknown as T[]) : [];
+  }
 
   get size(): number {
+    this.flush();
     return this.keys.length;
   }
 
   add(sortKey: string, value: T): void {
     const c = this.counts.get(sortKey);
-    if (c !== undefined) { this.counts.set(sortKey, c + 1); return; }
+    if (c !== undefined) {
+      this.counts.set(sortKey, c + 1);
+      if (c === 0) this.pending.delete(sortKey);
+      return;
+    }
     this.counts.set(sortKey, 1);
     const at = lowerBound(this.keys, sortKey);
     this.keys.splice(at, 0, sortKey);
-    this.values.splice(at, 0, value);
+    if (!this.keyIsValue) this.values.splice(at, 0, value);
     this.cache = null;
   }
 
   remove(sortKey: string): void {
     const c = this.counts.get(sortKey);
-    if (c === undefined) return;
-    if (c > 1) { this.counts.set(sortKey, c - 1); return; }
-    this.counts.delete(sortKey);
-    const at = lowerBound(this.keys, sortKey);
-    this.keys.splice(at, 1);
-    this.values.splice(at, 1);
+    if (c === undefined || c === 0) return;
+    this.counts.set(sortKey, c - 1);
+    if (c === 1) this.pending.add(sortKey);
+  }
+
+  private flush(): void {
+    if (this.pending.size === 0) return;
+    for (const k of this.pending) {
+      this.counts.delete(k);
+      const at = lowerBound(this.keys, k);
+      this.keys.splice(at, 1);
+      if (!this.keyIsValue) this.values.splice(at, 1);
+    }
+    this.pending.clear();
     this.cache = null;
   }
 
   /** The sorted values; the same array until the next change. */
   list(): T[] {
+    this.flush();
     return (this.cache ??= this.values.slice());
   }
 }
 
 interface VsEntry {
+  key: string;
   sortKey: string;
   candidates: VirtualServer[];
 }
 
+/**
+ * Virtual servers by key; several Services may claim one key, the preferred one
+ * wins. Entries emptied by a removal are dropped lazily (an update re-adds them),
+ * and a list() after changes that only swapped winners patches a copy of the
+ * previous list instead of rebuilding it.
+ */
 export class VirtualServerIndex {
   private readonly byKey = new Map<string, VsEntry>();
   private readonly keys: string[] = [];
   private readonly entries: VsEntry[] = [];
   private cache: VirtualServer[] | null = [];
+  private structural = false;
+  private readonly touched = new Set<VsEntry>();
 
   add(key: string, sortKey: string, vs: VirtualServer): void {
     let e = this.byKey.get(key);
     if (!e) {
-      e = { sortKey, candidates: [] };
+      e = { key, sortKey, candidates: [] };
       this.byKey.set(key, e);
       const at = lowerBound(this.keys, sortKey);
       this.keys.splice(at, 0, sortKey);
       this.entries.splice(at, 0, e);
+      this.structural = true;
     }
     e.candidates.push(vs);
     if (e.candidates.length > 1) e.candidates.sort(preferVS);
-    this.cache = null;
+    this.touched.add(e);
   }
 
   remove(key: string, vs: VirtualServer): void {
@@ -84,17 +121,29 @@ export class VirtualServerIndex {
     const i = e.candidates.indexOf(vs);
     if (i === -1) return;
     e.candidates.splice(i, 1);
-    if (e.candidates.length === 0) {
-      this.byKey.delete(key);
-      const at = lowerBound(this.keys, e.sortKey);
-      this.keys.splice(at, 1);
-      this.entries.splice(at, 1);
-    }
-    this.cache = null;
+    this.touched.add(e);
   }
 
   list(): VirtualServer[] {
-    return (this.cache ??= this.entries.map((e) => e.candidates[0]!));
+    if (this.touched.size === 0 && this.cache) return this.cache;
+    for (const e of this.touched) {
+      if (e.candidates.length > 0) continue;
+      this.byKey.delete(e.key);
+      const at = lowerBound(this.keys, e.sortKey);
+      this.keys.splice(at, 1);
+      this.entries.splice(at, 1);
+      this.structural = true;
+    }
+    if (this.structural || !this.cache) {
+      this.cache = this.entries.map((e) => e.candidates[0]!);
+    } else {
+      const next = this.cache.slice();
+      for (const e of this.touched) next[lowerBound(this.keys, e.sortKey)] = e.candidates[0]!;
+      this.cache = next;
+    }
+    this.touched.clear();
+    this.structural = false;
+    return this.cache;
   }
 }
 
