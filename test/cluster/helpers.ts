@@ -3,7 +3,8 @@
 
 import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdirSync, readdirSync } from 'node:fs';
+import { parseAllDocuments } from 'yaml';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { kubeRequest, KubeApiError } from '../../src/sources/kube.ts';
@@ -172,5 +173,40 @@ export async function serviceAccountToken(kc: KubeConfig, ns: string, sa: string
 export function readManifest(name: string): string {
   return readFileSync(join(repoRoot, 'manifests', name), 'utf8');
 }
+
+const COLLECTIONS: Record<string, { path: string; namespaced: boolean }> = {
+  'v1/ServiceAccount': { path: '/api/v1/namespaces/{ns}/serviceaccounts', namespaced: true },
+  'v1/ConfigMap': { path: '/api/v1/namespaces/{ns}/configmaps', namespaced: true },
+  'rbac.authorization.k8s.io/v1/ClusterRole': { path: '/apis/rbac.authorization.k8s.io/v1/clusterroles', namespaced: false },
+  'rbac.authorization.k8s.io/v1/ClusterRoleBinding': { path: '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', namespaced: false },
+  'apps/v1/DaemonSet': { path: '/apis/apps/v1/namespaces/{ns}/daemonsets', namespaced: true },
+};
+
+export interface ManifestObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string };
+  data?: Record<string, string>;
+}
+
+export function manifestObjects(): Array<{ file: string; obj: ManifestObject }> {
+  const dir = join(repoRoot, 'manifests');
+  const out: Array<{ file: string; obj: ManifestObject }> = [];
+  for (const f of readdirSync(dir).sort()) {
+    if (!f.endsWith('.yaml') || f === 'kustomization.yaml') continue;
+    for (const d of parseAllDocuments(readFileSync(join(dir, f), 'utf8'))) {
+      const obj = d.toJS() as ManifestObject | null;
+      if (obj) out.push({ file: f, obj });
+    }
+  }
+  return out;
+}
+
+export function objectPath(obj: ManifestObject): string {
+  const c = COLLECTIONS[`${obj.apiVersion}/${obj.kind}`];
+  if (!c) throw new Error(`no collection known for ${obj.apiVersion} ${obj.kind}: add it to COLLECTIONS`);
+  return c.path.replace('{ns}', obj.metadata.namespace ?? 'default') + '/' + obj.metadata.name;
+}
+
 
 export { repoRoot, sleep };

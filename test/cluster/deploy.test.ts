@@ -1,0 +1,86 @@
+// Deployment artefacts: every manifest passes a server-side dry-run apply against the real apiserver
+// (schema, defaulting, admission: privileged needs --allow-privileged), the ConfigMap's configuration
+// is one the agent accepts, and the systemd unit passes `systemd-analyze verify`.
+import { describe, it, expect } from 'vitest';
+import { mkdtempSync, writeFileSync, rmSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { clusterState, adminKubeConfig, kubeRequest, repoRoot, manifestObjects, objectPath, type ManifestObject as Obj } from './helpers.ts';
+import { parseKubeProxyConfiguration, resolveAgentConfig } from '../../src/config/index.ts';
+
+const state = clusterState();
+const admin = adminKubeConfig(state);
+
+describe('manifests', () => {
+  const objs = manifestObjects();
+
+  it('the kustomization lists every manifest', () => {
+    const k = readFileSync(join(repoRoot, 'manifests', 'kustomization.yaml'), 'utf8');
+    for (const f of new Set(objs.map((o) => o.file))) expect(k).toContain(f);
+    expect(objs.map((o) => o.obj.kind).sort()).toEqual(['ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'DaemonSet', 'ServiceAccount']);
+  });
+
+  it('each passes a server-side dry-run apply', async () => {
+    for (const { file, obj } of objs) {
+      const r = await kubeRequest<Obj & { metadata: { uid?: string; creationTimestamp?: string } }>(admin, 'PATCH', objectPath(obj), {
+        body: obj,
+        contentType: 'application/apply-patch+yaml',
+        query: { fieldManager: 'ipvsnet-tests', dryRun: 'All', force: 'true' },
+      }).catch((e: Error) => {
+        throw new Error(`${file}: ${obj.kind} ${obj.metadata.name}: ${e.message}`);
+      });
+      expect(r.kind, file).toBe(obj.kind);
+      expect(r.metadata.name).toBe(obj.metadata.name);
+    }
+  });
+
+  it('a dry run still rejects a broken manifest (the check can fail)', async () => {
+    const ds = objs.find((o) => o.obj.kind === 'DaemonSet')!.obj as unknown as { spec: { template: { spec: { containers: Array<{ livenessProbe: { httpGet: { port: number } } }> } } } };
+    const broken = structuredClone(ds);
+    broken.spec.template.spec.containers[0]!.livenessProbe.httpGet.port = 70000;
+    await expect(
+      kubeRequest(admin, 'PATCH', objectPath(broken as unknown as Obj), { body: broken, contentType: 'application/apply-patch+yaml', query: { fieldManager: 'ipvsnet-tests', dryRun: 'All', force: 'true' } }),
+    ).rejects.toThrow(/HTTP 422.*port/);
+  });
+
+  it("the ConfigMap's KubeProxyConfiguration is one the agent accepts", () => {
+    const cm = objs.find((o) => o.obj.kind === 'ConfigMap')!.obj;
+    const text = cm.data?.['config.conf'];
+    expect(text).toBeTruthy();
+    expect(parseKubeProxyConfiguration(text!).mode).toBe('ipvs');
+    const dir = mkdtempSync(join(tmpdir(), 'ipvsnet-cm-'));
+    try {
+      writeFileSync(join(dir, 'config.conf'), text!);
+      const c = resolveAgentConfig([`--config=${join(dir, 'config.conf')}`, '--hostname-override=n1'], {});
+      expect(c.minSyncPeriodMs).toBe(1000);
+      expect(c.kubeconfig).toBeUndefined();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('systemd', () => {
+  it('the unit passes systemd-analyze verify once installed', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'ipvsnet-root-'));
+    try {
+      await execa('bash', [join(repoRoot, 'scripts/systemd/install.sh'), '--root', root, '--prefix', repoRoot]);
+      const unit = join(root, 'etc/systemd/system/ipvsnet.service');
+      const text = readFileSync(unit, 'utf8');
+      expect(text).toContain(`ExecStart=${repoRoot}/bin/ipvsnet agent --config=/etc/ipvsnet/config.yaml --kubeconfig=/etc/ipvsnet/kubeconfig`);
+      const r = await execa('systemd-analyze', ['verify', unit], { reject: false });
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(r.stderr).toBe('');
+      // The installed config is the ConfigMap's, and the agent accepts it.
+      const cfg = resolveAgentConfig([`--config=${join(root, 'etc/ipvsnet/config.yaml')}`, '--hostname-override=n1'], {});
+      expect(cfg.node.scheduler).toBe('rr');
+      // A broken unit fails verification (so the check above can fail).
+      const bad = join(root, 'bad.service');
+      writeFileSync(bad, text.replace('ExecStart=', 'ExecStart=/nonexistent/ipvsnet '));
+      expect((await execa('systemd-analyze', ['verify', bad], { reject: false })).exitCode).not.toBe(0);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});

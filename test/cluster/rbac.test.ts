@@ -1,0 +1,98 @@
+// The agent with the manifest's own identity: ServiceAccount kube-system/ipvsnet bound to the
+// manifest's ClusterRole, authenticated with a real token from the TokenRequest API. It syncs and
+// reports Events, and every write outside the role is refused by the apiserver's RBAC.
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import pino from 'pino';
+import { Agent } from '../../src/agent/agent.ts';
+import { IncrementalPlanner } from '../../src/plan/index.ts';
+import { resolveAgentConfig } from '../../src/config/index.ts';
+import type { Plan } from '../../src/plan/types.ts';
+import {
+  clusterState, adminKubeConfig, kubeConfigForToken, createNamespace, createService, createSlice, sliceBody, registerNode,
+  eventually, uniq, kubeRequest, KubeApiError, manifestObjects, objectPath, serviceAccountToken,
+} from './helpers.ts';
+
+const state = clusterState();
+const admin = adminKubeConfig(state);
+const ns = uniq('rbac');
+const nodeName = uniq('rbac-node');
+
+let agent: Agent;
+const plans: Plan[] = [];
+let sa: ReturnType<typeof kubeConfigForToken>;
+
+async function status(p: Promise<unknown>): Promise<number> {
+  try {
+    await p;
+    return 200;
+  } catch (e) {
+    if (e instanceof KubeApiError) return e.statusCode;
+    throw e;
+  }
+}
+
+describe('RBAC: the agent under the manifest ServiceAccount and ClusterRole', () => {
+  beforeAll(async () => {
+    for (const { obj } of manifestObjects().filter((o) => o.file === 'rbac.yaml')) {
+      await kubeRequest(admin, 'PATCH', objectPath(obj), { body: obj, contentType: 'application/apply-patch+yaml', query: { fieldManager: 'ipvsnet-tests', force: 'true' } });
+    }
+    await createNamespace(admin, ns);
+    await registerNode(admin, nodeName, { internalIP: '192.168.78.10' });
+    await createService(admin, ns, 'web', { ports: [{ port: 80 }] });
+    await createSlice(admin, sliceBody(ns, 'web-a', 'web', [{ ip: '10.244.9.1' }], [{ port: 80 }]));
+    sa = kubeConfigForToken(await serviceAccountToken(admin, 'kube-system', 'ipvsnet'));
+    const cfg = resolveAgentConfig([`--hostname-override=${nodeName}`, '--healthz-bind-address=', '--metrics-bind-address=', '--ipvs-min-sync-period=100ms'], {});
+    agent = new Agent(cfg, {
+      kc: sa,
+      planner: new IncrementalPlanner(cfg.node),
+      reconciler: { sync: async (p: Plan) => { plans.push(p); return { failures: [] }; } },
+      logger: pino({ level: 'warn' }, pino.destination(2)),
+    });
+    await agent.start();
+  });
+
+  afterAll(async () => {
+    await agent?.stop();
+  });
+
+  it('syncs: lists and watches Services, EndpointSlices and Nodes', async () => {
+    expect(agent.sources.hasSynced).toBe(true);
+    expect(agent.health.node).toBeDefined();
+    const vs = () => plans.at(-1)?.families.flatMap((f) => f.virtualServers).find((v) => v.service === `${ns}/web:`);
+    expect(vs()?.realServers.map((r) => r.address)).toEqual(['10.244.9.1']);
+    await createSlice(admin, sliceBody(ns, 'web-b', 'web', [{ ip: '10.244.9.2' }], [{ port: 80 }]));
+    await eventually('watch delivers the new slice', () => vs()?.realServers.length === 2);
+  });
+
+  it('creates Events (granted)', async () => {
+    await createSlice(admin, sliceBody(ns, 'orphan', undefined, [{ ip: '10.244.9.3' }], [{ port: 80 }]));
+    await eventually('event posted under the ServiceAccount', async () => {
+      const list = await kubeRequest<{ items: Array<{ regarding: { name: string }; reportingController: string }> }>(admin, 'GET', `/apis/events.k8s.io/v1/namespaces/${ns}/events`);
+      return list.items.some((e) => e.regarding.name === 'orphan' && e.reportingController === 'ipvsnet.io/agent');
+    });
+    expect(agent.events.failed).toBe(0);
+  });
+
+  it('is refused every write (and read) outside the role', async () => {
+    const attempts: Array<[string, Promise<unknown>]> = [
+      ['create Service', kubeRequest(sa, 'POST', `/api/v1/namespaces/${ns}/services`, { body: { apiVersion: 'v1', kind: 'Service', metadata: { name: 'x' }, spec: { ports: [{ port: 1 }] } } })],
+      ['patch Service', kubeRequest(sa, 'PATCH', `/api/v1/namespaces/${ns}/services/web`, { body: { metadata: { labels: { a: 'b' } } }, contentType: 'application/merge-patch+json' })],
+      ['delete EndpointSlice', kubeRequest(sa, 'DELETE', `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices/web-a`)],
+      ['create EndpointSlice', kubeRequest(sa, 'POST', `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`, { body: sliceBody(ns, 'evil', 'web', [{ ip: '10.9.9.9' }], [{ port: 80 }]) })],
+      ['patch Node status', kubeRequest(sa, 'PATCH', `/api/v1/nodes/${nodeName}/status`, { body: { status: { addresses: [] } }, contentType: 'application/merge-patch+json' })],
+      ['delete Node', kubeRequest(sa, 'DELETE', `/api/v1/nodes/${nodeName}`)],
+      ['create core/v1 Event', kubeRequest(sa, 'POST', `/api/v1/namespaces/${ns}/events`, { body: { apiVersion: 'v1', kind: 'Event', metadata: { name: 'x.1' }, involvedObject: { kind: 'Service', name: 'web', namespace: ns } } })],
+      ['delete events.k8s.io Event', kubeRequest(sa, 'DELETE', `/apis/events.k8s.io/v1/namespaces/${ns}/events`)],
+      ['list Secrets', kubeRequest(sa, 'GET', '/api/v1/secrets')],
+      ['list Pods', kubeRequest(sa, 'GET', '/api/v1/pods')],
+      ['get one Service (only list/watch granted)', kubeRequest(sa, 'GET', `/api/v1/namespaces/${ns}/services/web`)],
+      ['create ConfigMap', kubeRequest(sa, 'POST', `/api/v1/namespaces/${ns}/configmaps`, { body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' } } })],
+      ['escalate: create ClusterRoleBinding', kubeRequest(sa, 'POST', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', { body: { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'evil' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' }, subjects: [{ kind: 'ServiceAccount', name: 'ipvsnet', namespace: 'kube-system' }] } })],
+    ];
+    const results: Record<string, number> = {};
+    for (const [what, p] of attempts) results[what] = await status(p);
+    for (const [what] of attempts) expect(results[what], what).toBe(403);
+    // And the same requests are possible in principle: the admin can list Secrets.
+    expect(await status(kubeRequest(admin, 'GET', '/api/v1/secrets'))).toBe(200);
+  });
+});
