@@ -62,15 +62,21 @@ for m in xt_ipvs dummy veth bridge; do modprobe "$m" || fail "modprobe $m"; done
 [ -e /proc/net/ip_vs ] || fail "/proc/net/ip_vs missing after modprobe ip_vs"
 
 # The command: cwd, environment, argv from the run directory; stdin from /dev/null; stdout+stderr
-# through a pipe (not the console tty) so programs log as they would into a file.
+# through a FIFO (not the console tty) so programs log as they would into a file. The command's exit
+# ends the run even if it left background processes holding the FIFO open (they die with the guest).
 cd "$(cat "$run/cwd")" || fail "cd $(cat "$run/cwd")"
 export HOME=/root TERM=dumb LANG=C.UTF-8 IPVSNET_VM=1 IPVSNET_VM_RUN="$run"
 export PATH="$PWD/node_modules/.bin:$PATH"
 . "$run/env.sh" || fail "env.sh"
 . "$run/argv.sh" || fail "argv.sh"
+mkfifo /run/ipvsnet-vm.out || fail "mkfifo"
+cat /run/ipvsnet-vm.out > /dev/console &
+catpid=$!
 trap - EXIT
-"${argv[@]}" </dev/null 2>&1 | cat
-status=${PIPESTATUS[0]}
+"${argv[@]}" </dev/null >/run/ipvsnet-vm.out 2>&1
+status=$?
+for _ in $(seq 1 20); do kill -0 "$catpid" 2>/dev/null || break; sleep 0.1; done
+kill "$catpid" 2>/dev/null
 dmesg > "$run/dmesg.log" 2>/dev/null
 echo "$status" > "$run/exit-status.tmp" && mv "$run/exit-status.tmp" "$run/exit-status"
 sync

@@ -12,7 +12,10 @@
 //   - a missing service is ESRCH (getService returns undefined for it); a missing dest is ENOENT;
 //   - an unknown scheduler is ENOENT on NEW_SERVICE/SET_SERVICE;
 //   - dumping the dests of a missing service yields no dests (no error);
-//   - every listed service has IP_VS_SVC_F_HASHED set (see comparableServiceFlags).
+//   - every listed service has IP_VS_SVC_F_HASHED set (see comparableServiceFlags);
+//   - stats (conns, packets, bytes) are folded from per-CPU counters by the kernel's 2-second rate
+//     estimator, so they lag traffic by up to 2 s; ActiveConn/InactConn/PersistConn are immediate;
+//   - ipvsadm gives route/tunnel dests the service's port; the kernel itself keeps the port it is given.
 // Requests may be issued concurrently (up to 32 in flight on the one socket); dumps run alone,
 // because netlink interleaves a dump's parts with other replies otherwise.
 
