@@ -77,37 +77,47 @@ export function sortByAddress(ips: string[]): string[] {
   return [...byKey.keys()].sort().map((k) => byKey.get(k)!);
 }
 
+/** Sort and drop adjacent duplicates (cheaper than hashing every string into a Set). */
+function sortUnique(xs: string[]): string[] {
+  xs.sort();
+  let w = 0;
+  for (let r = 0; r < xs.length; r++) if (r === 0 || xs[r] !== xs[w - 1]) xs[w++] = xs[r]!;
+  xs.length = w;
+  return xs;
+}
+
 /** Full assembly of one family from all contributions. */
 export function aggregateFamily(family: Family, contributions: Iterable<FamilyContribution>): FamilyAggregate {
+  const vsKeys: string[] = [];
   const vsByKey = new Map<string, VirtualServer>();
-  const bound = new Set<string>();
-  const members = new Map<string, Set<string>>();
+  const bound: string[] = [];
+  const members = new Map<string, string[]>();
   const nna = new Map<string, NoNodeAccess>();
   for (const c of contributions) {
     for (const vs of c.virtualServers) {
       // The sort key identifies (protocol, address, port) as well as the contract's key does.
       const k = vsSortKey(vs);
       const cur = vsByKey.get(k);
-      if (!cur || preferVS(vs, cur) < 0) vsByKey.set(k, vs);
+      if (cur === undefined) { vsByKey.set(k, vs); vsKeys.push(k); }
+      else if (preferVS(vs, cur) < 0) vsByKey.set(k, vs);
     }
-    for (const b of c.bound) bound.add(b);
+    for (const b of c.bound) bound.push(b);
     const mm = c.members;
     for (let i = 0; i < mm.length; i += 2) {
       const set = mm[i]!;
-      let s = members.get(set);
-      if (!s) members.set(set, (s = new Set()));
-      s.add(mm[i + 1]!);
+      let l = members.get(set);
+      if (!l) members.set(set, (l = []));
+      l.push(mm[i + 1]!);
     }
     for (const e of c.noNodeAccess) nna.set(noNodeAccessId(e), e);
   }
-  const vsKeys = [...vsByKey.keys()].sort(); // default sort = code-unit order = cmpStr, natively
+  vsKeys.sort(); // default sort = code-unit order = cmpStr, natively
   const virtualServers = vsKeys.map((k) => vsByKey.get(k)!);
-  const sortedMembers = new Map<string, string[]>();
-  for (const [k, s] of members) sortedMembers.set(k, [...s].sort());
+  for (const l of members.values()) sortUnique(l);
   return {
     virtualServers,
-    bound: sortByAddress([...bound]).map(boundText),
-    members: sortedMembers,
+    bound: sortByAddress(bound).map(boundText),
+    members,
     noNodeAccess: [...nna.entries()].sort((a, b) => cmpStr(a[0], b[0])).map((x) => x[1]),
   };
 }

@@ -4,6 +4,7 @@
 
 import type { Family, Protocol } from './types.ts';
 import type { EndpointSliceModel } from '../model/types.ts';
+import { addrKey } from './addr.ts';
 
 export interface Endpoint {
   ip: string;
@@ -61,8 +62,17 @@ export function endpointsForFamily(slices: readonly EndpointSliceModel[], family
       }
     }
   }
+  // Sorted numerically by address, then port: real servers keep this order.
   const out: EndpointsByPort = new Map();
-  for (const [k, set] of byPort) out.set(k, [...set.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)));
+  for (const [k, set] of byPort) {
+    const list = [...set.values()];
+    if (list.length > 1) {
+      const keys = new Map<Endpoint, string>();
+      for (const ep of list) keys.set(ep, addrKey(ep.ip) + String(ep.port).padStart(5, '0'));
+      list.sort((a, b) => { const ka = keys.get(a)!; const kb = keys.get(b)!; return ka < kb ? -1 : ka > kb ? 1 : 0; });
+    }
+    out.set(k, list);
+  }
   return out;
 }
 

@@ -6,7 +6,9 @@
 
 import type { Diagnostic, Family, HealthCheckNodePort, RealServer, VirtualServer, VirtualServerFlag } from './types.ts';
 import type { EndpointSliceModel, ServiceModel, ServicePortModel } from '../model/types.ts';
-import { cidrContains, parseCIDR, parseIP } from '../model/ip.ts';
+import { cidrContains, parseCIDR } from '../model/ip.ts';
+import { addrKey } from './addr.ts';
+export { addrKey };
 import { LABEL_SERVICE_NAME } from '../model/endpointslice.ts';
 import type { FamilyContext, PlanContext } from './context.ts';
 import { categorize, endpointsForFamily, portKey, selectEndpoints, type Endpoint } from './endpoints.ts';
@@ -231,22 +233,8 @@ function nodePortMembers(c: FamilyContribution, sp: ServicePortModel, nodeIPs: s
 }
 
 function realServers(eps: readonly Endpoint[]): RealServer[] {
-  // Endpoints arrive de-duplicated and sorted by id; map() sizes the array exactly.
-  const out = eps.map((ep): RealServer => ({ address: ep.ip, port: ep.port, weight: 1, forward: 'masq' }));
-  return out.sort(compareRealServers);
-}
-
-let keyCache = new Map<string, string>();
-/** Numeric address order key, memoised (the planner sorts the same addresses often). */
-export function addrKey(ip: string): string {
-  let k = keyCache.get(ip);
-  if (k === undefined) {
-    const p = parseIP(ip);
-    k = p ? (p.family === 4 ? '4' : '6') + Array.from(p.bytes, (b) => (b < 16 ? '0' : '') + b.toString(16)).join('') : `9${ip}`;
-    if (keyCache.size > 500_000) keyCache = new Map();
-    keyCache.set(ip, k);
-  }
-  return k;
+  // Endpoints arrive de-duplicated and sorted by (address, port); map() sizes the array exactly.
+  return eps.map((ep): RealServer => ({ address: ep.ip, port: ep.port, weight: 1, forward: 'masq' }));
 }
 
 export function compareRealServers(a: RealServer, b: RealServer): number {
