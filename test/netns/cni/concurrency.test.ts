@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { OURS, Scratch, ipJson, linkExists, nsPath, prerequisites, runPlugin, uniq } from './helpers.ts';
+import { NO_AGENT, OURS, Scratch, ipJson, linkExists, nsPath, prerequisites, runPlugin, uniq } from './helpers.ts';
 
 const s = new Scratch();
 let dataDir = '';
@@ -80,7 +80,7 @@ describe('crash mid-ADD', () => {
       const env = { containerId: 'crashed', netns: nsPath(ns), ifname: 'eth0' };
       const r = await execa(OURS, [], {
         input: JSON.stringify(conf), reject: false, extendEnv: false,
-        env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', CNI_COMMAND: 'ADD', CNI_CONTAINERID: env.containerId, CNI_NETNS: env.netns, CNI_IFNAME: 'eth0', CNI_PATH: '/usr/lib/cni', IPVSNET_TEST_CRASH_AT: point },
+        env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', CNI_COMMAND: 'ADD', CNI_CONTAINERID: env.containerId, CNI_NETNS: env.netns, CNI_IFNAME: 'eth0', CNI_PATH: '/usr/lib/cni', IPVSNET_TEST_CRASH_AT: point, IPVSNET_CNI_SOCKET: NO_AGENT },
       });
       expect(r.signal, `${point}: ${r.stdout}`).toBe('SIGKILL');
       // what the crash left: a reservation from after-ipam on, a veth from after-veth on

@@ -13,6 +13,8 @@ export const REF_DIR = '/usr/lib/cni';
 export const REF_BRIDGE = join(REF_DIR, 'bridge');
 export const REF_HOSTLOCAL = join(REF_DIR, 'host-local');
 export const CNI_PATH = `${BIN}:${REF_DIR}`;
+/** a socket path nobody listens on: the shim falls back to the standalone plugin */
+export const NO_AGENT = '/nonexistent/ipvsnet-test/cni.sock';
 
 /** Build the plugin (idempotent) and fail loudly when a prerequisite is missing. */
 export async function prerequisites(): Promise<void> {
@@ -93,7 +95,9 @@ export interface RunOpts {
 
 /** Run a CNI plugin binary with the given config on stdin. */
 export async function runPlugin(bin: string, conf: unknown, o: RunOpts): Promise<PluginRun> {
-  const env: Record<string, string> = { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin', CNI_COMMAND: o.command, CNI_PATH: o.path ?? CNI_PATH };
+  const env: Record<string, string> = { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin', CNI_COMMAND: o.command, CNI_PATH: o.path ?? CNI_PATH,
+    // standalone unless a test points the shim at its own server
+    IPVSNET_CNI_SOCKET: NO_AGENT };
   if (o.containerId !== undefined) env['CNI_CONTAINERID'] = o.containerId;
   if (o.netns !== undefined) env['CNI_NETNS'] = o.netns;
   if (o.ifname !== undefined) env['CNI_IFNAME'] = o.ifname;
