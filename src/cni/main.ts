@@ -8,4 +8,4 @@ import { ipamPlugin } from '../ipam/plugin.ts';
 
 const sel = process.argv[2] ?? basename(process.argv[1] ?? process.execPath);
 const plugin = /ipam/.test(sel) ? ipamPlugin : bridgePlugin;
-await pluginMain(plugin);
+void pluginMain(plugin); // never returns: pluginMain exits the process
