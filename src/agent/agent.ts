@@ -59,8 +59,10 @@ export interface SyncReport {
   finishedAt: number;
   /** Changes (watch events) this sync applied. */
   changes: number;
-  /** For each applied change: finishedAt − receivedAt, ms. */
+  /** For each applied change: finishedAt − receivedAt, ms (agent-internal latency). */
   latenciesMs: number[];
+  /** For each applied EndpointSlice change carrying endpoints.kubernetes.io/last-change-trigger-time: finishedAt − that time, ms. */
+  triggerLatenciesMs: number[];
 }
 
 interface PendingChange {
@@ -260,7 +262,7 @@ export class Agent {
       }
     }
     const finishedAt = this.now();
-    const report: SyncReport = { plan, outcome, error, startedAt, finishedAt, changes: batch.length, latenciesMs: [] };
+    const report: SyncReport = { plan, outcome, error, startedAt, finishedAt, changes: batch.length, latenciesMs: [], triggerLatenciesMs: [] };
     if (error !== undefined) {
       this.pending = batch.concat(this.pending);
       this.metrics.syncErrors.inc({ stage: 'reconcile' });
@@ -286,6 +288,7 @@ export class Agent {
         report.latenciesMs.push(ms);
         this.metrics.eventToKernel.observe({ kind: c.kind }, ms / 1000);
         // kube-proxy counts only trigger times after it started.
+        if (c.triggerTime !== undefined) report.triggerLatenciesMs.push(finishedAt - c.triggerTime);
         if (c.triggerTime !== undefined && c.triggerTime > this.startedAt) {
           const fam = this.families[0] ?? 'IPv4';
           this.metrics.networkProgrammingDuration.observe({ ip_family: fam }, (finishedAt - c.triggerTime) / 1000);

@@ -1,0 +1,36 @@
+// The agent process measured by scripts/bench/agent.ts: the real Agent (sources, planner, runner,
+// health, metrics) against the real apiserver. The host has no IPVS, so the kernel step is a sink
+// that holds the plan; the figures are the agent's own pipeline (watch → plan → "programmed").
+// Reports over IPC: {type:'synced', ...} after every sync, {type:'rss', rss} on request.
+import pino from 'pino';
+import { Agent } from '../../src/agent/agent.ts';
+import { IncrementalPlanner } from '../../src/plan/index.ts';
+import { resolveAgentConfig } from '../../src/config/index.ts';
+import { loadKubeConfig } from '../../src/sources/kube.ts';
+import type { Plan } from '../../src/plan/types.ts';
+
+const argv = process.argv.slice(2);
+const cfg = resolveAgentConfig(argv);
+const kc = loadKubeConfig({ kubeconfig: cfg.kubeconfig });
+let last: Plan | undefined;
+const agent = new Agent(cfg, {
+  kc,
+  planner: new IncrementalPlanner(cfg.node),
+  reconciler: { sync: async (p: Plan) => { last = p; return { failures: [] }; } },
+  logger: pino({ level: 'warn' }, pino.destination(2)),
+});
+const t0 = Date.now();
+agent.synced$.subscribe((r) => {
+  const vs = r.plan.families.reduce((n, f) => n + f.virtualServers.length, 0);
+  const rs = r.plan.families.reduce((n, f) => n + f.virtualServers.reduce((m, v) => m + v.realServers.length, 0), 0);
+  process.send?.({ type: 'synced', at: r.finishedAt, ms: r.finishedAt - r.startedAt, vs, rs, changes: r.changes, triggerLatenciesMs: r.triggerLatenciesMs });
+});
+process.on('message', (m: { type: string }) => {
+  if (m.type === 'rss') {
+    global.gc?.();
+    process.send?.({ type: 'rss', rss: process.memoryUsage().rss, heap: process.memoryUsage().heapUsed });
+  }
+  if (m.type === 'stop') void agent.stop().then(() => process.exit(0));
+});
+await agent.start();
+process.send?.({ type: 'started', ms: Date.now() - t0, vs: last?.families.reduce((n, f) => n + f.virtualServers.length, 0) });

@@ -1,0 +1,138 @@
+// Agent benchmark against the real kube-apiserver (scripts/cluster/up.sh is started if needed):
+//   node scripts/bench/agent.ts [--services 1000,10000] [--churn-seconds 30] [--min-sync-period 1s]
+// For each size N: N Services × 5 endpoints (one EndpointSlice each) are created through the API; then
+//   1. start → fully programmed: agent process start until its first sync holds all N virtual servers;
+//   2. event-to-kernel under churn: 10 EndpointSlice changes per second, each stamped with
+//      endpoints.kubernetes.io/last-change-trigger-time at write time; latency = sync end − that time;
+//   3. the agent process's RSS (after the churn).
+// Kernel programming is not included: the host has no IPVS (see agent-child.ts). Prints a table.
+import { fork } from 'node:child_process';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { existsSync } from 'node:fs';
+import { KubeConfig } from '@kubernetes/client-node';
+import { kubeRequest } from '../../src/sources/kube.ts';
+import { up, down, loadState, defaultDir } from '../cluster/cluster.ts';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const args = process.argv.slice(2);
+const opt = (name: string, def: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1]! : def;
+};
+const sizes = opt('services', '1000,10000').split(',').map(Number);
+const churnSeconds = Number(opt('churn-seconds', '30'));
+const minSync = opt('min-sync-period', '1s');
+
+let started = false;
+if (!existsSync(join(defaultDir(), 'state.json'))) {
+  await up();
+  started = true;
+}
+const state = loadState();
+const kc = new KubeConfig();
+kc.loadFromFile(state.kubeconfig);
+
+async function pool<T>(items: T[], width: number, fn: (t: T) => Promise<void>): Promise<void> {
+  let i = 0;
+  await Promise.all(Array.from({ length: width }, async () => {
+    while (i < items.length) await fn(items[i++]!);
+  }));
+}
+
+function pct(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]! : NaN;
+}
+
+function slice(ns: string, i: number, gen: number, trigger?: string) {
+  return {
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: { name: `s${i}-a`, namespace: ns, labels: { 'kubernetes.io/service-name': `s${i}` }, annotations: trigger ? { 'endpoints.kubernetes.io/last-change-trigger-time': trigger } : undefined },
+    addressType: 'IPv4',
+    endpoints: Array.from({ length: 5 }, (_, k) => {
+      const j = i * 5 + k;
+      return { addresses: [`10.${128 + (j >> 16)}.${(j >> 8) & 255}.${(j + gen) & 255}`], nodeName: 'bench-node', conditions: { ready: true } };
+    }),
+    ports: [{ name: '', port: 8080, protocol: 'TCP' }],
+  };
+}
+
+const results: Array<Record<string, string | number>> = [];
+for (const n of sizes) {
+  const ns = `bench-${n}-${Date.now().toString(36)}`;
+  await kubeRequest(kc, 'POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } } });
+  const t0 = Date.now();
+  await pool([...Array(n).keys()], 32, async (i) => {
+    await kubeRequest(kc, 'POST', `/api/v1/namespaces/${ns}/services`, { body: { apiVersion: 'v1', kind: 'Service', metadata: { name: `s${i}` }, spec: { ports: [{ port: 80, targetPort: 8080 }] } } });
+    await kubeRequest(kc, 'POST', `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`, { body: slice(ns, i, 0) });
+  });
+  process.stderr.write(`bench: created ${n} Services + ${n} EndpointSlices in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+
+  const child = fork(join(here, 'agent-child.ts'), [`--kubeconfig=${state.kubeconfig}`, '--hostname-override=bench-node', '--healthz-bind-address=', '--metrics-bind-address=', `--ipvs-min-sync-period=${minSync}`, '--ipvs-sync-period=30s'], {
+    execArgv: ['--disable-warning=ExperimentalWarning', '--expose-gc'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const triggerLat: number[] = [];
+  let rssResolve: ((v: { rss: number; heap: number }) => void) | undefined;
+  const startT = Date.now();
+  let programmedMs = -1;
+  let totalVs = 0;
+  const programmed = new Promise<void>((resolve) => {
+    child.on('message', (m: { type: string; vs?: number; triggerLatenciesMs?: number[]; rss?: number; heap?: number }) => {
+      if (m.type === 'synced') {
+        totalVs = m.vs ?? 0;
+        if (programmedMs < 0 && (m.vs ?? 0) >= n) {
+          programmedMs = Date.now() - startT;
+          resolve();
+        }
+        triggerLat.push(...(m.triggerLatenciesMs ?? []));
+      }
+      if (m.type === 'rss') rssResolve?.({ rss: m.rss!, heap: m.heap! });
+    });
+  });
+  await programmed;
+  process.stderr.write(`bench: N=${n}: programmed ${totalVs} virtual servers ${programmedMs} ms after start\n`);
+
+  // Churn: 10 changes/s, each a new endpoint set with the trigger-time annotation.
+  triggerLat.length = 0;
+  const churnT0 = Date.now();
+  let k = 0;
+  const pending: Promise<unknown>[] = [];
+  while (Date.now() - churnT0 < churnSeconds * 1000) {
+    const due = churnT0 + k * 100;
+    if (due > Date.now()) await sleep(due - Date.now());
+    const i = (k * 7919) % n;
+    const body = slice(ns, i, k + 1, new Date().toISOString());
+    pending.push(kubeRequest<{ metadata: { resourceVersion: string } }>(kc, 'GET', `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices/s${i}-a`).then((cur) =>
+      kubeRequest(kc, 'PUT', `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices/s${i}-a`, { body: { ...body, metadata: { ...body.metadata, resourceVersion: cur.metadata.resourceVersion } } })));
+    k++;
+  }
+  await Promise.allSettled(pending);
+  await sleep(3000);
+  const rss = await new Promise<{ rss: number; heap: number }>((resolve) => {
+    rssResolve = resolve;
+    child.send({ type: 'rss' });
+  });
+  child.send({ type: 'stop' });
+  await new Promise((r) => child.once('exit', r));
+  results.push({
+    services: n,
+    endpoints: n * 5,
+    'start→programmed ms': programmedMs,
+    changes: k,
+    'measured': triggerLat.length,
+    'p50 ms': pct(triggerLat, 50),
+    'p99 ms': pct(triggerLat, 99),
+    'max ms': Math.max(...triggerLat),
+    'RSS MB': Math.round(rss.rss / 1048576),
+    'heap MB': Math.round(rss.heap / 1048576),
+    minSyncPeriod: minSync,
+  });
+  process.stderr.write(`bench: ${JSON.stringify(results.at(-1))}\n`);
+}
+console.table(results);
+if (started) await down();
+process.exit(0);

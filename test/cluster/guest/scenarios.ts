@@ -1,0 +1,309 @@
+// Runs INSIDE the qemu guest (Debian kernel with IPVS), started by test/cluster/vm-agent.test.ts via
+// scripts/vm/run.sh. The real agent (bin/ipvsnet agent) runs here against the host's kube-apiserver
+// at https://10.0.2.2:<port>; backends are network namespaces running HTTP servers; every check reads
+// the real kernel (ipvsadm, ipset, iptables) or sends real traffic. Each check is appended to
+// $IPVSNET_CTL/report.jsonl as {"check","ok","detail"}; the host test asserts them.
+// Coordination with the host (the apiserver outage) goes through marker files in $IPVSNET_CTL.
+//
+// This file is not a vitest test (the host cannot run it: no IPVS there).
+
+import { execa, type ResultPromise } from 'execa';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { KubeConfig } from '@kubernetes/client-node';
+import { kubeRequest } from '../../../src/sources/kube.ts';
+
+interface Params {
+  ns: string;
+  nodeName: string;
+  service: { name: string; clusterIP: string; port: number; nodePort: number };
+  sliceName: string;
+  backends: Array<{ name: string; ip: string }>;
+  agentKubeconfig: string;
+  adminKubeconfig: string;
+  syncPeriodSeconds: number;
+  outageSeconds: number;
+}
+
+const ctl = process.env['IPVSNET_CTL'];
+if (!ctl || process.env['IPVSNET_VM'] !== '1') {
+  process.stderr.write('scenarios.ts runs inside the VM guest (IPVSNET_VM=1, IPVSNET_CTL set)\n');
+  process.exit(2);
+}
+const P = JSON.parse(readFileSync(join(ctl, 'params.json'), 'utf8')) as Params;
+const report = join(ctl, 'report.jsonl');
+const admin = new KubeConfig();
+admin.loadFromFile(P.adminKubeconfig);
+
+function check(name: string, ok: boolean, detail: unknown = {}): void {
+  appendFileSync(report, JSON.stringify({ check: name, ok, detail }) + '\n');
+  process.stdout.write(`[guest] ${ok ? 'PASS' : 'FAIL'} ${name} ${JSON.stringify(detail)}\n`);
+}
+
+async function sh(cmd: string, args: string[]): Promise<string> {
+  const r = await execa(cmd, args, { reject: false });
+  if (r.exitCode !== 0) throw new Error(`${cmd} ${args.join(' ')}: exit ${r.exitCode}: ${r.stderr}`);
+  return r.stdout;
+}
+
+async function nsExec(ns: string, cmd: string, args: string[]): Promise<{ code: number; out: string }> {
+  const r = await execa('ip', ['netns', 'exec', ns, cmd, ...args], { reject: false });
+  return { code: r.exitCode ?? -1, out: r.stdout };
+}
+
+// ---------------------------------------------------------------- backends and client
+async function setupNetwork(): Promise<void> {
+  await sh('sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
+  await sh('ip', ['link', 'add', 'cbr0', 'type', 'bridge']);
+  await sh('ip', ['addr', 'add', '10.244.0.1/24', 'dev', 'cbr0']);
+  await sh('ip', ['link', 'set', 'cbr0', 'up']);
+  for (const b of P.backends) await addBackend(b.name, b.ip);
+  // The client is routed (not bridged): its traffic and the replies cross the node's stack.
+  await sh('ip', ['netns', 'add', 'client']);
+  await sh('ip', ['link', 'add', 'cl-host', 'type', 'veth', 'peer', 'name', 'cl-pod']);
+  await sh('ip', ['link', 'set', 'cl-pod', 'netns', 'client']);
+  await sh('ip', ['addr', 'add', '10.250.0.1/24', 'dev', 'cl-host']);
+  await sh('ip', ['link', 'set', 'cl-host', 'up']);
+  await nsExec('client', 'ip', ['addr', 'add', '10.250.0.2/24', 'dev', 'cl-pod']);
+  await nsExec('client', 'ip', ['link', 'set', 'cl-pod', 'up']);
+  await nsExec('client', 'ip', ['link', 'set', 'lo', 'up']);
+  await nsExec('client', 'ip', ['route', 'add', 'default', 'via', '10.250.0.1']);
+}
+
+const httpd: ResultPromise[] = [];
+async function addBackend(name: string, ip: string): Promise<void> {
+  const dir = `/tmp/www-${name}`;
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'index.html'), `${name}\n`);
+  await sh('ip', ['netns', 'add', name]);
+  await sh('ip', ['link', 'add', `h-${name}`, 'type', 'veth', 'peer', 'name', `p-${name}`]);
+  await sh('ip', ['link', 'set', `p-${name}`, 'netns', name]);
+  await sh('ip', ['link', 'set', `h-${name}`, 'master', 'cbr0']);
+  await sh('ip', ['link', 'set', `h-${name}`, 'up']);
+  await nsExec(name, 'ip', ['addr', 'add', `${ip}/24`, 'dev', `p-${name}`]);
+  await nsExec(name, 'ip', ['link', 'set', `p-${name}`, 'up']);
+  await nsExec(name, 'ip', ['link', 'set', 'lo', 'up']);
+  await nsExec(name, 'ip', ['route', 'add', 'default', 'via', '10.244.0.1']);
+  const p = execa('ip', ['netns', 'exec', name, 'busybox', 'httpd', '-f', '-p', '8080', '-h', dir], { reject: false });
+  p.catch(() => undefined);
+  httpd.push(p);
+}
+
+async function curl(ns: string | undefined, url: string): Promise<string | undefined> {
+  const args = ['-s', '--max-time', '3', url];
+  const r = ns ? await nsExec(ns, 'curl', args) : await execa('curl', args, { reject: false }).then((x) => ({ code: x.exitCode ?? -1, out: x.stdout }));
+  return r.code === 0 ? r.out.trim() : undefined;
+}
+
+// ---------------------------------------------------------------- kernel views
+async function realServers(ip: string, port: number): Promise<string[] | undefined> {
+  const r = await execa('ipvsadm', ['-Ln', '-t', `${ip}:${port}`], { reject: false });
+  if (r.exitCode !== 0) return undefined;
+  return r.stdout.split('\n').filter((l) => l.includes('->') && !l.includes('RemoteAddress')).map((l) => l.trim().split(/\s+/)[1]!).sort();
+}
+
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs: number): Promise<{ value?: T; ms: number }> {
+  const t0 = Date.now();
+  for (;;) {
+    const v = await fn().catch(() => undefined);
+    if (v) return { value: v as T, ms: Date.now() - t0 };
+    if (Date.now() - t0 > timeoutMs) return { ms: Date.now() - t0 };
+    await sleep(50);
+  }
+}
+
+// ---------------------------------------------------------------- the agent
+let agent: ResultPromise | undefined;
+let agentRuns = 0;
+function agentLog(): string {
+  return join(ctl!, `agent-${agentRuns}.log`);
+}
+function startAgent(): void {
+  agentRuns++;
+  const out = { file: agentLog(), append: true } as const;
+  agent = execa(
+    'bin/ipvsnet',
+    [
+      'agent',
+      `--kubeconfig=${P.agentKubeconfig}`,
+      `--hostname-override=${P.nodeName}`,
+      '--cluster-cidr=10.244.0.0/16',
+      `--ipvs-sync-period=${P.syncPeriodSeconds}s`,
+      '--ipvs-min-sync-period=100ms',
+      '--healthz-bind-address=0.0.0.0:10256',
+      '--metrics-bind-address=127.0.0.1:10249',
+    ],
+    { reject: false, stdin: 'ignore', stdout: out, stderr: out },
+  );
+  agent.catch(() => undefined);
+}
+
+function firstSyncLine(): { operations?: number } | undefined {
+  const text = existsSync(agentLog()) ? readFileSync(agentLog(), 'utf8') : '';
+  for (const line of text.split('\n')) {
+    if (!line.includes('first sync done')) continue;
+    const o = JSON.parse(line) as { lastSync?: { operations?: number } };
+    return { operations: o.lastSync?.operations };
+  }
+  return undefined;
+}
+
+async function healthz(): Promise<number> {
+  try {
+    return (await fetch('http://127.0.0.1:10256/healthz', { signal: AbortSignal.timeout(2000) })).status;
+  } catch {
+    return 0;
+  }
+}
+
+/** Sequential requests through the ClusterIP from the client netns: returns the failure count. */
+async function clientLoop(stop: () => boolean, maxRequests: number): Promise<{ ok: number; failed: number; seen: Set<string> }> {
+  let ok = 0;
+  let failed = 0;
+  const seen = new Set<string>();
+  for (let i = 0; i < maxRequests && !stop(); i++) {
+    const body = await curl('client', `http://${P.service.clusterIP}:${P.service.port}/`);
+    if (body) {
+      ok++;
+      seen.add(body);
+    } else failed++;
+  }
+  return { ok, failed, seen };
+}
+
+async function setSlice(backends: Array<{ name: string; ip: string }>): Promise<void> {
+  const path = `/apis/discovery.k8s.io/v1/namespaces/${P.ns}/endpointslices/${P.sliceName}`;
+  const cur = await kubeRequest<{ metadata: Record<string, unknown> }>(admin, 'GET', path);
+  await kubeRequest(admin, 'PUT', path, {
+    body: {
+      apiVersion: 'discovery.k8s.io/v1',
+      kind: 'EndpointSlice',
+      metadata: { ...cur.metadata, annotations: { 'endpoints.kubernetes.io/last-change-trigger-time': new Date().toISOString() } },
+      addressType: 'IPv4',
+      endpoints: backends.map((b) => ({ addresses: [b.ip], nodeName: P.nodeName, conditions: { ready: true, serving: true, terminating: false } })),
+      ports: [{ name: '', port: 8080, protocol: 'TCP' }],
+    },
+  });
+}
+
+const svc = P.service;
+const want = (bs: Array<{ ip: string }>) => bs.map((b) => `${b.ip}:8080`).sort().join(',');
+
+async function main(): Promise<void> {
+  await setupNetwork();
+  const extra = [{ name: 'be3', ip: '10.244.0.13' }, { name: 'be4', ip: '10.244.0.14' }];
+  for (const b of extra) await addBackend(b.name, b.ip);
+
+  // ---- 1. start: the agent programs the kernel from the real apiserver.
+  startAgent();
+  const started = await waitFor('virtual server programmed', async () => (await realServers(svc.clusterIP, svc.port))?.join(',') === want(P.backends), 180_000);
+  check('start: ClusterIP virtual server with both endpoints', started.value === true, { ms: started.ms, rs: await realServers(svc.clusterIP, svc.port) });
+  const nodePortRs = await realServers('10.0.2.15', svc.nodePort);
+  check('start: NodePort virtual server on the node IP', nodePortRs?.join(',') === want(P.backends), { rs: nodePortRs });
+  const addrs = await sh('ip', ['-o', 'addr', 'show', 'dev', 'kube-ipvs0']);
+  check('start: ClusterIP bound on kube-ipvs0', addrs.includes(`${svc.clusterIP}/32`), { addrs });
+  const set = await sh('ipset', ['list', 'KUBE-CLUSTER-IP']);
+  check('start: KUBE-CLUSTER-IP ipset member', set.includes(`${svc.clusterIP},tcp:${svc.port}`), {});
+
+  // ---- 2. real traffic: ClusterIP from a routed client netns, NodePort, and the node itself.
+  const seen = new Set<string>();
+  let fails = 0;
+  for (let i = 0; i < 8; i++) {
+    const b = await curl('client', `http://${svc.clusterIP}:${svc.port}/`);
+    if (b) seen.add(b);
+    else fails++;
+  }
+  check('traffic: ClusterIP reaches both backends (rr)', fails === 0 && seen.size === 2, { seen: [...seen], fails });
+  const np = await curl('client', `http://10.0.2.15:${svc.nodePort}/`);
+  check('traffic: NodePort answers', np !== undefined && P.backends.some((b) => b.name === np), { np });
+  const local = await curl(undefined, `http://${svc.clusterIP}:${svc.port}/`);
+  check('traffic: ClusterIP from the node itself', local !== undefined, { local });
+  check('health: /healthz 200', (await healthz()) === 200, {});
+  const metrics = await fetch('http://127.0.0.1:10249/metrics').then((r) => r.text(), () => '');
+  const conns = new RegExp(`ipvsnet_virtual_server_connections_total\\{protocol="TCP",address="${svc.clusterIP.replace(/\./g, '\\.')}",port="${svc.port}",family="IPv4"\\} (\\d+)`).exec(metrics);
+  check('metrics: per-virtual-server IPVS stats', Number(conns?.[1] ?? 0) >= 8, { conns: conns?.[1] });
+
+  // ---- 3. an EndpointSlice change reaches the kernel.
+  const t0 = Date.now();
+  await setSlice([...P.backends, extra[0]!]);
+  const changed = await waitFor('third endpoint', async () => (await realServers(svc.clusterIP, svc.port))?.join(',') === want([...P.backends, extra[0]!]), 30_000);
+  check('change: new endpoint programmed', changed.value === true, { msFromApiWrite: Date.now() - t0 });
+
+  // ---- 4. tampering is repaired within one syncPeriod.
+  const budget = P.syncPeriodSeconds * 1000 + 2000;
+  await sh('ipset', ['del', 'KUBE-CLUSTER-IP', `${svc.clusterIP},tcp:${svc.port}`]);
+  const r1 = await waitFor('ipset member back', async () => (await sh('ipset', ['list', 'KUBE-CLUSTER-IP'])).includes(`${svc.clusterIP},tcp:${svc.port}`), budget);
+  check('tamper: deleted ipset member restored within one syncPeriod', r1.value === true, { ms: r1.ms, budget });
+  await sh('ipvsadm', ['-D', '-t', `${svc.clusterIP}:${svc.port}`]);
+  const r2 = await waitFor('virtual server back', async () => (await realServers(svc.clusterIP, svc.port))?.length === 3, budget);
+  check('tamper: deleted virtual server restored within one syncPeriod', r2.value === true, { ms: r2.ms, budget });
+  const rules = (await sh('iptables', ['-t', 'nat', '-S', 'KUBE-SERVICES'])).split('\n').filter((l) => l.startsWith('-A KUBE-SERVICES'));
+  const victim = rules.find((l) => l.includes('KUBE-CLUSTER-IP')) ?? rules[0];
+  if (victim) {
+    await sh('iptables', ['-t', 'nat', ...victim.replace(/^-A /, '-D ').match(/(?:[^\s"]+|"[^"]*")+/g)!.map((s) => s.replace(/^"|"$/g, ''))]);
+    const r3 = await waitFor('KUBE-SERVICES rule back', async () => (await sh('iptables', ['-t', 'nat', '-S', 'KUBE-SERVICES'])).split('\n').includes(victim), budget);
+    check('tamper: deleted KUBE-SERVICES rule restored within one syncPeriod', r3.value === true, { ms: r3.ms, budget, rule: victim });
+  } else {
+    check('tamper: deleted KUBE-SERVICES rule restored within one syncPeriod', false, { rules });
+  }
+
+  // ---- 5. kill -9 and restart under a client loop: no failed request, nothing to change on resync.
+  let stopLoop = false;
+  const loop = clientLoop(() => stopLoop, 100_000);
+  await sleep(1500);
+  agent?.kill('SIGKILL');
+  await agent;
+  await sleep(1000);
+  startAgent();
+  const resynced = await waitFor('restarted agent synced', async () => firstSyncLine(), 180_000);
+  await sleep(1500);
+  stopLoop = true;
+  const loopRes = await loop;
+  check('kill -9: zero failed requests across the restart', loopRes.failed === 0 && loopRes.ok > 0, { ok: loopRes.ok, failed: loopRes.failed });
+  check('kill -9: the resync finds nothing to change', resynced.value?.operations === 0, { firstSync: resynced.value, ms: resynced.ms });
+
+  // ---- 6. apiserver down for 30 s (the host stops it): dataplane untouched, health per the rule,
+  //         and a change made right after it returns is applied within 2 s.
+  writeFileSync(join(ctl!, 'outage-ready'), String(Date.now()));
+  const downSeen = await waitFor('host stopped the apiserver', async () => existsSync(join(ctl!, 'host-apiserver-stopped')), 120_000);
+  stopLoop = false;
+  const outageLoop = clientLoop(() => stopLoop, 100_000);
+  const statuses = new Map<number, number>();
+  const restarted = await waitFor(
+    'host restarted the apiserver',
+    async () => {
+      const s = await healthz();
+      statuses.set(s, (statuses.get(s) ?? 0) + 1);
+      await sleep(500);
+      return existsSync(join(ctl!, 'host-apiserver-restarted'));
+    },
+    (P.outageSeconds + 180) * 1000,
+  );
+  stopLoop = true;
+  const outageRes = await outageLoop;
+  check('outage: host stopped and restarted the apiserver', downSeen.value === true && restarted.value === true, {});
+  check('outage: zero failed requests while the apiserver is down', outageRes.failed === 0 && outageRes.ok > 0, { ok: outageRes.ok, failed: outageRes.failed });
+  check('outage: /healthz stays 200 (nothing queued, so healthy per the 2×syncPeriod rule)', statuses.size === 1 && statuses.has(200), { statuses: Object.fromEntries(statuses) });
+  check('outage: virtual server untouched', (await realServers(svc.clusterIP, svc.port))?.length === 3, {});
+  const tChange = Date.now();
+  await setSlice([...P.backends, ...extra]);
+  const afterOutage = await waitFor('change after restart programmed', async () => (await realServers(svc.clusterIP, svc.port))?.length === 4, 30_000);
+  check('outage: a change after the restart is programmed within 2 s', afterOutage.value === true && Date.now() - tChange <= 2000, { ms: Date.now() - tChange });
+
+  agent?.kill('SIGTERM');
+  await agent;
+}
+
+main().then(
+  () => {
+    for (const p of httpd) p.kill();
+    process.exit(0);
+  },
+  (e: unknown) => {
+    check('guest script crashed', false, { error: e instanceof Error ? e.stack : String(e) });
+    agent?.kill('SIGKILL');
+    for (const p of httpd) p.kill();
+    process.exit(1);
+  },
+);
