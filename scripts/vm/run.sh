@@ -21,6 +21,7 @@
 #   --hostname NAME     the guest's host name (default ipvsnet-vm).
 #   --kernel VERSION    kernel under /boot and /lib/modules (default: the newest *-amd64 one).
 #   --keep              keep the run directory (console.log, dmesg.log) even on success.
+#   --prepare           only check the prerequisites and build the cached initramfs; no CMD, no boot.
 #   -h, --help          print this header.
 #
 # What the guest provides (see scripts/vm/README.md):
@@ -46,7 +47,7 @@ repo=$(cd "$here/../.." && pwd)
 die() { echo "ipvsnet-vm: $*" >&2; exit 125; }
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
 
-timeout_s=1800 mem=2048 smp=2 cwd=$repo share=$repo/build/vm-share hostname=ipvsnet-vm kver= keep=0
+timeout_s=1800 mem=2048 smp=2 cwd=$repo share=$repo/build/vm-share hostname=ipvsnet-vm kver= keep=0 prepare=0
 envs=() fwds=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -60,13 +61,14 @@ while [ $# -gt 0 ]; do
     --hostname) hostname=${2:?--hostname needs NAME}; shift 2;;
     --kernel) kver=${2:?--kernel needs VERSION}; shift 2;;
     --keep) keep=1; shift;;
+    --prepare) prepare=1; shift;;
     -h|--help) usage; exit 0;;
     --) shift; break;;
     -*) die "unknown option $1 (see --help)";;
     *) break;;
   esac
 done
-[ $# -gt 0 ] || die "no command given (usage: scripts/vm/run.sh [options] -- CMD [ARGS...])"
+[ $# -gt 0 ] || [ "$prepare" = 1 ] || die "no command given (usage: scripts/vm/run.sh [options] -- CMD [ARGS...])"
 [[ $timeout_s =~ ^[0-9]+$ ]] && [ "$timeout_s" -gt 0 ] || die "--timeout must be a positive number of seconds"
 [[ $mem =~ ^[0-9]+$ ]] || die "--mem must be MiB"
 [[ $smp =~ ^[0-9]+$ ]] || die "--smp must be a number"
@@ -138,6 +140,10 @@ if [ ! -s "$initrd" ]; then
   (cd "$tmp" && find . -print0 | cpio --null -o -H newc --quiet | gzip -1) > "$initrd.tmp.$$"
   mv "$initrd.tmp.$$" "$initrd"
   rm -rf "$tmp"
+fi
+if [ "$prepare" = 1 ]; then
+  echo "ipvsnet-vm: ready: kernel $kver, initramfs $initrd"
+  exit 0
 fi
 
 # --- the run directory: how the host tells the guest what to run, and gets the status back --------
