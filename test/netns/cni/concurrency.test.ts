@@ -41,7 +41,7 @@ describe('100 parallel ADDs', () => {
       ipam: { type: 'ipvsnet-ipam', subnet: '10.205.0.0/24', dataDir, routes: [{ dst: '0.0.0.0/0' }] } };
     const pods: string[] = [];
     for (let i = 0; i < 100; i++) pods.push(await s.addNetns('ivc'));
-    const adds = await Promise.all(pods.map((ns, i) => runPlugin(OURS, conf, { command: 'ADD', containerId: `pod${i}`, netns: nsPath(ns), ifname: 'eth0' })));
+    const adds = await Promise.all(pods.map((ns, i) => runPlugin(OURS, conf, { command: 'ADD', containerId: `pod${i}`, netns: nsPath(ns), ifname: 'eth0', timeoutMs: 500_000 })));
     adds.forEach((r, i) => expect(r.exitCode, `pod${i}: ${r.stdout}`).toBe(0));
     const addrs = adds.map((r) => (r.json!['ips'] as Array<{ address: string }>)[0]!.address);
     expect(new Set(addrs).size).toBe(100);
@@ -53,7 +53,7 @@ describe('100 parallel ADDs', () => {
       const a = (j[0]!['addr_info'] as Array<Record<string, unknown>>).filter((x) => x['family'] === 'inet').map((x) => `${x['local']}/${x['prefixlen']}`);
       expect(a).toEqual([addrs[i]]);
     }
-    const dels = await Promise.all(pods.map((ns, i) => runPlugin(OURS, conf, { command: 'DEL', containerId: `pod${i}`, netns: nsPath(ns), ifname: 'eth0' })));
+    const dels = await Promise.all(pods.map((ns, i) => runPlugin(OURS, conf, { command: 'DEL', containerId: `pod${i}`, netns: nsPath(ns), ifname: 'eth0', timeoutMs: 500_000 })));
     dels.forEach((r, i) => expect(r.exitCode, `pod${i}: ${r.stdout}`).toBe(0));
     expect(ipFiles(network)).toEqual([]);
     expect(await ipJson(['link', 'show', 'master', bridge])).toHaveLength(0);
@@ -63,7 +63,7 @@ describe('100 parallel ADDs', () => {
       expect(links).toEqual(['lo']);
     }
     for (const ns of pods) await s.delNetns(ns);
-  }, 600_000);
+  }, 1_200_000);
 });
 
 describe('crash mid-ADD', () => {
