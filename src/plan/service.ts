@@ -206,7 +206,8 @@ function familyContribution(
       for (const ip of fctx.nodePortIPs) vs(ip, sp.nodePort, 'nodePort', externalRS);
     }
 
-    if (svc.type === 'LoadBalancer' && externalLocal && svc.healthCheckNodePort > 0) {
+    // kube-proxy skips the rest of a NodePort port (health check set included) when no node address serves it.
+    if (svc.type === 'LoadBalancer' && externalLocal && svc.healthCheckNodePort > 0 && (sp.nodePort === 0 || fctx.nodePortIPs.length > 0)) {
       c.members.push(SET.healthCheckNodePort, String(svc.healthCheckNodePort));
     }
   }

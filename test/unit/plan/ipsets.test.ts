@@ -108,6 +108,15 @@ describe('ipset members', () => {
     expect(members(p, 'KUBE-NODE-PORT-LOCAL-SCTP-HASH')).toEqual(['10.0.0.11,sctp:30868', '192.168.0.11,sctp:30868']);
   });
 
+  it('like kube-proxy, no NodePort address means no NodePort or health-check members for that port', () => {
+    const lbLocal = svc('lb', { type: 'LoadBalancer', ports: [{ name: 'h', port: 80, nodePort: 30080 }], spec: { externalTrafficPolicy: 'Local', healthCheckNodePort: 32000 } });
+    const none = planOf([NODE_A, lbLocal], { nodePortAddresses: ['172.16.0.0/12'] });
+    expect(members(none, 'KUBE-HEALTH-CHECK-NODE-PORT')).toEqual([]);
+    expect(members(none, 'KUBE-NODE-PORT-LOCAL-TCP')).toEqual([]);
+    expect(none.healthCheckNodePorts).toEqual([{ service: 'default/lb', port: 32000, localEndpoints: 0 }]);
+    expect(members(planOf([NODE_A, lbLocal]), 'KUBE-HEALTH-CHECK-NODE-PORT')).toEqual(['32000']);
+  });
+
   it('members are unique even when two Services produce the same one', () => {
     const p = planOf([NODE_A, svc('a', { clusterIP: '10.96.0.50' }), svc('b', { clusterIP: '10.96.0.50' })]);
     expect(members(p, 'KUBE-CLUSTER-IP')).toEqual(['10.96.0.50,tcp:80']);
