@@ -60,13 +60,39 @@ export async function run(argv: string[]): Promise<number> {
   } catch (e) {
     log.warn({ err: e instanceof Error ? e.message : String(e) }, 'IPVS statistics unavailable');
   }
+  // ipvsnet's pod-network extensions, driven by the same Node informer (opt-in flags).
+  const afterSync: Array<(plan: import('../plan/types.ts').Plan) => Promise<void>> = [];
+  let agentRef: Agent | undefined;
+  if (cfg.podRoutes || cfg.cniConfDir) {
+    const routes = await import('../routes/index.ts');
+    const nodes = () => (agentRef?.sources.nodes.list() ?? []) as never[];
+    if (cfg.podRoutes) {
+      const rc = new routes.RouteController({ nodeName: cfg.nodeName });
+      afterSync.push(async () => {
+        const r = await rc.sync(nodes());
+        for (const e of r.errors) log.error({ err: e }, 'pod route operation failed');
+        if (r.added.length || r.removed.length) log.info({ added: r.added.length, removed: r.removed.length, unreachable: r.unreachablePeers }, 'pod routes synced');
+      });
+    }
+    if (cfg.cniConfDir) {
+      const confDir = cfg.cniConfDir;
+      afterSync.push(async () => {
+        const self = agentRef?.sources.nodes.get(cfg.nodeName);
+        if (!self) return;
+        const r = routes.writeConflist(self as never, { confDir });
+        if (r.changed) log.info({ path: r.path }, 'CNI conflist written');
+      });
+    }
+  }
   const agent = new Agent(cfg, {
     kc,
     planner: new IncrementalPlanner(cfg.node),
     reconciler,
     logger: log,
     ipvsStats,
+    afterSync,
   });
+  agentRef = agent;
   let stopping = false;
   const done = new Promise<number>((resolve) => {
     const stop = (sig: string) => {

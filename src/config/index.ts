@@ -36,6 +36,9 @@ export interface AgentConfig {
   configFile?: string;
   /** Log level for pino. */
   logLevel: string;
+  /** ipvsnet extensions: the pod-network route controller and the CNI conflist writer (off by default). */
+  podRoutes: boolean;
+  cniConfDir?: string;
   /** Client QPS/burst from clientConnection (informational; watches are not rate-limited). */
   clientConnection: { qps: number; burst: number };
 }
@@ -70,6 +73,8 @@ export const FLAGS: Record<string, FlagSpec> = {
   v: { kind: 'string', help: 'log verbosity (0-10, kube-proxy style)' },
   'log-level': { kind: 'string', help: 'pino log level (overrides -v)' },
   'min-sync-burst': { kind: 'string', help: 'syncs allowed back to back before minSyncPeriod applies (default 2)' },
+  'pod-routes': { kind: 'bool', help: "ipvsnet: keep a route to every other Node's podCIDR via its InternalIP" },
+  'cni-conf-dir': { kind: 'string', help: "ipvsnet: write the node's CNI conflist (10-ipvsnet.conflist) into this directory" },
 };
 
 export type FlagValues = Partial<Record<string, string | boolean | number | string[]>>;
@@ -247,6 +252,8 @@ export function resolveAgentConfig(argv: string[], env: NodeJS.ProcessEnv = proc
     cleanup: flags['cleanup'] === true,
     configFile: flags['config'] as string | undefined,
     logLevel,
+    podRoutes: flags['pod-routes'] === true,
+    cniConfDir: ((flags['cni-conf-dir'] as string | undefined) ?? '') || undefined,
     clientConnection: { qps: file?.clientConnection?.qps || 5, burst: file?.clientConnection?.burst || 10 },
   };
 }

@@ -11,7 +11,10 @@
 //  * list results would arrive as client-node's typed models (Date objects, renamed fields) while watch
 //    events arrive as raw JSON. Here: the list is done raw as well, so every callback sees API JSON.
 
-import { ListWatch, Watch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import { ListWatch } from '@kubernetes/client-node/dist/cache.js';
+import { Watch } from '@kubernetes/client-node/dist/watch.js';
+import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
+import type { KubernetesObject } from '@kubernetes/client-node/dist/types.js';
 import { Subject, type Observable } from 'rxjs';
 import { kubeRequest } from './kube.ts';
 

@@ -3,7 +3,10 @@
 // Raw JSON (not client-node's typed models) because the watch stream delivers raw JSON too: the
 // informers must hand the planner one shape, the API's own.
 
-import { KubeConfig, RequestContext, HttpMethod } from '@kubernetes/client-node';
+// Deep imports: the package index loads the whole generated API (hundreds of modules), which costs
+// minutes of start-up under the VM lane's emulated CPU; these are the only parts the agent uses.
+import { KubeConfig } from '@kubernetes/client-node/dist/config.js';
+import { RequestContext, HttpMethod } from '@kubernetes/client-node/dist/gen/http/http.js';
 import { fetch } from 'undici';
 import { existsSync } from 'node:fs';
 

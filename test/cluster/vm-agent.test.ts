@@ -77,7 +77,7 @@ describe('agent in the VM against the real apiserver', () => {
       syncPeriodSeconds: 5,
       outageSeconds: OUTAGE_SECONDS,
     }));
-    const vm = execa(join(repoRoot, 'scripts/vm/run.sh'), ['--timeout', '1500', '--hostname', nodeName, '--env', `IPVSNET_CTL=${ctl}`, '--', 'node', 'test/cluster/guest/scenarios.ts'], {
+    const vm = execa(join(repoRoot, 'scripts/vm/run.sh'), ['--timeout', '2700', '--hostname', nodeName, '--env', `IPVSNET_CTL=${ctl}`, '--env', `NODE_COMPILE_CACHE=${join(repoRoot, 'build', 'vm-share', 'node-compile-cache')}`, '--', 'node', 'test/cluster/guest/scenarios.ts'], {
       reject: false,
       all: true,
       cwd: repoRoot,
@@ -100,7 +100,7 @@ describe('agent in the VM against the real apiserver', () => {
     exitCode = r.exitCode;
     const rep = join(ctl, 'report.jsonl');
     checks = existsSync(rep) ? readFileSync(rep, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Check) : [];
-  }, 1_700_000);
+  }, 2_900_000);
 
   it('the guest ran to completion', () => {
     expect(exitCode, console.slice(-6000)).toBe(0);
