@@ -61,12 +61,22 @@ await execa('ip', ['netns', 'add', ns]);
 const server = execa(join(root, 'node_modules/.bin/node'), [join(root, 'src/cni/daemon.ts'), '--socket', socket], { buffer: false, reject: false });
 for (let i = 0; i < 100 && !existsSync(socket); i++) await new Promise((r) => setTimeout(r, 50));
 const times = new Map<string, number[]>(subjects.map((s) => [s.label, []]));
+// the floor for any Node-based plugin: two bare Node start-ups (ADD and DEL are two processes)
+const floor: number[] = [];
+const nodeBin = join(root, 'node_modules/.bin/node');
+async function bareNode(): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  await execa(nodeBin, ['-e', '0']);
+  return Number(process.hrtime.bigint() - t0) / 1e6;
+}
 try {
   for (let i = -3; i < iterations; i++) {
     for (const s of subjects) {
       const t = (await run(s, 'ADD')) + (await run(s, 'DEL'));
       if (i >= 0) times.get(s.label)!.push(t);
     }
+    const f = (await bareNode()) + (await bareNode());
+    if (i >= 0) floor.push(f);
   }
 } finally {
   server.kill('SIGTERM');
@@ -81,6 +91,7 @@ for (const s of subjects) {
   const t = times.get(s.label)!;
   console.log(`  ${s.label.padEnd(32)} p50 ${pct(t, 50).toFixed(1).padStart(7)}  p99 ${pct(t, 99).toFixed(1).padStart(7)}`);
 }
+console.log(`  ${'2 x bare \`node -e 0\` (floor)'.padEnd(32)} p50 ${pct(floor, 50).toFixed(1).padStart(7)}  p99 ${pct(floor, 99).toFixed(1).padStart(7)}`);
 for (const s of subjects.slice(0, -1)) {
   console.log(`  ratio ${s.label} / reference at p50: ${(pct(times.get(s.label)!, 50) / pct(ref, 50)).toFixed(2)}  (target <= 1.5)`);
 }
