@@ -23,7 +23,7 @@ const t0 = Date.now();
 agent.synced$.subscribe((r) => {
   const vs = r.plan.families.reduce((n, f) => n + f.virtualServers.length, 0);
   const rs = r.plan.families.reduce((n, f) => n + f.virtualServers.reduce((m, v) => m + v.realServers.length, 0), 0);
-  process.send?.({ type: 'synced', at: r.finishedAt, ms: r.finishedAt - r.startedAt, vs, rs, changes: r.changes, triggerLatenciesMs: r.triggerLatenciesMs });
+  process.send?.({ type: 'synced', at: r.finishedAt, ms: r.finishedAt - r.startedAt, vs, rs, changes: r.changes, triggerLatenciesMs: r.triggerLatenciesMs, latenciesMs: r.latenciesMs });
 });
 process.on('message', (m: { type: string }) => {
   if (m.type === 'rss') {

@@ -5,6 +5,8 @@
 //   2. event-to-kernel under churn: 10 EndpointSlice changes per second, each stamped with
 //      endpoints.kubernetes.io/last-change-trigger-time at write time; latency = sync end − that time;
 //   3. the agent process's RSS (after the churn).
+// Latency is reported twice: from the API write (the annotation) and from the agent receiving the
+// watch event; the difference is the apiserver's own write+watch delay on this machine.
 // Kernel programming is not included: the host has no IPVS (see agent-child.ts). Prints a table.
 import { fork } from 'node:child_process';
 import { join, dirname } from 'node:path';
@@ -76,12 +78,13 @@ for (const n of sizes) {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const triggerLat: number[] = [];
+  const agentLat: number[] = [];
   let rssResolve: ((v: { rss: number; heap: number }) => void) | undefined;
   const startT = Date.now();
   let programmedMs = -1;
   let totalVs = 0;
   const programmed = new Promise<void>((resolve) => {
-    child.on('message', (m: { type: string; vs?: number; triggerLatenciesMs?: number[]; rss?: number; heap?: number }) => {
+    child.on('message', (m: { type: string; vs?: number; triggerLatenciesMs?: number[]; latenciesMs?: number[]; rss?: number; heap?: number }) => {
       if (m.type === 'synced') {
         totalVs = m.vs ?? 0;
         if (programmedMs < 0 && (m.vs ?? 0) >= n) {
@@ -89,6 +92,7 @@ for (const n of sizes) {
           resolve();
         }
         triggerLat.push(...(m.triggerLatenciesMs ?? []));
+        agentLat.push(...(m.latenciesMs ?? []));
       }
       if (m.type === 'rss') rssResolve?.({ rss: m.rss!, heap: m.heap! });
     });
@@ -98,6 +102,7 @@ for (const n of sizes) {
 
   // Churn: 10 changes/s, each a new endpoint set with the trigger-time annotation.
   triggerLat.length = 0;
+  agentLat.length = 0;
   const churnT0 = Date.now();
   let k = 0;
   const pending: Promise<unknown>[] = [];
@@ -127,6 +132,9 @@ for (const n of sizes) {
     'p50 ms': pct(triggerLat, 50),
     'p99 ms': pct(triggerLat, 99),
     'max ms': Math.max(...triggerLat),
+    'watch→programmed p50 ms': pct(agentLat, 50),
+    'watch→programmed p99 ms': pct(agentLat, 99),
+    loadavg: (await import('node:os')).loadavg()[0]!.toFixed(1),
     'RSS MB': Math.round(rss.rss / 1048576),
     'heap MB': Math.round(rss.heap / 1048576),
     minSyncPeriod: minSync,
