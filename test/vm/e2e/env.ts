@@ -5,9 +5,14 @@
 // servers (fixtures/). ipvsnet programs the kernel through `ipvsnet apply`.
 
 import { execa, type ResultPromise } from 'execa';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import pino from 'pino';
+import { Reconciler, type SyncResult } from '../../../src/reconcile/index.ts';
+import { loadManifests } from '../../../src/model/load.ts';
+import { buildPlan } from '../../../src/plan/full.ts';
+import { defaultNodeConfig } from '../../../src/plan/config.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../../..');
 export const NODE = join(ROOT, 'node_modules/.bin/node');
@@ -29,6 +34,9 @@ async function write(path: string, value: string): Promise<void> {
 
 /** The node's sysctls ipvsnet expects (kube-proxy's IPVS-mode set). */
 export async function nodeSysctls(): Promise<void> {
+  // A bridge CNI node: bridged pod-to-pod replies must pass netfilter so IPVS can un-NAT them.
+  await sh('modprobe', 'br_netfilter');
+  await write('/proc/sys/net/bridge/bridge-nf-call-iptables', '1');
   await write('/proc/sys/net/ipv4/ip_forward', '1');
   await write('/proc/sys/net/ipv4/vs/conntrack', '1');
   await write('/proc/sys/net/ipv4/vs/expire_nodest_conn', '1');
@@ -69,8 +77,11 @@ export async function addExternal(name: string, ip: string): Promise<void> {
   await addNs(name, 'extbr', ip, NODE_IP);
 }
 
-/** Start a fixture server in a pod; resolves once it listens. */
-export async function startServer(pod: string, kind: 'http' | 'udp', name: string, port: number): Promise<ResultPromise> {
+export interface Server { proc: ResultPromise; stop(): Promise<void> }
+
+/** Start a fixture server in a pod; resolves once it listens. (Returns a wrapper: an async
+ * function returning the execa promise itself would wait for the process to exit.) */
+export async function startServer(pod: string, kind: 'http' | 'udp', name: string, port: number): Promise<Server> {
   const script = join(FIX, kind === 'http' ? 'http-server.ts' : 'udp-server.ts');
   const child = execa('ip', ['netns', 'exec', pod, NODE, script, name, String(port)], { reject: false, stdin: 'ignore' });
   children.push(child);
@@ -79,13 +90,13 @@ export async function startServer(pod: string, kind: 'http' | 'udp', name: strin
     child.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('listening')) { clearTimeout(t); resolveReady(); } });
     void child.then((r) => { clearTimeout(t); reject(new Error(`${kind} server ${name} exited: ${r.stderr}`)); });
   });
-  return child;
+  return { proc: child, stop: async () => { child.kill('SIGKILL'); await child; } };
 }
 
 export function track(child: ResultPromise): void { children.push(child); }
 
 export async function stopAll(): Promise<void> {
-  for (const c of children) if (c.pid !== undefined && c.exitCode === null) c.kill('SIGKILL');
+  for (const c of children) c.kill('SIGKILL');
   await Promise.allSettled(children);
   children.length = 0;
 }
@@ -181,11 +192,8 @@ export function writeManifests(dir: string, svcs: SvcSpec[]): void {
   const tmp = join(dir, '.cluster.json.tmp');
   writeFileSync(tmp, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects(svcs) }));
   // rename is atomic: a reconciler reading the directory sees old or new, never half.
-  execaSyncRename(tmp, join(dir, 'cluster.json'));
+  renameSync(tmp, join(dir, 'cluster.json'));
 }
-
-import { renameSync } from 'node:fs';
-function execaSyncRename(a: string, b: string): void { renameSync(a, b); }
 
 export interface ApplyResult { code: number; stdout: string; stderr: string; json?: { operations: Record<string, number>; totalOperations: number; processes: number; failures: unknown[] } }
 
@@ -195,6 +203,25 @@ export async function apply(dir: string, extra: string[] = []): Promise<ApplyRes
   let json;
   try { json = JSON.parse(r.stdout) as ApplyResult['json']; } catch { json = undefined; }
   return { code: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr, ...(json ? { json } : {}) };
+}
+
+let inProcess: Reconciler | undefined;
+
+/** The same reconcile as `ipvsnet apply`, by a Reconciler kept in this process (an agent's view:
+ * graceful termination state survives between syncs). Node startup under TCG is slow, so the
+ * many steps of the rolling scenario use this; the CLI itself is exercised by the other tests. */
+export async function applyInProcess(dir: string): Promise<SyncResult> {
+  if (!inProcess) {
+    const { reconciler } = await Reconciler.open({ logger: pino({ level: 'warn' }, pino.destination(2)), stateFile: STATE_FILE, families: [4], gracefulTimeoutMs: 120_000 });
+    inProcess = reconciler;
+  }
+  const input = await loadManifests([dir]);
+  return inProcess.sync(buildPlan(input, defaultNodeConfig({ nodeName: NODE_NAME, clusterCIDRs: [CLUSTER_CIDR] })));
+}
+
+export function closeInProcess(): void {
+  inProcess?.close();
+  inProcess = undefined;
 }
 
 export async function ipvsadm(): Promise<string> {
