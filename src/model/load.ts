@@ -103,14 +103,19 @@ export function documentsOf(text: string, source: string, diagnostics: Diagnosti
   return out;
 }
 
-/** Collect models from raw objects; duplicates: the later object wins, with a warning. */
+/**
+ * Collect models from raw objects. The same object given twice identically (say,
+ * the same Nodes in several example files) is fine; a differing redefinition
+ * wins, with a warning.
+ */
 export function collectObjects(raws: unknown[], into: LoadedManifests): void {
   const seen = new Map<string, number>();
   const push = <T extends ServiceModel | EndpointSliceModel | NodeModel>(list: T[], m: T): void => {
     const k = `${m.kind}/${m.key}`;
     const at = seen.get(k);
     if (at !== undefined) {
-      into.diagnostics.push({ kind: m.kind, object: m.key, field: 'metadata.name', reason: 'defined more than once; the last definition is used', severity: 'warning' });
+      if (JSON.stringify(list[at]) === JSON.stringify(m)) return;
+      into.diagnostics.push({ kind: m.kind, object: m.key, field: 'metadata.name', reason: 'defined more than once, differently; the last definition is used', severity: 'warning' });
       list[at] = m;
       return;
     }

@@ -20,7 +20,7 @@ async function plan(args: string[]): Promise<{ stdout: string; exitCode: number 
   return { stdout: String(r.stdout), exitCode: r.exitCode, stderr: String(r.stderr) };
 }
 
-const CLUSTER = ['-f', join(root, 'examples/cluster.yaml'), '--node', 'node-a', '--cluster-cidr', '10.244.0.0/16,fd00:10:244::/56'];
+const CLUSTER = ['-f', join(root, 'examples/cluster.yaml'), '--node', 'node-1', '--cluster-cidr', '10.244.0.0/16,fd00:10:244::/56'];
 
 /** `ipset save` → { name: { type, family, members } } */
 function parseSave(text: string): Map<string, { type: string; family: string; members: string[] }> {
@@ -98,7 +98,7 @@ describe('plan output accepted by the real tools', { timeout: 120_000 }, () => {
   it('a real --noflush restore installs the chains, and repeating it does not duplicate rules', async () => {
     // Without a LoadBalancer that excludes the node there is no -m ipvs rule, which this kernel could not load.
     const args = ['kube-dns', 'etp-local', 'affinity', 'nodeport'].flatMap((c) => ['-f', join(root, `examples/cases/${c}.yaml`)]);
-    const v4 = await plan([...args, '--node', 'node-a', '--cluster-cidr', '10.244.0.0/16']);
+    const v4 = await plan([...args, '--node', 'node-1', '--cluster-cidr', '10.244.0.0/16', '--family', '4']);
     expect(v4.exitCode).toBe(0);
     expect(v4.stdout).not.toContain('-m ipvs');
     const first = await inNs('iptables-restore', ['--noflush'], v4.stdout);

@@ -36,6 +36,13 @@ describe('loadManifests', () => {
     expect(m.diagnostics).toEqual([expect.objectContaining({ kind: 'Service', object: 'default/a', severity: 'warning' })]);
   });
 
+  it('the same object given twice identically is silently one object', async () => {
+    writeFileSync(join(dir, 'same.yaml'), `${svcYaml('a', '10.96.0.1')}---\n${svcYaml('a', '10.96.0.1')}`);
+    const m = await loadManifests([join(dir, 'same.yaml'), join(dir, 'same.yaml')]);
+    expect(m.services).toHaveLength(1);
+    expect(m.diagnostics).toEqual([]);
+  });
+
   it('a missing or unreadable path throws ManifestReadError', async () => {
     await expect(loadManifests([join(dir, 'nope.yaml')])).rejects.toBeInstanceOf(ManifestReadError);
     writeFileSync(join(dir, 'plain.yaml'), svcYaml('s', '10.96.0.3'));

@@ -38,7 +38,7 @@ function assertGoodPlanned(p: Plan): void {
   expect(vs.find((v) => v.address === '10.96.0.53' && v.port === 53 && v.protocol === 'UDP')).toBeDefined();
 }
 
-describe('malformed-object corpus', () => {
+describe('malformed-object corpus', { timeout: 120_000 }, () => {
   it('has at least 30 cases', () => {
     expect(cases.length).toBeGreaterThanOrEqual(30);
   });

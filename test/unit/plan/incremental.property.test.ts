@@ -124,7 +124,7 @@ const cfgArb: fc.Arbitrary<NodeConfig> = fc
 
 const metaName = (o: Record<string, unknown>): string => ((o.metadata as { name: string }).name);
 
-describe('IncrementalPlanner', () => {
+describe('IncrementalPlanner', { timeout: 300_000 }, () => {
   it('equals a full replan after every change, for random change sequences', () => {
     fc.assert(
       fc.property(cfgArb, fc.array(opArb, { minLength: 1, maxLength: 40 }), (cfg, ops) => {

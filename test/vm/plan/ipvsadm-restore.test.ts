@@ -121,7 +121,7 @@ afterAll(async () => {
 
 describe('ipvsadm -R accepts the plan, and the kernel holds exactly the plan', { timeout: 180_000 }, () => {
   const cases: Array<[string, string[]]> = [
-    ['examples/cluster.yaml (dual-stack, mh, affinity, NodePorts, LBs, Local policies)', ['-f', join(root, 'examples/cluster.yaml'), '--node', 'node-a', '--cluster-cidr', '10.244.0.0/16,fd00:10:244::/56']],
+    ['examples/cluster.yaml (dual-stack, mh, affinity, NodePorts, LBs, Local policies)', ['-f', join(root, 'examples/cluster.yaml'), '--node', 'node-1', '--cluster-cidr', '10.244.0.0/16,fd00:10:244::/56']],
     ['SCTP, UDP, sh with flags, wrr, IPv6 persistence', ['-f', join(tmp, 'extra.yaml'), '--node', 'node-a']],
   ];
 
