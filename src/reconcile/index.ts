@@ -101,6 +101,20 @@ function describeDest(d: Pick<IpvsDest, 'address' | 'port'> & Partial<IpvsDest>)
   return `${destKey(d)}${d.weight !== undefined ? ` weight ${d.weight}` : ''}${d.forward ? ` ${d.forward}` : ''}`;
 }
 
+/** Netlink requests kept in flight by a large sync. */
+const IPVS_CONCURRENCY = 16;
+
+async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const item = items[next++]!;
+      await fn(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
 function sha(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
@@ -214,13 +228,12 @@ export class Reconciler {
   /** Read every owned IPVS service and its dests. */
   async #readIpvs(own: Ownership): Promise<Map<string, KernelService>> {
     const out = new Map<string, KernelService>();
-    if (!this.#ipvs) return out;
-    const services = await this.#ipvs.listServices();
-    for (const s of services) {
-      const key = virtualServerKey(s);
-      if (!own.ownsVirtualServer(key, s.address)) continue;
-      out.set(key, { service: s, dests: await this.#ipvs.listDests(s) });
-    }
+    const ipvs = this.#ipvs;
+    if (!ipvs) return out;
+    const services = (await ipvs.listServices()).filter((s) => own.ownsVirtualServer(virtualServerKey(s), s.address));
+    await mapLimit(services, IPVS_CONCURRENCY, async (s) => {
+      out.set(virtualServerKey(s), { service: s, dests: await ipvs.listDests(s) });
+    });
     return out;
   }
 
@@ -379,7 +392,7 @@ export class Reconciler {
     const ops = result.operations;
     const failedServices = new Set<string>();
     const conntrackFlushes: { protocol: string; vip: string; port: number; ep: string }[] = [];
-    for (const op of diff) {
+    const runOp = async (op: IpvsOp): Promise<void> => {
       switch (op.kind) {
         case 'addService': {
           const key = virtualServerKey(op.vs);
@@ -468,7 +481,17 @@ export class Reconciler {
           break;
         }
       }
+    };
+    // Ops of one virtual server run in order; different virtual servers run concurrently
+    // (bounded), so a large sync keeps several netlink requests in flight.
+    const groups = new Map<string, IpvsOp[]>();
+    for (const op of diff) {
+      const k = op.kind === 'deleteService' ? op.key : virtualServerKey(op.vs);
+      let g = groups.get(k);
+      if (!g) groups.set(k, (g = []));
+      g.push(op);
     }
+    await mapLimit([...groups.values()], IPVS_CONCURRENCY, async (g) => { for (const op of g) await runOp(op); });
     if (this.#conntrack) {
       for (const f of conntrackFlushes) {
         const args = ['-D', '-p', f.protocol, '--orig-dst', f.vip, '--orig-port-dst', String(f.port), '--dst-nat', f.ep];
