@@ -311,5 +311,13 @@ describe('volume', () => {
     expect((await savedRules()).filter((l) => l.startsWith('-A'))).toHaveLength(n);
     expect(await ipvs.listDests(first)).toHaveLength(100);
     expect((await listedDests(first)).length).toBe(100);
+    // the parallel full read (dest dumps on several sockets) sees the same table
+    await ipvs.addDest(want[1]!, dest({ address: '10.124.21.1' }));
+    const all = (await ipvs.listServicesWithDests(3)).filter((x) => TEST_SVC.test(x.service.address));
+    expect(all).toHaveLength(n);
+    const byAddr = new Map(all.map((x) => [x.service.address, x.dests.map((d) => d.address).sort()]));
+    expect(byAddr.get(first.address)).toEqual((await ipvs.listDests(first)).map((d) => d.address).sort());
+    expect(byAddr.get(want[1]!.address)).toEqual(['10.124.21.1']);
+    expect(all.filter((x) => x.dests.length === 0)).toHaveLength(n - 2);
   });
 });
