@@ -86,38 +86,49 @@ function sortUnique(xs: string[]): string[] {
   return xs;
 }
 
-/** Full assembly of one family from all contributions. */
-export function aggregateFamily(family: Family, contributions: Iterable<FamilyContribution>): FamilyAggregate {
-  const vsKeys: string[] = [];
-  const vsByKey = new Map<string, VirtualServer>();
-  const bound: string[] = [];
-  const members = new Map<string, string[]>();
-  const nna = new Map<string, NoNodeAccess>();
-  for (const c of contributions) {
+/** Collects one family's contributions for a full assembly (contributions can be dropped once added). */
+export class FamilyAccumulator {
+  private readonly vsKeys: string[] = [];
+  private readonly vsByKey = new Map<string, VirtualServer>();
+  private readonly bound: string[] = [];
+  private readonly members = new Map<string, string[]>();
+  private readonly nna = new Map<string, NoNodeAccess>();
+
+  add(c: FamilyContribution): void {
     for (const vs of c.virtualServers) {
       // The sort key identifies (protocol, address, port) as well as the contract's key does.
       const k = vsSortKey(vs);
-      const cur = vsByKey.get(k);
-      if (cur === undefined) { vsByKey.set(k, vs); vsKeys.push(k); }
-      else if (preferVS(vs, cur) < 0) vsByKey.set(k, vs);
+      const cur = this.vsByKey.get(k);
+      if (cur === undefined) { this.vsByKey.set(k, vs); this.vsKeys.push(k); }
+      else if (preferVS(vs, cur) < 0) this.vsByKey.set(k, vs);
     }
-    for (const b of c.bound) bound.push(b);
+    for (const b of c.bound) this.bound.push(b);
     const mm = c.members;
     for (let i = 0; i < mm.length; i += 2) {
       const set = mm[i]!;
-      let l = members.get(set);
-      if (!l) members.set(set, (l = []));
+      let l = this.members.get(set);
+      if (!l) this.members.set(set, (l = []));
       l.push(mm[i + 1]!);
     }
-    for (const e of c.noNodeAccess) nna.set(noNodeAccessId(e), e);
+    for (const e of c.noNodeAccess) this.nna.set(noNodeAccessId(e), e);
   }
-  vsKeys.sort(); // default sort = code-unit order = cmpStr, natively
-  const virtualServers = vsKeys.map((k) => vsByKey.get(k)!);
-  for (const l of members.values()) sortUnique(l);
-  return {
-    virtualServers,
-    bound: sortByAddress(bound).map(boundText),
-    members,
-    noNodeAccess: [...nna.entries()].sort((a, b) => cmpStr(a[0], b[0])).map((x) => x[1]),
-  };
+
+  finish(): FamilyAggregate {
+    this.vsKeys.sort(); // default sort = code-unit order = cmpStr, natively
+    const virtualServers = this.vsKeys.map((k) => this.vsByKey.get(k)!);
+    for (const l of this.members.values()) sortUnique(l);
+    return {
+      virtualServers,
+      bound: sortByAddress(this.bound).map(boundText),
+      members: this.members,
+      noNodeAccess: [...this.nna.entries()].sort((a, b) => cmpStr(a[0], b[0])).map((x) => x[1]),
+    };
+  }
+}
+
+/** Full assembly of one family from all contributions. */
+export function aggregateFamily(_family: Family, contributions: Iterable<FamilyContribution>): FamilyAggregate {
+  const acc = new FamilyAccumulator();
+  for (const c of contributions) acc.add(c);
+  return acc.finish();
 }

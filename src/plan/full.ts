@@ -1,12 +1,12 @@
 // buildPlan: the whole plan from scratch (pure).
 
-import type { Diagnostic, Plan } from './types.ts';
+import type { Diagnostic, HealthCheckNodePort, Plan } from './types.ts';
 import type { ClusterState, EndpointSliceModel, NodeModel, ServiceModel } from '../model/types.ts';
 import { compareDiagnostics } from '../model/diagnostics.ts';
 import { validateNodeConfig, type NodeConfig } from './config.ts';
 import { buildContext, type PlanContext } from './context.ts';
-import { computeService, type ServiceContribution } from './service.ts';
-import { aggregateFamily, cmpStr, familyPlan } from './assemble.ts';
+import { computeService } from './service.ts';
+import { cmpStr, familyPlan, FamilyAccumulator } from './assemble.ts';
 
 export interface PlanInput extends ClusterState {
   /** Problems found while loading/parsing (carried into plan.diagnostics). */
@@ -39,14 +39,6 @@ export function groupSlices(slices: Iterable<EndpointSliceModel>): Map<string, E
   return m;
 }
 
-export function assemblePlan(ctx: PlanContext, contributions: Iterable<ServiceContribution>, diagnostics: Diagnostic[]): Plan {
-  const list = [...contributions];
-  const families = ctx.families.map((f) => familyPlan(f, aggregateFamily(f, list.flatMap((c) => c.families.filter((fc) => fc.family === f))), ctx));
-  const hc = list.map((c) => c.healthCheck).filter((h) => h !== undefined).sort((a, b) => cmpStr(a.service, b.service));
-  const diags = [...diagnostics, ...list.flatMap((c) => c.diagnostics)].sort(compareDiagnostics);
-  return { node: ctx.nodeName, families, healthCheckNodePorts: hc, diagnostics: dedupeSorted(diags) };
-}
-
 export function dedupeSorted(d: Diagnostic[]): Diagnostic[] {
   return d.filter((x, i) => i === 0 || compareDiagnostics(x, d[i - 1]!) !== 0);
 }
@@ -57,8 +49,22 @@ export function buildPlan(state: PlanInput, cfg: NodeConfig): Plan {
   const services = new Map<string, ServiceModel>();
   for (const s of state.services) services.set(s.key, s);
   const slices = groupSlices(state.endpointSlices);
-  const keys = new Set<string>([...services.keys(), ...slices.keys()]);
-  const contributions: ServiceContribution[] = [];
-  for (const k of keys) contributions.push(computeService(services.get(k), slices.get(k) ?? [], ctx, k));
-  return assemblePlan(ctx, contributions, [...(state.diagnostics ?? []), ...configDiagnostics(cfg, node)]);
+  // Stream each Service's contribution into the per-family accumulators; nothing per-Service is kept.
+  const acc = new Map(ctx.families.map((f) => [f, new FamilyAccumulator()] as const));
+  const hc: HealthCheckNodePort[] = [];
+  const diags: Diagnostic[] = [...(state.diagnostics ?? []), ...configDiagnostics(cfg, node)];
+  const visit = (k: string): void => {
+    const c = computeService(services.get(k), slices.get(k) ?? [], ctx, k);
+    for (const fc of c.families) acc.get(fc.family)?.add(fc);
+    if (c.healthCheck) hc.push(c.healthCheck);
+    for (const d of c.diagnostics) diags.push(d);
+  };
+  for (const k of services.keys()) visit(k);
+  for (const k of slices.keys()) if (!services.has(k)) visit(k);
+  return {
+    node: ctx.nodeName,
+    families: ctx.families.map((f) => familyPlan(f, acc.get(f)!.finish(), ctx)),
+    healthCheckNodePorts: hc.sort((a, b) => cmpStr(a.service, b.service)),
+    diagnostics: dedupeSorted(diags.sort(compareDiagnostics)),
+  };
 }
