@@ -93,6 +93,18 @@ export async function startServer(pod: string, kind: 'http' | 'udp', name: strin
   return { proc: child, stop: async () => { child.kill('SIGKILL'); await child; } };
 }
 
+/** Every pod's backends in one process (fixtures/pods-server.ts); resolves once all listen. */
+export async function startPods(pods: { ns: string; name: string; http?: number; udp?: number }[]): Promise<Server> {
+  const child = execa(NODE, [join(FIX, 'pods-server.ts'), JSON.stringify(pods)], { reject: false, stdin: 'ignore' });
+  children.push(child);
+  await new Promise<void>((resolveReady, reject) => {
+    const t = setTimeout(() => reject(new Error('pod servers did not start within 600 s')), 600_000);
+    child.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('listening')) { clearTimeout(t); resolveReady(); } });
+    void child.then((r) => { clearTimeout(t); reject(new Error(`pod servers exited: ${r.stderr}`)); });
+  });
+  return { proc: child, stop: async () => { child.kill('SIGKILL'); await child; } };
+}
+
 export function track(child: ResultPromise): void { children.push(child); }
 
 export async function stopAll(): Promise<void> {

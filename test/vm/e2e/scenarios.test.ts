@@ -81,19 +81,15 @@ beforeAll(async () => {
   await e.addPod('client', '10.244.0.100');
   await e.addExternal('ext', '192.168.50.2');
   await e.addExternal('ext2', '192.168.50.3');
-  await Promise.all(Object.entries(NAMES).map(([, name]) => e.startServer(name, 'http', name, 8080)));
-  await e.startServer('pod-a', 'udp', 'pod-a', 5353);
-  await e.startServer('pod-b', 'udp', 'pod-b', 5353);
-  // A host service on a port no Service exposes (KUBE-IPVS-FILTER must hide it on ClusterIPs).
-  const host = execa(e.NODE, [join(e.FIX, 'http-server.ts'), 'host', '9999'], { reject: false, stdin: 'ignore' });
-  e.track(host);
-  await new Promise<void>((res, rej) => {
-    host.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('listening')) res(); });
-    setTimeout(() => rej(new Error('host server did not start')), 60_000);
-  });
+  // Every backend in one process; the host service listens on a port no Service exposes
+  // (KUBE-IPVS-FILTER must hide it on ClusterIPs).
+  await e.startPods([
+    ...Object.values(NAMES).map((name) => ({ ns: name, name, http: 8080, ...(name === 'pod-a' || name === 'pod-b' ? { udp: 5353 } : {}) })),
+    { ns: '', name: 'host', http: 9999 },
+  ]);
   const first = await applyCluster(ABC, ['10.244.0.2']);
   expect(first.failures).toEqual([]);
-});
+}, 1_200_000);
 
 afterAll(async () => {
   e.closeInProcess();
@@ -173,7 +169,7 @@ describe('end to end in the VM (real IPVS, ipsets, iptables; traffic between nam
     expect(res.answered).toBe(40);
     expect(res.byBody['pod-a']).toBeGreaterThanOrEqual(10);
     expect(res.last).toBe('pod-b');
-  });
+  }, 900_000);
 
   it('a backend is removed, then all 3 are replaced one by one, under a 2,000-request client loop: 0 failures', async () => {
     const loop = e.httpClient('client', 'http://10.96.0.20/', 2000, { timeoutMs: 5000, totalMs: 1_200_000, readyFile: READY, readyAfter: 100 });
@@ -198,7 +194,7 @@ describe('end to end in the VM (real IPVS, ipsets, iptables; traffic between nam
     for (const ip of ['10.244.0.5', '10.244.0.6', '10.244.0.7']) expect(now).toContain(`${ip}:8080 1`);
     // Removed backends are gone or draining at weight 0.
     for (const d of now.filter((x) => /10\.244\.0\.[234]:/.test(x))) expect(d).toMatch(/ 0$/);
-  });
+  }, 1_500_000);
 
   it('kill -9 of the reconciler and a restart during a 2,000-request loop: 0 failures, no virtual server recreated', async () => {
     const start = (): { proc: ResultPromise; lines: string[]; firstSync: Promise<void> } => {
@@ -237,7 +233,7 @@ describe('end to end in the VM (real IPVS, ipsets, iptables; traffic between nam
     }
     // The kernel's counters were not reset: the virtual server is the same one.
     expect(await vsConns('10.96.0.20', 80)).toBeGreaterThanOrEqual(connsBefore + 1);
-  });
+  }, 1_500_000);
 
   it('ipvsnet cleanup removes exactly what it owns: a foreign IPVS service and a foreign chain survive', async () => {
     await e.sh('ipvsadm', '-A', '-t', '192.168.99.1:80', '-s', 'wlc');
