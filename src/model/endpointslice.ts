@@ -89,7 +89,8 @@ export function parseEndpointSlice(raw: unknown): ParseResult<EndpointSliceModel
     const k = `${name}/${protocol}`;
     if (seen.has(k)) sink.error(`ports[${i}].name`, `duplicate port name ${JSON.stringify(name)}/${protocol} (also ports[${seen.get(k)}])`);
     seen.set(k, i);
-    if (p.port === undefined || p.port === null) sink.error(`ports[${i}].port`, 'required field is missing');
+    // The API allows an unset port ("all ports", unimplemented); kube-proxy ignores such a port, not the slice.
+    if (p.port === undefined || p.port === null) sink.warning(`ports[${i}].port`, 'port unset: this port is ignored');
     return { name, protocol, port: p.port ?? 0 };
   });
 

@@ -118,6 +118,12 @@ describe('EndpointSlice model', () => {
     expect(r.model).toMatchObject({ headless: true, serviceProxyName: 'x' });
   });
 
+  it('an unset port (allowed by the API) is a warning and that port is ignored, not the slice', () => {
+    const r = parseEndpointSlice({ ...base, addressType: 'IPv4', ports: [{ name: 'http' }], endpoints: [{ addresses: ['10.0.0.1'] }] });
+    expect(r.model?.ports).toEqual([{ name: 'http', protocol: 'TCP', port: 0 }]);
+    expect(r.diagnostics).toEqual([{ kind: 'EndpointSlice', object: 'default/s', field: 'ports[0].port', reason: 'port unset: this port is ignored', severity: 'warning' }]);
+  });
+
   it('an unnamed port is the empty name, as for an unnamed Service port', () => {
     const r = parseEndpointSlice({ ...base, addressType: 'IPv4', ports: [{ port: 80 }], endpoints: [{ addresses: ['10.0.0.1'] }] });
     expect(r.model?.ports).toEqual([{ name: '', protocol: 'TCP', port: 80 }]);
