@@ -13,6 +13,7 @@ import type { Family, Plan } from '../plan/types.ts';
 import { Reconciler, OPERATION_KINDS } from '../reconcile/index.ts';
 import type { SyncResult } from '../reconcile/index.ts';
 import { DEFAULT_STATE_FILE } from '../reconcile/ownership.ts';
+import { applySysctls, kubeProxySysctls } from '../kernel/sysctl.ts';
 
 export const APPLY_HELP = `usage: ipvsnet apply -f FILE|DIR ... [--node NAME] [flags]
 
@@ -91,12 +92,15 @@ export async function run(argv: string[]): Promise<number> {
     gracefulTimeoutMs: graceful * 1000,
     excludeCIDRs: cfg.excludeCIDRs,
   });
+  // kube-proxy IPVS mode's sysctls (net/ipv4/vs/conntrack=1 and friends), written only when they differ.
+  const sysctls = await applySysctls(kubeProxySysctls({ strictARP: cfg.strictARP }));
   let result: SyncResult;
   try {
     result = await reconciler.sync(plan);
   } finally {
     reconciler.close();
   }
+  for (const f of sysctls.failed) result.failures.push({ object: `sysctl ${f.sysctl}`, operation: `write ${f.sysctl}`, error: f.message });
   if (values.output === 'json') process.stdout.write(JSON.stringify({ ...result, problems }, null, 2) + '\n');
   else process.stdout.write(summarize(cfg.nodeName, result) + '\n');
   for (const f of result.failures) process.stderr.write(`failed: ${f.object}: ${f.operation}: ${f.error}\n`);
