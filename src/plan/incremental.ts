@@ -62,6 +62,11 @@ class FamilyState {
   }
 }
 
+/** The parts of the local Node the plan depends on. */
+function nodeView(n: NodeModel | undefined): string {
+  return n ? JSON.stringify([n.addresses, n.zone ?? '']) : '';
+}
+
 type Keyish = string | { metadata?: { name?: unknown; namespace?: unknown } };
 
 export class IncrementalPlanner {
@@ -140,9 +145,11 @@ export class IncrementalPlanner {
     const r = parseNode(raw);
     const name = r.model?.name ?? objectRef(raw, false);
     this.setParseDiags(`Node/${name}`, r.diagnostics);
+    const before = this.nodes.get(name);
     if (r.model) this.nodes.set(name, r.model);
     else this.nodes.delete(name);
-    if (name === this.cfg.nodeName) this.rebuild();
+    // Node status updates are frequent; only the addresses and the zone change the plan.
+    if (name === this.cfg.nodeName && nodeView(before) !== nodeView(r.model)) this.rebuild();
     return r.diagnostics;
   }
 
