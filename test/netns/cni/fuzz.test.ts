@@ -127,6 +127,7 @@ describe('bad-input corpus', () => {
   it('has at least 200 cases, each answered by CNI error JSON with a non-zero exit, no stack trace and no leak', async () => {
     const cs = corpus();
     expect(cs.length).toBeGreaterThanOrEqual(200);
+    console.info(`bad-input corpus: ${cs.length} cases`);
     const failures: string[] = [];
     const codes = new Map<number, number>();
     for (let i = 0; i < cs.length; i += 6) {
