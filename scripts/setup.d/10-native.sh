@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Pod-network build steps (idempotent; fast when everything is up to date):
-#  1. build/native/ipvsnet_native.node – the N-API addon (setns, flock) from src/native/*.c
-#  2. build/cni/ipvsnet-cni.mjs        – the CNI plugins (ipvsnet-bridge, ipvsnet-ipam) bundled into one ES module
-#  3. build/cni/ipvsnet-bridge, build/cni/ipvsnet-ipam – launchers for CNI_PATH (systemd mode; they exec Node 24
-#     on the bundle with Node's compile cache)
+#  1. build/native/ipvsnet_native.node – the N-API addon (setns, flock) from src/native/ipvsnet_native.c
+#  2. build/cni/ipvsnet-cni.mjs (+ chunks) – the CNI plugins (ipvsnet-bridge, ipvsnet-ipam) bundled by
+#     scripts/cni/build.mjs, and build/native/netlink.node (the netlink package's prebuilt binding)
+#  3. build/cni/node/ipvsnet-{bridge,ipam} – standalone launchers: Node 24 on the bundle, compile cache on
+#  4. build/cni/ipvsnet-{bridge,ipam}      – the C shims to put on CNI_PATH: hand the request to the agent's
+#     unix socket (thick mode), else exec the standalone launcher
+# (DaemonSet mode's single executables: scripts/cni/build-sea.sh, not built here.)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
