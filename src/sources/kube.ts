@@ -15,6 +15,10 @@ export interface ConnectOptions {
   kubeconfig?: string;
   /** Overrides the kubeconfig's server URL (kube-proxy's --master). */
   master?: string;
+  /** Prefix of /var/run/secrets/kubernetes.io/serviceaccount (tests); default "" (the real path). */
+  serviceAccountRoot?: string;
+  /** Environment to read KUBERNETES_SERVICE_HOST/PORT from (default process.env). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -24,8 +28,20 @@ export function loadKubeConfig(opts: ConnectOptions): KubeConfig {
   if (opts.kubeconfig) {
     if (!existsSync(opts.kubeconfig)) throw new Error(`kubeconfig ${opts.kubeconfig}: file not found`);
     kc.loadFromFile(opts.kubeconfig);
-  } else if (process.env['KUBERNETES_SERVICE_HOST'] && existsSync(`${SERVICE_ACCOUNT_DIR}/token`)) {
-    kc.loadFromCluster();
+  } else if ((opts.env ?? process.env)['KUBERNETES_SERVICE_HOST'] && existsSync(`${opts.serviceAccountRoot ?? ''}${SERVICE_ACCOUNT_DIR}/token`)) {
+    // In-cluster: the service account's token (re-read on every request, so rotation works) and CA.
+    const env = opts.env ?? process.env;
+    const saved = { host: process.env['KUBERNETES_SERVICE_HOST'], port: process.env['KUBERNETES_SERVICE_PORT'] };
+    process.env['KUBERNETES_SERVICE_HOST'] = env['KUBERNETES_SERVICE_HOST'];
+    process.env['KUBERNETES_SERVICE_PORT'] = env['KUBERNETES_SERVICE_PORT'] ?? '443';
+    try {
+      kc.loadFromCluster(opts.serviceAccountRoot ?? '');
+    } finally {
+      if (saved.host === undefined) delete process.env['KUBERNETES_SERVICE_HOST'];
+      else process.env['KUBERNETES_SERVICE_HOST'] = saved.host;
+      if (saved.port === undefined) delete process.env['KUBERNETES_SERVICE_PORT'];
+      else process.env['KUBERNETES_SERVICE_PORT'] = saved.port;
+    }
   } else if (opts.master) {
     kc.loadFromOptions({
       clusters: [{ name: 'master', server: opts.master, skipTLSVerify: false }],

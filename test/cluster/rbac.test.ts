@@ -6,6 +6,11 @@ import pino from 'pino';
 import { Agent } from '../../src/agent/agent.ts';
 import { IncrementalPlanner } from '../../src/plan/index.ts';
 import { resolveAgentConfig } from '../../src/config/index.ts';
+import { ClusterSources } from '../../src/sources/index.ts';
+import { loadKubeConfig, SERVICE_ACCOUNT_DIR } from '../../src/sources/kube.ts';
+import { mkdtempSync, mkdirSync, writeFileSync, copyFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Plan } from '../../src/plan/types.ts';
 import {
   clusterState, adminKubeConfig, kubeConfigForToken, createNamespace, createService, createSlice, sliceBody, registerNode,
@@ -73,24 +78,48 @@ describe('RBAC: the agent under the manifest ServiceAccount and ClusterRole', ()
     expect(agent.events.failed).toBe(0);
   });
 
+  it('authenticates in-cluster (no kubeconfig): service-account token and CA files plus KUBERNETES_SERVICE_HOST/PORT', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'ipvsnet-sa-'));
+    try {
+      mkdirSync(join(root, SERVICE_ACCOUNT_DIR), { recursive: true });
+      writeFileSync(join(root, SERVICE_ACCOUNT_DIR, 'token'), await serviceAccountToken(admin, 'kube-system', 'ipvsnet'));
+      copyFileSync(state.caFile, join(root, SERVICE_ACCOUNT_DIR, 'ca.crt'));
+      writeFileSync(join(root, SERVICE_ACCOUNT_DIR, 'namespace'), 'kube-system');
+      const kc = loadKubeConfig({ serviceAccountRoot: root, env: { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(state.apiPort) } });
+      expect(kc.getCurrentCluster()?.server).toBe(`https://127.0.0.1:${state.apiPort}`);
+      const sources = new ClusterSources(kc);
+      await sources.start();
+      try {
+        expect(sources.services.get(`${ns}/web`)).toBeDefined();
+      } finally {
+        await sources.stop();
+      }
+      // Without the token file there is no in-cluster identity and no kubeconfig: a clear error.
+      rmSync(join(root, SERVICE_ACCOUNT_DIR, 'token'));
+      expect(() => loadKubeConfig({ serviceAccountRoot: root, env: { KUBERNETES_SERVICE_HOST: '127.0.0.1' }, kubeconfig: join(root, 'missing') })).toThrow(/kubeconfig .*missing: file not found/);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   it('is refused every write (and read) outside the role', async () => {
-    const attempts: Array<[string, Promise<unknown>]> = [
-      ['create Service', kubeRequest(sa, 'POST', `/api/v1/namespaces/${ns}/services`, { body: { apiVersion: 'v1', kind: 'Service', metadata: { name: 'x' }, spec: { ports: [{ port: 1 }] } } })],
-      ['patch Service', kubeRequest(sa, 'PATCH', `/api/v1/namespaces/${ns}/services/web`, { body: { metadata: { labels: { a: 'b' } } }, contentType: 'application/merge-patch+json' })],
-      ['delete EndpointSlice', kubeRequest(sa, 'DELETE', `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices/web-a`)],
-      ['create EndpointSlice', kubeRequest(sa, 'POST', `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`, { body: sliceBody(ns, 'evil', 'web', [{ ip: '10.9.9.9' }], [{ port: 80 }]) })],
-      ['patch Node status', kubeRequest(sa, 'PATCH', `/api/v1/nodes/${nodeName}/status`, { body: { status: { addresses: [] } }, contentType: 'application/merge-patch+json' })],
-      ['delete Node', kubeRequest(sa, 'DELETE', `/api/v1/nodes/${nodeName}`)],
-      ['create core/v1 Event', kubeRequest(sa, 'POST', `/api/v1/namespaces/${ns}/events`, { body: { apiVersion: 'v1', kind: 'Event', metadata: { name: 'x.1' }, involvedObject: { kind: 'Service', name: 'web', namespace: ns } } })],
-      ['delete events.k8s.io Event', kubeRequest(sa, 'DELETE', `/apis/events.k8s.io/v1/namespaces/${ns}/events`)],
-      ['list Secrets', kubeRequest(sa, 'GET', '/api/v1/secrets')],
-      ['list Pods', kubeRequest(sa, 'GET', '/api/v1/pods')],
-      ['get one Service (only list/watch granted)', kubeRequest(sa, 'GET', `/api/v1/namespaces/${ns}/services/web`)],
-      ['create ConfigMap', kubeRequest(sa, 'POST', `/api/v1/namespaces/${ns}/configmaps`, { body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' } } })],
-      ['escalate: create ClusterRoleBinding', kubeRequest(sa, 'POST', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', { body: { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'evil' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' }, subjects: [{ kind: 'ServiceAccount', name: 'ipvsnet', namespace: 'kube-system' }] } })],
+    const attempts: Array<[string, () => Promise<unknown>]> = [
+      ['create Service', () => kubeRequest(sa, 'POST', `/api/v1/namespaces/${ns}/services`, { body: { apiVersion: 'v1', kind: 'Service', metadata: { name: 'x' }, spec: { ports: [{ port: 1 }] } } })],
+      ['patch Service', () => kubeRequest(sa, 'PATCH', `/api/v1/namespaces/${ns}/services/web`, { body: { metadata: { labels: { a: 'b' } } }, contentType: 'application/merge-patch+json' })],
+      ['delete EndpointSlice', () => kubeRequest(sa, 'DELETE', `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices/web-a`)],
+      ['create EndpointSlice', () => kubeRequest(sa, 'POST', `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`, { body: sliceBody(ns, 'evil', 'web', [{ ip: '10.9.9.9' }], [{ port: 80 }]) })],
+      ['patch Node status', () => kubeRequest(sa, 'PATCH', `/api/v1/nodes/${nodeName}/status`, { body: { status: { addresses: [] } }, contentType: 'application/merge-patch+json' })],
+      ['delete Node', () => kubeRequest(sa, 'DELETE', `/api/v1/nodes/${nodeName}`)],
+      ['create core/v1 Event', () => kubeRequest(sa, 'POST', `/api/v1/namespaces/${ns}/events`, { body: { apiVersion: 'v1', kind: 'Event', metadata: { name: 'x.1' }, involvedObject: { kind: 'Service', name: 'web', namespace: ns } } })],
+      ['delete events.k8s.io Event', () => kubeRequest(sa, 'DELETE', `/apis/events.k8s.io/v1/namespaces/${ns}/events`)],
+      ['list Secrets', () => kubeRequest(sa, 'GET', '/api/v1/secrets')],
+      ['list Pods', () => kubeRequest(sa, 'GET', '/api/v1/pods')],
+      ['get one Service (only list/watch granted)', () => kubeRequest(sa, 'GET', `/api/v1/namespaces/${ns}/services/web`)],
+      ['create ConfigMap', () => kubeRequest(sa, 'POST', `/api/v1/namespaces/${ns}/configmaps`, { body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' } } })],
+      ['escalate: create ClusterRoleBinding', () => kubeRequest(sa, 'POST', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', { body: { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'evil' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' }, subjects: [{ kind: 'ServiceAccount', name: 'ipvsnet', namespace: 'kube-system' }] } })],
     ];
     const results: Record<string, number> = {};
-    for (const [what, p] of attempts) results[what] = await status(p);
+    for (const [what, p] of attempts) results[what] = await status(p());
     for (const [what] of attempts) expect(results[what], what).toBe(403);
     // And the same requests are possible in principle: the admin can list Secrets.
     expect(await status(kubeRequest(admin, 'GET', '/api/v1/secrets'))).toBe(200);
