@@ -26,6 +26,8 @@ const opt = (name: string, def: string) => {
 const sizes = opt('services', '1000,10000').split(',').map(Number);
 const churnSeconds = Number(opt('churn-seconds', '30'));
 const minSync = opt('min-sync-period', '1s');
+// --ns NAME reuses (and completes) a namespace from an earlier run; only with a single size.
+const reuseNs = opt('ns', '');
 
 let started = false;
 if (!existsSync(join(defaultDir(), 'state.json'))) {
@@ -35,6 +37,20 @@ if (!existsSync(join(defaultDir(), 'state.json'))) {
 const state = loadState();
 const kc = new KubeConfig();
 kc.loadFromFile(state.kubeconfig);
+
+/** POST, retrying transient failures; an object that already exists (an earlier attempt or run) is fine. */
+async function create(path: string, body: unknown): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await kubeRequest(kc, 'POST', path, { body });
+      return;
+    } catch (e) {
+      if ((e as { statusCode?: number }).statusCode === 409) return;
+      if (attempt >= 8) throw e;
+      await sleep(250 * attempt);
+    }
+  }
+}
 
 async function pool<T>(items: T[], width: number, fn: (t: T) => Promise<void>): Promise<void> {
   let i = 0;
@@ -64,12 +80,12 @@ function slice(ns: string, i: number, gen: number, trigger?: string) {
 
 const results: Array<Record<string, string | number>> = [];
 for (const n of sizes) {
-  const ns = `bench-${n}-${Date.now().toString(36)}`;
-  await kubeRequest(kc, 'POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } } });
+  const ns = reuseNs || `bench-${n}-${Date.now().toString(36)}`;
+  await create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
   const t0 = Date.now();
-  await pool([...Array(n).keys()], 32, async (i) => {
-    await kubeRequest(kc, 'POST', `/api/v1/namespaces/${ns}/services`, { body: { apiVersion: 'v1', kind: 'Service', metadata: { name: `s${i}` }, spec: { ports: [{ port: 80, targetPort: 8080 }] } } });
-    await kubeRequest(kc, 'POST', `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`, { body: slice(ns, i, 0) });
+  await pool([...Array(n).keys()], 48, async (i) => {
+    await create(`/api/v1/namespaces/${ns}/services`, { apiVersion: 'v1', kind: 'Service', metadata: { name: `s${i}` }, spec: { ports: [{ port: 80, targetPort: 8080 }] } });
+    await create(`/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`, slice(ns, i, 0));
   });
   process.stderr.write(`bench: created ${n} Services + ${n} EndpointSlices in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
 
