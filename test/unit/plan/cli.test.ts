@@ -13,7 +13,7 @@ const run = (args: string[]) => execa(bin, ['plan', ...args], { reject: false, c
 const tmp = mkdtempSync(join(tmpdir(), 'ipvsnet-cli-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-describe('ipvsnet plan', { timeout: 120_000 }, () => {
+describe('ipvsnet plan', { timeout: 300_000 }, () => {
   it('plans every shipped example with exit 0 and no diagnostics', async () => {
     for (const f of ['cluster.yaml', 'cases/', '']) {
       const r = await run(['-f', ex(f), '--node', 'node-1', '--cluster-cidr', '10.244.0.0/16,fd00:10:244::/56', '-o', 'json']);
