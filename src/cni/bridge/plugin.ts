@@ -73,6 +73,9 @@ async function ensureBridge(host: Rtnl, c: BridgeConf): Promise<LinkInfo> {
     try {
       await host.createBridge({ name: c.bridge, mtu: c.mtu, mac: randomMac(randomBytes(6)), vlanFiltering: c.vlan !== 0, up: true });
     } catch (e) {
+      if (e instanceof RtnlError && (e.code === 'EOPNOTSUPP' || e.code === 'ENOTSUP') && c.vlan !== 0) {
+        throw new CniError(ErrInternal, `failed to create bridge ${JSON.stringify(c.bridge)} with VLAN filtering for vlan ${c.vlan}: this kernel does not support bridge VLAN filtering (CONFIG_BRIDGE_VLAN_FILTERING)`);
+      }
       if (!(e instanceof RtnlError && e.code === 'EEXIST')) throw new CniError(ErrInternal, `failed to create bridge ${JSON.stringify(c.bridge)}: ${(e as Error).message}`);
     }
     br = await host.linkByName(c.bridge);
