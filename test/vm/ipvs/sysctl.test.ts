@@ -46,5 +46,4 @@ describe('sysctls in the guest kernel', () => {
     });
     await expect(readSysctl('net/ipv4/vs/no_such_knob')).rejects.toMatchObject({ sysctl: 'net/ipv4/vs/no_such_knob', code: 'ENOENT' });
   });
-
 });
