@@ -44,6 +44,12 @@ export async function run(argv: string[]): Promise<number> {
   const families = familiesOf(cfg);
   const { reconciler, problems } = await Reconciler.open({ logger: log, families, excludeCIDRs: cfg.node.excludeCIDRs });
   for (const p of problems) log.warn({ problem: p }, 'kernel feature missing');
+  // kube-proxy's IPVS sysctls (vs/conntrack=1 lets iptables masquerade IPVS traffic, e.g. from the
+  // node itself to a ClusterIP; strict ARP when asked). A failure is logged; the agent goes on.
+  const { applySysctls, kubeProxySysctls } = await import('../kernel/sysctl.ts');
+  const sysctls = await applySysctls(kubeProxySysctls({ strictARP: cfg.node.strictARP }));
+  for (const c of sysctls.changed) log.info(c, 'sysctl set');
+  for (const f of sysctls.failed) log.error({ err: f.message }, 'sysctl could not be set');
   let ipvsStats: { listServices: () => Promise<never[]> } | undefined;
   try {
     const { openIpvs } = (await import('../kernel/ipvs/genl.ts')) as { openIpvs: () => Promise<import('../kernel/ipvs/types.ts').Ipvs> };
