@@ -5,7 +5,7 @@
 // servers (fixtures/). ipvsnet programs the kernel through `ipvsnet apply`.
 
 import { execa, type ResultPromise } from 'execa';
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import pino from 'pino';
@@ -21,6 +21,12 @@ export const NODE_NAME = 'node-a';
 export const NODE_IP = '192.168.50.1';
 export const CLUSTER_CIDR = '10.244.0.0/16';
 export const STATE_FILE = '/run/ipvsnet-e2e/state.json';
+
+/** Progress lines on the VM share (vitest prints a file's results only at its end). */
+export function progress(msg: string): void {
+  const dir = process.env['IPVSNET_VM_RUN'];
+  if (dir) appendFileSync(join(dir, 'e2e-progress.log'), `${new Date().toISOString()} ${msg}\n`);
+}
 
 export async function sh(cmd: string, ...args: string[]): Promise<string> {
   const r = await execa(cmd, args, { reject: false });
@@ -133,11 +139,10 @@ export function httpClient(ns: string, url: string, count: number, opts: { timeo
   });
 }
 
-export interface UdpResult { answered: number; unanswered: number; retried: number; byBody: Record<string, number>; last: string }
+export interface UdpResult { answered: number; unanswered: number; retried: number; byBody: Record<string, number>; last: string; afterStop: Record<string, number> }
 
-export function udpClient(ns: string, host: string, port: number, count: number, gapMs: number, readyFile?: string, readyAfter?: number): Promise<UdpResult> {
-  const args = ['netns', 'exec', ns, NODE, join(FIX, 'udp-client.ts'), host, String(port), String(count), String(gapMs)];
-  if (readyFile) args.push(readyFile, String(readyAfter ?? 1));
+export function udpClient(ns: string, host: string, port: number, max: number, gapMs: number, readyFile: string, readyAfter: number, stopFile: string): Promise<UdpResult> {
+  const args = ['netns', 'exec', ns, NODE, join(FIX, 'udp-client.ts'), host, String(port), String(max), String(gapMs), readyFile, String(readyAfter), stopFile];
   const child = execa('ip', args, { reject: false, stdin: 'ignore' });
   track(child);
   return child.then((r) => {
