@@ -123,14 +123,16 @@ describe('agent (real apiserver, host)', () => {
   });
 
   it('skips invalid objects with a Kubernetes Event; the other Services keep working', async () => {
-    await createSlice(admin, sliceBody(ns, 'web-bad', 'web', [{ ip: '10.244.77.7' }], [{ name: 'http', port: undefined }]));
+    // Both are API-valid; the planner skips them as errors (the label is missing; the Service does not exist).
+    await createSlice(admin, sliceBody(ns, 'ghost-a', 'ghost', [{ ip: '10.244.77.7' }], [{ name: 'http', port: 8080 }]));
     await createSlice(admin, sliceBody(ns, 'no-owner', undefined, [{ ip: '10.244.77.8' }], [{ port: 80 }]));
     const ev = await eventually('Events posted', async () => {
       const list = await kubeRequest<{ items: Array<{ reason: string; regarding: { name: string; kind: string }; note: string; reportingController: string }> }>(admin, 'GET', `/apis/events.k8s.io/v1/namespaces/${ns}/events`);
       const mine = list.items.filter((e) => e.reportingController === 'ipvsnet.io/agent');
-      return mine.some((e) => e.regarding.name === 'no-owner') && mine.some((e) => e.regarding.name === 'web-bad') ? mine : undefined;
+      return mine.some((e) => e.regarding.name === 'no-owner') && mine.some((e) => e.regarding.name === 'ghost-a') ? mine : undefined;
     });
     expect(ev.find((e) => e.regarding.name === 'no-owner')?.note).toMatch(/service-name/);
+    expect(ev.find((e) => e.regarding.name === 'ghost-a')?.note).toMatch(/does not exist/);
     expect(ev.every((e) => e.reason === 'InvalidObjectSkipped')).toBe(true);
     // web still has its endpoint.
     expect(vs(sink.last, webIP, 80)?.realServers.map((r) => r.address)).toContain('10.244.77.6');
