@@ -44,8 +44,9 @@ if [ "${1:-}" = "--guest" ]; then
   bin/ipvsnet agent --kubeconfig="$AGENT_KUBECONFIG" --hostname-override="$NODE" --cluster-cidr=10.244.0.0/16 \
     --ipvs-min-sync-period=100ms --metrics-bind-address=127.0.0.1:10249 > "$ctl/agent.log" 2>&1 &
   agent=$!
-  for _ in $(seq 1 600); do
-    ipvsadm -Ln -t "$CLUSTER_IP:80" 2>/dev/null | grep -q 10.244.0.12 && break
+  # The guest CPU is emulated: the agent needs minutes to start and finish its first sync.
+  for _ in $(seq 1 1800); do
+    curl -s http://127.0.0.1:10249/status 2>/dev/null | grep -q '"syncs": [1-9]' && break
     sleep 0.5
   done
   say "ipvsadm -Ln"
