@@ -11,7 +11,7 @@ export default defineConfig({
     projects: [
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], environment: 'node' } },
       { test: { name: 'netns', include: ['test/netns/**/*.test.ts'], environment: 'node', fileParallelism: false, testTimeout: 60_000, hookTimeout: 60_000 } },
-      { test: { name: 'vm', include: ['test/vm/**/*.test.ts'], environment: 'node', fileParallelism: false, testTimeout: 300_000, hookTimeout: 300_000 } },
+      { test: { name: 'vm', include: ['test/vm/**/*.test.ts'], setupFiles: ['test/vm/lane/guard.ts'], environment: 'node', fileParallelism: false, testTimeout: 300_000, hookTimeout: 300_000 } },
       { test: { name: 'cluster', include: ['test/cluster/**/*.test.ts'], environment: 'node', fileParallelism: false, testTimeout: 300_000, hookTimeout: 300_000 } },
     ],
   },
