@@ -3,11 +3,14 @@
 //    100 DELs no reservation file, veth or pod address remains;
 //  - a SIGKILL at each point of ADD (IPVSNET_TEST_CRASH_AT) leaves nothing
 //    that GC with the runtime's valid-attachments does not reclaim.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { NO_AGENT, OURS, Scratch, ipJson, linkExists, nsPath, prerequisites, runPlugin, uniq } from './helpers.ts';
+
+// Bounds for a shared 2-core machine under heavy load (many plugin processes per test); not speed assertions.
+vi.setConfig({ testTimeout: 600_000, hookTimeout: 600_000 });
 
 const s = new Scratch();
 let dataDir = '';

@@ -3,13 +3,16 @@
 // answer must be valid CNI error JSON on stdout with a non-zero exit, no stack
 // trace, and nothing may leak: no reservation file, no link in the pod netns,
 // no veth on the host.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
 import { readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { OURS, OURS_IPAM, Scratch, ipJson, isCniError, nsPath, prerequisites, runPlugin, uniq } from './helpers.ts';
 import type { RunOpts } from './helpers.ts';
+
+// Bounds for a shared 2-core machine under heavy load (many plugin processes per test); not speed assertions.
+vi.setConfig({ testTimeout: 600_000, hookTimeout: 600_000 });
 
 const s = new Scratch();
 let dataDir = '';

@@ -91,7 +91,7 @@ export interface RunOpts {
   /** run the plugin inside this (node) netns via `ip netns exec` */
   inNetns?: string;
   extraEnv?: Record<string, string>;
-  /** kill the plugin after this long (default 60 s); a bound for a hung plugin, not a speed assertion */
+  /** kill the plugin after this long (default 300 s); a bound for a hung plugin, not a speed assertion */
   timeoutMs?: number;
 }
 
@@ -108,7 +108,7 @@ export async function runPlugin(bin: string, conf: unknown, o: RunOpts): Promise
   const input = typeof conf === 'string' ? conf : JSON.stringify(conf);
   const cmd = o.inNetns ? 'ip' : bin;
   const argv = o.inNetns ? ['netns', 'exec', o.inNetns, bin] : [];
-  const r = await execa(cmd, argv, { input, env, extendEnv: false, reject: false, timeout: o.timeoutMs ?? 60_000 });
+  const r = await execa(cmd, argv, { input, env, extendEnv: false, reject: false, timeout: o.timeoutMs ?? 300_000 });
   let json: Record<string, unknown> | undefined;
   try {
     json = r.stdout ? (JSON.parse(String(r.stdout)) as Record<string, unknown>) : undefined;

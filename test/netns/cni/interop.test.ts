@@ -4,10 +4,13 @@
 // the other's ADD result; and the two IPAMs share one on-disk store (each sees
 // the other's reservations as taken, releases them, and they serialize on the
 // same flock when run concurrently).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { OURS, OURS_IPAM, REF_BRIDGE, REF_HOSTLOCAL, Scratch, addrsOf, ipJson, isCniError, nsPath, prerequisites, routesIn, runPlugin, uniq } from './helpers.ts';
+
+// Bounds for a shared 2-core machine under heavy load (many plugin processes per test); not speed assertions.
+vi.setConfig({ testTimeout: 600_000, hookTimeout: 600_000 });
 
 const s = new Scratch();
 let dataDir = '';

@@ -4,12 +4,15 @@
 // bridge's DEL tears down what ipvsnet's ADD set up; GC removes the chains of
 // attachments that are gone. Runs inside a "node" netns so the host's
 // iptables are never touched.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { execa } from 'execa';
 import { createHash } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { OURS, REF_BRIDGE, Scratch, nsPath, prerequisites, runPlugin, uniq } from './helpers.ts';
+
+// Bounds for a shared 2-core machine under heavy load (many plugin processes per test); not speed assertions.
+vi.setConfig({ testTimeout: 600_000, hookTimeout: 600_000 });
 
 const s = new Scratch();
 let nodeNs = '';

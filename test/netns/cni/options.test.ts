@@ -1,8 +1,11 @@
 // ipvsnet-bridge options on the real kernel: dual-stack range sets, vlan,
 // promiscMode, forceAddress, mtu and a runtime-requested MAC.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { execa } from 'execa';
 import { OURS, Scratch, addrsOf, ipJson, isCniError, nsPath, prerequisites, routesIn, runPlugin, uniq } from './helpers.ts';
+
+// Bounds for a shared 2-core machine under heavy load (many plugin processes per test); not speed assertions.
+vi.setConfig({ testTimeout: 600_000, hookTimeout: 600_000 });
 
 const s = new Scratch();
 let dataDir = '';

@@ -1,11 +1,14 @@
 // DaemonSet mode: the Node single executable build of the plugins works on its
 // own, copied out of the repository (as an init container would copy it into
 // /opt/cni/bin), and picks the plugin from its own file name.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { execa } from 'execa';
 import { copyFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, Scratch, addrsOf, nsPath, prerequisites, runPlugin, uniq } from './helpers.ts';
+
+// Bounds for a shared 2-core machine under heavy load (many plugin processes per test); not speed assertions.
+vi.setConfig({ testTimeout: 600_000, hookTimeout: 600_000 });
 
 const s = new Scratch();
 let bin = '';

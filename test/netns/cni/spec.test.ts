@@ -2,11 +2,14 @@
 // negotiation and result conversion, chaining through prevResult (with the
 // reference `tuning` plugin), CNI_ARGS, repeated DEL, DEL with the netns gone,
 // STATUS on exhaustion, GC.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { OURS, REF_DIR, Scratch, addrsOf, isCniError, linkExists, nsPath, prerequisites, routesIn, runPlugin, uniq } from './helpers.ts';
+
+// Bounds for a shared 2-core machine under heavy load (many plugin processes per test); not speed assertions.
+vi.setConfig({ testTimeout: 600_000, hookTimeout: 600_000 });
 
 const s = new Scratch();
 let dataDir = '';

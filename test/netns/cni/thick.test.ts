@@ -2,12 +2,15 @@
 // running server (src/cni/daemon.ts, what the agent embeds) over a unix
 // socket; when the server is gone it falls back to the standalone plugin.
 // Both paths must give the same kernel state and the same store.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { execa } from 'execa';
 import type { ResultPromise } from 'execa';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { OURS, ROOT, Scratch, addrsOf, isCniError, nsPath, prerequisites, runPlugin, uniq } from './helpers.ts';
+
+// Bounds for a shared 2-core machine under heavy load (many plugin processes per test); not speed assertions.
+vi.setConfig({ testTimeout: 600_000, hookTimeout: 600_000 });
 
 const s = new Scratch();
 let dataDir = '';
@@ -23,7 +26,7 @@ beforeAll(async () => {
   server.stdout!.on('data', (b: Buffer) => {
     for (const line of b.toString().split('\n')) if (line.startsWith('{"mode"')) served.push(JSON.parse(line) as Record<string, unknown>);
   });
-  for (let i = 0; i < 200 && !existsSync(socket); i++) await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < 1200 && !existsSync(socket); i++) await new Promise((r) => setTimeout(r, 50));
   if (!existsSync(socket)) throw new Error('thick-mode server did not start');
 });
 afterAll(async () => {

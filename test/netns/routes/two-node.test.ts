@@ -6,7 +6,7 @@
 // Pod-to-pod ICMP and TCP cross nodes both ways; deleting a Node removes its
 // route; a peer that is not on a connected subnet gets a diagnostic, no route;
 // foreign routes are left alone.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { execa } from 'execa';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,6 +14,9 @@ import { OURS, Scratch, ipJson, nsPath, prerequisites, runPlugin, uniq } from '.
 import { Rtnl } from '../../../src/kernel/rtnl/index.ts';
 import { RouteController, writeConflist, RTPROT_IPVSNET } from '../../../src/routes/index.ts';
 import type { NodeLike } from '../../../src/routes/index.ts';
+
+// Bounds for a shared 2-core machine under heavy load (many plugin processes per test); not speed assertions.
+vi.setConfig({ testTimeout: 600_000, hookTimeout: 600_000 });
 
 const s = new Scratch();
 
