@@ -171,7 +171,7 @@ for f in "${fwds[@]+"${fwds[@]}"}"; do
   nic+=",hostfwd=${BASH_REMATCH[1]}:127.0.0.1:${BASH_REMATCH[2]}-:${BASH_REMATCH[3]}"
 done
 
-append="console=ttyS0 panic=-1 quiet loglevel=3 ipvsnet.share=$share ipvsnet.init=$here/guest-init.sh ipvsnet.run=$run"
+append="console=ttyS0 panic=-1 no_timer_check quiet loglevel=3 ipvsnet.share=$share ipvsnet.init=$here/guest-init.sh ipvsnet.run=$run"
 qemu=(qemu-system-x86_64 -accel tcg -cpu max -m "$mem" -smp "$smp"
   -nodefaults -no-user-config -display none -no-reboot
   -chardev "stdio,id=con,logfile=$run/console.log,signal=off" -serial chardev:con -monitor none
