@@ -27,7 +27,18 @@ fail() {
 trap 'fail "stage 2 exited unexpectedly"' EXIT
 
 mount -t tmpfs -o mode=755 tmpfs /run || fail "mount /run"
+# A fresh /tmp hides the host's /tmp. A checkout (CI may clone under /tmp) or a share that lives there
+# is bound back at its own path, so the command still sees its tree and the run directory.
+share=$(sed -n 's/.*ipvsnet\.share=\([^ ]*\).*/\1/p' /proc/cmdline)
+cwd=$(cat "$run/cwd") || fail "read $run/cwd"
+mkdir -p /run/.host-tmp && mount --rbind /tmp /run/.host-tmp || fail "keep the host /tmp"
 mount -t tmpfs -o mode=1777 tmpfs /tmp || fail "mount /tmp"
+for d in "$cwd" "$share"; do
+  case "$d" in
+    /tmp/*) mountpoint -q "$d" 2>/dev/null && continue
+            mkdir -p "$d" && mount --rbind "/run/.host-tmp/${d#/tmp/}" "$d" || fail "bind $d back over the fresh /tmp";;
+  esac
+done
 mkdir -p /dev/pts /dev/shm
 mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts || fail "mount /dev/pts"
 mount -t tmpfs -o mode=1777 tmpfs /dev/shm || fail "mount /dev/shm"
