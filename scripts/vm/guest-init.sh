@@ -12,6 +12,9 @@
 #   dmesg.log    the kernel log at the end of the run
 # The console (ttyS0) carries the command's stdout+stderr; the host streams it. The guest then powers
 # off through sysrq (no reboot: qemu runs with -no-reboot and the kernel with panic=-1).
+# The whole script is one brace group, so bash parses it completely before running any of it: an edit
+# of this file on the host while a guest runs cannot make the running guest read a shifted tail.
+{
 run=$1
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 fail() {
@@ -93,3 +96,5 @@ echo "$status" > "$run/exit-status.tmp" && mv "$run/exit-status.tmp" "$run/exit-
 sync
 echo o > /proc/sysrq-trigger
 sleep 10
+exit 1
+}
