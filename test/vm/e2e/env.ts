@@ -68,6 +68,11 @@ async function addNs(name: string, bridge: string, ip: string, gw: string): Prom
   await sh('ip', 'netns', 'add', name);
   await sh('ip', 'link', 'add', host, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', name);
   await sh('ip', 'link', 'set', host, 'master', bridge);
+  // Pods get what the CNI bridge plugin does with hairpinMode: true (ipvsnet-bridge, kube-proxy's
+  // requirement): with br_netfilter, a hairpin reply (pod -> itself via its ClusterIP, masqueraded
+  // to the bridge IP) is de-NATed in the bridge's PREROUTING and then *bridged* back out the port it
+  // came in on, which the bridge drops unless that port is in hairpin mode.
+  if (bridge === 'cbr0') await sh('ip', 'link', 'set', host, 'type', 'bridge_slave', 'hairpin', 'on');
   await sh('ip', 'link', 'set', host, 'up');
   await sh('ip', '-n', name, 'addr', 'add', `${ip}/24`, 'dev', 'eth0');
   await sh('ip', '-n', name, 'link', 'set', 'eth0', 'up');
