@@ -7,6 +7,7 @@
 
 import type { Family, Protocol, VirtualServerFlag } from '../../plan/types.ts';
 import type { IpvsDest, IpvsForward, IpvsInfo, IpvsService, IpvsServiceId, IpvsStats, IpvsTimeouts } from './types.ts';
+import { attr, be16, nested, parseAttrs as parseAttrsWith, str, u16, u32, u8 } from '../nlattr.ts';
 import {
   AF_INET,
   AF_INET6,
@@ -25,66 +26,21 @@ import {
 // ---------------------------------------------------------------------------------------------
 // Attribute TLVs
 
-const NLA_TYPE_MASK = 0x3fff; // strips NLA_F_NESTED and NLA_F_NET_BYTEORDER
-
-function align4(n: number): number {
-  return (n + 3) & ~3;
-}
-
-export function nlaRaw(type: number, payload: Uint8Array): Buffer {
-  const len = 4 + payload.length;
-  const b = Buffer.alloc(align4(len));
-  b.writeUInt16LE(len, 0);
-  b.writeUInt16LE(type, 2);
-  b.set(payload, 4);
-  return b;
-}
-
-export function nlaU8(type: number, v: number): Buffer {
-  return nlaRaw(type, Buffer.from([v & 0xff]));
-}
-
-export function nlaU16(type: number, v: number): Buffer {
-  const p = Buffer.alloc(2);
-  p.writeUInt16LE(v, 0);
-  return nlaRaw(type, p);
-}
-
-export function nlaBe16(type: number, v: number): Buffer {
-  const p = Buffer.alloc(2);
-  p.writeUInt16BE(v, 0);
-  return nlaRaw(type, p);
-}
-
-export function nlaU32(type: number, v: number): Buffer {
-  const p = Buffer.alloc(4);
-  p.writeUInt32LE(v >>> 0, 0);
-  return nlaRaw(type, p);
-}
-
-export function nlaString(type: number, s: string): Buffer {
-  return nlaRaw(type, Buffer.concat([Buffer.from(s, 'latin1'), Buffer.alloc(1)]));
-}
+export const nlaRaw = attr;
+export const nlaU8 = u8;
+export const nlaU16 = u16;
+export const nlaBe16 = be16;
+export const nlaU32 = u32;
+export const nlaString = str;
 
 /** A nested attribute. IPVS parses nests without requiring NLA_F_NESTED, and sends none itself. */
 export function nlaNested(type: number, children: Buffer[]): Buffer {
-  return nlaRaw(type, Buffer.concat(children));
+  return nested(type, children, false);
 }
 
 /** Parse an attribute stream into type → payload. Later duplicates win; a truncated stream throws. */
 export function parseAttrs(buf: Uint8Array): Map<number, Buffer> {
-  const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
-  const out = new Map<number, Buffer>();
-  let off = 0;
-  while (off < b.length) {
-    if (off + 4 > b.length) throw new Error(`netlink attribute header truncated at offset ${off} of ${b.length}`);
-    const len = b.readUInt16LE(off);
-    const type = b.readUInt16LE(off + 2) & NLA_TYPE_MASK;
-    if (len < 4 || off + len > b.length) throw new Error(`netlink attribute type ${type} has bad length ${len} at offset ${off} of ${b.length}`);
-    out.set(type, b.subarray(off + 4, off + len));
-    off += align4(len);
-  }
-  return out;
+  return parseAttrsWith(buf, true);
 }
 
 function need(attrs: Map<number, Buffer>, type: number, what: string, size?: number): Buffer {
