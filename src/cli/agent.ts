@@ -69,6 +69,7 @@ export async function run(argv: string[]): Promise<number> {
   // ipvsnet's pod-network extensions, driven by the same Node informer (opt-in flags).
   const afterSync: Array<(plan: import('../plan/types.ts').Plan) => Promise<void>> = [];
   let agentRef: Agent | undefined;
+  let cniServer: import('../cni/server.ts').CniServer | undefined;
   if (cfg.podRoutes || cfg.cniConfDir) {
     const routes = await import('../routes/index.ts');
     const nodes = () => (agentRef?.sources.nodes.list() ?? []) as never[];
@@ -81,6 +82,13 @@ export async function run(argv: string[]): Promise<number> {
       });
     }
     if (cfg.cniConfDir) {
+      // Thick mode: the plugins' shim hands CNI requests to this server; it falls back to the
+      // standalone plugin when the agent is down.
+      const { startCniServer } = await import('../cni/server.ts');
+      cniServer = await startCniServer({
+        onRequest: (r) => log.debug(r, 'CNI request served'),
+      });
+      log.info({ socket: cniServer.socketPath }, 'CNI thick-mode server listening');
       const confDir = cfg.cniConfDir;
       afterSync.push(async () => {
         const self = agentRef?.sources.nodes.get(cfg.nodeName);
@@ -106,7 +114,8 @@ export async function run(argv: string[]): Promise<number> {
       stopping = true;
       log.info({ signal: sig }, 'stopping (kernel state left in place)');
       agent.stop().then(
-        () => {
+        async () => {
+          await cniServer?.close();
           reconciler.close();
           resolve(0);
         },
