@@ -181,6 +181,20 @@ export class LinkAdapter {
     return (await this.listAllAddresses()).filter((a) => a.ifname === ifname).map((a) => a.address).sort();
   }
 
+  /**
+   * One dump for both views: the addresses bound on `ifname` (sorted) and those held by
+   * any other interface. (listAddresses + addressesElsewhere would dump everything twice.)
+   */
+  async addressesOn(ifname: string): Promise<{ on: string[]; elsewhere: Set<string> }> {
+    const on: string[] = [];
+    const elsewhere = new Set<string>();
+    for (const a of await this.listAllAddresses()) {
+      if (a.ifname === ifname) on.push(a.address);
+      else elsewhere.add(a.address);
+    }
+    return { on: on.sort(), elsewhere };
+  }
+
   /** Addresses held by any interface other than `ifname` (externalIPs / LB IPs held elsewhere are not bound). */
   async addressesElsewhere(ifname: string): Promise<Set<string>> {
     return new Set((await this.listAllAddresses()).filter((a) => a.ifname !== ifname).map((a) => a.address));

@@ -141,6 +141,8 @@ export class Reconciler {
   #ipvsCache = new Map<string, KernelService>();
   #dirtyServices = new Set<string>();
   #ipsetCache: Map<string, KernelSet> | undefined;
+  /** kube-ipvs0's addresses and those held by other interfaces (undefined = read next sync). */
+  #addrCache: { bound: Set<string>; elsewhere: Set<string> } | undefined;
   #iptablesCache = new Map<Family, RulesetState>();
   #iptablesDirty = new Set<Family>();
   /** Objects whose last operation failed (logged once per distinct error). */
@@ -262,16 +264,28 @@ export class Reconciler {
         const d = await this.#link.ensureDummy(this.#dummy);
         dummyIndex = d.index;
         if (d.created) ops.createLink++;
-        bound = await this.#link.listAddresses(this.#dummy);
-        const elsewhere = await this.#link.addressesElsewhere(this.#dummy);
-        const ad = diffAddresses(wantBound, bound, elsewhere);
+        // Read back on the first sync, each repair pass, a re-created link or after a failure;
+        // in between, the last read plus this process's successful binds/unbinds.
+        if (full || d.created || !this.#addrCache) {
+          this.#addrCache = undefined;
+          const r = await this.#link.addressesOn(this.#dummy);
+          this.#addrCache = { bound: new Set(r.on), elsewhere: r.elsewhere };
+        }
+        const cache = this.#addrCache;
+        bound = [...cache.bound];
+        const ad = diffAddresses(wantBound, cache.bound, cache.elsewhere);
         for (const a of ad.bind) {
           try {
             if (await this.#link.bindAddress(this.#dummy, a, dummyIndex)) ops.bindAddress++;
-          } catch (err) { this.#fail(result, a, `bind ${a}/${isIPv6(a) ? 128 : 32} on ${this.#dummy}`, err); }
+            cache.bound.add(a);
+          } catch (err) {
+            this.#addrCache = undefined;
+            this.#fail(result, a, `bind ${a}/${isIPv6(a) ? 128 : 32} on ${this.#dummy}`, err);
+          }
         }
         toUnbind = ad.unbind;
       } catch (err) {
+        this.#addrCache = undefined;
         this.#fail(result, this.#dummy, `ensure dummy link ${this.#dummy}`, err);
       }
     }
@@ -313,7 +327,11 @@ export class Reconciler {
       for (const a of toUnbind) {
         try {
           if (await this.#link.unbindAddress(this.#dummy, a, dummyIndex)) ops.unbindAddress++;
-        } catch (err) { this.#fail(result, a, `unbind ${a} from ${this.#dummy}`, err); }
+          this.#addrCache?.bound.delete(a);
+        } catch (err) {
+          this.#addrCache = undefined;
+          this.#fail(result, a, `unbind ${a} from ${this.#dummy}`, err);
+        }
       }
     }
 
