@@ -7,7 +7,7 @@
 //    the proxy is healthy, else 503, with {"service":{"namespace","name"},"localEndpoints","serviceProxyHealthy"}.
 
 import { createServer, type Server } from 'node:http';
-import type { AgentMetrics, IpFamilyLabel } from '../metrics/index.ts';
+import { listen, type AgentMetrics, type IpFamilyLabel } from '../metrics/index.ts';
 import type { HealthCheckNodePort } from '../plan/types.ts';
 
 export const TO_BE_DELETED_TAINT = 'ToBeDeletedByClusterAutoscaler';
@@ -102,19 +102,8 @@ export async function serveProxyHealth(state: ProxyHealthState, host: string, po
     res.writeHead(r.code, { 'content-type': 'application/json', 'x-content-type-options': 'nosniff' });
     res.end(JSON.stringify(r.body));
   });
-  await listenOn(server, host, port);
+  await listen(server, host, port);
   return server;
-}
-
-function listenOn(server: Server, host: string, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onErr = (e: Error) => reject(new Error(`listen on ${host}:${port}: ${e.message}`));
-    server.once('error', onErr);
-    server.listen(port, host, () => {
-      server.off('error', onErr);
-      resolve();
-    });
-  });
 }
 
 export function serviceHealthBody(service: string, localEndpoints: number, proxyHealthy: boolean): string {
@@ -180,7 +169,7 @@ export class ServiceHealthServers {
       });
       entry.server = server;
       try {
-        for (const a of this.addresses.slice(0, 1)) await listenOn(server, a, w.port);
+        for (const a of this.addresses.slice(0, 1)) await listen(server, a, w.port);
         this.servers.set(w.port, entry);
       } catch (e) {
         errors.push({ service: w.service, port: w.port, error: e instanceof Error ? e.message : String(e) });
