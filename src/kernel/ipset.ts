@@ -1,4 +1,5 @@
-// ipset adapter. Reads the kernel's sets with `ipset save` (one process) and
+// ipset adapter. Reads the kernel's sets over netfilter netlink (./ipset-netlink.ts,
+// no process; `ipset save` when that read fails, see IpsetAdapter.read) and
 // applies a sync with ONE `ipset restore -exist` process:
 //   - `create … -exist` for every planned set (an existing set's own create line
 //     is reused verbatim, so its options never conflict);
@@ -17,6 +18,8 @@ import { createHash } from 'node:crypto';
 import type { Family, IpsetSpec, IpsetType } from '../plan/types.ts';
 import type { CommandRunner } from '../reconcile/exec.ts';
 import { canonicalIp } from './link.ts';
+import { IpsetNetlinkError, readSetsNetlink } from './ipset-netlink.ts';
+import type { UnsupportedSet } from './ipset-netlink.ts';
 
 /** Prefix of ipvsnet's temporary sets (build-then-swap). */
 export const TEMP_PREFIX = 'IPVSNET-TMP-';
@@ -242,14 +245,60 @@ export interface IpsetSyncResult {
   failures: IpsetError[];
 }
 
+export interface IpsetAdapterOptions {
+  run: CommandRunner;
+  binary?: string;
+  /** How read() gets the kernel's sets: 'netlink' (default; `ipset save` when it fails) or 'exec' (`ipset save` always). */
+  reader?: 'netlink' | 'exec';
+  /**
+   * Network namespace the netlink reader opens its socket in (a path such as
+   * /run/netns/NAME); default: the process's own. `run` must act on the same
+   * namespace (tests run `ip netns exec NAME ipset …`).
+   */
+  netns?: string;
+  /** IPSET_ATTR_PROTOCOL the netlink reader sends (default 6; see ./ipset-netlink.ts). */
+  netlinkProtocol?: number;
+  /** Told why, each time a read falls back from netlink to `ipset save`. */
+  onFallback?: (why: string) => void;
+}
+
+/** How the last read() got the kernel's sets. */
+export interface IpsetReadInfo {
+  via: 'netlink' | 'exec';
+  /** Why netlink was not used (set when via is 'exec' under the netlink reader). */
+  fallback?: string;
+  /** Netlink messages in the dump. */
+  messages?: number;
+  /** Sets the netlink reader listed without members (types it does not decode). */
+  unsupported?: UnsupportedSet[];
+}
+
+/** Netlink failures that will not go away: later reads go straight to `ipset save`. */
+const PERMANENT_NETLINK_FAILURES = new Set(['IPSET_ERR_PROTOCOL', 'EPROTONOSUPPORT', 'EOPNOTSUPP', 'EAFNOSUPPORT', 'EOPEN']);
+
 export class IpsetAdapter {
   readonly #run: CommandRunner;
   readonly #bin: string;
+  #reader: 'netlink' | 'exec';
+  readonly #netns: string | undefined;
+  readonly #protocol: number | undefined;
+  readonly #onFallback: ((why: string) => void) | undefined;
+  #lastRead: IpsetReadInfo | undefined;
 
-  constructor(opts: { run: CommandRunner; binary?: string }) {
+  constructor(opts: IpsetAdapterOptions) {
     this.#run = opts.run;
     this.#bin = opts.binary ?? 'ipset';
+    this.#reader = opts.reader ?? 'netlink';
+    this.#netns = opts.netns;
+    this.#protocol = opts.netlinkProtocol;
+    this.#onFallback = opts.onFallback;
   }
+
+  /** The reader in use: 'exec' after a permanent netlink failure. */
+  get reader(): 'netlink' | 'exec' { return this.#reader; }
+
+  /** How the last read() got the sets. */
+  get lastRead(): IpsetReadInfo | undefined { return this.#lastRead; }
 
   /** Kernel protocol version check; throws with what to install when missing or too old. */
   async version(): Promise<string> {
@@ -261,8 +310,45 @@ export class IpsetAdapter {
     return m[0];
   }
 
-  /** All sets in the kernel (one `ipset save`). */
+  /**
+   * All sets in the kernel: one netlink dump (no process), or one `ipset save`
+   * when the netlink read fails, or when it could not decode the members of a set
+   * that carries one of ipvsnet's names (a kube-proxy name or a temporary set).
+   * The fallback's reason goes to onFallback and lastRead.fallback; after a
+   * failure that will not go away (a kernel refusing the protocol, no
+   * NETLINK_NETFILTER) every later read uses `ipset save`.
+   */
   async read(): Promise<Map<string, KernelSet>> {
+    let fallback: string | undefined;
+    if (this.#reader === 'netlink') {
+      try {
+        const r = await readSetsNetlink({
+          ...(this.#netns !== undefined ? { netns: this.#netns } : {}),
+          ...(this.#protocol !== undefined ? { protocol: this.#protocol } : {}),
+        });
+        const owned = new Set(ownedSetNames());
+        const ours = r.unsupported.filter((u) => owned.has(u.name) || u.name.startsWith(TEMP_PREFIX));
+        if (ours.length === 0) {
+          this.#lastRead = { via: 'netlink', messages: r.messages, unsupported: r.unsupported };
+          return r.sets;
+        }
+        fallback = ours.map((u) => `set ${u.name}: ${u.reason}`).join('; ');
+      } catch (err) {
+        fallback = err instanceof Error ? err.message : String(err);
+        if (err instanceof IpsetNetlinkError && PERMANENT_NETLINK_FAILURES.has(err.code)) {
+          this.#reader = 'exec';
+          fallback += '; every later read uses "ipset save"';
+        }
+      }
+      this.#onFallback?.(fallback);
+    }
+    const sets = await this.#readExec();
+    this.#lastRead = { via: 'exec', ...(fallback !== undefined ? { fallback } : {}) };
+    return sets;
+  }
+
+  /** All sets in the kernel (one `ipset save`). */
+  async #readExec(): Promise<Map<string, KernelSet>> {
     const r = await this.#run(this.#bin, ['save']);
     if (r.missing) throw new IpsetError('ipset binary not found: install the "ipset" package (Debian: apt-get install ipset)');
     if (r.exitCode !== 0) throw new IpsetError(`ipset save failed: ${r.stderr.trim()}`);

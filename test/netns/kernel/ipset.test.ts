@@ -1,4 +1,6 @@
 // ipset adapter against the host kernel's ip_set, inside fresh network namespaces.
+// The adapter reads the namespace's sets over netlink (socket opened in the
+// namespace) and writes them with `ipset restore` run there.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { IpsetAdapter, TEMP_PREFIX, ownedSetNames } from '../../../src/kernel/ipset.ts';
 import type { IpsetSpec } from '../../../src/plan/types.ts';
@@ -9,6 +11,11 @@ let ns = '';
 beforeEach(async () => { ns = await createNetns('ipvsnet-ipset'); });
 afterEach(async () => { await deleteNetns(ns); });
 
+/** An adapter for the test's namespace: netlink reads there, commands run there. */
+function adapter(runner = nsRunner(ns)): IpsetAdapter {
+  return new IpsetAdapter({ run: runner.run, netns: `/run/netns/${ns}` });
+}
+
 const set = (name: string, members: string[], type: IpsetSpec['type'] = 'hash:ip,port', family: 4 | 6 = 4): IpsetSpec => ({ name, type, family, comment: '', members });
 
 async function members(name: string): Promise<string[]> {
@@ -17,9 +24,9 @@ async function members(name: string): Promise<string[]> {
 }
 
 describe('ipset adapter (host kernel, fresh netns)', () => {
-  it('creates every set and its members with one restore process, then does nothing when in sync', async () => {
+  it('creates every set and its members with one restore process (the read is netlink), then does nothing when in sync', async () => {
     const r = nsRunner(ns);
-    const a = new IpsetAdapter({ run: r.run });
+    const a = adapter(r);
     const desired = [
       set('KUBE-CLUSTER-IP', ['10.96.0.10,udp:53', '10.96.0.10,TCP:53', '10.96.0.1,tcp:443']),
       set('KUBE-6-CLUSTER-IP', ['fd00:0::10,tcp:80'], 'hash:ip,port', 6),
@@ -31,7 +38,8 @@ describe('ipset adapter (host kernel, fresh netns)', () => {
     const res = await a.sync(desired);
     expect(res.failures).toEqual([]);
     expect(res.restores).toBe(1);
-    expect(r.byCommand()).toEqual({ ipset: 2 }); // one save + one restore
+    expect(r.byCommand()).toEqual({ ipset: 1 }); // the restore; the read went over netlink
+    expect(a.lastRead).toMatchObject({ via: 'netlink' });
     expect(await members('KUBE-CLUSTER-IP')).toEqual(['10.96.0.1,tcp:443', '10.96.0.10,tcp:53', '10.96.0.10,udp:53']);
     expect(await members('KUBE-6-CLUSTER-IP')).toEqual(['fd00::10,tcp:80']);
     expect(await members('KUBE-LOAD-BALANCER-SOURCE-CIDR')).toEqual(['192.168.60.10,tcp:80,10.0.0.0/8', '192.168.60.10,tcp:80,192.168.50.2']);
@@ -39,10 +47,21 @@ describe('ipset adapter (host kernel, fresh netns)', () => {
     const again = await a.sync(desired);
     expect(again.operations).toBe(0);
     expect(again.restores).toBe(0);
+    expect(r.byCommand()).toEqual({ ipset: 1 }); // a second read + nothing to write: no process
+  });
+
+  it('with reader "exec", reads with one `ipset save` (two processes for a first sync)', async () => {
+    const r = nsRunner(ns);
+    const a = new IpsetAdapter({ run: r.run, reader: 'exec' });
+    const res = await a.sync([set('KUBE-CLUSTER-IP', ['10.96.0.1,tcp:443'])]);
+    expect(res.failures).toEqual([]);
+    expect(r.byCommand()).toEqual({ ipset: 2 });
+    expect(a.lastRead).toEqual({ via: 'exec' });
+    expect(await members('KUBE-CLUSTER-IP')).toEqual(['10.96.0.1,tcp:443']);
   });
 
   it('applies only the member deltas', async () => {
-    const a = new IpsetAdapter({ run: nsRunner(ns).run });
+    const a = adapter();
     await a.sync([set('KUBE-CLUSTER-IP', ['10.96.0.1,tcp:443', '10.96.0.2,tcp:80', '10.96.0.3,tcp:80'])]);
     const res = await a.sync([set('KUBE-CLUSTER-IP', ['10.96.0.1,tcp:443', '10.96.0.3,tcp:80', '10.96.0.4,tcp:80'])]);
     expect(res).toMatchObject({ adds: 1, dels: 1, swaps: 0, creates: 0, operations: 2 });
@@ -50,7 +69,7 @@ describe('ipset adapter (host kernel, fresh netns)', () => {
   });
 
   it('builds a fully replaced set under a temporary name and swaps it in; readers only ever see old or new', async () => {
-    const a = new IpsetAdapter({ run: nsRunner(ns).run });
+    const a = adapter();
     const old = Array.from({ length: 1500 }, (_, i) => `10.96.${i >> 8}.${i & 255},tcp:80`);
     const fresh = Array.from({ length: 2000 }, (_, i) => `10.97.${i >> 8}.${i & 255},tcp:80`);
     await a.sync([set('KUBE-CLUSTER-IP', old)]);
@@ -78,7 +97,7 @@ describe('ipset adapter (host kernel, fresh netns)', () => {
   it('touches only its own sets: a foreign set survives sync and destroy', async () => {
     await inNs(ns, 'ipset', 'create', 'FOREIGN', 'hash:ip');
     await inNs(ns, 'ipset', 'add', 'FOREIGN', '1.2.3.4');
-    const a = new IpsetAdapter({ run: nsRunner(ns).run });
+    const a = adapter();
     await a.sync([set('KUBE-CLUSTER-IP', ['10.96.0.1,tcp:443'])]);
     const d = await a.destroy(ownedSetNames());
     expect(d.destroyed).toEqual(['KUBE-CLUSTER-IP']);
@@ -87,7 +106,7 @@ describe('ipset adapter (host kernel, fresh netns)', () => {
   });
 
   it('a bad member is reported with its set and member; the other members and sets are applied', async () => {
-    const a = new IpsetAdapter({ run: nsRunner(ns).run });
+    const a = adapter();
     const res = await a.sync([
       set('KUBE-CLUSTER-IP', ['10.96.0.1,tcp:443', '10.96.0.2,tcp:99999', 'fd00::1,tcp:80']),
       set('KUBE-NODE-PORT-TCP', ['30080'], 'bitmap:port'),
@@ -102,7 +121,7 @@ describe('ipset adapter (host kernel, fresh netns)', () => {
   it('a kernel-side failure names the set, the member and the payload line, and the rest of the payload still applies', async () => {
     // A full set (maxelem 2) made by someone with kube-proxy's name: the third add fails in the kernel.
     await inNs(ns, 'ipset', 'create', 'KUBE-EXTERNAL-IP', 'hash:ip,port', 'maxelem', '2');
-    const a = new IpsetAdapter({ run: nsRunner(ns).run });
+    const a = adapter();
     const res = await a.sync([
       set('KUBE-EXTERNAL-IP', ['10.0.0.1,tcp:80', '10.0.0.2,tcp:80', '10.0.0.3,tcp:80']),
       set('KUBE-CLUSTER-IP', ['10.96.0.1,tcp:443']),
@@ -119,7 +138,7 @@ describe('ipset adapter (host kernel, fresh netns)', () => {
     await inNs(ns, 'ipset', 'create', 'KUBE-CLUSTER-IP', 'hash:ip,port', 'family', 'inet', 'hashsize', '4096', 'maxelem', '100000', 'comment');
     await inNs(ns, 'ipset', 'add', 'KUBE-CLUSTER-IP', '10.96.0.1,tcp:443', 'comment', 'default/kubernetes:https');
     await inNs(ns, 'ipset', 'add', 'KUBE-CLUSTER-IP', '10.96.0.9,tcp:80');
-    const a = new IpsetAdapter({ run: nsRunner(ns).run });
+    const a = adapter();
     const res = await a.sync([set('KUBE-CLUSTER-IP', ['10.96.0.1,tcp:443', '10.96.0.2,tcp:80'])]);
     expect(res.failures).toEqual([]);
     expect(res).toMatchObject({ adds: 1, dels: 1 });
@@ -128,7 +147,7 @@ describe('ipset adapter (host kernel, fresh netns)', () => {
   });
 
   it('reports the version, and a missing binary with what to install', async () => {
-    const a = new IpsetAdapter({ run: nsRunner(ns).run });
+    const a = adapter();
     expect(await a.version()).toMatch(/^v\d+\.\d+/);
     const missing = new IpsetAdapter({ run: createRunner().run, binary: '/nonexistent/ipset' });
     await expect(missing.version()).rejects.toThrow(/install the "ipset" package/);
