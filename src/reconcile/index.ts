@@ -192,7 +192,9 @@ export class Reconciler {
     if (link) {
       try { await link.getLink('lo'); } catch (err) { problems.push(`rtnetlink unavailable: ${String(err)}`); link = null; }
     }
-    let ipset: IpsetAdapter | null = opts.ipset === undefined ? new IpsetAdapter({ run: runner.run }) : opts.ipset;
+    let ipset: IpsetAdapter | null = opts.ipset === undefined
+      ? new IpsetAdapter({ run: runner.run, onFallback: (why) => log.warn({ why }, 'ipset: netlink read failed; read with "ipset save" instead') })
+      : opts.ipset;
     if (ipset) {
       try { await ipset.version(); } catch (err) { problems.push(err instanceof Error ? err.message : String(err)); ipset = null; }
     }

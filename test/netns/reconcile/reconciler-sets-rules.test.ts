@@ -51,18 +51,18 @@ function make(repairIntervalMs: number, now: () => number): Reconciler {
   const runner = nsRunner(ns);
   return new Reconciler({
     ipvs: null, link: null, runner, stateFile: null, logger: pino({ level: 'silent' }), repairIntervalMs, now,
-    ipset: new IpsetAdapter({ run: runner.run }),
+    ipset: new IpsetAdapter({ run: runner.run, netns: `/run/netns/${ns}` }), // reads the namespace's sets over netlink
     iptables: { 4: new IptablesAdapter({ family: 4, backend: 'nft', run: runner.run }) },
   });
 }
 
 describe('Reconciler: ipsets and iptables (host kernel, fresh netns)', () => {
-  it('first sync: ≤ 4 processes (2 reads, 2 writes); deltas between repair passes: ≤ 2; no change: 0', async () => {
+  it('first sync: 3 processes (ipset restore, iptables-save, iptables-restore; ipsets are read over netlink); deltas between repair passes: ≤ 2; no change: 0', async () => {
     let now = 0;
     const r = make(60_000, () => now);
     const first = await r.sync(plan(['10.96.0.1,tcp:443']));
     expect(first.failures).toEqual([]);
-    expect(first.processes).toBeLessThanOrEqual(4);
+    expect(first.processes).toBe(3);
     expect(first.operations.iptablesRestore).toBe(1);
     now += 1000;
     const delta = await r.sync(plan(['10.96.0.1,tcp:443', '10.96.0.2,tcp:80']));
@@ -87,6 +87,7 @@ describe('Reconciler: ipsets and iptables (host kernel, fresh netns)', () => {
     now += 10_000;
     const repair = await r.sync(plan(['10.96.0.1,tcp:443', '10.96.0.2,tcp:80']));
     expect(repair.fullRead).toBe(true);
+    expect(repair.processes).toBe(3); // ipset restore, iptables-save, iptables-restore
     expect(repair.operations).toMatchObject({ ipsetAdd: 1, iptablesRestore: 1 });
     expect(await inNs(ns, 'ipset', 'save', 'KUBE-CLUSTER-IP')).toContain('add KUBE-CLUSTER-IP 10.96.0.2,tcp:80');
     const saved = await inNs(ns, 'iptables-nft-save', '-t', 'filter');
