@@ -86,6 +86,7 @@ export async function run(argv: string[]): Promise<number> {
       // standalone plugin when the agent is down.
       const { startCniServer } = await import('../cni/server.ts');
       cniServer = await startCniServer({
+        ...(cfg.cniSocket ? { socketPath: cfg.cniSocket } : {}),
         onRequest: (r) => log.debug(r, 'CNI request served'),
       });
       log.info({ socket: cniServer.socketPath }, 'CNI thick-mode server listening');

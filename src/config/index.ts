@@ -39,6 +39,8 @@ export interface AgentConfig {
   /** ipvsnet extensions: the pod-network route controller and the CNI conflist writer (off by default). */
   podRoutes: boolean;
   cniConfDir?: string;
+  /** Unix socket of the CNI thick-mode server (with cniConfDir; default /run/ipvsnet/cni.sock). */
+  cniSocket?: string;
   /** Client QPS/burst from clientConnection (informational; watches are not rate-limited). */
   clientConnection: { qps: number; burst: number };
 }
@@ -75,6 +77,7 @@ export const FLAGS: Record<string, FlagSpec> = {
   'min-sync-burst': { kind: 'string', help: 'syncs allowed back to back before minSyncPeriod applies (default 2)' },
   'pod-routes': { kind: 'bool', help: "ipvsnet: keep a route to every other Node's podCIDR via its InternalIP" },
   'cni-conf-dir': { kind: 'string', help: "ipvsnet: write the node's CNI conflist (10-ipvsnet.conflist) into this directory" },
+  'cni-socket': { kind: 'string', help: 'ipvsnet: unix socket of the CNI thick-mode server (with --cni-conf-dir; default /run/ipvsnet/cni.sock)' },
 };
 
 export type FlagValues = Partial<Record<string, string | boolean | number | string[]>>;
@@ -237,6 +240,15 @@ export function resolveAgentConfig(argv: string[], env: NodeJS.ProcessEnv = proc
   const master = ((flags['master'] as string | undefined) ?? '') || undefined;
   if (master !== undefined && !/^https?:\/\//.test(master)) throw new ConfigError(`--master: ${JSON.stringify(master)}: must be an http(s) URL`);
 
+  const cniConfDir = ((flags['cni-conf-dir'] as string | undefined) ?? '') || undefined;
+  const cniSocket = flags['cni-socket'] as string | undefined;
+  if (cniSocket !== undefined) {
+    if (!cniConfDir) throw new ConfigError('--cni-socket: only used with --cni-conf-dir (the thick-mode server runs with the CNI configuration)');
+    if (!cniSocket.startsWith('/')) throw new ConfigError(`--cni-socket: ${JSON.stringify(cniSocket)}: must be an absolute path`);
+    // sun_path holds 108 bytes with the terminating NUL
+    if (Buffer.byteLength(cniSocket) > 107) throw new ConfigError(`--cni-socket: ${JSON.stringify(cniSocket)}: longer than a unix socket path can be (107 bytes)`);
+  }
+
   return {
     kubeconfig,
     master,
@@ -253,7 +265,8 @@ export function resolveAgentConfig(argv: string[], env: NodeJS.ProcessEnv = proc
     configFile: flags['config'] as string | undefined,
     logLevel,
     podRoutes: flags['pod-routes'] === true,
-    cniConfDir: ((flags['cni-conf-dir'] as string | undefined) ?? '') || undefined,
+    cniConfDir,
+    cniSocket,
     clientConnection: { qps: file?.clientConnection?.qps || 5, burst: file?.clientConnection?.burst || 10 },
   };
 }
