@@ -176,9 +176,13 @@ function cstr(a: Attr | undefined): string | undefined {
 
 /** Canonical text of an address as canonicalIp() (./link.ts) gives it: dotted quad; RFC 5952 IPv6 without an IPv4 tail. */
 export function formatAddress(b: Buffer): string {
-  if (b.length === 4) return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
+  return formatAddressAt(b, 0, b.length);
+}
+
+function formatAddressAt(b: Buffer, o: number, len: number): string {
+  if (len === 4) return `${b[o]}.${b[o + 1]}.${b[o + 2]}.${b[o + 3]}`;
   const g: number[] = [];
-  for (let i = 0; i < 16; i += 2) g.push((b[i]! << 8) | b[i + 1]!);
+  for (let i = 0; i < 16; i += 2) g.push((b[o + i]! << 8) | b[o + i + 1]!);
   let bestStart = -1;
   let bestLen = 1; // only a run of two or more zero groups is compressed
   for (let i = 0; i < 8; ) {
@@ -259,54 +263,108 @@ export function typeDims(type: string): Dim[] | undefined {
 /** Types whose members this reader produces without normalizeMember() (addresses, nets and ports only). */
 const FAST = new Set(['hash:ip', 'hash:net', 'hash:ip,port', 'hash:ip,port,ip', 'hash:ip,port,net', 'hash:net,port', 'hash:net,net', 'hash:net,port,net', 'bitmap:port', 'bitmap:ip']);
 
+/** An element's fields, found in one pass over its attributes (-1 / undefined = absent). */
+class ElementFields {
+  buf: Buffer = Buffer.alloc(0);
+  ip = -1; ipLen = 0; ip2 = -1; ip2Len = 0;
+  cidr = -1; cidr2 = -1; port = -1; proto = -1; flags = 0; mark = -1; ether = -1;
+  iface: string | undefined; name: string | undefined;
+
+  /** Scan buf[from, to) (the attributes nested in one IPSET_ATTR_DATA element). */
+  scan(buf: Buffer, from: number, to: number, where: string): void {
+    this.buf = buf;
+    this.ip = this.ip2 = this.cidr = this.cidr2 = this.port = this.proto = this.mark = this.ether = -1;
+    this.flags = 0;
+    this.iface = this.name = undefined;
+    let off = from;
+    while (off + 4 <= to) {
+      const len = buf.readUInt16LE(off);
+      const raw = buf.readUInt16LE(off + 2);
+      if (len < 4 || off + len > to) throw new IpsetNetlinkError(`ipset netlink dump: ${where}: element attribute type ${raw & NLA_TYPE_MASK} has bad length ${len}`, 'EDECODE');
+      const p = off + 4;
+      const plen = len - 4;
+      const net = (raw & NLA_F_NET_BYTEORDER) !== 0;
+      switch (raw & NLA_TYPE_MASK) {
+        case ATTR_IP:
+        case ATTR_IP2: {
+          const [a, alen] = this.#address(buf, p, off + len, where);
+          if ((raw & NLA_TYPE_MASK) === ATTR_IP) { this.ip = a; this.ipLen = alen; } else { this.ip2 = a; this.ip2Len = alen; }
+          break;
+        }
+        case ATTR_CIDR: if (plen >= 1) this.cidr = buf[p]!; break;
+        case ATTR_CIDR2: if (plen >= 1) this.cidr2 = buf[p]!; break;
+        case ATTR_PORT: if (plen >= 2) this.port = net ? buf.readUInt16BE(p) : buf.readUInt16LE(p); break;
+        case ATTR_PROTO: if (plen >= 1) this.proto = buf[p]!; break;
+        case ATTR_CADT_FLAGS: if (plen >= 4) this.flags = net ? buf.readUInt32BE(p) : buf.readUInt32LE(p); break;
+        case ATTR_MARK: if (plen >= 4) this.mark = net ? buf.readUInt32BE(p) : buf.readUInt32LE(p); break;
+        case ATTR_ETHER: if (plen >= 6) this.ether = p; break;
+        case ATTR_IFACE: this.iface = cstr({ type: ATTR_IFACE, net, data: buf.subarray(p, off + len) }); break;
+        case ATTR_NAME: this.name = cstr({ type: ATTR_NAME, net, data: buf.subarray(p, off + len) }); break;
+        default: break; // extensions (timeout, counters, comment, skbinfo) are not part of the member
+      }
+      off += (len + 3) & ~3;
+    }
+  }
+
+  /** Offset and length of the address nested at buf[from, to). */
+  #address(buf: Buffer, from: number, to: number, where: string): [number, number] {
+    let off = from;
+    while (off + 4 <= to) {
+      const len = buf.readUInt16LE(off);
+      const type = buf.readUInt16LE(off + 2) & NLA_TYPE_MASK;
+      if (len < 4 || off + len > to) break;
+      if (type === ATTR_IPADDR_IPV4 && len >= 8) return [off + 4, 4];
+      if (type === ATTR_IPADDR_IPV6 && len >= 20) return [off + 4, 16];
+      off += (len + 3) & ~3;
+    }
+    throw new IpsetNetlinkError(`ipset netlink dump: ${where}: address attribute without an IPv4 or IPv6 address`, 'EDECODE');
+  }
+}
+
 /** One element → its member text, normalised like normalizeMember(`ipset save`'s text). */
-function memberText(type: string, dims: Dim[], el: Map<number, Attr>, where: string): string {
-  const parts: string[] = [];
+function memberText(type: string, dims: Dim[], f: ElementFields, where: string): string {
+  let text = '';
   let addr = 0; // which address dimension comes next: IP/CIDR, then IP2/CIDR2
   for (let i = 0; i < dims.length; i++) {
     const d = dims[i]!;
-    const last = i === dims.length - 1;
     let part: string | undefined;
     if (d === 'ip' || d === 'net') {
-      const ipA = el.get(addr === 0 ? ATTR_IP : ATTR_IP2);
-      const cidr = num(el.get(addr === 0 ? ATTR_CIDR : ATTR_CIDR2));
+      const at = addr === 0 ? f.ip : f.ip2;
+      const len = addr === 0 ? f.ipLen : f.ip2Len;
+      const cidr = addr === 0 ? f.cidr : f.cidr2;
       addr++;
-      const b = nestedAddress(ipA, where);
-      if (b) {
-        const max = b.length === 4 ? 32 : 128;
-        part = formatAddress(b) + (cidr !== undefined && cidr !== max ? `/${cidr}` : '');
-      }
+      if (at >= 0) part = formatAddressAt(f.buf, at, len) + (cidr >= 0 && cidr !== len * 8 ? `/${cidr}` : '');
     } else if (d === 'port') {
-      const port = num(el.get(ATTR_PORT));
-      if (port !== undefined) {
-        const proto = num(el.get(ATTR_PROTO));
-        if (proto === undefined) part = String(port);
+      if (f.port >= 0) {
+        const port = f.port;
+        const proto = f.proto;
+        if (proto < 0) part = String(port);
         else if (proto === 1 || proto === 58) {
           const name = (proto === 1 ? ICMP_NAMES : ICMPV6_NAMES)[port];
           part = `${protocolName(proto)}:${name ?? `${port >> 8}/${port & 0xff}`}`;
         } else part = `${protocolName(proto)}:${port}`;
       }
     } else if (d === 'mac') {
-      const e = el.get(ATTR_ETHER)?.data;
-      if (e && e.length >= 6) part = [...e.subarray(0, 6)].map((x) => x.toString(16).padStart(2, '0').toUpperCase()).join(':');
+      if (f.ether >= 0) part = [...f.buf.subarray(f.ether, f.ether + 6)].map((x) => x.toString(16).padStart(2, '0').toUpperCase()).join(':');
     } else if (d === 'iface') {
-      const name = cstr(el.get(ATTR_IFACE));
-      if (name !== undefined) part = ((num(el.get(ATTR_CADT_FLAGS)) ?? 0) & FLAG_PHYSDEV ? 'physdev:' : '') + name;
+      if (f.iface !== undefined) part = (f.flags & FLAG_PHYSDEV ? 'physdev:' : '') + f.iface;
     } else if (d === 'mark') {
-      const mark = num(el.get(ATTR_MARK));
-      if (mark !== undefined) part = `0x${mark.toString(16).padStart(8, '0')}`;
+      if (f.mark >= 0) part = `0x${f.mark.toString(16).padStart(8, '0')}`;
     } else {
-      part = cstr(el.get(ATTR_NAME));
+      part = f.name;
     }
     if (part === undefined) {
-      if (last && type === 'bitmap:ip,mac') break; // its MAC is optional
+      if (i === dims.length - 1 && type === 'bitmap:ip,mac') break; // its MAC is optional
       throw new IpsetNetlinkError(`ipset netlink dump: ${where}: element without its ${d} (type ${type})`, 'EDECODE');
     }
-    parts.push(part);
+    text = i === 0 ? part : `${text},${part}`;
   }
-  const text = parts.join(',');
-  return FAST.has(type) ? text.toLowerCase() : normalizeMember(text);
+  // Addresses and numbers are already in normalizeMember's form; protocol and ICMP names only need lower case.
+  return FAST.has(type) ? (f.proto === 1 || f.proto === 58 || (f.proto >= 0 && !PORTED.has(f.proto)) ? text.toLowerCase() : text) : normalizeMember(text);
 }
+
+/** Protocols whose names protocolName() gives in lower case already (tcp, udp, sctp, udplite). */
+const PORTED = new Set([6, 17, 132, 136]);
 
 /** The family `ipset save` prints on a set's create line (hash types but hash:mac), else undefined. */
 function savedFamily(type: string, family: number): 4 | 6 | undefined {
@@ -381,6 +439,7 @@ export class IpsetDumpDecoder {
   readonly #sets = new Map<string, KernelSet>();
   readonly #dims = new Map<string, Dim[] | null>();
   readonly #unsupported: UnsupportedSet[] = [];
+  readonly #fields = new ElementFields();
   #messages = 0;
 
   push(type: number, payload: Buffer): void {
@@ -419,9 +478,17 @@ export class IpsetDumpDecoder {
     const adt = top.get(ATTR_ADT);
     const dims = this.#dims.get(name);
     if (!adt || !dims) return;
-    for (const el of attrs(adt.data, `${where} members`)) {
-      if (el.type !== ATTR_DATA) continue;
-      set.members.add(memberText(set.type, dims, attrMap(el.data, `${where} member`), where));
+    const b = adt.data;
+    const f = this.#fields;
+    let off = 0;
+    while (off + 4 <= b.length) {
+      const len = b.readUInt16LE(off);
+      if (len < 4 || off + len > b.length) throw new IpsetNetlinkError(`ipset netlink dump: ${where} members: attribute has bad length ${len} at offset ${off} of ${b.length}`, 'EDECODE');
+      if ((b.readUInt16LE(off + 2) & NLA_TYPE_MASK) === ATTR_DATA) {
+        f.scan(b, off + 4, off + len, where);
+        set.members.add(memberText(set.type, dims, f, where));
+      }
+      off += (len + 3) & ~3;
     }
   }
 

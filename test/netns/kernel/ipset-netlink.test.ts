@@ -41,6 +41,7 @@ describe('ipset netlink reader (host kernel, fresh netns)', () => {
       'add V4-IP 10.96.0.1', 'add V4-IP 192.168.255.254', 'add V4-IP 0.0.0.1',
       'create V6-IP hash:ip family inet6',
       'add V6-IP fd00::1', 'add V6-IP 2001:db8:0:0:1:0:0:1', 'add V6-IP ::ffff:10.1.2.3', 'add V6-IP fe80::', 'add V6-IP 2001:db8:1:2:3:4:5:6',
+      'add V6-IP 2001:db8:0:1:2:3:4:5', 'add V6-IP 2001:0:0:1:0:0:0:1', 'add V6-IP ::1',
       // hash:ip,port: tcp, udp, sctp; a protocol without ports; icmp by name and by number
       'create V4-IPPORT hash:ip,port family inet',
       'add V4-IPPORT 10.96.0.10,tcp:53', 'add V4-IPPORT 10.96.0.10,udp:53', 'add V4-IPPORT 10.96.0.11,sctp:9999',
@@ -95,7 +96,7 @@ describe('ipset netlink reader (host kernel, fresh netns)', () => {
     expect(Object.keys(plain(nl.sets)).sort()).toEqual(Object.keys(plain(want)).sort());
     expect(plain(nl.sets)).toEqual(plain(want));
     // Spot checks of the normalised forms (not only equality with the saved text).
-    expect([...nl.sets.get('V6-IP')!.members].sort()).toEqual(['2001:db8:1:2:3:4:5:6', '2001:db8::1:0:0:1', '::ffff:a01:203', 'fd00::1', 'fe80::']);
+    expect([...nl.sets.get('V6-IP')!.members].sort()).toEqual(['2001:0:0:1::1', '2001:db8:0:1:2:3:4:5', '2001:db8:1:2:3:4:5:6', '2001:db8::1:0:0:1', '::1', '::ffff:a01:203', 'fd00::1', 'fe80::']);
     expect([...nl.sets.get('V4-IPPORTNET')!.members].sort()).toEqual([
       '192.168.60.10,sctp:80,172.16.4.0/22', '192.168.60.10,tcp:80,10.0.0.0/8', '192.168.60.10,tcp:80,192.168.50.2', '192.168.60.11,udp:53,10.9.0.0/16',
     ]);
