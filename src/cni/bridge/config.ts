@@ -20,6 +20,8 @@ export interface BridgeConf {
   promiscMode: boolean;
   mtu: number | undefined;
   vlan: number;
+  /** keep the bridge's default VLAN on the ports of a `vlan` network (the reference's preserveDefaultVlan) */
+  preserveDefaultVlan: boolean;
   macspoofchk: boolean;
   /** requested container MAC (CNI_ARGS MAC=, args.cni.mac, runtimeConfig.mac) */
   mac: string | undefined;
@@ -45,6 +47,7 @@ export function loadBridgeConf(conf: Obj, args: CniArgs): BridgeConf {
   const mtu = optInt(conf, 'mtu', 'mtu', 0, 65535);
   if (mtu !== undefined && mtu !== 0 && mtu < 68) fail('mtu', `must be at least 68, got ${mtu}`);
   const vlan = optInt(conf, 'vlan', 'vlan', 0, 4094) ?? 0;
+  const preserveDefaultVlan = optBool(conf, 'preserveDefaultVlan', 'preserveDefaultVlan') ?? false;
   const macspoofchk = optBool(conf, 'macspoofchk', 'macspoofchk') ?? false;
   if (macspoofchk) {
     throw new CniError(ErrUnsupportedField, 'macspoofchk is not supported by ipvsnet-bridge (see docs/pod-network.md)');
@@ -82,7 +85,7 @@ export function loadBridgeConf(conf: Obj, args: CniArgs): BridgeConf {
     name, bridge, isGateway, isDefaultGateway,
     forceAddress: optBool(conf, 'forceAddress', 'forceAddress') ?? false,
     ipMasq: optBool(conf, 'ipMasq', 'ipMasq') ?? false,
-    hairpinMode, promiscMode, mtu: mtu || undefined, vlan, macspoofchk, mac, ipamType,
+    hairpinMode, promiscMode, mtu: mtu || undefined, vlan, preserveDefaultVlan, macspoofchk, mac, ipamType,
     dns: dns && Object.keys(dns).length ? dns : undefined,
     prevResult,
   };

@@ -118,6 +118,57 @@ function calcGateways(r: Result, c: BridgeConf, containerIndex: number): Gateway
   return out;
 }
 
+/**
+ * A port of a `vlan` network carries the VLAN as its untagged PVID; without preserveDefaultVlan the
+ * bridge's default VLAN 1 is taken off it (the reference bridge plugin since v1.3.0; v1.1.1 kept it).
+ */
+async function setPortVlan(host: Rtnl, port: LinkInfo, c: BridgeConf): Promise<void> {
+  if (!c.preserveDefaultVlan && c.vlan !== 1) {
+    await host.bridgeVlan(port.index, 1, { add: false }, `bridge port ${port.name}`).catch(() => undefined);
+  }
+  await host.bridgeVlan(port.index, c.vlan, { add: true, pvidUntagged: true }, `bridge port ${port.name}`);
+}
+
+/** Host-side name of the <bridge>.<vlan> gateway veth's bridge port. */
+export function vlanGatewayPortName(bridge: string, vlan: number): string {
+  return 'veth' + fnv1a32(`vlan-gateway/${bridge}.${vlan}`).toString(16).padStart(8, '0');
+}
+
+/**
+ * The gateway of a `vlan` network with isGateway, as the reference makes it: a veth pair in the host
+ * netns, "<bridge>.<vlan>" (up, holds the gateway addresses) and its peer on the bridge as a port of
+ * the VLAN. Shared by every attachment on that VLAN; DEL leaves it (as the reference does).
+ */
+async function ensureVlanGateway(host: Rtnl, br: LinkInfo, c: BridgeConf): Promise<LinkInfo> {
+  const name = `${br.name}.${c.vlan}`;
+  if (Buffer.byteLength(name) > 15) {
+    throw new CniError(ErrInvalidNetworkConfig, `bridge/vlan: the VLAN gateway interface name ${JSON.stringify(name)} is longer than 15 bytes; use a shorter bridge name`);
+  }
+  const portName = vlanGatewayPortName(br.name, c.vlan);
+  let gw = await host.linkByName(name);
+  if (!gw) {
+    // the peer is created in this very netns: the one the host socket was opened in
+    const fd = openNetnsFd('/proc/thread-self/ns/net');
+    try {
+      await host.createVeth({ name: portName, peerName: name, peerNetnsFd: fd, mtu: br.mtu, mac: randomMac(randomBytes(6)), peerMac: randomMac(randomBytes(6)), master: br.index, up: true });
+    } catch (e) {
+      // EEXIST: a concurrent ADD on the same VLAN made it first
+      if (!(e instanceof RtnlError && e.code === 'EEXIST')) throw new CniError(ErrInternal, `failed to create the VLAN gateway ${name} on bridge ${br.name}: ${(e as Error).message}`);
+    } finally {
+      closeSync(fd);
+    }
+    gw = await host.linkByName(name);
+    if (!gw) throw new CniError(ErrInternal, `VLAN gateway ${name} not found after creation (host port ${portName})`);
+  }
+  if (gw.kind !== 'veth') throw new CniError(ErrInvalidNetworkConfig, `${JSON.stringify(name)} already exists but is not a veth (the VLAN gateway of bridge ${br.name})`);
+  // our port (idempotent, also after a concurrent ADD or an interrupted one); a gateway made by the
+  // reference plugin has a random port name and is already configured
+  const port = await host.linkByName(portName);
+  if (port && port.index === gw.peerIndex) await setPortVlan(host, port, c);
+  if (!gw.up) await host.setLink(gw.index, { up: true }, `VLAN gateway ${name}`);
+  return gw;
+}
+
 async function ensureBridgeAddr(host: Rtnl, br: LinkInfo, cidr: string, force: boolean): Promise<void> {
   const want = parseCIDR(cidr)!;
   const have = (await host.addresses(br.index)).filter((a) => a.family === want.ip.family && a.scope === RT_SCOPE_UNIVERSE);
@@ -204,10 +255,7 @@ async function add(ctx: CmdContext): Promise<Result> {
     if (!hostLink) throw new CniError(ErrInternal, `host veth ${hostName} not found after creation`);
     await host.setLink(hostLink.index, { alias: vethAlias(c.name, ctx.containerId, ctx.ifname) }, `veth ${hostName}`);
     if (c.hairpinMode) await host.setHairpin(hostLink.index, true, `veth ${hostName}`);
-    if (c.vlan) {
-      await host.bridgeVlan(hostLink.index, 1, { add: false }, `veth ${hostName}`).catch(() => undefined);
-      await host.bridgeVlan(hostLink.index, c.vlan, { add: true, pvidUntagged: true }, `veth ${hostName}`);
-    }
+    if (c.vlan) await setPortVlan(host, hostLink, c);
     crashPoint('after-veth');
 
     // inside the pod: socket + sysctls in one synchronous setns window
@@ -222,11 +270,11 @@ async function add(ctx: CmdContext): Promise<Result> {
     if (c.ipamType) await configureIface(cont, contLink, r, base + 2);
     crashPoint('after-addr');
 
+    let vlanGw: LinkInfo | undefined;
     if (c.isGateway) {
-      for (const cidr of gws.bridgeAddrs) {
-        if (c.vlan) await host.bridgeVlan(br.index, c.vlan, { add: true, pvidUntagged: true, self: true }, `bridge ${br.name}`);
-        await ensureBridgeAddr(host, br, cidr, c.forceAddress);
-      }
+      // with a vlan, the gateway address goes on the <bridge>.<vlan> veth (the bridge itself stays out of the VLAN)
+      if (c.vlan && gws.bridgeAddrs.length) vlanGw = await ensureVlanGateway(host, br, c);
+      for (const cidr of gws.bridgeAddrs) await ensureBridgeAddr(host, vlanGw ?? br, cidr, c.forceAddress);
       if (gws.families.has(4)) sysctl('/proc/sys/net/ipv4/ip_forward', '1');
       if (gws.families.has(6)) sysctl('/proc/sys/net/ipv6/conf/all/forwarding', '1');
     }
@@ -239,6 +287,7 @@ async function add(ctx: CmdContext): Promise<Result> {
       { name: br.name, mac: br.mac },
       { name: hostName, mac: hostMac },
       { name: ctx.ifname, mac: contMac, sandbox: ctx.netns },
+      ...(vlanGw ? [{ name: vlanGw.name, mac: vlanGw.mac }] : []),
     ];
     if (c.mtu) for (const i of ours) i.mtu = c.mtu;
     const result: Result = {
