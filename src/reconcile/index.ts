@@ -592,7 +592,9 @@ function cacheFromPlan(sets: Plan['families'][number]['ipsets'], before: Map<str
   for (const s of sets) {
     const prev = before.get(s.name);
     // A newly created set's kernel create line is unknown until the next read; keep the one we sent.
-    const createLine = prev?.createLine ?? (s.type === 'bitmap:port' ? `create ${s.name} bitmap:port range 0-65535` : `create ${s.name} ${s.type} family ${s.family === 6 ? 'inet6' : 'inet'} hashsize 1024 maxelem 65536`);
+    // A set recreated because its type or family changed gets the new type's line too.
+    const same = prev && prev.type === s.type && (prev.family === undefined || prev.family === s.family);
+    const createLine = (same ? prev.createLine : undefined) ?? (s.type === 'bitmap:port' ? `create ${s.name} bitmap:port range 0-65535` : `create ${s.name} ${s.type} family ${s.family === 6 ? 'inet6' : 'inet'} hashsize 1024 maxelem 65536`);
     const members = new Set(s.members.filter((m) => !validateMember(s.type, s.family, m)).map(normalizeMember));
     out.set(s.name, { name: s.name, type: s.type, family: s.family, createLine, members });
   }

@@ -108,7 +108,10 @@ export class NlSocket {
         const errno = data.readInt32LE(0);
         this.finish(seq, errno === 0 ? undefined : new NlError(errno));
       } else if (type === NLMSG_DONE) {
-        this.finish(seq);
+        // NLMSG_DONE carries an int error code: a dump the kernel broke off (e.g. -EINTR) must not
+        // look complete.
+        const errno = data.length >= 4 ? data.readInt32LE(0) : 0;
+        this.finish(seq, errno === 0 ? undefined : new NlError(errno));
       } else {
         p.out.push({ type, flags, data: Buffer.from(data) });
         // a non-dump request without NLM_F_MULTI ends with its ACK (handled above)

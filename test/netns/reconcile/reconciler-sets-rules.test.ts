@@ -76,6 +76,26 @@ describe('Reconciler: ipsets and iptables (host kernel, fresh netns)', () => {
     expect(members).toEqual(['add KUBE-CLUSTER-IP 10.96.0.1,tcp:443', 'add KUBE-CLUSTER-IP 10.96.0.2,tcp:80']);
   });
 
+  it('a set of the wrong type is recreated, and the deltas after it use the new type (no stale create line)', async () => {
+    await inNs(ns, 'ipset', 'create', 'KUBE-LOOP-BACK', 'hash:ip', 'family', 'inet');
+    await inNs(ns, 'ipset', 'add', 'KUBE-LOOP-BACK', '10.1.2.3');
+    let now = 0;
+    const r = make(60_000, () => now);
+    const withLoop = (m: string[]) => {
+      const p = plan(['10.96.0.1,tcp:443']);
+      p.families[0]!.ipsets[1] = { name: 'KUBE-LOOP-BACK', type: 'hash:ip,port,ip', family: 4, comment: '', members: m };
+      return p;
+    };
+    const first = await r.sync(withLoop([]));
+    expect(first.failures).toEqual([]);
+    expect(await inNs(ns, 'ipset', 'save', 'KUBE-LOOP-BACK')).toMatch(/^create KUBE-LOOP-BACK hash:ip,port,ip /m);
+    now += 1000; // a delta between repair passes: works from the cache of the first sync
+    const delta = await r.sync(withLoop(['10.244.0.5,tcp:8080,10.244.0.5']));
+    expect(delta.fullRead).toBe(false);
+    expect(delta.failures).toEqual([]);
+    expect((await inNs(ns, 'ipset', 'save', 'KUBE-LOOP-BACK')).split('\n').filter((l) => l.startsWith('add'))).toEqual(['add KUBE-LOOP-BACK 10.244.0.5,tcp:8080,10.244.0.5']);
+  });
+
   it('a repair pass restores a set member and a chain deleted behind its back', async () => {
     let now = 0;
     const r = make(10_000, () => now);
