@@ -73,15 +73,39 @@ async function vsConns(vip: string, port: number): Promise<number> {
   return Number(line?.trim().split(/\s+/)[2] ?? NaN);
 }
 
+/** What the node looked like when the set-up failed (the CI log shows only the error message). */
+async function nodeDump(): Promise<string> {
+  const parts: string[] = [];
+  for (const [cmd, ...args] of [['ip', '-br', 'link'], ['ip', '-br', 'addr'], ['ip', 'netns', 'list'], ['ipvsadm', '-Ln'], ['ipset', 'list', '-n'], ['dmesg']]) {
+    const r = await execa(cmd!, args, { reject: false });
+    parts.push(`$ ${cmd} ${args.join(' ')} (exit ${r.exitCode})\n${(r.stdout + r.stderr).split('\n').slice(-25).join('\n')}`);
+  }
+  return parts.join('\n');
+}
+
+let step = '';
 beforeAll(async () => {
+  try {
+    await setUp();
+  } catch (err) {
+    const msg = err instanceof Error ? err.message : String(err);
+    throw new Error(`e2e set-up failed at "${step}": ${msg}\n${await nodeDump()}`, { cause: err });
+  }
+}, 1_200_000);
+
+async function setUp(): Promise<void> {
+  step = 'clean /tmp/ipvsnet-e2e';
   rmSync('/tmp/ipvsnet-e2e', { recursive: true, force: true });
   mkdirSync(DIR, { recursive: true });
   e.progress('setup');
+  step = 'node bridges and sysctls';
   await e.setupNode();
+  step = 'pod and client namespaces';
   for (const [ip, name] of Object.entries(NAMES)) await e.addPod(name, ip);
   await e.addPod('client', '10.244.0.100');
   await e.addExternal('ext', '192.168.50.2');
   await e.addExternal('ext2', '192.168.50.3');
+  step = 'backend servers';
   // Every backend in one process; the host service listens on a port no Service exposes
   // (KUBE-IPVS-FILTER must hide it on ClusterIPs).
   await e.startPods([
@@ -89,9 +113,10 @@ beforeAll(async () => {
     { ns: '', name: 'host', http: 9999 },
   ]);
   e.progress('pods up; first apply');
+  step = 'first ipvsnet apply';
   const first = await applyCluster(ABC, ['10.244.0.2']);
   expect(first.failures).toEqual([]);
-}, 1_200_000);
+}
 
 beforeEach((ctx) => { e.progress(`start: ${ctx.task.name}`); });
 
