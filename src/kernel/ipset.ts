@@ -183,6 +183,37 @@ export interface IpsetPlanned {
   creates: number;
 }
 
+/** A planned set's members, validated and normalised to the kernel's save form. */
+export interface PreparedMembers {
+  readonly name: string;
+  readonly type: IpsetType;
+  readonly family: Family;
+  /** Valid members, normalised. Shared (also by the reconciler's cache of the kernel): never mutate it. */
+  readonly want: Set<string>;
+  readonly invalid: readonly IpsetError[];
+}
+
+// Validating and normalising every member (an IP parse each) dominated a delta sync at 10,000
+// Services. The planner hands back the same `members` array for a set that did not change, and plan
+// output is never mutated, so the work is remembered per array.
+const preparedByArray = new WeakMap<readonly string[], PreparedMembers>();
+
+/** `spec`'s members validated and normalised, computed once per members array. */
+export function prepareMembers(spec: IpsetSpec): PreparedMembers {
+  const hit = preparedByArray.get(spec.members);
+  if (hit && hit.name === spec.name && hit.type === spec.type && hit.family === spec.family) return hit;
+  const want = new Set<string>();
+  const invalid: IpsetError[] = [];
+  for (const raw of spec.members) {
+    const why = validateMember(spec.type, spec.family, raw);
+    if (why) invalid.push(new IpsetError(`ipset set ${spec.name} member "${raw}": ${why}`, { set: spec.name, member: raw, operation: `add ${spec.name} ${raw}` }));
+    else want.add(normalizeMember(raw));
+  }
+  const p: PreparedMembers = { name: spec.name, type: spec.type, family: spec.family, want, invalid };
+  preparedByArray.set(spec.members, p);
+  return p;
+}
+
 /** Diff desired sets against the kernel's; the lines for one `ipset restore`. */
 export function diffSets(desired: readonly IpsetSpec[], kernel: Map<string, KernelSet>): IpsetPlanned {
   const lines: PayloadLine[] = [];
@@ -191,12 +222,9 @@ export function diffSets(desired: readonly IpsetSpec[], kernel: Map<string, Kern
   // Leftover temporary sets from an interrupted sync.
   for (const k of kernel.keys()) if (k.startsWith(TEMP_PREFIX)) lines.push({ text: `destroy ${k}`, set: k, op: 'destroy' });
   for (const spec of desired) {
-    const want = new Set<string>();
-    for (const raw of spec.members) {
-      const why = validateMember(spec.type, spec.family, raw);
-      if (why) invalid.push(new IpsetError(`ipset set ${spec.name} member "${raw}": ${why}`, { set: spec.name, member: raw, operation: `add ${spec.name} ${raw}` }));
-      else want.add(normalizeMember(raw));
-    }
+    const prep = prepareMembers(spec);
+    invalid.push(...prep.invalid);
+    const want = prep.want;
     const have = kernel.get(spec.name);
     if (!have) {
       lines.push({ text: createLine(spec.name, spec.type, spec.family) + ' -exist', set: spec.name, op: 'create' });
@@ -213,6 +241,8 @@ export function diffSets(desired: readonly IpsetSpec[], kernel: Map<string, Kern
       continue;
     }
     lines.push({ text: `${have.createLine} -exist`, set: spec.name, op: 'create' });
+    // The kernel's set is known to hold exactly these members (a cache entry built from them).
+    if (have.members === want) continue;
     const toAdd = [...want].filter((m) => !have.members.has(m));
     const toDel = [...have.members].filter((m) => !want.has(m));
     if (toAdd.length === 0 && toDel.length === 0) continue;

@@ -23,7 +23,7 @@ import type { Logger } from 'pino';
 import type { Family, Plan, VirtualServer } from '../plan/types.ts';
 import { virtualServerKey } from '../plan/types.ts';
 import type { Ipvs, IpvsDest, IpvsServiceId } from '../kernel/ipvs/types.ts';
-import { IpsetAdapter, ownedSetNames, normalizeMember, validateMember, TEMP_PREFIX } from '../kernel/ipset.ts';
+import { IpsetAdapter, ownedSetNames, prepareMembers, TEMP_PREFIX } from '../kernel/ipset.ts';
 import type { KernelSet } from '../kernel/ipset.ts';
 import { IptablesAdapter, detectBackend, applyToState, JUMP_RULES } from '../kernel/iptables.ts';
 import type { JumpRule, RulesetState, Table } from '../kernel/iptables.ts';
@@ -140,6 +140,10 @@ export class Reconciler {
   /** Cached kernel view (owned services only). */
   #ipvsCache = new Map<string, KernelService>();
   #dirtyServices = new Set<string>();
+  /** Planned virtual servers last applied without error, by key (compared by identity). */
+  #applied = new Map<string, VirtualServer>();
+  /** The keys last recorded in the state file (what `state.virtualServers` holds), as a set. */
+  #recordedKeys: Set<string> | undefined;
   #ipsetCache: Map<string, KernelSet> | undefined;
   /** kube-ipvs0's addresses and those held by other interfaces (undefined = read next sync). */
   #addrCache: { bound: Set<string>; elsewhere: Set<string> } | undefined;
@@ -255,7 +259,7 @@ export class Reconciler {
 
     const desiredVs: VirtualServer[] = plan.families.flatMap((f) => f.virtualServers);
     const plannedAddrs = new Set(desiredVs.map((v) => v.address));
-    const wantBound = [...new Set(plan.families.flatMap((f) => f.boundAddresses).map((a) => canonicalIp(a.split('/')[0]!)))];
+    const wantBound = [...new Set(plan.families.flatMap((f) => canonicalBound(f.boundAddresses)))];
 
     // 1. kube-ipvs0 and its addresses.
     let bound: string[] = [];
@@ -293,15 +297,20 @@ export class Reconciler {
     }
 
     // 2. IPVS.
-    const own = new Ownership({ bound, planned: plannedAddrs, recorded: state.virtualServers, excludeCIDRs: this.#exclude });
+    const own = new Ownership({ bound, planned: plannedAddrs, recorded: this.#recordedKeys ?? state.virtualServers, excludeCIDRs: this.#exclude });
+    const excludedDesired = desiredVs.filter((v) => !own.excluded(v.address));
+    const desiredKeys = new Map<string, VirtualServer>();
+    for (const vs of excludedDesired) desiredKeys.set(virtualServerKey(vs), vs);
     if (this.#ipvs) {
       try {
+        const reread = new Set<string>();
         if (full) {
           this.#ipvsCache = await this.#readIpvs(own);
           this.#dirtyServices.clear();
+          this.#applied.clear();
         } else {
           // Re-read services that failed last time and those with terminating dests.
-          const reread = new Set(this.#dirtyServices);
+          for (const k of this.#dirtyServices) reread.add(k);
           for (const t of this.#graceful.entries()) reread.add(virtualServerKey(t.id));
           for (const key of reread) {
             const cached = this.#ipvsCache.get(key);
@@ -314,9 +323,31 @@ export class Reconciler {
           }
           this.#dirtyServices.clear();
         }
-        const excludedDesired = desiredVs.filter((v) => !own.excluded(v.address));
-        const diff = diffIpvs(excludedDesired, this.#ipvsCache);
-        await this.#applyIpvs(diff, result);
+        // Between repair passes only what changed is diffed: a virtual server whose planned object is
+        // the one last applied without error (the planner keeps unchanged objects) and that is not
+        // being re-read is in the kernel as planned. The cache entries of the rest, and of every
+        // owned service that left the plan, go to the diff.
+        let toDiff: VirtualServer[] = excludedDesired;
+        let kernel: ReadonlyMap<string, KernelService> = this.#ipvsCache;
+        if (!full) {
+          toDiff = [];
+          const sub = new Map<string, KernelService>();
+          for (const [k, vs] of desiredKeys) {
+            if (this.#applied.get(k) === vs && !reread.has(k)) continue;
+            toDiff.push(vs);
+            const c = this.#ipvsCache.get(k);
+            if (c) sub.set(k, c);
+          }
+          for (const [k, c] of this.#ipvsCache) if (!desiredKeys.has(k)) sub.set(k, c);
+          kernel = sub;
+        }
+        await this.#applyIpvs(diffIpvs(toDiff, kernel), result);
+        for (const vs of toDiff) {
+          const k = virtualServerKey(vs);
+          if (this.#dirtyServices.has(k)) this.#applied.delete(k);
+          else this.#applied.set(k, vs);
+        }
+        for (const k of kernel.keys()) if (!desiredKeys.has(k)) this.#applied.delete(k);
       } catch (err) {
         this.#fail(result, 'ipvs', 'read IPVS state', err);
         this.#forceFull = true;
@@ -391,12 +422,15 @@ export class Reconciler {
     if (full) this.#lastFullRead = this.#now();
 
     // Record what is owned now.
-    const keys = new Set(desiredVs.filter((v) => !own.excluded(v.address)).map((v) => virtualServerKey(v)));
+    const keys = new Set(desiredKeys.keys());
     for (const t of this.#graceful.entries()) keys.add(virtualServerKey(t.id));
     for (const k of this.#ipvsCache.keys()) keys.add(k);
-    const next = [...keys].sort();
-    const changed = next.join('\n') !== [...state.virtualServers].sort().join('\n') || ops.iptablesRestore > 0;
-    state.virtualServers = next;
+    const recorded = this.#recordedKeys ?? new Set(state.virtualServers);
+    let same = recorded.size === keys.size;
+    if (same) for (const k of keys) if (!recorded.has(k)) { same = false; break; }
+    const changed = !same || ops.iptablesRestore > 0;
+    if (!same) state.virtualServers = [...keys].sort();
+    this.#recordedKeys = keys;
     if (changed) {
       try { await saveState(this.#stateFile, state); } catch (err) { this.#fail(result, 'state', `write ${this.#stateFile}`, err); }
     }
@@ -574,8 +608,10 @@ export class Reconciler {
     }
     try { await saveState(this.#stateFile, { virtualServers: [], iptables: {} }); } catch { /* nothing recorded */ }
     this.#state = undefined;
+    this.#recordedKeys = undefined;
     this.#forceFull = true;
     this.#ipvsCache.clear();
+    this.#applied.clear();
     this.#ipsetCache = undefined;
     this.#iptablesCache.clear();
     for (const k of OPERATION_KINDS) result.totalOperations += ops[k];
@@ -595,11 +631,21 @@ function cacheFromPlan(sets: Plan['families'][number]['ipsets'], before: Map<str
     // A set recreated because its type or family changed gets the new type's line too.
     const same = prev && prev.type === s.type && (prev.family === undefined || prev.family === s.family);
     const createLine = (same ? prev.createLine : undefined) ?? (s.type === 'bitmap:port' ? `create ${s.name} bitmap:port range 0-65535` : `create ${s.name} ${s.type} family ${s.family === 6 ? 'inet6' : 'inet'} hashsize 1024 maxelem 65536`);
-    const members = new Set(s.members.filter((m) => !validateMember(s.type, s.family, m)).map(normalizeMember));
-    out.set(s.name, { name: s.name, type: s.type, family: s.family, createLine, members });
+    // The prepared set itself (shared, never mutated): the next diff sees `have.members === want`
+    // and skips the set while neither the plan's array nor the kernel read changes.
+    out.set(s.name, { name: s.name, type: s.type, family: s.family, createLine, members: prepareMembers(s).want });
   }
   for (const k of [...out.keys()]) if (k.startsWith(TEMP_PREFIX)) out.delete(k);
   return out;
+}
+
+// Canonical forms of a plan's bound addresses, remembered per array (the planner keeps the array
+// while the addresses do not change; plan output is never mutated).
+const canonicalByArray = new WeakMap<readonly string[], string[]>();
+function canonicalBound(addrs: readonly string[]): string[] {
+  let c = canonicalByArray.get(addrs);
+  if (!c) canonicalByArray.set(addrs, (c = addrs.map((a) => canonicalIp(a.split('/')[0]!))));
+  return c;
 }
 
 function jumpFromPlan(j: { table: 'nat' | 'filter'; chain: string; args: string[] }): JumpRule {

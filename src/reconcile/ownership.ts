@@ -67,21 +67,26 @@ export interface OwnershipInput {
   excludeCIDRs: readonly string[];
 }
 
+const asSet = (xs: Iterable<string>): ReadonlySet<string> => (xs instanceof Set ? xs : new Set(xs));
+
 export class Ownership {
-  readonly #addrs: Set<string>;
-  readonly #keys: Set<string>;
+  // Sets are used as given (no copies: a sync at 10,000 Services builds this every time).
+  readonly #bound: ReadonlySet<string>;
+  readonly #planned: ReadonlySet<string>;
+  readonly #keys: ReadonlySet<string>;
   readonly #exclude: readonly string[];
   constructor(i: OwnershipInput) {
-    this.#addrs = new Set([...i.bound, ...i.planned]);
-    this.#keys = new Set(i.recorded);
+    this.#bound = asSet(i.bound);
+    this.#planned = asSet(i.planned);
+    this.#keys = asSet(i.recorded);
     this.#exclude = i.excludeCIDRs;
   }
   excluded(address: string): boolean {
-    return this.#exclude.some((c) => cidrContains(c, address));
+    return this.#exclude.length > 0 && this.#exclude.some((c) => cidrContains(c, address));
   }
   /** May ipvsnet change or delete this virtual server? */
   ownsVirtualServer(key: string, address: string): boolean {
     if (this.excluded(address)) return false;
-    return this.#addrs.has(address) || this.#keys.has(key);
+    return this.#bound.has(address) || this.#planned.has(address) || this.#keys.has(key);
   }
 }

@@ -1,0 +1,44 @@
+// The reconciler's own cost of a single-change delta at N Services (a benchmark, not a test), on the
+// host: ipsets and iptables are real (a netns of its own), IPVS is the in-memory model of the unit tests
+// (the host kernel has no IPVS; `npm run bench:apply` measures the real one in the VM). So the figure is
+// the CPU time spent deciding what to do, which is what grows with the cluster:
+//   N=10000 node scripts/bench/delta-cpu.ts
+import { performance } from 'node:perf_hooks';
+import pino from 'pino';
+import { collectObjects, type LoadedManifests } from '../../src/model/load.ts';
+import { IncrementalPlanner } from '../../src/plan/incremental.ts';
+import { defaultNodeConfig } from '../../src/plan/config.ts';
+import { Reconciler } from '../../src/reconcile/index.ts';
+import { IpsetAdapter } from '../../src/kernel/ipset.ts';
+import { IptablesAdapter } from '../../src/kernel/iptables.ts';
+import { generate, slice } from './plan.ts';
+import { MemoryIpvs } from '../../test/unit/reconcile/memory-ipvs.ts';
+import { createNetns, deleteNetns, nsRunner } from '../../test/netns/kernel/netns.ts';
+const N = Number(process.env['N'] ?? 10000);
+const state: LoadedManifests = { services: [], endpointSlices: [], nodes: [], diagnostics: [] };
+collectObjects(generate(N, 100), state);
+const planner = new IncrementalPlanner(defaultNodeConfig({ nodeName: 'node-0', clusterCIDRs: ['10.64.0.0/10'] }), state);
+let plan = planner.plan();
+const ns = await createNetns('prof');
+try {
+  const runner = nsRunner(ns);
+  const r = new Reconciler({ ipvs: new MemoryIpvs(), link: null, runner, stateFile: null, logger: pino({ level: 'silent' }), repairIntervalMs: 3_600_000,
+    ipset: new IpsetAdapter({ run: runner.run, netns: `/run/netns/${ns}` }), iptables: { 4: new IptablesAdapter({ family: 4, backend: 'nft', run: runner.run }) } });
+  let t = performance.now();
+  const first = await r.sync(plan);
+  console.log(`${N} Services: first sync ${(performance.now() - t).toFixed(0)} ms, ${first.totalOperations} operations, ${first.failures.length} failures`);
+  const times: number[] = [];
+  for (let k = 0; k < 20; k++) {
+    const i = (Math.floor(k / 2) * 7919) % N;
+    const sl = slice(i, 0) as { endpoints: unknown[] };
+    if (k % 2 === 0) sl.endpoints = [...sl.endpoints, { addresses: [`10.65.0.${k + 1}`], conditions: { ready: true }, nodeName: 'node-1' }];
+    planner.upsertEndpointSlice(sl);
+    plan = planner.plan();
+    t = performance.now();
+    const res = await r.sync(plan);
+    times.push(performance.now() - t);
+    if (res.failures.length) console.log(res.failures);
+  }
+  times.sort((a, b) => a - b);
+  console.log(`20 single-change deltas (one endpoint added/removed): median ${times[10]!.toFixed(1)} ms, max ${times[19]!.toFixed(1)} ms`);
+} finally { await deleteNetns(ns); }
