@@ -90,7 +90,9 @@ for (const n of sizes) {
   process.stderr.write(`bench: created ${n} Services + ${n} EndpointSlices in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
 
   const child = fork(join(here, 'agent-child.ts'), [`--kubeconfig=${state.kubeconfig}`, '--hostname-override=bench-node', '--healthz-bind-address=', '--metrics-bind-address=', `--ipvs-min-sync-period=${minSync}`, '--ipvs-sync-period=30s'], {
-    execArgv: ['--disable-warning=ExperimentalWarning', '--expose-gc'],
+    // The flags bin/ipvsnet starts the agent with (its RSS is part of what is measured), plus --expose-gc
+    // so the RSS is read after a full collection.
+    execArgv: ['--disable-warning=ExperimentalWarning', '--max-semi-space-size=16', '--expose-gc'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const triggerLat: number[] = [];

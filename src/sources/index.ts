@@ -9,12 +9,12 @@
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import { merge, type Observable } from 'rxjs';
 import { map } from 'rxjs/operators';
-import { ResilientInformer, type InformerEvent } from './informer.ts';
+import { ResilientInformer, stripServerFields, type InformerEvent } from './informer.ts';
 import { parseService, parseEndpointSlice, parseNode } from '../model/index.ts';
 import type { ServiceModel, EndpointSliceModel, NodeModel } from '../model/types.ts';
 import type { Diagnostic } from '../plan/types.ts';
 
-export { ResilientInformer, objectKey } from './informer.ts';
+export { ResilientInformer, objectKey, stripServerFields } from './informer.ts';
 export type { InformerEvent } from './informer.ts';
 export { loadKubeConfig, kubeRequest, KubeApiError } from './kube.ts';
 
@@ -59,6 +59,20 @@ export interface SourcesOptions {
   maxBackoffMs?: number;
 }
 
+/**
+ * A Node as the agent keeps it: without the server's bookkeeping and without the kubelet's image and
+ * volume lists (often most of a Node object; nothing here reads them).
+ */
+export function stripNodeFields<O extends KubernetesObject>(obj: O): O {
+  const st = (obj as { status?: Record<string, unknown> }).status;
+  if (st) {
+    delete st['images'];
+    delete st['volumesInUse'];
+    delete st['volumesAttached'];
+  }
+  return stripServerFields(obj);
+}
+
 export class ClusterSources {
   readonly services: ResilientInformer;
   readonly endpointSlices: ResilientInformer;
@@ -82,6 +96,7 @@ export class ClusterSources {
     this.nodes = new ResilientInformer(kc, {
       ...common,
       path: '/api/v1/nodes',
+      transform: stripNodeFields,
       fieldSelector: opts.nodeName ? `metadata.name=${opts.nodeName}` : undefined,
       onError: (e, n) => opts.onError?.('Node', e, n),
     });

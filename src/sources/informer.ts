@@ -39,6 +39,49 @@ export interface InformerOptions {
   /** Backoff bounds in ms. */
   minBackoffMs?: number;
   maxBackoffMs?: number;
+  /**
+   * Applied to every listed and watched object before it is cached or emitted (default:
+   * stripServerFields). Must return a plain object; may drop fields nothing downstream reads.
+   */
+  transform?: (obj: KubernetesObject) => KubernetesObject;
+}
+
+const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+
+/**
+ * Drops what the server adds for its own bookkeeping and nothing in ipvsnet reads: managedFields
+ * and kubectl's last-applied annotation (kube-proxy's informers drop managedFields the same way).
+ * At 10,000 Services they are a large part of the cache.
+ */
+export function stripServerFields<O extends KubernetesObject>(obj: O): O {
+  const md = obj?.metadata as (KubernetesObject['metadata'] & { managedFields?: unknown }) | undefined;
+  if (!md) return obj;
+  if (md.managedFields !== undefined) delete md.managedFields;
+  if (md.annotations && LAST_APPLIED in md.annotations) {
+    const { [LAST_APPLIED]: _dropped, ...rest } = md.annotations;
+    md.annotations = rest;
+  }
+  return obj;
+}
+
+/** client-node's Watch, with every watched object passed through `transform` first. */
+class TransformingWatch extends Watch {
+  readonly #transform: (obj: KubernetesObject) => KubernetesObject;
+  constructor(kc: KubeConfig, transform: (obj: KubernetesObject) => KubernetesObject) {
+    super(kc);
+    this.#transform = transform;
+  }
+  override watch(
+    path: string,
+    queryParams: Record<string, string | number | boolean | undefined>,
+    callback: (phase: string, apiObj: any, watchObj?: any) => void,
+    done: (err: any) => void,
+  ): Promise<AbortController> {
+    return super.watch(path, queryParams, (phase, obj, watchObj) => {
+      // BOOKMARK and ERROR objects are not API objects of the collection: pass them as they are.
+      callback(phase, phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED' ? this.#transform(obj) : obj, watchObj);
+    }, done);
+  }
 }
 
 export function objectKey(o: KubernetesObject): string {
@@ -64,6 +107,7 @@ export class ResilientInformer<T extends KubernetesObject = KubernetesObject> {
   private readonly subject = new Subject<InformerEvent<T>>();
   private readonly lw: ListWatch<T>;
   private readonly opts: InformerOptions;
+  private readonly transform: (obj: T) => T;
   private stopped = false;
   private attempt = 0;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -90,7 +134,9 @@ export class ResilientInformer<T extends KubernetesObject = KubernetesObject> {
       });
       return list as never;
     };
-    this.lw = new ListWatch<T>(opts.path, new Watch(kc), listFn, false, opts.labelSelector, opts.fieldSelector);
+    const transform = opts.transform ?? stripServerFields;
+    this.transform = (o: T) => transform(o) as T;
+    this.lw = new ListWatch<T>(opts.path, new TransformingWatch(kc, transform), listFn, false, opts.labelSelector, opts.fieldSelector);
     const emit = (type: InformerEventType) => (obj: T) => {
       this.subject.next({ type, key: objectKey(obj), object: obj, receivedAt: Date.now() });
     };
@@ -139,7 +185,7 @@ export class ResilientInformer<T extends KubernetesObject = KubernetesObject> {
       const page = await kubeRequest<RawList<T>>(kc, 'GET', this.opts.path, {
         query: { labelSelector: this.opts.labelSelector, fieldSelector: this.opts.fieldSelector, limit: '5000', continue: cont },
       });
-      items.push(...(page.items ?? []));
+      for (const item of page.items ?? []) items.push(this.transform(item));
       cont = page.metadata?.continue || undefined;
       rv = page.metadata?.resourceVersion ?? rv;
     } while (cont);

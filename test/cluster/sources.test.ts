@@ -69,6 +69,35 @@ describe('sources (real apiserver)', () => {
     }
   });
 
+  it('caches objects without managedFields or the last-applied annotation, listed and watched alike', async () => {
+    const { kubeRequest } = await import('./helpers.ts');
+    await createService(admin, ns, 'lean', { ports: [{ port: 80 }] });
+    await kubeRequest(admin, 'PATCH', `/api/v1/namespaces/${ns}/services/lean`, {
+      body: { metadata: { annotations: { 'kubectl.kubernetes.io/last-applied-configuration': '{"big":"json"}', keep: 'me' } } },
+      contentType: 'application/merge-patch+json',
+    });
+    const fromApi = await kubeRequest<{ metadata: { managedFields?: unknown[] } }>(admin, 'GET', `/api/v1/namespaces/${ns}/services/lean`);
+    expect(fromApi.metadata.managedFields?.length).toBeGreaterThan(0); // the server does send them
+    const sources = new ClusterSources(admin);
+    const { view } = fold(sources);
+    await sources.start();
+    try {
+      const listed = sources.services.get(`${ns}/lean`) as { metadata: { managedFields?: unknown; annotations?: Record<string, string> } } | undefined;
+      expect(listed?.metadata.managedFields).toBeUndefined();
+      expect(listed?.metadata.annotations).toEqual({ keep: 'me' });
+      await mergePatch(admin, `/api/v1/namespaces/${ns}/services/lean`, { metadata: { labels: { touched: 'yes' } } });
+      const watched = await eventually('the watched update', () => {
+        const w = sources.services.get(`${ns}/lean`) as { metadata: { labels?: Record<string, string>; managedFields?: unknown } } | undefined;
+        return w?.metadata.labels?.['touched'] === 'yes' ? w : undefined;
+      });
+      expect(watched.metadata.managedFields).toBeUndefined();
+      const ev = view.get(`Service/${ns}/lean`);
+      expect((ev?.raw as { metadata: { managedFields?: unknown } }).metadata.managedFields).toBeUndefined();
+    } finally {
+      await sources.stop();
+    }
+  });
+
   it('honours service-proxy-name and headless labels (an object that gains the label is deleted from the view)', async () => {
     const sources = new ClusterSources(admin);
     const { view } = fold(sources);
