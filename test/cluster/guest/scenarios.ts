@@ -229,9 +229,16 @@ async function main(): Promise<void> {
   });
   const hz = await fetch('http://127.0.0.1:10256/healthz', { signal: AbortSignal.timeout(10_000) }).then(async (r) => ({ status: r.status, body: await r.text() }), (e: unknown) => ({ status: 0, body: String(e) }));
   check('health: /healthz 200', hz.status === 200, hz);
-  const metrics = await fetch('http://127.0.0.1:10249/metrics').then((r) => r.text(), () => '');
-  const conns = new RegExp(`ipvsnet_virtual_server_connections_total\\{protocol="TCP",address="${svc.clusterIP.replace(/\./g, '\\.')}",port="${svc.port}",family="IPv4"\\} (\\d+)`).exec(metrics);
-  check('metrics: per-virtual-server IPVS stats', Number(conns?.[1] ?? 0) >= 8, { conns: conns?.[1] });
+  // IPVS folds its per-CPU counters into the figures it reports every 2 s (the estimator), so a scrape
+  // right after the traffic may lag behind it: scrape until the 8 requests show (bounded).
+  const connsRe = new RegExp(`ipvsnet_virtual_server_connections_total\\{protocol="TCP",address="${svc.clusterIP.replace(/\./g, '\\.')}",port="${svc.port}",family="IPv4"\\} (\\d+)`);
+  let conns: RegExpExecArray | null = null;
+  const scraped = await waitFor('IPVS stats in /metrics', async () => {
+    const metrics = await fetch('http://127.0.0.1:10249/metrics', { signal: AbortSignal.timeout(10_000) }).then((r) => r.text(), () => '');
+    conns = connsRe.exec(metrics);
+    return Number(conns?.[1] ?? 0) >= 8;
+  }, 30_000);
+  check('metrics: per-virtual-server IPVS stats', scraped.value === true, { conns: (conns as RegExpExecArray | null)?.[1], ms: scraped.ms });
 
   // ---- 3. an EndpointSlice change reaches the kernel.
   const t0 = Date.now();

@@ -268,8 +268,14 @@ describe('end to end in the VM (real IPVS, ipsets, iptables; traffic between nam
       expect(s.ops.addService).toBe(0);
       expect(s.ops.deleteService).toBe(0);
     }
-    // The kernel's counters were not reset: the virtual server is the same one.
-    expect(await vsConns('10.96.0.20', 80)).toBeGreaterThanOrEqual(connsBefore + 1);
+    // The kernel's counters were not reset: the virtual server is the same one. (IPVS folds its per-CPU
+    // counters into what it reports every 2 s, so a read right after the traffic may lag: poll briefly.)
+    let connsAfter = await vsConns('10.96.0.20', 80);
+    for (let i = 0; i < 50 && connsAfter < connsBefore + 1; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      connsAfter = await vsConns('10.96.0.20', 80);
+    }
+    expect(connsAfter).toBeGreaterThanOrEqual(connsBefore + 1);
   }, 1_500_000);
 
   it('ipvsnet cleanup removes exactly what it owns: a foreign IPVS service and a foreign chain survive', async () => {
