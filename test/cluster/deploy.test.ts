@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { clusterState, adminKubeConfig, kubeRequest, repoRoot, manifestObjects, objectPath, type ManifestObject as Obj } from './helpers.ts';
 import { parseKubeProxyConfiguration, resolveAgentConfig } from '../../src/config/index.ts';
+import { proxyOnlyDaemonSet } from '../unit/manifests/image.ts';
 
 const state = clusterState();
 const admin = adminKubeConfig(state);
@@ -33,6 +34,19 @@ describe('manifests', () => {
       expect(r.kind, file).toBe(obj.kind);
       expect(r.metadata.name).toBe(obj.metadata.name);
     }
+  });
+
+  it('the Service-proxy-only variant (daemonset.yaml + proxy-only.json) passes a server-side dry-run apply', async () => {
+    const po = proxyOnlyDaemonSet() as unknown as Obj;
+    const r = await kubeRequest<Obj & { spec: { template: { spec: { initContainers?: unknown[]; hostPID?: boolean; volumes: Array<{ name: string }> } } } }>(admin, 'PATCH', objectPath(po), {
+      body: po,
+      contentType: 'application/apply-patch+yaml',
+      query: { fieldManager: 'ipvsnet-tests', dryRun: 'All', force: 'true' },
+    });
+    expect(r.kind).toBe('DaemonSet');
+    expect(r.spec.template.spec.initContainers).toBeUndefined();
+    expect(r.spec.template.spec.hostPID).toBeFalsy();
+    expect(r.spec.template.spec.volumes.map((v) => v.name)).toEqual(['config', 'lib-modules', 'xtables-lock', 'state']);
   });
 
   it('a dry run still rejects a broken manifest (the check can fail)', async () => {

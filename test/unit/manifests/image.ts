@@ -6,7 +6,7 @@
 // a change to the Dockerfile that the model cannot follow fails the tests instead of passing them.
 // Also: the DaemonSet helpers the manifest tests share, and RFC 6902 JSON patch (manifests/proxy-only.json).
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { dirname, join, posix } from 'node:path';
+import { join, posix } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 
@@ -331,6 +331,7 @@ export function buildImage(dockerfile = readFileSync(join(repoRoot, 'manifests',
           const words = splitWords(cmd);
           const omitDev = words.includes('--omit=dev');
           for (const w of words.slice(2)) if (!['--omit=dev', '--no-fund', '--no-audit'].includes(w)) throw new Error(`${at}: npm ci option ${w} unknown to the model`);
+          if (!exists(st, '/usr/local/bin/npm')) throw new Error(`${at}: no npm in stage ${st.name}`);
           for (const f of ['package.json', 'package-lock.json']) if (!exists(st, posix.join(st.workdir, f))) throw new Error(`${at}: npm ci needs ${f} in ${st.workdir}`);
           for (const { name, pkg } of lockPackages(omitDev)) {
             const dir = posix.join(st.workdir, 'node_modules', name);
@@ -348,6 +349,7 @@ export function buildImage(dockerfile = readFileSync(join(repoRoot, 'manifests',
           if (!m) throw new Error(`${at}: apt-get line beyond the model: ${cmd}`);
           st.aptPackages.push(...m[1]!.trim().split(' '));
         } else if (/^bash /.test(cmd)) {
+          if (!exists(st, '/bin/bash')) throw new Error(`${at}: no bash in stage ${st.name}`);
           const [, script, ...args] = splitWords(cmd);
           const scriptAbs = abs(st.workdir, script!);
           const key = Object.keys(BUILD_STEPS).find((k) => scriptAbs.endsWith('/' + k));
@@ -432,10 +434,6 @@ export function expandArgs(c: Container, values: Record<string, string>): string
       return env[n]!;
     }),
   );
-}
-
-export function dirOf(p: string): string {
-  return dirname(p);
 }
 
 // ---------------------------------------------------------------------------------------------
