@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# The whole test suite: every lane, in order. A lane that cannot run FAILS; nothing is skipped.
+# The whole test suite: set-up (scripts/setup.sh), then every lane, in order. A lane that cannot run FAILS; nothing is skipped.
 #   typecheck → unit → netns (host kernel, namespaces) → vm (Debian kernel under qemu: IPVS, dummy)
 #   → cluster (real kube-apiserver + etcd; agent inside the VM)
 # Each lane script writes vitest JSON to build/results/<lane>.json; the totals are printed at the end.
 set -u
 cd "$(dirname "$0")/.."
+# Install what the lanes need (idempotent; quick when everything is there). IPVSNET_SKIP_SETUP=1 skips it.
+if [ "${IPVSNET_SKIP_SETUP:-0}" != 1 ]; then
+  bash scripts/setup.sh || { echo "FAILED: scripts/setup.sh (the lanes cannot run without it)"; exit 1; }
+fi
 export PATH="$PWD/node_modules/.bin:$PATH"
 mkdir -p build/results
 rm -f build/results/*.json

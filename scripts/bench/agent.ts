@@ -83,16 +83,21 @@ for (const n of sizes) {
   const ns = reuseNs || `bench-${n}-${Date.now().toString(36)}`;
   await create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
   const t0 = Date.now();
-  await pool([...Array(n).keys()], 48, async (i) => {
+  // A reused namespace that already holds all N Services and slices is not refilled.
+  const have = reuseNs
+    ? await kubeRequest<{ items: unknown[]; metadata: { remainingItemCount?: number } }>(kc, 'GET', `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`, { query: { limit: '1' } })
+      .then((l) => l.items.length + (l.metadata.remainingItemCount ?? 0), () => 0)
+    : 0;
+  if (have < n) await pool([...Array(n).keys()], 48, async (i) => {
     await create(`/api/v1/namespaces/${ns}/services`, { apiVersion: 'v1', kind: 'Service', metadata: { name: `s${i}` }, spec: { ports: [{ port: 80, targetPort: 8080 }] } });
     await create(`/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`, slice(ns, i, 0));
   });
   process.stderr.write(`bench: created ${n} Services + ${n} EndpointSlices in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
 
   const child = fork(join(here, 'agent-child.ts'), [`--kubeconfig=${state.kubeconfig}`, '--hostname-override=bench-node', '--healthz-bind-address=', '--metrics-bind-address=', `--ipvs-min-sync-period=${minSync}`, '--ipvs-sync-period=30s'], {
-    // The flags bin/ipvsnet starts the agent with (its RSS is part of what is measured), plus --expose-gc
-    // so the RSS is read after a full collection.
-    execArgv: ['--disable-warning=ExperimentalWarning', '--max-semi-space-size=16', '--expose-gc'],
+    // The flags bin/ipvsnet starts the agent with (its RSS is part of what is measured; IPVSNET_BENCH_NODE_FLAGS
+    // replaces them for experiments), plus --expose-gc so the RSS is read after a full collection.
+    execArgv: ['--disable-warning=ExperimentalWarning', ...(process.env['IPVSNET_BENCH_NODE_FLAGS'] ?? '--max-semi-space-size=16').split(' ').filter(Boolean), '--expose-gc'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const triggerLat: number[] = [];
