@@ -2,6 +2,7 @@
 // health, metrics) against the real apiserver. The host has no IPVS, so the kernel step is a sink
 // that holds the plan; the figures are the agent's own pipeline (watch → plan → "programmed").
 // Reports over IPC: {type:'synced', ...} after every sync, {type:'rss', rss} on request.
+import v8 from 'node:v8';
 import pino from 'pino';
 import { Agent } from '../../src/agent/agent.ts';
 import { IncrementalPlanner } from '../../src/plan/index.ts';
@@ -28,7 +29,12 @@ agent.synced$.subscribe((r) => {
 process.on('message', (m: { type: string }) => {
   if (m.type === 'rss') {
     global.gc?.();
-    process.send?.({ type: 'rss', rss: process.memoryUsage().rss, heap: process.memoryUsage().heapUsed });
+    const m = process.memoryUsage();
+    if (process.env['IPVSNET_BENCH_MEMORY_DETAIL']) {
+      const mb = (n: number) => Math.round(n / 1048576);
+      process.stderr.write(`agent memory: rss ${mb(m.rss)} MB, heapTotal ${mb(m.heapTotal)}, heapUsed ${mb(m.heapUsed)}, external ${mb(m.external)}, arrayBuffers ${mb(m.arrayBuffers)}; spaces ${v8.getHeapSpaceStatistics().map((x) => `${x.space_name} ${mb(x.space_size)}/${mb(x.space_used_size)}`).join(', ')}\n`);
+    }
+    process.send?.({ type: 'rss', rss: m.rss, heap: m.heapUsed });
   }
   if (m.type === 'stop') void agent.stop().then(() => process.exit(0));
 });

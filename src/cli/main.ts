@@ -2,11 +2,13 @@
 // exporting `run(argv: string[]): Promise<number>` (the process exit code), so
 // a subcommand's dependencies load only when it is used.
 
-const commands: Record<string, { module: string; summary: string }> = {
-  plan: { module: './plan.ts', summary: 'print the iptables/ipset/ipvsadm/json payloads for a node, without touching the kernel' },
-  apply: { module: './apply.ts', summary: 'reconcile the kernel once to the plan for manifests on disk' },
-  cleanup: { module: './cleanup.ts', summary: 'remove everything ipvsnet owns (and nothing else)' },
-  agent: { module: './agent.ts', summary: 'run the node agent (kube-proxy compatible flags)' },
+type Command = { run: (argv: string[]) => Promise<number> };
+// Literal import() calls (not a computed path), so a bundler can split each command into its own chunk.
+const commands: Record<string, { load: () => Promise<Command>; summary: string }> = {
+  plan: { load: () => import('./plan.ts'), summary: 'print the iptables/ipset/ipvsadm/json payloads for a node, without touching the kernel' },
+  apply: { load: () => import('./apply.ts'), summary: 'reconcile the kernel once to the plan for manifests on disk' },
+  cleanup: { load: () => import('./cleanup.ts'), summary: 'remove everything ipvsnet owns (and nothing else)' },
+  agent: { load: () => import('./agent.ts'), summary: 'run the node agent (kube-proxy compatible flags)' },
 };
 
 function usage(): string {
@@ -27,7 +29,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`ipvsnet: unknown command "${name}"\n${usage()}\n`);
     return 2;
   }
-  const mod = (await import(cmd.module)) as { run: (argv: string[]) => Promise<number> };
+  const mod = await cmd.load();
   return mod.run(rest);
 }
 

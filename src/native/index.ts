@@ -13,6 +13,7 @@ export const LOCK_UN = 8;
 interface NativeAddon {
   setns(fd: number, nstype: number): void;
   flock(fd: number, op: number): void;
+  mallocTrim(): boolean;
 }
 
 let addon: NativeAddon | undefined;
@@ -75,4 +76,16 @@ export function inNetns<T>(nsPath: string, fn: () => T): T {
 /** flock(2) on an open file descriptor; blocks the thread for LOCK_EX without LOCK_NB. */
 export function flock(fd: number, op: number): void {
   native().flock(fd, op);
+}
+
+/**
+ * Return the C heap's free pages to the kernel (glibc malloc_trim). Best effort: false when the
+ * addon is missing or nothing was released.
+ */
+export function mallocTrim(): boolean {
+  try {
+    return native().mallocTrim();
+  } catch {
+    return false;
+  }
 }

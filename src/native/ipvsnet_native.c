@@ -6,11 +6,16 @@
 //   flock(fd, op)      – BSD advisory lock (LOCK_SH=1, LOCK_EX=2, LOCK_NB=4,
 //                        LOCK_UN=8), the same lock the reference host-local
 //                        plugin takes on <dataDir>/<network>/lock.
+//   mallocTrim()       – glibc's malloc_trim(0): hand the C heap's free pages
+//                        back to the kernel (after a large list is parsed and
+//                        dropped they otherwise stay in the process's RSS).
+//                        Returns whether memory was released.
 //
-// Both run synchronously on the calling thread and throw an Error carrying
-// `code` (errno name) and `errno` on failure.
+// setns and flock run synchronously on the calling thread and throw an Error
+// carrying `code` (errno name) and `errno` on failure.
 #define _GNU_SOURCE
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <sched.h>
 #include <string.h>
@@ -63,10 +68,17 @@ static napi_value js_flock(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value js_malloc_trim(napi_env env, napi_callback_info info) {
+  napi_value out;
+  napi_get_boolean(env, malloc_trim(0) == 1, &out);
+  return out;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     { "setns", NULL, js_setns, NULL, NULL, NULL, napi_default, NULL },
     { "flock", NULL, js_flock, NULL, NULL, NULL, napi_default, NULL },
+    { "mallocTrim", NULL, js_malloc_trim, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;
