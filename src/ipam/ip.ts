@@ -1,6 +1,8 @@
 // IPv4/IPv6 address arithmetic on bigints. Pure; shared by IPAM, the bridge
 // plugin, the rtnetlink helpers and the route planner.
 
+import { formatIPv6 } from '../model/ip.ts';
+
 export type Family = 4 | 6;
 
 export interface IP {
@@ -99,21 +101,7 @@ export function formatIP(ip: IP): string {
     const v = ip.value;
     return [24n, 16n, 8n, 0n].map((s) => String((v >> s) & 0xffn)).join('.');
   }
-  const g: number[] = [];
-  for (let i = 7; i >= 0; i--) g.push(Number((ip.value >> BigInt(i * 16)) & 0xffffn));
-  // RFC 5952: compress the longest run (>= 2) of zero groups, first one on ties.
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) { i++; continue; }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) { bestStart = i; bestLen = j - i; }
-    i = j;
-  }
-  const hex = g.map((x) => x.toString(16));
-  if (bestLen < 2) return hex.join(':');
-  return hex.slice(0, bestStart).join(':') + '::' + hex.slice(bestStart + bestLen).join(':');
+  return formatIPv6(toBuffer(ip));
 }
 
 export function parseCIDR(s: string): CIDR | undefined {

@@ -36,6 +36,7 @@ import { RawNetlinkSocket } from 'netlink/dist/raw.js';
 import { inNetns } from '../native/index.ts';
 import { normalizeMember } from './ipset.ts';
 import type { KernelSet } from './ipset.ts';
+import { formatIPv6 } from '../model/ip.ts';
 
 export const NETLINK_NETFILTER = 12;
 export const NFNL_SUBSYS_IPSET = 6;
@@ -181,20 +182,7 @@ export function formatAddress(b: Buffer): string {
 
 function formatAddressAt(b: Buffer, o: number, len: number): string {
   if (len === 4) return `${b[o]}.${b[o + 1]}.${b[o + 2]}.${b[o + 3]}`;
-  const g: number[] = [];
-  for (let i = 0; i < 16; i += 2) g.push((b[o + i]! << 8) | b[o + i + 1]!);
-  let bestStart = -1;
-  let bestLen = 1; // only a run of two or more zero groups is compressed
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) { i++; continue; }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) { bestStart = i; bestLen = j - i; }
-    i = j;
-  }
-  const hex = g.map((x) => x.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
+  return formatIPv6(b.subarray(o, o + 16));
 }
 
 /** The address nested in an IPSET_ATTR_IP-like attribute, as raw bytes. */
