@@ -33,7 +33,8 @@ export async function run(argv: string[]): Promise<number> {
   const { Reconciler } = await import('../reconcile/index.ts');
   if (cfg.cleanup) {
     const { reconciler } = await Reconciler.open({ logger: log, families: [4, 6] });
-    const r = await reconciler.cleanup();
+    const { POD_EGRESS_CLEANUP } = await import('../routes/masquerade.ts');
+    const r = await reconciler.cleanup({ chains: POD_EGRESS_CLEANUP });
     reconciler.close();
     log.info({ operations: r.totalOperations, failures: r.failures.length }, 'cleanup done');
     return r.failures.length ? 1 : 0;
@@ -79,6 +80,21 @@ export async function run(argv: string[]): Promise<number> {
         const r = await rc.sync(nodes());
         for (const e of r.errors) log.error({ err: e }, 'pod route operation failed');
         if (r.added.length || r.removed.length) log.info({ added: r.added.length, removed: r.removed.length, unreachable: r.unreachablePeers }, 'pod routes synced');
+      });
+      // Pod egress masquerading (nat chain IPVSNET-POD-EGRESS), recomputed from this Node's podCIDR
+      // at every sync; an unchanged plan re-reads the kernel at most once per sync period.
+      // --pod-egress-masquerade=false removes a chain left by an earlier run.
+      const { PodEgressMasquerade } = await import('../routes/masquerade.ts');
+      const egress = new PodEgressMasquerade({ clusterCIDRs: cfg.node.clusterCIDRs, randomFully: cfg.node.randomFully, verifyIntervalMs: cfg.syncPeriodMs });
+      const egressOn = cfg.podEgressMasquerade;
+      let egressRemoved = false;
+      afterSync.push(async () => {
+        if (!egressOn && egressRemoved) return;
+        const r = egressOn ? await egress.sync(agentRef?.sources.nodes.get(cfg.nodeName) as never) : await egress.remove();
+        if (!egressOn && r.errors.length === 0) egressRemoved = true;
+        for (const e of r.errors) log.error({ err: e }, 'pod egress masquerade rules failed');
+        for (const d of r.plan.diagnostics) log.warn(d, 'pod egress masquerade');
+        for (const f of r.families) if (f.action === 'applied' || f.action === 'removed') log.info({ family: f.family, action: f.action }, 'pod egress masquerade chain synced');
       });
     }
     if (cfg.cniConfDir) {

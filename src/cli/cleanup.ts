@@ -1,18 +1,21 @@
 // `ipvsnet cleanup`: remove exactly what ipvsnet owns — its IPVS virtual
 // servers (on kube-ipvs0's addresses or recorded in its state file, never inside
 // --ipvs-exclude-cidrs), kube-ipvs0, the jump rules and KUBE-* chains of
-// kube-proxy's IPVS mode, and its ipsets — and nothing else.
+// kube-proxy's IPVS mode, ipvsnet's pod egress chain (nat IPVSNET-POD-EGRESS) and
+// its jump, and its ipsets — and nothing else.
 
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import pino from 'pino';
 import { Reconciler, OPERATION_KINDS } from '../reconcile/index.ts';
 import { DEFAULT_STATE_FILE } from '../reconcile/ownership.ts';
 import type { Family } from '../plan/types.ts';
+import { POD_EGRESS_CLEANUP } from '../routes/masquerade.ts';
 
 export const CLEANUP_HELP = `usage: ipvsnet cleanup [flags]
 
 Remove what ipvsnet (or kube-proxy's IPVS mode) owns on this node and nothing else:
-its virtual servers, kube-ipvs0, its KUBE-* chains and jump rules, its ipsets.
+its virtual servers, kube-ipvs0, its KUBE-* chains and jump rules, the pod egress chain
+IPVSNET-POD-EGRESS and its POSTROUTING jump, its ipsets.
 Foreign IPVS services, chains and sets survive.
 
   --iptables-backend nft|legacy   default: the backend the host's other rules use
@@ -52,7 +55,7 @@ export async function run(argv: string[]): Promise<number> {
     logger, families, ...(backend ? { backend } : {}), stateFile: values['state-file'] ?? DEFAULT_STATE_FILE, excludeCIDRs,
   });
   try {
-    const r = await reconciler.cleanup();
+    const r = await reconciler.cleanup({ chains: POD_EGRESS_CLEANUP });
     const parts = OPERATION_KINDS.filter((k) => r.operations[k] > 0).map((k) => `${k} ${r.operations[k]}`);
     process.stdout.write(`ipvsnet cleanup: ${r.totalOperations} operations${parts.length ? ` (${parts.join(', ')})` : ''}, ${r.processes} processes, ${r.failures.length} failed\n`);
     for (const f of r.failures) process.stderr.write(`failed: ${f.object}: ${f.operation}: ${f.error}\n`);

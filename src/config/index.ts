@@ -38,6 +38,8 @@ export interface AgentConfig {
   logLevel: string;
   /** ipvsnet extensions: the pod-network route controller and the CNI conflist writer (off by default). */
   podRoutes: boolean;
+  /** With podRoutes: masquerade pod traffic leaving the cluster CIDR(s) (nat chain IPVSNET-POD-EGRESS; default on). */
+  podEgressMasquerade: boolean;
   cniConfDir?: string;
   /** Unix socket of the CNI thick-mode server (with cniConfDir; default /run/ipvsnet/cni.sock). */
   cniSocket?: string;
@@ -76,6 +78,7 @@ export const FLAGS: Record<string, FlagSpec> = {
   'log-level': { kind: 'string', help: 'pino log level (overrides -v)' },
   'min-sync-burst': { kind: 'string', help: 'syncs allowed back to back before minSyncPeriod applies (default 2)' },
   'pod-routes': { kind: 'bool', help: "ipvsnet: keep a route to every other Node's podCIDR via its InternalIP" },
+  'pod-egress-masquerade': { kind: 'bool', help: 'ipvsnet: with --pod-routes, masquerade pod traffic to outside --cluster-cidr (default true; =false turns it off)' },
   'cni-conf-dir': { kind: 'string', help: "ipvsnet: write the node's CNI conflist (10-ipvsnet.conflist) into this directory" },
   'cni-socket': { kind: 'string', help: 'ipvsnet: unix socket of the CNI thick-mode server (with --cni-conf-dir; default /run/ipvsnet/cni.sock)' },
 };
@@ -249,6 +252,16 @@ export function resolveAgentConfig(argv: string[], env: NodeJS.ProcessEnv = proc
     if (Buffer.byteLength(cniSocket) > 107) throw new ConfigError(`--cni-socket: ${JSON.stringify(cniSocket)}: longer than a unix socket path can be (107 bytes)`);
   }
 
+  const podRoutes = flags['pod-routes'] === true;
+  const egressFlag = flags['pod-egress-masquerade'] as boolean | undefined;
+  if (egressFlag === true && !podRoutes) throw new ConfigError('--pod-egress-masquerade: only used with --pod-routes (it masquerades the egress of this node\'s podCIDR)');
+  const podEgressMasquerade = podRoutes && (egressFlag ?? true);
+  if (podEgressMasquerade && clusterCIDRs.length === 0) {
+    throw new ConfigError(
+      `--pod-egress-masquerade${egressFlag === undefined ? ' (on by default with --pod-routes)' : ''}: needs --cluster-cidr (or clusterCIDR in --config), the pod network whose destinations are not masqueraded; give it, or --pod-egress-masquerade=false`,
+    );
+  }
+
   return {
     kubeconfig,
     master,
@@ -264,7 +277,8 @@ export function resolveAgentConfig(argv: string[], env: NodeJS.ProcessEnv = proc
     cleanup: flags['cleanup'] === true,
     configFile: flags['config'] as string | undefined,
     logLevel,
-    podRoutes: flags['pod-routes'] === true,
+    podRoutes,
+    podEgressMasquerade,
     cniConfDir,
     cniSocket,
     clientConnection: { qps: file?.clientConnection?.qps || 5, burst: file?.clientConnection?.burst || 10 },

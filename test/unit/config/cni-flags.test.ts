@@ -10,7 +10,7 @@ describe('CNI flags', () => {
     const off = resolveAgentConfig(base, {});
     expect(off.cniConfDir).toBeUndefined();
     expect(off.cniSocket).toBeUndefined();
-    const on = resolveAgentConfig([...base, '--cni-conf-dir=/etc/cni/net.d', '--pod-routes'], {});
+    const on = resolveAgentConfig([...base, '--cni-conf-dir=/etc/cni/net.d', '--pod-routes', '--cluster-cidr=10.244.0.0/16'], {});
     expect(on.cniConfDir).toBe('/etc/cni/net.d');
     expect(on.cniSocket).toBeUndefined();
     expect(on.podRoutes).toBe(true);
