@@ -88,12 +88,15 @@ export async function run(argv: string[]): Promise<number> {
       const egress = new PodEgressMasquerade({ clusterCIDRs: cfg.node.clusterCIDRs, randomFully: cfg.node.randomFully, verifyIntervalMs: cfg.syncPeriodMs });
       const egressOn = cfg.podEgressMasquerade;
       let egressRemoved = false;
+      let egressDiag = '';
       afterSync.push(async () => {
         if (!egressOn && egressRemoved) return;
         const r = egressOn ? await egress.sync(agentRef?.sources.nodes.get(cfg.nodeName) as never) : await egress.remove();
         if (!egressOn && r.errors.length === 0) egressRemoved = true;
         for (const e of r.errors) log.error({ err: e }, 'pod egress masquerade rules failed');
-        for (const d of r.plan.diagnostics) log.warn(d, 'pod egress masquerade');
+        const diag = JSON.stringify(r.plan.diagnostics);
+        if (diag !== egressDiag) for (const d of r.plan.diagnostics) log.warn(d, 'pod egress masquerade'); // logged when they change
+        egressDiag = diag;
         for (const f of r.families) if (f.action === 'applied' || f.action === 'removed') log.info({ family: f.family, action: f.action }, 'pod egress masquerade chain synced');
       });
     }
