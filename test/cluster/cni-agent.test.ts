@@ -165,7 +165,7 @@ describe('agent: CNI conflist, thick-mode socket and pod routes (real agent proc
       'sh', '-c', 'mount -t tmpfs ipvsnet-test /run && exec "$@"', 'sh',
       join(repoRoot, 'bin/ipvsnet'), 'agent',
       `--kubeconfig=${state.kubeconfig}`, `--hostname-override=${nodeName}`,
-      '--pod-routes', `--cni-conf-dir=${confDir}`, `--cni-socket=${socketPath}`,
+      '--pod-routes', '--cluster-cidr=10.246.0.0/16', `--cni-conf-dir=${confDir}`, `--cni-socket=${socketPath}`,
       '--healthz-bind-address=127.0.0.1:0', '--metrics-bind-address=127.0.0.1:0', '--log-level=debug'], { reject: false, buffer: false, stdin: 'ignore' });
     let partial = '';
     agent.stderr!.on('data', (b: Buffer) => {
@@ -221,6 +221,19 @@ describe('agent: CNI conflist, thick-mode socket and pod routes (real agent proc
     expect(agentLog.find((l) => l['msg'] === 'CNI thick-mode server listening')?.['socket']).toBe(socketPath);
     expect(existsSync(socketPath)).toBe(true);
     expect(hostSocketStamp()).toBe(hostSocketBefore);
+  });
+
+  it('masquerades pod egress leaving the cluster CIDR (IPVSNET-POD-EGRESS in the node netns, none on the host)', async () => {
+    const rules = await whileAgentRuns('the pod egress chain', async () => {
+      const r = await execa('ip', ['netns', 'exec', nodeNs, 'iptables', '-w', '-t', 'nat', '-S'], { reject: false });
+      return r.exitCode === 0 && r.stdout.includes('-A IPVSNET-POD-EGRESS') && r.stdout.includes('MASQUERADE') ? r.stdout : undefined;
+    }, 120_000);
+    const lines = rules.split('\n');
+    expect(lines.filter((l) => l.startsWith('-A POSTROUTING') && l.includes('-j IPVSNET-POD-EGRESS'))).toHaveLength(1);
+    expect(lines.some((l) => l.startsWith('-A IPVSNET-POD-EGRESS') && l.includes('-d 10.246.0.0/16') && l.includes('-j RETURN'))).toBe(true);
+    expect(lines.some((l) => l.startsWith('-A IPVSNET-POD-EGRESS') && l.includes(POD_CIDR) && l.includes('-j RETURN'))).toBe(true);
+    const host = await execa('iptables', ['-w', '-t', 'nat', '-S'], { reject: false });
+    expect(host.stdout).not.toContain('IPVSNET-POD-EGRESS');
   });
 
   it('keeps a route to the peer podCIDR in the node netns, none on the host', async () => {
