@@ -21,13 +21,10 @@ import { IncrementalPlanner } from '../../src/plan/incremental.ts';
 import { defaultNodeConfig } from '../../src/plan/config.ts';
 import { Reconciler, OPERATION_KINDS } from '../../src/reconcile/index.ts';
 import { generate, slice } from './plan.ts';
+import { intArg } from './args.ts';
 
-function arg(name: string, def: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i < 0 ? def : Number(process.argv[i + 1]);
-}
-const N = arg('services', 10_000);
-const RUNS = arg('runs', 50);
+const N = intArg('services', 10_000);
+const RUNS = intArg('runs', 50);
 
 function pct(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);

@@ -12,18 +12,12 @@ import { execa } from 'execa';
 import { performance } from 'node:perf_hooks';
 import { parseSave } from '../../src/kernel/ipset.ts';
 import { readSetsNetlink } from '../../src/kernel/ipset-netlink.ts';
+import { intArg } from './args.ts';
 
-function arg(name: string, def: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return def;
-  const v = Number(process.argv[i + 1]);
-  if (!Number.isInteger(v) || v <= 0) throw new Error(`--${name} needs a positive integer`);
-  return v;
-}
 
-const N = arg('members', 50_000);
-const RUNS = arg('runs', 7);
-const FAMILY = arg('family', 4);
+const N = intArg('members', 50_000);
+const RUNS = intArg('runs', 7);
+const FAMILY = intArg('family', 4);
 if (FAMILY !== 4 && FAMILY !== 6) throw new Error('--family must be 4 or 6');
 if (N > 16_000_000) throw new Error('--members at most 16000000');
 

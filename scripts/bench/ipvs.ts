@@ -14,18 +14,12 @@ import { execa } from 'execa';
 import { performance } from 'node:perf_hooks';
 import { openIpvs } from '../../src/kernel/ipvs/genl.ts';
 import type { IpvsDest, IpvsService, IpvsServiceId } from '../../src/kernel/ipvs/types.ts';
+import { intArg } from './args.ts';
 
-function arg(name: string, def: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return def;
-  const v = Number(process.argv[i + 1]);
-  if (!Number.isInteger(v) || v <= 0) throw new Error(`--${name} needs a positive integer`);
-  return v;
-}
 
-const N = arg('services', 10_000);
-const M = arg('dests', 5);
-const C = arg('concurrency', 32);
+const N = intArg('services', 10_000);
+const M = intArg('dests', 5);
+const C = intArg('concurrency', 32);
 const withIpvsadm = process.argv.includes('--ipvsadm');
 if (N > 65_000) throw new Error('--services at most 65000 (one /16)');
 
