@@ -22,6 +22,7 @@ import { RouteController, writeConflist } from '../../../src/routes/index.ts';
 import type { NodeLike } from '../../../src/routes/index.ts';
 import { POD_EGRESS_CHAIN, PodEgressMasquerade, planPodEgress, podEgressRulesIn } from '../../../src/routes/masquerade.ts';
 import type { Backend } from '../../../src/kernel/iptables.ts';
+import { joinUnderlay } from './underlay.ts';
 
 // Bounds for a shared 2-core machine under heavy load (many plugin processes per test); not speed assertions.
 vi.setConfig({ testTimeout: 600_000, hookTimeout: 600_000 });
@@ -113,16 +114,7 @@ beforeAll(async () => {
   await prerequisites();
   for (const n of [A, B]) n.ns = await s.addNetns('ive');
   internet = await s.addNetns('ivi');
-  const ua = uniq('ivu');
-  const ub = uniq('ivu');
-  await execa('ip', ['link', 'add', ua, 'type', 'veth', 'peer', 'name', ub]);
-  s.link(ua);
-  await execa('ip', ['link', 'set', ua, 'netns', A.ns, 'name', 'ul0']);
-  await execa('ip', ['link', 'set', ub, 'netns', B.ns, 'name', 'ul0']);
-  for (const n of [A, B]) {
-    await execa('ip', ['-n', n.ns, 'addr', 'add', `${n.underlay}/24`, 'dev', 'ul0']);
-    await execa('ip', ['-n', n.ns, 'link', 'set', 'ul0', 'up']);
-  }
+  await joinUnderlay(s, A, B);
   // node-a's uplink to the internet; node-b goes out through node-a
   const xa = uniq('ivx');
   const xi = uniq('ivx');

@@ -14,6 +14,7 @@ import { OURS, Scratch, ipJson, nsPath, prerequisites, runPlugin, uniq } from '.
 import { Rtnl } from '../../../src/kernel/rtnl/index.ts';
 import { RouteController, writeConflist, RTPROT_IPVSNET } from '../../../src/routes/index.ts';
 import type { NodeLike } from '../../../src/routes/index.ts';
+import { joinUnderlay } from './underlay.ts';
 
 // Bounds for a shared 2-core machine under heavy load (many plugin processes per test); not speed assertions.
 vi.setConfig({ testTimeout: 600_000, hookTimeout: 600_000 });
@@ -62,16 +63,7 @@ async function ourRoutes(ns: string): Promise<Array<{ dst: string; gateway: stri
 beforeAll(async () => {
   await prerequisites();
   for (const n of [A, B]) n.ns = await s.addNetns('ivn');
-  const ua = uniq('ivu');
-  const ub = uniq('ivu');
-  await execa('ip', ['link', 'add', ua, 'type', 'veth', 'peer', 'name', ub]);
-  s.link(ua);
-  await execa('ip', ['link', 'set', ua, 'netns', A.ns, 'name', 'ul0']);
-  await execa('ip', ['link', 'set', ub, 'netns', B.ns, 'name', 'ul0']);
-  for (const n of [A, B]) {
-    await execa('ip', ['-n', n.ns, 'addr', 'add', `${n.underlay}/24`, 'dev', 'ul0']);
-    await execa('ip', ['-n', n.ns, 'link', 'set', 'ul0', 'up']);
-  }
+  await joinUnderlay(s, A, B);
   // the conflist each node's agent writes, used as-is for the pods (its first plugin, as libcni would)
   for (const [n, obj] of [[A, nodeA], [B, nodeB]] as const) {
     const confDir = s.tmpdir('ivt-netd-');
