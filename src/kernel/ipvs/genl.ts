@@ -68,7 +68,7 @@ export async function openIpvs(opts: OpenIpvsOptions = {}): Promise<GenlIpvs> {
     const reply = await sock.ctrlRequest(genlStructs.Commands.GET_FAMILY, { familyName: IPVS_GENL_NAME }, { timeout: opts.timeoutMs ?? REQUEST_TIMEOUT_MS });
     familyId = reply[0]?.familyId;
   } catch (err) {
-    sock.socket.close();
+    { const s = sock.socket; setImmediate(() => s.close()); } // after this event-loop turn (see Channel.close)
     const code = /ENOENT/.test(String((err as Error).message)) ? 'ENOENT' : 'EIO';
     throw new IpvsError({
       op: 'RESOLVE_FAMILY',
@@ -83,7 +83,7 @@ export async function openIpvs(opts: OpenIpvsOptions = {}): Promise<GenlIpvs> {
     });
   }
   if (familyId === undefined) {
-    sock.socket.close();
+    { const s = sock.socket; setImmediate(() => s.close()); } // after this event-loop turn (see Channel.close)
     throw new IpvsError({ op: 'RESOLVE_FAMILY', object: IPVS_GENL_NAME, code: 'EIO', errno: 5, detail: 'controller reply without a family id' });
   }
   return new GenlIpvs(sock, familyId, opts.timeoutMs ?? REQUEST_TIMEOUT_MS);
@@ -163,7 +163,10 @@ class Channel {
     if (this.closed) return;
     this.closed = true;
     for (const w of this.waiters.splice(0)) w();
-    this.sock.socket.close();
+    // Not inside the binding's receive callback, which a close there can crash (see closeLater in
+    // ../ipset-netlink.ts): after this event-loop turn.
+    const socket = this.sock.socket;
+    setImmediate(() => socket.close());
   }
 }
 

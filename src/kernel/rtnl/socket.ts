@@ -123,6 +123,8 @@ export class NlSocket {
     if (this.closed) return;
     this.closed = true;
     for (const seq of [...this.pending.keys()]) this.finish(seq, new Error('netlink socket closed'));
-    this.raw.close();
+    // Not inside the binding's receive callback (see closeLater in ../ipset-netlink.ts).
+    const raw = this.raw;
+    setImmediate(() => raw.close());
   }
 }

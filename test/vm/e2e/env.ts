@@ -217,14 +217,14 @@ export function writeManifests(dir: string, svcs: SvcSpec[]): void {
   renameSync(tmp, join(dir, 'cluster.json'));
 }
 
-export interface ApplyResult { code: number; stdout: string; stderr: string; json?: { operations: Record<string, number>; totalOperations: number; processes: number; failures: unknown[] } }
+export interface ApplyResult { code: number; signal?: string; stdout: string; stderr: string; json?: { operations: Record<string, number>; totalOperations: number; processes: number; failures: unknown[] } }
 
 /** `ipvsnet apply -f DIR --node node-a --cluster-cidr …` (JSON output). */
 export async function apply(dir: string, extra: string[] = []): Promise<ApplyResult> {
   const r = await execa(join(ROOT, 'bin/ipvsnet'), ['apply', '-f', dir, '--node', NODE_NAME, '--cluster-cidr', CLUSTER_CIDR, '--state-file', STATE_FILE, '-o', 'json', ...extra], { reject: false });
   let json;
   try { json = JSON.parse(r.stdout) as ApplyResult['json']; } catch { json = undefined; }
-  return { code: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr, ...(json ? { json } : {}) };
+  return { code: r.exitCode ?? -1, ...(r.signal ? { signal: r.signal } : {}), stdout: r.stdout, stderr: r.stderr, ...(json ? { json } : {}) };
 }
 
 let inProcess: Reconciler | undefined;
