@@ -224,7 +224,9 @@ export async function apply(dir: string, extra: string[] = []): Promise<ApplyRes
   const r = await execa(join(ROOT, 'bin/ipvsnet'), ['apply', '-f', dir, '--node', NODE_NAME, '--cluster-cidr', CLUSTER_CIDR, '--state-file', STATE_FILE, '-o', 'json', ...extra], { reject: false });
   let json;
   try { json = JSON.parse(r.stdout) as ApplyResult['json']; } catch { json = undefined; }
-  return { code: r.exitCode ?? -1, ...(r.signal ? { signal: r.signal } : {}), stdout: r.stdout, stderr: r.stderr, ...(json ? { json } : {}) };
+  // A process that did not exit by itself: the signal, or execa's reason (a failed spawn has neither code nor signal).
+  const how = r.signal ?? (r.exitCode === undefined ? r.message : undefined);
+  return { code: r.exitCode ?? -1, ...(how ? { signal: how } : {}), stdout: r.stdout, stderr: r.stderr, ...(json ? { json } : {}) };
 }
 
 let inProcess: Reconciler | undefined;

@@ -37,7 +37,7 @@ function cluster(roll: string[], dns: string[]): e.SvcSpec[] {
 async function applyCluster(roll: string[], dns: string[]): Promise<NonNullable<e.ApplyResult['json']>> {
   e.writeManifests(DIR, cluster(roll, dns));
   const r = await e.apply(DIR);
-  if (r.code !== 0 || !r.json) throw new Error(`ipvsnet apply failed (exit ${r.code}${r.signal ? `, killed by ${r.signal}` : ''}): ${r.stdout}\n${r.stderr}`);
+  if (r.code !== 0 || !r.json) throw new Error(`ipvsnet apply failed (exit ${r.code}${r.signal ? `; ${r.signal}` : ''}): ${r.stdout}\n${r.stderr}`);
   return r.json;
 }
 
