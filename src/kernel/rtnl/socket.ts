@@ -110,8 +110,9 @@ export class NlSocket {
       } else if (type === NLMSG_DONE) {
         // NLMSG_DONE carries an int error code: a dump the kernel broke off (e.g. -EINTR) must not
         // look complete.
+        // Only a negative value is an error (the last dump call's return value; 0 when whole).
         const errno = data.length >= 4 ? data.readInt32LE(0) : 0;
-        this.finish(seq, errno === 0 ? undefined : new NlError(errno));
+        this.finish(seq, errno < 0 ? new NlError(errno) : undefined);
       } else {
         p.out.push({ type, flags, data: Buffer.from(data) });
         // a non-dump request without NLM_F_MULTI ends with its ACK (handled above)
