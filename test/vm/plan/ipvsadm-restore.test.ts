@@ -19,7 +19,7 @@ const tmp = mkdtempSync(join(tmpdir(), 'ipvsnet-plan-vm-'));
 
 async function must(cmd: string, args: string[], input?: string): Promise<string> {
   const r = await execa(cmd, args, { input: input ?? '', reject: false });
-  if (r.exitCode !== 0) throw new Error(`${cmd} ${args.join(' ')}: exit ${r.exitCode}: ${r.stderr}`);
+  if (r.exitCode !== 0) throw new Error(`${cmd} ${args.join(' ')}: exit ${r.exitCode}${r.exitCode === undefined ? ` (${r.signal ?? r.message})` : ''}: ${r.stderr}`);
   return r.stdout;
 }
 const inNs = (cmd: string, args: string[], input?: string) => must('ip', ['netns', 'exec', ns, cmd, ...args], input);
