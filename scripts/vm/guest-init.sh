@@ -79,6 +79,18 @@ for m in xt_ipvs dummy veth bridge; do modprobe "$m" || fail "modprobe $m"; done
 # through a FIFO (not the console tty) so programs log as they would into a file. The command's exit
 # ends the run even if it left background processes holding the FIFO open (they die with the guest).
 cd "$(cat "$run/cwd")" || fail "cd $(cat "$run/cwd")"
+# Node's executable pages come from the 9p root on demand. A page fault whose 9p read is interrupted
+# (a signal such as a child's SIGCHLD arriving meanwhile) ends in SIGBUS: the process dies with no
+# output, no exit code and no kernel message, which is what CI runs of the VM lane showed for
+# `ipvsnet plan/apply/cleanup`. So node runs from a RAM copy, bound over its own path for every caller.
+nodebin=$(readlink -f node_modules/.bin/node 2>/dev/null)
+if [ -n "$nodebin" ] && [ -f "$nodebin" ]; then
+  if cp "$nodebin" /run/ipvsnet-node && chmod 755 /run/ipvsnet-node && mount --bind /run/ipvsnet-node "$nodebin"; then
+    echo "guest: node runs from a RAM copy bound over $nodebin" > "$run/node-copy"
+  else
+    echo "guest: WARNING: could not bind a RAM copy of $nodebin; node pages come from 9p" | tee "$run/node-copy" > /dev/console
+  fi
+fi
 export HOME=/root TERM=dumb LANG=C.UTF-8 IPVSNET_VM=1 IPVSNET_VM_RUN="$run"
 export PATH="$PWD/node_modules/.bin:$PATH"
 . "$run/env.sh" || fail "env.sh"
