@@ -92,11 +92,6 @@ if [ -n "$nodebin" ] && [ -f "$nodebin" ]; then
   fi
 fi
 export HOME=/root TERM=dumb LANG=C.UTF-8 IPVSNET_VM=1 IPVSNET_VM_RUN="$run"
-# Seen in the VM lane even with node's pages in RAM: an `ipvsnet plan` killed by SIGSEGV with no
-# kernel message, i.e. while a SIGSEGV handler was installed. Node installs one for V8's WebAssembly
-# trap handler (guard-page bounds checks; Node 24's TypeScript stripping runs as WebAssembly), and
-# under TCG's emulated CPU that path is the suspect. Explicit bounds checks instead.
-export NODE_OPTIONS="--disable-wasm-trap-handler${NODE_OPTIONS:+ $NODE_OPTIONS}"
 export PATH="$PWD/node_modules/.bin:$PATH"
 . "$run/env.sh" || fail "env.sh"
 . "$run/argv.sh" || fail "argv.sh"

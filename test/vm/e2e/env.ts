@@ -13,6 +13,7 @@ import { Reconciler, type SyncResult } from '../../../src/reconcile/index.ts';
 import { loadManifests } from '../../../src/model/load.ts';
 import { buildPlan } from '../../../src/plan/full.ts';
 import { defaultNodeConfig } from '../../../src/plan/config.ts';
+import { runRetryingCrashes } from '../lane/rerun.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../../..');
 export const NODE = join(ROOT, 'node_modules/.bin/node');
@@ -221,25 +222,12 @@ export interface ApplyResult { code: number; signal?: string; stdout: string; st
 
 /** `ipvsnet apply -f DIR --node node-a --cluster-cidr …` (JSON output). */
 export async function apply(dir: string, extra: string[] = []): Promise<ApplyResult> {
-  const first = await applyOnce(dir, extra);
-  if (first.code !== -1) return first;
-  // The process did not exit by itself (a signal, or a failed spawn): seen twice in CI runs, never
-  // here, with no trace in the guest's kernel log. Say so loudly, keep the evidence in the error of a
-  // second failure, and try once more: apply is idempotent, and the scenarios check its outcome.
-  const note = `ipvsnet apply did not exit by itself (${first.signal ?? 'no signal'}); stderr: ${first.stderr.slice(-2000)}`;
-  process.stderr.write(`e2e: ${note}; running it again\n`);
-  progress(note);
-  const second = await applyOnce(dir, extra);
-  return second.code === -1 ? { ...second, signal: `${second.signal ?? 'no signal'} (twice; first: ${first.signal ?? 'no signal'})` } : second;
-}
-
-async function applyOnce(dir: string, extra: string[]): Promise<ApplyResult> {
-  const r = await execa(join(ROOT, 'bin/ipvsnet'), ['apply', '-f', dir, '--node', NODE_NAME, '--cluster-cidr', CLUSTER_CIDR, '--state-file', STATE_FILE, '-o', 'json', ...extra], { reject: false });
+  const r = await runRetryingCrashes(join(ROOT, 'bin/ipvsnet'), ['apply', '-f', dir, '--node', NODE_NAME, '--cluster-cidr', CLUSTER_CIDR, '--state-file', STATE_FILE, '-o', 'json', ...extra]);
   let json;
-  try { json = JSON.parse(r.stdout) as ApplyResult['json']; } catch { json = undefined; }
-  // A process that did not exit by itself: the signal, or execa's reason (a failed spawn has neither code nor signal).
-  const how = r.signal ?? (r.exitCode === undefined ? r.message : undefined);
-  return { code: r.exitCode ?? -1, ...(how ? { signal: how } : {}), stdout: r.stdout, stderr: r.stderr, ...(json ? { json } : {}) };
+  try { json = JSON.parse(String(r.stdout)) as ApplyResult['json']; } catch { json = undefined; }
+  // A process that did not exit by itself: the signal or execa's reason, and the earlier attempts.
+  const how = r.exitCode === undefined ? `${r.signal ?? r.message}${r.crashes.length ? `; earlier: ${r.crashes.join('; ')}` : ''}` : undefined;
+  return { code: r.exitCode ?? -1, ...(how ? { signal: how } : {}), stdout: String(r.stdout), stderr: String(r.stderr), ...(json ? { json } : {}) };
 }
 
 let inProcess: Reconciler | undefined;

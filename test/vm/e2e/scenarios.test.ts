@@ -8,6 +8,7 @@ import { execa, type ResultPromise } from 'execa';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as e from './env.ts';
+import { runRetryingCrashes } from '../lane/rerun.ts';
 
 const DIR = '/tmp/ipvsnet-e2e/manifests';
 const READY = '/tmp/ipvsnet-e2e/ready';
@@ -284,12 +285,7 @@ describe('end to end in the VM (real IPVS, ipsets, iptables; traffic between nam
     await e.sh('iptables', '-t', 'filter', '-N', 'FOREIGN-CHAIN');
     await e.sh('iptables', '-t', 'filter', '-A', 'FOREIGN-CHAIN', '-s', '198.51.100.0/24', '-j', 'ACCEPT');
     await e.sh('iptables', '-t', 'filter', '-A', 'INPUT', '-j', 'FOREIGN-CHAIN');
-    let r = await execa(join(e.ROOT, 'bin/ipvsnet'), ['cleanup', '--state-file', e.STATE_FILE], { reject: false });
-    if (r.exitCode === undefined) {
-      // Did not exit by itself (see e.apply): said loudly, then run once more (cleanup is idempotent).
-      process.stderr.write(`e2e: ipvsnet cleanup did not exit by itself (${r.signal ?? r.message}); running it again\n`);
-      r = await execa(join(e.ROOT, 'bin/ipvsnet'), ['cleanup', '--state-file', e.STATE_FILE], { reject: false });
-    }
+    const r = await runRetryingCrashes(join(e.ROOT, 'bin/ipvsnet'), ['cleanup', '--state-file', e.STATE_FILE]);
     expect(r.stderr).toBe('');
     expect(r.exitCode, r.exitCode === undefined ? `no exit code: ${r.signal ?? r.message}` : '').toBe(0);
     const ipvs = await e.sh('ipvsadm', '-Ln');

@@ -12,21 +12,16 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import type { Plan } from '../../../src/plan/types.ts';
+import { runRetryingCrashes } from '../lane/rerun.ts';
 
 const root = new URL('../../../', import.meta.url).pathname;
 const ns = `ipvsnet-plan-${process.pid}-${randomBytes(3).toString('hex')}`;
 const tmp = mkdtempSync(join(tmpdir(), 'ipvsnet-plan-vm-'));
 
 async function must(cmd: string, args: string[], input?: string): Promise<string> {
-  let r = await execa(cmd, args, { input: input ?? '', reject: false });
-  if (r.exitCode === undefined) {
-    // Did not exit by itself (signal or failed spawn): seen in CI runs of the VM lane with no kernel
-    // trace (see test/vm/e2e/env.ts apply). Said loudly, then run once more.
-    process.stderr.write(`vm test: ${cmd} ${args.join(' ')} did not exit by itself (${r.signal ?? r.message}); running it again\n`);
-    r = await execa(cmd, args, { input: input ?? '', reject: false });
-  }
-  if (r.exitCode !== 0) throw new Error(`${cmd} ${args.join(' ')}: exit ${r.exitCode}${r.exitCode === undefined ? ` (${r.signal ?? r.message})` : ''}: ${r.stderr}`);
-  return r.stdout;
+  const r = await runRetryingCrashes(cmd, args, { input: input ?? '' });
+  if (r.exitCode !== 0) throw new Error(`${cmd} ${args.join(' ')}: exit ${r.exitCode}${r.exitCode === undefined ? ` (${r.signal ?? r.message}; earlier: ${r.crashes.join('; ')})` : ''}: ${r.stderr}`);
+  return String(r.stdout);
 }
 const inNs = (cmd: string, args: string[], input?: string) => must('ip', ['netns', 'exec', ns, cmd, ...args], input);
 
