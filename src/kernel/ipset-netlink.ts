@@ -34,6 +34,7 @@ import { readFileSync } from 'node:fs';
 import { getSystemErrorName } from 'node:util';
 import { RawNetlinkSocket } from 'netlink/dist/raw.js';
 import { inNetns } from '../native/index.ts';
+import { closeLater } from './rtnl/socket.ts';
 import { normalizeMember } from './ipset.ts';
 import type { KernelSet } from './ipset.ts';
 import { formatIPv6 } from '../model/ip.ts';
@@ -585,15 +586,4 @@ export async function readSetsNetlink(opts: ReadSetsOptions = {}): Promise<Netli
   } finally {
     closeLater(sock);
   }
-}
-
-/**
- * Close a raw netlink socket once the current event-loop turn is over. The dump usually ends inside
- * the binding's receive callback (the promise settles and this `finally` runs in that callback's
- * microtasks); the binding's poll handler goes on after the callback and, when the same poll event
- * was also "writable", restarts its watcher, which a close in the middle of it has freed: a crash
- * (SIGSEGV) seen in the VM lane. After setImmediate the poll handler has returned.
- */
-export function closeLater(sock: { close(): void }): void {
-  setImmediate(() => sock.close());
 }

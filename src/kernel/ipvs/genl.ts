@@ -21,6 +21,7 @@
 
 import { createGenericNetlink, genl as genlStructs } from 'netlink';
 import type { GenericNetlinkSocket } from 'netlink';
+import { closeLater } from '../rtnl/socket.ts';
 import type { Ipvs, IpvsDest, IpvsInfo, IpvsService, IpvsServiceId, IpvsTimeouts } from './types.ts';
 import { IPVS_CMD, IPVS_GENL_NAME, IPVS_GENL_VERSION } from './constants.ts';
 import type { IpvsCmdName } from './constants.ts';
@@ -68,7 +69,7 @@ export async function openIpvs(opts: OpenIpvsOptions = {}): Promise<GenlIpvs> {
     const reply = await sock.ctrlRequest(genlStructs.Commands.GET_FAMILY, { familyName: IPVS_GENL_NAME }, { timeout: opts.timeoutMs ?? REQUEST_TIMEOUT_MS });
     familyId = reply[0]?.familyId;
   } catch (err) {
-    { const s = sock.socket; setImmediate(() => s.close()); } // after this event-loop turn (see Channel.close)
+    closeLater(sock.socket);
     const code = /ENOENT/.test(String((err as Error).message)) ? 'ENOENT' : 'EIO';
     throw new IpvsError({
       op: 'RESOLVE_FAMILY',
@@ -83,7 +84,7 @@ export async function openIpvs(opts: OpenIpvsOptions = {}): Promise<GenlIpvs> {
     });
   }
   if (familyId === undefined) {
-    { const s = sock.socket; setImmediate(() => s.close()); } // after this event-loop turn (see Channel.close)
+    closeLater(sock.socket);
     throw new IpvsError({ op: 'RESOLVE_FAMILY', object: IPVS_GENL_NAME, code: 'EIO', errno: 5, detail: 'controller reply without a family id' });
   }
   return new GenlIpvs(sock, familyId, opts.timeoutMs ?? REQUEST_TIMEOUT_MS);
@@ -163,10 +164,7 @@ class Channel {
     if (this.closed) return;
     this.closed = true;
     for (const w of this.waiters.splice(0)) w();
-    // Not inside the binding's receive callback, which a close there can crash (see closeLater in
-    // ../ipset-netlink.ts): after this event-loop turn.
-    const socket = this.sock.socket;
-    setImmediate(() => socket.close());
+    closeLater(this.sock.socket);
   }
 }
 
