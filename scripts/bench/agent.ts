@@ -8,11 +8,11 @@
 // Latency is reported twice: from the API write (the annotation) and from the agent receiving the
 // watch event; the difference is the apiserver's own write+watch delay on this machine.
 // Kernel programming is not included: the host has no IPVS (see agent-child.ts). Prints a table.
-import { fork } from 'node:child_process';
+import { fork, execFileSync } from 'node:child_process';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
 import { kubeRequest } from '../../src/sources/kube.ts';
 import { up, down, loadState, defaultDir } from '../cluster/cluster.ts';
@@ -28,6 +28,20 @@ const churnSeconds = Number(opt('churn-seconds', '30'));
 const minSync = opt('min-sync-period', '1s');
 // --ns NAME reuses (and completes) a namespace from an earlier run; only with a single size.
 const reuseNs = opt('ns', '');
+
+// The child runs the compiled dist/ as bin/ipvsnet does; (re)build it if src/ changed.
+execFileSync('bash', [join(here, '../setup.d/15-dist.sh')], { stdio: 'inherit' });
+
+/** The Node flags bin/ipvsnet runs `agent` with: its node_flags and agent_flags lines. */
+function launcherAgentFlags(): string {
+  const text = readFileSync(join(here, '../../bin/ipvsnet'), 'utf8');
+  const line = (name: string) => {
+    const m = new RegExp(`^${name}="([^"$]*)"$`, 'm').exec(text);
+    if (!m) throw new Error(`bin/ipvsnet: no ${name}="..." line; the bench cannot mirror the launcher`);
+    return m[1]!;
+  };
+  return `${line('node_flags')} ${line('agent_flags')}`;
+}
 
 let started = false;
 if (!existsSync(join(defaultDir(), 'state.json'))) {
@@ -94,21 +108,23 @@ for (const n of sizes) {
   });
   process.stderr.write(`bench: created ${n} Services + ${n} EndpointSlices in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
 
-  const child = fork(join(here, 'agent-child.ts'), [`--kubeconfig=${state.kubeconfig}`, '--hostname-override=bench-node', '--healthz-bind-address=', '--metrics-bind-address=', `--ipvs-min-sync-period=${minSync}`, '--ipvs-sync-period=30s'], {
+  const child = fork(join(here, 'agent-child.mjs'), [`--kubeconfig=${state.kubeconfig}`, '--hostname-override=bench-node', '--healthz-bind-address=', '--metrics-bind-address=', `--ipvs-min-sync-period=${minSync}`, '--ipvs-sync-period=30s'], {
     // The flags bin/ipvsnet starts the agent with (its RSS is part of what is measured; IPVSNET_BENCH_NODE_FLAGS
     // replaces them for experiments), plus --expose-gc so the RSS is read after a full collection.
-    execArgv: ['--disable-warning=ExperimentalWarning', ...(process.env['IPVSNET_BENCH_NODE_FLAGS'] ?? '--max-semi-space-size=16').split(' ').filter(Boolean), '--expose-gc'],
+    execArgv: [...(process.env['IPVSNET_BENCH_NODE_FLAGS'] ?? launcherAgentFlags()).split(' ').filter(Boolean), '--expose-gc'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const triggerLat: number[] = [];
   const agentLat: number[] = [];
+  const syncMs: number[] = [];
   let rssResolve: ((v: { rss: number; heap: number }) => void) | undefined;
   const startT = Date.now();
   let programmedMs = -1;
   let totalVs = 0;
   const programmed = new Promise<void>((resolve) => {
-    child.on('message', (m: { type: string; vs?: number; triggerLatenciesMs?: number[]; latenciesMs?: number[]; rss?: number; heap?: number }) => {
+    child.on('message', (m: { type: string; vs?: number; ms?: number; triggerLatenciesMs?: number[]; latenciesMs?: number[]; rss?: number; heap?: number }) => {
       if (m.type === 'synced') {
+        if (programmedMs >= 0) syncMs.push(m.ms ?? 0);
         totalVs = m.vs ?? 0;
         if (programmedMs < 0 && (m.vs ?? 0) >= n) {
           programmedMs = Date.now() - startT;
@@ -126,6 +142,7 @@ for (const n of sizes) {
   // Churn: 10 changes/s, each a new endpoint set with the trigger-time annotation.
   triggerLat.length = 0;
   agentLat.length = 0;
+  syncMs.length = 0;
   const churnT0 = Date.now();
   let k = 0;
   const pending: Promise<unknown>[] = [];
@@ -157,6 +174,8 @@ for (const n of sizes) {
     'max ms': Math.max(...triggerLat),
     'watch→programmed p50 ms': pct(agentLat, 50),
     'watch→programmed p99 ms': pct(agentLat, 99),
+    'sync p50 ms': pct(syncMs, 50),
+    'sync p99 ms': pct(syncMs, 99),
     loadavg: (await import('node:os')).loadavg()[0]!.toFixed(1),
     'RSS MB': Math.round(rss.rss / 1048576),
     'heap MB': Math.round(rss.heap / 1048576),

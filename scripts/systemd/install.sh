@@ -29,7 +29,13 @@ case "$prefix" in /*) ;; *) echo "install.sh: --prefix must be absolute" >&2; ex
 dest="$root$prefix"
 if [ "$(cd "$repo" && pwd -P)" != "$(mkdir -p "$dest" && cd "$dest" && pwd -P)" ]; then
   mkdir -p "$dest"
-  cp -a "$repo/bin" "$repo/src" "$repo/package.json" "$repo/package-lock.json" "$dest/"
+  # What bin/ipvsnet runs: the compiled agent (built here if stale), the rule templates it reads, the
+  # native addon, and the sources (the launcher's fallback).
+  bash "$repo/scripts/setup.d/15-dist.sh"
+  [ -e "$repo/build/native/ipvsnet_native.node" ] || bash "$repo/scripts/setup.d/10-native.sh"
+  mkdir -p "$dest/build"
+  cp -a "$repo/bin" "$repo/dist" "$repo/src" "$repo/rules" "$repo/package.json" "$repo/package-lock.json" "$dest/"
+  cp -a "$repo/build/native" "$dest/build/"
   [ -f "$repo/README.md" ] && cp "$repo/README.md" "$dest/"
   cp -a "$repo/node_modules" "$dest/"
 fi

@@ -156,7 +156,7 @@ export class Agent {
     this.sub = this.sources.events$.subscribe((e) => this.onEvent(e));
     const t0 = this.now();
     await this.sources.start();
-    this.log.info({ ms: this.now() - t0, services: this.sources.services.list().length, endpointSlices: this.sources.endpointSlices.list().length, nodes: this.sources.nodes.list().length }, 'informer caches synced');
+    this.log.info({ ms: this.now() - t0, services: this.sources.services.size, endpointSlices: this.sources.endpointSlices.size, nodes: this.sources.nodes.size }, 'informer caches synced');
     const first = new Promise<void>((resolve) => {
       const s = this.synced$.subscribe(() => {
         s.unsubscribe();
@@ -335,7 +335,7 @@ export class Agent {
       syncs: this.syncs,
       failedSyncs: this.failedSyncs,
       pendingChanges: this.pending.length,
-      cache: { services: this.sources.services.list().length, endpointSlices: this.sources.endpointSlices.list().length, nodes: this.sources.nodes.list().length },
+      cache: { services: this.sources.services.size, endpointSlices: this.sources.endpointSlices.size, nodes: this.sources.nodes.size },
       watch: {
         relists: this.sources.services.lists + this.sources.endpointSlices.lists + this.sources.nodes.lists,
         restarts: this.sources.services.restarts + this.sources.endpointSlices.restarts + this.sources.nodes.restarts,

@@ -2,6 +2,9 @@
 // exporting `run(argv: string[]): Promise<number>` (the process exit code), so
 // a subcommand's dependencies load only when it is used.
 
+// First, before any command's modules load: keep client-node's generated API out of memory.
+import '../sources/client-node-lite.ts';
+
 type Command = { run: (argv: string[]) => Promise<number> };
 // Literal import() calls (not a computed path), so a bundler can split each command into its own chunk.
 const commands: Record<string, { load: () => Promise<Command>; summary: string }> = {

@@ -43,26 +43,23 @@ export class ClusterReadError extends Error {
 }
 
 export async function readClusterOnce(kubeconfig: string): Promise<LoadedManifests> {
-  const k8s = await import('@kubernetes/client-node');
-  const kc = new k8s.KubeConfig();
+  // The agent's own client (raw JSON, the kubeconfig's auth and TLS), so plan sees what the agent sees.
+  const { loadKubeConfig, listCollection } = await import('../sources/kube.ts');
+  let kc;
   try {
-    kc.loadFromFile(kubeconfig);
+    kc = loadKubeConfig({ kubeconfig });
   } catch (e) {
     throw new ClusterReadError(`cannot read kubeconfig ${kubeconfig}: ${(e as Error).message}`);
   }
-  const core = kc.makeApiClient(k8s.CoreV1Api);
-  const discovery = kc.makeApiClient(k8s.DiscoveryV1Api);
   let raws: unknown[];
   try {
+    const withKind = (kind: string) => (o: object) => ({ ...o, kind });
     const [svcs, slices, nodes] = await Promise.all([
-      core.listServiceForAllNamespaces(),
-      discovery.listEndpointSliceForAllNamespaces(),
-      core.listNode(),
+      listCollection<object>(kc, '/api/v1/services', { each: withKind('Service') }),
+      listCollection<object>(kc, '/apis/discovery.k8s.io/v1/endpointslices', { each: withKind('EndpointSlice') }),
+      listCollection<object>(kc, '/api/v1/nodes', { each: withKind('Node') }),
     ]);
-    // The typed client returns class instances whose property names are the API's
-    // (Dates aside, which the model does not read); a JSON round trip gives plain objects.
-    const plain = (kind: string, items: unknown[]): unknown[] => items.map((o) => ({ ...(JSON.parse(JSON.stringify(o)) as object), kind }));
-    raws = [...plain('Service', svcs.items), ...plain('EndpointSlice', slices.items), ...plain('Node', nodes.items)];
+    raws = [...svcs.items, ...slices.items, ...nodes.items];
   } catch (e) {
     throw new ClusterReadError(`cannot list objects from the cluster in ${kubeconfig}: ${(e as Error).message}`);
   }

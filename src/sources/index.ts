@@ -9,12 +9,12 @@
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import { merge, type Observable } from 'rxjs';
 import { map } from 'rxjs/operators';
-import { ResilientInformer, stripServerFields, type InformerEvent } from './informer.ts';
+import { ResilientInformer, stripServerFields, identityOf, type InformerEvent } from './informer.ts';
 import { parseService, parseEndpointSlice, parseNode } from '../model/index.ts';
 import type { ServiceModel, EndpointSliceModel, NodeModel } from '../model/types.ts';
 import type { Diagnostic } from '../plan/types.ts';
 
-export { ResilientInformer, objectKey, stripServerFields } from './informer.ts';
+export { ResilientInformer, objectKey, stripServerFields, identityOf } from './informer.ts';
 export type { InformerEvent } from './informer.ts';
 export { loadKubeConfig, kubeRequest, KubeApiError } from './kube.ts';
 
@@ -73,6 +73,12 @@ export function stripNodeFields<O extends KubernetesObject>(obj: O): O {
   return stripServerFields(obj);
 }
 
+/**
+ * The agent's informers. The Service and EndpointSlice caches keep only each object's identity
+ * (identityOf: enough to detect deletions on a relist, skip unchanged versions, and name the object in
+ * an Event); the whole object goes once through the event stream to the planner, which keeps its
+ * parsed model. The Node cache keeps whole Nodes (few, and the route controller reads them).
+ */
 export class ClusterSources {
   readonly services: ResilientInformer;
   readonly endpointSlices: ResilientInformer;
@@ -85,12 +91,14 @@ export class ClusterSources {
       ...common,
       path: '/api/v1/services',
       labelSelector: PROXYABLE_SELECTOR,
+      keep: identityOf,
       onError: (e, n) => opts.onError?.('Service', e, n),
     });
     this.endpointSlices = new ResilientInformer(kc, {
       ...common,
       path: '/apis/discovery.k8s.io/v1/endpointslices',
       labelSelector: PROXYABLE_SELECTOR,
+      keep: identityOf,
       onError: (e, n) => opts.onError?.('EndpointSlice', e, n),
     });
     this.nodes = new ResilientInformer(kc, {
@@ -122,26 +130,36 @@ export class ClusterSources {
   }
 }
 
+/**
+ * An event whose `model` and `diagnostics` are parsed on first read: the agent hands `raw` to the
+ * planner, which parses it itself, so parsing here too would be wasted work.
+ */
+function lazyParsed<E extends BaseEvent & { model?: unknown }>(base: Omit<E, 'model' | 'diagnostics'>, parse: () => { model?: E['model']; diagnostics: Diagnostic[] }): E {
+  let parsed: { model?: E['model']; diagnostics: Diagnostic[] } | undefined;
+  const get = () => (parsed ??= parse());
+  return Object.defineProperties(base, {
+    model: { get: () => get().model, enumerable: true },
+    diagnostics: { get: () => get().diagnostics, enumerable: true },
+  }) as E;
+}
+
 export function toServiceEvent(e: InformerEvent): ServiceEvent {
-  const base = { type: e.type, key: e.key, raw: e.object, receivedAt: e.receivedAt };
-  if (e.type === 'delete') return { kind: 'Service', ...base, diagnostics: [] };
-  const r = parseService(e.object);
-  return { kind: 'Service', ...base, model: r.model, diagnostics: r.diagnostics };
+  const base = { kind: 'Service' as const, type: e.type, key: e.key, raw: e.object, receivedAt: e.receivedAt };
+  if (e.type === 'delete') return { ...base, diagnostics: [] };
+  return lazyParsed<ServiceEvent>(base, () => parseService(e.object));
 }
 
 export function toSliceEvent(e: InformerEvent): EndpointSliceEvent {
-  const base = { type: e.type, key: e.key, raw: e.object, receivedAt: e.receivedAt };
   const t = e.object.metadata?.annotations?.[ANNOTATION_TRIGGER_TIME];
   const parsed = t ? Date.parse(t) : NaN;
   const triggerTime = Number.isFinite(parsed) ? parsed : undefined;
-  if (e.type === 'delete') return { kind: 'EndpointSlice', ...base, diagnostics: [], triggerTime };
-  const r = parseEndpointSlice(e.object);
-  return { kind: 'EndpointSlice', ...base, model: r.model, diagnostics: r.diagnostics, triggerTime };
+  const base = { kind: 'EndpointSlice' as const, type: e.type, key: e.key, raw: e.object, receivedAt: e.receivedAt, triggerTime };
+  if (e.type === 'delete') return { ...base, diagnostics: [] };
+  return lazyParsed<EndpointSliceEvent>(base, () => parseEndpointSlice(e.object));
 }
 
 export function toNodeEvent(e: InformerEvent): NodeEvent {
-  const base = { type: e.type, key: e.key, raw: e.object, receivedAt: e.receivedAt };
-  if (e.type === 'delete') return { kind: 'Node', ...base, diagnostics: [] };
-  const r = parseNode(e.object);
-  return { kind: 'Node', ...base, model: r.model, diagnostics: r.diagnostics };
+  const base = { kind: 'Node' as const, type: e.type, key: e.key, raw: e.object, receivedAt: e.receivedAt };
+  if (e.type === 'delete') return { ...base, diagnostics: [] };
+  return lazyParsed<NodeEvent>(base, () => parseNode(e.object));
 }

@@ -1,22 +1,27 @@
-// One resilient informer over @kubernetes/client-node's ListWatch.
+// One resilient informer: list, then watch from the list's resourceVersion, with @kubernetes/client-node's
+// Watch for the streaming connection (authentication, TLS, line framing, inactivity timeout).
 //
-// ListWatch lists, then watches from the list's resourceVersion, and handles two cases itself: a
-// 410 Gone (it relists, reporting deletions of objects that vanished meanwhile) and the client-side
-// inactivity timeout (it re-watches from the last resourceVersion). Its quirks, which this class covers:
-//  * any other failure (connection refused or reset, HTTP 5xx/403, a failed list) calls the `error`
-//    callbacks and then STOPS for good. Here: restart with capped exponential backoff and jitter;
-//    the restart resumes from the last resourceVersion, so there is no gap (a 410 then relists).
-//  * there is no "has synced" signal. Here: the list function is wrapped; the cache has synced once
-//    the first list has been applied (ListWatch applies the items synchronously after it resolves).
-//  * list results would arrive as client-node's typed models (Date objects, renamed fields) while watch
-//    events arrive as raw JSON. Here: the list is done raw as well, so every callback sees API JSON.
+// The list-and-watch loop is ipvsnet's own rather than client-node's ListWatch, for three reasons:
+//  * ListWatch caches every object whole. The agent needs only an object's identity (name, namespace,
+//    uid, resourceVersion) once the planner has parsed it: at 10,000 Services and EndpointSlices the
+//    whole objects were tens of MB of heap kept for nothing. Here each informer chooses what it keeps
+//    (`keep`); the event stream still carries the whole object.
+//  * ListWatch stops for good on any failure other than 410 Gone and its client-side timeout
+//    (connection refused or reset, HTTP 5xx/403, a failed list). Here every failure is retried with
+//    capped exponential backoff and jitter, resuming from the last resourceVersion, so there is no gap;
+//    a 410 (watch expired, or an apiserver whose fresh watch cache no longer knows it) relists.
+//  * ListWatch has no "has synced" signal and lists through typed models (Date objects, renamed
+//    fields) while watch events are raw JSON. Here the list is raw JSON too, and `synced` resolves
+//    once the first list has been applied.
+//
+// A relist reports the objects that vanished meanwhile as deletions and re-reports only the objects
+// whose resourceVersion changed, as client-go's and client-node's reflectors do.
 
-import { ListWatch } from '@kubernetes/client-node/dist/cache.js';
 import { Watch } from '@kubernetes/client-node/dist/watch.js';
 import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import type { KubernetesObject } from '@kubernetes/client-node/dist/types.js';
 import { Subject, type Observable } from 'rxjs';
-import { kubeRequest } from './kube.ts';
+import { forEachListed } from './kube.ts';
 
 export type InformerEventType = 'upsert' | 'delete';
 
@@ -24,12 +29,13 @@ export interface InformerEvent<T extends KubernetesObject = KubernetesObject> {
   type: InformerEventType;
   /** "namespace/name" or "name" for cluster-scoped objects. */
   key: string;
+  /** The whole object (for a relist's deletion: what the cache kept of it). */
   object: T;
   /** Date.now() when the event was received. */
   receivedAt: number;
 }
 
-export interface InformerOptions {
+export interface InformerOptions<T extends KubernetesObject = KubernetesObject> {
   /** API path of the collection, e.g. /api/v1/services. */
   path: string;
   labelSelector?: string;
@@ -44,6 +50,8 @@ export interface InformerOptions {
    * stripServerFields). Must return a plain object; may drop fields nothing downstream reads.
    */
   transform?: (obj: KubernetesObject) => KubernetesObject;
+  /** What the cache keeps of each (transformed) object: default the whole object; see identityOf. */
+  keep?: (obj: T) => T;
 }
 
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
@@ -51,7 +59,6 @@ const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 /**
  * Drops what the server adds for its own bookkeeping and nothing in ipvsnet reads: managedFields
  * and kubectl's last-applied annotation (kube-proxy's informers drop managedFields the same way).
- * At 10,000 Services they are a large part of the cache.
  */
 export function stripServerFields<O extends KubernetesObject>(obj: O): O {
   const md = obj?.metadata as (KubernetesObject['metadata'] & { managedFields?: unknown }) | undefined;
@@ -64,24 +71,15 @@ export function stripServerFields<O extends KubernetesObject>(obj: O): O {
   return obj;
 }
 
-/** client-node's Watch, with every watched object passed through `transform` first. */
-class TransformingWatch extends Watch {
-  readonly #transform: (obj: KubernetesObject) => KubernetesObject;
-  constructor(kc: KubeConfig, transform: (obj: KubernetesObject) => KubernetesObject) {
-    super(kc);
-    this.#transform = transform;
-  }
-  override watch(
-    path: string,
-    queryParams: Record<string, string | number | boolean | undefined>,
-    callback: (phase: string, apiObj: any, watchObj?: any) => void,
-    done: (err: any) => void,
-  ): Promise<AbortController> {
-    return super.watch(path, queryParams, (phase, obj, watchObj) => {
-      // BOOKMARK and ERROR objects are not API objects of the collection: pass them as they are.
-      callback(phase, phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED' ? this.#transform(obj) : obj, watchObj);
-    }, done);
-  }
+/** An object reduced to what identifies one version of it: name, namespace, uid, resourceVersion. */
+export function identityOf<O extends KubernetesObject>(obj: O): O {
+  const md = obj.metadata ?? {};
+  const out: { name?: string; namespace?: string; uid?: string; resourceVersion?: string } = {};
+  if (md.name !== undefined) out.name = md.name;
+  if (md.namespace !== undefined) out.namespace = md.namespace;
+  if (md.uid !== undefined) out.uid = md.uid;
+  if (md.resourceVersion !== undefined) out.resourceVersion = md.resourceVersion;
+  return { metadata: out } as O;
 }
 
 export function objectKey(o: KubernetesObject): string {
@@ -90,111 +88,221 @@ export function objectKey(o: KubernetesObject): string {
   return ns ? `${ns}/${name}` : name;
 }
 
-interface RawList<T> {
-  metadata?: { resourceVersion?: string; continue?: string };
-  items?: T[];
+interface WatchEventObject {
+  code?: number;
+  metadata?: { resourceVersion?: string };
+}
+
+function statusCode(err: unknown): number | undefined {
+  const e = err as { statusCode?: unknown; code?: unknown } | null | undefined;
+  if (typeof e?.statusCode === 'number') return e.statusCode;
+  if (typeof e?.code === 'number') return e.code;
+  return undefined;
+}
+
+/** The apiserver's answer for a resourceVersion it no longer has: relist. */
+export class ExpiredError extends Error {
+  readonly statusCode = 410;
+  constructor(path: string) {
+    super(`watch ${path}: resourceVersion expired (410 Gone); relisting`);
+  }
 }
 
 export class ResilientInformer<T extends KubernetesObject = KubernetesObject> {
   readonly path: string;
   /** Every add/update/delete, in order. */
   readonly events$: Observable<InformerEvent<T>>;
-  /** Count of relists (the first list included). */
+  /** Count of lists (the first included). */
   lists = 0;
   /** Count of restarts after errors. */
   restarts = 0;
   lastError: unknown;
+  /** Resolves once the first list has been applied to the cache. */
+  readonly synced: Promise<void>;
   private readonly subject = new Subject<InformerEvent<T>>();
-  private readonly lw: ListWatch<T>;
-  private readonly opts: InformerOptions;
+  private readonly opts: InformerOptions<T>;
+  private readonly kc: KubeConfig;
+  private readonly watcher: Watch;
   private readonly transform: (obj: T) => T;
-  private stopped = false;
+  private readonly keep: (obj: T) => T;
+  private readonly cache = new Map<string, T>();
+  private resourceVersion = '';
+  private stopped = true;
+  /** Bumped by stop() and by each new connection: callbacks of an older one are ignored. */
+  private generation = 0;
+  private request: AbortController | undefined;
   private attempt = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   private syncedResolve!: () => void;
   private hasSyncedFlag = false;
-  /** Resolves once the first list has been applied to the cache. */
-  readonly synced: Promise<void>;
 
-  constructor(kc: KubeConfig, opts: InformerOptions) {
+  constructor(kc: KubeConfig, opts: InformerOptions<T>) {
+    this.kc = kc;
     this.opts = opts;
     this.path = opts.path;
     this.events$ = this.subject.asObservable();
     this.synced = new Promise((r) => (this.syncedResolve = r));
-    const listFn = async () => {
-      const list = await this.listAll(kc);
-      this.lists++;
-      this.attempt = 0;
-      // ListWatch applies the items synchronously once this promise settles; mark synced after that.
-      setImmediate(() => {
-        if (!this.hasSyncedFlag) {
-          this.hasSyncedFlag = true;
-          this.syncedResolve();
-        }
-      });
-      return list as never;
-    };
     const transform = opts.transform ?? stripServerFields;
     this.transform = (o: T) => transform(o) as T;
-    this.lw = new ListWatch<T>(opts.path, new TransformingWatch(kc, transform), listFn, false, opts.labelSelector, opts.fieldSelector);
-    const emit = (type: InformerEventType) => (obj: T) => {
-      this.subject.next({ type, key: objectKey(obj), object: obj, receivedAt: Date.now() });
-    };
-    this.lw.on('add', emit('upsert'));
-    this.lw.on('update', emit('upsert'));
-    this.lw.on('delete', emit('delete'));
-    this.lw.on('error', (err: unknown) => this.scheduleRestart(err));
+    this.keep = opts.keep ?? ((o: T) => o);
+    this.watcher = new Watch(kc);
   }
 
   get hasSynced(): boolean {
     return this.hasSyncedFlag;
   }
 
-  /** The cached objects. */
+  /** What the cache holds of every current object (see `keep`). */
   list(): T[] {
-    return [...this.lw.list()];
+    return [...this.cache.values()];
   }
 
-  /** The cached object for "namespace/name" (or "name"). */
+  get size(): number {
+    return this.cache.size;
+  }
+
+  /** What the cache holds of the object "namespace/name" (or "name"). */
   get(key: string): T | undefined {
-    const i = key.indexOf('/');
-    return i >= 0 ? this.lw.get(key.slice(i + 1), key.slice(0, i)) : this.lw.get(key);
+    return this.cache.get(key);
   }
 
   latestResourceVersion(): string {
-    return this.lw.latestResourceVersion();
+    return this.resourceVersion;
   }
 
+  /** Lists (or resumes) and watches; resolves once the first connection attempt has been made. */
   async start(): Promise<void> {
+    if (!this.stopped) return;
     this.stopped = false;
-    await this.lw.start().catch((e: unknown) => this.scheduleRestart(e));
+    await this.connect();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.generation++;
     if (this.retryTimer) clearTimeout(this.retryTimer);
-    await this.lw.stop();
+    this.retryTimer = undefined;
+    this.request?.abort();
+    this.request = undefined;
     this.subject.complete();
   }
 
-  private async listAll(kc: KubeConfig): Promise<RawList<T>> {
-    const items: T[] = [];
-    let cont: string | undefined;
-    let rv = '';
-    do {
-      const page = await kubeRequest<RawList<T>>(kc, 'GET', this.opts.path, {
-        query: { labelSelector: this.opts.labelSelector, fieldSelector: this.opts.fieldSelector, limit: '5000', continue: cont },
-      });
-      for (const item of page.items ?? []) items.push(this.transform(item));
-      cont = page.metadata?.continue || undefined;
-      rv = page.metadata?.resourceVersion ?? rv;
-    } while (cont);
-    return { metadata: { resourceVersion: rv }, items };
+  /** One connection: list when there is no resourceVersion to resume from, then watch. */
+  private async connect(): Promise<void> {
+    const gen = ++this.generation;
+    try {
+      if (!this.resourceVersion) {
+        await this.relist(gen);
+        if (gen !== this.generation) return;
+      }
+      const opened = Date.now();
+      const request = await this.watcher.watch(
+        this.path,
+        { resourceVersion: this.resourceVersion, allowWatchBookmarks: true, labelSelector: this.opts.labelSelector, fieldSelector: this.opts.fieldSelector },
+        (phase, obj) => {
+          if (gen === this.generation) this.onWatchEvent(phase, obj as T & WatchEventObject);
+        },
+        (err) => {
+          if (gen === this.generation) this.onWatchDone(err, Date.now() - opened);
+        },
+      );
+      // The watch may already have ended (its done callback runs before watch() returns on a
+      // non-200 answer) or the informer been stopped: then this connection is no longer current.
+      if (gen === this.generation) this.request = request;
+      else request.abort();
+    } catch (e) {
+      if (gen === this.generation) this.failed(e);
+    }
   }
 
-  private scheduleRestart(err: unknown): void {
-    this.lastError = err;
+  /**
+   * A (re)list. Objects are applied page by page as they arrive, so the informer never holds the whole
+   * collection: each one is emitted (when new or changed) and reduced to what the cache keeps. Objects
+   * cached before and not listed now are reported deleted once the list is complete.
+   */
+  private async relist(gen: number): Promise<void> {
+    const listed = new Set<string>();
+    const rv = await forEachListed<T>(this.kc, this.path, { labelSelector: this.opts.labelSelector, fieldSelector: this.opts.fieldSelector }, (raw) => {
+      if (gen !== this.generation) return;
+      const o = this.transform(raw);
+      listed.add(objectKey(o));
+      this.upsert(o, Date.now());
+    });
+    if (gen !== this.generation) return;
+    this.lists++;
+    const now = Date.now();
+    for (const [key, kept] of this.cache) {
+      if (listed.has(key)) continue;
+      this.cache.delete(key);
+      this.subject.next({ type: 'delete', key, object: kept, receivedAt: now });
+    }
+    this.resourceVersion = rv;
+    if (!this.hasSyncedFlag) {
+      this.hasSyncedFlag = true;
+      this.syncedResolve();
+    }
+  }
+
+  private upsert(o: T, receivedAt: number): void {
+    const key = objectKey(o);
+    const had = this.cache.get(key);
+    const rv = o.metadata?.resourceVersion;
+    if (had && rv !== undefined && had.metadata?.resourceVersion === rv) return;
+    this.cache.set(key, this.keep(o));
+    this.subject.next({ type: 'upsert', key, object: o, receivedAt });
+  }
+
+  private onWatchEvent(phase: string, obj: T & WatchEventObject): void {
+    const now = Date.now();
+    switch (phase) {
+      case 'ADDED':
+      case 'MODIFIED':
+        this.upsert(this.transform(obj), now);
+        break;
+      case 'DELETED': {
+        const o = this.transform(obj);
+        const key = objectKey(o);
+        if (this.cache.delete(key)) this.subject.next({ type: 'delete', key, object: o, receivedAt: now });
+        break;
+      }
+      case 'BOOKMARK':
+        break;
+      case 'ERROR':
+        // A Status object; 410 means the resourceVersion expired. The server ends the watch after
+        // it, and onWatchDone then relists.
+        if (obj?.code === 410) this.resourceVersion = '';
+        return;
+      default:
+        return;
+    }
+    this.attempt = 0;
+    const rv = obj?.metadata?.resourceVersion;
+    if (rv) this.resourceVersion = rv;
+  }
+
+  private onWatchDone(err: unknown, lastedMs: number): void {
+    this.request = undefined;
     if (this.stopped) return;
+    const code = statusCode(err);
+    if (code === 410) this.resourceVersion = '';
+    const timedOut = (err as { name?: string } | null)?.name === 'TimeoutError';
+    // A clean end (the server's watch timeout), the client's inactivity timeout, and 410 Gone are
+    // normal: reconnect at once. A connection that failed, or ended without ever lasting, backs off.
+    if (err && code !== 410 && !timedOut) return this.failed(err);
+    if (!err && lastedMs < 1_000 && this.attempt > 0) return this.failed(new Error(`watch ${this.path}: ended after ${lastedMs} ms`));
+    if (!err && lastedMs < 1_000) this.attempt = 1; // the next quick end backs off
+    void this.connect();
+  }
+
+  private failed(err: unknown): void {
+    this.lastError = err;
+    this.request = undefined;
+    if (this.stopped) return;
+    if (statusCode(err) === 410) {
+      this.resourceVersion = '';
+      void this.connect();
+      return;
+    }
     this.attempt++;
     this.opts.onError?.(err, this.attempt);
     if (this.retryTimer) return;
@@ -206,8 +314,8 @@ export class ResilientInformer<T extends KubernetesObject = KubernetesObject> {
       this.retryTimer = undefined;
       if (this.stopped) return;
       this.restarts++;
-      // Resumes from the last resourceVersion (ListWatch keeps it); a 410 then makes it relist.
-      void this.lw.start().catch((e: unknown) => this.scheduleRestart(e));
+      // Resumes from the last resourceVersion; a 410 then makes it relist.
+      void this.connect();
     }, delay);
   }
 }

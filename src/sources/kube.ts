@@ -104,3 +104,40 @@ export async function kubeRequest<T = unknown>(kc: KubeConfig, method: 'GET' | '
   if (res.status < 200 || res.status > 299) throw new KubeApiError(method, path, res.status, parsed);
   return parsed as T;
 }
+
+export interface RawList<T> {
+  metadata?: { resourceVersion?: string; continue?: string };
+  items?: T[];
+}
+
+export interface ListOptions {
+  labelSelector?: string;
+  fieldSelector?: string;
+  /** Objects per page (client-go's reflector uses 500). */
+  pageSize?: number;
+}
+
+/**
+ * Lists a whole collection as raw JSON page by page, handing each object to `each` as its page
+ * arrives, so no more than one page is in memory; returns the list's resourceVersion.
+ */
+export async function forEachListed<T>(kc: KubeConfig, path: string, opts: ListOptions, each: (item: T) => void): Promise<string> {
+  let cont: string | undefined;
+  let resourceVersion = '';
+  do {
+    const page = await kubeRequest<RawList<T>>(kc, 'GET', path, {
+      query: { labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector, limit: String(opts.pageSize ?? 500), continue: cont },
+    });
+    for (const item of page.items ?? []) each(item);
+    cont = page.metadata?.continue || undefined;
+    resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
+  } while (cont);
+  return resourceVersion;
+}
+
+/** Lists a whole collection as raw JSON; returns its items and the list's resourceVersion. */
+export async function listCollection<T>(kc: KubeConfig, path: string, opts: ListOptions & { each?: (item: T) => T } = {}): Promise<{ resourceVersion: string; items: T[] }> {
+  const items: T[] = [];
+  const resourceVersion = await forEachListed<T>(kc, path, opts, (item) => items.push(opts.each ? opts.each(item) : item));
+  return { resourceVersion, items };
+}

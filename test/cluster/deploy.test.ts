@@ -2,11 +2,11 @@
 // (schema, defaulting, admission: privileged needs --allow-privileged), the ConfigMap's configuration
 // is one the agent accepts, and the systemd unit passes `systemd-analyze verify`.
 import { describe, it, expect } from 'vitest';
-import { mkdtempSync, writeFileSync, rmSync, readFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { clusterState, adminKubeConfig, kubeRequest, repoRoot, manifestObjects, objectPath, type ManifestObject as Obj } from './helpers.ts';
+import { clusterState, adminKubeConfig, kubeRequest, repoRoot, manifestObjects, objectPath, createNamespace, createService, uniq, type ManifestObject as Obj } from './helpers.ts';
 import { parseKubeProxyConfiguration, resolveAgentConfig } from '../../src/config/index.ts';
 import { proxyOnlyDaemonSet } from '../unit/manifests/image.ts';
 
@@ -97,4 +97,30 @@ describe('systemd', () => {
       rmSync(root, { recursive: true, force: true });
     }
   });
+
+  it('an install to its own prefix runs on its own: `plan --kubeconfig` from the installed tree reads the live cluster', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'ipvsnet-root-'));
+    try {
+      await execa('bash', [join(repoRoot, 'scripts/systemd/install.sh'), '--root', root, '--prefix', '/opt/ipvsnet']);
+      const home = join(root, 'opt/ipvsnet');
+      // The compiled agent is what the installed launcher runs (fresh: copied with its stamp).
+      for (const f of ['bin/ipvsnet', 'dist/.built', 'dist/cli/main.js', 'rules/jumps.rules', 'build/native/ipvsnet_native.node']) {
+        expect(existsSync(join(home, f)), f).toBe(true);
+      }
+      const ns = uniq('inst');
+      await createNamespace(admin, ns);
+      const svc = await createService(admin, ns, 'web', { ports: [{ port: 8080 }] });
+      const r = await execa(join(home, 'bin/ipvsnet'), ['plan', '--kubeconfig', state.kubeconfig, '--node', 'nowhere', '-o', 'ipvsadm', '--family', '4'], { reject: false, cwd: root });
+      // 3 (objects skipped) when other tests' deliberately invalid objects are in the cluster, else 0.
+      expect([0, 3], r.stderr.slice(0, 2000)).toContain(r.exitCode);
+      expect(r.stdout).toContain(`-A -t ${svc.spec.clusterIP}:8080`);
+      expect(r.stderr).not.toMatch(new RegExp(`${ns}/web`));
+      // A kubeconfig that does not exist is a usage error naming it.
+      const bad = await execa(join(home, 'bin/ipvsnet'), ['plan', '--kubeconfig', join(root, 'missing.kubeconfig')], { reject: false });
+      expect(bad.exitCode).toBe(2);
+      expect(bad.stderr).toContain('missing.kubeconfig');
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  }, 180_000);
 });

@@ -69,30 +69,34 @@ describe('sources (real apiserver)', () => {
     }
   });
 
-  it('caches objects without managedFields or the last-applied annotation, listed and watched alike', async () => {
+  it('delivers objects without managedFields or the last-applied annotation, listed and watched alike, and caches only their identity', async () => {
     const { kubeRequest } = await import('./helpers.ts');
     await createService(admin, ns, 'lean', { ports: [{ port: 80 }] });
     await kubeRequest(admin, 'PATCH', `/api/v1/namespaces/${ns}/services/lean`, {
       body: { metadata: { annotations: { 'kubectl.kubernetes.io/last-applied-configuration': '{"big":"json"}', keep: 'me' } } },
       contentType: 'application/merge-patch+json',
     });
-    const fromApi = await kubeRequest<{ metadata: { managedFields?: unknown[] } }>(admin, 'GET', `/api/v1/namespaces/${ns}/services/lean`);
+    const fromApi = await kubeRequest<{ metadata: { managedFields?: unknown[]; uid: string; resourceVersion: string } }>(admin, 'GET', `/api/v1/namespaces/${ns}/services/lean`);
     expect(fromApi.metadata.managedFields?.length).toBeGreaterThan(0); // the server does send them
     const sources = new ClusterSources(admin);
     const { view } = fold(sources);
     await sources.start();
     try {
-      const listed = sources.services.get(`${ns}/lean`) as { metadata: { managedFields?: unknown; annotations?: Record<string, string> } } | undefined;
+      type Md = { metadata: { managedFields?: unknown; annotations?: Record<string, string>; labels?: Record<string, string>; resourceVersion?: string } };
+      const listed = view.get(`Service/${ns}/lean`)?.raw as Md | undefined;
       expect(listed?.metadata.managedFields).toBeUndefined();
       expect(listed?.metadata.annotations).toEqual({ keep: 'me' });
+      // The cache keeps what names one version of the object, and nothing else.
+      expect(sources.services.get(`${ns}/lean`)).toEqual({ metadata: { name: 'lean', namespace: ns, uid: fromApi.metadata.uid, resourceVersion: fromApi.metadata.resourceVersion } });
       await mergePatch(admin, `/api/v1/namespaces/${ns}/services/lean`, { metadata: { labels: { touched: 'yes' } } });
       const watched = await eventually('the watched update', () => {
-        const w = sources.services.get(`${ns}/lean`) as { metadata: { labels?: Record<string, string>; managedFields?: unknown } } | undefined;
+        const w = view.get(`Service/${ns}/lean`)?.raw as Md | undefined;
         return w?.metadata.labels?.['touched'] === 'yes' ? w : undefined;
       });
       expect(watched.metadata.managedFields).toBeUndefined();
-      const ev = view.get(`Service/${ns}/lean`);
-      expect((ev?.raw as { metadata: { managedFields?: unknown } }).metadata.managedFields).toBeUndefined();
+      expect(watched.metadata.annotations).toEqual({ keep: 'me' });
+      expect(sources.services.get(`${ns}/lean`)?.metadata?.resourceVersion).toBe(watched.metadata.resourceVersion);
+      expect(Object.keys(sources.services.get(`${ns}/lean`) ?? {})).toEqual(['metadata']);
     } finally {
       await sources.stop();
     }

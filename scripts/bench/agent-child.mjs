@@ -2,22 +2,27 @@
 // health, metrics) against the real apiserver. The host has no IPVS, so the kernel step is a sink
 // that holds the plan; the figures are the agent's own pipeline (watch → plan → "programmed").
 // Reports over IPC: {type:'synced', ...} after every sync, {type:'rss', rss} on request.
+//
+// Plain JavaScript on the compiled dist/ (as bin/ipvsnet runs it), so that the process carries what
+// the agent carries and nothing more: a TypeScript file here would load Node's type stripper (~17 MB).
+// agent.ts builds dist/ first.
 import v8 from 'node:v8';
-import pino from 'pino';
-import { Agent } from '../../src/agent/agent.ts';
-import { IncrementalPlanner } from '../../src/plan/index.ts';
-import { resolveAgentConfig } from '../../src/config/index.ts';
-import { loadKubeConfig } from '../../src/sources/kube.ts';
-import type { Plan } from '../../src/plan/types.ts';
+// As in src/cli/main.ts: the hook goes in before anything loads client-node's config.js.
+import '../../dist/sources/client-node-lite.js';
+const { default: pino } = await import('pino');
+const { Agent } = await import('../../dist/agent/agent.js');
+const { IncrementalPlanner } = await import('../../dist/plan/index.js');
+const { resolveAgentConfig } = await import('../../dist/config/index.js');
+const { loadKubeConfig } = await import('../../dist/sources/kube.js');
 
 const argv = process.argv.slice(2);
 const cfg = resolveAgentConfig(argv);
 const kc = loadKubeConfig({ kubeconfig: cfg.kubeconfig });
-let last: Plan | undefined;
+let last;
 const agent = new Agent(cfg, {
   kc,
   planner: new IncrementalPlanner(cfg.node),
-  reconciler: { sync: async (p: Plan) => { last = p; return { failures: [] }; } },
+  reconciler: { sync: async (p) => { last = p; return { failures: [] }; } },
   logger: pino({ level: 'warn' }, pino.destination(2)),
 });
 const t0 = Date.now();
@@ -26,17 +31,19 @@ agent.synced$.subscribe((r) => {
   const rs = r.plan.families.reduce((n, f) => n + f.virtualServers.reduce((m, v) => m + v.realServers.length, 0), 0);
   process.send?.({ type: 'synced', at: r.finishedAt, ms: r.finishedAt - r.startedAt, vs, rs, changes: r.changes, triggerLatenciesMs: r.triggerLatenciesMs, latenciesMs: r.latenciesMs });
 });
-process.on('message', (m: { type: string }) => {
-  if (m.type === 'rss') {
+process.on('message', (msg) => {
+  if (msg.type === 'rss') {
     global.gc?.();
     const m = process.memoryUsage();
     if (process.env['IPVSNET_BENCH_MEMORY_DETAIL']) {
-      const mb = (n: number) => Math.round(n / 1048576);
+      const mb = (n) => Math.round(n / 1048576);
       process.stderr.write(`agent memory: rss ${mb(m.rss)} MB, heapTotal ${mb(m.heapTotal)}, heapUsed ${mb(m.heapUsed)}, external ${mb(m.external)}, arrayBuffers ${mb(m.arrayBuffers)}; spaces ${v8.getHeapSpaceStatistics().map((x) => `${x.space_name} ${mb(x.space_size)}/${mb(x.space_used_size)}`).join(', ')}\n`);
     }
+    // An experiment's aid: IPVSNET_BENCH_HEAP_SNAPSHOT=dir writes the agent's heap there (Chrome DevTools format).
+    if (process.env['IPVSNET_BENCH_HEAP_SNAPSHOT']) v8.writeHeapSnapshot(`${process.env['IPVSNET_BENCH_HEAP_SNAPSHOT']}/agent-${process.pid}.heapsnapshot`);
     process.send?.({ type: 'rss', rss: m.rss, heap: m.heapUsed });
   }
-  if (m.type === 'stop') void agent.stop().then(() => process.exit(0));
+  if (msg.type === 'stop') void agent.stop().then(() => process.exit(0));
 });
 await agent.start();
 process.send?.({ type: 'started', ms: Date.now() - t0, vs: last?.families.reduce((n, f) => n + f.virtualServers.length, 0) });

@@ -1,0 +1,97 @@
+// The module hook that keeps client-node's generated API out of the agent (src/sources/client-node-lite.ts).
+// Each case runs in a fresh Node process: the hook is per process and must be in place before
+// client-node's config.js loads.
+import { describe, it, expect } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '../../..');
+const node = join(root, 'node_modules/.bin/node');
+
+/** Runs an ES module body in a child Node with the project's root as cwd; returns its stdout as JSON. */
+function child(body: string): any {
+  const out = execFileSync(node, ['--disable-warning=ExperimentalWarning', '--input-type=module', '-e', body], { cwd: root, encoding: 'utf8' });
+  return JSON.parse(out.trim().split('\n').at(-1)!);
+}
+
+// Records every module URL the process resolves (registered after the lite hook, so it runs first and
+// sees the final URL that the lite hook chose).
+const RECORD = `
+import { registerHooks } from 'node:module';
+const seen = [];
+const record = () => registerHooks({ resolve(s, c, next) { const r = next(s, c); seen.push(r.url); return r; } });
+`;
+
+describe('client-node-lite', () => {
+  it("client-node's config.js still imports exactly createConfiguration and ServerConfiguration from its generated API", () => {
+    const require = createRequire(import.meta.url);
+    const pkgDir = dirname(require.resolve('@kubernetes/client-node/package.json'));
+    const src = readFileSync(join(pkgDir, 'dist/config.js'), 'utf8');
+    const imports = [...src.matchAll(/import\s*\{([^}]*)\}\s*from\s*'\.\/gen\/index\.js'/g)];
+    expect(imports).toHaveLength(1);
+    const names = imports[0]![1]!.split(',').map((n) => n.trim()).filter(Boolean).sort();
+    expect(names).toEqual(['ServerConfiguration', 'createConfiguration']);
+    // …and uses them in makeApiClient only.
+    const uses = src.split('\n').filter((l) => /\b(createConfiguration|ServerConfiguration)\b/.test(l) && !/^import/.test(l.trim()) && !/^\}?\s*from /.test(l.trim()));
+    expect(uses.length).toBeGreaterThan(0);
+    const body = src.slice(src.indexOf('makeApiClient('));
+    const end = body.indexOf('\n    }\n');
+    for (const l of uses) expect(body.slice(0, end)).toContain(l);
+  });
+
+  it("with the hook, the agent's whole module graph loads none of the generated models or API classes", () => {
+    const r = child(`${RECORD}
+      await import('./src/sources/client-node-lite.ts');
+      record();
+      await import('./src/agent/agent.ts');
+      await import('./src/cli/agent.ts');
+      const gen = seen.filter((u) => u.includes('/@kubernetes/client-node/dist/gen/'));
+      console.log(JSON.stringify({ gen: [...new Set(gen.map((u) => u.replace(/.*\\/dist\\/gen\\//, '')))], lite: seen.some((u) => u.endsWith('/client-node-gen-lite.ts')) }));
+    `);
+    expect(r.lite).toBe(true);
+    // Only the HTTP request context Watch and kubeRequest use (and what it imports) may load.
+    for (const m of r.gen as string[]) expect(m).toMatch(/^(http\/|rxjsStub\.js$)/);
+  });
+
+  it('without the hook the same graph loads the generated models (so the check above can fail)', () => {
+    const r = child(`${RECORD}
+      record();
+      await import('./src/agent/agent.ts');
+      console.log(JSON.stringify({ models: seen.filter((u) => u.includes('/dist/gen/models/')).length }));
+    `);
+    expect(r.models).toBeGreaterThan(100);
+  });
+
+  it('KubeConfig still loads and authenticates requests; makeApiClient fails with a clear message', () => {
+    const r = child(`
+      await import('./src/sources/client-node-lite.ts');
+      const { KubeConfig } = await import('@kubernetes/client-node/dist/config.js');
+      const { RequestContext, HttpMethod } = await import('@kubernetes/client-node/dist/gen/http/http.js');
+      const kc = new KubeConfig();
+      kc.loadFromOptions({
+        clusters: [{ name: 'c', server: 'https://127.0.0.1:6443', skipTLSVerify: false }],
+        users: [{ name: 'u', token: 'sekret' }],
+        contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+        currentContext: 'x',
+      });
+      const ctx = new RequestContext('https://127.0.0.1:6443/api', HttpMethod.GET);
+      await kc.applySecurityAuthentication(ctx);
+      let err = '';
+      try { kc.makeApiClient(class {}); } catch (e) { err = e.message; }
+      console.log(JSON.stringify({ auth: ctx.getHeaders()['Authorization'] ?? ctx.getHeaders()['authorization'], err }));
+    `);
+    expect(r.auth).toBe('Bearer sekret');
+    expect(r.err).toMatch(/makeApiClient is not available in ipvsnet/);
+  });
+
+  it('the CLI entry point installs the hook before any command loads', () => {
+    const main = readFileSync(join(root, 'src/cli/main.ts'), 'utf8');
+    const firstImport = main.split('\n').find((l) => /^import\s/.test(l));
+    expect(firstImport).toBe("import '../sources/client-node-lite.ts';");
+    // Commands load with import() only, so nothing reaches config.js before the hook.
+    expect(main).not.toMatch(/^import .* from '\.\/(plan|apply|cleanup|agent)\.ts'/m);
+  });
+});
