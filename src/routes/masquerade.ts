@@ -4,6 +4,7 @@
 //
 //   -A POSTROUTING -m comment --comment "ipvsnet pod egress masquerade" -j IPVSNET-POD-EGRESS   (exactly once)
 //   -A IPVSNET-POD-EGRESS -d <clusterCIDR> ... -j RETURN          (one per cluster CIDR of the family)
+//   -A IPVSNET-POD-EGRESS -d 224.0.0.0/4 (ff00::/8) ... -j RETURN  (multicast keeps its source, as flannel does)
 //   -A IPVSNET-POD-EGRESS ! -s <this node's podCIDR> ... -j RETURN
 //   -A IPVSNET-POD-EGRESS ... -j MASQUERADE [--random-fully]
 //
@@ -31,6 +32,8 @@ export const POD_EGRESS_JUMP: JumpRule = { table: 'nat', from: 'POSTROUTING', to
 export const POD_EGRESS_CLEANUP: Partial<Record<Table, string[]>> = { nat: [POD_EGRESS_CHAIN] };
 
 const COMMENT_CLUSTER = '"ipvsnet pod egress: destination in the cluster pod network"';
+const COMMENT_MULTICAST = '"ipvsnet pod egress: multicast keeps its source"';
+const MULTICAST: Record<Family, string> = { 4: '224.0.0.0/4', 6: 'ff00::/8' };
 const COMMENT_FOREIGN = '"ipvsnet pod egress: source not a pod of this node"';
 const COMMENT_MASQ = '"ipvsnet pod egress: masquerade pod traffic leaving the cluster"';
 
@@ -77,6 +80,7 @@ export function planPodEgress(self: NodeLike, clusterCIDRs: readonly string[], o
     }
     families[fam] = [
       ...dsts.map((d) => `-d ${d} -m comment --comment ${COMMENT_CLUSTER} -j RETURN`),
+      `-d ${MULTICAST[fam]} -m comment --comment ${COMMENT_MULTICAST} -j RETURN`,
       `! -s ${podNet} -m comment --comment ${COMMENT_FOREIGN} -j RETURN`,
       `-m comment --comment ${COMMENT_MASQ} -j MASQUERADE${opts.randomFully ?? true ? ' --random-fully' : ''}`,
     ];

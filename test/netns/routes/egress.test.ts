@@ -180,7 +180,8 @@ describe('pod egress masquerading, two nodes and an internet', () => {
       const k = podEgressRulesIn(await natSave(n.ns));
       expect(k.jumps).toBe(1);
       expect(k.chain).toEqual(planPodEgress(n.obj, CLUSTER).families[4]);
-      expect(k.chain![1]).toBe(`! -s ${n.obj.spec!.podCIDR} -m comment --comment "ipvsnet pod egress: source not a pod of this node" -j RETURN`);
+      expect(k.chain![1]).toBe('-d 224.0.0.0/4 -m comment --comment "ipvsnet pod egress: multicast keeps its source" -j RETURN');
+      expect(k.chain![2]).toBe(`! -s ${n.obj.spec!.podCIDR} -m comment --comment "ipvsnet pod egress: source not a pod of this node" -j RETURN`);
     }
   });
 
@@ -235,10 +236,10 @@ describe('pod egress masquerading, two nodes and an internet', () => {
     const { pe } = controller(A, { backend: 'nft' });
     const moved = node('node-a', '10.244.9.0/24', A.underlay);
     expect((await pe.sync(moved)).restores).toBe(1);
-    expect(podEgressRulesIn(await natSave(A.ns)).chain![1]).toMatch(/^! -s 10\.244\.9\.0\/24 /);
+    expect(podEgressRulesIn(await natSave(A.ns)).chain![2]).toMatch(/^! -s 10\.244\.9\.0\/24 /);
     expect(await seenAs(A.pods[0]!.ns, INTERNET, 9000, 1)).toBe(''); // 10.244.1.2 is no longer this node's
     expect((await pe.sync(A.obj)).restores).toBe(1);
-    expect(podEgressRulesIn(await natSave(A.ns)).chain![1]).toMatch(/^! -s 10\.244\.1\.0\/24 /);
+    expect(podEgressRulesIn(await natSave(A.ns)).chain![2]).toMatch(/^! -s 10\.244\.1\.0\/24 /);
     expect(await seenAs(A.pods[0]!.ns, INTERNET, 9000)).toBe('203.0.113.1');
   });
 

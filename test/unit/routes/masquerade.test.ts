@@ -9,15 +9,16 @@ const node = (podCIDRs: string[] | undefined, podCIDR?: string): NodeLike => ({ 
 
 const C = '-m comment --comment';
 const RET_CLUSTER = `${C} "ipvsnet pod egress: destination in the cluster pod network" -j RETURN`;
+const RET_MCAST = `${C} "ipvsnet pod egress: multicast keeps its source" -j RETURN`;
 const RET_FOREIGN = `${C} "ipvsnet pod egress: source not a pod of this node" -j RETURN`;
 const MASQ = `${C} "ipvsnet pod egress: masquerade pod traffic leaving the cluster" -j MASQUERADE`;
 
 describe('planPodEgress', () => {
-  it('IPv4: cluster CIDR RETURN, not-from-podCIDR RETURN, MASQUERADE --random-fully, in that order', () => {
+  it('IPv4: cluster CIDR RETURN, multicast RETURN, not-from-podCIDR RETURN, MASQUERADE --random-fully, in that order', () => {
     const p = planPodEgress(node(['10.244.1.0/24']), ['10.244.0.0/16']);
     expect(p.diagnostics).toEqual([]);
     expect(p.families).toEqual({
-      4: [`-d 10.244.0.0/16 ${RET_CLUSTER}`, `! -s 10.244.1.0/24 ${RET_FOREIGN}`, `${MASQ} --random-fully`],
+      4: [`-d 10.244.0.0/16 ${RET_CLUSTER}`, `-d 224.0.0.0/4 ${RET_MCAST}`, `! -s 10.244.1.0/24 ${RET_FOREIGN}`, `${MASQ} --random-fully`],
     });
   });
 
@@ -28,13 +29,13 @@ describe('planPodEgress', () => {
   it('dual-stack: one chain per family, each with its own family\'s cluster CIDR(s), canonical RFC 5952 networks', () => {
     const p = planPodEgress(node(['10.244.1.0/24', 'FD00:10:244:1::/64']), ['10.244.0.9/16', 'fd00:10:244:0:0::/56']);
     expect(p.diagnostics).toEqual([]);
-    expect(p.families[4]).toEqual([`-d 10.244.0.0/16 ${RET_CLUSTER}`, `! -s 10.244.1.0/24 ${RET_FOREIGN}`, `${MASQ} --random-fully`]);
-    expect(p.families[6]).toEqual([`-d fd00:10:244::/56 ${RET_CLUSTER}`, `! -s fd00:10:244:1::/64 ${RET_FOREIGN}`, `${MASQ} --random-fully`]);
+    expect(p.families[4]).toEqual([`-d 10.244.0.0/16 ${RET_CLUSTER}`, `-d 224.0.0.0/4 ${RET_MCAST}`, `! -s 10.244.1.0/24 ${RET_FOREIGN}`, `${MASQ} --random-fully`]);
+    expect(p.families[6]).toEqual([`-d fd00:10:244::/56 ${RET_CLUSTER}`, `-d ff00::/8 ${RET_MCAST}`, `! -s fd00:10:244:1::/64 ${RET_FOREIGN}`, `${MASQ} --random-fully`]);
   });
 
   it('falls back to spec.podCIDR and RETURNs for every cluster CIDR of the family (duplicates once)', () => {
     const p = planPodEgress(node(undefined, '10.244.1.0/24'), ['10.244.0.0/16', '10.96.0.0/12', '10.244.0.0/16']);
-    expect(p.families[4]).toEqual([`-d 10.244.0.0/16 ${RET_CLUSTER}`, `-d 10.96.0.0/12 ${RET_CLUSTER}`, `! -s 10.244.1.0/24 ${RET_FOREIGN}`, `${MASQ} --random-fully`]);
+    expect(p.families[4]).toEqual([`-d 10.244.0.0/16 ${RET_CLUSTER}`, `-d 10.96.0.0/12 ${RET_CLUSTER}`, `-d 224.0.0.0/4 ${RET_MCAST}`, `! -s 10.244.1.0/24 ${RET_FOREIGN}`, `${MASQ} --random-fully`]);
   });
 
   it('a podCIDR family without a cluster CIDR gets no chain (it would SNAT pod-to-pod) and an error naming clusterCIDRs', () => {
@@ -48,7 +49,7 @@ describe('planPodEgress', () => {
     expect(none.families).toEqual({});
     expect(none.diagnostics).toEqual([expect.objectContaining({ kind: 'Node', object: 'node-a', field: 'spec.podCIDR', severity: 'warning' })]);
     const outside = planPodEgress(node(['10.99.1.0/24']), ['10.244.0.0/16']);
-    expect(outside.families[4]).toHaveLength(3);
+    expect(outside.families[4]).toHaveLength(4);
     expect(outside.diagnostics).toEqual([expect.objectContaining({ field: 'spec.podCIDR', severity: 'warning', reason: expect.stringContaining('outside the cluster CIDR') })]);
   });
 
@@ -72,7 +73,7 @@ describe('restore text through the iptables adapter', () => {
   it('on an empty kernel: one payload with the chain and the jump inserted at the top of POSTROUTING; the jump alone is fixed when missing; duplicates are removed', () => {
     const built = ipt.buildPayload(podEgressRestoreText(rules), parseRules(''), false, [POD_EGRESS_JUMP]);
     expect(built!.payload).toContain(`-I POSTROUTING 1 -m comment --comment "ipvsnet pod egress masquerade" -j ${POD_EGRESS_CHAIN}`);
-    expect(built!.payload.split('\n').filter((l) => l.startsWith('-A '))).toHaveLength(3);
+    expect(built!.payload.split('\n').filter((l) => l.startsWith('-A '))).toHaveLength(rules.length);
     const jump = `-A POSTROUTING -m comment --comment "ipvsnet pod egress masquerade" -j ${POD_EGRESS_CHAIN}`;
     const withChain = ['*nat', `:${POD_EGRESS_CHAIN} - [0:0]`, ...rules.map((r) => `-A ${POD_EGRESS_CHAIN} ${r}`)];
     expect(ipt.buildPayload(podEgressRestoreText(rules), parseRules([...withChain, jump, 'COMMIT'].join('\n')), true, [POD_EGRESS_JUMP])).toBeUndefined();
