@@ -16,6 +16,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
 import { kubeRequest } from '../../src/sources/kube.ts';
 import { up, down, loadState, defaultDir } from '../cluster/cluster.ts';
+import { fillNamespace, slice } from './fill.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -52,61 +53,16 @@ const state = loadState();
 const kc = new KubeConfig();
 kc.loadFromFile(state.kubeconfig);
 
-/** POST, retrying transient failures; an object that already exists (an earlier attempt or run) is fine. */
-async function create(path: string, body: unknown): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await kubeRequest(kc, 'POST', path, { body });
-      return;
-    } catch (e) {
-      if ((e as { statusCode?: number }).statusCode === 409) return;
-      if (attempt >= 8) throw e;
-      await sleep(250 * attempt);
-    }
-  }
-}
-
-async function pool<T>(items: T[], width: number, fn: (t: T) => Promise<void>): Promise<void> {
-  let i = 0;
-  await Promise.all(Array.from({ length: width }, async () => {
-    while (i < items.length) await fn(items[i++]!);
-  }));
-}
-
 function pct(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s.length ? s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]! : NaN;
 }
 
-function slice(ns: string, i: number, gen: number, trigger?: string) {
-  return {
-    apiVersion: 'discovery.k8s.io/v1',
-    kind: 'EndpointSlice',
-    metadata: { name: `s${i}-a`, namespace: ns, labels: { 'kubernetes.io/service-name': `s${i}` }, annotations: trigger ? { 'endpoints.kubernetes.io/last-change-trigger-time': trigger } : undefined },
-    addressType: 'IPv4',
-    endpoints: Array.from({ length: 5 }, (_, k) => {
-      const j = i * 5 + k;
-      return { addresses: [`10.${128 + (j >> 16)}.${(j >> 8) & 255}.${(j + gen) & 255}`], nodeName: 'bench-node', conditions: { ready: true } };
-    }),
-    ports: [{ name: '', port: 8080, protocol: 'TCP' }],
-  };
-}
-
 const results: Array<Record<string, string | number>> = [];
 for (const n of sizes) {
   const ns = reuseNs || `bench-${n}-${Date.now().toString(36)}`;
-  await create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
-  const t0 = Date.now();
-  // A reused namespace that already holds all N Services and slices is not refilled.
-  const have = reuseNs
-    ? await kubeRequest<{ items: unknown[]; metadata: { remainingItemCount?: number } }>(kc, 'GET', `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`, { query: { limit: '1' } })
-      .then((l) => l.items.length + (l.metadata.remainingItemCount ?? 0), () => 0)
-    : 0;
-  if (have < n) await pool([...Array(n).keys()], 48, async (i) => {
-    await create(`/api/v1/namespaces/${ns}/services`, { apiVersion: 'v1', kind: 'Service', metadata: { name: `s${i}` }, spec: { ports: [{ port: 80, targetPort: 8080 }] } });
-    await create(`/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`, slice(ns, i, 0));
-  });
-  process.stderr.write(`bench: created ${n} Services + ${n} EndpointSlices in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+  const fillSeconds = await fillNamespace(kc, ns, n, reuseNs !== '');
+  process.stderr.write(`bench: created ${n} Services + ${n} EndpointSlices in ${fillSeconds.toFixed(1)} s\n`);
 
   const child = fork(join(here, 'agent-child.mjs'), [`--kubeconfig=${state.kubeconfig}`, '--hostname-override=bench-node', '--healthz-bind-address=', '--metrics-bind-address=', `--ipvs-min-sync-period=${minSync}`, '--ipvs-sync-period=30s'], {
     // The flags bin/ipvsnet starts the agent with (its RSS is part of what is measured; IPVSNET_BENCH_NODE_FLAGS
