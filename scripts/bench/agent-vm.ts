@@ -8,11 +8,10 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { KubeConfig } from '@kubernetes/client-node';
 import { execa } from 'execa';
 import { kubeRequest } from '../../src/sources/kube.ts';
-import { up, down, loadState, defaultDir } from '../cluster/cluster.ts';
-import { fillNamespace } from './fill.ts';
+import { down } from '../cluster/cluster.ts';
+import { benchCluster, fillNamespace } from './fill.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '../..');
@@ -25,14 +24,7 @@ const n = Number(opt('services', '10000'));
 const reuseNs = opt('ns', '');
 
 execFileSync('bash', [join(root, 'scripts/setup.d/15-dist.sh')], { stdio: 'inherit' });
-let started = false;
-if (!existsSync(join(defaultDir(), 'state.json'))) {
-  await up();
-  started = true;
-}
-const state = loadState();
-const kc = new KubeConfig();
-kc.loadFromFile(state.kubeconfig);
+const { state, kc, started } = await benchCluster();
 const ns = reuseNs || `benchvm-${n}-${Date.now().toString(36)}`;
 const fillSeconds = await fillNamespace(kc, ns, n, reuseNs !== '');
 process.stderr.write(`bench: ${n} Services + EndpointSlices in ${ns} (${fillSeconds.toFixed(1)} s)\n`);

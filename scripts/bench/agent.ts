@@ -12,11 +12,10 @@ import { fork, execFileSync } from 'node:child_process';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { existsSync, readFileSync } from 'node:fs';
-import { KubeConfig } from '@kubernetes/client-node';
+import { readFileSync } from 'node:fs';
 import { kubeRequest } from '../../src/sources/kube.ts';
-import { up, down, loadState, defaultDir } from '../cluster/cluster.ts';
-import { fillNamespace, slice } from './fill.ts';
+import { down } from '../cluster/cluster.ts';
+import { benchCluster, fillNamespace, slice } from './fill.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -44,14 +43,7 @@ function launcherAgentFlags(): string {
   return `${line('node_flags')} ${line('agent_flags')}`;
 }
 
-let started = false;
-if (!existsSync(join(defaultDir(), 'state.json'))) {
-  await up();
-  started = true;
-}
-const state = loadState();
-const kc = new KubeConfig();
-kc.loadFromFile(state.kubeconfig);
+const { state, kc, started } = await benchCluster();
 
 function pct(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);

@@ -1,8 +1,24 @@
 // Filling the real apiserver for the agent benchmarks (agent.ts on the host, agent-vm.ts in the VM):
 // N Services × 5 endpoints, one EndpointSlice each, in one namespace.
-import type { KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig } from '@kubernetes/client-node';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { kubeRequest } from '../../src/sources/kube.ts';
+import { up, loadState, defaultDir, type ClusterState } from '../cluster/cluster.ts';
+
+/** The running test cluster (scripts/cluster/up.sh), started here when there is none (`started`: stop it after). */
+export async function benchCluster(): Promise<{ state: ClusterState; kc: KubeConfig; started: boolean }> {
+  let started = false;
+  if (!existsSync(join(defaultDir(), 'state.json'))) {
+    await up();
+    started = true;
+  }
+  const state = loadState();
+  const kc = new KubeConfig();
+  kc.loadFromFile(state.kubeconfig);
+  return { state, kc, started };
+}
 
 /** POST, retrying transient failures; an object that already exists (an earlier attempt or run) is fine. */
 export async function create(kc: KubeConfig, path: string, body: unknown): Promise<void> {
