@@ -34,6 +34,8 @@ export interface PlannerLike {
 export interface SyncOutcome {
   failures?: Array<{ object: string; operation: string; error: string }>;
   totalOperations?: number;
+  /** Whether this sync read the whole kernel state back (the first sync and each repair pass). */
+  fullRead?: boolean;
 }
 
 export interface ReconcilerLike {
@@ -258,6 +260,9 @@ export class Agent {
     } catch (err) {
       error = err instanceof Error ? err.message : String(err);
     }
+    // A full read-back parses the whole kernel state (tens of MB of netlink buffers at 10,000
+    // Services) into the C heap; return its freed pages, as after the first sync.
+    if (outcome?.fullRead) mallocTrim();
     const failures = outcome?.failures ?? [];
     for (const f of failures) {
       if (/iptables/i.test(f.operation)) {
