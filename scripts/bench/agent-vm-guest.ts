@@ -3,7 +3,7 @@
 // its first sync to program every Service, lets it run two more full repair passes, then reads its
 // RSS and peak RSS from /proc. Writes one JSON line to $IPVSNET_BENCH_OUT.
 import { execa } from 'execa';
-import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { readFileSync, writeFileSync, existsSync, readdirSync, statSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const out = process.env['IPVSNET_BENCH_OUT'];
@@ -12,6 +12,7 @@ const n = Number(process.env['IPVSNET_BENCH_SERVICES']);
 const syncPeriod = 10;
 if (!out || !kubeconfig || !(n > 0)) throw new Error('agent-vm-guest: IPVSNET_BENCH_OUT, IPVSNET_BENCH_KUBECONFIG and IPVSNET_BENCH_SERVICES are required');
 const log = `${out}.agent.log`;
+const snapshotDir = process.env['IPVSNET_BENCH_HEAP_SNAPSHOT'];
 
 function statusKb(pid: number, field: string): number {
   const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -23,7 +24,11 @@ const t0 = Date.now();
 const agent = execa('bin/ipvsnet', [
   'agent', `--kubeconfig=${kubeconfig}`, '--hostname-override=bench-node', '--cluster-cidr=10.244.0.0/16',
   `--ipvs-sync-period=${syncPeriod}s`, '--ipvs-min-sync-period=1s', '--healthz-bind-address=', '--metrics-bind-address=127.0.0.1:10249',
-], { reject: false, stdin: 'ignore', stdout: { file: log }, stderr: { file: log } });
+], {
+  reject: false, stdin: 'ignore', stdout: { file: log }, stderr: { file: log },
+  // An experiment's aid: IPVSNET_BENCH_HEAP_SNAPSHOT=dir has the agent write its heap there at the end.
+  env: snapshotDir ? { NODE_OPTIONS: `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${snapshotDir}` } : {},
+});
 const pid = agent.pid!;
 let ended = false;
 void agent.finally(() => (ended = true));
@@ -43,6 +48,19 @@ await sleep((2 * syncPeriod + 5) * 1000);
 const rssKb = statusKb(pid, 'VmRSS');
 const hwmKb = statusKb(pid, 'VmHWM');
 const alive = !ended;
+if (snapshotDir && alive) {
+  const before = new Set(readdirSync(snapshotDir));
+  agent.kill('SIGUSR2');
+  // Writing a heap snapshot under TCG is slow: wait for a new file whose size stops changing.
+  let last = -1;
+  for (let i = 0; i < 100; i++) {
+    await sleep(3000);
+    const f = readdirSync(snapshotDir).find((x) => x.endsWith('.heapsnapshot') && !before.has(x));
+    const size = f ? statSync(`${snapshotDir}/${f}`).size : -1;
+    if (size > 0 && size === last) break;
+    last = size;
+  }
+}
 agent.kill('SIGTERM');
 await agent;
 writeFileSync(out, JSON.stringify({ services: n, virtualServers: vs, startToProgrammedMs: firstSync.ms, firstSyncOperations: firstSync.operations, rssAfterFirstSyncMB: Math.round(afterFirst / 1024), rssMB: Math.round(rssKb / 1024), peakRssMB: Math.round(hwmKb / 1024), alive }) + '\n');

@@ -41,7 +41,7 @@ mkdirSync(share, { recursive: true });
 const outFile = join(share, `agent-vm-${Date.now()}.json`);
 const vm = await execa(join(root, 'scripts/vm/run.sh'), [
   '--timeout', '3000', '--hostname', 'bench-node',
-  '--env', `IPVSNET_BENCH_OUT=${outFile}`, '--env', `IPVSNET_BENCH_KUBECONFIG=${state.guestKubeconfig}`, '--env', `IPVSNET_BENCH_SERVICES=${n}`,
+  '--env', 'IPVSNET_BENCH_HEAP_SNAPSHOT', '--env', `IPVSNET_BENCH_OUT=${outFile}`, '--env', `IPVSNET_BENCH_KUBECONFIG=${state.guestKubeconfig}`, '--env', `IPVSNET_BENCH_SERVICES=${n}`,
   '--', 'node', 'scripts/bench/agent-vm-guest.ts',
 ], { reject: false, all: true, cwd: root });
 if (vm.exitCode !== 0 || !existsSync(outFile)) {
