@@ -76,6 +76,13 @@ function words(line: string): string[] {
  * IPs, no "/32" or "/128" on a host net.
  */
 export function normalizeMember(member: string): string {
+  const n = normalizeParts(member);
+  // The same string object when nothing changed: the plan's members are usually canonical already, and
+  // a second copy of every member (50,000 at 10,000 Services) would be kept by the prepared sets.
+  return n === member ? member : n;
+}
+
+function normalizeParts(member: string): string {
   return member
     .trim()
     .split(',')

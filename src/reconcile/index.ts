@@ -386,11 +386,11 @@ export class Reconciler {
         const r = await this.#ipset.sync(sets, this.#ipsetCache);
         ops.ipsetAdd += r.adds; ops.ipsetDel += r.dels; ops.ipsetSwap += r.swaps; ops.ipsetCreate += r.creates;
         for (const f of r.failures) this.#fail(result, `ipset ${f.set ?? '?'}${f.member ? ` member ${f.member}` : ''}`, f.operation ?? 'ipset restore', f);
-        // Our own deltas are now the kernel's state (failures force a re-read).
-        if (r.failures.length || r.restores > 0) {
-          if (r.failures.length) this.#ipsetCache = undefined;
-          else this.#ipsetCache = cacheFromPlan(sets, this.#ipsetCache);
-        }
+        // Without failures the kernel's sets are now the plan's (changed by our restore, or found equal),
+        // so the cache holds the plan's prepared members rather than a second copy read from the kernel
+        // (50,000 strings at 10,000 Services). Failures force a re-read.
+        if (r.failures.length) this.#ipsetCache = undefined;
+        else this.#ipsetCache = cacheFromPlan(sets, this.#ipsetCache);
       } catch (err) {
         this.#fail(result, 'ipset', 'ipset save/restore', err);
         this.#ipsetCache = undefined;
@@ -631,7 +631,7 @@ export class Reconciler {
   }
 }
 
-/** The kernel's sets after a successful restore of `sets` over `before`. */
+/** The kernel's sets after a successful sync of `sets` over `before` (a restore, or nothing to do). */
 function cacheFromPlan(sets: Plan['families'][number]['ipsets'], before: Map<string, KernelSet> | undefined): Map<string, KernelSet> | undefined {
   if (!before) return undefined;
   const out = new Map(before);
