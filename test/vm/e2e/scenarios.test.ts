@@ -8,7 +8,7 @@ import { execa, type ResultPromise } from 'execa';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as e from './env.ts';
-import { runRetryingCrashes } from '../lane/rerun.ts';
+import { runRetryingCrashes, noteCrash } from '../lane/rerun.ts';
 
 const DIR = '/tmp/ipvsnet-e2e/manifests';
 const READY = '/tmp/ipvsnet-e2e/ready';
@@ -246,16 +246,37 @@ describe('end to end in the VM (real IPVS, ipsets, iptables; traffic between nam
       });
       return { proc, lines, firstSync };
     };
+    // A loop that dies by a signal before its first sync (the TCG guest's V8 crash, see
+    // test/vm/lane/rerun.ts) is started again, loudly; any other failure fails the test.
+    const startSynced = async (): Promise<ReturnType<typeof start>> => {
+      for (let attempt = 1; ; attempt++) {
+        const s = start();
+        let ended = false;
+        void s.proc.finally(() => (ended = true));
+        try {
+          await s.firstSync;
+          return s;
+        } catch (err) {
+          if (!ended) {
+            // Still running: it did not sync in time. Not a crash.
+            s.proc.kill('SIGKILL');
+            await s.proc;
+            throw err;
+          }
+          const r = await s.proc;
+          if (r.exitCode !== undefined || attempt >= 3) throw err;
+          noteCrash(`reconcile-loop.ts did not exit by itself (${r.signal ?? r.message}) before its first sync, attempt ${attempt} of 3`);
+        }
+      }
+    };
     e.writeManifests(DIR, cluster(['10.244.0.5', '10.244.0.6', '10.244.0.7'], ['10.244.0.3']));
-    const first = start();
-    await first.firstSync;
+    const first = await startSynced();
     const loop = e.httpClient('client', 'http://10.96.0.20/', 2000, { timeoutMs: 5000, totalMs: 1_200_000, readyFile: READY, readyAfter: 200 });
     await waitFor(READY, 300_000);
     const connsBefore = await vsConns('10.96.0.20', 80);
     first.proc.kill('SIGKILL');
     await first.proc;
-    const second = start();
-    await second.firstSync;
+    const second = await startSynced();
     const res = await loop;
     second.proc.kill('SIGTERM');
     await second.proc;

@@ -14,8 +14,13 @@ export async function runRetryingCrashes(cmd: string, args: string[], opts: Opti
     if (r.exitCode !== undefined || i >= attempts) return Object.assign(r, { crashes });
     const why = `${cmd} ${args.join(' ')} did not exit by itself (${r.signal ?? r.message}), attempt ${i} of ${attempts}`;
     crashes.push(why);
-    process.stderr.write(`vm lane: ${why}; running it again\n`);
-    const dir = process.env['IPVSNET_VM_RUN'];
-    if (dir) appendFileSync(join(dir, 'crashes.log'), `${new Date().toISOString()} ${why}\n`);
+    noteCrash(why);
   }
+}
+
+/** Writes a crash that is about to be retried to stderr and to the VM run's crashes.log. */
+export function noteCrash(why: string): void {
+  process.stderr.write(`vm lane: ${why}; running it again\n`);
+  const dir = process.env['IPVSNET_VM_RUN'];
+  if (dir) appendFileSync(join(dir, 'crashes.log'), `${new Date().toISOString()} ${why}\n`);
 }
