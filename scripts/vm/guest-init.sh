@@ -79,10 +79,10 @@ for m in xt_ipvs dummy veth bridge; do modprobe "$m" || fail "modprobe $m"; done
 # through a FIFO (not the console tty) so programs log as they would into a file. The command's exit
 # ends the run even if it left background processes holding the FIFO open (they die with the guest).
 cd "$(cat "$run/cwd")" || fail "cd $(cat "$run/cwd")"
-# Node's executable pages come from the 9p root on demand. A page fault whose 9p read is interrupted
-# (a signal such as a child's SIGCHLD arriving meanwhile) ends in SIGBUS: the process dies with no
-# output, no exit code and no kernel message, which is what CI runs of the VM lane showed for
-# `ipvsnet plan/apply/cleanup`. So node runs from a RAM copy, bound over its own path for every caller.
+# Node's executable pages would otherwise come from the 9p root on demand. Node processes have died in
+# the guest with no exit code (SIGSEGV, SIGTRAP with a V8 check; see scripts/vm/README.md); paging from
+# 9p was one suspect, and node runs from a RAM copy bound over its own path for every caller. That did
+# not stop the crashes, whose cause is still unknown; the copy is kept because it costs nothing.
 nodebin=$(readlink -f node_modules/.bin/node 2>/dev/null)
 if [ -n "$nodebin" ] && [ -f "$nodebin" ]; then
   if cp "$nodebin" /run/ipvsnet-node && chmod 755 /run/ipvsnet-node && mount --bind /run/ipvsnet-node "$nodebin"; then

@@ -100,14 +100,6 @@ function statusCode(err: unknown): number | undefined {
   return undefined;
 }
 
-/** The apiserver's answer for a resourceVersion it no longer has: relist. */
-export class ExpiredError extends Error {
-  readonly statusCode = 410;
-  constructor(path: string) {
-    super(`watch ${path}: resourceVersion expired (410 Gone); relisting`);
-  }
-}
-
 export class ResilientInformer<T extends KubernetesObject = KubernetesObject> {
   readonly path: string;
   /** Every add/update/delete, in order. */
