@@ -23,13 +23,14 @@ import type { Logger } from 'pino';
 import type { Family, Plan, VirtualServer } from '../plan/types.ts';
 import { virtualServerKey } from '../plan/types.ts';
 import type { Ipvs, IpvsDest, IpvsService, IpvsServiceId } from '../kernel/ipvs/types.ts';
-import { IpsetAdapter, ownedSetNames, prepareMembers, TEMP_PREFIX } from '../kernel/ipset.ts';
+import { IpsetAdapter, prepareMembers, TEMP_PREFIX } from '../kernel/ipset.ts';
 import type { KernelSet } from '../kernel/ipset.ts';
-import { IptablesAdapter, detectBackend, applyToState, JUMP_RULES } from '../kernel/iptables.ts';
-import type { JumpRule, RulesetState, Table } from '../kernel/iptables.ts';
+import { IptablesAdapter, detectBackend, applyToState } from '../kernel/iptables.ts';
+import type { RulesetState, Table } from '../kernel/iptables.ts';
 import { LinkAdapter, DEFAULT_DUMMY, canonicalIp } from '../kernel/link.ts';
-import { createRunner } from './exec.ts';
-import type { CountingRunner } from './exec.ts';
+import { createRunner } from '../kernel/exec.ts';
+import type { CountingRunner } from '../kernel/exec.ts';
+import { JUMP_RULES, OWNED_SETS, jumpFromPlan, ownedChains } from './names.ts';
 import { diffIpvs, destKey, serviceId, toIpvsDest } from './ipvs-diff.ts';
 import type { IpvsOp, KernelService } from './ipvs-diff.ts';
 import { GracefulQueue } from './graceful.ts';
@@ -207,7 +208,7 @@ export class Reconciler {
       try { await link.getLink('lo'); } catch (err) { problems.push(`rtnetlink unavailable: ${String(err)}`); link = null; }
     }
     let ipset: IpsetAdapter | null = opts.ipset === undefined
-      ? new IpsetAdapter({ run: runner.run, onFallback: (why) => log.warn({ why }, 'ipset: netlink read failed; read with "ipset save" instead') })
+      ? new IpsetAdapter({ run: runner.run, owns: (n) => OWNED_SETS.has(n), onFallback: (why) => log.warn({ why }, 'ipset: netlink read failed; read with "ipset save" instead') })
       : opts.ipset;
     if (ipset) {
       try { await ipset.version(); } catch (err) { problems.push(err instanceof Error ? err.message : String(err)); ipset = null; }
@@ -402,7 +403,7 @@ export class Reconciler {
       const text = fp.iptables.restore;
       const hash = sha(text + JSON.stringify(fp.iptables.jumps ?? null));
       const unchanged = state.iptables[String(fp.family)] === hash;
-      const jumps = fp.iptables.jumps?.map((j): JumpRule => jumpFromPlan(j));
+      const jumps = fp.iptables.jumps?.map(jumpFromPlan) ?? JUMP_RULES;
       try {
         let current = this.#iptablesCache.get(fp.family);
         if (full || !current || this.#iptablesDirty.has(fp.family)) {
@@ -418,7 +419,7 @@ export class Reconciler {
           ops.iptablesRestore++;
           state.iptables[String(fp.family)] = hash;
           // The cache no longer describes the kernel; re-read when needed.
-          this.#iptablesCache.set(fp.family, applyToState(current, text, jumps ?? JUMP_RULES));
+          this.#iptablesCache.set(fp.family, applyToState(current, text, jumps));
         } else {
           state.iptables[String(fp.family)] = hash;
         }
@@ -603,14 +604,14 @@ export class Reconciler {
       const ipt = this.#iptables[fam];
       if (!ipt) continue;
       try {
-        const r = await ipt.cleanup(extra.chains);
+        const r = await ipt.cleanup(ownedChains(extra.chains));
         if (r.removedChains.length || r.removedJumps) ops.iptablesRestore++;
         for (const k of r.kept) this.log.warn({ chain: k }, 'chain still referenced by a foreign chain: flushed, not deleted');
       } catch (err) { this.#fail(result, `iptables (IPv${fam})`, 'iptables-restore (cleanup)', err); }
     }
     if (this.#ipset) {
       try {
-        const r = await this.#ipset.destroy([...ownedSetNames(), ...(extra.sets ?? [])]);
+        const r = await this.#ipset.destroy([...OWNED_SETS, ...(extra.sets ?? [])]);
         ops.ipsetSwap += 0;
         for (const f of r.failures) this.#fail(result, `ipset ${f.set ?? '?'}`, f.operation ?? 'ipset destroy', f);
         result.operations.ipsetDel += r.destroyed.length;
@@ -658,10 +659,5 @@ function canonicalBound(addrs: readonly string[]): string[] {
   return c;
 }
 
-function jumpFromPlan(j: { table: 'nat' | 'filter'; chain: string; args: string[] }): JumpRule {
-  const ci = j.args.indexOf('--comment');
-  const ji = Math.max(j.args.indexOf('-j'), j.args.indexOf('--jump'));
-  return { table: j.table, from: j.chain, to: ji >= 0 ? j.args[ji + 1] ?? '' : '', comment: ci >= 0 ? j.args[ci + 1] ?? '' : '' };
-}
 
 export { toIpvsDest };
