@@ -34,7 +34,7 @@ import { JUMP_RULES, OWNED_SETS, jumpFromPlan, ownedChains } from './names.ts';
 import { diffIpvs, destKey, serviceId, toIpvsDest } from './ipvs-diff.ts';
 import type { IpvsOp, KernelService } from './ipvs-diff.ts';
 import { GracefulQueue } from './graceful.ts';
-import { Ownership, loadState, saveState, DEFAULT_STATE_FILE } from './ownership.ts';
+import { Ownership, loadState, saveState, defaultStateFile } from './ownership.ts';
 import type { OwnedState } from './ownership.ts';
 import { diffAddresses } from './address-diff.ts';
 
@@ -227,7 +227,7 @@ export class Reconciler {
       iptables = opts.iptables ?? {};
     }
     for (const p of problems) log.error({ problem: p }, 'missing kernel feature; that part of the plan is skipped');
-    const reconciler = new Reconciler({ ...opts, ipvs, link, ipset, iptables, runner, logger: log, stateFile: opts.stateFile === undefined ? DEFAULT_STATE_FILE : opts.stateFile });
+    const reconciler = new Reconciler({ ...opts, ipvs, link, ipset, iptables, runner, logger: log, stateFile: opts.stateFile === undefined ? await defaultStateFile() : opts.stateFile });
     return { reconciler, problems };
   }
 
