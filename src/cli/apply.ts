@@ -31,8 +31,10 @@ ${NODE_FLAGS_HELP}
 exit status:
   0  the kernel holds the plan
   1  some kernel operations failed (each is logged with its object and operation)
-  2  unusable arguments or unreadable manifests
-  3  the kernel holds the plan, but some input objects had errors and were skipped
+  2  unusable arguments, or a path given with -f that does not exist (the kernel is not touched)
+  3  the kernel holds the plan, but some input objects or files had errors and were skipped
+     (a bad file is one line naming it; see 'ipvsnet plan --help' for the file limits)
+  70 an internal error (a bug in ipvsnet: please report it)
 `;
 
 const applyOptions = {
