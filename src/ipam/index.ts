@@ -10,8 +10,8 @@ import { allocate, freeCount } from './allocator.ts';
 import { loadIpamConfig, rangeSetContains, rangeSetString } from './config.ts';
 import type { IpamConfig } from './config.ts';
 import { DiskStore } from './store.ts';
-import { eq, formatIP } from './ip.ts';
-import type { IP } from './ip.ts';
+import { eq, formatIP } from '../net/index.ts';
+import type { IP } from '../net/index.ts';
 import { crashPoint } from '../cni/crash.ts';
 
 export interface IpamRequest {

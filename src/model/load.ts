@@ -5,7 +5,7 @@
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import type { Diagnostic } from '../plan/types.ts';
+import type { Diagnostic } from '../net/index.ts';
 import type { ClusterState, EndpointSliceModel, NodeModel, ServiceModel } from './types.ts';
 import { parseObject } from './parse.ts';
 

@@ -17,17 +17,18 @@
 // and is retried on the next sync; the rest of the sync still applies.
 
 import { createHash } from 'node:crypto';
-import { isIPv6 } from 'node:net';
 import pino from 'pino';
 import type { Logger } from 'pino';
-import type { Family, Plan, VirtualServer } from '../plan/types.ts';
+import type { Family } from '../net/index.ts';
+import type { Plan, VirtualServer } from '../plan/types.ts';
 import { virtualServerKey } from '../plan/types.ts';
 import type { Ipvs, IpvsDest, IpvsService, IpvsServiceId } from '../kernel/ipvs/types.ts';
 import { IpsetAdapter, ownedSetNames, prepareMembers, TEMP_PREFIX } from '../kernel/ipset.ts';
 import type { KernelSet } from '../kernel/ipset.ts';
 import { IptablesAdapter, detectBackend, applyToState, JUMP_RULES } from '../kernel/iptables.ts';
 import type { JumpRule, RulesetState, Table } from '../kernel/iptables.ts';
-import { LinkAdapter, DEFAULT_DUMMY, canonicalIp } from '../kernel/link.ts';
+import { LinkAdapter, DEFAULT_DUMMY } from '../kernel/link.ts';
+import { formatIP, hostOf, ipFamily, requireIP } from '../net/index.ts';
 import { createRunner } from './exec.ts';
 import type { CountingRunner } from './exec.ts';
 import { diffIpvs, destKey, serviceId, toIpvsDest } from './ipvs-diff.ts';
@@ -296,7 +297,7 @@ export class Reconciler {
             cache.bound.add(a);
           } catch (err) {
             this.#addrCache = undefined;
-            this.#fail(result, a, `bind ${a}/${isIPv6(a) ? 128 : 32} on ${this.#dummy}`, err);
+            this.#fail(result, a, `bind ${a}/${ipFamily(a) === 6 ? 128 : 32} on ${this.#dummy}`, err);
           }
         }
         toUnbind = ad.unbind;
@@ -654,7 +655,7 @@ function cacheFromPlan(sets: Plan['families'][number]['ipsets'], before: Map<str
 const canonicalByArray = new WeakMap<readonly string[], string[]>();
 function canonicalBound(addrs: readonly string[]): string[] {
   let c = canonicalByArray.get(addrs);
-  if (!c) canonicalByArray.set(addrs, (c = addrs.map((a) => canonicalIp(a.split('/')[0]!))));
+  if (!c) canonicalByArray.set(addrs, (c = addrs.map((a) => formatIP(hostOf(a) ?? requireIP(a)))));
   return c;
 }
 
