@@ -7,7 +7,7 @@ import pino from 'pino';
 import { resolveAgentConfig, usage, ConfigError, type AgentConfig } from '../config/index.ts';
 import { loadKubeConfig } from '../sources/kube.ts';
 import { Agent } from '../agent/agent.ts';
-import type { Family } from '../plan/types.ts';
+import type { Family } from '../net/index.ts';
 
 function familiesOf(cfg: AgentConfig): Family[] {
   const fams = new Set<Family>([4]);
