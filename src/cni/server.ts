@@ -10,7 +10,7 @@ import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { runSkel } from './skel.ts';
 import { bridgePlugin } from './bridge/plugin.ts';
-import { ipamPlugin } from '../ipam/plugin.ts';
+import { ipamPlugin } from './ipam-plugin.ts';
 
 export const DEFAULT_SOCKET = '/run/ipvsnet/cni.sock';
 const MAX_REQUEST = 16 << 20;
