@@ -12,7 +12,7 @@ import { buildPlan } from '../plan/full.ts';
 import type { Family, Plan } from '../plan/types.ts';
 import { Reconciler, OPERATION_KINDS } from '../reconcile/index.ts';
 import type { SyncResult } from '../reconcile/index.ts';
-import { DEFAULT_STATE_FILE } from '../reconcile/ownership.ts';
+import { STATE_DIR, defaultStateFile } from '../reconcile/ownership.ts';
 import { applySysctls, kubeProxySysctls } from '../kernel/sysctl.ts';
 
 export const APPLY_HELP = `usage: ipvsnet apply -f FILE|DIR ... [--node NAME] [flags]
@@ -22,7 +22,8 @@ for the manifests given, touching only what ipvsnet owns, and print a one-line s
 
 apply:
   --iptables-backend nft|legacy   default: the backend the host's other rules use
-  --state-file PATH               where owned virtual servers are recorded (default ${DEFAULT_STATE_FILE})
+  --state-file PATH               where owned virtual servers are recorded (default: one per network
+                                  namespace, ${STATE_DIR}/net-<netns inode>/state.json)
   --graceful-timeout SECONDS      bound on draining a removed TCP dest (default 60)
   --output json                   print the full sync result as JSON instead of the summary line
 ${NODE_FLAGS_HELP}
@@ -30,8 +31,10 @@ ${NODE_FLAGS_HELP}
 exit status:
   0  the kernel holds the plan
   1  some kernel operations failed (each is logged with its object and operation)
-  2  unusable arguments or unreadable manifests
-  3  the kernel holds the plan, but some input objects had errors and were skipped
+  2  unusable arguments, or a path given with -f that does not exist (the kernel is not touched)
+  3  the kernel holds the plan, but some input objects or files had errors and were skipped
+     (a bad file is one line naming it; see 'ipvsnet plan --help' for the file limits)
+  70 an internal error (a bug in ipvsnet: please report it)
 `;
 
 const applyOptions = {
@@ -88,7 +91,7 @@ export async function run(argv: string[]): Promise<number> {
     logger,
     families: families.length ? families : [4],
     ...(backend ? { backend } : {}),
-    stateFile: values['state-file'] ?? DEFAULT_STATE_FILE,
+    stateFile: values['state-file'] ?? (await defaultStateFile()),
     gracefulTimeoutMs: graceful * 1000,
     excludeCIDRs: cfg.excludeCIDRs,
   });

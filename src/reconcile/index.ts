@@ -31,7 +31,7 @@ import type { CountingRunner } from '../kernel/exec.ts';
 import { openKernel } from '../kernel/open.ts';
 import type { Backend } from '../kernel/iptables.ts';
 import { GracefulQueue } from './graceful.ts';
-import { Ownership, loadState, saveState, DEFAULT_STATE_FILE } from './ownership.ts';
+import { Ownership, loadState, saveState, defaultStateFile } from './ownership.ts';
 import type { OwnedState } from './ownership.ts';
 import { OWNED_SETS } from './names.ts';
 import { OPERATION_KINDS, FailureLog, emptyResult } from './result.ts';
@@ -138,7 +138,7 @@ export class Reconciler {
       },
     });
     for (const p of problems) log.error({ problem: p }, 'missing kernel feature; that part of the plan is skipped');
-    const reconciler = new Reconciler({ ...opts, ...adapters, runner, logger: log, stateFile: opts.stateFile === undefined ? DEFAULT_STATE_FILE : opts.stateFile });
+    const reconciler = new Reconciler({ ...opts, ...adapters, runner, logger: log, stateFile: opts.stateFile === undefined ? await defaultStateFile() : opts.stateFile });
     return { reconciler, problems };
   }
 
