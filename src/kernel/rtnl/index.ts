@@ -1,22 +1,30 @@
 // Netns-aware rtnetlink helpers for the CNI plugin and the route controller.
 //
 // A netlink socket keeps the network namespace it was created in, and the
-// `netlink` package (whose raw socket ./socket.ts uses) creates its socket in
-// the calling thread's namespace. So
+// `netlink` package (whose raw socket ../netlink/socket.ts uses) creates its
+// socket in the calling thread's namespace. So
 // `Rtnl.open(nsPath)` enters the target namespace with setns(2) (the native
 // addon), creates the socket, and returns to the original namespace, all
 // synchronously on the calling thread. Every later request on that socket acts
 // on the target namespace, while the rest of the process stays where it was.
-import { inNetns } from '../../native/index.ts';
-import { NlSocket, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REPLACE } from './socket.ts';
-import { attr, cstring, ifinfomsg, nested, parseAttrs, str, u16, u32, u8 } from './attrs.ts';
+import { NlSocket } from '../netlink/socket.ts';
+import { AF_BRIDGE, AF_INET, AF_INET6, AF_UNSPEC, NETLINK_ROUTE, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REPLACE } from '../netlink/constants.ts';
+import { attr, cstring, nested, parseAttrs, str, u16, u32, u8 } from '../netlink/attrs.ts';
 import { formatIP, fromBuffer, lastAddress, parseCIDR, toBuffer } from '../../ipam/ip.ts';
 import type { IP } from '../../ipam/ip.ts';
 
-export const AF_INET = 2;
-export const AF_INET6 = 10;
-const AF_BRIDGE = 7;
-const AF_UNSPEC = 0;
+export { AF_INET, AF_INET6 };
+
+/** struct ifinfomsg */
+export function ifinfomsg(o: { family?: number; type?: number; index?: number; flags?: number; change?: number }): Buffer {
+  const b = Buffer.alloc(16);
+  b.writeUInt8(o.family ?? 0, 0);
+  b.writeUInt16LE(o.type ?? 0, 2);
+  b.writeInt32LE(o.index ?? 0, 4);
+  b.writeUInt32LE((o.flags ?? 0) >>> 0, 8);
+  b.writeUInt32LE((o.change ?? 0) >>> 0, 12);
+  return b;
+}
 
 const RTM_NEWLINK = 16;
 const RTM_DELLINK = 17;
@@ -175,7 +183,7 @@ export class Rtnl {
 
   /** Open an rtnetlink socket in the namespace at `nsPath` (or the current one). */
   static open(nsPath?: string): Rtnl {
-    const sock = nsPath ? inNetns(nsPath, () => new NlSocket()) : new NlSocket();
+    const sock = NlSocket.open(NETLINK_ROUTE, nsPath);
     return new Rtnl(sock, nsPath);
   }
 
