@@ -7,9 +7,10 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import pino from 'pino';
 import { nodeFlagOptions, nodeConfigFromValues, normaliseBooleans, UsageError, NODE_FLAGS_HELP } from './flags.ts';
 import { loadManifests, ManifestReadError } from '../model/load.ts';
-import { formatDiagnostic } from '../model/diagnostics.ts';
+import { escapeText, formatDiagnostic } from '../model/diagnostics.ts';
 import { buildPlan } from '../plan/full.ts';
-import type { Family, Plan } from '../plan/types.ts';
+import type { Family } from '../net/index.ts';
+import type { Plan } from '../plan/types.ts';
 import { Reconciler, OPERATION_KINDS } from '../reconcile/index.ts';
 import type { SyncResult } from '../reconcile/index.ts';
 import { STATE_DIR, defaultStateFile } from '../reconcile/ownership.ts';
@@ -58,11 +59,11 @@ export async function run(argv: string[]): Promise<number> {
   try {
     ({ values } = parseArgs({ args: normaliseBooleans(argv, BOOLEANS), options: applyOptions, strict: true, allowPositionals: false }));
   } catch (e) {
-    process.stderr.write(`ipvsnet apply: ${(e as Error).message}\nrun 'ipvsnet apply --help' for usage\n`);
+    process.stderr.write(`ipvsnet apply: ${escapeText((e as Error).message)}\nrun 'ipvsnet apply --help' for usage\n`);
     return 2;
   }
   if (values.help) { process.stdout.write(APPLY_HELP); return 0; }
-  const usage = (m: string): number => { process.stderr.write(`ipvsnet apply: ${m}\nrun 'ipvsnet apply --help' for usage\n`); return 2; };
+  const usage = (m: string): number => { process.stderr.write(`ipvsnet apply: ${escapeText(m)}\nrun 'ipvsnet apply --help' for usage\n`); return 2; };
   const files = values.filename ?? [];
   if (files.length === 0) return usage('give manifests with -f FILE|DIR (apply works without a cluster)');
   if (values.kubeconfig) return usage('--kubeconfig is for `ipvsnet agent`; apply reads manifests with -f');
@@ -78,7 +79,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     input = await loadManifests(files);
   } catch (e) {
-    if (e instanceof ManifestReadError) { process.stderr.write(`ipvsnet apply: ${e.message}\n`); return 2; }
+    if (e instanceof ManifestReadError) { process.stderr.write(`ipvsnet apply: ${escapeText(e.message)}\n`); return 2; }
     throw e;
   }
   if (!cfg.nodeName && input.nodes.length === 1) cfg.nodeName = input.nodes[0]!.name;
@@ -106,7 +107,7 @@ export async function run(argv: string[]): Promise<number> {
   for (const f of sysctls.failed) result.failures.push({ object: `sysctl ${f.sysctl}`, operation: `write ${f.sysctl}`, error: f.message });
   if (values.output === 'json') process.stdout.write(JSON.stringify({ ...result, problems }, null, 2) + '\n');
   else process.stdout.write(summarize(cfg.nodeName, result) + '\n');
-  for (const f of result.failures) process.stderr.write(`failed: ${f.object}: ${f.operation}: ${f.error}\n`);
+  for (const f of result.failures) process.stderr.write(`failed: ${escapeText(f.object)}: ${escapeText(f.operation)}: ${escapeText(f.error)}\n`);
   if (result.failures.length > 0 || problems.length > 0) return 1;
   return plan.diagnostics.some((d) => d.severity === 'error') ? 3 : 0;
 }

@@ -3,7 +3,7 @@
 
 import { parsePlanFlags, UsageError, NODE_FLAGS_HELP, type PlanFlags } from './flags.ts';
 import { collectObjects, DEFAULT_LIMITS, loadManifests, ManifestReadError, type LoadedManifests } from '../model/load.ts';
-import { formatDiagnostic } from '../model/diagnostics.ts';
+import { escapeText, formatDiagnostic } from '../model/diagnostics.ts';
 import { buildPlan } from '../plan/full.ts';
 import { formatIpset, formatIpvsadm, formatIptables, formatJson } from '../plan/format.ts';
 
@@ -82,7 +82,7 @@ export async function run(argv: string[]): Promise<number> {
     flags = parsePlanFlags(argv);
   } catch (e) {
     if (e instanceof UsageError) {
-      process.stderr.write(`ipvsnet plan: ${e.message}\nrun 'ipvsnet plan --help' for usage\n`);
+      process.stderr.write(`ipvsnet plan: ${escapeText(e.message)}\nrun 'ipvsnet plan --help' for usage\n`);
       return EXIT_USAGE;
     }
     throw e;
@@ -96,7 +96,7 @@ export async function run(argv: string[]): Promise<number> {
     input = flags.kubeconfig ? await readClusterOnce(flags.kubeconfig) : await loadManifests(flags.files);
   } catch (e) {
     if (e instanceof ManifestReadError || e instanceof ClusterReadError) {
-      process.stderr.write(`ipvsnet plan: ${(e as Error).message}\n`);
+      process.stderr.write(`ipvsnet plan: ${escapeText((e as Error).message)}\n`);
       return EXIT_USAGE;
     }
     throw e;

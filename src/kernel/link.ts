@@ -7,7 +7,7 @@
 // NOARP): the kernel then treats the address as local, so packets to it reach
 // IPVS in LOCAL_IN. The socket opens in the caller's network namespace.
 
-import { isIPv4, isIPv6 } from 'node:net';
+import { requireIP } from '../net/index.ts';
 import { Rtnl, RtnlError } from './rtnl/index.ts';
 
 /** An address held by some interface in the namespace. */
@@ -28,46 +28,6 @@ export class LinkError extends Error {
     this.operation = operation;
     this.object = object;
   }
-}
-
-/** Canonical text of an IP address: IPv4 dotted quad, IPv6 compressed lower case. */
-export function canonicalIp(addr: string): string {
-  if (isIPv4(addr)) return addr.split('.').map((o) => String(Number(o))).join('.');
-  if (isIPv6(addr)) return new URL(`http://[${addr}]/`).hostname.slice(1, -1);
-  throw new Error(`not an IP address: "${addr}"`);
-}
-
-export function ipToBytes(addr: string): Buffer {
-  if (isIPv4(addr)) return Buffer.from(addr.split('.').map((o) => Number(o)));
-  if (!isIPv6(addr)) throw new Error(`not an IP address: "${addr}"`);
-  let text = addr;
-  const tail: number[] = [];
-  // An embedded IPv4 tail ("::ffff:1.2.3.4").
-  const m = /^(.*:)(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-  if (m) {
-    const v4 = m[2]!.split('.').map(Number);
-    tail.push((v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!);
-    text = m[1]!.endsWith('::') ? m[1]! : m[1]!.slice(0, -1);
-  }
-  const [head, rest] = text.split('::') as [string, string | undefined];
-  const parse = (s: string): number[] => (s === '' ? [] : s.split(':').map((h) => parseInt(h, 16)));
-  const h = parse(head);
-  const r = rest === undefined ? [] : parse(rest);
-  const fill = 8 - tail.length - h.length - r.length;
-  const groups = rest === undefined ? [...h, ...tail] : [...h, ...new Array<number>(fill).fill(0), ...r, ...tail];
-  const out = Buffer.alloc(16);
-  groups.forEach((g, i) => out.writeUInt16BE(g, i * 2));
-  return out;
-}
-
-export function bytesToIp(b: Uint8Array): string {
-  if (b.length === 4) return Array.from(b).join('.');
-  if (b.length === 16) {
-    const groups: string[] = [];
-    for (let i = 0; i < 16; i += 2) groups.push(((b[i]! << 8) | b[i + 1]!).toString(16));
-    return canonicalIp(groups.join(':'));
-  }
-  throw new Error(`bad address length ${b.length}`);
 }
 
 export interface LinkInfo {
@@ -136,14 +96,14 @@ export class LinkAdapter {
     return true;
   }
 
-  /** Every address in the namespace, IPv4 and IPv6 (canonical text, as canonicalIp gives it). */
+  /** Every address in the namespace, IPv4 and IPv6 (canonical text, src/net formatIP). */
   async listAllAddresses(): Promise<HeldAddress[]> {
     // Sequential: two dumps in flight on one socket interleave their multipart replies.
     const links = await this.#rtnl.links();
     const addrs = await this.#rtnl.addresses();
     const names = new Map<number, string>();
     for (const l of links) names.set(l.index, l.name);
-    return addrs.map((a) => ({ address: canonicalIp(a.cidr.slice(0, a.cidr.lastIndexOf('/'))), prefixLength: a.prefix, ifindex: a.index, ifname: names.get(a.index) ?? '' }));
+    return addrs.map((a) => ({ address: a.cidr.slice(0, a.cidr.lastIndexOf('/')), prefixLength: a.prefix, ifindex: a.index, ifname: names.get(a.index) ?? '' }));
   }
 
   /** Addresses bound on `ifname` (no prefix length; ipvsnet binds only /32 and /128). */
@@ -179,7 +139,7 @@ export class LinkAdapter {
   /** Bind `address` as /32 or /128 on `ifname` (IPv6 without DAD). Returns false when it was already bound. */
   async bindAddress(ifname: string, address: string, index?: number): Promise<boolean> {
     const idx = index ?? (await this.#index(ifname));
-    const prefix = isIPv6(address) ? 128 : 32;
+    const prefix = requireIP(address).family === 6 ? 128 : 32;
     try {
       this.operations++;
       await this.#rtnl.addAddress(idx, `${address}/${prefix}`, `link ${ifname}`);
@@ -193,7 +153,7 @@ export class LinkAdapter {
   /** Unbind `address` from `ifname`. Returns false when it was not bound. */
   async unbindAddress(ifname: string, address: string, index?: number): Promise<boolean> {
     const idx = index ?? (await this.#index(ifname));
-    const prefix = isIPv6(address) ? 128 : 32;
+    const prefix = requireIP(address).family === 6 ? 128 : 32;
     try {
       this.operations++;
       await this.#rtnl.delAddress(idx, `${address}/${prefix}`, `link ${ifname}`);

@@ -25,7 +25,7 @@
 //     IPSET_ATTR_IPADDR_IPV4 (4 bytes), IPv6 as IPSET_ATTR_IPADDR_IPV6 (16 bytes).
 
 import { readFileSync } from 'node:fs';
-import { formatIPv6 } from '../../model/ip.ts';
+import { formatIPBytes } from '../../net/index.ts';
 import { str, u8 } from '../netlink/attrs.ts';
 import { AF_INET, NLA_F_NET_BYTEORDER, NLA_TYPE_MASK } from '../netlink/constants.ts';
 import {
@@ -84,14 +84,13 @@ function cstr(a: Attr | undefined): string | undefined {
   return a.data.subarray(0, z < 0 ? a.data.length : z).toString('utf8');
 }
 
-/** Canonical text of an address as canonicalIp() (../link.ts) gives it: dotted quad; RFC 5952 IPv6 without an IPv4 tail. */
+/** Canonical text of an address (src/net formatIPBytes). */
 export function formatAddress(b: Buffer): string {
-  return formatAddressAt(b, 0, b.length);
+  return formatIPBytes(b);
 }
 
 function formatAddressAt(b: Buffer, o: number, len: number): string {
-  if (len === 4) return `${b[o]}.${b[o + 1]}.${b[o + 2]}.${b[o + 3]}`;
-  return formatIPv6(b.subarray(o, o + 16));
+  return formatIPBytes(b.subarray(o, o + len));
 }
 
 /** The address nested in an IPSET_ATTR_IP-like attribute, as raw bytes. */

@@ -3,8 +3,8 @@
 
 import { attr, cstring, parseAttrs, u32 } from '../netlink/attrs.ts';
 import { AF_INET, AF_INET6 } from '../netlink/constants.ts';
-import { parseCIDR, toBuffer } from '../../ipam/ip.ts';
-import type { IP } from '../../ipam/ip.ts';
+import { parseCIDR, toBuffer } from '../../net/index.ts';
+import type { IP } from '../../net/index.ts';
 import { IFLA_LINK, IFLA_PROMISCUITY, IFLA_INFO_SLAVE_DATA, RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_PRIORITY, RTA_PREFSRC, RTA_TABLE, IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_MASTER, IFLA_LINKINFO, IFLA_IFALIAS, IFLA_INFO_KIND, IFLA_BRPORT_MODE, IFF_UP, IFF_PROMISC, RT_TABLE_MAIN, RTPROT_BOOT, RT_SCOPE_UNIVERSE, RT_SCOPE_LINK } from './constants.ts';
 import { RtnlError } from './errors.ts';
 /** struct ifinfomsg */

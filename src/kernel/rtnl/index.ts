@@ -10,7 +10,7 @@
 // synchronously on the calling thread. Every later request on that socket acts
 // on the target namespace, while the rest of the process stays where it was.
 import { NlSocket } from '../netlink/socket.ts';
-import { formatIP, fromBuffer, lastAddress, parseCIDR, toBuffer } from '../../ipam/ip.ts';
+import { formatIP, fromBuffer, lastAddress, parseCIDR, toBuffer } from '../../net/index.ts';
 import { AF_BRIDGE, AF_INET, AF_INET6, AF_UNSPEC, NETLINK_ROUTE, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REPLACE } from '../netlink/constants.ts';
 import { attr, nested, parseAttrs, str, u16, u32, u8 } from '../netlink/attrs.ts';
 import { BRIDGE_FLAGS_SELF, BRIDGE_VLAN_INFO_PVID, BRIDGE_VLAN_INFO_UNTAGGED, IFA_ADDRESS, IFA_BROADCAST, IFA_FLAGS, IFA_F_NODAD, IFA_LOCAL, IFF_PROMISC, IFF_UP, IFLA_ADDRESS, IFLA_AF_SPEC, IFLA_BRIDGE_FLAGS, IFLA_BRIDGE_VLAN_INFO, IFLA_BRPORT_MODE, IFLA_BR_VLAN_FILTERING, IFLA_IFALIAS, IFLA_IFNAME, IFLA_INFO_DATA, IFLA_INFO_KIND, IFLA_LINKINFO, IFLA_MASTER, IFLA_MTU, IFLA_NET_NS_FD, IFLA_PROTINFO, RTA_DST, RTA_GATEWAY, RTA_OIF, RTA_PRIORITY, RTA_TABLE, RTM_DELADDR, RTM_DELLINK, RTM_DELROUTE, RTM_GETADDR, RTM_GETLINK, RTM_GETROUTE, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWROUTE, RTM_SETLINK, RT_SCOPE_UNIVERSE, VETH_INFO_PEER } from './constants.ts';

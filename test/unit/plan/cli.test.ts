@@ -88,6 +88,20 @@ describe('ipvsnet plan', { timeout: 300_000 }, () => {
     ]);
   });
 
+  it('an injected flag value is refused before any output; an injected object name stays on one line (issue 10, fault 9)', async () => {
+    const r = await run(['-f', ex('cluster.yaml'), '--node', 'node-1', '--ipvs-scheduler', 'rr\n-A -t 10.0.0.1:80 -s rr', '-o', 'ipvsadm']);
+    expect(r.exitCode).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.split('\n')).toEqual([expect.stringMatching(/^ipvsnet plan: --ipvs-scheduler: unknown IPVS scheduler "rr\\n-A -t 10.0.0.1:80 -s rr"/), "run 'ipvsnet plan --help' for usage"]);
+    const f = join(tmp, 'inject.json');
+    writeFileSync(f, JSON.stringify({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'web\n-A -t 10.0.0.1:80 -s rr' }, spec: { clusterIP: '10.96.0.1', ports: [{ port: 80 }] } }));
+    const r2 = await run(['-f', f, '-o', 'ipvsadm']);
+    expect(r2.exitCode).toBe(3);
+    expect(r2.stdout).toBe('');
+    expect(r2.stderr.split('\n')).toHaveLength(1);
+    expect(r2.stderr).toContain('default/web\\n-A -t 10.0.0.1:80 -s rr metadata.name');
+  });
+
   it('exit 0 with warnings only', async () => {
     const f = join(tmp, 'warn.yaml');
     writeFileSync(f, `apiVersion: v1\nkind: Service\nmetadata: { name: w, annotations: { ipvsnet.io/scheduler: fastest } }\nspec: { clusterIP: 10.96.0.1, ports: [{ port: 80 }] }\n`);
