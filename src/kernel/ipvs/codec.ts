@@ -7,9 +7,9 @@
 
 import type { Family, Protocol } from '../../net/index.ts';
 import { formatIPBytes, ipFamily, joinHostPort, parseIP, toBuffer } from '../../net/index.ts';
-import type { VirtualServerFlag } from '../../plan/types.ts';
+import type { IpvsServiceFlag as VirtualServerFlag } from '../types.ts';
 import type { IpvsDest, IpvsForward, IpvsInfo, IpvsService, IpvsServiceId, IpvsStats, IpvsTimeouts } from './types.ts';
-import { attr, be16, nested, parseAttrs as parseAttrsWith, str, u16, u32, u8 } from '../nlattr.ts';
+import { attr, be16, nested, parseAttrs as parseAttrsWith, str, u16, u32, u8 } from '../netlink/attrs.ts';
 import {
   AF_INET,
   AF_INET6,

@@ -21,7 +21,7 @@
 
 import { createGenericNetlink, genl as genlStructs } from 'netlink';
 import type { GenericNetlinkSocket } from 'netlink';
-import { closeLater } from '../rtnl/socket.ts';
+import { closeLater } from '../netlink/socket.ts';
 import type { Ipvs, IpvsDest, IpvsInfo, IpvsService, IpvsServiceId, IpvsTimeouts } from './types.ts';
 import { IPVS_CMD, IPVS_GENL_NAME, IPVS_GENL_VERSION } from './constants.ts';
 import type { IpvsCmdName } from './constants.ts';
