@@ -26,7 +26,8 @@ class FakeSources implements AgentSources {
   readonly events$ = new Subject<SourceEvent>();
   readonly cache = new Map<string, KubernetesObject>();
   hasSynced = false;
-  constructor(private readonly initial: SourceEvent[]) {}
+  readonly initial: SourceEvent[];
+  constructor(initial: SourceEvent[]) { this.initial = initial; }
   async start(): Promise<void> {
     for (const e of this.initial) this.emit(e);
     this.hasSynced = true;
@@ -82,7 +83,8 @@ class FakeController implements AgentController {
   syncs = 0;
   throwOnSync = 0;
   operationErrors: string[] = [];
-  constructor(readonly name: string) {}
+  readonly name: string;
+  constructor(name: string) { this.name = name; }
   onEvent(e: SourceEvent): void {
     this.seen.push(`${e.kind} ${e.type} ${e.key}`);
     if (e.kind !== 'Node') return;

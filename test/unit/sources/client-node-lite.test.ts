@@ -47,6 +47,7 @@ describe('client-node-lite', () => {
       await import('./src/sources/client-node-lite.ts');
       record();
       await import('./src/agent/agent.ts');
+      await import('./src/agent/cluster.ts');
       await import('./src/cli/agent.ts');
       const gen = seen.filter((u) => u.includes('/@kubernetes/client-node/dist/gen/'));
       console.log(JSON.stringify({ gen: [...new Set(gen.map((u) => u.replace(/.*\\/dist\\/gen\\//, '')))], lite: seen.some((u) => u.endsWith('/client-node-gen-lite.ts')) }));
@@ -59,7 +60,7 @@ describe('client-node-lite', () => {
   it('without the hook the same graph loads the generated models (so the check above can fail)', () => {
     const r = child(`${RECORD}
       record();
-      await import('./src/agent/agent.ts');
+      await import('./src/agent/cluster.ts');
       console.log(JSON.stringify({ models: seen.filter((u) => u.includes('/dist/gen/models/')).length }));
     `);
     expect(r.models).toBeGreaterThan(100);
