@@ -9,7 +9,6 @@ import type { Backend } from '../kernel/iptables.ts';
 import { AtomicFiles } from '../kernel/file.ts';
 import { createRunner } from '../reconcile/exec.ts';
 import type { CommandRunner } from '../reconcile/exec.ts';
-import type { PodNetworkKernel } from './reconcile/index.ts';
 
 export interface PodNetworkKernelOptions {
   /** rtnetlink handle (default: a socket in the current netns, closed by close()) */
@@ -25,8 +24,11 @@ export interface PodNetworkKernelOptions {
   lockWaitSeconds?: number;
 }
 
-export interface OpenPodNetworkKernel extends PodNetworkKernel {
+/** Satisfies the reconciler's PodNetworkKernel (src/podnet/reconcile/index.ts). */
+export interface OpenPodNetworkKernel {
   routes: PodRouteTable;
+  iptables: (family: Family) => Promise<IptablesAdapter>;
+  files: AtomicFiles;
   close(): void;
 }
 
