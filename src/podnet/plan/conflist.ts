@@ -48,10 +48,10 @@ function gateway(c: ParsedCIDR): string {
   return c.family === 4 ? b.join('.') : formatIPv6(b);
 }
 
-/** The conflist object for `self`, or undefined (with a diagnostic) when it has no podCIDR yet. */
+/** The conflist object for `self`, or undefined (with a warning: a Node waits for its podCIDR, it is not invalid) when it has no podCIDR yet. */
 export function buildConflist(self: PodNode, opts: ConflistOptions & { portmap: boolean }): { conflist?: object; diagnostics: Diagnostic[] } {
   if (self.podCIDRs.length === 0) {
-    return { diagnostics: [{ kind: 'Node', object: self.name, field: 'spec.podCIDR', reason: 'no podCIDR allocated to this node yet; CNI config not written', severity: 'error' }] };
+    return { diagnostics: [{ kind: 'Node', object: self.name, field: 'spec.podCIDR', reason: 'no podCIDR allocated to this node yet; CNI config not written', severity: 'warning' }] };
   }
   const ranges = self.podCIDRs.map((c) => [{ subnet: c.text, gateway: gateway(c) }]);
   const bridge: Record<string, unknown> = {
