@@ -24,22 +24,22 @@ function familiesOf(cfg: AgentConfig): Family[] {
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 /** One IPVS socket for the reconciler, the statistics and the timeouts; null without IPVS. */
-async function openIpvs(cfg: AgentConfig, log: Logger): Promise<Ipvs | null> {
+async function openIpvsWithTimeouts(cfg: AgentConfig, log: Logger): Promise<Ipvs | null> {
+  const { openIpvs } = await import('../kernel/open.ts');
+  let ipvs: Ipvs;
   try {
-    const { openIpvs: open } = (await import('../kernel/ipvs/genl.ts')) as { openIpvs: () => Promise<Ipvs> };
-    const ipvs = await open();
-    await ipvs.info();
-    const t = cfg.ipvsTimeouts;
-    const set: Partial<Record<'tcp' | 'tcpFin' | 'udp', number>> = {};
-    if (t.tcp) set.tcp = t.tcp;
-    if (t.tcpFin) set.tcpFin = t.tcpFin;
-    if (t.udp) set.udp = t.udp;
-    if (Object.keys(set).length) await ipvs.setTimeouts(set);
-    return ipvs;
+    ipvs = await openIpvs();
   } catch (e) {
-    log.error({ problem: `IPVS unavailable (${message(e)}): load the ip_vs module ("modprobe ip_vs ip_vs_rr") or use a kernel built with CONFIG_IP_VS` }, 'missing kernel feature; that part of the plan is skipped');
+    log.error({ problem: message(e) }, 'missing kernel feature; that part of the plan is skipped');
     return null;
   }
+  const t = cfg.ipvsTimeouts;
+  const set: Partial<Record<'tcp' | 'tcpFin' | 'udp', number>> = {};
+  if (t.tcp) set.tcp = t.tcp;
+  if (t.tcpFin) set.tcpFin = t.tcpFin;
+  if (t.udp) set.udp = t.udp;
+  if (Object.keys(set).length) await ipvs.setTimeouts(set).catch((e: unknown) => log.error({ err: message(e) }, 'IPVS timeouts could not be set'));
+  return ipvs;
 }
 
 /** `agent --cleanup`: what `ipvsnet cleanup` removes, with the agent's flags. */
@@ -78,7 +78,7 @@ export async function run(argv: string[]): Promise<number> {
   const { Reconciler } = await import('../reconcile/index.ts');
   const { mallocTrim } = await import('../native/index.ts');
   const families = familiesOf(cfg);
-  const ipvs = await openIpvs(cfg, log);
+  const ipvs = await openIpvsWithTimeouts(cfg, log);
   const { reconciler, problems } = await Reconciler.open({ logger: log, families, excludeCIDRs: cfg.node.excludeCIDRs, ipvs });
   for (const p of problems) log.warn({ problem: p }, 'kernel feature missing');
   // kube-proxy's IPVS sysctls (vs/conntrack=1 lets iptables masquerade IPVS traffic, e.g. from the

@@ -1,8 +1,8 @@
 // The pod network (--pod-routes, --cni-conf-dir): Node models → pure planner → reconciler →
 // kernel adapters. See docs/pod-network.md and src/podnet/README.md.
 import type { Family } from '../plan/types.ts';
-import { openPodNetworkKernel } from './kernel.ts';
-import type { PodNetworkKernelOptions } from './kernel.ts';
+import { openPodNetworkKernel } from '../kernel/open.ts';
+import type { PodNetworkKernelOptions } from '../kernel/open.ts';
 import { PodNetworkReconciler } from './reconcile/index.ts';
 import type { PodNetworkCleanupResult } from './reconcile/index.ts';
 import { conflistPath } from './plan/index.ts';
@@ -13,8 +13,8 @@ export * from './plan/index.ts';
 export * from './reconcile/index.ts';
 export { PodNetworkController } from './controller.ts';
 export type { ObjectEvent, PodNetworkControllerOptions, PodNetworkReport } from './controller.ts';
-export { openPodNetworkKernel } from './kernel.ts';
-export type { OpenPodNetworkKernel, PodNetworkKernelOptions } from './kernel.ts';
+export { openPodNetworkKernel } from '../kernel/open.ts';
+export type { OpenPodNetworkKernel, PodNetworkKernelOptions } from '../kernel/open.ts';
 export { RTPROT_IPVSNET } from '../kernel/route.ts';
 
 /**
