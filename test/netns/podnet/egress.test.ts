@@ -14,7 +14,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { execa } from 'execa';
 import type { ResultPromise } from 'execa';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { OURS, ROOT, Scratch, nsPath, prerequisites, runPlugin, uniq } from '../cni/helpers.ts';
 import { nsRunner } from '../kernel/netns.ts';
@@ -324,6 +324,34 @@ describe('pod egress masquerading, two nodes and an internet', () => {
     const again = await execa('ip', ['netns', 'exec', A.ns, join(ROOT, 'bin/ipvsnet'), 'cleanup', '--family', '4', '--state-file', join(stateDir, 'state.json'), '--cni-conf-dir', confDir], { reject: false });
     expect(again.exitCode, String(again.stderr)).toBe(0);
     expect(String(again.stdout)).toContain(`pod network: 0 routes removed, egress chain absent, conflist ${ours} absent, 0 failed`);
+    expect(existsSync(foreignConf)).toBe(true);
+  });
+
+  it('`ipvsnet agent --cleanup` removes the same three (it shares the pod network\'s cleanup) and spares the foreign ones', async () => {
+    // put ours back: node-a's route to node-b, the egress chain, the conflist
+    expect((await A.rc!.syncRoutes([A.obj, B.obj])).errors).toEqual([]);
+    expect((await controller(A, { backend: 'nft' }).pe.sync(A.obj)).errors).toEqual([]);
+    const confDir = s.tmpdir('ivt-netd-');
+    const pn = nodePodNetwork({ nodeName: A.name, rtnl: A.rtnl!, routes: false, conflist: { confDir, binDir: s.tmpdir('ivt-bin-') } });
+    pn.controller.nodes.upsert(A.obj);
+    expect((await pn.controller.sync()).result.conflist?.action).toBe('written');
+    const foreignConf = join(confDir, '10-flannel.conflist');
+    writeFileSync(foreignConf, JSON.stringify({ cniVersion: '1.0.0', name: 'cbr0', plugins: [{ type: 'flannel' }] }));
+    expect(await routesIn(A.ns, ['proto', '240'])).toEqual(['10.244.2.0/24 via 192.168.43.112']);
+    // the agent keeps its state file per network namespace under /run/ipvsnet: removed below
+    const ino = String((await execa('stat', ['-L', '-c', '%i', `/run/netns/${A.ns}`])).stdout).trim();
+    try {
+      const r = await execa('ip', ['netns', 'exec', A.ns, join(ROOT, 'bin/ipvsnet'), 'agent', '--cleanup', `--cni-conf-dir=${confDir}`, '--hostname-override=node-a'], { reject: false });
+      expect(r.exitCode, String(r.stdout) + String(r.stderr)).toBe(0);
+    } finally {
+      rmSync(`/run/ipvsnet/net-${ino}`, { recursive: true, force: true });
+    }
+    expect(await routesIn(A.ns, ['proto', '240'])).toEqual([]);
+    expect(await routesIn(A.ns, ['10.250.0.0/24'])).toEqual(['10.250.0.0/24 via 192.168.43.112']);
+    const after = await natSave(A.ns);
+    expect(after).not.toContain(POD_EGRESS_CHAIN);
+    expect(after).toContain('-A POSTROUTING -j FOREIGN-EGRESS');
+    expect(existsSync(join(confDir, '10-ipvsnet.conflist'))).toBe(false);
     expect(existsSync(foreignConf)).toBe(true);
   });
 });
