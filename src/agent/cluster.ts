@@ -5,7 +5,7 @@ import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { ClusterSources } from '../sources/index.ts';
 import { AgentMetrics } from '../metrics/index.ts';
-import type { Diagnostic } from '../plan/types.ts';
+import type { Diagnostic } from '../net/index.ts';
 import { EventRecorder } from './events.ts';
 import type { AgentSources } from './agent.ts';
 

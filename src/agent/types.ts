@@ -5,7 +5,8 @@ import type { Logger } from 'pino';
 import type { Observable } from 'rxjs';
 import type { SourceEvent } from '../sources/index.ts';
 import type { AgentMetrics, IpvsStatsSource } from '../metrics/index.ts';
-import type { Diagnostic, Plan } from '../plan/types.ts';
+import type { Diagnostic } from '../net/index.ts';
+import type { Plan } from '../plan/types.ts';
 
 /** The watch caches and their event stream (ClusterSources behind src/agent/cluster.ts). */
 export interface AgentSources {

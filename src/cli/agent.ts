@@ -12,7 +12,7 @@ import { resolveAgentConfig, usage, ConfigError, type AgentConfig } from '../con
 import { loadKubeConfig } from '../sources/kube.ts';
 import { Agent, type AgentController } from '../agent/agent.ts';
 import { clusterDeps } from '../agent/cluster.ts';
-import type { Family } from '../plan/types.ts';
+import type { Family } from '../net/index.ts';
 import type { Ipvs } from '../kernel/ipvs/types.ts';
 
 function familiesOf(cfg: AgentConfig): Family[] {
@@ -113,7 +113,9 @@ export async function run(argv: string[]): Promise<number> {
     const { startCniServer } = await import('../cni/server.ts');
     cniServer = await startCniServer({
       ...(cfg.cniSocket ? { socketPath: cfg.cniSocket } : {}),
-      onRequest: (r) => log.debug(r, 'CNI request served'),
+      requestTimeoutMs: cfg.cniRequestTimeoutMs,
+      onRequest: (r) => (r.failedBy ? log.warn(r, 'CNI request failed') : log.debug(r, 'CNI request served')),
+      onWorker: (e) => log.info(e, 'CNI worker process'),
     });
     log.info({ socket: cniServer.socketPath }, 'CNI thick-mode server listening');
   }

@@ -3,7 +3,7 @@
 // after each of its syncs and passes the diagnostics on as Events; `cleanup` removes what this
 // controller writes and nothing else.
 import type { Logger } from 'pino';
-import type { Diagnostic, Family } from '../plan/types.ts';
+import type { Diagnostic, Family } from '../net/index.ts';
 import { PodNodes } from './model.ts';
 import { DEFAULT_BIN_DIR, conflistPath, planPodNetwork } from './plan/index.ts';
 import type { PodNetworkFacts, PodNetworkOptions, PodNetworkPlan } from './plan/index.ts';

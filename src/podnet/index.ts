@@ -1,6 +1,6 @@
 // The pod network (--pod-routes, --cni-conf-dir): Node models → pure planner → reconciler →
 // kernel adapters. See docs/pod-network.md and src/podnet/README.md.
-import type { Family } from '../plan/types.ts';
+import type { Family } from '../net/index.ts';
 import { openPodNetworkKernel } from '../kernel/open.ts';
 import type { PodNetworkKernelOptions } from '../kernel/open.ts';
 import { PodNetworkReconciler } from './reconcile/index.ts';

@@ -1,20 +1,34 @@
 // The pod network's view of a Node: its name, podCIDR(s) and InternalIP(s), validated at the edge
 // by the Node schema (src/model/node.ts, zod). A malformed Node is skipped with the diagnostics that
 // name it and the field; the other Nodes keep their models.
-import type { Diagnostic } from '../plan/types.ts';
+import type { CIDR, Diagnostic, Family, IP } from '../net/index.ts';
+import { canonicalNetwork, formatIP, network, parseCIDR, parseIP } from '../net/index.ts';
 import { parseNode } from '../model/node.ts';
 import { objectRef } from '../model/common.ts';
-import { parseCIDR, parseIP } from '../model/ip.ts';
-import type { ParsedCIDR, ParsedIP } from '../model/ip.ts';
+
+/** A podCIDR: its network (host bits cleared) and that network's canonical text. */
+export interface PodCIDR {
+  family: Family;
+  /** e.g. "10.244.2.0/24", "fd00:244:2::/64" (RFC 5952) */
+  text: string;
+  cidr: CIDR;
+}
+
+/** An address of a Node, with its canonical text. */
+export interface NodeIP {
+  family: Family;
+  text: string;
+  ip: IP;
+}
 
 export interface PodNode {
   name: string;
   /** spec.podCIDRs (else spec.podCIDR), host bits cleared, in the Node's order. */
-  podCIDRs: ParsedCIDR[];
+  podCIDRs: PodCIDR[];
   /** The field the podCIDRs came from, for diagnostics ("spec.podCIDRs" or "spec.podCIDR"). */
   podCIDRField: 'spec.podCIDRs' | 'spec.podCIDR';
   /** status.addresses of type InternalIP, canonical, in status order. */
-  internalIPs: ParsedIP[];
+  internalIPs: NodeIP[];
 }
 
 export interface PodNodeResult {
@@ -34,9 +48,12 @@ export function podNodeOf(raw: unknown): PodNodeResult {
   return {
     node: {
       name: m.name,
-      podCIDRs: m.podCIDRs.map((c) => parseCIDR(c)).filter((c): c is ParsedCIDR => c !== null),
+      podCIDRs: m.podCIDRs.map((s) => parseCIDR(s)).filter((c): c is CIDR => c !== undefined).map((c) => {
+        const cidr = { ip: network(c), prefix: c.prefix };
+        return { family: c.ip.family, text: canonicalNetwork(c), cidr };
+      }),
       podCIDRField: fromList ? 'spec.podCIDRs' : 'spec.podCIDR',
-      internalIPs: m.addresses.filter((a) => a.type === 'InternalIP').map((a) => parseIP(a.address)).filter((ip): ip is ParsedIP => ip !== null),
+      internalIPs: m.addresses.filter((a) => a.type === 'InternalIP').map((a) => parseIP(a.address)).filter((ip): ip is IP => ip !== undefined).map((ip) => ({ family: ip.family, text: formatIP(ip), ip })),
     },
     diagnostics: r.diagnostics,
   };

@@ -1,9 +1,8 @@
 // The node's CNI configuration (pure): <confDir>/10-ipvsnet.conflist with ipvsnet-bridge +
 // ipvsnet-ipam over this node's podCIDR(s) (one range set per family, gateway = the first address),
 // plus portmap when that plugin is installed in the CNI bin dir (an input, read by the reconciler).
-import type { Diagnostic } from '../../plan/types.ts';
-import { formatIPv6 } from '../../model/ip.ts';
-import type { ParsedCIDR } from '../../model/ip.ts';
+import type { Diagnostic } from '../../net/index.ts';
+import { formatIP, next, network } from '../../net/index.ts';
 import type { PodNode } from '../model.ts';
 
 export const CONFLIST_NAME = '10-ipvsnet.conflist';
@@ -38,22 +37,13 @@ export function conflistPath(confDir: string | undefined): string {
   return `${(confDir ?? DEFAULT_CONF_DIR).replace(/\/+$/, '')}/${CONFLIST_NAME}`;
 }
 
-/** The first address of a network (the bridge's gateway address). */
-function gateway(c: ParsedCIDR): string {
-  const b = new Uint8Array(c.bytes);
-  for (let i = b.length - 1; i >= 0; i--) {
-    b[i] = (b[i]! + 1) & 0xff;
-    if (b[i] !== 0) break;
-  }
-  return c.family === 4 ? b.join('.') : formatIPv6(b);
-}
-
 /** The conflist object for `self`, or undefined (with a warning: a Node waits for its podCIDR, it is not invalid) when it has no podCIDR yet. */
 export function buildConflist(self: PodNode, opts: ConflistOptions & { portmap: boolean }): { conflist?: object; diagnostics: Diagnostic[] } {
   if (self.podCIDRs.length === 0) {
     return { diagnostics: [{ kind: 'Node', object: self.name, field: 'spec.podCIDR', reason: 'no podCIDR allocated to this node yet; CNI config not written', severity: 'warning' }] };
   }
-  const ranges = self.podCIDRs.map((c) => [{ subnet: c.text, gateway: gateway(c) }]);
+  // the gateway is the network's first address
+  const ranges = self.podCIDRs.map((c) => [{ subnet: c.text, gateway: formatIP(next(network(c.cidr))) }]);
   const bridge: Record<string, unknown> = {
     type: BRIDGE_PLUGIN,
     bridge: opts.bridge ?? 'cni0',

@@ -9,9 +9,8 @@
 // (what flannel's ipMasq and kube-router's --enable-pod-egress do). The conflist keeps the bridge
 // plugin's ipMasq off, because that would also SNAT pod-to-pod traffic between nodes. The chain is
 // jumped to from nat POSTROUTING exactly once (src/podnet/reconcile/egress.ts keeps the jump).
-import type { Diagnostic, Family } from '../../plan/types.ts';
-import { cidrContains, parseCIDR } from '../../model/ip.ts';
-import type { ParsedCIDR } from '../../model/ip.ts';
+import type { CIDR, Diagnostic, Family } from '../../net/index.ts';
+import { canonicalNetwork, overlaps, parseCIDR } from '../../net/index.ts';
 import type { PodNode } from '../model.ts';
 
 export const POD_EGRESS_CHAIN = 'IPVSNET-POD-EGRESS';
@@ -39,15 +38,9 @@ export interface EgressOptions {
   randomFully?: boolean;
 }
 
-function overlaps(a: ParsedCIDR, b: ParsedCIDR): boolean {
-  if (a.family !== b.family) return false;
-  const net = (c: ParsedCIDR) => ({ family: c.family, text: c.address, bytes: c.bytes });
-  return cidrContains(a, net(b)) || cidrContains(b, net(a));
-}
-
 /** The valid cluster CIDRs, and a Config diagnostic for each invalid one. */
-export function clusterCIDRsOf(clusterCIDRs: readonly string[], object: string, diagnostics: Diagnostic[]): ParsedCIDR[] {
-  const out: ParsedCIDR[] = [];
+export function clusterCIDRsOf(clusterCIDRs: readonly string[], object: string, diagnostics: Diagnostic[]): CIDR[] {
+  const out: CIDR[] = [];
   clusterCIDRs.forEach((s, i) => {
     const c = parseCIDR(s.trim());
     if (!c) diagnostics.push({ kind: 'Config', object, field: `clusterCIDRs[${i}]`, reason: `${JSON.stringify(s)} is not a CIDR; not used for pod egress masquerading`, severity: 'error' });
@@ -75,12 +68,12 @@ export function planEgress(self: PodNode, opts: EgressOptions): EgressPlan {
       diagnostics.push({ kind: 'Node', object: name, field: 'spec.podCIDRs', reason: `more than one IPv${fam} podCIDR; pod egress masqueraded from the first only, not from ${pod.text}`, severity: 'warning' });
       continue;
     }
-    const dsts = [...new Set(cluster.filter((c) => c.family === fam).map((c) => c.text))];
+    const dsts = [...new Set(cluster.filter((c) => c.ip.family === fam).map(canonicalNetwork))];
     if (dsts.length === 0) {
       diagnostics.push({ kind: 'Config', object: name, field: 'clusterCIDRs', reason: `no IPv${fam} cluster CIDR (--cluster-cidr) for podCIDR ${pod.text}: IPv${fam} pod egress not masqueraded (without it, pod-to-pod traffic would be SNATed too)`, severity: 'error' });
       continue;
     }
-    if (!cluster.some((c) => overlaps(c, pod))) {
+    if (!cluster.some((c) => overlaps(c, pod.cidr))) {
       diagnostics.push({ kind: 'Node', object: name, field: self.podCIDRField, reason: `podCIDR ${pod.text} is outside the cluster CIDR(s) ${dsts.join(', ')}: traffic to it from other nodes' pods is masqueraded there`, severity: 'warning' });
     }
     families[fam] = [

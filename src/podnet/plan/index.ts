@@ -1,6 +1,6 @@
 // The pod network's planner (pure): Node models + this node's kernel facts (connected subnets,
 // whether portmap is installed) + options → the routes, the egress chain and the conflist to keep.
-import type { Diagnostic } from '../../plan/types.ts';
+import type { Diagnostic } from '../../net/index.ts';
 import type { PodNode } from '../model.ts';
 import { planRoutes } from './routes.ts';
 import type { RoutePlan } from './routes.ts';

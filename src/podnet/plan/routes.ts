@@ -1,9 +1,8 @@
 // Peer routes (pure): for every other Node with podCIDR(s) and an InternalIP of the same family,
 // the route `podCIDR via InternalIP`, but only when that InternalIP is on a directly connected
 // subnet of this node; otherwise a diagnostic instead of a route that could not work.
-import type { Diagnostic } from '../../plan/types.ts';
-import { cidrContains, parseCIDR } from '../../model/ip.ts';
-import type { ParsedCIDR } from '../../model/ip.ts';
+import type { CIDR, Diagnostic } from '../../net/index.ts';
+import { contains, parseCIDR } from '../../net/index.ts';
 import type { PodNode } from '../model.ts';
 
 export interface DesiredRoute {
@@ -35,7 +34,7 @@ export function planRoutes(nodes: readonly PodNode[], selfName: string, connecte
   const diagnostics: Diagnostic[] = [];
   const routes: DesiredRoute[] = [];
   const unreachablePeers: string[] = [];
-  const subnets = connected.map((c) => parseCIDR(c)).filter((c): c is ParsedCIDR => c !== null);
+  const subnets = connected.map((c) => parseCIDR(c)).filter((c): c is CIDR => c !== undefined);
   const seen = new Map<string, string>();
   for (const n of nodes) {
     if (n.name === selfName) continue;
@@ -46,7 +45,7 @@ export function planRoutes(nodes: readonly PodNode[], selfName: string, connecte
         diagnostics.push(diag(n.name, 'status.addresses', `no IPv${c.family} InternalIP for podCIDR ${c.text}; no route installed`));
         continue;
       }
-      const onLink = ips.find((ip) => subnets.some((s) => cidrContains(s, ip)));
+      const onLink = ips.find((ip) => subnets.some((s) => contains(s, ip.ip)));
       if (!onLink) {
         unreachable = true;
         diagnostics.push(diag(n.name, 'status.addresses', `InternalIP ${ips[0]!.text} is not on a directly connected subnet of node ${selfName}; route ${c.text} not installed`));

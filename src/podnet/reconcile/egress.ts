@@ -3,7 +3,7 @@
 // jump when it is missing (inserted at the top, like kube-proxy's) or duplicated. An unchanged plan
 // re-reads the kernel at most once per verifyIntervalMs. A family the plan leaves out loses the
 // chain and every jump into it from a built-in chain; other rules in POSTROUTING are left alone.
-import type { Family } from '../../plan/types.ts';
+import type { Family } from '../../net/index.ts';
 import type { JumpRule, RulesetState } from '../../kernel/iptables.ts';
 import { egressRestoreText, POD_EGRESS_CHAIN, POD_EGRESS_JUMP_COMMENT } from '../plan/egress.ts';
 import type { EgressPlan } from '../plan/egress.ts';

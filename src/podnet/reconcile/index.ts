@@ -1,7 +1,7 @@
 // The pod network's reconciler: one part per kernel object kind (routes, the egress chain, the
 // conflist), each reading its own state back and making the fewest changes. A failing part does not
 // stop the others; its error is reported.
-import type { Family } from '../../plan/types.ts';
+import type { Family } from '../../net/index.ts';
 import type { PodNetworkFacts, PodNetworkPlan } from '../plan/index.ts';
 import { RouteReconciler } from './routes.ts';
 import type { OwnedRoute, RouteSyncResult, RouteTable } from './routes.ts';

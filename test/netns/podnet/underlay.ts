@@ -26,7 +26,7 @@ export interface NodePodNetwork {
   controller: PodNetworkController;
   reconciler: PodNetworkReconciler;
   /** Replace the known Nodes with `nodes` and sync; the routes part of the result, with the plan's findings. */
-  syncRoutes(nodes: readonly unknown[]): Promise<{ added: OwnedRoute[]; removed: OwnedRoute[]; unchanged: number; errors: string[]; unreachablePeers: string[]; diagnostics: import('../../../src/plan/types.ts').Diagnostic[] }>;
+  syncRoutes(nodes: readonly unknown[]): Promise<{ added: OwnedRoute[]; removed: OwnedRoute[]; unchanged: number; errors: string[]; unreachablePeers: string[]; diagnostics: import('../../../src/net/index.ts').Diagnostic[] }>;
 }
 
 /** A node's pod-network controller on the real adapters. */

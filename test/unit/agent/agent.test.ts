@@ -12,7 +12,8 @@ import type { AgentController, AgentSources, ControllerOutcome, EventSink, Plann
 import { AgentMetrics } from '../../../src/metrics/index.ts';
 import { resolveAgentConfig } from '../../../src/config/index.ts';
 import type { SourceEvent } from '../../../src/sources/index.ts';
-import type { Diagnostic, Plan } from '../../../src/plan/types.ts';
+import type { Diagnostic } from '../../../src/net/index.ts';
+import type { Plan } from '../../../src/plan/types.ts';
 
 const NODE = 'node-a';
 

@@ -55,7 +55,7 @@ describe('client-node-lite', () => {
     expect(r.lite).toBe(true);
     // Only the HTTP request context Watch and kubeRequest use (and what it imports) may load.
     for (const m of r.gen as string[]) expect(m).toMatch(/^(http\/|rxjsStub\.js$)/);
-  });
+  }, 60_000); // a child process loading the module graph; a bound for a loaded 2-core machine, not a speed check
 
   it('without the hook the same graph loads the generated models (so the check above can fail)', () => {
     const r = child(`${RECORD}
@@ -64,7 +64,7 @@ describe('client-node-lite', () => {
       console.log(JSON.stringify({ models: seen.filter((u) => u.includes('/dist/gen/models/')).length }));
     `);
     expect(r.models).toBeGreaterThan(100);
-  });
+  }, 60_000); // a child process loading the module graph; a bound for a loaded 2-core machine, not a speed check
 
   it('KubeConfig still loads and authenticates requests; makeApiClient fails with a clear message', () => {
     const r = child(`
