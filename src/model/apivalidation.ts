@@ -13,7 +13,7 @@
 //   - nodePorts and healthCheckNodePort: inside --service-node-port-range (default 30000-32767;
 //     checked by the planner, see NodeConfig.nodePortRange).
 
-import { parseCIDR, parseIP, isLinkLocalUnicast, isLoopback, isUnspecified, type ParsedIP } from './ip.ts';
+import { canonicalNetwork, checkCIDR, formatIP, hasHostBits, isIPv4Mapped, isLoopback, isUnspecified, parseIP, type IP } from '../net/index.ts';
 
 export const DNS1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 export const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -38,28 +38,26 @@ export function nameProblem(name: string, rule: NameRule): string | undefined {
   return undefined;
 }
 
-/** ::ffff:a.b.c.d */
-export function isIPv4Mapped(ip: ParsedIP): boolean {
-  if (ip.family !== 6) return false;
-  for (let i = 0; i < 10; i++) if (ip.bytes[i] !== 0) return false;
-  return ip.bytes[10] === 0xff && ip.bytes[11] === 0xff;
+export { isIPv4Mapped };
+
+function isLinkLocalUnicast(ip: IP): boolean {
+  // 169.254.0.0/16, fe80::/10
+  return ip.family === 4 ? ip.value >> 16n === 0xa9fen : ip.value >> 118n === 0x3fan;
 }
 
-function isLinkLocalMulticast(ip: ParsedIP): boolean {
+function isLinkLocalMulticast(ip: IP): boolean {
   // Go's net.IP.IsLinkLocalMulticast: 224.0.0.0/24, and IPv6 multicast with link-local scope (ffX2::/16).
-  if (ip.family === 4) return ip.bytes[0] === 224 && ip.bytes[1] === 0 && ip.bytes[2] === 0;
-  return ip.bytes[0] === 0xff && (ip.bytes[1]! & 0x0f) === 0x02;
+  return ip.family === 4 ? ip.value >> 8n === 0xe00000n : ((ip.value >> 112n) & 0xff0fn) === 0xff02n;
 }
 
-function isMulticast(ip: ParsedIP): boolean {
-  return ip.family === 4 ? (ip.bytes[0]! & 0xf0) === 0xe0 : ip.bytes[0] === 0xff;
+function isMulticast(ip: IP): boolean {
+  return ip.family === 4 ? ip.value >> 28n === 0xen : ip.value >> 120n === 0xffn;
 }
 
 /** The strict-validation message for an IPv4-mapped address, or undefined. */
-export function mappedProblem(ip: ParsedIP): string | undefined {
+export function mappedProblem(ip: IP): string | undefined {
   if (!isIPv4Mapped(ip)) return undefined;
-  const v4 = `${ip.bytes[12]}.${ip.bytes[13]}.${ip.bytes[14]}.${ip.bytes[15]}`;
-  return `must not be an IPv4-mapped IPv6 address (use ${JSON.stringify(v4)})`;
+  return `must not be an IPv4-mapped IPv6 address (use ${JSON.stringify(formatIP({ family: 4, value: ip.value & 0xffffffffn }))})`;
 }
 
 /** ValidateNonSpecialIP: endpoint addresses and external IPs. */
@@ -69,7 +67,7 @@ export function nonSpecialIPProblem(text: string): string | undefined {
   const mapped = mappedProblem(ip);
   if (mapped) return mapped;
   if (isUnspecified(ip)) return `may not be unspecified (${text})`;
-  if (isLoopback(ip) || (ip.family === 4 && ip.bytes[0] === 127)) return 'may not be in the loopback range (127.0.0.0/8, ::1/128)';
+  if (isLoopback(ip)) return 'may not be in the loopback range (127.0.0.0/8, ::1/128)';
   if (isLinkLocalUnicast(ip)) return 'may not be in the link-local range (169.254.0.0/16, fe80::/10)';
   if (isLinkLocalMulticast(ip)) return 'may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)';
   return undefined;
@@ -83,13 +81,13 @@ export function clusterIPProblem(text: string): string | undefined {
   if (mapped) return mapped;
   const why = isUnspecified(ip)
     ? 'unspecified'
-    : isLoopback(ip) || (ip.family === 4 && ip.bytes[0] === 127)
+    : isLoopback(ip)
       ? 'a loopback address'
       : isLinkLocalUnicast(ip)
         ? 'a link-local address'
         : isMulticast(ip)
           ? 'a multicast address'
-          : ip.family === 4 && ip.bytes.every((b) => b === 255)
+          : ip.family === 4 && ip.value === 0xffffffffn
             ? 'the broadcast address'
             : undefined;
   return why ? `${text} is ${why}: the API server allocates ClusterIPs only from its service CIDR, which cannot hold one` : undefined;
@@ -97,13 +95,11 @@ export function clusterIPProblem(text: string): string | undefined {
 
 /** A CIDR whose address has bits set beyond the prefix (KEP-4858: ambiguous, refused), or IPv4-mapped. */
 export function cidrProblem(text: string): string | undefined {
-  const s = text.trim();
-  const c = parseCIDR(s);
+  const c = checkCIDR(text.trim(), 'keep').cidr;
   if (!c) return undefined;
-  const ip = parseIP(s.slice(0, s.indexOf('/')))!;
-  const mapped = mappedProblem(ip);
+  const mapped = mappedProblem(c.ip);
   if (mapped) return `address ${mapped}`;
-  if (ip.text !== c.address) return `${JSON.stringify(text)} has host bits set beyond the prefix length: ambiguous (use ${JSON.stringify(c.text)} or ${JSON.stringify(`${ip.text}/${ip.family === 4 ? 32 : 128}`)})`;
+  if (hasHostBits(c)) return `${JSON.stringify(text)} has host bits set beyond the prefix length: ambiguous (use ${JSON.stringify(canonicalNetwork(c))} or ${JSON.stringify(`${formatIP(c.ip)}/${c.ip.family === 4 ? 32 : 128}`)})`;
   return undefined;
 }
 

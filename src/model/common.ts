@@ -2,9 +2,9 @@
 // into Diagnostics that name the object and the field.
 
 import { z } from 'zod';
-import type { Diagnostic } from '../plan/types.ts';
+import type { Diagnostic } from '../net/index.ts';
 import { fieldPath } from './diagnostics.ts';
-import { parseCIDR, parseIP } from './ip.ts';
+import { parseCIDR, parseIP } from '../net/index.ts';
 import { cidrProblem, mappedProblem, nameProblem, nonSpecialIPProblem, type NameRule } from './apivalidation.ts';
 
 /** Error for a wrong-typed (or missing) field. */
@@ -39,7 +39,7 @@ export function metadataSchema(rule: NameRule) {
   return z.looseObject({ name: nameSchema(rule), ...metadataFields });
 }
 
-export const ipString = z.string({ error: typeErr('a string') }).refine((s) => parseIP(s) !== null, {
+export const ipString = z.string({ error: typeErr('a string') }).refine((s) => parseIP(s) !== undefined, {
   error: (iss) => `${JSON.stringify(iss.input)} is not a valid IP address`,
 });
 
@@ -59,7 +59,7 @@ export const nonSpecialIPString = ipString.superRefine((s, ctx) => {
 /** A subnet: valid, and no bits set beyond the prefix length (refused, not normalised). */
 export const cidrString = z
   .string({ error: typeErr('a string') })
-  .refine((s) => parseCIDR(s.trim()) !== null, { error: (iss) => `${JSON.stringify(iss.input)} is not a valid CIDR` })
+  .refine((s) => parseCIDR(s.trim(), 'keep') !== undefined, { error: (iss) => `${JSON.stringify(iss.input)} is not a valid CIDR` })
   .superRefine((s, ctx) => {
     const p = cidrProblem(s);
     if (p) ctx.addIssue({ code: 'custom', message: p });

@@ -10,7 +10,8 @@
 // its firewall entries) and gets an error diagnostic naming both Services (code AddressConflict),
 // which the agent turns into a Warning Event on the losing Service and a metric.
 
-import type { Diagnostic, VirtualServer, VirtualServerKind } from './types.ts';
+import type { Diagnostic } from '../net/index.ts';
+import type { VirtualServer, VirtualServerKind } from './types.ts';
 
 export interface NoNodeAccess {
   ip: string;

@@ -4,9 +4,10 @@
 // function of (Service, its EndpointSlices, node context), which is what makes
 // incremental planning cheap: a change recomputes only the touched Service.
 
-import type { Diagnostic, Family, HealthCheckNodePort, RealServer, VirtualServer, VirtualServerFlag } from './types.ts';
+import type { Diagnostic, Family } from '../net/index.ts';
+import type { HealthCheckNodePort, RealServer, VirtualServer, VirtualServerFlag } from './types.ts';
 import type { EndpointSliceModel, ServiceModel, ServicePortModel } from '../model/types.ts';
-import { cidrContains, parseCIDR } from '../model/ip.ts';
+import { canonicalNetwork, contains, formatIP, network, parseCIDR } from '../net/index.ts';
 import { addrKey } from './addr.ts';
 export { addrKey };
 import { LABEL_SERVICE_NAME } from '../model/endpointslice.ts';
@@ -140,7 +141,7 @@ function familyContribution(
   // Addresses of this family with the index of their field; an address listed twice claims once.
   const externalIPs = indexed(svc.externalIPs, family);
   const lbIPs = indexed(svc.loadBalancerIngress.map((i) => (i.ip !== undefined && i.ipMode === 'VIP' ? i.ip : '')), family);
-  const sourceRanges = lbIPs.length === 0 ? [] : svc.loadBalancerSourceRanges.map((r) => parseCIDR(r)!).filter((r) => r.family === family);
+  const sourceRanges = lbIPs.length === 0 ? [] : svc.loadBalancerSourceRanges.map((r) => parseCIDR(r, 'keep')!).filter((r) => r.ip.family === family);
   const clusterIPField = `spec.clusterIPs[${svc.clusterIPs.indexOf(clusterIP)}]`;
   // apiservice.ExternalPolicyLocal: Local only counts for externally reachable Services.
   const externallyReachable = svc.type === 'LoadBalancer' || svc.type === 'NodePort' || svc.externalIPs.length > 0;
@@ -198,8 +199,8 @@ function familyContribution(
         m.push(SET.loadBalancerFW, entry);
         let allowFromNode = false;
         for (const r of sourceRanges) {
-          m.push(SET.loadBalancerSourceCIDR, cat(entry, ',', r.prefix === netmask ? r.address : r.text));
-          if (fctx.primaryIP && cidrContains(r, fctx.primaryIP)) allowFromNode = true;
+          m.push(SET.loadBalancerSourceCIDR, cat(entry, ',', r.prefix === netmask ? formatIP(network(r)) : canonicalNetwork(r)));
+          if (fctx.primaryIP && contains(r, fctx.primaryIP)) allowFromNode = true;
         }
         if (allowFromNode) m.push(SET.loadBalancerSourceIP, cat(entry, ',', ip));
         else nna = { ip, proto, port: sp.port };

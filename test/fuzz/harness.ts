@@ -17,7 +17,8 @@ import { parseObject } from '../../src/model/parse.ts';
 import { buildPlan } from '../../src/plan/full.ts';
 import { IncrementalPlanner } from '../../src/plan/incremental.ts';
 import { defaultNodeConfig } from '../../src/plan/config.ts';
-import type { Diagnostic, Plan } from '../../src/plan/types.ts';
+import type { Diagnostic } from '../../src/net/index.ts';
+import type { Plan } from '../../src/plan/types.ts';
 
 type Obj = Record<string, unknown>;
 
