@@ -18,7 +18,8 @@ import { EventRecorder } from './events.ts';
 import { AgentMetrics, serveMetrics, type IpFamilyLabel, type IpvsStatsSource } from '../metrics/index.ts';
 import { ProxyHealthState, ServiceHealthServers, serveProxyHealth } from '../health/index.ts';
 import type { AgentConfig } from '../config/index.ts';
-import type { Diagnostic, Plan } from '../plan/types.ts';
+import type { Diagnostic } from '../net/index.ts';
+import type { Plan } from '../plan/types.ts';
 
 export interface PlannerLike {
   upsertService(raw: unknown): unknown;

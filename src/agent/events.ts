@@ -3,7 +3,7 @@
 
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import type { Diagnostic } from '../plan/types.ts';
+import type { Diagnostic } from '../net/index.ts';
 import { kubeRequest } from '../sources/kube.ts';
 
 export const REPORTING_CONTROLLER = 'ipvsnet.io/agent';

@@ -2,9 +2,9 @@
 // into Diagnostics that name the object and the field.
 
 import { z } from 'zod';
-import type { Diagnostic } from '../plan/types.ts';
+import type { Diagnostic } from '../net/index.ts';
 import { fieldPath } from './diagnostics.ts';
-import { parseCIDR, parseIP } from './ip.ts';
+import { parseCIDR, parseIP } from '../net/index.ts';
 
 /** Error for a wrong-typed (or missing) field. */
 export function typeErr(expected: string) {
@@ -29,11 +29,11 @@ export const metadataSchema = z.looseObject({
   annotations: z.record(z.string(), z.string({ error: 'annotation values must be strings' })).nullish(),
 });
 
-export const ipString = z.string({ error: typeErr('a string') }).refine((s) => parseIP(s) !== null, {
+export const ipString = z.string({ error: typeErr('a string') }).refine((s) => parseIP(s) !== undefined, {
   error: (iss) => `${JSON.stringify(iss.input)} is not a valid IP address`,
 });
 
-export const cidrString = z.string({ error: typeErr('a string') }).refine((s) => parseCIDR(s.trim()) !== null, {
+export const cidrString = z.string({ error: typeErr('a string') }).refine((s) => parseCIDR(s.trim(), 'keep') !== undefined, {
   error: (iss) => `${JSON.stringify(iss.input)} is not a valid CIDR`,
 });
 

@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import type { ParseResult, ServiceModel, ServicePortModel } from './types.ts';
 import { DiagnosticSink, cidrString, ipString, metadataSchema, objectRef, parseWith, portNumber, protocolSchema, typeErr } from './common.ts';
-import { parseCIDR, parseIP } from './ip.ts';
+import { canonicalIP, canonicalNetwork, formatIP, parseCIDR, parseIP } from '../net/index.ts';
 import { intern } from './intern.ts';
 import { parseSchedulerAnnotations } from './scheduler.ts';
 
@@ -40,10 +40,10 @@ const serviceSchema = z.looseObject({
       .optional(),
     clusterIP: z
       .string({ error: typeErr('a string') })
-      .refine((s) => s === '' || s === 'None' || parseIP(s) !== null, { error: (iss) => `${JSON.stringify(iss.input)} is not a valid IP address or "None"` })
+      .refine((s) => s === '' || s === 'None' || parseIP(s) !== undefined, { error: (iss) => `${JSON.stringify(iss.input)} is not a valid IP address or "None"` })
       .optional(),
     clusterIPs: z
-      .array(z.string().refine((s) => s === 'None' || parseIP(s) !== null, { error: (iss) => `${JSON.stringify(iss.input)} is not a valid IP address or "None"` }))
+      .array(z.string().refine((s) => s === 'None' || parseIP(s) !== undefined, { error: (iss) => `${JSON.stringify(iss.input)} is not a valid IP address or "None"` }))
       .nullish(),
     ports: z.array(servicePortSchema, { error: typeErr('a list') }).nullish(),
     externalIPs: z.array(ipString, { error: typeErr('a list') }).nullish(),
@@ -108,8 +108,8 @@ export function parseService(raw: unknown): ParseResult<ServiceModel> {
   let headless = false;
   const given = spec.clusterIPs && spec.clusterIPs.length > 0 ? spec.clusterIPs : spec.clusterIP ? [spec.clusterIP] : [];
   if (spec.clusterIP && spec.clusterIPs && spec.clusterIPs.length > 0 && spec.clusterIPs[0] !== spec.clusterIP) {
-    const a = parseIP(spec.clusterIP)?.text ?? spec.clusterIP;
-    const b = parseIP(spec.clusterIPs[0]!)?.text ?? spec.clusterIPs[0];
+    const a = canonicalIP(spec.clusterIP) ?? spec.clusterIP;
+    const b = canonicalIP(spec.clusterIPs[0]!) ?? spec.clusterIPs[0];
     if (a !== b) sink.error('spec.clusterIPs[0]', `must equal spec.clusterIP (${spec.clusterIP})`);
   }
   if (given.includes('None')) {
@@ -121,7 +121,7 @@ export function parseService(raw: unknown): ParseResult<ServiceModel> {
       const ip = parseIP(g)!;
       if (fams.has(ip.family)) sink.error(`spec.clusterIPs[${i}]`, `second IPv${ip.family} cluster IP; at most one per family`);
       fams.add(ip.family);
-      clusterIPs.push(ip.text);
+      clusterIPs.push(formatIP(ip));
     });
   }
   if (labels[LABEL_HEADLESS] !== undefined) headless = true;
@@ -154,10 +154,10 @@ export function parseService(raw: unknown): ParseResult<ServiceModel> {
   }
   if (rawPorts.length === 0 && !headless && type !== 'ExternalName') sink.error('spec.ports', 'a Service needs at least one port');
 
-  const externalIPs = (spec.externalIPs ?? []).map((x) => parseIP(x)!.text);
-  const loadBalancerSourceRanges = (spec.loadBalancerSourceRanges ?? []).map((x) => parseCIDR(x.trim())!.text);
+  const externalIPs = (spec.externalIPs ?? []).map((x) => canonicalIP(x)!);
+  const loadBalancerSourceRanges = (spec.loadBalancerSourceRanges ?? []).map((x) => canonicalNetwork(parseCIDR(x.trim(), 'keep')!));
   const loadBalancerIngress = (s.status?.loadBalancer?.ingress ?? []).map((ing) => ({
-    ...(ing.ip ? { ip: parseIP(ing.ip)!.text } : {}),
+    ...(ing.ip ? { ip: canonicalIP(ing.ip)! } : {}),
     ...(ing.hostname ? { hostname: ing.hostname } : {}),
     ipMode: ing.ipMode ?? ('VIP' as const),
   }));

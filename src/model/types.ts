@@ -2,7 +2,7 @@
 // Every address is canonical text (see ip.ts); every default the API server
 // would fill in is filled in here, so planners never see "maybe" fields.
 
-import type { Diagnostic, Protocol } from '../plan/types.ts';
+import type { Diagnostic, Protocol } from '../net/index.ts';
 
 export type { Protocol };
 

@@ -1,7 +1,8 @@
 // Turn per-Service contributions into the sorted, de-duplicated FamilyPlans.
 // Shared ordering rules live here so the full and the incremental planner agree.
 
-import type { Family, FamilyPlan, IpsetSpec, IptablesPlan, VirtualServer } from './types.ts';
+import type { Family } from '../net/index.ts';
+import type { FamilyPlan, IpsetSpec, IptablesPlan, VirtualServer } from './types.ts';
 import type { PlanContext } from './context.ts';
 import { IPSET_DEFS, ipsetName } from './ipsets.ts';
 import { renderIptables, type IptablesInput } from './iptables.ts';

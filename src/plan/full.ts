@@ -1,6 +1,7 @@
 // buildPlan: the whole plan from scratch (pure).
 
-import type { Diagnostic, HealthCheckNodePort, Plan } from './types.ts';
+import type { Diagnostic } from '../net/index.ts';
+import type { HealthCheckNodePort, Plan } from './types.ts';
 import type { ClusterState, EndpointSliceModel, NodeModel, ServiceModel } from '../model/types.ts';
 import { compareDiagnostics } from '../model/diagnostics.ts';
 import { validateNodeConfig, type NodeConfig } from './config.ts';

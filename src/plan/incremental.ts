@@ -3,7 +3,8 @@
 // recomputation plus a few sorted inserts. plan() must always equal
 // buildPlan() over the same objects (checked by a property test).
 
-import type { Diagnostic, Family, FamilyPlan, HealthCheckNodePort, Plan } from './types.ts';
+import type { Diagnostic, Family } from '../net/index.ts';
+import type { FamilyPlan, HealthCheckNodePort, Plan } from './types.ts';
 import { virtualServerKey } from './types.ts';
 import type { EndpointSliceModel, NodeModel, ServiceModel } from '../model/types.ts';
 import { parseService } from '../model/service.ts';

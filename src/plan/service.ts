@@ -4,9 +4,10 @@
 // function of (Service, its EndpointSlices, node context), which is what makes
 // incremental planning cheap: a change recomputes only the touched Service.
 
-import type { Diagnostic, Family, HealthCheckNodePort, RealServer, VirtualServer, VirtualServerFlag } from './types.ts';
+import type { Diagnostic, Family } from '../net/index.ts';
+import type { HealthCheckNodePort, RealServer, VirtualServer, VirtualServerFlag } from './types.ts';
 import type { EndpointSliceModel, ServiceModel, ServicePortModel } from '../model/types.ts';
-import { cidrContains, parseCIDR } from '../model/ip.ts';
+import { canonicalNetwork, contains, formatIP, network, parseCIDR } from '../net/index.ts';
 import { addrKey } from './addr.ts';
 export { addrKey };
 import { LABEL_SERVICE_NAME } from '../model/endpointslice.ts';
@@ -121,7 +122,7 @@ function familyContribution(
   const c: FamilyContribution = { family, virtualServers: [], bound: [], members: [], noNodeAccess: [] };
   const externalIPs = svc.externalIPs.length === 0 ? NONE : svc.externalIPs.filter((ip) => familyOf(ip) === family);
   const lbIPs = svc.loadBalancerIngress.length === 0 ? NONE : svc.loadBalancerIngress.filter((i) => i.ip !== undefined && i.ipMode === 'VIP' && familyOf(i.ip) === family).map((i) => i.ip!);
-  const sourceRanges = lbIPs.length === 0 ? [] : svc.loadBalancerSourceRanges.map((r) => parseCIDR(r)!).filter((r) => r.family === family);
+  const sourceRanges = lbIPs.length === 0 ? [] : svc.loadBalancerSourceRanges.map((r) => parseCIDR(r, 'keep')!).filter((r) => r.ip.family === family);
   // apiservice.ExternalPolicyLocal: Local only counts for externally reachable Services.
   const externallyReachable = svc.type === 'LoadBalancer' || svc.type === 'NodePort' || svc.externalIPs.length > 0;
   const externalLocal = externallyReachable && svc.externalTrafficPolicy === 'Local';
@@ -190,8 +191,8 @@ function familyContribution(
         c.members.push(SET.loadBalancerFW, entry);
         let allowFromNode = false;
         for (const r of sourceRanges) {
-          c.members.push(SET.loadBalancerSourceCIDR, cat(entry, ',', r.prefix === netmask ? r.address : r.text));
-          if (fctx.primaryIP && cidrContains(r, fctx.primaryIP)) allowFromNode = true;
+          c.members.push(SET.loadBalancerSourceCIDR, cat(entry, ',', r.prefix === netmask ? formatIP(network(r)) : canonicalNetwork(r)));
+          if (fctx.primaryIP && contains(r, fctx.primaryIP)) allowFromNode = true;
         }
         if (allowFromNode) c.members.push(SET.loadBalancerSourceIP, cat(entry, ',', ip));
         else c.noNodeAccess.push({ ip, proto, port: sp.port });
