@@ -18,7 +18,6 @@ import { createHash } from 'node:crypto';
 import type { Family, IpsetType, SetSpec } from './types.ts';
 import type { CommandRunner } from './exec.ts';
 import { bits, canonicalIP, formatCIDR, formatIP, ipFamily, parseCIDR } from '../net/index.ts';
-import { IpsetNetlinkError, readSetsNetlink } from './ipset-netlink.ts';
 import type { UnsupportedSet } from './ipset-netlink.ts';
 
 /** Prefix of ipvsnet's temporary sets (build-then-swap). */
@@ -345,8 +344,12 @@ export class IpsetAdapter {
   async read(): Promise<Map<string, KernelSet>> {
     let fallback: string | undefined;
     if (this.#reader === 'netlink') {
+      // The netlink reader is loaded on the first read, not at import: it loads the netlink binding
+      // (a native addon), which the pure helpers above (used by the reconcilers) do not need.
+      let nl: typeof import('./ipset-netlink.ts') | undefined;
       try {
-        const r = await readSetsNetlink({
+        nl = await import('./ipset-netlink.ts');
+        const r = await nl.readSetsNetlink({
           ...(this.#netns !== undefined ? { netns: this.#netns } : {}),
           ...(this.#protocol !== undefined ? { protocol: this.#protocol } : {}),
         });
@@ -358,7 +361,7 @@ export class IpsetAdapter {
         fallback = ours.map((u) => `set ${u.name}: ${u.reason}`).join('; ');
       } catch (err) {
         fallback = err instanceof Error ? err.message : String(err);
-        if (err instanceof IpsetNetlinkError && PERMANENT_NETLINK_FAILURES.has(err.code)) {
+        if (nl && err instanceof nl.IpsetNetlinkError && PERMANENT_NETLINK_FAILURES.has(err.code)) {
           this.#reader = 'exec';
           fallback += '; every later read uses "ipset save"';
         }

@@ -2,8 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { planRoutes, buildConflist, writeConflist } from '../../../src/routes/index.ts';
-import type { NodeLike } from '../../../src/routes/index.ts';
+// The planner and the conflist writer themselves: src/routes/index.ts also exports the controller,
+// whose rtnetlink socket loads the netlink binding (a native addon, not for the unit lane).
+import { planRoutes } from '../../../src/routes/planner.ts';
+import { buildConflist, writeConflist } from '../../../src/routes/conflist.ts';
+import type { NodeLike } from '../../../src/routes/planner.ts';
 
 const n = (name: string, cidrs: string[] | undefined, ips: Array<[string, string]>): NodeLike =>
   ({ metadata: { name }, spec: cidrs ? { podCIDR: cidrs[0], podCIDRs: cidrs } : {}, status: { addresses: ips.map(([type, address]) => ({ type, address })) } });
