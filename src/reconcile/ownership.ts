@@ -2,8 +2,8 @@
 //   - IPVS virtual servers on an address it bound on kube-ipvs0, or planned now,
 //     or recorded in its state file (NodePort servers live on node addresses,
 //     which are never bound on kube-ipvs0), and never one inside --ipvs-exclude-cidrs;
-//   - its chains (iptables.ts OWNED_CHAINS + the plan's) and its sets (the plan's
-//     names + kube-proxy's fixed names).
+//   - its chains and its sets: the names in rules/ (./names.ts), computed by the
+//     same functions that name them at creation.
 // The state file is small JSON under /run (gone after a reboot, like the kernel state). It belongs
 // to one network namespace: the default path is keyed by the namespace's inode
 // (/run/ipvsnet/net-<inode>/state.json; /run is shared by every netns of a host, so `ip netns exec`
