@@ -168,9 +168,14 @@ export class Reconciler {
     const bound = this.#addresses ? (await this.#addresses.bind(plan.families, ctx)).bound : [];
 
     // 2. IPVS.
-    const own = new Ownership({ bound, planned: new Set(desiredVs.map((v) => v.address)), recorded: this.#recordedKeys ?? state.virtualServers, excludeCIDRs: this.#exclude });
-    const desired = new Map<string, VirtualServer>();
-    for (const vs of desiredVs) if (!own.excluded(vs.address)) desired.set(virtualServerKey(vs), vs);
+    // Every virtual server on a service address ipvsnet binds is its own; on a node address (NodePort),
+    // only the planned and recorded keys are: another one there belongs to someone else.
+    const keyed = new Map<string, VirtualServer>();
+    for (const vs of desiredVs) keyed.set(virtualServerKey(vs), vs);
+    const serviceAddrs = new Set<string>();
+    for (const vs of desiredVs) if (vs.kind !== 'nodePort') serviceAddrs.add(vs.address);
+    const own = new Ownership({ bound, planned: serviceAddrs, plannedKeys: keyed, recorded: this.#recordedKeys ?? state.virtualServers, excludeCIDRs: this.#exclude });
+    const desired = this.#exclude.length === 0 ? keyed : new Map([...keyed].filter(([, vs]) => !own.excluded(vs.address)));
     if (this.#ipvs) {
       try {
         await this.#ipvs.sync(desired, own, plan, ctx);

@@ -148,6 +148,18 @@ describe('Reconciler over a stateful in-memory IPVS', () => {
     }
   });
 
+  it('a foreign virtual server on the node address a NodePort uses survives; a NodePort one already there is adopted', async () => {
+    const k = new MemoryIpvs();
+    await k.addService({ family: 4, protocol: 'TCP', address: '192.168.10.11', port: 9999, scheduler: 'wlc', flags: 0, timeout: 0, netmask: 32 });
+    // The planned NodePort virtual server exists (left by a crashed run that never wrote its state file).
+    await k.addService({ family: 4, protocol: 'TCP', address: '192.168.10.11', port: 30080, scheduler: 'rr', flags: 0, timeout: 0, netmask: 32 });
+    const np = vs('192.168.10.11', 30080, ['10.244.0.2:8080'], { kind: 'nodePort' });
+    const res = await make(k).sync(plan([A, np]));
+    expect(res.failures).toEqual([]);
+    expect(res.operations).toMatchObject({ addService: 1, addDest: 4, deleteService: 0 });
+    expect(Object.keys(k.snapshot()).filter((x) => x.includes('192.168.10.11')).sort()).toEqual(['4/TCP/192.168.10.11/30080 rr f0 t0', '4/TCP/192.168.10.11/9999 wlc f0 t0']);
+  });
+
   it('never touches virtual servers inside --ipvs-exclude-cidrs', async () => {
     const k = new MemoryIpvs();
     const r = make(k, { excludeCIDRs: ['10.96.0.11/32'] });
