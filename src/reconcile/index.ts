@@ -177,6 +177,7 @@ export class Reconciler {
     const own = new Ownership({ bound, planned: serviceAddrs, plannedKeys: keyed, recorded: this.#recordedKeys ?? state.virtualServers, excludeCIDRs: this.#exclude });
     const desired = this.#exclude.length === 0 ? keyed : new Map([...keyed].filter(([, vs]) => !own.excluded(vs.address)));
     if (this.#ipvs) {
+      await this.#recordAhead(desired, state, ctx);
       try {
         await this.#ipvs.sync(desired, own, plan, ctx);
       } catch (err) {
@@ -208,6 +209,22 @@ export class Reconciler {
       try { await saveState(this.#stateFile, state); } catch (err) { ctx.fail('state', `write ${this.#stateFile}`, err); }
     }
     return this.#finish(result, t0, procs0);
+  }
+
+  /**
+   * Write-ahead for virtual servers that only the state file can show to be ipvsnet's (NodePort ones,
+   * on node addresses): they are recorded before they are created, so a crash in between never
+   * leaves one that a later cleanup cannot find. Service-address ones need no record (kube-ipvs0
+   * holds their address first).
+   */
+  async #recordAhead(desired: ReadonlyMap<string, VirtualServer>, state: OwnedState, ctx: SyncContext): Promise<void> {
+    const recorded = this.#recordedKeys ?? new Set(state.virtualServers);
+    let ahead: Set<string> | undefined;
+    for (const [k, vs] of desired) if (vs.kind === 'nodePort' && !recorded.has(k)) (ahead ??= new Set(recorded)).add(k);
+    if (!ahead) return;
+    state.virtualServers = [...ahead].sort();
+    this.#recordedKeys = ahead;
+    try { await saveState(this.#stateFile, state); } catch (err) { ctx.fail('state', `write ${this.#stateFile}`, err); }
   }
 
   /**
