@@ -22,9 +22,11 @@ interface JsonRoute { type?: string; dst: string; dev?: string; table?: string; 
 
 async function iptables(ns: string | null): Promise<string[]> {
   const out: string[] = [];
-  for (const bin of ['iptables-nft-save', 'ip6tables-nft-save', 'iptables-legacy-save', 'ip6tables-legacy-save']) {
+  const bins = ['iptables-nft-save', 'ip6tables-nft-save', 'iptables-legacy-save', 'ip6tables-legacy-save'];
+  const texts = await Promise.all(bins.map((bin) => inNs(ns, bin)));
+  for (const [i, bin] of bins.entries()) {
     let table = '';
-    for (const raw of (await inNs(ns, bin)).split('\n')) {
+    for (const raw of texts[i]!.split('\n')) {
       const l = raw.trim();
       if (!l || l.startsWith('#') || l === 'COMMIT') continue;
       if (l.startsWith('*')) { table = l.slice(1); continue; }
@@ -36,24 +38,28 @@ async function iptables(ns: string | null): Promise<string[]> {
 }
 
 export async function snapshot(ns: string | null): Promise<Snapshot> {
-  const links = (JSON.parse(await inNs(ns, 'ip', '-j', '-d', 'link', 'show')) as JsonLink[])
-    .map((l) => `${l.ifname} ${l.linkinfo?.info_kind ?? '-'} ${l.flags?.includes('UP') ? 'UP' : 'DOWN'}`);
-  const addresses = (JSON.parse(await inNs(ns, 'ip', '-j', 'addr', 'show')) as JsonAddr[])
-    .flatMap((a) => a.addr_info.map((i) => `${a.ifname} ${i.local}/${i.prefixlen}`));
+  // The reads run side by side (process start-up is slow under TCG); none changes the kernel.
+  const [linkJson, addrJson, route4, route6, ipvs, ipsets, rules] = await Promise.all([
+    inNs(ns, 'ip', '-j', '-d', 'link', 'show'),
+    inNs(ns, 'ip', '-j', 'addr', 'show'),
+    inNs(ns, 'ip', '-4', '-j', 'route', 'show', 'table', 'all'),
+    inNs(ns, 'ip', '-6', '-j', 'route', 'show', 'table', 'all'),
+    inNs(ns, 'ipvsadm', '-Sn'),
+    inNs(ns, 'ipset', 'save'),
+    iptables(ns),
+  ]);
   const routes: string[] = [];
-  for (const fam of ['-4', '-6']) {
-    for (const r of JSON.parse(await inNs(ns, 'ip', fam, '-j', 'route', 'show', 'table', 'all')) as JsonRoute[]) {
-      routes.push(`${fam} table ${r.table ?? 'main'} ${r.type ?? 'unicast'} ${r.dst} dev ${r.dev ?? '-'} proto ${r.protocol ?? '-'}`);
-    }
+  for (const [fam, text] of [['-4', route4], ['-6', route6]] as const) {
+    for (const r of JSON.parse(text) as JsonRoute[]) routes.push(`${fam} table ${r.table ?? 'main'} ${r.type ?? 'unicast'} ${r.dst} dev ${r.dev ?? '-'} proto ${r.protocol ?? '-'}`);
   }
   const s: Snapshot = {
-    ipvs: (await inNs(ns, 'ipvsadm', '-Sn')).split('\n').filter(Boolean),
-    links,
-    addresses,
+    ipvs: ipvs.split('\n').filter(Boolean),
+    links: (JSON.parse(linkJson) as JsonLink[]).map((l) => `${l.ifname} ${l.linkinfo?.info_kind ?? '-'} ${l.flags?.includes('UP') ? 'UP' : 'DOWN'}`),
+    addresses: (JSON.parse(addrJson) as JsonAddr[]).flatMap((a) => a.addr_info.map((i) => `${a.ifname} ${i.local}/${i.prefixlen}`)),
     routes,
     // A hash set's initval is drawn at random when the set is created.
-    ipsets: (await inNs(ns, 'ipset', 'save')).split('\n').filter(Boolean).map((l) => l.replace(/ initval 0x[0-9a-f]+/, '')),
-    iptables: await iptables(ns),
+    ipsets: ipsets.split('\n').filter(Boolean).map((l) => l.replace(/ initval 0x[0-9a-f]+/, '')),
+    iptables: rules,
   };
   // Rule order matters (iptables-save prints rules in evaluation order); every other kind is a set.
   for (const k of KINDS) if (k !== 'iptables') s[k].sort();

@@ -14,7 +14,7 @@ import '../lane/guard.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import pino from 'pino';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Reconciler } from '../../../src/reconcile/index.ts';
@@ -29,6 +29,16 @@ const dir = mkdtempSync('/tmp/ipvsnet-kill-');
 const MANIFESTS = join(dir, 'm');
 const STATE = join(dir, 'state.json');
 const ROUTE_LINK = 'killfgn0';
+// The node's own rules: its nat and filter tables exist before ipvsnet runs (cleanup removes ipvsnet's
+// chains and jumps, never a table or a built-in chain).
+const NODE_RULES = '*nat\n-A POSTROUTING -s 192.0.2.0/24 -m comment --comment kill-anywhere-node -j RETURN\nCOMMIT\n*filter\n-A INPUT -s 192.0.2.0/24 -m comment --comment kill-anywhere-node -j ACCEPT\nCOMMIT\n';
+const NODE_RULES_DEL = NODE_RULES.replace(/-A /g, '-D ');
+
+/** Progress on the VM share (vitest prints a file's results only at its end). */
+function progress(msg: string): void {
+  const run = process.env['IPVSNET_VM_RUN'];
+  if (run) appendFileSync(join(run, 'kill-anywhere.log'), `${new Date().toISOString()} ${msg}\n`);
+}
 
 async function sh(cmd: string, ...args: string[]): Promise<string> {
   const r = await execa(cmd, args, { reject: false });
@@ -107,6 +117,7 @@ beforeAll(async () => {
   await sh('ip', 'link', 'add', ROUTE_LINK, 'type', 'dummy');
   await sh('ip', 'link', 'set', ROUTE_LINK, 'up');
   await sh('ip', '-6', 'route', 'add', V6_POD_PREFIX, 'dev', ROUTE_LINK);
+  for (const bin of ['iptables-nft-restore', 'ip6tables-nft-restore']) await execa(bin, ['--noflush'], { input: NODE_RULES });
   expect(await cleanup()).toEqual([]); // nothing of ipvsnet's from earlier files: the state before ipvsnet ran
   rmSync(STATE, { force: true });
   await snapshot(null);
@@ -115,6 +126,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await cleanup().catch(() => undefined);
   await execa('ip', ['link', 'del', ROUTE_LINK], { reject: false });
+  for (const bin of ['iptables-nft-restore', 'ip6tables-nft-restore']) await execa(bin, ['--noflush'], { input: NODE_RULES_DEL, reject: false });
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -139,7 +151,9 @@ describe('kill-anywhere: the sync SIGKILLed at every kill point, then re-sync or
     expect(N).toBeGreaterThan(0);
     const mismatches: string[] = [];
     let kills = 0;
+    progress(`${N} kill points: ${counted.labels.join(' | ')}`);
     for (let k = 1; k <= N; k++) {
+      progress(`kill point ${k}: ${counted.labels[k - 1]} (${mismatches.length} mismatches so far)`);
       // 1. kill, then re-sync.
       rmSync(STATE, { force: true });
       const a = await killAt(k);

@@ -133,7 +133,7 @@ describe('ownership: cleanup removes exactly what apply created (dual-stack, 31-
       expect(created.iptables.filter((l) => l.startsWith(`${fam} nat -A PREROUTING `) && l.endsWith('-j KUBE-SERVICES'))).toHaveLength(1);
     }
     process.stdout.write(`ownership: apply created ${count(created)} kernel objects (${KINDS.map((k) => `${k} ${created[k].length}`).join(', ')}); ${count(before)} foreign objects present\n`);
-  });
+  }, 1_200_000); // bin/ipvsnet twice and two snapshots under TCG, on a loaded host
 
   it('cleanup removes exactly that list: the namespace is as it was before apply, foreign objects included', async () => {
     const r = await runRetryingCrashes('ip', ['netns', 'exec', NS, BIN, 'cleanup', '--iptables-backend', 'nft', '--state-file', STATE]);
@@ -145,5 +145,5 @@ describe('ownership: cleanup removes exactly what apply created (dual-stack, 31-
     const lost = minus(before, after);
     expect(describeDiff('left behind', left) + describeDiff('foreign lost', lost), `of ${count(created)} objects apply created`).toBe('');
     expect(after).toEqual(before);
-  });
+  }, 1_200_000);
 });
