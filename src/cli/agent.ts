@@ -7,7 +7,7 @@ import pino from 'pino';
 import { resolveAgentConfig, usage, ConfigError, type AgentConfig } from '../config/index.ts';
 import { loadKubeConfig } from '../sources/kube.ts';
 import { Agent } from '../agent/agent.ts';
-import type { Family } from '../plan/types.ts';
+import type { Family } from '../net/index.ts';
 
 function familiesOf(cfg: AgentConfig): Family[] {
   const fams = new Set<Family>([4]);
@@ -107,7 +107,9 @@ export async function run(argv: string[]): Promise<number> {
       const { startCniServer } = await import('../cni/server.ts');
       cniServer = await startCniServer({
         ...(cfg.cniSocket ? { socketPath: cfg.cniSocket } : {}),
-        onRequest: (r) => log.debug(r, 'CNI request served'),
+        requestTimeoutMs: cfg.cniRequestTimeoutMs,
+        onRequest: (r) => (r.failedBy ? log.warn(r, 'CNI request failed') : log.debug(r, 'CNI request served')),
+        onWorker: (e) => log.info(e, 'CNI worker process'),
       });
       log.info({ socket: cniServer.socketPath }, 'CNI thick-mode server listening');
       const confDir = cfg.cniConfDir;

@@ -8,7 +8,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import pino from 'pino';
 import { Reconciler, OPERATION_KINDS } from '../reconcile/index.ts';
 import { STATE_DIR, defaultStateFile } from '../reconcile/ownership.ts';
-import type { Family } from '../plan/types.ts';
+import type { Family } from '../net/index.ts';
 import { POD_EGRESS_CLEANUP } from '../routes/masquerade.ts';
 
 export const CLEANUP_HELP = `usage: ipvsnet cleanup [flags]

@@ -3,7 +3,7 @@
 
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { defaultNodeConfig, validateNodeConfig, type NodeConfig } from '../plan/config.ts';
-import type { Family } from '../plan/types.ts';
+import type { Family } from '../net/index.ts';
 
 /** Bad command line: the CLI prints the message and exits 2. */
 export class UsageError extends Error {

@@ -17,7 +17,7 @@
 import { createHash } from 'node:crypto';
 import type { Family, IpsetType, SetSpec } from './types.ts';
 import type { CommandRunner } from './exec.ts';
-import { canonicalIp } from './link.ts';
+import { bits, canonicalIP, formatCIDR, formatIP, ipFamily, parseCIDR } from '../net/index.ts';
 import { IpsetNetlinkError, readSetsNetlink } from './ipset-netlink.ts';
 import type { UnsupportedSet } from './ipset-netlink.ts';
 
@@ -75,16 +75,11 @@ function normalizeParts(member: string): string {
       const lower = part.toLowerCase();
       const pm = /^(tcp|udp|sctp|icmp|icmpv6):(\d+)$/.exec(lower);
       if (pm) return `${pm[1]}:${Number(pm[2])}`;
-      const [ip, prefix] = lower.split('/');
-      try {
-        const c = canonicalIp(ip!);
-        if (prefix === undefined) return c;
-        const p = Number(prefix);
-        if ((c.includes(':') && p === 128) || (!c.includes(':') && p === 32)) return c;
-        return `${c}/${p}`;
-      } catch {
-        return lower;
-      }
+      const ip = canonicalIP(lower);
+      if (ip !== undefined) return ip;
+      const c = parseCIDR(lower, 'keep');
+      if (!c) return lower;
+      return c.prefix === bits(c.ip.family) ? formatIP(c.ip) : formatCIDR(c);
     })
     .join(',');
 }
@@ -117,9 +112,9 @@ export function validateMember(type: IpsetType, family: Family, member: string):
   const ip = (p: string | undefined, net: boolean): string | undefined => {
     if (p === undefined) return 'missing address';
     const [a, pre] = p.split('/');
-    let c: string;
-    try { c = canonicalIp(a!); } catch { return `"${p}" is not an IP address`; }
-    if (c.includes(':') !== (family === 6)) return `"${p}" is not an IPv${family} address`;
+    const f = ipFamily(a!);
+    if (f === undefined) return `"${p}" is not an IP address`;
+    if (f !== family) return `"${p}" is not an IPv${family} address`;
     if (pre !== undefined) {
       if (!net) return `"${p}": a prefix is not allowed here`;
       const n = Number(pre);

@@ -5,7 +5,7 @@
 // the file and the document; the rest of the file is still returned.
 
 import { parseAllDocuments } from 'yaml';
-import type { Diagnostic } from '../plan/types.ts';
+import type { Diagnostic } from '../net/index.ts';
 
 export interface ParseLimits {
   /** A file larger than this is refused unread (the byte limit; default 128 MiB). */

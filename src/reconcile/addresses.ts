@@ -7,7 +7,7 @@
 
 import type { FamilyPlan } from '../plan/types.ts';
 import type { LinkAdapter } from '../kernel/link.ts';
-import { canonicalIp } from '../kernel/link.ts';
+import { formatIP, hostOf, requireIP } from '../net/index.ts';
 import { diffAddresses } from './address-diff.ts';
 import type { SyncContext } from './result.ts';
 
@@ -18,7 +18,7 @@ export const DEFAULT_DUMMY = 'kube-ipvs0';
 const canonicalByArray = new WeakMap<readonly string[], string[]>();
 function canonicalBound(addrs: readonly string[]): string[] {
   let c = canonicalByArray.get(addrs);
-  if (!c) canonicalByArray.set(addrs, (c = addrs.map((a) => canonicalIp(a.split('/')[0]!))));
+  if (!c) canonicalByArray.set(addrs, (c = addrs.map((a) => formatIP(hostOf(a) ?? requireIP(a)))));
   return c;
 }
 

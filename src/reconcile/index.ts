@@ -20,7 +20,8 @@
 
 import pino from 'pino';
 import type { Logger } from 'pino';
-import type { Family, Plan, VirtualServer } from '../plan/types.ts';
+import type { Family } from '../net/index.ts';
+import type { Plan, VirtualServer } from '../plan/types.ts';
 import { virtualServerKey } from '../plan/types.ts';
 import type { Ipvs } from '../kernel/ipvs/types.ts';
 import type { IpsetAdapter } from '../kernel/ipset.ts';

@@ -15,7 +15,7 @@
 
 import { mkdir, readFile, readlink, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { ipToBytes } from '../kernel/link.ts';
+import { contains, eq, parseCIDR, parseIP } from '../net/index.ts';
 
 export interface OwnedState {
   /** virtualServerKey of every virtual server ipvsnet manages. */
@@ -95,22 +95,6 @@ export async function saveState(file: string | null | undefined, s: OwnedState):
   await rename(tmp, file);
 }
 
-/** Does `cidr` contain `ip`? (Family mismatch: no.) */
-export function cidrContains(cidr: string, ip: string): boolean {
-  const [net, lenText] = cidr.split('/');
-  let a: Buffer, b: Buffer;
-  try { a = ipToBytes(net!); b = ipToBytes(ip); } catch { return false; }
-  if (a.length !== b.length) return false;
-  const len = lenText === undefined ? a.length * 8 : Number(lenText);
-  for (let i = 0; i < a.length; i++) {
-    const bits = Math.max(0, Math.min(8, len - i * 8));
-    if (bits === 0) break;
-    const mask = (0xff << (8 - bits)) & 0xff;
-    if ((a[i]! & mask) !== (b[i]! & mask)) return false;
-  }
-  return true;
-}
-
 export interface OwnershipInput {
   /** Addresses currently on kube-ipvs0. */
   bound: Iterable<string>;
@@ -141,7 +125,13 @@ export class Ownership {
     this.#exclude = i.excludeCIDRs;
   }
   excluded(address: string): boolean {
-    return this.#exclude.length > 0 && this.#exclude.some((c) => cidrContains(c, address));
+    if (this.#exclude.length === 0) return false;
+    const ip = parseIP(address);
+    if (ip === undefined) return false;
+    return this.#exclude.some((c) => {
+      const net = parseCIDR(c, 'keep');
+      return net !== undefined ? contains(net, ip) : eq(parseIP(c), ip); // an entry without a prefix is one address
+    });
   }
   /** May ipvsnet change or delete this virtual server? */
   ownsVirtualServer(key: string, address: string): boolean {
