@@ -31,8 +31,9 @@ const STATE = join(dir, 'state.json');
 const ROUTE_LINK = 'killfgn0';
 // The node's own rules: its nat and filter tables exist before ipvsnet runs (cleanup removes ipvsnet's
 // chains and jumps, never a table or a built-in chain).
-const NODE_RULES = '*nat\n-A POSTROUTING -s 192.0.2.0/24 -m comment --comment kill-anywhere-node -j RETURN\nCOMMIT\n*filter\n-A INPUT -s 192.0.2.0/24 -m comment --comment kill-anywhere-node -j ACCEPT\nCOMMIT\n';
-const NODE_RULES_DEL = NODE_RULES.replace(/-A /g, '-D ');
+const nodeRules = (net: string, op: '-A' | '-D'): string =>
+  `*nat\n${op} POSTROUTING -s ${net} -m comment --comment kill-anywhere-node -j RETURN\nCOMMIT\n*filter\n${op} INPUT -s ${net} -m comment --comment kill-anywhere-node -j ACCEPT\nCOMMIT\n`;
+const NODE_RULES: readonly [string, string][] = [['iptables-nft-restore', '192.0.2.0/24'], ['ip6tables-nft-restore', '2001:db8::/32']];
 
 /** Progress on the VM share (vitest prints a file's results only at its end). */
 function progress(msg: string): void {
@@ -117,7 +118,7 @@ beforeAll(async () => {
   await sh('ip', 'link', 'add', ROUTE_LINK, 'type', 'dummy');
   await sh('ip', 'link', 'set', ROUTE_LINK, 'up');
   await sh('ip', '-6', 'route', 'add', V6_POD_PREFIX, 'dev', ROUTE_LINK);
-  for (const bin of ['iptables-nft-restore', 'ip6tables-nft-restore']) await execa(bin, ['--noflush'], { input: NODE_RULES });
+  for (const [bin, net] of NODE_RULES) await execa(bin, ['--noflush'], { input: nodeRules(net, '-A') });
   expect(await cleanup()).toEqual([]); // nothing of ipvsnet's from earlier files: the state before ipvsnet ran
   rmSync(STATE, { force: true });
   await snapshot(null);
@@ -126,7 +127,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await cleanup().catch(() => undefined);
   await execa('ip', ['link', 'del', ROUTE_LINK], { reject: false });
-  for (const bin of ['iptables-nft-restore', 'ip6tables-nft-restore']) await execa(bin, ['--noflush'], { input: NODE_RULES_DEL, reject: false });
+  for (const [bin, net] of NODE_RULES) await execa(bin, ['--noflush'], { input: nodeRules(net, '-D'), reject: false });
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -141,7 +142,7 @@ describe('kill-anywhere: the sync SIGKILLed at every kill point, then re-sync or
     const reference = await snapshot(null);
     const planned = minus(reference, baseline);
     expect(planned.links).toEqual(['kube-ipvs0 dummy DOWN']);
-    expect(planned.ipvs.filter((l) => l.startsWith('-A '))).toHaveLength(4); // 2 ClusterIPs, 1 NodePort, 1 IPv6
+    expect(planned.ipvs.filter((l) => l.startsWith('-A '))).toHaveLength(3); // a ClusterIP, a NodePort, an IPv6 ClusterIP
     expect(planned.ipsets.length).toBeGreaterThan(0);
     expect(planned.iptables.some((l) => l.startsWith('ip6tables-nft nat '))).toBe(true);
     expect(await cleanup()).toEqual([]);
