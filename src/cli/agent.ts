@@ -12,12 +12,12 @@ import { resolveAgentConfig, usage, ConfigError, type AgentConfig } from '../con
 import { loadKubeConfig } from '../sources/kube.ts';
 import { Agent, type AgentController } from '../agent/agent.ts';
 import { clusterDeps } from '../agent/cluster.ts';
-import type { Family } from '../net/index.ts';
+import { parseCIDR, type Family } from '../net/index.ts';
 import type { Ipvs } from '../kernel/ipvs/types.ts';
 
 function familiesOf(cfg: AgentConfig): Family[] {
   const fams = new Set<Family>([4]);
-  for (const c of cfg.node.clusterCIDRs) if (c.includes(':')) fams.add(6);
+  for (const c of cfg.node.clusterCIDRs) if (parseCIDR(c)?.ip.family === 6) fams.add(6);
   return [...fams];
 }
 
@@ -95,7 +95,7 @@ export async function run(argv: string[]): Promise<number> {
     const podnet = await import('../podnet/index.ts');
     const kernel = podnet.openPodNetworkKernel();
     closePodNetwork = () => kernel.close();
-    const clusterFamilies = [...new Set(cfg.node.clusterCIDRs.map((c) => (c.includes(':') ? 6 : 4) as Family))];
+    const clusterFamilies = [...new Set(cfg.node.clusterCIDRs.map((c) => parseCIDR(c)?.ip.family).filter((f): f is Family => f !== undefined))];
     const reconcilerPn = new podnet.PodNetworkReconciler(kernel, { egressFamilies: clusterFamilies, verifyIntervalMs: cfg.syncPeriodMs });
     controllers.push(new podnet.PodNetworkController({
       nodeName: cfg.nodeName,

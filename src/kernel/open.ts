@@ -10,7 +10,7 @@ import { createRunner } from './exec.ts';
 import { AtomicFiles } from './file.ts';
 import { PodRouteTable, RTPROT_IPVSNET } from './route.ts';
 import { Rtnl } from './rtnl/index.ts';
-import { IpsetAdapter } from './ipset.ts';
+import { IpsetAdapter } from './ipset/index.ts';
 import { IptablesAdapter, detectBackend } from './iptables.ts';
 import type { Backend } from './iptables.ts';
 import { LinkAdapter } from './link.ts';
