@@ -95,7 +95,7 @@ export async function run(argv: string[]): Promise<number> {
     const podnet = await import('../podnet/index.ts');
     const kernel = podnet.openPodNetworkKernel();
     closePodNetwork = () => kernel.close();
-    const clusterFamilies = [...new Set(cfg.node.clusterCIDRs.map((c) => (c.includes(':') ? 6 : 4) as Family))];
+    const clusterFamilies = [...new Set(cfg.node.clusterCIDRs.map((c) => parseCIDR(c)?.ip.family).filter((f): f is Family => f !== undefined))];
     const reconcilerPn = new podnet.PodNetworkReconciler(kernel, { egressFamilies: clusterFamilies, verifyIntervalMs: cfg.syncPeriodMs });
     controllers.push(new podnet.PodNetworkController({
       nodeName: cfg.nodeName,
