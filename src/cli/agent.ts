@@ -107,7 +107,9 @@ export async function run(argv: string[]): Promise<number> {
       const { startCniServer } = await import('../cni/server.ts');
       cniServer = await startCniServer({
         ...(cfg.cniSocket ? { socketPath: cfg.cniSocket } : {}),
-        onRequest: (r) => log.debug(r, 'CNI request served'),
+        requestTimeoutMs: cfg.cniRequestTimeoutMs,
+        onRequest: (r) => (r.failedBy ? log.warn(r, 'CNI request failed') : log.debug(r, 'CNI request served')),
+        onWorker: (e) => log.info(e, 'CNI worker process'),
       });
       log.info({ socket: cniServer.socketPath }, 'CNI thick-mode server listening');
       const confDir = cfg.cniConfDir;

@@ -43,6 +43,8 @@ export interface AgentConfig {
   cniConfDir?: string;
   /** Unix socket of the CNI thick-mode server (with cniConfDir; default /run/ipvsnet/cni.sock). */
   cniSocket?: string;
+  /** deadline of one thick-mode CNI request (ms) */
+  cniRequestTimeoutMs: number;
   /** Client QPS/burst from clientConnection (informational; watches are not rate-limited). */
   clientConnection: { qps: number; burst: number };
 }
@@ -80,6 +82,7 @@ export const FLAGS: Record<string, FlagSpec> = {
   'pod-routes': { kind: 'bool', help: "ipvsnet: keep a route to every other Node's podCIDR via its InternalIP" },
   'pod-egress-masquerade': { kind: 'bool', help: 'ipvsnet: with --pod-routes, masquerade pod traffic to outside --cluster-cidr (default true; =false turns it off)' },
   'cni-conf-dir': { kind: 'string', help: "ipvsnet: write the node's CNI conflist (10-ipvsnet.conflist) into this directory" },
+  'cni-request-timeout': { kind: 'duration', help: 'ipvsnet: deadline of one thick-mode CNI request; a request still running then gets a CNI error (code 11) and the CNI worker process is restarted (default 60s)' },
   'cni-socket': { kind: 'string', help: 'ipvsnet: unix socket of the CNI thick-mode server (with --cni-conf-dir; default /run/ipvsnet/cni.sock)' },
 };
 
@@ -253,6 +256,10 @@ export function resolveAgentConfig(argv: string[], env: NodeJS.ProcessEnv = proc
     if (Buffer.byteLength(cniSocket) > 107) throw new ConfigError(`--cni-socket: ${JSON.stringify(cniSocket)}: longer than a unix socket path can be (107 bytes)`);
   }
 
+  const cniRequestTimeoutMs = (flags['cni-request-timeout'] as number | undefined) ?? 60_000;
+  if (flags['cni-request-timeout'] !== undefined && !cniConfDir) throw new ConfigError('--cni-request-timeout: only used with --cni-conf-dir');
+  if (cniRequestTimeoutMs < 100 || cniRequestTimeoutMs > 3_600_000) throw new ConfigError(`--cni-request-timeout: ${formatDuration(cniRequestTimeoutMs)}: must be between 100ms and 1h`);
+
   const podRoutes = flags['pod-routes'] === true;
   const egressFlag = flags['pod-egress-masquerade'] as boolean | undefined;
   if (egressFlag === true && !podRoutes) throw new ConfigError('--pod-egress-masquerade: only used with --pod-routes (it masquerades the egress of this node\'s podCIDR)');
@@ -282,6 +289,7 @@ export function resolveAgentConfig(argv: string[], env: NodeJS.ProcessEnv = proc
     podEgressMasquerade,
     cniConfDir,
     cniSocket,
+    cniRequestTimeoutMs,
     clientConnection: { qps: file?.clientConnection?.qps || 5, burst: file?.clientConnection?.burst || 10 },
   };
 }
