@@ -24,12 +24,11 @@ import type { Family } from '../net/index.ts';
 import type { Plan, VirtualServer } from '../plan/types.ts';
 import { virtualServerKey } from '../plan/types.ts';
 import type { Ipvs } from '../kernel/ipvs/types.ts';
-import type { IpsetAdapter } from '../kernel/ipset.ts';
+import type { IpsetAdapter } from '../kernel/ipset/index.ts';
 import type { IptablesAdapter, Table } from '../kernel/iptables.ts';
 import type { LinkAdapter } from '../kernel/link.ts';
 import { createRunner } from '../kernel/exec.ts';
 import type { CountingRunner } from '../kernel/exec.ts';
-import { openKernel } from '../kernel/open.ts';
 import type { Backend } from '../kernel/iptables.ts';
 import { GracefulQueue } from './graceful.ts';
 import { Ownership, loadState, saveState, defaultStateFile } from './ownership.ts';
@@ -125,6 +124,9 @@ export class Reconciler {
   static async open(opts: Partial<ReconcilerOptions> & { families?: Family[]; backend?: Backend } = {}): Promise<{ reconciler: Reconciler; problems: string[] }> {
     const log = opts.logger ?? pino({ name: 'ipvsnet-reconcile' }, pino.destination(2));
     const runner = opts.runner ?? createRunner();
+    // Loaded here, not at import: the factory loads the netlink binding (a native addon), which
+    // importing the reconciler alone (its unit tests, over the in-memory IPVS) must not.
+    const { openKernel } = await import('../kernel/open.ts');
     const { adapters, problems } = await openKernel({
       runner,
       ...(opts.families ? { families: opts.families } : {}),
