@@ -6,7 +6,7 @@ import { hostname } from 'node:os';
 import { parseDuration, formatDuration } from './duration.ts';
 import { ConfigError, loadKubeProxyConfiguration, type KubeProxyConfiguration } from './kubeproxy.ts';
 import { defaultNodeConfig, validateNodeConfig, type NodeConfig } from '../plan/config.ts';
-import { parseIP } from '../model/ip.ts';
+import { parseIP } from '../net/index.ts';
 
 export { ConfigError, parseKubeProxyConfiguration, loadKubeProxyConfiguration } from './kubeproxy.ts';
 export type { KubeProxyConfiguration } from './kubeproxy.ts';

@@ -9,8 +9,8 @@ import { parseRoutes } from '../cni/types.ts';
 import type { Route } from '../cni/types.ts';
 import { isObj } from '../cni/validate.ts';
 import type { Obj } from '../cni/validate.ts';
-import { bits, cmp, contains, eq, formatIP, lastAddress, network, next, parseCIDR, parseIP } from './ip.ts';
-import type { CIDR, IP } from './ip.ts';
+import { bits, cmp, contains, eq, formatIP, lastAddress, network, next, parseCIDR, parseIP } from '../net/index.ts';
+import type { CIDR, IP } from '../net/index.ts';
 import { checkConfigPath } from './paths.ts';
 
 export const DEFAULT_DATA_DIR = '/var/lib/cni/networks';

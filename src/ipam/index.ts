@@ -9,8 +9,8 @@ import { allocate, freeCount } from './allocator.ts';
 import { loadIpamConfig, rangeSetContains, rangeSetString } from './config.ts';
 import type { IpamConfig } from './config.ts';
 import { DiskStore } from './store.ts';
-import { eq, formatIP, parseCIDR, parseIP } from './ip.ts';
-import type { IP } from './ip.ts';
+import { eq, formatIP, parseCIDR, parseIP } from '../net/index.ts';
+import type { IP } from '../net/index.ts';
 import { readConfigFile } from './paths.ts';
 import { crashPoint } from '../cni/crash.ts';
 

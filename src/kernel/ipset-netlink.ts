@@ -37,7 +37,7 @@ import { inNetns } from '../native/index.ts';
 import { closeLater } from './rtnl/socket.ts';
 import { normalizeMember } from './ipset.ts';
 import type { KernelSet } from './ipset.ts';
-import { formatIPv6 } from '../model/ip.ts';
+import { formatIPBytes } from '../net/index.ts';
 
 export const NETLINK_NETFILTER = 12;
 export const NFNL_SUBSYS_IPSET = 6;
@@ -176,14 +176,13 @@ function cstr(a: Attr | undefined): string | undefined {
   return a.data.subarray(0, z < 0 ? a.data.length : z).toString('utf8');
 }
 
-/** Canonical text of an address as canonicalIp() (./link.ts) gives it: dotted quad; RFC 5952 IPv6 without an IPv4 tail. */
+/** Canonical text of an address (src/net formatIPBytes). */
 export function formatAddress(b: Buffer): string {
-  return formatAddressAt(b, 0, b.length);
+  return formatIPBytes(b);
 }
 
 function formatAddressAt(b: Buffer, o: number, len: number): string {
-  if (len === 4) return `${b[o]}.${b[o + 1]}.${b[o + 2]}.${b[o + 3]}`;
-  return formatIPv6(b.subarray(o, o + 16));
+  return formatIPBytes(b.subarray(o, o + len));
 }
 
 /** The address nested in an IPSET_ATTR_IP-like attribute, as raw bytes. */

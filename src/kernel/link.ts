@@ -8,7 +8,7 @@
 
 import { createRtNetlink, FlagsNew } from 'netlink';
 import type { RtNetlinkSocket } from 'netlink';
-import { isIPv4, isIPv6 } from 'node:net';
+import { formatIPBytes, requireIP, toBuffer } from '../net/index.ts';
 
 export const DEFAULT_DUMMY = 'kube-ipvs0';
 
@@ -35,46 +35,6 @@ export class LinkError extends Error {
     this.operation = operation;
     this.object = object;
   }
-}
-
-/** Canonical text of an IP address: IPv4 dotted quad, IPv6 compressed lower case. */
-export function canonicalIp(addr: string): string {
-  if (isIPv4(addr)) return addr.split('.').map((o) => String(Number(o))).join('.');
-  if (isIPv6(addr)) return new URL(`http://[${addr}]/`).hostname.slice(1, -1);
-  throw new Error(`not an IP address: "${addr}"`);
-}
-
-export function ipToBytes(addr: string): Buffer {
-  if (isIPv4(addr)) return Buffer.from(addr.split('.').map((o) => Number(o)));
-  if (!isIPv6(addr)) throw new Error(`not an IP address: "${addr}"`);
-  let text = addr;
-  const tail: number[] = [];
-  // An embedded IPv4 tail ("::ffff:1.2.3.4").
-  const m = /^(.*:)(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-  if (m) {
-    const v4 = m[2]!.split('.').map(Number);
-    tail.push((v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!);
-    text = m[1]!.endsWith('::') ? m[1]! : m[1]!.slice(0, -1);
-  }
-  const [head, rest] = text.split('::') as [string, string | undefined];
-  const parse = (s: string): number[] => (s === '' ? [] : s.split(':').map((h) => parseInt(h, 16)));
-  const h = parse(head);
-  const r = rest === undefined ? [] : parse(rest);
-  const fill = 8 - tail.length - h.length - r.length;
-  const groups = rest === undefined ? [...h, ...tail] : [...h, ...new Array<number>(fill).fill(0), ...r, ...tail];
-  const out = Buffer.alloc(16);
-  groups.forEach((g, i) => out.writeUInt16BE(g, i * 2));
-  return out;
-}
-
-export function bytesToIp(b: Uint8Array): string {
-  if (b.length === 4) return Array.from(b).join('.');
-  if (b.length === 16) {
-    const groups: string[] = [];
-    for (let i = 0; i < 16; i += 2) groups.push(((b[i]! << 8) | b[i + 1]!).toString(16));
-    return canonicalIp(groups.join(':'));
-  }
-  throw new Error(`bad address length ${b.length}`);
 }
 
 function nlattr(type: number, payload: Buffer): Buffer {
@@ -171,7 +131,7 @@ export class LinkAdapter {
       const raw = a.attrs.local ?? a.attrs.address;
       if (!raw) continue;
       const ifindex = a.data.index ?? 0;
-      out.push({ address: bytesToIp(raw), prefixLength: a.data.prefixlen ?? 0, ifindex, ifname: names.get(ifindex) ?? '' });
+      out.push({ address: formatIPBytes(raw), prefixLength: a.data.prefixlen ?? 0, ifindex, ifname: names.get(ifindex) ?? '' });
     }
     return out;
   }
@@ -209,8 +169,9 @@ export class LinkAdapter {
   /** Bind `address` as /32 or /128 on `ifname`. Returns false when it was already bound. */
   async bindAddress(ifname: string, address: string, index?: number): Promise<boolean> {
     const idx = index ?? (await this.#index(ifname));
-    const v6 = isIPv6(address);
-    const bytes = ipToBytes(address);
+    const ip = requireIP(address);
+    const v6 = ip.family === 6;
+    const bytes = toBuffer(ip);
     try {
       this.operations++;
       await this.#sock.newAddress(
@@ -228,8 +189,9 @@ export class LinkAdapter {
   /** Unbind `address` from `ifname`. Returns false when it was not bound. */
   async unbindAddress(ifname: string, address: string, index?: number): Promise<boolean> {
     const idx = index ?? (await this.#index(ifname));
-    const v6 = isIPv6(address);
-    const bytes = ipToBytes(address);
+    const ip = requireIP(address);
+    const v6 = ip.family === 6;
+    const bytes = toBuffer(ip);
     try {
       this.operations++;
       await this.#sock.delAddress(

@@ -2,9 +2,9 @@
 // into Diagnostics that name the object and the field.
 
 import { z } from 'zod';
-import type { Diagnostic } from '../plan/types.ts';
+import type { Diagnostic } from '../net/index.ts';
 import { fieldPath } from './diagnostics.ts';
-import { parseCIDR, parseIP } from './ip.ts';
+import { parseCIDR, parseIP } from '../net/index.ts';
 
 /** Error for a wrong-typed (or missing) field. */
 export function typeErr(expected: string) {
@@ -25,15 +25,17 @@ export const nameSchema = z
 export const metadataSchema = z.looseObject({
   name: nameSchema,
   namespace: nameSchema.optional(),
+  uid: z.string({ error: typeErr('a string') }).regex(/^[A-Za-z0-9._-]{1,128}$/, { error: 'must be a UID (letters, digits, "-", at most 128 characters)' }).optional(),
+  creationTimestamp: z.string({ error: typeErr('an RFC 3339 time') }).nullish(),
   labels: z.record(z.string(), z.string({ error: 'label values must be strings' })).nullish(),
   annotations: z.record(z.string(), z.string({ error: 'annotation values must be strings' })).nullish(),
 });
 
-export const ipString = z.string({ error: typeErr('a string') }).refine((s) => parseIP(s) !== null, {
+export const ipString = z.string({ error: typeErr('a string') }).refine((s) => parseIP(s) !== undefined, {
   error: (iss) => `${JSON.stringify(iss.input)} is not a valid IP address`,
 });
 
-export const cidrString = z.string({ error: typeErr('a string') }).refine((s) => parseCIDR(s.trim()) !== null, {
+export const cidrString = z.string({ error: typeErr('a string') }).refine((s) => parseCIDR(s.trim(), 'keep') !== undefined, {
   error: (iss) => `${JSON.stringify(iss.input)} is not a valid CIDR`,
 });
 

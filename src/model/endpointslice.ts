@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import type { EndpointModel, EndpointSliceModel, ParseResult } from './types.ts';
 import { DiagnosticSink, metadataSchema, objectRef, parseWith, protocolSchema, typeErr } from './common.ts';
-import { parseIP } from './ip.ts';
+import { canonicalIP, ipFamily } from '../net/index.ts';
 import { intern } from './intern.ts';
 import { LABEL_HEADLESS, LABEL_SERVICE_PROXY_NAME } from './service.ts';
 
@@ -60,10 +60,10 @@ export function parseEndpointSlice(raw: unknown): ParseResult<EndpointSliceModel
   const endpoints: EndpointModel[] = (s.endpoints ?? []).map((ep, i) => {
     const addresses = ep.addresses.map((a, j) => {
       if (wantFamily === 0) return a;
-      const ip = parseIP(a);
-      if (!ip) sink.error(`endpoints[${i}].addresses[${j}]`, `${JSON.stringify(a)} is not a valid IP address`);
-      else if (ip.family !== wantFamily) sink.error(`endpoints[${i}].addresses[${j}]`, `${a} is not an ${s.addressType} address`);
-      else return ip.text === a ? a : intern(ip.text);
+      const text = canonicalIP(a);
+      if (text === undefined) sink.error(`endpoints[${i}].addresses[${j}]`, `${JSON.stringify(a)} is not a valid IP address`);
+      else if (ipFamily(text) !== wantFamily) sink.error(`endpoints[${i}].addresses[${j}]`, `${a} is not an ${s.addressType} address`);
+      else return text === a ? a : intern(text);
       return '';
     });
     const ready = ep.conditions?.ready ?? true;

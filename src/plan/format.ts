@@ -1,7 +1,8 @@
 // Text renderings of a Plan for the real tools: `ipvsadm -R`, `ipset restore`,
 // `iptables-restore --noflush`, and JSON.
 
-import type { Family, FamilyPlan, Plan, VirtualServer } from './types.ts';
+import type { Family } from '../net/index.ts';
+import type { FamilyPlan, Plan, VirtualServer } from './types.ts';
 import { IPSET_BY_NAME } from './ipsets.ts';
 
 const PROTO_FLAG: Record<VirtualServer['protocol'], string> = { TCP: '-t', UDP: '-u', SCTP: '--sctp-service' };

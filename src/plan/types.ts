@@ -4,8 +4,7 @@
 //
 // Everything here is plain data: JSON-serialisable, deterministic, sorted.
 
-export type Family = 4 | 6;
-export type Protocol = 'TCP' | 'UDP' | 'SCTP';
+import type { Diagnostic, Family, Protocol } from '../net/index.ts';
 
 /** Where a virtual server comes from: the kind of service address it serves. */
 export type VirtualServerKind = 'clusterIP' | 'externalIP' | 'loadBalancer' | 'nodePort';
@@ -78,18 +77,6 @@ export interface IptablesPlan {
   jumps?: IptablesJump[];
 }
 
-/** A problem with one input object: printed on stderr, emitted as an Event by the agent. */
-export interface Diagnostic {
-  kind: 'Service' | 'EndpointSlice' | 'Node' | 'Config';
-  /** "namespace/name" (or just "name" for cluster-scoped objects). */
-  object: string;
-  /** JSON-path-ish field, e.g. "spec.ports[1].port". */
-  field: string;
-  reason: string;
-  /** error: the object (or that part of it) was skipped. warning: planned with a substitution. */
-  severity: 'error' | 'warning';
-}
-
 /** One ETP=Local service's health-check node port, served by the agent. */
 export interface HealthCheckNodePort {
   service: string;
@@ -114,6 +101,14 @@ export interface Plan {
   families: FamilyPlan[];
   healthCheckNodePorts: HealthCheckNodePort[];
   diagnostics: Diagnostic[];
+  /** This plan's number among one incremental planner's plans (absent from a full plan). */
+  generation?: number;
+  /**
+   * What changed since plan `since` of the same planner: the keys (virtualServerKey) of virtual
+   * servers added, removed or replaced. Absent when unknown (a full plan, or a planner rebuilt by a
+   * configuration or local-Node change): then every virtual server may have changed.
+   */
+  changed?: { since: number; virtualServers: ReadonlySet<string> };
 }
 
 /** Stable identity of a virtual server: "TCP/10.96.0.1/443" or "TCP/[fd00::1]/443". */

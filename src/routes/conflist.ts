@@ -4,8 +4,8 @@
 // content is not rewritten (the runtime watches the directory).
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Diagnostic } from '../plan/types.ts';
-import { formatIP, next, network } from '../ipam/ip.ts';
+import type { Diagnostic } from '../net/index.ts';
+import { formatIP, next, network } from '../net/index.ts';
 import { nodePodCIDRs } from './planner.ts';
 import type { NodeLike } from './planner.ts';
 

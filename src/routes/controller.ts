@@ -2,7 +2,7 @@
 // marked with ipvsnet's protocol number, and removes ours that no Node wants
 // any more. Peers not on a directly connected subnet are reported (callback +
 // metric) instead of getting a broken route.
-import type { Diagnostic } from '../plan/types.ts';
+import type { Diagnostic } from '../net/index.ts';
 import { PodRouteTable, RTPROT_IPVSNET } from '../kernel/route.ts';
 import type { OwnedRoute } from '../kernel/route.ts';
 import { Rtnl } from '../kernel/rtnl/index.ts';

@@ -13,13 +13,13 @@
 // Applied through the iptables adapter (src/kernel/iptables.ts): backend
 // detection once per family, one `iptables-restore --noflush -w` per change,
 // nothing when the kernel already has the chain and its single jump.
-import type { Diagnostic, Family } from '../plan/types.ts';
+import type { Diagnostic, Family } from '../net/index.ts';
 import { IptablesAdapter, detectBackend, isJump, parseRules } from '../kernel/iptables.ts';
 import type { Backend, JumpRule, RulesetState, Table } from '../kernel/iptables.ts';
 import { createRunner } from '../reconcile/exec.ts';
 import type { CommandRunner } from '../reconcile/exec.ts';
-import { canonicalNetwork, overlaps, parseCIDR } from '../ipam/ip.ts';
-import type { CIDR } from '../ipam/ip.ts';
+import { canonicalNetwork, overlaps, parseCIDR } from '../net/index.ts';
+import type { CIDR } from '../net/index.ts';
 import { nodePodCIDRs } from './planner.ts';
 import type { NodeLike } from './planner.ts';
 

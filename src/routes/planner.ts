@@ -2,9 +2,9 @@
 // the same family, the route `podCIDR via InternalIP` — but only when that
 // InternalIP is on a directly connected subnet of this node; otherwise a
 // diagnostic instead of a route that could not work.
-import type { Diagnostic } from '../plan/types.ts';
-import { canonicalNetwork, contains, formatIP, parseCIDR, parseIP } from '../ipam/ip.ts';
-import type { CIDR } from '../ipam/ip.ts';
+import type { Diagnostic } from '../net/index.ts';
+import { canonicalNetwork, contains, formatIP, parseCIDR, parseIP } from '../net/index.ts';
+import type { CIDR } from '../net/index.ts';
 
 /** The parts of a v1.Node the planner reads (a raw Kubernetes object fits). */
 export interface NodeLike {

@@ -13,7 +13,7 @@
 // failed in between) is found too.
 import { createHash } from 'node:crypto';
 import { CniError, ErrInternal } from '../errors.ts';
-import { canonicalNetwork, parseCIDR } from '../../ipam/ip.ts';
+import { canonicalNetwork, parseCIDR } from '../../net/index.ts';
 
 export function chainName(network: string, containerId: string): string {
   return 'CNI-' + createHash('sha512').update(network + containerId).digest('hex').slice(0, 24);

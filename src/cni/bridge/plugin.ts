@@ -14,7 +14,7 @@ import { Rtnl, RtnlError, randomMac, RT_SCOPE_UNIVERSE } from '../../kernel/rtnl
 import type { LinkInfo } from '../../kernel/rtnl/index.ts';
 import { inNetns } from '../../native/index.ts';
 import { ipamExecAdd, ipamExecCheck, ipamExecDel, ipamExecGc, ipamExecRollback, ipamExecStatus } from './../delegate.ts';
-import { canonicalNetwork, contains, formatIP, network, next, parseCIDR, parseIP } from '../../ipam/ip.ts';
+import { canonicalNetwork, contains, formatIP, network, next, parseCIDR, parseIP } from '../../net/index.ts';
 import { crashPoint } from '../crash.ts';
 import { validAttachments } from '../../ipam/index.ts';
 

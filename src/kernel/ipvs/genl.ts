@@ -40,7 +40,7 @@ import {
 import { IpvsError, errnoName, errnoNumber, explainIpvsErrno } from './errors.ts';
 
 export { IpvsError } from './errors.ts';
-export { comparableServiceFlags, virtualServerFlagBits, virtualServerFlagNames, VIRTUAL_SERVER_FLAG_BITS, canonicalAddress } from './codec.ts';
+export { comparableServiceFlags, virtualServerFlagBits, virtualServerFlagNames, VIRTUAL_SERVER_FLAG_BITS } from './codec.ts';
 
 const NLMSG_ERROR = 2;
 const NLM_F_DUMP = 0x300;

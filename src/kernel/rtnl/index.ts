@@ -10,8 +10,8 @@
 import { inNetns } from '../../native/index.ts';
 import { NlSocket, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REPLACE } from './socket.ts';
 import { attr, cstring, ifinfomsg, nested, parseAttrs, str, u16, u32, u8 } from './attrs.ts';
-import { formatIP, fromBuffer, lastAddress, parseCIDR, toBuffer } from '../../ipam/ip.ts';
-import type { IP } from '../../ipam/ip.ts';
+import { formatIP, fromBuffer, lastAddress, parseCIDR, toBuffer } from '../../net/index.ts';
+import type { IP } from '../../net/index.ts';
 
 export const AF_INET = 2;
 export const AF_INET6 = 10;

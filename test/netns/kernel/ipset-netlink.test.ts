@@ -96,7 +96,7 @@ describe('ipset netlink reader (host kernel, fresh netns)', () => {
     expect(Object.keys(plain(nl.sets)).sort()).toEqual(Object.keys(plain(want)).sort());
     expect(plain(nl.sets)).toEqual(plain(want));
     // Spot checks of the normalised forms (not only equality with the saved text).
-    expect([...nl.sets.get('V6-IP')!.members].sort()).toEqual(['2001:0:0:1::1', '2001:db8:0:1:2:3:4:5', '2001:db8:1:2:3:4:5:6', '2001:db8::1:0:0:1', '::1', '::ffff:a01:203', 'fd00::1', 'fe80::']);
+    expect([...nl.sets.get('V6-IP')!.members].sort()).toEqual(['2001:0:0:1::1', '2001:db8:0:1:2:3:4:5', '2001:db8:1:2:3:4:5:6', '2001:db8::1:0:0:1', '::1', '::ffff:10.1.2.3', 'fd00::1', 'fe80::']);
     expect([...nl.sets.get('V4-IPPORTNET')!.members].sort()).toEqual([
       '192.168.60.10,sctp:80,172.16.4.0/22', '192.168.60.10,tcp:80,10.0.0.0/8', '192.168.60.10,tcp:80,192.168.50.2', '192.168.60.11,udp:53,10.9.0.0/16',
     ]);
