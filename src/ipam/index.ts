@@ -12,7 +12,6 @@ import { DiskStore } from './store.ts';
 import { eq, formatIP, parseCIDR, parseIP } from '../net/index.ts';
 import type { IP } from '../net/index.ts';
 import { readConfigFile } from './paths.ts';
-import { crashPoint } from '../cni/crash.ts';
 
 export interface IpamRequest {
   conf: Obj;
@@ -74,7 +73,6 @@ export function ipamAdd(req: IpamRequest): Result {
     });
   } finally {
     store.close();
-    crashPoint('after-ipam');
   }
 }
 
