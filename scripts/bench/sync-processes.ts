@@ -13,7 +13,7 @@ import { execa } from 'execa';
 import pino from 'pino';
 import { Reconciler } from '../../src/reconcile/index.ts';
 import { createRunner } from '../../src/kernel/exec.ts';
-import { IpsetAdapter } from '../../src/kernel/ipset.ts';
+import { IpsetAdapter } from '../../src/kernel/ipset/index.ts';
 import { IptablesAdapter } from '../../src/kernel/iptables.ts';
 import type { Family } from '../../src/net/index.ts';
 import type { Plan } from '../../src/plan/types.ts';

@@ -310,12 +310,15 @@ export class Agent {
       for (const f of ['IPv4', 'IPv6'] as const) this.metrics.noLocalEndpoints.set({ traffic_policy: 'external', ip_family: f }, this.families.includes(f) ? noLocal : 0);
       const invalid: Record<string, number> = { Service: 0, EndpointSlice: 0, Node: 0 };
       const seen = new Set<string>();
+      let conflicts = 0;
       for (const d of plan.diagnostics) {
+        if (d.code === 'AddressConflict') { conflicts++; continue; }
         if (d.severity !== 'error' || d.kind === 'Config' || seen.has(`${d.kind}|${d.object}`)) continue;
         seen.add(`${d.kind}|${d.object}`);
         invalid[d.kind] = (invalid[d.kind] ?? 0) + 1;
       }
       for (const [k, n] of Object.entries(invalid)) this.metrics.invalidObjects.set({ kind: k }, n);
+      this.metrics.addressConflicts.set(conflicts);
       void this.events.report(plan.diagnostics);
       for (const hook of this.deps.afterSync ?? []) {
         try {

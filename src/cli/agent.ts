@@ -7,11 +7,11 @@ import pino from 'pino';
 import { resolveAgentConfig, usage, ConfigError, type AgentConfig } from '../config/index.ts';
 import { loadKubeConfig } from '../sources/kube.ts';
 import { Agent } from '../agent/agent.ts';
-import type { Family } from '../net/index.ts';
+import { parseCIDR, type Family } from '../net/index.ts';
 
 function familiesOf(cfg: AgentConfig): Family[] {
   const fams = new Set<Family>([4]);
-  for (const c of cfg.node.clusterCIDRs) if (c.includes(':')) fams.add(6);
+  for (const c of cfg.node.clusterCIDRs) if (parseCIDR(c)?.ip.family === 6) fams.add(6);
   return [...fams];
 }
 

@@ -6,8 +6,8 @@
 // the server kills at the request's deadline.
 import { runSkel } from './skel.ts';
 import { bridgePlugin } from './bridge/plugin.ts';
-import { ipamPlugin } from '../ipam/plugin.ts';
-import { toCniError } from './errors.ts';
+import { ipamPlugin } from './ipam-plugin.ts';
+import { toCniError } from '../cnispec/errors.ts';
 import type { WorkerAnswer, WorkerRequest } from './wire.ts';
 
 function isRequest(m: unknown): m is WorkerRequest {

@@ -6,7 +6,7 @@ import { hostname } from 'node:os';
 import { parseDuration, formatDuration } from './duration.ts';
 import { ConfigError, loadKubeProxyConfiguration, type KubeProxyConfiguration } from './kubeproxy.ts';
 import { defaultNodeConfig, validateNodeConfig, type NodeConfig } from '../plan/config.ts';
-import { parseIP } from '../net/index.ts';
+import { parseCIDR, parseIP } from '../net/index.ts';
 
 export { ConfigError, parseKubeProxyConfiguration, loadKubeProxyConfiguration } from './kubeproxy.ts';
 export type { KubeProxyConfiguration } from './kubeproxy.ts';
@@ -142,8 +142,9 @@ export function parseBindAddress(text: string, defaultPort: number, field: strin
   if (s === '') return undefined;
   // kube-proxy also accepts a CIDR ("0.0.0.0/0"): listen on every address of that family.
   if (s.includes('/')) {
-    const v6 = s.includes(':');
-    return { host: v6 ? '::' : '0.0.0.0', port: defaultPort };
+    const c = parseCIDR(s, 'keep');
+    if (!c) throw new ConfigError(`${field}: ${JSON.stringify(text)}: not an address, address:port or CIDR`);
+    return { host: c.ip.family === 6 ? '::' : '0.0.0.0', port: defaultPort };
   }
   let host = s;
   let port = defaultPort;

@@ -12,7 +12,7 @@
 // Declaring a user chain (":KUBE-SERVICES - [0:0]") in a --noflush restore
 // flushes it, so re-applying a chain's full text replaces it atomically per table.
 
-import type { Family } from '../net/index.ts';
+import type { Family } from './types.ts';
 import type { CommandRunner } from './exec.ts';
 
 export type Backend = 'nft' | 'legacy';

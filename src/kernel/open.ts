@@ -5,7 +5,7 @@
 import type { Family } from './types.ts';
 import type { Ipvs } from './ipvs/types.ts';
 import type { CountingRunner } from './exec.ts';
-import { IpsetAdapter } from './ipset.ts';
+import { IpsetAdapter } from './ipset/index.ts';
 import { IptablesAdapter, detectBackend } from './iptables.ts';
 import type { Backend } from './iptables.ts';
 import { LinkAdapter } from './link.ts';

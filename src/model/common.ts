@@ -25,6 +25,8 @@ export const nameSchema = z
 export const metadataSchema = z.looseObject({
   name: nameSchema,
   namespace: nameSchema.optional(),
+  uid: z.string({ error: typeErr('a string') }).regex(/^[A-Za-z0-9._-]{1,128}$/, { error: 'must be a UID (letters, digits, "-", at most 128 characters)' }).optional(),
+  creationTimestamp: z.string({ error: typeErr('an RFC 3339 time') }).nullish(),
   labels: z.record(z.string(), z.string({ error: 'label values must be strings' })).nullish(),
   annotations: z.record(z.string(), z.string({ error: 'annotation values must be strings' })).nullish(),
 });

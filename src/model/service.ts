@@ -13,6 +13,8 @@ export const DEFAULT_AFFINITY_TIMEOUT = 10800;
 export const MAX_AFFINITY_TIMEOUT = 86400;
 export const TRAFFIC_DISTRIBUTIONS = ['PreferClose', 'PreferSameZone', 'PreferSameNode'];
 
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+
 const policy = z.enum(['Cluster', 'Local'], { error: (iss) => `unknown traffic policy ${JSON.stringify(iss.input)} (want Cluster or Local)` });
 
 const servicePortSchema = z.looseObject({
@@ -102,6 +104,15 @@ export function parseService(raw: unknown): ParseResult<ServiceModel> {
   const name = s.metadata.name;
   const labels = s.metadata.labels ?? {};
   const type = spec.type ?? 'ClusterIP';
+  // Creation time and UID decide address conflicts (src/plan/claims.ts): the older Service wins.
+  let created = '';
+  const ts = s.metadata.creationTimestamp;
+  if (ts !== undefined && ts !== null) {
+    const ms = RFC3339.test(ts) ? Date.parse(ts) : NaN;
+    if (Number.isNaN(ms)) sink.error('metadata.creationTimestamp', `${JSON.stringify(ts)} is not an RFC 3339 time`);
+    else created = new Date(ms).toISOString();
+  }
+  const uid = s.metadata.uid ?? '';
 
   // ClusterIPs: clusterIPs[0] must agree with clusterIP; at most one per family.
   let clusterIPs: string[] = [];
@@ -187,6 +198,8 @@ export function parseService(raw: unknown): ParseResult<ServiceModel> {
     key: [namespace, '/', name].join(''),
     namespace,
     name,
+    created,
+    uid,
     type,
     clusterIPs,
     headless,

@@ -18,4 +18,6 @@ export interface Diagnostic {
   reason: string;
   /** error: the object (or that part of it) was skipped. warning: planned with a substitution. */
   severity: 'error' | 'warning';
+  /** A class the agent reports specially: AddressConflict = this Service lost an address to another (src/plan/claims.ts). */
+  code?: 'AddressConflict';
 }

@@ -62,9 +62,11 @@ export function buildPlan(state: PlanInput, cfg: NodeConfig): Plan {
   };
   for (const k of services.keys()) visit(k);
   for (const k of slices.keys()) if (!services.has(k)) visit(k);
+  // finish() adds one diagnostic per losing address claim.
+  const families = ctx.families.map((f) => familyPlan(f, acc.get(f)!.finish(diags), ctx));
   return {
     node: ctx.nodeName,
-    families: ctx.families.map((f) => familyPlan(f, acc.get(f)!.finish(), ctx)),
+    families,
     healthCheckNodePorts: hc.sort((a, b) => cmpStr(a.service, b.service)),
     diagnostics: dedupeSorted(diags.sort(compareDiagnostics)),
   };

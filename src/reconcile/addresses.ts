@@ -7,7 +7,7 @@
 
 import type { FamilyPlan } from '../plan/types.ts';
 import type { LinkAdapter } from '../kernel/link.ts';
-import { formatIP, hostOf, requireIP } from '../net/index.ts';
+import { formatIP, hostOf, ipFamily, requireIP } from '../net/index.ts';
 import { diffAddresses } from './address-diff.ts';
 import type { SyncContext } from './result.ts';
 
@@ -65,7 +65,7 @@ export class AddressReconciler {
           cache.bound.add(a);
         } catch (err) {
           this.#cache = undefined;
-          ctx.fail(a, `bind ${a}/${a.includes(':') ? 128 : 32} on ${this.#dummy}`, err);
+          ctx.fail(a, `bind ${a}/${ipFamily(a) === 6 ? 128 : 32} on ${this.#dummy}`, err);
         }
       }
       this.#toUnbind = ad.unbind;

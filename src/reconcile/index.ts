@@ -24,7 +24,7 @@ import type { Family } from '../net/index.ts';
 import type { Plan, VirtualServer } from '../plan/types.ts';
 import { virtualServerKey } from '../plan/types.ts';
 import type { Ipvs } from '../kernel/ipvs/types.ts';
-import type { IpsetAdapter } from '../kernel/ipset.ts';
+import type { IpsetAdapter } from '../kernel/ipset/index.ts';
 import type { IptablesAdapter, Table } from '../kernel/iptables.ts';
 import type { LinkAdapter } from '../kernel/link.ts';
 import { createRunner } from '../kernel/exec.ts';

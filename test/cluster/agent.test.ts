@@ -144,6 +144,25 @@ describe('agent (real apiserver, host)', () => {
     expect(again.items.filter((e) => e.reportingController === 'ipvsnet.io/agent').length).toBe(n);
   });
 
+  it('a Service in namespace aaa… claiming web\'s ClusterIP as an externalIP gets nothing: an AddressConflict Event and the metric (issue 10, fault 2)', async () => {
+    const attackerNs = uniq('aaa');
+    await createNamespace(admin, attackerNs);
+    await kubeRequest(admin, 'POST', `/api/v1/namespaces/${attackerNs}/services`, {
+      body: { apiVersion: 'v1', kind: 'Service', metadata: { name: 'thief', namespace: attackerNs }, spec: { ports: [{ name: 'http', port: 80, targetPort: 8080 }], externalIPs: [webIP] } },
+    });
+    const ev = await eventually('AddressConflict Event', async () => {
+      const list = await kubeRequest<{ items: Array<{ reason: string; type: string; regarding: { name: string; kind: string }; note: string; reportingController: string }> }>(admin, 'GET', `/apis/events.k8s.io/v1/namespaces/${attackerNs}/events`);
+      return list.items.find((e) => e.reportingController === 'ipvsnet.io/agent' && e.reason === 'AddressConflict');
+    });
+    expect(ev).toMatchObject({ type: 'Warning', regarding: { kind: 'Service', name: 'thief' } });
+    expect(ev.note).toContain(`Service ${ns}/web`);
+    expect(vs(sink.last, webIP, 80)).toMatchObject({ service: `${ns}/web:http`, kind: 'clusterIP' });
+    const metrics = (await get(ports.metrics!, '/metrics')).body;
+    expect(metrics).toMatch(/# TYPE ipvsnet_service_address_conflicts gauge\nipvsnet_service_address_conflicts 1\n/);
+    await deleteObject(admin, `/api/v1/namespaces/${attackerNs}/services/thief`);
+    await eventually('conflict gone', async () => /ipvsnet_service_address_conflicts 0\n/.test((await get(ports.metrics!, '/metrics')).body));
+  });
+
   it('coalesces a burst of changes into rate-limited syncs', async () => {
     const before = agent.syncs;
     const t0 = Date.now();

@@ -6,10 +6,10 @@
 // every architecture ipvsnet runs on), except where ip_vs.h says be16/be32 (ports, IPv4 netmask).
 
 import type { Family, Protocol } from '../../net/index.ts';
-import { formatIPBytes, ipFamily, parseIP, toBuffer } from '../../net/index.ts';
-import type { VirtualServerFlag } from '../../plan/types.ts';
+import { formatIPBytes, ipFamily, joinHostPort, parseIP, toBuffer } from '../../net/index.ts';
+import type { IpvsServiceFlag as VirtualServerFlag } from '../types.ts';
 import type { IpvsDest, IpvsForward, IpvsInfo, IpvsService, IpvsServiceId, IpvsStats, IpvsTimeouts } from './types.ts';
-import { attr, be16, nested, parseAttrs as parseAttrsWith, str, u16, u32, u8 } from '../nlattr.ts';
+import { attr, be16, nested, parseAttrs as parseAttrsWith, str, u16, u32, u8 } from '../netlink/attrs.ts';
 import {
   AF_INET,
   AF_INET6,
@@ -193,12 +193,8 @@ export function validateSchedulerName(name: string): void {
 // ---------------------------------------------------------------------------------------------
 // Human-readable object names for errors: "TCP/10.96.0.10:53", "UDP/[fd00::a]:53", "10.244.1.5:53"
 
-export function hostPort(address: string, port: number): string {
-  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
-}
-
 export function describeService(id: IpvsServiceId): string {
-  return `${id.protocol}/${hostPort(id.address, id.port)}`;
+  return `${id.protocol}/${joinHostPort(id.address, id.port)}`;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -3,11 +3,11 @@
 // namespace (names, types, families, members, create lines), for every set type ipvsnet plans, both
 // families, and the foreign types the kernel offers; a large set spanning many dump messages is read whole.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { IpsetAdapter, parseSave, tempName } from '../../../src/kernel/ipset.ts';
-import type { KernelSet } from '../../../src/kernel/ipset.ts';
-import { IpsetDumpDecoder, IpsetNetlinkError, readSetsNetlink } from '../../../src/kernel/ipset-netlink.ts';
+import { IpsetAdapter, parseSave, tempName } from '../../../src/kernel/ipset/index.ts';
+import type { KernelSet } from '../../../src/kernel/ipset/index.ts';
+import { IpsetDumpDecoder, IpsetNetlinkError, readSetsNetlink } from '../../../src/kernel/ipset/index.ts';
 import type { IpsetSpec } from '../../../src/plan/types.ts';
-import { attr, nested, str, u8, u32 } from '../../../src/kernel/nlattr.ts';
+import { attr, nested, str, u8, u32 } from '../../../src/kernel/netlink/attrs.ts';
 import { createNetns, deleteNetns, inNs, nsRunner } from './netns.ts';
 
 let ns = '';

@@ -1,136 +1,44 @@
-// Reads the kernel's ipsets over netfilter netlink (NETLINK_NETFILTER, subsystem
-// NFNL_SUBSYS_IPSET), the same dump `ipset save` asks for, without exec'ing it.
+// The ipset netlink codec (pure): the dump request, and an incremental decoder of the dump the
+// kernel answers (IPSET_CMD_SAVE / IPSET_CMD_LIST over NETLINK_NETFILTER, subsystem
+// NFNL_SUBSYS_IPSET), the same dump `ipset save` asks for.
 //
-// One request: IPSET_CMD_SAVE with NLM_F_DUMP and IPSET_ATTR_PROTOCOL, after the
-// 4-byte nfgenmsg header. The kernel answers with a stream of messages, one set
-// after another (list:set sets last). A set's first message carries its header
-// (IPSET_ATTR_TYPENAME, _FAMILY, _REVISION and the create options nested in
-// IPSET_ATTR_DATA); the members follow in IPSET_ATTR_ADT, a list of nested
-// IPSET_ATTR_DATA elements, continued in further messages that carry only
-// IPSET_ATTR_SETNAME and IPSET_ATTR_ADT when a set does not fit one message. The
-// dump ends with NLMSG_DONE, whose payload is the dump's error code (0 = whole).
+// The kernel answers with a stream of messages, one set after another (list:set sets last). A
+// set's first message carries its header (IPSET_ATTR_TYPENAME, _FAMILY, _REVISION and the create
+// options nested in IPSET_ATTR_DATA); the members follow in IPSET_ATTR_ADT, a list of nested
+// IPSET_ATTR_DATA elements, continued in further messages that carry only IPSET_ATTR_SETNAME and
+// IPSET_ATTR_ADT when a set does not fit one message.
 //
-// The result has the shape `parseSave` (./ipset.ts) gives `ipset save` output:
-// members normalised exactly as normalizeMember() normalises the saved text, and
-// a `create` line in save form (type, family, hashsize, maxelem, netmask/bitmask,
-// range/size, timeout, counters, comment, skbinfo, forceadd, bucketsize, initval)
-// good for `create … -exist` on the existing set and for a swap-compatible
-// temporary set. `ipset save` itself omits forceadd; this line keeps it.
+// The result has the shape `parseSave` (./restore.ts) gives `ipset save` output: members
+// normalised exactly as normalizeMember() (./members.ts) normalises the saved text, and a `create`
+// line in save form (type, family, hashsize, maxelem, netmask/bitmask, range/size, timeout,
+// counters, comment, skbinfo, forceadd, bucketsize, initval) good for `create … -exist` on the
+// existing set and for a swap-compatible temporary set. `ipset save` itself omits forceadd; this
+// line keeps it.
 //
-// Members are decoded from the element's attributes by the dimensions the type
-// name lists (ip, net, port, mac, iface, mark, set), so every kernel set type is
-// read; a type with a dimension this decoder does not know is listed in
-// `unsupported` (present in `sets` with its header, no members) so that the caller
-// can fall back to `ipset save`.
+// Members are decoded from the element's attributes by the dimensions the type name lists (ip,
+// net, port, mac, iface, mark, set), so every kernel set type is read; a type with a dimension
+// this decoder does not know is listed in `unsupported` (present in `sets` with its header, no
+// members) so that the caller can fall back to `ipset save`.
 //
 // Protocol facts (include/uapi/linux/netfilter/ipset/ip_set.h, net/netfilter/ipset/ip_set_core.c):
-//   - a dump request needs IPSET_ATTR_PROTOCOL ≥ IPSET_PROTOCOL_MIN (6) on kernels with protocol 7
-//     (6.18 takes any higher value too); kernels before protocol 7 want exactly 6, so 6 is sent;
-//   - a protocol it refuses is IPSET_ERR_PROTOCOL (4097) in an NLMSG_ERROR;
 //   - numbers marked NLA_F_NET_BYTEORDER are big-endian; IPv4 addresses nest as
 //     IPSET_ATTR_IPADDR_IPV4 (4 bytes), IPv6 as IPSET_ATTR_IPADDR_IPV6 (16 bytes).
 
 import { readFileSync } from 'node:fs';
-import { getSystemErrorName } from 'node:util';
-import { RawNetlinkSocket } from 'netlink/dist/raw.js';
-import { inNetns } from '../native/index.ts';
-import { closeLater } from './rtnl/socket.ts';
-import { normalizeMember } from './ipset.ts';
-import type { KernelSet } from './ipset.ts';
-import { formatIPBytes } from '../net/index.ts';
-
-export const NETLINK_NETFILTER = 12;
-export const NFNL_SUBSYS_IPSET = 6;
-export const IPSET_PROTOCOL_MIN = 6;
-export const IPSET_PROTOCOL = 7;
-const IPSET_CMD_LIST = 7;
-const IPSET_CMD_SAVE = 8;
-
-const NLMSG_NOOP = 1;
-const NLMSG_ERROR = 2;
-const NLMSG_DONE = 3;
-const NLMSG_OVERRUN = 4;
-const NLM_F_REQUEST = 0x1;
-const NLM_F_DUMP = 0x300;
-const NLA_F_NESTED = 0x8000;
-const NLA_F_NET_BYTEORDER = 0x4000;
-const NLA_TYPE_MASK = 0x3fff;
-const AF_INET = 2;
-const NFPROTO_IPV4 = 2;
-const NFPROTO_IPV6 = 10;
-
-// Command-level attributes.
-const ATTR_PROTOCOL = 1;
-const ATTR_SETNAME = 2;
-const ATTR_TYPENAME = 3;
-const ATTR_FAMILY = 5;
-const ATTR_DATA = 7;
-const ATTR_ADT = 8;
-// CADT attributes (create header and elements).
-const ATTR_IP = 1;
-const ATTR_IP_TO = 2;
-const ATTR_CIDR = 3;
-const ATTR_PORT = 4;
-const ATTR_PORT_TO = 5;
-const ATTR_TIMEOUT = 6;
-const ATTR_PROTO = 7;
-const ATTR_CADT_FLAGS = 8;
-const ATTR_MARK = 10;
-const ATTR_MARKMASK = 11;
-const ATTR_BITMASK = 12;
-const ATTR_INITVAL = 17;
-const ATTR_HASHSIZE = 18;
-const ATTR_MAXELEM = 19;
-const ATTR_NETMASK = 20;
-const ATTR_BUCKETSIZE = 21;
-const ATTR_SIZE = 23;
-// Element-only attributes.
-const ATTR_ETHER = 17;
-const ATTR_NAME = 18;
-const ATTR_IP2 = 20;
-const ATTR_CIDR2 = 21;
-const ATTR_IFACE = 23;
-// Nested address attributes.
-const ATTR_IPADDR_IPV4 = 1;
-const ATTR_IPADDR_IPV6 = 2;
-
-const FLAG_PHYSDEV = 1 << 1;
-const FLAG_WITH_COUNTERS = 1 << 3;
-const FLAG_WITH_COMMENT = 1 << 4;
-const FLAG_WITH_FORCEADD = 1 << 5;
-const FLAG_WITH_SKBINFO = 1 << 6;
-
-const IPSET_ERR_PRIVATE = 4096;
-/** ipset's own error codes (enum ipset_errno), as the kernel returns them negated. */
-const IPSET_ERRORS: Record<number, string> = {
-  4097: 'IPSET_ERR_PROTOCOL',
-  4098: 'IPSET_ERR_FIND_TYPE',
-  4099: 'IPSET_ERR_MAX_SETS',
-  4100: 'IPSET_ERR_BUSY',
-};
-
-export class IpsetNetlinkError extends Error {
-  /** errno name ("EPROTONOSUPPORT"), ipset error name ("IPSET_ERR_PROTOCOL"), or a reader code ("EDECODE", "ETIMEDOUT", "ETRUNC"). */
-  readonly code: string;
-  /** The positive errno / ipset error number when the kernel sent one. */
-  readonly errno: number | undefined;
-  constructor(message: string, code: string, errno?: number) {
-    super(message);
-    this.name = 'IpsetNetlinkError';
-    this.code = code;
-    this.errno = errno;
-  }
-}
-
-function errnoName(errno: number): string {
-  if (IPSET_ERRORS[errno]) return IPSET_ERRORS[errno]!;
-  if (errno > IPSET_ERR_PRIVATE) return `IPSET_ERR_${errno}`;
-  try {
-    return getSystemErrorName(-errno);
-  } catch {
-    return `errno ${errno}`;
-  }
-}
+import { formatIPBytes } from '../../net/index.ts';
+import { str, u8 } from '../netlink/attrs.ts';
+import { AF_INET, NLA_F_NET_BYTEORDER, NLA_TYPE_MASK } from '../netlink/constants.ts';
+import {
+  ATTR_ADT, ATTR_BITMASK, ATTR_BUCKETSIZE, ATTR_CADT_FLAGS, ATTR_CIDR, ATTR_CIDR2, ATTR_DATA, ATTR_ETHER, ATTR_FAMILY,
+  ATTR_HASHSIZE, ATTR_IFACE, ATTR_INITVAL, ATTR_IP, ATTR_IP2, ATTR_IPADDR_IPV4, ATTR_IPADDR_IPV6, ATTR_IP_TO, ATTR_MARK,
+  ATTR_MARKMASK, ATTR_MAXELEM, ATTR_NAME, ATTR_NETMASK, ATTR_PORT, ATTR_PORT_TO, ATTR_PROTO, ATTR_PROTOCOL, ATTR_SETNAME,
+  ATTR_SIZE, ATTR_TIMEOUT, ATTR_TYPENAME, BUILTIN_PROTOCOLS, FLAG_PHYSDEV, FLAG_WITH_COMMENT, FLAG_WITH_COUNTERS,
+  FLAG_WITH_FORCEADD, FLAG_WITH_SKBINFO, ICMPV6_NAMES, ICMP_NAMES, IPSET_CMD_LIST, IPSET_CMD_SAVE, NFNL_SUBSYS_IPSET,
+  NFPROTO_IPV4, NFPROTO_IPV6,
+} from './constants.ts';
+import { IpsetNetlinkError } from './errors.ts';
+import { normalizeMember } from './members.ts';
+import type { KernelSet, NetlinkReadResult, UnsupportedSet } from './types.ts';
 
 /** One attribute of a stream: type without flags, whether it is in network byte order, payload. */
 interface Attr {
@@ -195,27 +103,6 @@ function nestedAddress(a: Attr | undefined, where: string): Buffer | undefined {
   throw new IpsetNetlinkError(`ipset netlink dump: ${where}: address attribute without an IPv4 or IPv6 address`, 'EDECODE');
 }
 
-// Names `ipset save` prints for ICMP / ICMPv6 type/code pairs (libipset's tables, as ipset 7.17 prints them).
-const ICMP_NAMES: Record<number, string> = {
-  0x0000: 'echo-reply', 0x0300: 'network-unreachable', 0x0301: 'host-unreachable', 0x0302: 'protocol-unreachable',
-  0x0303: 'port-unreachable', 0x0304: 'fragmentation-needed', 0x0305: 'source-route-failed', 0x0306: 'network-unknown',
-  0x0307: 'host-unknown', 0x0309: 'network-prohibited', 0x030a: 'host-prohibited', 0x030b: 'TOS-network-unreachable',
-  0x030c: 'TOS-host-unreachable', 0x030d: 'communication-prohibited', 0x030e: 'host-precedence-violation',
-  0x030f: 'precedence-cutoff', 0x0400: 'source-quench', 0x0500: 'network-redirect', 0x0501: 'host-redirect',
-  0x0502: 'TOS-network-redirect', 0x0503: 'TOS-host-redirect', 0x0800: 'echo-request', 0x0900: 'router-advertisement',
-  0x0a00: 'router-solicitation', 0x0b00: 'ttl-zero-during-transit', 0x0b01: 'ttl-zero-during-reassembly',
-  0x0c00: 'ip-header-bad', 0x0c01: 'required-option-missing', 0x0d00: 'timestamp-request', 0x0e00: 'timestamp-reply',
-  0x1100: 'address-mask-request', 0x1200: 'address-mask-reply',
-};
-const ICMPV6_NAMES: Record<number, string> = {
-  0x0100: 'no-route', 0x0101: 'communication-prohibited', 0x0103: 'address-unreachable', 0x0104: 'port-unreachable',
-  0x0200: 'packet-too-big', 0x0300: 'ttl-zero-during-transit', 0x0301: 'ttl-zero-during-reassembly',
-  0x0400: 'bad-header', 0x0401: 'unknown-header-type', 0x0402: 'unknown-option', 0x8000: 'echo-request',
-  0x8100: 'echo-reply', 0x8500: 'router-solicitation', 0x8600: 'router-advertisement',
-  0x8700: 'neighbour-solicitation', 0x8800: 'neighbour-advertisement', 0x8900: 'redirect',
-};
-
-const BUILTIN_PROTOCOLS: Record<number, string> = { 1: 'icmp', 6: 'tcp', 17: 'udp', 58: 'ipv6-icmp', 132: 'sctp', 136: 'udplite' };
 let protocolNames: Map<number, string> | undefined;
 
 /** Protocol number → name as getprotobynumber(3) gives it to `ipset save` (/etc/protocols; a few built in). */
@@ -403,22 +290,6 @@ function createLine(name: string, type: string, family: number, head: Map<number
   return w.join(' ');
 }
 
-export interface UnsupportedSet {
-  name: string;
-  type: string;
-  /** Why its members were not read. */
-  reason: string;
-}
-
-export interface NetlinkReadResult {
-  /** Every set, as parseSave(`ipset save`) gives it (unsupported ones without members). */
-  sets: Map<string, KernelSet>;
-  /** Sets whose members were not decoded: fall back to `ipset save` when they matter. */
-  unsupported: UnsupportedSet[];
-  /** Netlink messages in the dump (NLMSG_DONE excluded). */
-  messages: number;
-}
-
 /**
  * Incremental decoder of an IPSET_CMD_SAVE/LIST dump: push() each message's
  * payload (after the netlink header) in order, then result().
@@ -485,104 +356,11 @@ export class IpsetDumpDecoder {
   }
 }
 
-/** The dump request: nlmsghdr + nfgenmsg + IPSET_ATTR_PROTOCOL (+ IPSET_ATTR_SETNAME for one set). */
-export function encodeDumpRequest(seq: number, protocol: number, setName?: string): Buffer {
-  const attrsOut: Buffer[] = [];
-  const proto = Buffer.alloc(8);
-  proto.writeUInt16LE(5, 0);
-  proto.writeUInt16LE(ATTR_PROTOCOL, 2);
-  proto.writeUInt8(protocol, 4);
-  attrsOut.push(proto);
-  if (setName !== undefined) {
-    const s = Buffer.from(setName + '\0', 'utf8');
-    const a = Buffer.alloc((4 + s.length + 3) & ~3);
-    a.writeUInt16LE(4 + s.length, 0);
-    a.writeUInt16LE(ATTR_SETNAME, 2);
-    s.copy(a, 4);
-    attrsOut.push(a);
-  }
+/** The dump request's payload after the netlink header: nfgenmsg + IPSET_ATTR_PROTOCOL (+ IPSET_ATTR_SETNAME for one set). */
+export function encodeDumpPayload(protocol: number, setName?: string): Buffer {
   const nfgen = Buffer.from([AF_INET, 0, 0, 0]); // family, NFNETLINK_V0, res_id (big-endian) 0
-  const body = Buffer.concat([nfgen, ...attrsOut]);
-  const hdr = Buffer.alloc(16);
-  hdr.writeUInt32LE(16 + body.length, 0);
-  hdr.writeUInt16LE((NFNL_SUBSYS_IPSET << 8) | IPSET_CMD_SAVE, 4);
-  hdr.writeUInt16LE(NLM_F_REQUEST | NLM_F_DUMP, 6);
-  hdr.writeUInt32LE(seq, 8);
-  hdr.writeUInt32LE(0, 12);
-  return Buffer.concat([hdr, body]);
+  return Buffer.concat([nfgen, u8(ATTR_PROTOCOL, protocol), ...(setName !== undefined ? [str(ATTR_SETNAME, setName)] : [])]);
 }
 
-export interface ReadSetsOptions {
-  /** Network namespace to read (a path such as /run/netns/NAME); default: the calling thread's. */
-  netns?: string;
-  /** IPSET_ATTR_PROTOCOL to send (default 6, accepted by every kernel with protocol 6 or 7). */
-  protocol?: number;
-  /** Give up when the dump has not ended after this long (default 60 s). */
-  timeoutMs?: number;
-  /** Only this set (IPSET_ATTR_SETNAME); a missing one is ENOENT. */
-  setName?: string;
-}
-
-/** Read every set (or one) over netlink; throws IpsetNetlinkError when the kernel refuses or the dump breaks. */
-export async function readSetsNetlink(opts: ReadSetsOptions = {}): Promise<NetlinkReadResult> {
-  const open = (): RawNetlinkSocket => new RawNetlinkSocket(NETLINK_NETFILTER);
-  let sock: RawNetlinkSocket;
-  try {
-    sock = opts.netns ? inNetns(opts.netns, open) : open();
-  } catch (e) {
-    const err = e as { code?: string; errno?: number; message?: string };
-    throw new IpsetNetlinkError(`ipset netlink: cannot open a NETLINK_NETFILTER socket${opts.netns ? ` in ${opts.netns}` : ''}: ${err.message ?? String(e)}`, err.code ?? 'EOPEN', err.errno);
-  }
-  const seq = (Math.floor(Math.random() * 0x7ffffffe) + 1) >>> 0;
-  const decoder = new IpsetDumpDecoder();
-  try {
-    return await new Promise<NetlinkReadResult>((resolve, reject) => {
-      let done = false;
-      const finish = (err?: Error): void => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        if (err) reject(err);
-        else resolve(decoder.result());
-      };
-      const timeoutMs = opts.timeoutMs ?? 60_000;
-      const timer = setTimeout(() => finish(new IpsetNetlinkError(`ipset netlink dump did not end within ${timeoutMs} ms (${decoder.result().messages} messages received)`, 'ETIMEDOUT')), timeoutMs);
-      sock.on('message', (buf: Buffer) => {
-        if (done) return;
-        try {
-          let off = 0;
-          while (!done && off + 16 <= buf.length) {
-            const len = buf.readUInt32LE(off);
-            if (len < 16 || off + len > buf.length) throw new IpsetNetlinkError(`ipset netlink dump: bad message length ${len} at offset ${off} of ${buf.length}`, 'EDECODE');
-            const type = buf.readUInt16LE(off + 4);
-            const mseq = buf.readUInt32LE(off + 8);
-            const payload = buf.subarray(off + 16, off + len);
-            off += (len + 3) & ~3;
-            if (mseq !== seq || type === NLMSG_NOOP) continue;
-            if (type === NLMSG_ERROR || type === NLMSG_DONE) {
-              const code = payload.length >= 4 ? payload.readInt32LE(0) : 0;
-              if (code < 0) {
-                const name = errnoName(-code);
-                const hint = name === 'IPSET_ERR_PROTOCOL' ? ` (the kernel does not speak ipset protocol ${opts.protocol ?? IPSET_PROTOCOL_MIN})` : '';
-                throw new IpsetNetlinkError(`ipset netlink dump${opts.setName ? ` of set ${opts.setName}` : ''}: kernel answered ${name}${hint}${type === NLMSG_DONE ? ' at the end of the dump' : ''}`, name, -code);
-              }
-              if (type === NLMSG_DONE) { finish(); return; }
-              continue; // an ACK (error 0) is not the end of a dump
-            }
-            if (type === NLMSG_OVERRUN) throw new IpsetNetlinkError('ipset netlink dump: NLMSG_OVERRUN (data lost)', 'EOVERRUN');
-            decoder.push(type, payload);
-          }
-        } catch (e) {
-          finish(e instanceof Error ? e : new Error(String(e)));
-        }
-      });
-      sock.on('truncatedMessage', () => finish(new IpsetNetlinkError('ipset netlink dump: a message was truncated by the receive buffer', 'ETRUNC')));
-      sock.on('error', (e: Error & { code?: string; errno?: number }) => finish(new IpsetNetlinkError(`ipset netlink socket: ${e.message}`, e.code ?? 'ESOCKET', e.errno)));
-      sock.send(encodeDumpRequest(seq, opts.protocol ?? IPSET_PROTOCOL_MIN, opts.setName), {}, (e?: Error & { code?: string; errno?: number }) => {
-        if (e) finish(new IpsetNetlinkError(`ipset netlink: sending the dump request failed: ${e.message}`, e.code ?? 'ESEND', e.errno));
-      });
-    });
-  } finally {
-    closeLater(sock);
-  }
-}
+/** The message type of an ipset dump request (IPSET_CMD_SAVE in the ipset subsystem). */
+export const DUMP_REQUEST_TYPE = (NFNL_SUBSYS_IPSET << 8) | IPSET_CMD_SAVE;

@@ -1,13 +1,18 @@
 // ipvsnet-ipam as a standalone CNI IPAM plugin (drop-in for host-local).
-import type { CmdContext, Plugin } from '../cni/skel.ts';
-import type { Result } from '../cni/types.ts';
-import { ipamAdd, ipamCheck, ipamDel, ipamGc, ipamStatus } from './index.ts';
+import type { CmdContext, Plugin } from './skel.ts';
+import type { Result } from '../cnispec/types.ts';
+import { crashPoint } from './crash.ts';
+import { ipamAdd, ipamCheck, ipamDel, ipamGc, ipamStatus } from '../ipam/index.ts';
 
 export const ipamPlugin: Plugin = {
   argKeys: ['IP'],
   async add(ctx: CmdContext): Promise<Result> {
-    const r = ipamAdd({ conf: ctx.conf, containerId: ctx.containerId, ifname: ctx.ifname, envIP: ctx.args.get('IP') });
-    return { ...r, cniVersion: ctx.cniVersion };
+    try {
+      const r = ipamAdd({ conf: ctx.conf, containerId: ctx.containerId, ifname: ctx.ifname, envIP: ctx.args.get('IP') });
+      return { ...r, cniVersion: ctx.cniVersion };
+    } finally {
+      crashPoint('after-ipam');
+    }
   },
   async del(ctx: CmdContext): Promise<void> {
     ipamDel({ conf: ctx.conf, containerId: ctx.containerId, ifname: ctx.ifname });

@@ -1,9 +1,10 @@
-// Netlink attribute (TLV) encoding and decoding, shared by the rtnetlink helpers (src/kernel/rtnl)
-// and the IPVS generic-netlink codec (src/kernel/ipvs/codec.ts). Host byte order (little-endian on
-// every supported arch) unless the name says otherwise.
+// Netlink attribute (TLV) encoding and decoding, shared by rtnetlink (src/kernel/rtnl), the IPVS
+// generic-netlink codec (src/kernel/ipvs/codec.ts) and the ipset codec (src/kernel/ipset/codec.ts).
+// Host byte order (little-endian on every supported arch) unless the name says otherwise.
 
-export const NLA_F_NESTED = 0x8000;
-const NLA_TYPE_MASK = 0x3fff; // strips NLA_F_NESTED and NLA_F_NET_BYTEORDER
+import { NLA_F_NESTED, NLA_TYPE_MASK } from './constants.ts';
+
+export { NLA_F_NESTED };
 
 export function align4(n: number): number {
   return (n + 3) & ~3;
@@ -73,4 +74,11 @@ export function parseAttrs(buf: Uint8Array, strict = false): Map<number, Buffer>
     off += align4(len);
   }
   return out;
+}
+
+/** A NUL-terminated string payload (the text before the first NUL). */
+export function cstring(b: Buffer | undefined): string | undefined {
+  if (!b) return undefined;
+  const z = b.indexOf(0);
+  return b.subarray(0, z < 0 ? b.length : z).toString('utf8');
 }
