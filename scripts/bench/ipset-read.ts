@@ -11,7 +11,7 @@
 import { execa } from 'execa';
 import { performance } from 'node:perf_hooks';
 import { parseSave } from '../../src/kernel/ipset/index.ts';
-import { readSetsNetlink } from '../../src/kernel/ipset/index.ts';
+import { readSetsNetlink } from '../../src/kernel/ipset/transport.ts';
 import { intArg } from './args.ts';
 
 

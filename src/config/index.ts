@@ -197,6 +197,8 @@ export function resolveAgentConfig(argv: string[], env: NodeJS.ProcessEnv = proc
     nodePortAddresses: (flags['nodeport-addresses'] as string[] | undefined) ?? file?.nodePortAddresses ?? [],
     excludeCIDRs: (flags['ipvs-exclude-cidrs'] as string[] | undefined) ?? fileIpvs?.excludeCIDRs ?? [],
     strictARP: (flags['ipvs-strict-arp'] as boolean | undefined) ?? fileIpvs?.strictARP ?? false,
+    // The API server already held every Service to its own --service-node-port-range.
+    nodePortRange: null,
   });
   const fieldOf: Record<string, [string, string]> = {
     scheduler: ['ipvs-scheduler', 'ipvs.scheduler'],

@@ -68,7 +68,7 @@ export function documentsOf(text: string, source: string, diagnostics: Diagnosti
   if (!json) {
     let parsed;
     try {
-      parsed = parseAllDocuments(text);
+      parsed = parseAllDocuments(text, { logLevel: 'error' }); // warnings (e.g. collection keys) are not printed by the library
     } catch (e) {
       err('(file)', `not valid YAML: ${firstLine(e)}`);
       return [];

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { EndpointModel, EndpointSliceModel, ParseResult } from './types.ts';
 import { DiagnosticSink, metadataSchema, objectRef, parseWith, protocolSchema, typeErr } from './common.ts';
 import { canonicalIP, ipFamily } from '../net/index.ts';
+import { nonSpecialIPProblem } from './apivalidation.ts';
 import { intern } from './intern.ts';
 import { LABEL_HEADLESS, LABEL_SERVICE_PROXY_NAME } from './service.ts';
 
@@ -40,7 +41,7 @@ const portSchema = z.looseObject({
 
 const sliceSchema = z.looseObject({
   kind: z.literal('EndpointSlice', { error: 'kind must be EndpointSlice' }).optional(),
-  metadata: metadataSchema,
+  metadata: metadataSchema('DNS-1123 subdomain'),
   addressType: z.enum(['IPv4', 'IPv6', 'FQDN'], { error: (iss) => (iss.input === undefined ? 'required field is missing' : `unknown addressType ${JSON.stringify(iss.input)} (want IPv4, IPv6 or FQDN)`) }),
   endpoints: z.array(endpointSchema, { error: typeErr('a list') }).nullish(),
   ports: z.array(portSchema, { error: typeErr('a list') }).nullish(),
@@ -63,7 +64,12 @@ export function parseEndpointSlice(raw: unknown): ParseResult<EndpointSliceModel
       const text = canonicalIP(a);
       if (text === undefined) sink.error(`endpoints[${i}].addresses[${j}]`, `${JSON.stringify(a)} is not a valid IP address`);
       else if (ipFamily(text) !== wantFamily) sink.error(`endpoints[${i}].addresses[${j}]`, `${a} is not an ${s.addressType} address`);
-      else return text === a ? a : intern(text);
+      else {
+        // The API server's ValidateNonSpecialIP (and strict IP validation: no IPv4-mapped address).
+        const special = nonSpecialIPProblem(a);
+        if (special) sink.error(`endpoints[${i}].addresses[${j}]`, `${a} ${special}`);
+        else return text === a ? a : intern(text);
+      }
       return '';
     });
     const ready = ep.conditions?.ready ?? true;

@@ -10,7 +10,7 @@ const IP_ADDRESS_TYPES = new Set(['InternalIP', 'ExternalIP']);
 
 const nodeSchema = z.looseObject({
   kind: z.literal('Node', { error: 'kind must be Node' }).optional(),
-  metadata: metadataSchema,
+  metadata: metadataSchema('DNS-1123 subdomain'),
   spec: z.looseObject({ podCIDR: cidrString.nullish(), podCIDRs: z.array(cidrString, { error: typeErr('a list') }).nullish() }).nullish(),
   status: z
     .looseObject({

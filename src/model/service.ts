@@ -2,7 +2,8 @@
 
 import { z } from 'zod';
 import type { ParseResult, ServiceModel, ServicePortModel } from './types.ts';
-import { DiagnosticSink, cidrString, ipString, metadataSchema, objectRef, parseWith, portNumber, protocolSchema, typeErr } from './common.ts';
+import { DiagnosticSink, cidrString, metadataSchema, nonSpecialIPString, objectRef, parseWith, portNumber, protocolSchema, strictIPString, typeErr } from './common.ts';
+import { clusterIPProblem } from './apivalidation.ts';
 import { canonicalIP, canonicalNetwork, formatIP, parseCIDR, parseIP } from '../net/index.ts';
 import { intern } from './intern.ts';
 import { parseSchedulerAnnotations } from './scheduler.ts';
@@ -14,6 +15,11 @@ export const MAX_AFFINITY_TIMEOUT = 86400;
 export const TRAFFIC_DISTRIBUTIONS = ['PreferClose', 'PreferSameZone', 'PreferSameNode'];
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+
+function usableClusterIP(s: string, ctx: z.RefinementCtx): void {
+  const p = s === '' || s === 'None' ? undefined : clusterIPProblem(s);
+  if (p) ctx.addIssue({ code: 'custom', message: p });
+}
 
 const policy = z.enum(['Cluster', 'Local'], { error: (iss) => `unknown traffic policy ${JSON.stringify(iss.input)} (want Cluster or Local)` });
 
@@ -35,7 +41,7 @@ const servicePortSchema = z.looseObject({
 
 const serviceSchema = z.looseObject({
   kind: z.literal('Service', { error: 'kind must be Service' }).optional(),
-  metadata: metadataSchema,
+  metadata: metadataSchema('DNS-1035 label'),
   spec: z.looseObject({
     type: z
       .enum(['ClusterIP', 'NodePort', 'LoadBalancer', 'ExternalName'], { error: (iss) => `unknown Service type ${JSON.stringify(iss.input)}` })
@@ -43,12 +49,13 @@ const serviceSchema = z.looseObject({
     clusterIP: z
       .string({ error: typeErr('a string') })
       .refine((s) => s === '' || s === 'None' || parseIP(s) !== undefined, { error: (iss) => `${JSON.stringify(iss.input)} is not a valid IP address or "None"` })
+      .superRefine(usableClusterIP)
       .optional(),
     clusterIPs: z
-      .array(z.string().refine((s) => s === 'None' || parseIP(s) !== undefined, { error: (iss) => `${JSON.stringify(iss.input)} is not a valid IP address or "None"` }))
+      .array(z.string().refine((s) => s === 'None' || parseIP(s) !== undefined, { error: (iss) => `${JSON.stringify(iss.input)} is not a valid IP address or "None"` }).superRefine(usableClusterIP))
       .nullish(),
     ports: z.array(servicePortSchema, { error: typeErr('a list') }).nullish(),
-    externalIPs: z.array(ipString, { error: typeErr('a list') }).nullish(),
+    externalIPs: z.array(nonSpecialIPString, { error: typeErr('a list') }).nullish(),
     loadBalancerSourceRanges: z.array(cidrString, { error: typeErr('a list') }).nullish(),
     sessionAffinity: z.enum(['None', 'ClientIP'], { error: (iss) => `unknown session affinity ${JSON.stringify(iss.input)} (want None or ClientIP)` }).optional(),
     sessionAffinityConfig: z
@@ -83,7 +90,7 @@ const serviceSchema = z.looseObject({
           ingress: z
             .array(
               z.looseObject({
-                ip: ipString.optional(),
+                ip: strictIPString.optional(),
                 hostname: z.string().optional(),
                 ipMode: z.enum(['VIP', 'Proxy'], { error: (iss) => `unknown ipMode ${JSON.stringify(iss.input)} (want VIP or Proxy)` }).nullish(),
               }),

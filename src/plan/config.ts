@@ -25,6 +25,13 @@ export interface NodeConfig {
   randomFully: boolean;
   /** Node addresses to use instead of the Node object's InternalIP/ExternalIP addresses. */
   nodeIPs?: string[];
+  /**
+   * The API server's --service-node-port-range: a Service with a nodePort or healthCheckNodePort
+   * outside it is refused, as the API server would. Default 30000-32767 (the API server's) for
+   * manifests from files; null for the agent, whose objects the API server already checked against
+   * its own, possibly different, range.
+   */
+  nodePortRange: { min: number; max: number } | null;
   /** Families to plan; default: those the node (or the cluster CIDRs) have, IPv4 when nothing says. */
   families?: Family[];
   /**
@@ -35,6 +42,8 @@ export interface NodeConfig {
 }
 
 export const DEFAULT_SCHEDULER = 'rr';
+/** kube-apiserver's default --service-node-port-range. */
+export const DEFAULT_NODE_PORT_RANGE = Object.freeze({ min: 30000, max: 32767 });
 
 /** A DNS-1123 subdomain (Kubernetes' node names): lower-case labels joined by dots, at most 253 characters. */
 const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -52,6 +61,7 @@ export function defaultNodeConfig(over: Partial<NodeConfig> = {}): NodeConfig {
     excludeCIDRs: [],
     strictARP: false,
     randomFully: true,
+    nodePortRange: { ...DEFAULT_NODE_PORT_RANGE },
     ...over,
   };
 }
@@ -68,6 +78,8 @@ export function validateNodeConfig(cfg: NodeConfig): Diagnostic[] {
   }
   if (!isKnownScheduler(cfg.scheduler)) d('scheduler', `unknown IPVS scheduler ${JSON.stringify(cfg.scheduler)} (known: ${IPVS_SCHEDULERS.join(', ')})`);
   if (!Number.isInteger(cfg.masqueradeBit) || cfg.masqueradeBit < 0 || cfg.masqueradeBit > 31) d('masqueradeBit', `must be 0..31, got ${cfg.masqueradeBit}`);
+  const r = cfg.nodePortRange;
+  if (r && !(Number.isInteger(r.min) && Number.isInteger(r.max) && r.min >= 1 && r.min <= r.max && r.max <= 65535)) d('nodePortRange', `must be MIN-MAX within 1-65535, got ${r.min}-${r.max}`);
   const perFamily = new Map<number, string>();
   cfg.clusterCIDRs.forEach((c, i) => {
     const p = parseCIDR(c, 'keep');

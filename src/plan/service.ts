@@ -11,6 +11,7 @@ import { canonicalNetwork, contains, formatIP, network, parseCIDR } from '../net
 import { addrKey } from './addr.ts';
 export { addrKey };
 import { LABEL_SERVICE_NAME } from '../model/endpointslice.ts';
+import { nodePortProblem } from '../model/apivalidation.ts';
 import type { FamilyContext, PlanContext } from './context.ts';
 import { categorize, endpointsForFamily, portKey, selectEndpoints, type Endpoint } from './endpoints.ts';
 import { SET } from './ipsets.ts';
@@ -78,6 +79,17 @@ export function computeService(svc: ServiceModel | undefined, slices: readonly E
     return out;
   }
   if (!servesService(svc, ctx)) return out;
+  // The API server refuses a Service with a port outside its node port range; so does the planner.
+  const range = ctx.cfg.nodePortRange;
+  if (range) {
+    const bad = (field: string, port: number): void => {
+      const p = nodePortProblem(port, range);
+      if (p) out.diagnostics.push({ kind: 'Service', object: svc.key, field, reason: p, severity: 'error' });
+    };
+    svc.ports.forEach((p, i) => bad(`spec.ports[${i}].nodePort`, p.nodePort));
+    bad('spec.healthCheckNodePort', svc.healthCheckNodePort);
+    if (out.diagnostics.length > 0) return out;
+  }
 
   // Slice ports that match no Service port never carry traffic: say so.
   const svcPorts = new Set(svc.ports.map((p) => portKey(p.name, p.protocol)));
@@ -98,6 +110,16 @@ export function computeService(svc: ServiceModel | undefined, slices: readonly E
     const fc = familyContribution(svc, clusterIP, eps, fctx, ctx);
     out.families.push(fc.contribution);
     hcLocal = Math.max(hcLocal, fc.localReady);
+  }
+  if (out.families.length === 0) {
+    // Not an error (a single-stack IPv6 Service on an IPv4 node is normal), but never silent.
+    out.diagnostics.push({
+      kind: 'Service',
+      object: svc.key,
+      field: 'spec.clusterIPs',
+      reason: `no ClusterIP of the families this node plans (IPv${ctx.families.join(', IPv')}): ${svc.clusterIPs.join(', ')}; not served by this node`,
+      severity: 'warning',
+    });
   }
   if (svc.type === 'LoadBalancer' && svc.externalTrafficPolicy === 'Local' && svc.healthCheckNodePort > 0 && out.families.length > 0) {
     out.healthCheck = { service: svc.key, port: svc.healthCheckNodePort, localEndpoints: Math.max(0, hcLocal) };

@@ -1,7 +1,9 @@
 // Ownership: ipvsnet touches only what it owns.
-//   - IPVS virtual servers on an address it bound on kube-ipvs0, or planned now,
-//     or recorded in its state file (NodePort servers live on node addresses,
-//     which are never bound on kube-ipvs0), and never one inside --ipvs-exclude-cidrs;
+//   - IPVS virtual servers on a service address (bound on kube-ipvs0, or planned
+//     now as a ClusterIP, external or LB IP), and those whose key is planned now or
+//     recorded in its state file (NodePort servers live on node addresses, which
+//     others may use too: there only the planned and recorded keys are ipvsnet's);
+//     never one inside --ipvs-exclude-cidrs;
 //   - its chains and its sets: the names in rules/ (./names.ts), computed by the
 //     same functions that name them at creation.
 // The state file is small JSON under /run (gone after a reboot, like the kernel state). It belongs
@@ -96,8 +98,11 @@ export async function saveState(file: string | null | undefined, s: OwnedState):
 export interface OwnershipInput {
   /** Addresses currently on kube-ipvs0. */
   bound: Iterable<string>;
-  /** Addresses of planned virtual servers. */
+  /** Service addresses of planned virtual servers: ClusterIPs, external and LB IPs (kube-ipvs0's),
+   * never node addresses (NodePort virtual servers share those with anyone's). */
   planned: Iterable<string>;
+  /** Keys of the planned virtual servers (a NodePort one is owned by its key alone). */
+  plannedKeys?: { has(key: string): boolean };
   /** Keys recorded in the state file. */
   recorded: Iterable<string>;
   excludeCIDRs: readonly string[];
@@ -110,11 +115,13 @@ export class Ownership {
   readonly #bound: ReadonlySet<string>;
   readonly #planned: ReadonlySet<string>;
   readonly #keys: ReadonlySet<string>;
+  readonly #plannedKeys: { has(key: string): boolean };
   readonly #exclude: readonly string[];
   constructor(i: OwnershipInput) {
     this.#bound = asSet(i.bound);
     this.#planned = asSet(i.planned);
     this.#keys = asSet(i.recorded);
+    this.#plannedKeys = i.plannedKeys ?? new Set();
     this.#exclude = i.excludeCIDRs;
   }
   excluded(address: string): boolean {
@@ -129,6 +136,6 @@ export class Ownership {
   /** May ipvsnet change or delete this virtual server? */
   ownsVirtualServer(key: string, address: string): boolean {
     if (this.excluded(address)) return false;
-    return this.#bound.has(address) || this.#planned.has(address) || this.#keys.has(key);
+    return this.#bound.has(address) || this.#planned.has(address) || this.#plannedKeys.has(key) || this.#keys.has(key);
   }
 }

@@ -5,6 +5,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import pino from 'pino';
 import { Agent } from '../../src/agent/agent.ts';
+import { clusterDeps } from '../../src/agent/cluster.ts';
 import { IncrementalPlanner } from '../../src/plan/index.ts';
 import { resolveAgentConfig } from '../../src/config/index.ts';
 import type { Plan } from '../../src/plan/types.ts';
@@ -52,7 +53,8 @@ describe('agent (real apiserver, host)', () => {
     await createSlice(admin, sliceBody(ns, 'web-a', 'web', [{ ip: '10.244.77.5', nodeName }, { ip: '10.244.78.5', nodeName: 'elsewhere' }], [{ name: 'http', port: 8080 }]));
     const cfg = resolveAgentConfig([`--hostname-override=${nodeName}`, '--healthz-bind-address=127.0.0.1:0', '--metrics-bind-address=127.0.0.1:0', '--ipvs-min-sync-period=200ms', '--ipvs-sync-period=5s', '--cluster-cidr=10.244.0.0/16'], {});
     sink = new PlanSink();
-    agent = new Agent(cfg, { kc: admin, planner: new IncrementalPlanner(cfg.node), reconciler: sink, logger: pino({ level: 'warn' }, pino.destination(2)) });
+    const logger = pino({ level: 'warn' }, pino.destination(2));
+    agent = new Agent(cfg, { ...clusterDeps(admin, cfg.nodeName, logger), planner: new IncrementalPlanner(cfg.node), reconciler: sink, logger });
     await agent.start();
     ports = agent.addresses();
   });

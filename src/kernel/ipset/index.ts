@@ -17,7 +17,6 @@ import type { CommandRunner } from '../exec.ts';
 import { IpsetError, IpsetNetlinkError } from './errors.ts';
 import { TEMP_PREFIX, diffSets, parseSave } from './restore.ts';
 import type { PayloadLine } from './restore.ts';
-import { readSetsNetlink } from './transport.ts';
 import type { IpsetReadInfo, KernelSet } from './types.ts';
 
 export { IpsetError, IpsetNetlinkError } from './errors.ts';
@@ -26,7 +25,6 @@ export type { IpsetPlanned, PayloadLine } from './restore.ts';
 export { normalizeMember, prepareMembers, validateMember } from './members.ts';
 export type { PreparedMembers } from './members.ts';
 export { IpsetDumpDecoder, formatAddress, typeDims } from './codec.ts';
-export { readSetsNetlink } from './transport.ts';
 export type { ReadSetsOptions } from './transport.ts';
 export type { IpsetReadInfo, KernelSet, NetlinkReadResult, UnsupportedSet } from './types.ts';
 
@@ -115,6 +113,9 @@ export class IpsetAdapter {
     let fallback: string | undefined;
     if (this.#reader === 'netlink') {
       try {
+        // The netlink reader is loaded on the first read, not at import: it loads the netlink binding
+        // (a native addon), which the pure helpers here (used by the reconcilers) do not need.
+        const { readSetsNetlink } = await import('./transport.ts');
         const r = await readSetsNetlink({
           ...(this.#netns !== undefined ? { netns: this.#netns } : {}),
           ...(this.#protocol !== undefined ? { protocol: this.#protocol } : {}),

@@ -5,7 +5,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { IpsetAdapter, parseSave, tempName } from '../../../src/kernel/ipset/index.ts';
 import type { KernelSet } from '../../../src/kernel/ipset/index.ts';
-import { IpsetDumpDecoder, IpsetNetlinkError, readSetsNetlink } from '../../../src/kernel/ipset/index.ts';
+import { IpsetDumpDecoder, IpsetNetlinkError } from '../../../src/kernel/ipset/index.ts';
+import { readSetsNetlink } from '../../../src/kernel/ipset/transport.ts';
 import type { IpsetSpec } from '../../../src/plan/types.ts';
 import { attr, nested, str, u8, u32 } from '../../../src/kernel/netlink/attrs.ts';
 import { createNetns, deleteNetns, inNs, nsRunner } from './netns.ts';

@@ -32,15 +32,18 @@ describe('IPv4 with leading zeros is refused (it was read as decimal 10.96.0.1 b
   });
 });
 
-describe('IPv4-mapped IPv6 is written ::ffff:a.b.c.d (it was ::ffff:a00:1 before), as the kernel read-back formats it', () => {
-  it('in an IPv6 EndpointSlice and a Service clusterIP', () => {
+describe('IPv4-mapped IPv6 addresses are refused, as the API server\'s strict IP validation does (KEP-4858), naming the IPv4 form', () => {
+  it('in an IPv6 EndpointSlice and a Service clusterIP (written ::ffff:a.b.c.d, as the kernel read-back formats it)', () => {
     const r = parseEndpointSlice({
       kind: 'EndpointSlice', metadata: { name: 's', labels: { 'kubernetes.io/service-name': 'web' } }, addressType: 'IPv6',
       ports: [{ name: 'http', port: 80 }], endpoints: [{ addresses: ['::FFFF:a00:1'] }, { addresses: ['::ffff:10.0.0.2'] }],
     });
-    expect(r.diagnostics).toEqual([]);
-    expect(r.model!.endpoints.map((e) => e.addresses[0])).toEqual(['::ffff:10.0.0.1', '::ffff:10.0.0.2']);
-    expect(svc({ clusterIP: '::ffff:a60:1' }).model!.clusterIPs).toEqual(['::ffff:10.96.0.1']);
+    expect(r.model).toBeUndefined();
+    expect(r.diagnostics.map((d) => `${d.field}: ${d.reason}`)).toEqual([
+      'endpoints[0].addresses[0]: ::FFFF:a00:1 must not be an IPv4-mapped IPv6 address (use "10.0.0.1")',
+      'endpoints[1].addresses[0]: ::ffff:10.0.0.2 must not be an IPv4-mapped IPv6 address (use "10.0.0.2")',
+    ]);
+    expect(svc({ clusterIP: '::ffff:a60:1' }).diagnostics.map((d) => d.reason)).toEqual(['must not be an IPv4-mapped IPv6 address (use "10.96.0.1")']);
   });
 
   it('is an IPv6 address: refused in an IPv4 EndpointSlice', () => {

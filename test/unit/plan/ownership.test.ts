@@ -136,7 +136,7 @@ const cmpRank = (a: string[], b: string[]): number => {
   return 0;
 };
 
-describe('address ownership: property over random clusters', () => {
+describe('address ownership: property over random clusters', { timeout: 120_000 }, () => {
   it('no two Services program the same ip:port:proto, the winner follows the rule, every loser has a diagnostic naming both, and nothing of a loser is in the sets', () => {
     let contested = 0;
     fc.assert(

@@ -2,10 +2,11 @@
 // than this node's podCIDR, MASQUERADE (--random-fully) for the rest, per family; and the removal text.
 import { describe, expect, it } from 'vitest';
 import { parseRules, IptablesAdapter } from '../../../src/kernel/iptables.ts';
-import { POD_EGRESS_CHAIN, POD_EGRESS_JUMP, planPodEgress, podEgressRemovalText, podEgressRestoreText } from '../../../src/routes/masquerade.ts';
-import type { NodeLike } from '../../../src/routes/index.ts';
+import { POD_EGRESS_CHAIN, POD_EGRESS_JUMP, planEgress, egressRemovalText, egressRestoreText, podNodeOf } from '../../../src/podnet/index.ts';
+import type { PodNode } from '../../../src/podnet/index.ts';
 
-const node = (podCIDRs: string[] | undefined, podCIDR?: string): NodeLike => ({ metadata: { name: 'node-a' }, spec: { ...(podCIDR ? { podCIDR } : {}), ...(podCIDRs ? { podCIDRs } : {}) } });
+const node = (podCIDRs: string[] | undefined, podCIDR?: string): PodNode => podNodeOf({ metadata: { name: 'node-a' }, spec: { ...(podCIDR ? { podCIDR } : {}), ...(podCIDRs ? { podCIDRs } : {}) } }).node!;
+const planPodEgress = (self: PodNode, clusterCIDRs: string[], opts: { randomFully?: boolean } = {}) => planEgress(self, { clusterCIDRs, ...opts });
 
 const C = '-m comment --comment';
 const RET_CLUSTER = `${C} "ipvsnet pod egress: destination in the cluster pod network" -j RETURN`;
@@ -13,7 +14,7 @@ const RET_MCAST = `${C} "ipvsnet pod egress: multicast keeps its source" -j RETU
 const RET_FOREIGN = `${C} "ipvsnet pod egress: source not a pod of this node" -j RETURN`;
 const MASQ = `${C} "ipvsnet pod egress: masquerade pod traffic leaving the cluster" -j MASQUERADE`;
 
-describe('planPodEgress', () => {
+describe('planEgress', () => {
   it('IPv4: cluster CIDR RETURN, multicast RETURN, not-from-podCIDR RETURN, MASQUERADE --random-fully, in that order', () => {
     const p = planPodEgress(node(['10.244.1.0/24']), ['10.244.0.0/16']);
     expect(p.diagnostics).toEqual([]);
@@ -50,13 +51,19 @@ describe('planPodEgress', () => {
     expect(none.diagnostics).toEqual([expect.objectContaining({ kind: 'Node', object: 'node-a', field: 'spec.podCIDR', severity: 'warning' })]);
     const outside = planPodEgress(node(['10.99.1.0/24']), ['10.244.0.0/16']);
     expect(outside.families[4]).toHaveLength(4);
-    expect(outside.diagnostics).toEqual([expect.objectContaining({ field: 'spec.podCIDR', severity: 'warning', reason: expect.stringContaining('outside the cluster CIDR') })]);
+    expect(outside.diagnostics).toEqual([expect.objectContaining({ field: 'spec.podCIDRs', severity: 'warning', reason: expect.stringContaining('outside the cluster CIDR') })]);
   });
 
-  it('an invalid podCIDR or cluster CIDR is reported, naming the field', () => {
-    const p = planPodEgress(node(['nope']), ['10.244.0.0/16', 'bad']);
-    expect(p.families).toEqual({});
-    expect(p.diagnostics.map((d) => d.field)).toEqual(['clusterCIDRs[1]', 'spec.podCIDRs[0]', 'spec.podCIDR']);
+  it('an invalid cluster CIDR is reported, naming the field; the valid one is still used', () => {
+    const p = planPodEgress(node(['10.244.1.0/24']), ['10.244.0.0/16', 'bad']);
+    expect(p.families[4]).toHaveLength(4);
+    expect(p.diagnostics).toEqual([expect.objectContaining({ kind: 'Config', field: 'clusterCIDRs[1]', severity: 'error' })]);
+  });
+
+  it('an invalid podCIDR makes the Node invalid at the edge (one diagnostic naming the field): no model, so no plan for it', () => {
+    const r = podNodeOf({ metadata: { name: 'node-a' }, spec: { podCIDRs: ['nope'] } });
+    expect(r.node).toBeUndefined();
+    expect(r.diagnostics).toEqual([expect.objectContaining({ kind: 'Node', object: 'node-a', field: 'spec.podCIDRs[0]', severity: 'error' })]);
   });
 });
 
@@ -65,30 +72,30 @@ describe('restore text through the iptables adapter', () => {
   const ipt = new IptablesAdapter({ family: 4, backend: 'nft', run: async () => { throw new Error('no process in unit tests'); } });
 
   it('declares (flushes) the chain and appends its rules', () => {
-    expect(podEgressRestoreText(rules)).toBe([
+    expect(egressRestoreText(rules)).toBe([
       '*nat', `:${POD_EGRESS_CHAIN} - [0:0]`, ...rules.map((r) => `-A ${POD_EGRESS_CHAIN} ${r}`), 'COMMIT', '',
     ].join('\n'));
   });
 
   it('on an empty kernel: one payload with the chain and the jump inserted at the top of POSTROUTING; the jump alone is fixed when missing; duplicates are removed', () => {
-    const built = ipt.buildPayload(podEgressRestoreText(rules), parseRules(''), false, [POD_EGRESS_JUMP]);
+    const built = ipt.buildPayload(egressRestoreText(rules), parseRules(''), false, [POD_EGRESS_JUMP]);
     expect(built!.payload).toContain(`-I POSTROUTING 1 -m comment --comment "ipvsnet pod egress masquerade" -j ${POD_EGRESS_CHAIN}`);
     expect(built!.payload.split('\n').filter((l) => l.startsWith('-A '))).toHaveLength(rules.length);
     const jump = `-A POSTROUTING -m comment --comment "ipvsnet pod egress masquerade" -j ${POD_EGRESS_CHAIN}`;
     const withChain = ['*nat', `:${POD_EGRESS_CHAIN} - [0:0]`, ...rules.map((r) => `-A ${POD_EGRESS_CHAIN} ${r}`)];
-    expect(ipt.buildPayload(podEgressRestoreText(rules), parseRules([...withChain, jump, 'COMMIT'].join('\n')), true, [POD_EGRESS_JUMP])).toBeUndefined();
-    const dup = ipt.buildPayload(podEgressRestoreText(rules), parseRules([...withChain, jump, jump, 'COMMIT'].join('\n')), true, [POD_EGRESS_JUMP]);
+    expect(ipt.buildPayload(egressRestoreText(rules), parseRules([...withChain, jump, 'COMMIT'].join('\n')), true, [POD_EGRESS_JUMP])).toBeUndefined();
+    const dup = ipt.buildPayload(egressRestoreText(rules), parseRules([...withChain, jump, jump, 'COMMIT'].join('\n')), true, [POD_EGRESS_JUMP]);
     expect(dup!.payload).toContain(`-D POSTROUTING -m comment --comment "ipvsnet pod egress masquerade" -j ${POD_EGRESS_CHAIN}`);
   });
 });
 
-describe('podEgressRemovalText', () => {
+describe('egressRemovalText', () => {
   it('nothing of ours: undefined', () => {
-    expect(podEgressRemovalText(parseRules('*nat\n:POSTROUTING ACCEPT [0:0]\n-A POSTROUTING -j MASQUERADE\nCOMMIT\n'))).toBeUndefined();
+    expect(egressRemovalText(parseRules('*nat\n:POSTROUTING ACCEPT [0:0]\n-A POSTROUTING -j MASQUERADE\nCOMMIT\n'))).toBeUndefined();
   });
 
   it('deletes every jump into the chain from built-in chains (with or without our comment), flushes and deletes it; foreign rules stay', () => {
-    const r = podEgressRemovalText(parseRules([
+    const r = egressRemovalText(parseRules([
       '*nat', ':POSTROUTING ACCEPT [0:0]', `:${POD_EGRESS_CHAIN} - [0:0]`, ':FOREIGN - [0:0]',
       `-A POSTROUTING -m comment --comment "ipvsnet pod egress masquerade" -j ${POD_EGRESS_CHAIN}`,
       `-A POSTROUTING -j ${POD_EGRESS_CHAIN}`,
@@ -102,7 +109,7 @@ describe('podEgressRemovalText', () => {
   });
 
   it('a chain still jumped to from a foreign chain is flushed, not deleted; a name that merely starts with ours is not a jump to it', () => {
-    const r = podEgressRemovalText(parseRules([
+    const r = egressRemovalText(parseRules([
       '*nat', `:${POD_EGRESS_CHAIN} - [0:0]`, ':FOREIGN - [0:0]', `-A FOREIGN -j ${POD_EGRESS_CHAIN}`, `-A POSTROUTING -j ${POD_EGRESS_CHAIN}-X`, 'COMMIT',
     ].join('\n')));
     expect(r).toEqual({ payload: ['*nat', `:${POD_EGRESS_CHAIN} - [0:0]`, 'COMMIT', ''].join('\n'), removedJumps: 0, removedChain: false, kept: true });

@@ -14,15 +14,16 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { execa } from 'execa';
 import type { ResultPromise } from 'execa';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { OURS, ROOT, Scratch, nsPath, prerequisites, runPlugin, uniq } from '../cni/helpers.ts';
 import { nsRunner } from '../kernel/netns.ts';
 import { Rtnl } from '../../../src/kernel/rtnl/index.ts';
-import { RouteController, writeConflist } from '../../../src/routes/index.ts';
-import type { NodeLike } from '../../../src/routes/index.ts';
-import { POD_EGRESS_CHAIN, PodEgressMasquerade, planPodEgress, podEgressRulesIn } from '../../../src/routes/masquerade.ts';
+import { EgressReconciler, POD_EGRESS_CHAIN, POD_EGRESS_JUMP, openPodNetworkKernel, planEgress, planConflist, podNodeOf } from '../../../src/podnet/index.ts';
+import type { EgressSyncResult } from '../../../src/podnet/index.ts';
+import { isJump, parseRules } from '../../../src/kernel/iptables.ts';
 import type { Backend } from '../../../src/kernel/iptables.ts';
-import { joinUnderlay } from './underlay.ts';
+import { joinUnderlay, nodePodNetwork, type NodePodNetwork } from './underlay.ts';
 
 // Bounds for a shared 2-core machine under heavy load (many plugin processes per test); not speed assertions.
 vi.setConfig({ testTimeout: 600_000, hookTimeout: 600_000 });
@@ -32,12 +33,14 @@ const NODE = join(ROOT, 'node_modules/.bin/node');
 const CLUSTER = ['10.244.0.0/16'];
 const INTERNET = '203.0.113.100';
 
+type NodeLike = { metadata: { name: string }; spec: { podCIDR?: string; podCIDRs: string[] }; status?: { addresses: Array<{ type: string; address: string }> } };
+
 function node(name: string, podCIDR: string, internalIP: string): NodeLike {
   return { metadata: { name }, spec: { podCIDR, podCIDRs: [podCIDR] }, status: { addresses: [{ type: 'InternalIP', address: internalIP }] } };
 }
 
 interface Pod { ns: string; id: string; ip: string }
-interface NodeEnv { name: string; ns: string; underlay: string; obj: NodeLike; conf: Record<string, unknown>; pods: Pod[]; rtnl?: Rtnl; rc?: RouteController }
+interface NodeEnv { name: string; ns: string; underlay: string; obj: NodeLike; conf: Record<string, unknown>; pods: Pod[]; rtnl?: Rtnl; rc?: NodePodNetwork }
 
 const A: NodeEnv = { name: 'node-a', ns: '', underlay: '192.168.43.111', obj: node('node-a', '10.244.1.0/24', '192.168.43.111'), conf: {}, pods: [] };
 const B: NodeEnv = { name: 'node-b', ns: '', underlay: '192.168.43.112', obj: node('node-b', '10.244.2.0/24', '192.168.43.112'), conf: {}, pods: [] };
@@ -94,17 +97,41 @@ async function seenAs(clientNs: string, ip: string, port: number, tries = 5): Pr
   return '';
 }
 
+/** `ip route show SELECTOR` in `ns`, as "dst via gateway" lines. */
+async function routesIn(ns: string, selector: string[]): Promise<string[]> {
+  const r = await execa('ip', ['-n', ns, '-j', 'route', 'show', ...selector]);
+  return (JSON.parse(String(r.stdout) || '[]') as Array<{ dst: string; gateway?: string }>).map((x) => `${x.dst} via ${x.gateway ?? '-'}`).sort();
+}
+
 async function natSave(ns: string, cmd = 'iptables-save'): Promise<string> {
   const r = await execa('ip', ['netns', 'exec', ns, cmd, '-t', 'nat']);
   // packet counters on built-in chains change with traffic; the rules are what counts
   return String(r.stdout).split('\n').filter((l) => !l.startsWith('#')).map((l) => l.replace(/\[\d+:\d+\]$/, '')).join('\n');
 }
 
-function controller(env: NodeEnv, opts: { verifyIntervalMs?: number; backend?: Backend } = {}) {
-  const runner = nsRunner(env.ns);
-  const pe = new PodEgressMasquerade({ clusterCIDRs: CLUSTER, run: runner.run, ...opts });
+/** The chain's rules as the kernel lists them in `iptables-save` text, and the number of jumps to it. */
+function podEgressRulesIn(saveText: string): { chain: string[] | undefined; jumps: number } {
+  const nat = parseRules(saveText).get('nat');
+  const jumps = nat?.get('POSTROUTING')?.rules.filter((r) => isJump(r, POD_EGRESS_JUMP)).length ?? 0;
+  return { chain: nat?.get(POD_EGRESS_CHAIN)?.rules, jumps };
+}
+
+const planPodEgress = (obj: NodeLike, clusterCIDRs: readonly string[]) => planEgress(podNodeOf(obj).node!, { clusterCIDRs });
+
+/** The egress reconciler on the real iptables adapters of `ns`: sync(Node) plans and applies; remove() plans no chain. */
+function egressIn(ns: string, clusterCIDRs: readonly string[], opts: { verifyIntervalMs?: number; backend?: Backend } = {}) {
+  const runner = nsRunner(ns);
+  // only the iptables factory is used here; the route table (A's rtnl) is not
+  const kernel = openPodNetworkKernel({ rtnl: A.rtnl!, run: runner.run, ...(opts.backend ? { backend: opts.backend } : {}) });
+  const er = new EgressReconciler({ iptables: kernel.iptables, ...(opts.verifyIntervalMs !== undefined ? { verifyIntervalMs: opts.verifyIntervalMs } : {}) });
+  const pe = {
+    sync: (obj: NodeLike): Promise<EgressSyncResult> => er.sync(planPodEgress(obj, clusterCIDRs)),
+    remove: (): Promise<EgressSyncResult> => er.sync({ families: {}, diagnostics: [] }),
+  };
   return { pe, runner };
 }
+
+const controller = (env: NodeEnv, opts: { verifyIntervalMs?: number; backend?: Backend } = {}) => egressIn(env.ns, CLUSTER, opts);
 
 const echoInternet = () => new PeerEcho(internet, 9000);
 let netServer: PeerEcho | undefined;
@@ -129,7 +156,7 @@ beforeAll(async () => {
   await execa('ip', ['-n', internet, 'route', 'add', '192.168.43.0/24', 'via', '203.0.113.1']);
   await execa('ip', ['-n', B.ns, 'route', 'add', 'default', 'via', A.underlay]);
   for (const n of [A, B]) {
-    const res = writeConflist(n.obj, { confDir: s.tmpdir('ivt-netd-'), binDir: s.tmpdir('ivt-bin-'), dataDir: s.tmpdir('ivt-ipam-'), mtu: 1450 });
+    const res = planConflist(podNodeOf(n.obj).node!, { dataDir: s.tmpdir('ivt-ipam-'), mtu: 1450, portmap: false }).conflist!;
     const list = JSON.parse(res.content) as { cniVersion: string; name: string; plugins: Array<Record<string, unknown>> };
     expect(list.plugins[0]!['ipMasq']).toBe(false);
     n.conf = { cniVersion: list.cniVersion, name: list.name, ...list.plugins[0]! };
@@ -141,9 +168,9 @@ beforeAll(async () => {
       n.pods.push({ ns, id, ip: (r.json!['ips'] as Array<{ address: string }>)[0]!.address.split('/')[0]! });
     }
     n.rtnl = Rtnl.open(nsPath(n.ns));
-    n.rc = new RouteController({ nodeName: n.name, rtnl: n.rtnl });
+    n.rc = nodePodNetwork({ nodeName: n.name, rtnl: n.rtnl });
   }
-  for (const n of [A, B]) expect((await n.rc!.sync([A.obj, B.obj])).errors).toEqual([]);
+  for (const n of [A, B]) expect((await n.rc!.syncRoutes([A.obj, B.obj])).errors).toEqual([]);
   netServer = echoInternet();
   await netServer.start();
   podServer = new PeerEcho(A.pods[1]!.ns, 9001);
@@ -258,21 +285,74 @@ describe('pod egress masquerading, two nodes and an internet', () => {
     expect(await seenAs(A.pods[0]!.ns, INTERNET, 9000)).toBe('203.0.113.1');
   });
 
-  it('`ipvsnet cleanup` removes the chain and its jump and spares a foreign chain and its jump', async () => {
+  it('`ipvsnet cleanup` removes the pod routes (proto 240), the egress chain and its jump, and the conflist the controller wrote; a foreign route, chain and conflist survive', async () => {
     const ipt = (...args: string[]) => execa('ip', ['netns', 'exec', A.ns, 'iptables', '-w', '5', '-t', 'nat', ...args]);
     await ipt('-N', 'FOREIGN-EGRESS');
     await ipt('-A', 'FOREIGN-EGRESS', '-d', '198.51.100.0/24', '-j', 'RETURN');
     await ipt('-A', 'POSTROUTING', '-j', 'FOREIGN-EGRESS');
+    // a route of somebody else (protocol boot), next to the controller's route to node-b's podCIDR
+    await execa('ip', ['-n', A.ns, 'route', 'add', '10.250.0.0/24', 'via', B.underlay]);
+    // the conflist, written by node-a's controller (--cni-conf-dir), and another plugin's conflist beside it
+    const confDir = s.tmpdir('ivt-netd-');
+    const pn = nodePodNetwork({ nodeName: A.name, rtnl: A.rtnl!, routes: false, conflist: { confDir, binDir: s.tmpdir('ivt-bin-') } });
+    pn.controller.nodes.upsert(A.obj);
+    expect((await pn.controller.sync()).result.conflist?.action).toBe('written');
+    const foreignConf = join(confDir, '10-flannel.conflist');
+    writeFileSync(foreignConf, JSON.stringify({ cniVersion: '1.0.0', name: 'cbr0', plugins: [{ type: 'flannel' }] }));
+    const ours = join(confDir, '10-ipvsnet.conflist');
+    expect(existsSync(ours)).toBe(true);
+    expect(await routesIn(A.ns, ['proto', '240'])).toEqual(['10.244.2.0/24 via 192.168.43.112']);
+    expect(podEgressRulesIn(await natSave(A.ns)).jumps).toBe(1);
+
     const stateDir = s.tmpdir('ivt-state-');
-    const r = await execa('ip', ['netns', 'exec', A.ns, join(ROOT, 'bin/ipvsnet'), 'cleanup', '--family', '4', '--state-file', join(stateDir, 'state.json')], { reject: false });
+    const r = await execa('ip', ['netns', 'exec', A.ns, join(ROOT, 'bin/ipvsnet'), 'cleanup', '--family', '4', '--state-file', join(stateDir, 'state.json'), '--cni-conf-dir', confDir], { reject: false });
     expect(r.exitCode, String(r.stdout) + String(r.stderr)).toBe(0);
+    expect(String(r.stdout)).toContain(`pod network: 1 routes removed, egress chain removed (IPv4), conflist ${ours} removed, 0 failed`);
     const after = await natSave(A.ns);
     expect(after).not.toContain(POD_EGRESS_CHAIN);
     expect(after).toContain(':FOREIGN-EGRESS');
     expect(after).toContain('-A FOREIGN-EGRESS -d 198.51.100.0/24 -j RETURN');
     expect(after).toContain('-A POSTROUTING -j FOREIGN-EGRESS');
-    // node-b's chain is untouched by node-a's cleanup
+    expect(await routesIn(A.ns, ['proto', '240'])).toEqual([]);
+    expect(await routesIn(A.ns, ['10.250.0.0/24'])).toEqual(['10.250.0.0/24 via 192.168.43.112']);
+    expect(existsSync(ours)).toBe(false);
+    expect(JSON.parse(readFileSync(foreignConf, 'utf8')).name).toBe('cbr0');
+    // node-b's routes and chain are untouched by node-a's cleanup
     expect(podEgressRulesIn(await natSave(B.ns)).jumps).toBe(1);
+    expect(await routesIn(B.ns, ['proto', '240'])).toEqual(['10.244.1.0/24 via 192.168.43.111']);
+    // a second cleanup finds nothing of ours and still spares the foreign parts
+    const again = await execa('ip', ['netns', 'exec', A.ns, join(ROOT, 'bin/ipvsnet'), 'cleanup', '--family', '4', '--state-file', join(stateDir, 'state.json'), '--cni-conf-dir', confDir], { reject: false });
+    expect(again.exitCode, String(again.stderr)).toBe(0);
+    expect(String(again.stdout)).toContain(`pod network: 0 routes removed, egress chain absent, conflist ${ours} absent, 0 failed`);
+    expect(existsSync(foreignConf)).toBe(true);
+  });
+
+  it('`ipvsnet agent --cleanup` removes the same three (it shares the pod network\'s cleanup) and spares the foreign ones', async () => {
+    // put ours back: node-a's route to node-b, the egress chain, the conflist
+    expect((await A.rc!.syncRoutes([A.obj, B.obj])).errors).toEqual([]);
+    expect((await controller(A, { backend: 'nft' }).pe.sync(A.obj)).errors).toEqual([]);
+    const confDir = s.tmpdir('ivt-netd-');
+    const pn = nodePodNetwork({ nodeName: A.name, rtnl: A.rtnl!, routes: false, conflist: { confDir, binDir: s.tmpdir('ivt-bin-') } });
+    pn.controller.nodes.upsert(A.obj);
+    expect((await pn.controller.sync()).result.conflist?.action).toBe('written');
+    const foreignConf = join(confDir, '10-flannel.conflist');
+    writeFileSync(foreignConf, JSON.stringify({ cniVersion: '1.0.0', name: 'cbr0', plugins: [{ type: 'flannel' }] }));
+    expect(await routesIn(A.ns, ['proto', '240'])).toEqual(['10.244.2.0/24 via 192.168.43.112']);
+    // the agent keeps its state file per network namespace under /run/ipvsnet: removed below
+    const ino = String((await execa('stat', ['-L', '-c', '%i', `/run/netns/${A.ns}`])).stdout).trim();
+    try {
+      const r = await execa('ip', ['netns', 'exec', A.ns, join(ROOT, 'bin/ipvsnet'), 'agent', '--cleanup', `--cni-conf-dir=${confDir}`, '--hostname-override=node-a'], { reject: false });
+      expect(r.exitCode, String(r.stdout) + String(r.stderr)).toBe(0);
+    } finally {
+      rmSync(`/run/ipvsnet/net-${ino}`, { recursive: true, force: true });
+    }
+    expect(await routesIn(A.ns, ['proto', '240'])).toEqual([]);
+    expect(await routesIn(A.ns, ['10.250.0.0/24'])).toEqual(['10.250.0.0/24 via 192.168.43.112']);
+    const after = await natSave(A.ns);
+    expect(after).not.toContain(POD_EGRESS_CHAIN);
+    expect(after).toContain('-A POSTROUTING -j FOREIGN-EGRESS');
+    expect(existsSync(join(confDir, '10-ipvsnet.conflist'))).toBe(false);
+    expect(existsSync(foreignConf)).toBe(true);
   });
 });
 
@@ -282,8 +362,7 @@ describe('rule text round trip through each backend and ip6tables (fresh netns)'
   for (const backend of ['nft', 'legacy'] as Backend[]) {
     it(`${backend}: both families applied with one restore each, then unchanged; remove leaves nothing`, async () => {
       const ns = await s.addNetns('ivr');
-      const runner = nsRunner(ns);
-      const pe = new PodEgressMasquerade({ clusterCIDRs, run: runner.run, backend });
+      const { pe, runner } = egressIn(ns, clusterCIDRs, { backend });
       const r1 = await pe.sync(dual);
       expect(r1.errors).toEqual([]);
       expect(r1.families.map((f) => [f.family, f.action])).toEqual([[4, 'applied'], [6, 'applied']]);
