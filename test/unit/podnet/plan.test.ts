@@ -1,8 +1,11 @@
 // The pod network's pure planner: peer routes from Node models, the conflist, and the whole plan
 // (what is managed, what is left alone when this node's Node is unknown).
 import { describe, expect, it } from 'vitest';
-import { PodNodes, podNodeOf, planRoutes, buildConflist, planPodNetwork } from '../../../src/podnet/index.ts';
-import type { PodNode } from '../../../src/podnet/index.ts';
+// The podnet modules themselves, not src/podnet/index.ts, which also exports the kernel factory (its
+// netlink binding is a native addon, not for the unit lane).
+import { PodNodes, podNodeOf } from '../../../src/podnet/model.ts';
+import { planRoutes, buildConflist, planPodNetwork } from '../../../src/podnet/plan/index.ts';
+import type { PodNode } from '../../../src/podnet/model.ts';
 
 const raw = (name: string, cidrs: string[] | undefined, ips: Array<[string, string]>) =>
   ({ metadata: { name }, spec: cidrs ? { podCIDR: cidrs[0], podCIDRs: cidrs } : {}, status: { addresses: ips.map(([type, address]) => ({ type, address })) } });
