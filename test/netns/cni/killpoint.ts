@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import cp from 'node:child_process';
 import { syncBuiltinESMExports } from 'node:module';
-import { NlSocket } from '../../../src/kernel/rtnl/socket.ts';
+import { NlSocket } from '../../../src/kernel/netlink/socket.ts';
 import { createRequire } from 'node:module';
 
 const killAt = Number(process.env['IVT_KILL_AT'] ?? '0');
@@ -52,6 +52,6 @@ requireAddon.cache[addonPath]!.exports = counted;
 process.on('exit', () => {
   if (logPath) writeLog(logPath, ops.join('\n') + '\n');
 });
-const { pluginMain } = await import('../../../src/cni/skel.ts');
+const { pluginMain } = await import('../../../src/cni/proto/skel.ts');
 const { bridgePlugin } = await import('../../../src/cni/bridge/plugin.ts');
 await pluginMain(bridgePlugin);
