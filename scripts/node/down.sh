@@ -12,13 +12,15 @@ keep_logs=0
 [ "${1:-}" = --keep-logs ] && keep_logs=1
 failed=()
 
+# up.sh started each daemon with setsid, so its PID is also its process group: the group is signalled,
+# which includes the connection children socat forks.
 stop_pid() { # NAME PID GRACE_SECONDS
   local name=$1 pid=$2 grace=$3 i
   node_alive "$pid" || return 0
-  kill -TERM "$pid" 2>/dev/null
+  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null
   for ((i = 0; i < grace * 10; i++)); do node_alive "$pid" || return 0; sleep 0.1; done
   echo "node: $name (pid $pid) ignored SIGTERM for ${grace}s; SIGKILL" >&2
-  kill -KILL "$pid" 2>/dev/null
+  kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null
   for ((i = 0; i < 50; i++)); do node_alive "$pid" || return 0; sleep 0.1; done
   failed+=("$name pid $pid")
 }
