@@ -12,7 +12,7 @@ import { Reconciler } from '../../src/reconcile/index.ts';
 import { IpsetAdapter } from '../../src/kernel/ipset.ts';
 import { IptablesAdapter } from '../../src/kernel/iptables.ts';
 import { generate, slice } from './plan.ts';
-import { MemoryIpvs } from '../../test/unit/reconcile/memory-ipvs.ts';
+import { MemoryIpvs } from '../../src/kernel/ipvs/memory.ts';
 import { createNetns, deleteNetns, nsRunner } from '../../test/netns/kernel/netns.ts';
 const N = Number(process.env['N'] ?? 10000);
 const state: LoadedManifests = { services: [], endpointSlices: [], nodes: [], diagnostics: [] };

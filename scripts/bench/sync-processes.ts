@@ -12,7 +12,7 @@
 import { execa } from 'execa';
 import pino from 'pino';
 import { Reconciler } from '../../src/reconcile/index.ts';
-import { createRunner } from '../../src/reconcile/exec.ts';
+import { createRunner } from '../../src/kernel/exec.ts';
 import { IpsetAdapter } from '../../src/kernel/ipset.ts';
 import { IptablesAdapter } from '../../src/kernel/iptables.ts';
 import type { Family, Plan } from '../../src/plan/types.ts';

@@ -10,9 +10,14 @@
 // build/cluster inside the checkout, which the VM guest sees through its 9p root: the agent in the guest
 // reads DIR/ca.crt and DIR/guest.kubeconfig and reaches the apiserver at https://10.0.2.2:<port>
 // (qemu user networking forwards 10.0.2.2 to the host's loopback).
+//
+// DIR holds secrets (the admin token in state.json, tokens.csv and the kubeconfigs; the CA, apiserver and
+// service-account keys), so it is created 0700 and every file in it 0600: Node writes with an explicit
+// mode (to a new file, renamed into place, so an older file's mode never survives), and openssl, etcd and
+// kube-apiserver run under umask 077.
 
 import { execa } from 'execa';
-import { mkdirSync, writeFileSync, readFileSync, existsSync, rmSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, writeFileSync, readFileSync, existsSync, rmSync, mkdtempSync, renameSync, chmodSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -60,19 +65,36 @@ export function loadState(dir = defaultDir()): ClusterState {
   return JSON.parse(readFileSync(p, 'utf8')) as ClusterState;
 }
 
-function saveState(s: ClusterState): void {
-  writeFileSync(join(s.dir, 'state.json'), JSON.stringify(s, null, 2));
+/** Write `file` readable by its owner only: a new 0600 file renamed over the old one. */
+export function writePrivate(file: string, data: string): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, data, { mode: 0o600, flag: 'w' });
+  chmodSync(tmp, 0o600); // a tmp file left by a crash keeps its mode on 'w'
+  renameSync(tmp, file);
 }
 
+/** Create `dir` (and missing parents) and make it the owner's only. */
+export function makePrivateDir(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700);
+}
+
+function saveState(s: ClusterState): void {
+  writePrivate(join(s.dir, 'state.json'), JSON.stringify(s, null, 2));
+}
+
+/** A fixed sh prefix: the command's files are created 0600 (its argv is passed as arguments). */
+const UMASK_077 = ['-c', 'umask 077; exec "$@"', 'ipvsnet-umask'];
+
 async function openssl(args: string[], cwd: string): Promise<void> {
-  await execa('openssl', args, { cwd, stdin: 'ignore' });
+  await execa('sh', [...UMASK_077, 'openssl', ...args], { cwd, stdin: 'ignore' });
 }
 
 async function makeCerts(dir: string): Promise<void> {
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
   await openssl(['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '30', '-subj', '/CN=ipvsnet-test-ca'], dir);
   await openssl(['req', ...ec, '-keyout', 'apiserver.key', '-out', 'apiserver.csr', '-subj', '/CN=kube-apiserver'], dir);
-  writeFileSync(
+  writePrivate(
     join(dir, 'san.ext'),
     'subjectAltName=IP:127.0.0.1,IP:10.0.2.2,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local\n' +
       'extendedKeyUsage=serverAuth\nkeyUsage=digitalSignature,keyEncipherment\n',
@@ -110,7 +132,7 @@ function spawnDaemon(bin: string, args: string[], logFile: string): number {
   // The daemon must own its log file descriptor: execa's {file} stdio is fed through this process, so
   // the daemon would die of SIGPIPE once `up` exits. A fixed sh script redirects and execs; the binary
   // and its arguments are passed as arguments, never interpolated.
-  const child = execa('sh', ['-c', 'log=$1; shift; exec "$@" >>"$log" 2>&1 </dev/null', 'ipvsnet-daemon', logFile, bin, ...args], {
+  const child = execa('sh', ['-c', 'umask 077; log=$1; shift; exec "$@" >>"$log" 2>&1 </dev/null', 'ipvsnet-daemon', logFile, bin, ...args], {
     detached: true,
     stdio: 'ignore',
     cleanup: false,
@@ -206,12 +228,12 @@ export async function up(opts: UpOptions = {}): Promise<ClusterState> {
   }
   if (existsSync(join(dir, 'state.json'))) await down(dir);
   rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
+  makePrivateDir(dir);
   const etcdPort = opts.etcdPort ?? Number(process.env['IPVSNET_ETCD_PORT'] ?? 23790);
   const apiPort = opts.apiPort ?? Number(process.env['IPVSNET_APISERVER_PORT'] ?? 16443);
   await makeCerts(dir);
   const adminToken = randomBytes(16).toString('hex');
-  writeFileSync(join(dir, 'tokens.csv'), `${adminToken},admin,admin-uid,"system:masters"\n`, { mode: 0o600 });
+  writePrivate(join(dir, 'tokens.csv'), `${adminToken},admin,admin-uid,"system:masters"\n`);
 
   const etcdDataDir = mkdtempSync(join(tmpdir(), 'ipvsnet-etcd-'));
   const etcdArgs = [
@@ -275,8 +297,8 @@ export async function up(opts: UpOptions = {}): Promise<ClusterState> {
     guestServer: `https://10.0.2.2:${apiPort}`,
     serviceCIDRs,
   };
-  writeFileSync(state.kubeconfig, kubeconfigYaml(server, caFile, adminToken), { mode: 0o600 });
-  writeFileSync(state.guestKubeconfig, kubeconfigYaml(state.guestServer, caFile, adminToken), { mode: 0o600 });
+  writePrivate(state.kubeconfig, kubeconfigYaml(server, caFile, adminToken));
+  writePrivate(state.guestKubeconfig, kubeconfigYaml(state.guestServer, caFile, adminToken));
   saveState(state);
   // etcd first.
   const deadline = Date.now() + 30_000;

@@ -172,9 +172,9 @@ for f in "${fwds[@]+"${fwds[@]}"}"; do
 done
 
 append="console=ttyS0 panic=-1 no_timer_check quiet loglevel=3 ipvsnet.share=$share ipvsnet.init=$here/guest-init.sh ipvsnet.run=$run"
-# IPVSNET_VM_CPU overrides the CPU model (default max). Turning PKU off (max,-pku) did not stop the
-# occasional SIGSEGV/SIGTRAP of node under TCG (see test/vm/lane/rerun.ts).
-qemu=(qemu-system-x86_64 -accel tcg -cpu "${IPVSNET_VM_CPU:-max}" -m "$mem" -smp "$smp"
+# IPVSNET_VM_CPU overrides the CPU model (default max), IPVSNET_VM_ACCEL the accelerator (default tcg,
+# e.g. tcg,thread=single for one TCG thread for all vCPUs); scripts/vm/stress/loop.sh compares them.
+qemu=(qemu-system-x86_64 -accel "${IPVSNET_VM_ACCEL:-tcg}" -cpu "${IPVSNET_VM_CPU:-max}" -m "$mem" -smp "$smp"
   -nodefaults -no-user-config -display none -no-reboot
   -chardev "stdio,id=con,logfile=$run/console.log,signal=off" -serial chardev:con -monitor none
   -kernel "$vmlinuz" -initrd "$initrd" -append "$append"

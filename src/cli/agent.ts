@@ -2,6 +2,7 @@
 // On SIGTERM/SIGINT it stops watching and leaves the kernel as it is (like kube-proxy), so traffic
 // keeps flowing across restarts; `--cleanup` removes everything ipvsnet owns and exits.
 
+import { escapeText } from '../model/diagnostics.ts';
 import pino from 'pino';
 import { resolveAgentConfig, usage, ConfigError, type AgentConfig } from '../config/index.ts';
 import { loadKubeConfig } from '../sources/kube.ts';
@@ -24,7 +25,7 @@ export async function run(argv: string[]): Promise<number> {
     cfg = resolveAgentConfig(argv);
   } catch (e) {
     if (e instanceof ConfigError) {
-      process.stderr.write(`ipvsnet agent: invalid configuration:\n${e.message}\n`);
+      process.stderr.write(`ipvsnet agent: invalid configuration:\n${e.message.split('\n').map(escapeText).join('\n')}\n`);
       return 1;
     }
     throw e;

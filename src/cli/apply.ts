@@ -7,12 +7,12 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import pino from 'pino';
 import { nodeFlagOptions, nodeConfigFromValues, normaliseBooleans, UsageError, NODE_FLAGS_HELP } from './flags.ts';
 import { loadManifests, ManifestReadError } from '../model/load.ts';
-import { formatDiagnostic } from '../model/diagnostics.ts';
+import { escapeText, formatDiagnostic } from '../model/diagnostics.ts';
 import { buildPlan } from '../plan/full.ts';
 import type { Family, Plan } from '../plan/types.ts';
 import { Reconciler, OPERATION_KINDS } from '../reconcile/index.ts';
 import type { SyncResult } from '../reconcile/index.ts';
-import { DEFAULT_STATE_FILE } from '../reconcile/ownership.ts';
+import { STATE_DIR, defaultStateFile } from '../reconcile/ownership.ts';
 import { applySysctls, kubeProxySysctls } from '../kernel/sysctl.ts';
 
 export const APPLY_HELP = `usage: ipvsnet apply -f FILE|DIR ... [--node NAME] [flags]
@@ -22,7 +22,8 @@ for the manifests given, touching only what ipvsnet owns, and print a one-line s
 
 apply:
   --iptables-backend nft|legacy   default: the backend the host's other rules use
-  --state-file PATH               where owned virtual servers are recorded (default ${DEFAULT_STATE_FILE})
+  --state-file PATH               where owned virtual servers are recorded (default: one per network
+                                  namespace, ${STATE_DIR}/net-<netns inode>/state.json)
   --graceful-timeout SECONDS      bound on draining a removed TCP dest (default 60)
   --output json                   print the full sync result as JSON instead of the summary line
 ${NODE_FLAGS_HELP}
@@ -30,8 +31,10 @@ ${NODE_FLAGS_HELP}
 exit status:
   0  the kernel holds the plan
   1  some kernel operations failed (each is logged with its object and operation)
-  2  unusable arguments or unreadable manifests
-  3  the kernel holds the plan, but some input objects had errors and were skipped
+  2  unusable arguments, or a path given with -f that does not exist (the kernel is not touched)
+  3  the kernel holds the plan, but some input objects or files had errors and were skipped
+     (a bad file is one line naming it; see 'ipvsnet plan --help' for the file limits)
+  70 an internal error (a bug in ipvsnet: please report it)
 `;
 
 const applyOptions = {
@@ -55,11 +58,11 @@ export async function run(argv: string[]): Promise<number> {
   try {
     ({ values } = parseArgs({ args: normaliseBooleans(argv, BOOLEANS), options: applyOptions, strict: true, allowPositionals: false }));
   } catch (e) {
-    process.stderr.write(`ipvsnet apply: ${(e as Error).message}\nrun 'ipvsnet apply --help' for usage\n`);
+    process.stderr.write(`ipvsnet apply: ${escapeText((e as Error).message)}\nrun 'ipvsnet apply --help' for usage\n`);
     return 2;
   }
   if (values.help) { process.stdout.write(APPLY_HELP); return 0; }
-  const usage = (m: string): number => { process.stderr.write(`ipvsnet apply: ${m}\nrun 'ipvsnet apply --help' for usage\n`); return 2; };
+  const usage = (m: string): number => { process.stderr.write(`ipvsnet apply: ${escapeText(m)}\nrun 'ipvsnet apply --help' for usage\n`); return 2; };
   const files = values.filename ?? [];
   if (files.length === 0) return usage('give manifests with -f FILE|DIR (apply works without a cluster)');
   if (values.kubeconfig) return usage('--kubeconfig is for `ipvsnet agent`; apply reads manifests with -f');
@@ -75,7 +78,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     input = await loadManifests(files);
   } catch (e) {
-    if (e instanceof ManifestReadError) { process.stderr.write(`ipvsnet apply: ${e.message}\n`); return 2; }
+    if (e instanceof ManifestReadError) { process.stderr.write(`ipvsnet apply: ${escapeText(e.message)}\n`); return 2; }
     throw e;
   }
   if (!cfg.nodeName && input.nodes.length === 1) cfg.nodeName = input.nodes[0]!.name;
@@ -88,7 +91,7 @@ export async function run(argv: string[]): Promise<number> {
     logger,
     families: families.length ? families : [4],
     ...(backend ? { backend } : {}),
-    stateFile: values['state-file'] ?? DEFAULT_STATE_FILE,
+    stateFile: values['state-file'] ?? (await defaultStateFile()),
     gracefulTimeoutMs: graceful * 1000,
     excludeCIDRs: cfg.excludeCIDRs,
   });
@@ -103,7 +106,7 @@ export async function run(argv: string[]): Promise<number> {
   for (const f of sysctls.failed) result.failures.push({ object: `sysctl ${f.sysctl}`, operation: `write ${f.sysctl}`, error: f.message });
   if (values.output === 'json') process.stdout.write(JSON.stringify({ ...result, problems }, null, 2) + '\n');
   else process.stdout.write(summarize(cfg.nodeName, result) + '\n');
-  for (const f of result.failures) process.stderr.write(`failed: ${f.object}: ${f.operation}: ${f.error}\n`);
+  for (const f of result.failures) process.stderr.write(`failed: ${escapeText(f.object)}: ${escapeText(f.operation)}: ${escapeText(f.error)}\n`);
   if (result.failures.length > 0 || problems.length > 0) return 1;
   return plan.diagnostics.some((d) => d.severity === 'error') ? 3 : 0;
 }

@@ -7,7 +7,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import pino from 'pino';
 import { Reconciler, OPERATION_KINDS } from '../reconcile/index.ts';
-import { DEFAULT_STATE_FILE } from '../reconcile/ownership.ts';
+import { STATE_DIR, defaultStateFile } from '../reconcile/ownership.ts';
 import type { Family } from '../plan/types.ts';
 import { POD_EGRESS_CLEANUP } from '../routes/masquerade.ts';
 
@@ -19,7 +19,8 @@ IPVSNET-POD-EGRESS and its POSTROUTING jump, its ipsets.
 Foreign IPVS services, chains and sets survive.
 
   --iptables-backend nft|legacy   default: the backend the host's other rules use
-  --state-file PATH               ipvsnet's record of owned virtual servers (default ${DEFAULT_STATE_FILE})
+  --state-file PATH               ipvsnet's record of owned virtual servers (default: one per network
+                                  namespace, ${STATE_DIR}/net-<netns inode>/state.json)
   --ipvs-exclude-cidrs LIST       never touch virtual servers inside these CIDRs
   --family 4|6|all                which iptables families to clean (default all)
 `;
@@ -52,7 +53,7 @@ export async function run(argv: string[]): Promise<number> {
   const logger = pino({ name: 'ipvsnet-cleanup', level: process.env.IPVSNET_LOG_LEVEL ?? 'warn' }, pino.destination(2));
   const excludeCIDRs = (values['ipvs-exclude-cidrs'] ?? []).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
   const { reconciler, problems } = await Reconciler.open({
-    logger, families, ...(backend ? { backend } : {}), stateFile: values['state-file'] ?? DEFAULT_STATE_FILE, excludeCIDRs,
+    logger, families, ...(backend ? { backend } : {}), stateFile: values['state-file'] ?? (await defaultStateFile()), excludeCIDRs,
   });
   try {
     const r = await reconciler.cleanup({ chains: POD_EGRESS_CLEANUP });

@@ -2,7 +2,7 @@
 // where kube-proxy has one), parsed into a NodeConfig.
 
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { defaultNodeConfig, type NodeConfig } from '../plan/config.ts';
+import { defaultNodeConfig, validateNodeConfig, type NodeConfig } from '../plan/config.ts';
 import type { Family } from '../plan/types.ts';
 
 /** Bad command line: the CLI prints the message and exits 2. */
@@ -78,7 +78,32 @@ export function normaliseBooleans(argv: string[], names: string[]): string[] {
   return out;
 }
 
+/** The flag behind each NodeConfig field, for usage errors. */
+const FLAG_OF: Record<string, string> = {
+  nodeName: '--node',
+  scheduler: '--ipvs-scheduler',
+  masqueradeBit: '--iptables-masquerade-bit',
+  clusterCIDRs: '--cluster-cidr',
+  nodePortAddresses: '--nodeport-addresses',
+  excludeCIDRs: '--ipvs-exclude-cidrs',
+  nodeIPs: '--node-ip',
+  serviceProxyName: '--service-proxy-name',
+};
+
+/**
+ * The node flags as a NodeConfig. Every value is validated here, before the command prints
+ * anything: an invalid flag is a UsageError (exit 2), never a diagnostic beside printed output.
+ */
 export function nodeConfigFromValues(v: NodeFlagValues): NodeConfig {
+  const cfg = nodeConfigUnchecked(v);
+  const errors = validateNodeConfig(cfg).filter((d) => d.severity === 'error');
+  if (errors.length > 0) {
+    throw new UsageError(errors.map((d) => `${FLAG_OF[d.field.replace(/\[\d+\]$/, '')] ?? d.field}: ${d.reason}`).join('; '));
+  }
+  return cfg;
+}
+
+function nodeConfigUnchecked(v: NodeFlagValues): NodeConfig {
   const nodeName = v.node ?? v['hostname-override'] ?? '';
   let masqueradeBit = 14;
   if (v['iptables-masquerade-bit'] !== undefined) {

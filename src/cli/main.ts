@@ -29,7 +29,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const cmd = commands[name];
   if (!cmd) {
-    process.stderr.write(`ipvsnet: unknown command "${name}"\n${usage()}\n`);
+    process.stderr.write(`ipvsnet: unknown command ${JSON.stringify(name)}\n${usage()}\n`);
     return 2;
   }
   const mod = await cmd.load();

@@ -2,8 +2,8 @@
 // the node, prints one of the payloads; diagnostics go to stderr.
 
 import { parsePlanFlags, UsageError, NODE_FLAGS_HELP, type PlanFlags } from './flags.ts';
-import { collectObjects, loadManifests, ManifestReadError, type LoadedManifests } from '../model/load.ts';
-import { formatDiagnostic } from '../model/diagnostics.ts';
+import { collectObjects, DEFAULT_LIMITS, loadManifests, ManifestReadError, type LoadedManifests } from '../model/load.ts';
+import { escapeText, formatDiagnostic } from '../model/diagnostics.ts';
 import { buildPlan } from '../plan/full.ts';
 import { formatIpset, formatIpvsadm, formatIptables, formatJson } from '../plan/format.ts';
 
@@ -23,14 +23,22 @@ output:
   --family 4|6|all            which IP family to print (default all; iptables-restore takes one family)
 ${NODE_FLAGS_HELP}
 
-Problems with input objects are printed on stderr, one per line:
+Problems with input objects are printed on stderr, one per line, control characters escaped:
   SEVERITY: KIND NAMESPACE/NAME FIELD: REASON
-An object with an error is skipped; the others are still planned.
+An object with an error is skipped; the others are still planned. A file that cannot be used is one
+line naming it (kind Config), and the other files are still planned: a file that is not valid YAML or
+JSON, nests deeper than ${DEFAULT_LIMITS.maxDepth} levels, resolves more than ${DEFAULT_LIMITS.maxAliasCount} YAML aliases in a document,
+is larger than ${DEFAULT_LIMITS.maxFileBytes / (1024 * 1024)} MiB, is not a regular file (a FIFO, a socket, a device: never opened) or
+cannot be read. Items of a List that are not objects, documents that are not objects, objects without
+a kind and known kinds in the wrong case ("kind: service") each get a line too; objects of kinds the
+proxy does not read (Deployment, ConfigMap, ...) are ignored.
 
 exit status:
   0  everything was planned (warnings may have been printed)
-  3  some objects (or parts of the node settings) had errors and were skipped
-  2  unusable arguments, or a file or cluster that could not be read
+  3  some objects or files (or parts of the node settings) had errors and were skipped; the rest was planned
+  2  unusable arguments (every flag is checked before anything is printed), a path given with -f
+     that does not exist, or a cluster that could not be read; nothing is printed on stdout
+  70 an internal error (a bug in ipvsnet: please report it)
 `;
 
 // --kubeconfig: list Services, EndpointSlices and Nodes once (watching is the agent's job).
@@ -74,7 +82,7 @@ export async function run(argv: string[]): Promise<number> {
     flags = parsePlanFlags(argv);
   } catch (e) {
     if (e instanceof UsageError) {
-      process.stderr.write(`ipvsnet plan: ${e.message}\nrun 'ipvsnet plan --help' for usage\n`);
+      process.stderr.write(`ipvsnet plan: ${escapeText(e.message)}\nrun 'ipvsnet plan --help' for usage\n`);
       return EXIT_USAGE;
     }
     throw e;
@@ -88,7 +96,7 @@ export async function run(argv: string[]): Promise<number> {
     input = flags.kubeconfig ? await readClusterOnce(flags.kubeconfig) : await loadManifests(flags.files);
   } catch (e) {
     if (e instanceof ManifestReadError || e instanceof ClusterReadError) {
-      process.stderr.write(`ipvsnet plan: ${(e as Error).message}\n`);
+      process.stderr.write(`ipvsnet plan: ${escapeText((e as Error).message)}\n`);
       return EXIT_USAGE;
     }
     throw e;

@@ -8,7 +8,7 @@ import type { CmdContext } from './skel.ts';
 import { parseResult } from './types.ts';
 import type { Result } from './types.ts';
 import { isObj } from './validate.ts';
-import { ipamAdd, ipamCheck, ipamDel, ipamGc, ipamStatus } from '../ipam/index.ts';
+import { ipamAdd, ipamCheck, ipamDel, ipamGc, ipamRelease, ipamStatus } from '../ipam/index.ts';
 
 export const OWN_IPAM = 'ipvsnet-ipam';
 
@@ -55,6 +55,18 @@ export async function ipamExecAdd(type: string, ctx: CmdContext): Promise<Result
 export async function ipamExecDel(type: string, ctx: CmdContext): Promise<void> {
   if (type === OWN_IPAM) {
     ipamDel({ conf: ctx.conf, containerId: ctx.containerId, ifname: ctx.ifname });
+    return;
+  }
+  await execPlugin(type, 'DEL', ctx);
+}
+
+/**
+ * Undo an ADD's IPAM step after a later step failed. ipvsnet-ipam releases exactly the addresses
+ * `added` returned; another IPAM plugin only has DEL (as in the reference plugins).
+ */
+export async function ipamExecRollback(type: string, ctx: CmdContext, added: Result): Promise<void> {
+  if (type === OWN_IPAM) {
+    ipamRelease({ conf: ctx.conf, containerId: ctx.containerId, ifname: ctx.ifname }, (added.ips ?? []).map((i) => i.address));
     return;
   }
   await execPlugin(type, 'DEL', ctx);

@@ -11,6 +11,7 @@ import { isObj } from '../cni/validate.ts';
 import type { Obj } from '../cni/validate.ts';
 import { bits, cmp, contains, eq, formatIP, lastAddress, network, next, parseCIDR, parseIP } from './ip.ts';
 import type { CIDR, IP } from './ip.ts';
+import { checkConfigPath } from './paths.ts';
 
 export const DEFAULT_DATA_DIR = '/var/lib/cni/networks';
 const NETWORK_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
@@ -167,15 +168,17 @@ export function loadIpamConfig(conf: Obj, envIP: string | undefined): IpamConfig
   }
   const routes = ipam['routes'] === undefined || ipam['routes'] === null ? [] : parseRoutes(ipam['routes'], 'ipam.routes', ErrInvalidNetworkConfig);
   const dataDir = ipam['dataDir'];
-  if (dataDir !== undefined && dataDir !== null && (typeof dataDir !== 'string' || !dataDir.startsWith('/'))) bad('ipam.dataDir must be an absolute path');
+  if (dataDir !== undefined && dataDir !== null && dataDir !== '' && typeof dataDir !== 'string') bad('ipam.dataDir must be an absolute path');
+  if (typeof dataDir === 'string' && dataDir !== '') checkConfigPath(dataDir, 'ipam.dataDir');
   const resolvConf = ipam['resolvConf'];
   if (resolvConf !== undefined && resolvConf !== null && typeof resolvConf !== 'string') bad('ipam.resolvConf must be a path string');
+  if (typeof resolvConf === 'string' && resolvConf !== '') checkConfigPath(resolvConf, 'ipam.resolvConf');
   return {
     name,
     type,
     ranges,
     routes,
-    dataDir: typeof dataDir === 'string' && dataDir ? dataDir : DEFAULT_DATA_DIR,
+    dataDir: typeof dataDir === 'string' && dataDir ? checkConfigPath(dataDir, 'ipam.dataDir') : DEFAULT_DATA_DIR,
     resolvConf: typeof resolvConf === 'string' && resolvConf ? resolvConf : undefined,
     requestedIPs,
   };

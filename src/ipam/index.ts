@@ -1,7 +1,6 @@
 // IPAM operations over the host-local-compatible store. Synchronous (the store
 // lock is a blocking flock), usable in-process from the bridge plugin or from
 // the standalone `ipvsnet-ipam` plugin.
-import { readFileSync } from 'node:fs';
 import { CniError, ErrInvalidNetworkConfig, ErrPluginNotAvailable, ErrUnknownContainer } from '../cni/errors.ts';
 import type { DNS, IPConfig, Result } from '../cni/types.ts';
 import type { Obj } from '../cni/validate.ts';
@@ -10,8 +9,9 @@ import { allocate, freeCount } from './allocator.ts';
 import { loadIpamConfig, rangeSetContains, rangeSetString } from './config.ts';
 import type { IpamConfig } from './config.ts';
 import { DiskStore } from './store.ts';
-import { eq, formatIP } from './ip.ts';
+import { eq, formatIP, parseCIDR, parseIP } from './ip.ts';
 import type { IP } from './ip.ts';
+import { readConfigFile } from './paths.ts';
 import { crashPoint } from '../cni/crash.ts';
 
 export interface IpamRequest {
@@ -23,12 +23,7 @@ export interface IpamRequest {
 }
 
 export function parseResolvConf(path: string): DNS {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new CniError(ErrInvalidNetworkConfig, `ipam.resolvConf: cannot read ${path}: ${(e as Error).message}`);
-  }
+  const text = readConfigFile(path, 'ipam.resolvConf');
   const dns: DNS = {};
   for (const raw of text.split('\n')) {
     const line = raw.replace(/[#;].*$/, '').trim();
@@ -54,18 +49,22 @@ export function ipamAdd(req: IpamRequest): Result {
     return store.withLock(() => {
       const pending: IP[] = [...cfg.requestedIPs];
       const ips: IPConfig[] = [];
+      // what this ADD reserved: on failure exactly these go, never a reservation an earlier ADD of
+      // the same container made (a repeated ADD fails on that one, and it stays live)
+      const mine: IP[] = [];
       try {
         cfg.ranges.forEach((set, idx) => {
           const k = pending.findIndex((ip) => rangeSetContains(set, ip));
           const requested = k >= 0 ? pending.splice(k, 1)[0] : undefined;
           const got = allocate(store, set, idx, req.containerId, req.ifname, requested);
+          mine.push(got.ip);
           ips.push({ address: `${formatIP(got.ip)}/${got.range.subnet.prefix}`, gateway: formatIP(got.range.gateway) });
         });
         if (pending.length) {
           throw new CniError(ErrInvalidNetworkConfig, `failed to allocate all requested IPs: ${pending.map(formatIP).join(' ')}`);
         }
       } catch (e) {
-        store.releaseByID(req.containerId, req.ifname);
+        for (const ip of mine) store.releaseIP(ip, req.containerId, req.ifname);
         throw e;
       }
       const r: Result = { cniVersion: '1.1.0', ips };
@@ -84,6 +83,25 @@ export function ipamDel(req: IpamRequest): IP[] {
   const store = openStore(cfg);
   try {
     return store.withLock(() => store.releaseByID(req.containerId, req.ifname));
+  } finally {
+    store.close();
+  }
+}
+
+/**
+ * Undo one ADD: release exactly the addresses that ADD returned, each only while it is still held by
+ * containerId/ifname. An earlier live ADD of the same container keeps its reservations.
+ */
+export function ipamRelease(req: IpamRequest, addresses: string[]): void {
+  const cfg = loadIpamConfig(req.conf, undefined);
+  const store = openStore(cfg);
+  try {
+    store.withLock(() => {
+      for (const a of addresses) {
+        const ip = parseCIDR(a)?.ip ?? parseIP(a);
+        if (ip) store.releaseIP(ip, req.containerId, req.ifname);
+      }
+    });
   } finally {
     store.close();
   }

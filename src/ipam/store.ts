@@ -4,10 +4,11 @@
 //   <dataDir>/<network>/last_reserved_ip.<N> the last IP reserved from range set N
 //   <dataDir>/<network>/lock                 flock(LOCK_EX) around every operation
 // (older host-local wrote only "containerID": such files are matched by ID).
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeFileSync, writeSync, constants } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, unlinkSync, writeFileSync, writeSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import { flock, LOCK_EX, LOCK_UN } from '../native/index.ts';
 import { formatIP, parseIP } from './ip.ts';
+import { ensureDir } from './paths.ts';
 import type { IP } from './ip.ts';
 
 export const LAST_IP_PREFIX = 'last_reserved_ip.';
@@ -33,6 +34,8 @@ export interface Store {
   /** IPs (text) currently reserved, for fast iteration */
   reservedSet(): Set<string>;
   releaseByID(id: string, ifname: string): IP[];
+  /** Release one reservation, only when it is held by id/ifname. */
+  releaseIP(ip: IP, id: string, ifname: string): void;
   getByID(id: string, ifname: string): IP[];
   releaseFile(file: string): void;
 }
@@ -48,7 +51,7 @@ export class DiskStore implements Store {
 
   constructor(network: string, dataDir: string) {
     this.dir = join(dataDir, network);
-    mkdirSync(this.dir, { recursive: true, mode: 0o755 });
+    ensureDir(this.dir, 'ipam.dataDir');
     this.lockFd = openSync(join(this.dir, 'lock'), constants.O_RDONLY | constants.O_CREAT, 0o600);
   }
 
@@ -158,6 +161,17 @@ export class DiskStore implements Store {
       }
     }
     return out;
+  }
+
+  releaseIP(ip: IP, id: string, ifname: string): void {
+    const file = formatIP(ip);
+    let data: string;
+    try {
+      data = readFileSync(join(this.dir, file), 'utf8').trim();
+    } catch {
+      return;
+    }
+    if (data === key(id, ifname).trim()) this.releaseFile(file);
   }
 
   getByID(id: string, ifname: string): IP[] {

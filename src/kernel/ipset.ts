@@ -8,36 +8,21 @@
 //     and `swap`ped in, then the temporary set is destroyed, so no reader ever
 //     sees it half-built.
 // Only the sets named by the caller (the planner's names) and ipvsnet's own
-// temporary sets are ever touched.
+// temporary sets are ever touched; this module knows no set names of its own.
 //
 // When a line fails, ipset restore stops there: everything before it has been
 // applied. The failing line is recorded (set, member, line) and the rest of the
 // payload is re-run, so one bad member never blocks the others.
 
 import { createHash } from 'node:crypto';
-import type { Family, IpsetSpec, IpsetType } from '../plan/types.ts';
-import type { CommandRunner } from '../reconcile/exec.ts';
+import type { Family, IpsetType, SetSpec } from './types.ts';
+import type { CommandRunner } from './exec.ts';
 import { canonicalIp } from './link.ts';
 import { IpsetNetlinkError, readSetsNetlink } from './ipset-netlink.ts';
 import type { UnsupportedSet } from './ipset-netlink.ts';
 
 /** Prefix of ipvsnet's temporary sets (build-then-swap). */
 export const TEMP_PREFIX = 'IPVSNET-TMP-';
-
-/** kube-proxy IPVS mode's set names (IPv4; IPv6 sets carry a "6-" after "KUBE-"). */
-export const KUBE_PROXY_SETS: readonly string[] = [
-  'KUBE-LOOP-BACK', 'KUBE-CLUSTER-IP', 'KUBE-EXTERNAL-IP', 'KUBE-EXTERNAL-IP-LOCAL',
-  'KUBE-LOAD-BALANCER', 'KUBE-LOAD-BALANCER-LOCAL', 'KUBE-LOAD-BALANCER-FW',
-  'KUBE-LOAD-BALANCER-SOURCE-IP', 'KUBE-LOAD-BALANCER-SOURCE-CIDR',
-  'KUBE-NODE-PORT-TCP', 'KUBE-NODE-PORT-LOCAL-TCP', 'KUBE-NODE-PORT-UDP', 'KUBE-NODE-PORT-LOCAL-UDP',
-  'KUBE-NODE-PORT-SCTP-HASH', 'KUBE-NODE-PORT-LOCAL-SCTP-HASH', 'KUBE-HEALTH-CHECK-NODE-PORT', 'KUBE-IPVS-IPS',
-];
-
-export function ownedSetNames(): string[] {
-  const out: string[] = [];
-  for (const n of KUBE_PROXY_SETS) out.push(n, n.replace(/^KUBE-/, 'KUBE-6-'));
-  return out;
-}
 
 export interface KernelSet {
   name: string;
@@ -206,7 +191,7 @@ export interface PreparedMembers {
 const preparedByArray = new WeakMap<readonly string[], PreparedMembers>();
 
 /** `spec`'s members validated and normalised, computed once per members array. */
-export function prepareMembers(spec: IpsetSpec): PreparedMembers {
+export function prepareMembers(spec: SetSpec): PreparedMembers {
   const hit = preparedByArray.get(spec.members);
   if (hit && hit.name === spec.name && hit.type === spec.type && hit.family === spec.family) return hit;
   const want = new Set<string>();
@@ -222,7 +207,7 @@ export function prepareMembers(spec: IpsetSpec): PreparedMembers {
 }
 
 /** Diff desired sets against the kernel's; the lines for one `ipset restore`. */
-export function diffSets(desired: readonly IpsetSpec[], kernel: Map<string, KernelSet>): IpsetPlanned {
+export function diffSets(desired: readonly SetSpec[], kernel: Map<string, KernelSet>): IpsetPlanned {
   const lines: PayloadLine[] = [];
   const invalid: IpsetError[] = [];
   let adds = 0, dels = 0, swaps = 0, creates = 0;
@@ -297,6 +282,11 @@ export interface IpsetAdapterOptions {
   netlinkProtocol?: number;
   /** Told why, each time a read falls back from netlink to `ipset save`. */
   onFallback?: (why: string) => void;
+  /**
+   * Whether a set name is one of the caller's: a set the netlink reader cannot decode makes read()
+   * fall back to `ipset save` only when it is one of these (or a temporary set). Default: none.
+   */
+  owns?: (name: string) => boolean;
 }
 
 /** How the last read() got the kernel's sets. */
@@ -320,6 +310,7 @@ export class IpsetAdapter {
   readonly #netns: string | undefined;
   readonly #protocol: number | undefined;
   readonly #onFallback: ((why: string) => void) | undefined;
+  readonly #owns: (name: string) => boolean;
   #lastRead: IpsetReadInfo | undefined;
 
   constructor(opts: IpsetAdapterOptions) {
@@ -329,6 +320,7 @@ export class IpsetAdapter {
     this.#netns = opts.netns;
     this.#protocol = opts.netlinkProtocol;
     this.#onFallback = opts.onFallback;
+    this.#owns = opts.owns ?? (() => false);
   }
 
   /** The reader in use: 'exec' after a permanent netlink failure. */
@@ -350,7 +342,7 @@ export class IpsetAdapter {
   /**
    * All sets in the kernel: one netlink dump (no process), or one `ipset save`
    * when the netlink read fails, or when it could not decode the members of a set
-   * that carries one of ipvsnet's names (a kube-proxy name or a temporary set).
+   * the caller owns (`owns`) or a temporary set.
    * The fallback's reason goes to onFallback and lastRead.fallback; after a
    * failure that will not go away (a kernel refusing the protocol, no
    * NETLINK_NETFILTER) every later read uses `ipset save`.
@@ -363,8 +355,7 @@ export class IpsetAdapter {
           ...(this.#netns !== undefined ? { netns: this.#netns } : {}),
           ...(this.#protocol !== undefined ? { protocol: this.#protocol } : {}),
         });
-        const owned = new Set(ownedSetNames());
-        const ours = r.unsupported.filter((u) => owned.has(u.name) || u.name.startsWith(TEMP_PREFIX));
+        const ours = r.unsupported.filter((u) => this.#owns(u.name) || u.name.startsWith(TEMP_PREFIX));
         if (ours.length === 0) {
           this.#lastRead = { via: 'netlink', messages: r.messages, unsupported: r.unsupported };
           return r.sets;
@@ -431,7 +422,7 @@ export class IpsetAdapter {
   }
 
   /** Read, diff and apply `desired`. `kernel` may be passed when already read. */
-  async sync(desired: readonly IpsetSpec[], kernel?: Map<string, KernelSet>): Promise<IpsetSyncResult> {
+  async sync(desired: readonly SetSpec[], kernel?: Map<string, KernelSet>): Promise<IpsetSyncResult> {
     const have = kernel ?? (await this.read());
     const d = diffSets(desired, have);
     const changing = d.lines.filter((l) => !(l.op === 'create' && have.has(l.set) && l.text.startsWith(`create ${l.set} `)));

@@ -1,8 +1,9 @@
 // iptables adapter: reads the kernel's rules with `iptables-save` and applies
 // the plan's fixed chains with ONE `iptables-restore --noflush -w` per family
 // per sync. The same payload carries the jump rules from the built-in chains
-// (kube-proxy IPVS mode's list, pkg/proxy/ipvs/proxier.go iptablesJumpChain),
-// inserted when missing and de-duplicated when present more than once.
+// (the caller's list: the plan's, from rules/jumps.rules), inserted when missing
+// and de-duplicated when present more than once. Chain names come from the
+// caller; this module knows none of its own.
 //
 // Backend: the one the host's other rules use, decided the way kube-proxy's
 // iptables-wrapper does (kubelet/kube-proxy canary chains first, then the
@@ -11,8 +12,8 @@
 // Declaring a user chain (":KUBE-SERVICES - [0:0]") in a --noflush restore
 // flushes it, so re-applying a chain's full text replaces it atomically per table.
 
-import type { Family } from '../plan/types.ts';
-import type { CommandRunner } from '../reconcile/exec.ts';
+import type { Family } from './types.ts';
+import type { CommandRunner } from './exec.ts';
 
 export type Backend = 'nft' | 'legacy';
 export type Table = 'nat' | 'filter' | 'mangle' | 'raw' | 'security';
@@ -23,25 +24,6 @@ export interface JumpRule {
   to: string;
   comment: string;
 }
-
-/** kube-proxy IPVS mode's jump rules, in its order (each is inserted at position 1 when missing). */
-export const JUMP_RULES: readonly JumpRule[] = [
-  { table: 'nat', from: 'OUTPUT', to: 'KUBE-SERVICES', comment: 'kubernetes service portals' },
-  { table: 'nat', from: 'PREROUTING', to: 'KUBE-SERVICES', comment: 'kubernetes service portals' },
-  { table: 'nat', from: 'POSTROUTING', to: 'KUBE-POSTROUTING', comment: 'kubernetes postrouting rules' },
-  { table: 'filter', from: 'FORWARD', to: 'KUBE-FORWARD', comment: 'kubernetes forwarding rules' },
-  { table: 'filter', from: 'INPUT', to: 'KUBE-NODE-PORT', comment: 'kubernetes health check rules' },
-  { table: 'filter', from: 'INPUT', to: 'KUBE-PROXY-FIREWALL', comment: 'kube-proxy firewall rules' },
-  { table: 'filter', from: 'FORWARD', to: 'KUBE-PROXY-FIREWALL', comment: 'kube-proxy firewall rules' },
-  { table: 'filter', from: 'INPUT', to: 'KUBE-IPVS-FILTER', comment: 'kubernetes ipvs access filter' },
-  { table: 'filter', from: 'OUTPUT', to: 'KUBE-IPVS-OUT-FILTER', comment: 'kubernetes ipvs access filter' },
-];
-
-/** Chains ipvsnet (like kube-proxy's IPVS mode) owns, per table. KUBE-MARK-DROP and filter KUBE-FIREWALL are kubelet's. */
-export const OWNED_CHAINS: Readonly<Record<'nat' | 'filter', readonly string[]>> = {
-  nat: ['KUBE-SERVICES', 'KUBE-POSTROUTING', 'KUBE-NODE-PORT', 'KUBE-LOAD-BALANCER', 'KUBE-MARK-MASQ', 'KUBE-FIREWALL'],
-  filter: ['KUBE-FORWARD', 'KUBE-NODE-PORT', 'KUBE-PROXY-FIREWALL', 'KUBE-SOURCE-RANGES-FIREWALL', 'KUBE-IPVS-FILTER', 'KUBE-IPVS-OUT-FILTER'],
-};
 
 const BUILTIN = new Set(['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING']);
 
@@ -176,7 +158,7 @@ export class IptablesAdapter {
    * chain exists with the plan's rule count, `unchanged` says the plan text is
    * the one applied last, and each jump rule is present exactly once.
    */
-  buildPayload(planText: string, current: RulesetState, unchanged: boolean, jumps: readonly JumpRule[] = JUMP_RULES): { payload: string; jumpsInserted: number; jumpsDeduped: number } | undefined {
+  buildPayload(planText: string, current: RulesetState, unchanged: boolean, jumps: readonly JumpRule[]): { payload: string; jumpsInserted: number; jumpsDeduped: number } | undefined {
     const plan = parsePlanText(planText);
     let needed = !unchanged;
     const tables = new Set<string>([...plan.keys(), ...jumps.map((j) => j.table)]);
@@ -233,7 +215,7 @@ export class IptablesAdapter {
   }
 
   /** Read, diff and (only when needed) restore. */
-  async sync(planText: string, unchanged = false, jumps: readonly JumpRule[] = JUMP_RULES): Promise<IptablesSyncResult> {
+  async sync(planText: string, jumps: readonly JumpRule[], unchanged = false): Promise<IptablesSyncResult> {
     const current = await this.read();
     const built = this.buildPayload(planText, current, unchanged, jumps);
     if (!built) return { applied: false, operations: 0, jumpsInserted: 0, jumpsDeduped: 0, payload: '' };
@@ -242,20 +224,20 @@ export class IptablesAdapter {
   }
 
   /**
-   * Remove what ipvsnet owns: every jump from a built-in chain into an owned
-   * chain, then the owned chains (flushed, then deleted). A chain still
+   * Remove the `owned` chains: every jump from a built-in chain into one of
+   * them, then the chains (flushed, then deleted). A chain still
    * referenced by a foreign chain is flushed but kept. Foreign chains and
    * rules are never touched. One read + one restore.
    */
-  async cleanup(extraOwned: Partial<Record<Table, string[]>> = {}): Promise<{ removedChains: string[]; removedJumps: number; kept: string[] }> {
+  async cleanup(owned: Partial<Record<Table, readonly string[]>>): Promise<{ removedChains: string[]; removedJumps: number; kept: string[] }> {
     const current = await this.read();
     const out: string[] = [];
     const removedChains: string[] = [];
     const kept: string[] = [];
     let removedJumps = 0;
     for (const [table, chains] of current) {
-      const owned = new Set<string>([...(OWNED_CHAINS[table as 'nat' | 'filter'] ?? []), ...(extraOwned[table as Table] ?? [])]);
-      const present = [...owned].filter((c) => chains.has(c));
+      const mine = new Set<string>(owned[table as Table] ?? []);
+      const present = [...mine].filter((c) => chains.has(c));
       if (present.length === 0) continue;
       const section: string[] = [`*${table}`];
       for (const [chain, c] of chains) {
@@ -264,7 +246,7 @@ export class IptablesAdapter {
       }
       const referencedByForeign = new Set<string>();
       for (const [chain, c] of chains) {
-        if (BUILTIN.has(chain) || owned.has(chain)) continue;
+        if (BUILTIN.has(chain) || mine.has(chain)) continue;
         for (const r of c.rules) for (const o of present) if (jumpsTo(r, o)) referencedByForeign.add(o);
       }
       for (const c of present) section.push(`:${c} - [0:0]`);
@@ -291,7 +273,7 @@ export function jumpText(j: JumpRule): string {
 }
 
 /** `current` after a successful restore of `planText` with these jumps. */
-export function applyToState(current: RulesetState, planText: string, jumps: readonly JumpRule[] = JUMP_RULES): RulesetState {
+export function applyToState(current: RulesetState, planText: string, jumps: readonly JumpRule[]): RulesetState {
   const out: RulesetState = new Map([...current].map(([t, chains]) => [t, new Map([...chains].map(([c, st]) => [c, { policy: st.policy, rules: [...st.rules] }]))]));
   for (const [table, p] of parsePlanText(planText)) {
     const t = out.get(table) ?? new Map<string, ChainState>();

@@ -36,6 +36,11 @@ export interface NodeConfig {
 
 export const DEFAULT_SCHEDULER = 'rr';
 
+/** A DNS-1123 subdomain (Kubernetes' node names): lower-case labels joined by dots, at most 253 characters. */
+const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+/** A label value: empty, or at most 63 characters of [A-Za-z0-9_.-] starting and ending alphanumeric. */
+const LABEL_VALUE = /^(?=.{0,63}$)(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+
 export function defaultNodeConfig(over: Partial<NodeConfig> = {}): NodeConfig {
   return {
     nodeName: '',
@@ -57,6 +62,10 @@ export function validateNodeConfig(cfg: NodeConfig): Diagnostic[] {
   const d = (field: string, reason: string, severity: Diagnostic['severity'] = 'error'): void => {
     out.push({ kind: 'Config', object: cfg.nodeName || '(node)', field, reason, severity });
   };
+  if (cfg.nodeName !== '' && !DNS_SUBDOMAIN.test(cfg.nodeName)) d('nodeName', `${JSON.stringify(cfg.nodeName)} is not a valid node name (a lower-case DNS subdomain, at most 253 characters)`);
+  if (cfg.serviceProxyName !== undefined && !LABEL_VALUE.test(cfg.serviceProxyName)) {
+    d('serviceProxyName', `${JSON.stringify(cfg.serviceProxyName)} is not a valid label value (at most 63 characters: letters, digits, '-', '_', '.', starting and ending with a letter or digit)`);
+  }
   if (!isKnownScheduler(cfg.scheduler)) d('scheduler', `unknown IPVS scheduler ${JSON.stringify(cfg.scheduler)} (known: ${IPVS_SCHEDULERS.join(', ')})`);
   if (!Number.isInteger(cfg.masqueradeBit) || cfg.masqueradeBit < 0 || cfg.masqueradeBit > 31) d('masqueradeBit', `must be 0..31, got ${cfg.masqueradeBit}`);
   const perFamily = new Map<number, string>();

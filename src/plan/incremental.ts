@@ -4,6 +4,7 @@
 // buildPlan() over the same objects (checked by a property test).
 
 import type { Diagnostic, Family, FamilyPlan, HealthCheckNodePort, Plan } from './types.ts';
+import { virtualServerKey } from './types.ts';
 import type { EndpointSliceModel, NodeModel, ServiceModel } from '../model/types.ts';
 import { parseService } from '../model/service.ts';
 import { parseEndpointSlice } from '../model/endpointslice.ts';
@@ -24,10 +25,17 @@ class FamilyState {
   readonly nna = new SortedBag<NoNodeAccess>();
   dirty = true;
   cached?: FamilyPlan;
+  /** Told the virtualServerKey of every virtual server added or removed. */
+  readonly onChange: (key: string) => void;
+
+  constructor(onChange: (key: string) => void) {
+    this.onChange = onChange;
+  }
 
   apply(c: FamilyContribution, sign: 1 | -1): void {
     this.dirty = true;
     for (const v of c.virtualServers) {
+      this.onChange(virtualServerKey(v));
       // The sort key identifies (protocol, address, port) uniquely, so it doubles as the index key.
       const key = vsSortKey(v);
       if (sign > 0) this.vs.add(key, key, v);
@@ -85,6 +93,10 @@ export class IncrementalPlanner {
   private diagCache: Diagnostic[] | null = null;
   private readonly health = new Map<string, HealthCheckNodePort>();
   private healthCache: HealthCheckNodePort[] | null = null;
+  /** Plans handed out so far; the virtual servers touched since the last one (null: all may have). */
+  private generation = 0;
+  private changedKeys: Set<string> | null = null;
+  private readonly noteChange = (key: string): void => { this.changedKeys?.add(key); };
 
   constructor(cfg: NodeConfig, initial?: PlanInput) {
     this.cfg = cfg;
@@ -168,11 +180,16 @@ export class IncrementalPlanner {
       this.diagCache = dedupeSorted(all.sort(compareDiagnostics));
     }
     if (this.healthCache === null) this.healthCache = [...this.health.values()].sort((a, b) => cmpStr(a.service, b.service));
+    const since = this.generation++;
+    const changed = this.changedKeys;
+    this.changedKeys = new Set();
     return {
       node: this.ctx.nodeName,
       families: this.ctx.families.map((f) => this.families.get(f)!.plan(f, this.ctx)),
       healthCheckNodePorts: this.healthCache,
       diagnostics: this.diagCache,
+      generation: this.generation,
+      ...(changed ? { changed: { since, virtualServers: changed } } : {}),
     };
   }
 
@@ -236,7 +253,8 @@ export class IncrementalPlanner {
     const node = localNode(this.nodes.values(), this.cfg);
     this.ctx = buildContext(this.cfg, node);
     this.cfgDiags = configDiagnostics(this.cfg, node);
-    this.families = new Map(this.ctx.families.map((f) => [f, new FamilyState()]));
+    this.families = new Map(this.ctx.families.map((f) => [f, new FamilyState(this.noteChange)]));
+    this.changedKeys = null; // every virtual server may have changed
     this.contributions.clear();
     this.health.clear();
     this.svcDiags.clear();

@@ -45,3 +45,8 @@ export function ipsetName(base: string, family: Family): string {
   if (family === 4 || !base.startsWith('KUBE-')) return base;
   return ('KUBE-6-' + base.slice(5)).slice(0, IPSET_NAME_MAX);
 }
+
+/** Every kernel set name a plan can hold (each set of rules/ipsets.json in both families), as ipsetName() makes them. */
+export function ownedIpsetNames(): string[] {
+  return (IPSET_DEFS.flatMap((d) => [ipsetName(d.name, 4), ipsetName(d.name, 6)]));
+}

@@ -47,6 +47,36 @@ export const JUMPS: readonly IptablesJump[] = readFileSync(new URL('../../rules/
     return { table, chain: chain!, args };
   });
 
+/**
+ * The chains ipvsnet owns per table: those the templates declare (`:CHAIN`), the jumps' targets, and
+ * rules/cleanup.rules (chains older kube-proxy versions made, removed by cleanup only).
+ */
+export const OWNED_CHAINS: Readonly<Record<'nat' | 'filter', readonly string[]>> = ownedChains();
+
+function ownedChains(): Record<'nat' | 'filter', string[]> {
+  const out = { nat: new Set<string>(), filter: new Set<string>() };
+  const add = (table: string | undefined, chain: string, file: string): void => {
+    if (table !== 'nat' && table !== 'filter') throw new Error(`rules/${file}: chain ${chain} outside the nat and filter tables`);
+    out[table].add(chain);
+  };
+  for (const file of ['nat.rules', 'filter.rules']) {
+    let table: string | undefined;
+    for (const raw of readFileSync(new URL(`../../rules/${file}`, import.meta.url), 'utf8').split('\n')) {
+      const line = raw.trim();
+      if (line.startsWith('*')) table = line.slice(1);
+      else if (line.startsWith(':')) add(table, line.slice(1).split(' ')[0]!, file);
+    }
+  }
+  for (const j of JUMPS) add(j.table, j.args[j.args.indexOf('-j') + 1]!, 'jumps.rules');
+  for (const raw of readFileSync(new URL('../../rules/cleanup.rules', import.meta.url), 'utf8').split('\n')) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const [table, chain] = line.split(/\s+/);
+    add(table, chain!, 'cleanup.rules');
+  }
+  return { nat: [...out.nat], filter: [...out.filter] };
+}
+
 /** Split a rule into arguments, honouring double quotes (as iptables-restore does). */
 export function splitArgs(line: string): string[] {
   const out: string[] = [];

@@ -114,6 +114,14 @@ export interface Plan {
   families: FamilyPlan[];
   healthCheckNodePorts: HealthCheckNodePort[];
   diagnostics: Diagnostic[];
+  /** This plan's number among one incremental planner's plans (absent from a full plan). */
+  generation?: number;
+  /**
+   * What changed since plan `since` of the same planner: the keys (virtualServerKey) of virtual
+   * servers added, removed or replaced. Absent when unknown (a full plan, or a planner rebuilt by a
+   * configuration or local-Node change): then every virtual server may have changed.
+   */
+  changed?: { since: number; virtualServers: ReadonlySet<string> };
 }
 
 /** Stable identity of a virtual server: "TCP/10.96.0.1/443" or "TCP/[fd00::1]/443". */

@@ -3,12 +3,12 @@
 
 import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync, mkdirSync, readdirSync } from 'node:fs';
+import { readFileSync, writeFileSync, readdirSync } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { kubeRequest, KubeApiError } from '../../src/sources/kube.ts';
-import { loadState, kubeconfigYaml, type ClusterState, repoRoot } from '../../scripts/cluster/cluster.ts';
+import { loadState, kubeconfigYaml, makePrivateDir, type ClusterState, repoRoot } from '../../scripts/cluster/cluster.ts';
 
 export { kubeRequest, KubeApiError };
 
@@ -35,7 +35,7 @@ export function kubeConfigForToken(token: string, state = clusterState(), server
 /** Write a kubeconfig file (under the checkout, so the VM guest can read it too). */
 export function writeKubeconfig(name: string, token: string, server: string, state = clusterState()): string {
   const dir = join(state.dir, 'kubeconfigs');
-  mkdirSync(dir, { recursive: true });
+  makePrivateDir(dir);
   const p = join(dir, `${name}.kubeconfig`);
   writeFileSync(p, kubeconfigYaml(server, state.caFile, token, name), { mode: 0o600 });
   return p;

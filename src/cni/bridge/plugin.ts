@@ -13,7 +13,7 @@ import type { BridgeConf } from './config.ts';
 import { Rtnl, RtnlError, randomMac, RT_SCOPE_UNIVERSE } from '../../kernel/rtnl/index.ts';
 import type { LinkInfo } from '../../kernel/rtnl/index.ts';
 import { inNetns } from '../../native/index.ts';
-import { ipamExecAdd, ipamExecCheck, ipamExecDel, ipamExecGc, ipamExecStatus } from './../delegate.ts';
+import { ipamExecAdd, ipamExecCheck, ipamExecDel, ipamExecGc, ipamExecRollback, ipamExecStatus } from './../delegate.ts';
 import { canonicalNetwork, contains, formatIP, network, next, parseCIDR, parseIP } from '../../ipam/ip.ts';
 import { crashPoint } from '../crash.ts';
 import { validAttachments } from '../../ipam/index.ts';
@@ -41,9 +41,33 @@ function randomBytes(n: number): Uint8Array {
   return b;
 }
 
-/** IFLA_IFALIAS on the host veth: identifies the attachment for GC. */
+/**
+ * The longest alias the kernel keeps: IFALIASZ is 256 and the attribute's length counts the NUL our
+ * string attributes carry, so 254 bytes of text (255 fails with ERANGE/EINVAL).
+ */
+export const IFALIAS_MAX = 254;
+const NETWORK_IN_ALIAS_MAX = 100;
+
+function sha256Hex(s: string): string {
+  // node:crypto is loaded only for the rare long name: it costs start-up time in the standalone plugin
+  return process.getBuiltinModule('node:crypto').createHash('sha256').update(s).digest('hex');
+}
+
+/** The alias prefix of every attachment of `network` (GC finds a network's veths by it). */
+export function aliasPrefix(network: string): string {
+  const n = Buffer.byteLength(network) <= NETWORK_IN_ALIAS_MAX ? network : '#' + sha256Hex(network).slice(0, 40);
+  return `${ALIAS_PREFIX}${n}/`;
+}
+
+/**
+ * IFLA_IFALIAS on the host veth: identifies the attachment for DEL and GC. `ipvsnet:<network>/<id>/<ifname>`
+ * when it fits in IFALIAS_MAX bytes; otherwise `<prefix>#<sha256 of id/ifname>` (a container ID
+ * never starts with '#', so the two forms cannot meet). Never cut: a cut alias could name two attachments.
+ */
 export function vethAlias(network: string, containerId: string, ifname: string): string {
-  return `${ALIAS_PREFIX}${network}/${containerId}/${ifname}`.slice(0, 255);
+  const prefix = aliasPrefix(network);
+  const full = `${prefix}${containerId}/${ifname}`;
+  return Buffer.byteLength(full) <= IFALIAS_MAX ? full : `${prefix}#${sha256Hex(`${containerId}/${ifname}`)}`;
 }
 
 function netnsMissing(e: unknown): boolean {
@@ -216,8 +240,9 @@ async function add(ctx: CmdContext): Promise<Result> {
   const host = Rtnl.open();
   let cont: Rtnl | undefined;
   let nsFd = -1;
-  let ipamDone = false;
+  let ipamDone: Result | undefined;
   let vethCreated = false;
+  let masqStarted = false;
   const hostName = hostVethName(c.name, ctx.containerId, ctx.ifname);
   try {
     const br = await ensureBridge(host, c);
@@ -225,7 +250,7 @@ async function add(ctx: CmdContext): Promise<Result> {
     const r: Result = { cniVersion: ctx.cniVersion, ips: [], routes: [] };
     if (c.ipamType) {
       const ipamResult = await ipamExecAdd(c.ipamType, ctx);
-      ipamDone = true;
+      ipamDone = ipamResult;
       if (!ipamResult.ips || ipamResult.ips.length === 0) throw new CniError(ErrInternal, 'IPAM plugin returned missing IP config');
       r.ips = ipamResult.ips.map((x) => ({ ...x }));
       r.routes = (ipamResult.routes ?? []).map((x) => ({ ...x }));
@@ -280,6 +305,7 @@ async function add(ctx: CmdContext): Promise<Result> {
     }
     if (c.ipMasq && c.ipamType) {
       const { setupMasq } = await import('./masq.ts');
+      masqStarted = true;
       await setupMasq(c.name, ctx.containerId, (r.ips ?? []).map((i) => i.address));
     }
 
@@ -305,7 +331,11 @@ async function add(ctx: CmdContext): Promise<Result> {
       const l = await host.linkByName(hostName).catch(() => undefined);
       if (l) await host.deleteLink(l.index).catch(() => undefined);
     }
-    if (ipamDone) await ipamExecDel(c.ipamType, ctx).catch(() => undefined);
+    if (masqStarted) {
+      const { teardownMasq } = await import('./masq.ts');
+      await teardownMasq(c.name, ctx.containerId).catch(() => undefined);
+    }
+    if (ipamDone) await ipamExecRollback(c.ipamType, ctx, ipamDone).catch(() => undefined);
     throw e;
   } finally {
     if (nsFd >= 0) closeSync(nsFd);
@@ -415,7 +445,7 @@ async function gc(ctx: CmdContext): Promise<void> {
   if (c.ipamType) await ipamExecGc(c.ipamType, ctx);
   const host = Rtnl.open();
   try {
-    const prefix = `${ALIAS_PREFIX}${c.name}/`;
+    const prefix = aliasPrefix(c.name);
     for (const l of await host.links()) {
       if (l.kind !== 'veth' || !l.alias?.startsWith(prefix) || keepAliases.has(l.alias)) continue;
       await host.deleteLink(l.index, `veth ${l.name}`).catch((e: unknown) => {

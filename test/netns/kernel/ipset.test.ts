@@ -2,9 +2,10 @@
 // The adapter reads the namespace's sets over netlink (socket opened in the
 // namespace) and writes them with `ipset restore` run there.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { IpsetAdapter, TEMP_PREFIX, ownedSetNames } from '../../../src/kernel/ipset.ts';
+import { IpsetAdapter, TEMP_PREFIX } from '../../../src/kernel/ipset.ts';
+import { OWNED_SETS } from '../../../src/reconcile/names.ts';
 import type { IpsetSpec } from '../../../src/plan/types.ts';
-import { createRunner } from '../../../src/reconcile/exec.ts';
+import { createRunner } from '../../../src/kernel/exec.ts';
 import { createNetns, deleteNetns, inNs, nsRunner } from './netns.ts';
 
 let ns = '';
@@ -99,7 +100,7 @@ describe('ipset adapter (host kernel, fresh netns)', () => {
     await inNs(ns, 'ipset', 'add', 'FOREIGN', '1.2.3.4');
     const a = adapter();
     await a.sync([set('KUBE-CLUSTER-IP', ['10.96.0.1,tcp:443'])]);
-    const d = await a.destroy(ownedSetNames());
+    const d = await a.destroy([...OWNED_SETS]);
     expect(d.destroyed).toEqual(['KUBE-CLUSTER-IP']);
     expect((await inNs(ns, 'ipset', 'list', '-n')).trim()).toBe('FOREIGN');
     expect(await members('FOREIGN')).toEqual(['1.2.3.4']);

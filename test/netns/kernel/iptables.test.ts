@@ -6,7 +6,8 @@ import { existsSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { IptablesAdapter, JUMP_RULES, detectBackend, parseRules } from '../../../src/kernel/iptables.ts';
+import { IptablesAdapter, detectBackend, parseRules } from '../../../src/kernel/iptables.ts';
+import { JUMP_RULES, ownedChains } from '../../../src/reconcile/names.ts';
 import type { Backend } from '../../../src/kernel/iptables.ts';
 import { createNetns, deleteNetns, inNs, nsRunner } from './netns.ts';
 
@@ -57,7 +58,7 @@ for (const backend of ['nft', 'legacy'] as Backend[]) {
     it('applies the plan and the jump rules with one restore, exactly once and in kube-proxy order; an unchanged plan is skipped', async () => {
       const r = nsRunner(ns);
       const ipt = new IptablesAdapter({ family: 4, backend, run: r.run });
-      const res = await ipt.sync(PLAN);
+      const res = await ipt.sync(PLAN, JUMP_RULES);
       expect(res.applied).toBe(true);
       expect(res.jumpsInserted).toBe(JUMP_RULES.length);
       expect(r.byCommand()).toEqual({ [`iptables-${backend}-save`]: 1, [`iptables-${backend}-restore`]: 1 });
@@ -77,7 +78,7 @@ for (const backend of ['nft', 'legacy'] as Backend[]) {
       expect(chainRules(text, 'nat', 'KUBE-SERVICES')).toHaveLength(3);
       expect(chainRules(text, 'filter', 'KUBE-IPVS-FILTER')).toHaveLength(2);
 
-      const again = await ipt.sync(PLAN, true);
+      const again = await ipt.sync(PLAN, JUMP_RULES, true);
       expect(again.applied).toBe(false);
       expect(r.byCommand()[`iptables-${backend}-restore`]).toBe(1);
     });
@@ -85,9 +86,9 @@ for (const backend of ['nft', 'legacy'] as Backend[]) {
     it('de-duplicates jump rules, keeps foreign rules, and re-applying replaces chain contents instead of appending', async () => {
       const ipt = new IptablesAdapter({ family: 4, backend, run: nsRunner(ns).run });
       await inNs(ns, `iptables-${backend}`, '-t', 'filter', '-A', 'INPUT', '-s', '203.0.113.1', '-j', 'DROP');
-      await ipt.sync(PLAN);
+      await ipt.sync(PLAN, JUMP_RULES);
       for (let i = 0; i < 2; i++) await inNs(ns, `iptables-${backend}`, '-t', 'nat', '-A', 'PREROUTING', '-m', 'comment', '--comment', 'kubernetes service portals', '-j', 'KUBE-SERVICES');
-      const res = await ipt.sync(PLAN, false);
+      const res = await ipt.sync(PLAN, JUMP_RULES, false);
       expect(res.jumpsDeduped).toBe(2);
       const text = await save();
       expect(chainRules(text, 'nat', 'PREROUTING')).toEqual(['-m comment --comment "kubernetes service portals" -j KUBE-SERVICES']);
@@ -97,11 +98,11 @@ for (const backend of ['nft', 'legacy'] as Backend[]) {
 
     it('repairs a chain deleted behind its back even when the plan text is unchanged', async () => {
       const ipt = new IptablesAdapter({ family: 4, backend, run: nsRunner(ns).run });
-      await ipt.sync(PLAN);
+      await ipt.sync(PLAN, JUMP_RULES);
       await inNs(ns, `iptables-${backend}`, '-t', 'filter', '-D', 'INPUT', '-m', 'comment', '--comment', 'kubernetes ipvs access filter', '-j', 'KUBE-IPVS-FILTER');
       await inNs(ns, `iptables-${backend}`, '-t', 'filter', '-F', 'KUBE-IPVS-FILTER');
       await inNs(ns, `iptables-${backend}`, '-t', 'filter', '-X', 'KUBE-IPVS-FILTER');
-      const res = await ipt.sync(PLAN, true);
+      const res = await ipt.sync(PLAN, JUMP_RULES, true);
       expect(res.applied).toBe(true);
       const text = await save();
       expect(chainRules(text, 'filter', 'KUBE-IPVS-FILTER')).toHaveLength(2);
@@ -110,11 +111,11 @@ for (const backend of ['nft', 'legacy'] as Backend[]) {
 
     it('cleanup removes its chains and jumps; a foreign chain and its rules survive', async () => {
       const ipt = new IptablesAdapter({ family: 4, backend, run: nsRunner(ns).run });
-      await ipt.sync(PLAN);
+      await ipt.sync(PLAN, JUMP_RULES);
       await inNs(ns, `iptables-${backend}`, '-t', 'filter', '-N', 'FOREIGN-CHAIN');
       await inNs(ns, `iptables-${backend}`, '-t', 'filter', '-A', 'FOREIGN-CHAIN', '-s', '198.51.100.0/24', '-j', 'ACCEPT');
       await inNs(ns, `iptables-${backend}`, '-t', 'filter', '-A', 'INPUT', '-j', 'FOREIGN-CHAIN');
-      const r = await ipt.cleanup();
+      const r = await ipt.cleanup(ownedChains());
       expect(r.removedChains.length).toBeGreaterThanOrEqual(11);
       const text = await save();
       expect(text).not.toMatch(/KUBE-/);
@@ -125,7 +126,7 @@ for (const backend of ['nft', 'legacy'] as Backend[]) {
     it('a failing restore names the line', async () => {
       const ipt = new IptablesAdapter({ family: 4, backend, run: nsRunner(ns).run });
       const bad = PLAN.replace('-j KUBE-MARK-MASQ', '-m set --match-set NO-SUCH-SET dst -j KUBE-MARK-MASQ');
-      await expect(ipt.sync(bad)).rejects.toThrow(/line \d+: -A KUBE-SERVICES .*NO-SUCH-SET/);
+      await expect(ipt.sync(bad, JUMP_RULES)).rejects.toThrow(/line \d+: -A KUBE-SERVICES .*NO-SUCH-SET/);
     });
 
     it('detects the backend the other rules use', async () => {
@@ -143,7 +144,7 @@ describe('xtables lock', () => {
     // Another iptables user holds the lock for 2 s and writes the marker just before releasing it.
     const holder = execa('flock', ['-x', '/run/xtables.lock', process.execPath, '-e', `setTimeout(() => require('fs').writeFileSync(${JSON.stringify(marker)}, 'x'), 2000)`], { reject: false });
     while (!(await execa('flock', ['-n', '-x', '/run/xtables.lock', 'true'], { reject: false })).failed) await new Promise((r) => setTimeout(r, 50));
-    const res = await ipt.sync(PLAN);
+    const res = await ipt.sync(PLAN, JUMP_RULES);
     // Our restore could only run after the holder's critical section.
     expect(existsSync(marker)).toBe(true);
     await holder;

@@ -1,7 +1,7 @@
 // Fresh network namespaces for the host netns lane, and a command runner that
 // runs each command inside one (`ip netns exec NS …`), counted like the real one.
 import { execa } from 'execa';
-import type { CommandRunner, CountingRunner } from '../../../src/reconcile/exec.ts';
+import type { CommandRunner, CountingRunner } from '../../../src/kernel/exec.ts';
 
 let seq = 0;
 export async function createNetns(prefix: string): Promise<string> {

@@ -1,6 +1,7 @@
 // `ipvsnet plan` end to end through bin/ipvsnet: formats, diagnostics on stderr, exit codes.
 
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -70,6 +71,37 @@ describe('ipvsnet plan', { timeout: 300_000 }, () => {
     expect(r.stdout).toBe('-A -t 10.96.0.1:80 -s rr');
   });
 
+  it('a bad file is one diagnostic naming it, exit 3, the other files still planned (issue 10, faults 5 and 12)', async () => {
+    const d = join(tmp, 'mixed');
+    mkdirSync(d);
+    writeFileSync(join(d, 'a-good.yaml'), `apiVersion: v1\nkind: Service\nmetadata: { name: good }\nspec: { clusterIP: 10.96.0.1, ports: [{ port: 80 }] }\n`);
+    writeFileSync(join(d, 'b-aliases.yaml'), `kind: Service\nmetadata: { name: x, labels: &l { a: b } }\nspec: { ports: [${Array(150).fill('*l').join(',')}] }\n`);
+    writeFileSync(join(d, 'c-deep.json'), '['.repeat(100_000) + ']'.repeat(100_000));
+    execFileSync('mkfifo', [join(d, 'd-pipe.yaml')]);
+    const r = await run(['-f', d, '-o', 'ipvsadm']);
+    expect(r.exitCode).toBe(3);
+    expect(r.stdout).toBe('-A -t 10.96.0.1:80 -s rr');
+    expect(r.stderr.split('\n')).toEqual([
+      expect.stringMatching(new RegExp(`^error: Config ${join(d, 'b-aliases.yaml')} document 1: uses more than 100 YAML aliases`)),
+      expect.stringMatching(new RegExp(`^error: Config ${join(d, 'c-deep.json')} document 1: nested deeper than 100 levels`)),
+      expect.stringMatching(new RegExp(`^error: Config ${join(d, 'd-pipe.yaml')} \\(file\\): not a regular file \\(a FIFO\\)`)),
+    ]);
+  });
+
+  it('an injected flag value is refused before any output; an injected object name stays on one line (issue 10, fault 9)', async () => {
+    const r = await run(['-f', ex('cluster.yaml'), '--node', 'node-1', '--ipvs-scheduler', 'rr\n-A -t 10.0.0.1:80 -s rr', '-o', 'ipvsadm']);
+    expect(r.exitCode).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.split('\n')).toEqual([expect.stringMatching(/^ipvsnet plan: --ipvs-scheduler: unknown IPVS scheduler "rr\\n-A -t 10.0.0.1:80 -s rr"/), "run 'ipvsnet plan --help' for usage"]);
+    const f = join(tmp, 'inject.json');
+    writeFileSync(f, JSON.stringify({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'web\n-A -t 10.0.0.1:80 -s rr' }, spec: { clusterIP: '10.96.0.1', ports: [{ port: 80 }] } }));
+    const r2 = await run(['-f', f, '-o', 'ipvsadm']);
+    expect(r2.exitCode).toBe(3);
+    expect(r2.stdout).toBe('');
+    expect(r2.stderr.split('\n')).toHaveLength(1);
+    expect(r2.stderr).toContain('default/web\\n-A -t 10.0.0.1:80 -s rr metadata.name');
+  });
+
   it('exit 0 with warnings only', async () => {
     const f = join(tmp, 'warn.yaml');
     writeFileSync(f, `apiVersion: v1\nkind: Service\nmetadata: { name: w, annotations: { ipvsnet.io/scheduler: fastest } }\nspec: { clusterIP: 10.96.0.1, ports: [{ port: 80 }] }\n`);
@@ -92,7 +124,7 @@ describe('ipvsnet plan', { timeout: 300_000 }, () => {
   it('--help documents the formats and the exit codes', async () => {
     const r = await run(['--help']);
     expect(r.exitCode).toBe(0);
-    for (const s of ['--format', 'ipvsadm -R', 'ipset restore', 'iptables-restore --noflush', '0  everything was planned', '3  some objects', '2  unusable arguments']) expect(r.stdout).toContain(s);
+    for (const s of ['--format', 'ipvsadm -R', 'ipset restore', 'iptables-restore --noflush', '0  everything was planned', '3  some objects', '2  unusable arguments', '70 an internal error', 'not a regular file', 'YAML aliases']) expect(r.stdout).toContain(s);
   });
 
   it('output is deterministic', async () => {

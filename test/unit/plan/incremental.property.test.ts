@@ -8,13 +8,27 @@ import { buildPlan } from '../../../src/plan/full.ts';
 import { defaultNodeConfig } from '../../../src/plan/config.ts';
 import { load, node, slice, svc } from './fixtures.ts';
 import { cfgArb, metaName, opArb } from './arbitraries.ts';
+import { virtualServerKey } from '../../../src/plan/types.ts';
+import type { Plan, VirtualServer } from '../../../src/plan/types.ts';
+
+/** The plan without the incremental planner's bookkeeping (generation, changed). */
+function body(p: Plan): Plan {
+  const { generation: _g, changed: _c, ...rest } = p;
+  return rest;
+}
+
+function byKey(p: Plan): Map<string, VirtualServer> {
+  return new Map(p.families.flatMap((f) => f.virtualServers.map((v) => [virtualServerKey(v), v] as const)));
+}
 
 describe('IncrementalPlanner', { timeout: 300_000 }, () => {
-  it('equals a full replan after every change, for random change sequences', () => {
+  it('equals a full replan after every change, for random change sequences; `changed` names every virtual server that differs', () => {
+    let withChanged = 0;
     fc.assert(
       fc.property(cfgArb, fc.array(opArb, { minLength: 1, maxLength: 40 }), (cfg, ops) => {
         const inc = new IncrementalPlanner(cfg);
         const current = new Map<string, unknown>();
+        let prev = inc.plan();
         for (const o of ops) {
           switch (o.op) {
             case 'upsertService': inc.upsertService(o.obj); current.set(`Service/${metaName(o.obj)}`, o.obj); break;
@@ -25,11 +39,25 @@ describe('IncrementalPlanner', { timeout: 300_000 }, () => {
             case 'deleteNode': inc.deleteNode(o.name); current.delete(`Node/${o.name}`); break;
           }
           const full = buildPlan(load([...current.values()]), cfg);
-          expect(inc.plan()).toEqual(full);
+          const next = inc.plan();
+          expect(body(next)).toEqual(full);
+          // Every virtual server that differs from the previous plan is among the changed keys (a change
+          // of the local Node rebuilds the planner: then `changed` is absent, everything may have changed).
+          expect(next.generation).toBe(prev.generation! + 1);
+          if (next.changed) {
+            withChanged++;
+            expect(next.changed.since).toBe(prev.generation);
+            const a = byKey(prev);
+            const b = byKey(next);
+            const differing = [...new Set([...a.keys(), ...b.keys()])].filter((k) => JSON.stringify(a.get(k)) !== JSON.stringify(b.get(k)));
+            expect(differing.filter((k) => !next.changed!.virtualServers.has(k))).toEqual([]);
+          }
+          prev = next;
         }
       }),
       { numRuns: 150 },
     );
+    expect(withChanged).toBeGreaterThan(500);
   });
 
   it('can start from a loaded state and be reconfigured', () => {
@@ -37,10 +65,12 @@ describe('IncrementalPlanner', { timeout: 300_000 }, () => {
     const state = load(objs);
     const cfg = defaultNodeConfig({ nodeName: 'node-a' });
     const inc = new IncrementalPlanner(cfg, state);
-    expect(inc.plan()).toEqual(buildPlan(state, cfg));
+    expect(body(inc.plan())).toEqual(buildPlan(state, cfg));
     const cfg2 = defaultNodeConfig({ nodeName: 'node-a', scheduler: 'wrr', masqueradeAll: true });
     inc.reconfigure(cfg2);
-    expect(inc.plan()).toEqual(buildPlan(state, cfg2));
+    const p = inc.plan();
+    expect(body(p)).toEqual(buildPlan(state, cfg2));
+    expect(p.changed).toBeUndefined(); // a reconfigured planner cannot say what changed
     expect(inc.plan().families[0]!.virtualServers[0]!.scheduler).toBe('wrr');
   });
 

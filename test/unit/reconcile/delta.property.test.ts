@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import pino from 'pino';
 import { IncrementalPlanner } from '../../../src/plan/incremental.ts';
 import { Reconciler } from '../../../src/reconcile/index.ts';
-import { MemoryIpvs } from './memory-ipvs.ts';
+import { MemoryIpvs } from '../../../src/kernel/ipvs/memory.ts';
 import { cfgArb, opArb } from '../plan/arbitraries.ts';
 
 const quiet = pino({ level: 'silent' });
@@ -31,7 +31,7 @@ describe('Reconciler deltas between repair passes', { timeout: 300_000 }, () => 
         const fullIpvs = new MemoryIpvs();
         const delta = make(deltaIpvs, 1e12); // one full read (the first sync), then deltas only
         const full = make(fullIpvs, 0); // a full read on every sync
-        for (const o of ops) {
+        for (const [i, o] of ops.entries()) {
           switch (o.op) {
             case 'upsertService': planner.upsertService(o.obj); break;
             case 'deleteService': planner.deleteService(`default/${o.name}`); break;
@@ -43,7 +43,11 @@ describe('Reconciler deltas between repair passes', { timeout: 300_000 }, () => 
           const plan = planner.plan();
           const a = await delta.sync(plan);
           const b = await full.sync(plan);
-          expect(a.fullRead || a.operations).toBeTruthy();
+          // The delta reconciler reads the kernel in full on its first sync only; the other on every sync.
+          expect(a.fullRead).toBe(i === 0);
+          expect(b.fullRead).toBe(true);
+          // From the same kernel state, the cached baseline costs no extra (or missing) operation.
+          expect(a.operations).toEqual(b.operations);
           expect(snapshot(deltaIpvs)).toEqual(snapshot(fullIpvs));
           // Same failures (e.g. an unknown scheduler), object by object.
           expect(a.failures.map((f) => f.object).sort()).toEqual(b.failures.map((f) => f.object).sort());

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { Reconciler } from '../../../src/reconcile/index.ts';
-import { MemoryIpvs } from './memory-ipvs.ts';
+import { MemoryIpvs } from '../../../src/kernel/ipvs/memory.ts';
 import { plan, vs } from './plans.ts';
 
 const quiet = pino({ level: 'silent' });

@@ -8,7 +8,7 @@ import { execa, type ResultPromise } from 'execa';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as e from './env.ts';
-import { runRetryingCrashes, noteCrash } from '../lane/rerun.ts';
+import { runRetryingCrashes, noteCrash, silentSignalDeath } from '../lane/rerun.ts';
 
 const DIR = '/tmp/ipvsnet-e2e/manifests';
 const READY = '/tmp/ipvsnet-e2e/ready';
@@ -241,13 +241,14 @@ describe('end to end in the VM (real IPVS, ipsets, iptables; traffic between nam
       const lines: string[] = [];
       const firstSync = new Promise<void>((res, rej) => {
         proc.stdout!.on('data', (d: Buffer) => { lines.push(...d.toString().split('\n').filter(Boolean)); if (lines.length) res(); });
-        void proc.then((r) => rej(new Error(`reconcile loop exited: ${r.stderr}`)));
+        void proc.then((r) => rej(new Error(`reconcile loop exited (${r.exitCode ?? r.signal ?? r.message}): ${r.stderr}`)));
         setTimeout(() => rej(new Error('reconcile loop did not sync')), 180_000);
       });
       return { proc, lines, firstSync };
     };
-    // A loop that dies by a signal before its first sync (the TCG guest's V8 crash, see
-    // test/vm/lane/rerun.ts) is started again, loudly; any other failure fails the test.
+    // A loop that dies by a signal before its first sync without writing anything (the TCG guest's
+    // crash, see test/vm/lane/rerun.ts) is started again, loudly and counted; any other failure fails
+    // the test.
     const startSynced = async (): Promise<ReturnType<typeof start>> => {
       for (let attempt = 1; ; attempt++) {
         const s = start();
@@ -264,8 +265,8 @@ describe('end to end in the VM (real IPVS, ipsets, iptables; traffic between nam
             throw err;
           }
           const r = await s.proc;
-          if (r.exitCode !== undefined || attempt >= 3) throw err;
-          noteCrash(`reconcile-loop.ts did not exit by itself (${r.signal ?? r.message}) before its first sync, attempt ${attempt} of 3`);
+          if (!silentSignalDeath(r) || attempt >= 3) throw err;
+          noteCrash(`reconcile-loop.ts died by ${r.signal} with no output before its first sync, attempt ${attempt} of 3`);
         }
       }
     };

@@ -1,16 +1,23 @@
-// A stateful, faithful in-memory IPVS for unit tests of the diff logic: it
-// holds services and dests like the kernel does and fails like the kernel does
-// (EEXIST on a duplicate add, ENOENT on a missing service/dest, EINVAL on an
-// unknown scheduler or a zero port on a non-fwmark service). Connection counts
-// are set by the test through `setConns` (the kernel's ActiveConn/InactConn).
+// An in-memory IPVS with the `Ipvs` interface, for the unit lane and the benchmarks (the host kernel
+// has no IPVS). It holds services and dests as the kernel does and fails as GenlIpvs does against
+// the kernel (net/netfilter/ipvs/ip_vs_ctl.c), with the same IpvsError codes and command names:
+//   - EEXIST on a duplicate service or dest;
+//   - ESRCH on a missing service (SET_SERVICE, DEL_SERVICE, NEW_DEST, SET_DEST, DEL_DEST);
+//   - ENOENT on a missing dest, and on an unknown scheduler (no module ip_vs_<name>);
+//   - a dump of the dests of a missing service is empty; getService of one is undefined;
+//   - every listed service carries IP_VS_SVC_F_HASHED (0x2).
+// test/contract/ipvs.ts checks these facts against this fake (unit lane) and GenlIpvs (VM lane).
+// Connection counts are set by tests through `setConns` (the kernel's ActiveConn/InactConn).
 // It is not a call recorder: assertions look at the state it holds.
 
-import type { Ipvs, IpvsDest, IpvsInfo, IpvsService, IpvsServiceId, IpvsTimeouts } from '../../../src/kernel/ipvs/types.ts';
+import type { Ipvs, IpvsDest, IpvsInfo, IpvsService, IpvsServiceId, IpvsTimeouts } from './types.ts';
+import { IpvsError, errnoNumber, explainIpvsErrno } from './errors.ts';
 
 const SCHEDULERS = new Set(['rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'dh', 'sh', 'sed', 'nq', 'mh', 'fo', 'ovf', 'twos']);
 
-function errno(code: string): Error {
-  return Object.assign(new Error(`Request rejected: ${code}`), { code });
+function fail(op: string, code: string, scheduler?: string): IpvsError {
+  const detail = explainIpvsErrno(op, code, scheduler);
+  return new IpvsError({ op, object: '(memory)', code, errno: errnoNumber(code) ?? 5, ...(detail !== undefined ? { detail } : {}) });
 }
 
 function sk(id: IpvsServiceId): string {
@@ -35,48 +42,47 @@ export class MemoryIpvs implements Ipvs {
     const s = this.services.get(sk(id));
     return s ? { ...s.svc, flags: s.svc.flags | 0x2 } : undefined;
   }
-  #check(s: IpvsService): void {
-    if (!SCHEDULERS.has(s.scheduler)) throw errno('ENOENT'); // the kernel: scheduler module not found
-    if (s.port < 0 || s.port > 65535) throw errno('EINVAL');
+  #check(op: string, s: IpvsService): void {
+    if (s.port < 0 || s.port > 65535) throw fail(op, 'EINVAL'); // GenlIpvs refuses it before sending
+    if (!SCHEDULERS.has(s.scheduler)) throw fail(op, 'ENOENT', s.scheduler);
   }
   async addService(s: IpvsService): Promise<void> {
-    this.#check(s);
-    if (this.services.has(sk(s))) throw errno('EEXIST');
+    this.#check('NEW_SERVICE', s);
+    if (this.services.has(sk(s))) throw fail('NEW_SERVICE', 'EEXIST');
     this.services.set(sk(s), { svc: { ...s, flags: s.flags & ~0x2 }, dests: new Map() });
   }
   async updateService(s: IpvsService): Promise<void> {
     const cur = this.services.get(sk(s));
-    if (!cur) throw errno('ESRCH');
-    this.#check(s);
+    if (!cur) throw fail('SET_SERVICE', 'ESRCH');
+    this.#check('SET_SERVICE', s);
     cur.svc = { ...s, flags: s.flags & ~0x2 };
   }
   async deleteService(id: IpvsServiceId): Promise<void> {
-    if (!this.services.delete(sk(id))) throw errno('ESRCH');
+    if (!this.services.delete(sk(id))) throw fail('DEL_SERVICE', 'ESRCH');
   }
   async listDests(id: IpvsServiceId): Promise<IpvsDest[]> {
     const s = this.services.get(sk(id));
-    if (!s) throw errno('ESRCH');
-    return [...s.dests.values()].map((d) => ({ ...d }));
+    return s ? [...s.dests.values()].map((d) => ({ ...d })) : [];
   }
   async addDest(id: IpvsServiceId, d: IpvsDest): Promise<void> {
     const s = this.services.get(sk(id));
-    if (!s) throw errno('ESRCH');
-    if (d.weight < 0) throw errno('ERANGE');
-    if (s.dests.has(dk(d))) throw errno('EEXIST');
+    if (!s) throw fail('NEW_DEST', 'ESRCH');
+    if (d.weight < 0 || d.weight > 0x7fffffff) throw fail('NEW_DEST', 'EINVAL'); // GenlIpvs refuses it before sending
+    if (s.dests.has(dk(d))) throw fail('NEW_DEST', 'EEXIST');
     s.dests.set(dk(d), { ...d, activeConns: 0, inactiveConns: 0, persistentConns: 0 });
   }
   async updateDest(id: IpvsServiceId, d: IpvsDest): Promise<void> {
     const s = this.services.get(sk(id));
-    if (!s) throw errno('ESRCH');
+    if (!s) throw fail('SET_DEST', 'ESRCH');
     const cur = s.dests.get(dk(d));
-    if (!cur) throw errno('ENOENT');
-    if (d.weight < 0) throw errno('ERANGE');
+    if (!cur) throw fail('SET_DEST', 'ENOENT');
+    if (d.weight < 0 || d.weight > 0x7fffffff) throw fail('SET_DEST', 'EINVAL');
     s.dests.set(dk(d), { ...cur, weight: d.weight, forward: d.forward, upperThreshold: d.upperThreshold, lowerThreshold: d.lowerThreshold });
   }
   async deleteDest(id: IpvsServiceId, d: Pick<IpvsDest, 'address' | 'port'>): Promise<void> {
     const s = this.services.get(sk(id));
-    if (!s) throw errno('ESRCH');
-    if (!s.dests.delete(dk(d))) throw errno('ENOENT');
+    if (!s) throw fail('DEL_DEST', 'ESRCH');
+    if (!s.dests.delete(dk(d))) throw fail('DEL_DEST', 'ENOENT');
   }
   async getTimeouts(): Promise<IpvsTimeouts> { return { ...this.timeouts }; }
   async setTimeouts(t: Partial<IpvsTimeouts>): Promise<void> { this.timeouts = { ...this.timeouts, ...t }; }

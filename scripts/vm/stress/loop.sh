@@ -1,0 +1,47 @@
+#!/bin/bash
+# Crash reproducer for the VM lane: runs a short node workload COUNT times, PAR at once, inside the
+# guest (scripts/vm/run.sh -- bash scripts/vm/stress/loop.sh WORKLOAD COUNT PAR [NODE FLAGS...]) and
+# counts the runs that died by a signal. WORKLOAD is
+#   plan   bin/ipvsnet plan -f examples/cluster.yaml --node node-1 -o json (what the VM tests run)
+#   jit    node scripts/vm/stress/jit.mjs 10 (a JIT-heavy loop)
+# NODE FLAGS go to node before the script (e.g. --jitless). The last line is the summary:
+#   stress: WORKLOAD runs=N signal=K (SIGSEGV=.. SIGTRAP=..) failed=E seconds=T flags=...
+set -u
+workload=${1:?workload plan|jit}; count=${2:?count}; par=${3:-1}; shift 3 || shift $#
+flags=("$@")
+cd "$(dirname "$0")/../../.."
+node=$PWD/node_modules/.bin/node
+out=$(mktemp -d)
+one() {
+  local i=$1 rc
+  case "$workload" in
+    plan) "$node" "${flags[@]}" --max-semi-space-size=16 dist/cli/main.js plan -f examples/cluster.yaml --node node-1 -o json >"$out/$i.out" 2>"$out/$i.err";;
+    jit) "$node" "${flags[@]}" scripts/vm/stress/jit.mjs 10 >"$out/$i.out" 2>"$out/$i.err";;
+    *) echo "unknown workload $workload" >&2; return 2;;
+  esac
+  rc=$?
+  echo "$rc" > "$out/$i.rc"
+  if [ "$rc" -gt 128 ]; then
+    echo "stress: run $i died by signal $((rc - 128)) ($(kill -l $((rc - 128)))); stderr: $(tr '\n' ' ' < "$out/$i.err" | cut -c1-300)"
+  elif [ "$rc" != 0 ]; then
+    echo "stress: run $i exited $rc; stderr: $(tr '\n' ' ' < "$out/$i.err" | cut -c1-300)"
+  fi
+}
+start=$(date +%s)
+i=0
+while [ "$i" -lt "$count" ]; do
+  for _ in $(seq 1 "$par"); do
+    [ "$i" -lt "$count" ] || break
+    i=$((i + 1)); one "$i" &
+  done
+  wait
+done
+sig=0 failed=0; declare -A by=()
+for f in "$out"/*.rc; do
+  rc=$(cat "$f")
+  if [ "$rc" -gt 128 ]; then sig=$((sig + 1)); n=$(kill -l $((rc - 128))); by[$n]=$(( ${by[$n]:-0} + 1 ));
+  elif [ "$rc" != 0 ]; then failed=$((failed + 1)); fi
+done
+detail=; for k in "${!by[@]}"; do detail+=" $k=${by[$k]}"; done
+echo "stress: $workload runs=$count par=$par signal=$sig (${detail# }) failed=$failed seconds=$(( $(date +%s) - start )) flags=${flags[*]:-none} cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //') vcpus=$(nproc)"
+rm -rf "$out"
