@@ -48,6 +48,8 @@ if [ "$(node_where)" = host ]; then
     [ -d "$h/kubepods" ] && failed+=("cgroup $h/kubepods")
   done
 fi
+# containerd's images and kubelet's root of a host node (its mounts ended with its namespace).
+rm -rf "$NODE_STATE/disk" || failed+=("$NODE_STATE/disk")
 if [ -e "$NODE_STATE/started-cluster" ]; then
   IPVSNET_CLUSTER_DIR=$(cat "$NODE_STATE/cluster-dir") scripts/cluster/down.sh || failed+=("etcd + kube-apiserver")
 fi

@@ -49,12 +49,17 @@ if [ "$NODE_WHERE" = host ]; then
   done
   ip link set lo up
 fi
-mkdir -p "$run/cni/bin" "$run/cni/net.d" "$run/containerd/root" "$run/containerd/state" "$run/kubelet"
+# containerd's images and kubelet's root: on the host on disk (STATE/disk, removed by down.sh), since
+# kubelet's eviction manager finds no filesystem statistics for a tmpfs of this private namespace; in the
+# guest in tmpfs (overlayfs cannot stack on the 9p share).
+disk=$run
+[ "$NODE_WHERE" = host ] && disk=$STATE/disk
+mkdir -p "$run/cni/bin" "$run/cni/net.d" "$disk/containerd-root" "$run/containerd/state" "$run/kubelet" "$disk/kubelet-root"
 ln -s "$REPO/build/cni/ipvsnet-bridge" "$REPO/build/cni/ipvsnet-ipam" /usr/lib/cni/loopback "$run/cni/bin/"
 CTRD_SOCK=$run/containerd/containerd.sock
 cat > "$run/containerd/config.toml" <<EOF
 version = 2
-root = "$run/containerd/root"
+root = "$disk/containerd-root"
 state = "$run/containerd/state"
 disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.tracing.processor.v1.otlp", "io.containerd.internal.v1.tracing"]
 [grpc]
@@ -137,7 +142,7 @@ serializeImagePulls: false
 EOF
 say "starting kubelet"
 "$KUBELET" --config "$run/kubelet/config.yaml" --kubeconfig "$KUBECONFIG_NODE" --hostname-override "$NODE_NAME" \
-  --node-ip "$NODE_IP" --root-dir "$run/kubelet/root" --cert-dir "$run/kubelet/pki" --v=1 \
+  --node-ip "$NODE_IP" --root-dir "$disk/kubelet-root" --cert-dir "$run/kubelet/pki" --v=1 \
   >>"$STATE/kubelet.log" 2>&1 &
 kubelet_pid=$!; pids+=("$kubelet_pid")
 echo "$kubelet_pid" > "$STATE/kubelet.pid"
