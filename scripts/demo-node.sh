@@ -30,7 +30,7 @@ until $k -n demo get sa default >/dev/null 2>&1; do sleep 0.5; done
 run $k -n demo create deployment web --image=ipvsnet.local/tools:1 --replicas=3 --port=8080 -- \
   /bin/sh -c 'mkdir -p /tmp/www && hostname > /tmp/www/index.html && exec httpd -f -p 8080 -h /tmp/www'
 run $k -n demo create service nodeport web --tcp=80:8080 --node-port=30080
-run $k -n demo run client --image=ipvsnet.local/tools:1 --image-pull-policy=Never --restart=Never -- /bin/sleep 100000
+run $k -n demo run client --image=ipvsnet.local/tools:1 --image-pull-policy=Never --restart=Never --command -- /bin/sleep 100000
 t1=$(date +%s)
 run $k -n demo wait --for=condition=Ready pod --all --timeout=300s
 echo "(Pods Ready $(( $(date +%s) - t1 ))s after the Deployment was created)"
@@ -52,11 +52,11 @@ run $x curl -s http://127.0.0.1:10256/healthz; echo
 say "HTTP from the client Pod"
 client_ip=$($k -n demo get pod client -o jsonpath='{.status.podIP}')
 for ip in $($k -n demo get pods -l app=web -o jsonpath='{.items[*].status.podIP}'); do
-  printf '%s -> %s: ' "$client_ip" "$ip"; $k -n demo exec client -- wget -qO- -T 5 "http://$ip:8080/"
+  printf '%s -> %s: ' "$client_ip" "$ip"; $k -n demo exec client -- wget -qO- "http://$ip:8080/"
 done
 cip=$($k -n demo get svc web -o jsonpath='{.spec.clusterIP}')
 if $x test -e /proc/net/ip_vs; then
-  for i in 1 2 3 4 5 6; do printf 'ClusterIP %s:80 -> ' "$cip"; $k -n demo exec client -- wget -qO- -T 5 "http://$cip/"; done
+  for i in 1 2 3 4 5 6; do printf 'ClusterIP %s:80 -> ' "$cip"; $k -n demo exec client -- wget -qO- "http://$cip/"; done
   if [ "$where" = guest ]; then nodeport=127.0.0.1:30080; else nodeport=172.31.243.2:30080; fi
   for i in 1 2 3; do printf 'NodePort %s from the host -> ' "$nodeport"; curl -s --max-time 5 "http://$nodeport/"; done
 else

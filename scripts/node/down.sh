@@ -40,7 +40,9 @@ if [ -d "$NODE_STATE/pids" ]; then
   done
 fi
 if ip netns list 2>/dev/null | grep -qw "$NODE_NETNS"; then ip netns del "$NODE_NETNS" || failed+=("netns $NODE_NETNS"); fi
-if ip link show "$NODE_HOST_VETH" >/dev/null 2>&1; then ip link del "$NODE_HOST_VETH" || failed+=("link $NODE_HOST_VETH"); fi
+# The veth goes with the netns, asynchronously: delete it only if it is still there a moment later.
+for _ in 1 2 3 4 5 6 7 8 9 10; do ip link show "$NODE_HOST_VETH" >/dev/null 2>&1 || break; sleep 0.2; done
+if ip link show "$NODE_HOST_VETH" >/dev/null 2>&1; then ip link del "$NODE_HOST_VETH" 2>/dev/null || ! ip link show "$NODE_HOST_VETH" >/dev/null 2>&1 || failed+=("link $NODE_HOST_VETH"); fi
 # cgroups the host-mode kubelet and runc created (cgroup v1 hierarchies are host-wide), deepest first.
 if [ "$(node_where)" = host ]; then
   for h in /sys/fs/cgroup/*/; do

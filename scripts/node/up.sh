@@ -2,7 +2,8 @@
 # Start a real single-node Kubernetes cluster with ipvsnet as the node's Service proxy and CNI:
 #   etcd + kube-apiserver (scripts/cluster, reused when already running), kube-controller-manager
 #   (EndpointSlice, namespace, service-account, garbage-collector, deployment, replicaset, root CA
-#   publisher, node IPAM over 10.244.0.0/16 in /24s) and kube-scheduler on the host's loopback, and the
+#   publisher, node IPAM over 10.244.0.0/16 in /24s, node lifecycle, which lifts the not-ready taint
+#   kubelet registers with) and kube-scheduler on the host's loopback, and the
 #   node: containerd + runc (Debian), `ipvsnet agent` (CNI thick mode: the conflist it writes is the one
 #   containerd runs) and kubelet, all started by scripts/node/node-init.sh.
 #
@@ -89,11 +90,13 @@ api_port=$(st apiPort)
 admin_kc=$(st kubeconfig)
 echo "$admin_kc" > "$NODE_STATE/kubeconfig"
 kubectl=("$(node_bin kubectl)" --kubeconfig "$admin_kc")
+# A Node left by an earlier run (a reused apiserver) would look Ready with an old podCIDR: start clean.
+"${kubectl[@]}" delete node "$NODE_NAME" --ignore-not-found --wait=true >/dev/null || node_die "could not delete the old Node $NODE_NAME"
 
 daemon kube-controller-manager "$NODE_STATE/kube-controller-manager.log" "$(node_bin kube-controller-manager)" \
   --kubeconfig="$admin_kc" --authentication-kubeconfig="$admin_kc" --authorization-kubeconfig="$admin_kc" \
   --bind-address=127.0.0.1 --secure-port=0 --leader-elect=false \
-  --controllers=endpointslice-controller,namespace-controller,serviceaccount-controller,garbage-collector-controller,deployment-controller,replicaset-controller,node-ipam-controller,root-ca-certificate-publisher-controller \
+  --controllers=endpointslice-controller,namespace-controller,serviceaccount-controller,garbage-collector-controller,deployment-controller,replicaset-controller,node-ipam-controller,node-lifecycle-controller,root-ca-certificate-publisher-controller \
   --allocate-node-cidrs --cluster-cidr=10.244.0.0/16 --node-cidr-mask-size=24 --service-cluster-ip-range=10.96.0.0/16 \
   --root-ca-file="$(st caFile)" --use-service-account-credentials=false --concurrent-deployment-syncs=2 --v=1
 daemon kube-scheduler "$NODE_STATE/kube-scheduler.log" "$(node_bin kube-scheduler)" \

@@ -40,7 +40,7 @@ describe(`kill -9 of the agent on the real node (${where})`, () => {
   }, 600_000);
   afterAll(async () => {
     rmSync(join(nodeState, 'agent.hold'), { force: true });
-    await kubectl(['delete', 'namespace', ns, '--wait=false'], { reject: false });
+    await kubectl(['delete', 'namespace', ns, '--wait=true', '--timeout=120s'], { reject: false });
   });
 
   it('0 failed requests across the kill; a Pod created while the agent is down gets its network from the standalone plugin; the restarted agent changes nothing', async () => {
@@ -50,7 +50,7 @@ describe(`kill -9 of the agent on the real node (${where})`, () => {
     const restartsBefore = existsSync(join(nodeState, 'agent.restarts')) ? Number(readFileSync(join(nodeState, 'agent.restarts'), 'utf8')) : 0;
     // The client loop: 150 requests, 0.1 s apart, from the client Pod to a web Pod.
     const loop = execa(join(repoRoot, 'scripts/node/kubectl'), ['-n', ns, 'exec', client.name, '--', 'sh', '-c',
-      `i=0; f=0; while [ $i -lt 150 ]; do wget -qO- -T 2 http://${web[0]!.ip}:8080/ >/dev/null 2>&1 || f=$((f+1)); i=$((i+1)); sleep 0.1; done; echo "$i $f"`], { reject: false });
+      `i=0; f=0; while [ $i -lt 150 ]; do printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 ${web[0]!.ip} 8080 | grep -q '200 OK' || f=$((f+1)); i=$((i+1)); sleep 0.1; done; echo "$i $f"`], { reject: false });
     await sleep(2000);
     writeFileSync(join(nodeState, 'agent.hold'), 'node lane: agent-restart.test.ts\n');
     await onNode(['kill', '-9', pid]);

@@ -26,7 +26,7 @@ describe(`Deployment of 3 + NodePort Service on the real node (${where})`, () =>
     clusterIP = (await kubectl(['-n', ns, 'get', 'svc', 'web', '-o', 'jsonpath={.spec.clusterIP}'])).stdout;
   }, 600_000);
   afterAll(async () => {
-    await kubectl(['delete', 'namespace', ns, '--wait=false'], { reject: false });
+    await kubectl(['delete', 'namespace', ns, '--wait=true', '--timeout=120s'], { reject: false });
   });
 
   it('every Pod is Running with its own address inside the podCIDR kube-controller-manager gave the Node', async () => {

@@ -25,7 +25,7 @@ describe(`externalTrafficPolicy: Local on the real node (${where})`, () => {
     await runningPods(ns, 'app=web', 2);
   }, 600_000);
   afterAll(async () => {
-    await kubectl(['delete', 'namespace', ns, '--wait=false'], { reject: false });
+    await kubectl(['delete', 'namespace', ns, '--wait=true', '--timeout=120s'], { reject: false });
   });
 
   it('the apiserver kept the healthCheckNodePort asked for', async () => {

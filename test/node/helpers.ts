@@ -110,9 +110,9 @@ export async function sliceAddresses(ns: string, svc: string): Promise<string[]>
     .sort();
 }
 
-/** HTTP GET from inside a Pod (kubectl exec, busybox wget). */
+/** HTTP GET from inside a Pod (kubectl exec, busybox wget; its -T option segfaults in busybox 1.35's static build). */
 export async function getFromPod(ns: string, pod: string, url: string): Promise<string> {
-  const r = await kubectl(['-n', ns, 'exec', pod, '--', 'wget', '-qO-', '-T', '5', url]);
+  const r = await kubectl(['-n', ns, 'exec', pod, '--', 'wget', '-qO-', url]);
   return r.stdout.trim();
 }
 
@@ -156,7 +156,7 @@ export async function createWebDeployment(ns: string, name: string, replicas: nu
 
 /** A Pod of the tools image that only sleeps, labelled role=NAME. */
 export async function createClientPod(ns: string, name: string): Promise<void> {
-  await kubectl(['-n', ns, 'run', name, '--image=ipvsnet.local/tools:1', '--image-pull-policy=Never', '--restart=Never', `--labels=role=${name}`, '--', '/bin/sleep', '100000']);
+  await kubectl(['-n', ns, 'run', name, '--image=ipvsnet.local/tools:1', '--image-pull-policy=Never', '--restart=Never', `--labels=role=${name}`, '--command', '--', '/bin/sleep', '100000']);
 }
 
 export { sleep };

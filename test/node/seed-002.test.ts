@@ -19,7 +19,7 @@ describe(`seed 002 on the real node (${where})`, () => {
     await runningPods(ns, 'app=web', 2);
   }, 600_000);
   afterAll(async () => {
-    await kubectl(['delete', 'namespace', ns, '--wait=false'], { reject: false });
+    await kubectl(['delete', 'namespace', ns, '--wait=true', '--timeout=120s'], { reject: false });
   });
 
   it('kubectl get node: the podCIDR kube-controller-manager allocated, the address and nodeInfo kubelet reported', async () => {
