@@ -25,7 +25,7 @@ async function kernelState(): Promise<string> {
 /** The running agent's last sync time (kube-proxy's metric, seconds), once it has synced at all. */
 async function lastSync(): Promise<number | undefined> {
   const r = await onNode(['curl', '-sf', '--max-time', '3', 'http://127.0.0.1:10249/metrics'], { reject: false });
-  const m = /^kubeproxy_sync_proxy_rules_last_timestamp_seconds (\S+)$/m.exec(r.stdout);
+  const m = /^kubeproxy_sync_proxy_rules_last_timestamp_seconds(?:\{[^}]*\})? (\S+)$/m.exec(r.stdout);
   return m && Number(m[1]) > 0 ? Number(m[1]) : undefined;
 }
 
