@@ -27,13 +27,13 @@ run $k get nodes -o wide
 say "a Deployment of 3 and a NodePort Service, with kubectl"
 run $k create namespace demo
 until $k -n demo get sa default >/dev/null 2>&1; do sleep 0.5; done
+t1=$(date +%s)
 run $k -n demo create deployment web --image=ipvsnet.local/tools:1 --replicas=3 --port=8080 -- \
   /bin/sh -c 'mkdir -p /tmp/www && hostname > /tmp/www/index.html && exec httpd -f -p 8080 -h /tmp/www'
 run $k -n demo create service nodeport web --tcp=80:8080 --node-port=30080
 run $k -n demo run client --image=ipvsnet.local/tools:1 --image-pull-policy=Never --restart=Never --command -- /bin/sleep 100000
-t1=$(date +%s)
 run $k -n demo wait --for=condition=Ready pod --all --timeout=300s
-echo "(Pods Ready $(( $(date +%s) - t1 ))s after the Deployment was created)"
+echo "(all Pods Ready $(( $(date +%s) - t1 ))s after kubectl create deployment)"
 run $k -n demo get pods -o wide
 run $k get node ipvsnet-node -o jsonpath='{.spec.podCIDR}{"\n"}'
 run $k -n demo get svc,endpointslices

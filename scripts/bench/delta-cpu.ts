@@ -9,7 +9,7 @@ import { collectObjects, type LoadedManifests } from '../../src/model/load.ts';
 import { IncrementalPlanner } from '../../src/plan/incremental.ts';
 import { defaultNodeConfig } from '../../src/plan/config.ts';
 import { Reconciler } from '../../src/reconcile/index.ts';
-import { IpsetAdapter } from '../../src/kernel/ipset.ts';
+import { IpsetAdapter } from '../../src/kernel/ipset/index.ts';
 import { IptablesAdapter } from '../../src/kernel/iptables.ts';
 import { generate, slice } from './plan.ts';
 import { MemoryIpvs } from '../../src/kernel/ipvs/memory.ts';

@@ -10,8 +10,8 @@
 
 import { execa } from 'execa';
 import { performance } from 'node:perf_hooks';
-import { parseSave } from '../../src/kernel/ipset.ts';
-import { readSetsNetlink } from '../../src/kernel/ipset-netlink.ts';
+import { parseSave } from '../../src/kernel/ipset/index.ts';
+import { readSetsNetlink } from '../../src/kernel/ipset/transport.ts';
 import { intArg } from './args.ts';
 
 

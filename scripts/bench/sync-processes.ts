@@ -13,9 +13,10 @@ import { execa } from 'execa';
 import pino from 'pino';
 import { Reconciler } from '../../src/reconcile/index.ts';
 import { createRunner } from '../../src/kernel/exec.ts';
-import { IpsetAdapter } from '../../src/kernel/ipset.ts';
+import { IpsetAdapter } from '../../src/kernel/ipset/index.ts';
 import { IptablesAdapter } from '../../src/kernel/iptables.ts';
-import type { Family, Plan } from '../../src/plan/types.ts';
+import type { Family } from '../../src/net/index.ts';
+import type { Plan } from '../../src/plan/types.ts';
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);

@@ -1,72 +1,28 @@
-// The node agent: sources → IncrementalPlanner → bounded-frequency sync → Reconciler, with kube-proxy's
-// health and metrics, healthCheckNodePort servers, and Events for invalid objects.
+// The node agent: sources → IncrementalPlanner → bounded-frequency sync → Reconciler, then the
+// controllers (the pod network), with kube-proxy's health and metrics, healthCheckNodePort servers,
+// and Events for invalid objects.
 //
-//   watch events ─▶ planner.upsert*/delete* (cheap, incremental) ─▶ runner.run() (coalesced)
-//   runner ─▶ planner.plan() ─▶ reconciler.sync(plan) ─▶ metrics, health, HC ports, Events
+//   watch events ─▶ planner.upsert*/delete* and controller.onEvent (cheap, incremental) ─▶ runner.run() (coalesced)
+//   runner ─▶ planner.plan() ─▶ reconciler.sync(plan) ─▶ controller.sync() ─▶ metrics, health, HC ports, Events
 //
-// The first sync waits until every informer cache has synced, so a restarted agent never programs a
-// partial view (which would delete live virtual servers).
+// Everything it drives is handed in (AgentDeps): the CLI wires the real parts (src/cli/agent.ts,
+// src/agent/cluster.ts), a unit test wires fakes. The first sync waits until every informer cache
+// has synced, so a restarted agent never programs a partial view (which would delete live virtual
+// servers).
 
-import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
-import { mallocTrim } from '../native/index.ts';
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import { Subject, type Subscription } from 'rxjs';
-import { ClusterSources, type SourceEvent } from '../sources/index.ts';
+import type { SourceEvent } from '../sources/index.ts';
 import { BoundedFrequencyRunner } from './runner.ts';
-import { EventRecorder } from './events.ts';
-import { AgentMetrics, serveMetrics, type IpFamilyLabel, type IpvsStatsSource } from '../metrics/index.ts';
+import { AgentMetrics, serveMetrics, type IpFamilyLabel } from '../metrics/index.ts';
 import { ProxyHealthState, ServiceHealthServers, serveProxyHealth } from '../health/index.ts';
 import type { AgentConfig } from '../config/index.ts';
-import type { Diagnostic, Plan } from '../plan/types.ts';
+import type { Diagnostic } from '../net/index.ts';
+import type { Plan } from '../plan/types.ts';
+import type { AgentController, AgentDeps, AgentSources, ControllerReport, EventSink, SyncReport } from './types.ts';
 
-export interface PlannerLike {
-  upsertService(raw: unknown): unknown;
-  deleteService(k: string): void;
-  upsertEndpointSlice(raw: unknown): unknown;
-  deleteEndpointSlice(k: string): void;
-  upsertNode(raw: unknown): unknown;
-  deleteNode(k: string): void;
-  plan(): Plan;
-}
-
-/** What a sync reports back; the Reconciler's SyncResult satisfies it. */
-export interface SyncOutcome {
-  failures?: Array<{ object: string; operation: string; error: string }>;
-  totalOperations?: number;
-  /** Whether this sync read the whole kernel state back (the first sync and each repair pass). */
-  fullRead?: boolean;
-}
-
-export interface ReconcilerLike {
-  sync(plan: Plan): Promise<SyncOutcome>;
-}
-
-export interface AgentDeps {
-  kc: KubeConfig;
-  planner: PlannerLike;
-  reconciler: ReconcilerLike;
-  logger: Logger;
-  metrics?: AgentMetrics;
-  ipvsStats?: IpvsStatsSource;
-  /** Extra per-sync hooks (route controller, CNI conflist writer), given every synced plan. */
-  afterSync?: Array<(plan: Plan) => Promise<void>>;
-  now?: () => number;
-}
-
-export interface SyncReport {
-  plan: Plan;
-  outcome?: SyncOutcome;
-  error?: string;
-  startedAt: number;
-  finishedAt: number;
-  /** Changes (watch events) this sync applied. */
-  changes: number;
-  /** For each applied change: finishedAt − receivedAt, ms (agent-internal latency). */
-  latenciesMs: number[];
-  /** For each applied EndpointSlice change carrying endpoints.kubernetes.io/last-change-trigger-time: finishedAt − that time, ms. */
-  triggerLatenciesMs: number[];
-}
+export type * from './types.ts';
 
 interface PendingChange {
   kind: SourceEvent['kind'];
@@ -79,17 +35,20 @@ const FAMILY: Record<4 | 6, IpFamilyLabel> = { 4: 'IPv4', 6: 'IPv6' };
 
 export class Agent {
   readonly cfg: AgentConfig;
-  readonly sources: ClusterSources;
+  readonly sources: AgentSources;
   readonly runner: BoundedFrequencyRunner;
   readonly metrics: AgentMetrics;
   readonly health: ProxyHealthState;
   readonly serviceHealth: ServiceHealthServers;
-  readonly events: EventRecorder;
+  readonly events: EventSink;
+  readonly controllers: readonly AgentController[];
   /** One report per finished sync. */
   readonly synced$ = new Subject<SyncReport>();
   lastReport: SyncReport | undefined;
   syncs = 0;
   failedSyncs = 0;
+  /** Controller syncs that threw or had failed operations. */
+  failedControllerSyncs = 0;
 
   private readonly deps: AgentDeps;
   private readonly log: Logger;
@@ -111,13 +70,9 @@ export class Agent {
     this.metrics.setIpvsSource(deps.ipvsStats);
     this.health = new ProxyHealthState(2 * cfg.syncPeriodMs, this.now);
     this.serviceHealth = new ServiceHealthServers(() => this.health.health().healthy);
-    this.sources = new ClusterSources(deps.kc, {
-      onError: (kind, err, attempt) => {
-        this.metrics.watchErrors.inc({ resource: kind });
-        const msg = err instanceof Error ? err.message : String(err);
-        if (attempt === 1 || attempt % 20 === 0) this.log.warn({ resource: kind, attempt, err: msg }, 'watch/list failed; resuming');
-      },
-    });
+    this.sources = deps.sources;
+    this.events = deps.events;
+    this.controllers = deps.controllers ?? [];
     this.runner = new BoundedFrequencyRunner(() => this.sync(), {
       name: 'sync-proxy-rules',
       minIntervalMs: cfg.minSyncPeriodMs,
@@ -125,14 +80,6 @@ export class Agent {
       burstRuns: cfg.syncBurst,
       now: this.now,
     });
-    this.events = new EventRecorder({ kc: deps.kc, nodeName: cfg.nodeName, logger: this.log, lookup: (kind, key) => this.lookup(kind, key), now: this.now });
-  }
-
-  private lookup(kind: Diagnostic['kind'], key: string): KubernetesObject | undefined {
-    if (kind === 'Service') return this.sources.services.get(key);
-    if (kind === 'EndpointSlice') return this.sources.endpointSlices.get(key);
-    if (kind === 'Node') return this.sources.nodes.get(key);
-    return undefined;
   }
 
   /** Start the servers and informers; resolves after the caches synced and the first sync ran. */
@@ -158,7 +105,8 @@ export class Agent {
     this.sub = this.sources.events$.subscribe((e) => this.onEvent(e));
     const t0 = this.now();
     await this.sources.start();
-    this.log.info({ ms: this.now() - t0, services: this.sources.services.size, endpointSlices: this.sources.endpointSlices.size, nodes: this.sources.nodes.size }, 'informer caches synced');
+    const st = this.sources.stats();
+    this.log.info({ ms: this.now() - t0, services: st.services, endpointSlices: st.endpointSlices, nodes: st.nodes }, 'informer caches synced');
     const first = new Promise<void>((resolve) => {
       const s = this.synced$.subscribe(() => {
         s.unsubscribe();
@@ -169,7 +117,7 @@ export class Agent {
     await first;
     // The initial lists are the agent's memory peak: hand the C heap's freed pages back (glibc keeps
     // them otherwise; about 20-30 MB of RSS at 10,000 Services, scripts/bench/agent.ts).
-    mallocTrim();
+    this.deps.releaseMemory?.();
   }
 
   async stop(): Promise<void> {
@@ -215,6 +163,13 @@ export class Agent {
       // The planner validates and reports per object; this catches only programming errors.
       this.log.error({ object: `${e.kind} ${e.key}`, err: err instanceof Error ? err.message : String(err) }, 'planner rejected an event');
     }
+    for (const c of this.controllers) {
+      try {
+        c.onEvent(e);
+      } catch (err) {
+        this.log.error({ controller: c.name, object: `${e.kind} ${e.key}`, err: err instanceof Error ? err.message : String(err) }, 'controller rejected an event');
+      }
+    }
     this.pending.push({ kind: e.kind, key: e.key, receivedAt: e.receivedAt, triggerTime: e.kind === 'EndpointSlice' ? e.triggerTime : undefined });
     this.updatePendingGauges();
     for (const f of this.families) {
@@ -235,35 +190,68 @@ export class Agent {
     this.metrics.endpointChangesPending.set(eps);
   }
 
-  /** One sync: plan, reconcile, then report. Never throws. */
+  /** One sync: plan, reconcile, the controllers, then report. Never throws. */
   async sync(): Promise<void> {
     const startedAt = this.now();
     const batch = this.pending;
     this.pending = [];
     this.updatePendingGauges();
-    let plan: Plan;
+    const report: SyncReport = { outcome: undefined, startedAt, finishedAt: startedAt, changes: batch.length, latenciesMs: [], triggerLatenciesMs: [], controllers: [] };
+    let retry = false;
     try {
-      plan = this.deps.planner.plan();
+      report.plan = this.deps.planner.plan();
     } catch (err) {
-      this.pending = batch.concat(this.pending);
       this.metrics.syncErrors.inc({ stage: 'plan' });
       this.failedSyncs++;
-      this.log.error({ err: err instanceof Error ? err.message : String(err) }, 'planning failed');
-      this.runner.retryAfter(Math.max(1000, this.cfg.minSyncPeriodMs));
-      return;
+      report.error = err instanceof Error ? err.message : String(err);
+      this.log.error({ err: report.error }, 'planning failed');
     }
+    if (report.plan) retry = await this.proxySync(report.plan, report, batch);
+    if (report.error !== undefined) {
+      this.pending = batch.concat(this.pending);
+      retry = true;
+    }
+    // The controllers run whatever the proxy's outcome: the pod network does not depend on it.
+    const controllerDiagnostics: Diagnostic[] = [];
+    for (const c of this.controllers) {
+      const r: ControllerReport = { name: c.name };
+      try {
+        r.outcome = await c.sync();
+        controllerDiagnostics.push(...r.outcome.diagnostics);
+        for (const e of r.outcome.errors) this.log.error({ controller: c.name, err: e }, 'controller operation failed');
+        if (r.outcome.errors.length) this.metrics.syncErrors.inc({ stage: 'controller' }, r.outcome.errors.length);
+      } catch (err) {
+        r.error = err instanceof Error ? err.message : String(err);
+        this.metrics.syncErrors.inc({ stage: 'controller' });
+        this.log.error({ controller: c.name, err: r.error }, 'controller sync failed');
+      }
+      if (r.error !== undefined || (r.outcome?.errors.length ?? 0) > 0) {
+        this.failedControllerSyncs++;
+        retry = true;
+      }
+      report.controllers.push(r);
+    }
+    if (report.plan) void this.events.report([...report.plan.diagnostics, ...controllerDiagnostics]);
+    if (retry) this.runner.retryAfter(Math.max(1000, this.cfg.minSyncPeriodMs));
+    if (!report.plan) report.finishedAt = this.now();
+    this.lastReport = report;
+    this.log.debug({ ms: report.finishedAt - startedAt, changes: batch.length, operations: report.outcome?.totalOperations, failures: report.outcome?.failures?.length ?? 0 }, 'sync');
+    this.synced$.next(report);
+  }
+
+  /** The proxy's part of a sync: reconcile the plan, then metrics, health and HC ports. Returns whether to retry soon. */
+  private async proxySync(plan: Plan, report: SyncReport, batch: PendingChange[]): Promise<boolean> {
+    const startedAt = report.startedAt;
     this.families = plan.families.length ? plan.families.map((f) => FAMILY[f.family]) : ['IPv4'];
-    let outcome: SyncOutcome | undefined;
-    let error: string | undefined;
     try {
-      outcome = await this.deps.reconciler.sync(plan);
+      report.outcome = await this.deps.reconciler.sync(plan);
     } catch (err) {
-      error = err instanceof Error ? err.message : String(err);
+      report.error = err instanceof Error ? err.message : String(err);
     }
     // A full read-back parses the whole kernel state (tens of MB of netlink buffers at 10,000
     // Services) into the C heap; return its freed pages, as after the first sync.
-    if (outcome?.fullRead) mallocTrim();
-    const failures = outcome?.failures ?? [];
+    if (report.outcome?.fullRead) this.deps.releaseMemory?.();
+    const failures = report.outcome?.failures ?? [];
     for (const f of failures) {
       if (/iptables/i.test(f.operation)) {
         const fam: IpFamilyLabel = /ip6tables|IPv6|\bv6\b/.test(f.operation) ? 'IPv6' : 'IPv4';
@@ -271,67 +259,56 @@ export class Agent {
       }
     }
     const finishedAt = this.now();
-    const report: SyncReport = { plan, outcome, error, startedAt, finishedAt, changes: batch.length, latenciesMs: [], triggerLatenciesMs: [] };
-    if (error !== undefined) {
-      this.pending = batch.concat(this.pending);
+    report.finishedAt = finishedAt;
+    if (report.error !== undefined) {
       this.metrics.syncErrors.inc({ stage: 'reconcile' });
       this.failedSyncs++;
-      this.log.error({ err: error }, 'sync failed; retrying');
-      this.runner.retryAfter(Math.max(1000, this.cfg.minSyncPeriodMs));
-    } else {
-      if (failures.length) {
-        this.metrics.syncErrors.inc({ stage: 'operation' }, failures.length);
-        this.runner.retryAfter(Math.max(1000, this.cfg.minSyncPeriodMs));
-      }
-      this.syncs++;
-      for (const f of this.families) {
-        this.metrics.syncDuration.observe({ ip_family: f }, (finishedAt - startedAt) / 1000);
-        this.metrics.syncFullDuration.observe({ ip_family: f }, (finishedAt - startedAt) / 1000);
-        this.metrics.syncLastTimestamp.set({ ip_family: f }, finishedAt / 1000);
-        this.health.updated(f);
-        // Changes that arrived during this sync are still queued.
-        if (this.pending.length > 0) this.health.queuedUpdate(f);
-      }
-      for (const c of batch) {
-        const ms = finishedAt - c.receivedAt;
-        report.latenciesMs.push(ms);
-        this.metrics.eventToKernel.observe({ kind: c.kind }, ms / 1000);
-        // kube-proxy counts only trigger times after it started.
-        if (c.triggerTime !== undefined) report.triggerLatenciesMs.push(finishedAt - c.triggerTime);
-        if (c.triggerTime !== undefined && c.triggerTime > this.startedAt) {
-          const fam = this.families[0] ?? 'IPv4';
-          this.metrics.networkProgrammingDuration.observe({ ip_family: fam }, (finishedAt - c.triggerTime) / 1000);
-        }
-      }
-      const hcErrors = await this.serviceHealth.sync(plan.healthCheckNodePorts);
-      for (const e of hcErrors) this.log.error(e, 'healthCheckNodePort server failed');
-      const noLocal = plan.healthCheckNodePorts.filter((h) => h.localEndpoints === 0).length;
-      for (const f of ['IPv4', 'IPv6'] as const) this.metrics.noLocalEndpoints.set({ traffic_policy: 'external', ip_family: f }, this.families.includes(f) ? noLocal : 0);
-      const invalid: Record<string, number> = { Service: 0, EndpointSlice: 0, Node: 0 };
-      const seen = new Set<string>();
-      for (const d of plan.diagnostics) {
-        if (d.severity !== 'error' || d.kind === 'Config' || seen.has(`${d.kind}|${d.object}`)) continue;
-        seen.add(`${d.kind}|${d.object}`);
-        invalid[d.kind] = (invalid[d.kind] ?? 0) + 1;
-      }
-      for (const [k, n] of Object.entries(invalid)) this.metrics.invalidObjects.set({ kind: k }, n);
-      void this.events.report(plan.diagnostics);
-      for (const hook of this.deps.afterSync ?? []) {
-        try {
-          await hook(plan);
-        } catch (err) {
-          this.log.error({ err: err instanceof Error ? err.message : String(err) }, 'after-sync hook failed');
-        }
+      this.log.error({ err: report.error }, 'sync failed; retrying');
+      return true;
+    }
+    if (failures.length) this.metrics.syncErrors.inc({ stage: 'operation' }, failures.length);
+    this.syncs++;
+    for (const f of this.families) {
+      this.metrics.syncDuration.observe({ ip_family: f }, (finishedAt - startedAt) / 1000);
+      this.metrics.syncFullDuration.observe({ ip_family: f }, (finishedAt - startedAt) / 1000);
+      this.metrics.syncLastTimestamp.set({ ip_family: f }, finishedAt / 1000);
+      this.health.updated(f);
+      // Changes that arrived during this sync are still queued.
+      if (this.pending.length > 0) this.health.queuedUpdate(f);
+    }
+    for (const c of batch) {
+      const ms = finishedAt - c.receivedAt;
+      report.latenciesMs.push(ms);
+      this.metrics.eventToKernel.observe({ kind: c.kind }, ms / 1000);
+      // kube-proxy counts only trigger times after it started.
+      if (c.triggerTime !== undefined) report.triggerLatenciesMs.push(finishedAt - c.triggerTime);
+      if (c.triggerTime !== undefined && c.triggerTime > this.startedAt) {
+        const fam = this.families[0] ?? 'IPv4';
+        this.metrics.networkProgrammingDuration.observe({ ip_family: fam }, (finishedAt - c.triggerTime) / 1000);
       }
     }
-    this.lastReport = report;
-    this.log.debug({ ms: finishedAt - startedAt, changes: batch.length, operations: outcome?.totalOperations, failures: failures.length }, 'sync');
-    this.synced$.next(report);
+    const hcErrors = await this.serviceHealth.sync(plan.healthCheckNodePorts);
+    for (const e of hcErrors) this.log.error(e, 'healthCheckNodePort server failed');
+    const noLocal = plan.healthCheckNodePorts.filter((h) => h.localEndpoints === 0).length;
+    for (const f of ['IPv4', 'IPv6'] as const) this.metrics.noLocalEndpoints.set({ traffic_policy: 'external', ip_family: f }, this.families.includes(f) ? noLocal : 0);
+    const invalid: Record<string, number> = { Service: 0, EndpointSlice: 0, Node: 0 };
+    const seen = new Set<string>();
+    let conflicts = 0;
+    for (const d of plan.diagnostics) {
+      if (d.code === 'AddressConflict') { conflicts++; continue; }
+      if (d.severity !== 'error' || d.kind === 'Config' || seen.has(`${d.kind}|${d.object}`)) continue;
+      seen.add(`${d.kind}|${d.object}`);
+      invalid[d.kind] = (invalid[d.kind] ?? 0) + 1;
+    }
+    for (const [k, n] of Object.entries(invalid)) this.metrics.invalidObjects.set({ kind: k }, n);
+    this.metrics.addressConflicts.set(conflicts);
+    return failures.length > 0;
   }
 
   status(): Record<string, unknown> {
     const h = this.health.healthz();
     const plan = this.lastReport?.plan;
+    const st = this.sources.stats();
     return {
       node: this.cfg.nodeName,
       healthz: h.code,
@@ -339,12 +316,10 @@ export class Agent {
       synced: this.sources.hasSynced,
       syncs: this.syncs,
       failedSyncs: this.failedSyncs,
+      failedControllerSyncs: this.failedControllerSyncs,
       pendingChanges: this.pending.length,
-      cache: { services: this.sources.services.size, endpointSlices: this.sources.endpointSlices.size, nodes: this.sources.nodes.size },
-      watch: {
-        relists: this.sources.services.lists + this.sources.endpointSlices.lists + this.sources.nodes.lists,
-        restarts: this.sources.services.restarts + this.sources.endpointSlices.restarts + this.sources.nodes.restarts,
-      },
+      cache: { services: st.services, endpointSlices: st.endpointSlices, nodes: st.nodes },
+      watch: { relists: st.relists, restarts: st.restarts },
       lastSync: this.lastReport ? { at: new Date(this.lastReport.finishedAt).toISOString(), ms: this.lastReport.finishedAt - this.lastReport.startedAt, operations: this.lastReport.outcome?.totalOperations, error: this.lastReport.error } : null,
       virtualServers: plan ? plan.families.reduce((n, f) => n + f.virtualServers.length, 0) : 0,
       healthCheckNodePorts: this.serviceHealth.ports(),

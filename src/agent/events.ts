@@ -1,9 +1,11 @@
-// Kubernetes Events (events.k8s.io/v1) for objects the agent skipped as invalid, one per distinct
-// problem per object version, so a broken Service shows up in `kubectl describe` / `kubectl events`.
+// Kubernetes Events (events.k8s.io/v1) for objects the agent skipped as invalid (reason
+// InvalidObjectSkipped) and for Services that lost an address to another Service (reason
+// AddressConflict), one per distinct problem per object version, so they show up in
+// `kubectl describe` / `kubectl events`.
 
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import type { Diagnostic } from '../plan/types.ts';
+import type { Diagnostic } from '../net/index.ts';
 import { kubeRequest } from '../sources/kube.ts';
 
 export const REPORTING_CONTROLLER = 'ipvsnet.io/agent';
@@ -69,7 +71,9 @@ export class EventRecorder {
       reportingController: REPORTING_CONTROLLER,
       reportingInstance: `${REPORTING_CONTROLLER}-${this.opts.nodeName}`.slice(0, 128),
       action: 'Sync',
-      reason: 'InvalidObjectSkipped',
+      // An address conflict (src/plan/claims.ts) is reported on the losing Service as such; every
+      // other error-severity diagnostic means the object, or a part of it, was skipped as invalid.
+      reason: d.code === 'AddressConflict' ? 'AddressConflict' : 'InvalidObjectSkipped',
       type: 'Warning',
       note: `${d.field}: ${d.reason}`.slice(0, 1024),
       regarding: {

@@ -1,18 +1,58 @@
-// `ipvsnet agent`: the node agent, with kube-proxy's flags (see src/config).
+// `ipvsnet agent`: the node agent, with kube-proxy's flags (see src/config). This file parses the
+// flags and wires the parts together: the API server sources and Events (src/agent/cluster.ts), the
+// proxy's planner and reconciler, the pod-network controller (src/podnet), the CNI thick-mode
+// server, and the Agent that drives them (src/agent/agent.ts).
 // On SIGTERM/SIGINT it stops watching and leaves the kernel as it is (like kube-proxy), so traffic
 // keeps flowing across restarts; `--cleanup` removes everything ipvsnet owns and exits.
 
 import { escapeText } from '../model/diagnostics.ts';
 import pino from 'pino';
+import type { Logger } from 'pino';
 import { resolveAgentConfig, usage, ConfigError, type AgentConfig } from '../config/index.ts';
 import { loadKubeConfig } from '../sources/kube.ts';
-import { Agent } from '../agent/agent.ts';
-import type { Family } from '../plan/types.ts';
+import { Agent, type AgentController } from '../agent/agent.ts';
+import { clusterDeps } from '../agent/cluster.ts';
+import { parseCIDR, type Family } from '../net/index.ts';
+import type { Ipvs } from '../kernel/ipvs/types.ts';
 
 function familiesOf(cfg: AgentConfig): Family[] {
   const fams = new Set<Family>([4]);
-  for (const c of cfg.node.clusterCIDRs) if (c.includes(':')) fams.add(6);
+  for (const c of cfg.node.clusterCIDRs) if (parseCIDR(c)?.ip.family === 6) fams.add(6);
   return [...fams];
+}
+
+const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+/** One IPVS socket for the reconciler, the statistics and the timeouts; null without IPVS. */
+async function openIpvsWithTimeouts(cfg: AgentConfig, log: Logger): Promise<Ipvs | null> {
+  const { openIpvs } = await import('../kernel/open.ts');
+  let ipvs: Ipvs;
+  try {
+    ipvs = await openIpvs();
+  } catch (e) {
+    log.error({ problem: message(e) }, 'missing kernel feature; that part of the plan is skipped');
+    return null;
+  }
+  const t = cfg.ipvsTimeouts;
+  const set: Partial<Record<'tcp' | 'tcpFin' | 'udp', number>> = {};
+  if (t.tcp) set.tcp = t.tcp;
+  if (t.tcpFin) set.tcpFin = t.tcpFin;
+  if (t.udp) set.udp = t.udp;
+  if (Object.keys(set).length) await ipvs.setTimeouts(set).catch((e: unknown) => log.error({ err: message(e) }, 'IPVS timeouts could not be set'));
+  return ipvs;
+}
+
+/** `agent --cleanup`: what `ipvsnet cleanup` removes, with the agent's flags. */
+async function cleanup(cfg: AgentConfig, log: Logger): Promise<number> {
+  const { Reconciler } = await import('../reconcile/index.ts');
+  const { cleanupPodNetwork } = await import('../podnet/index.ts');
+  const { reconciler } = await Reconciler.open({ logger: log, families: [4, 6] });
+  const r = await reconciler.cleanup();
+  reconciler.close();
+  const p = await cleanupPodNetwork({ families: [4, 6], ...(cfg.cniConfDir ? { confDir: cfg.cniConfDir } : {}) });
+  for (const e of [...r.failures.map((f) => `${f.object}: ${f.operation}: ${f.error}`), ...p.errors]) log.error({ err: e }, 'cleanup operation failed');
+  log.info({ operations: r.totalOperations, failures: r.failures.length, podRoutes: p.routes.length, podEgress: p.egress.restores, conflist: p.conflist?.action }, 'cleanup done');
+  return r.failures.length || p.errors.length ? 1 : 0;
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -31,20 +71,15 @@ export async function run(argv: string[]): Promise<number> {
     throw e;
   }
   const log = pino({ name: 'ipvsnet-agent', level: cfg.logLevel }, pino.destination(2));
-  const { Reconciler } = await import('../reconcile/index.ts');
-  if (cfg.cleanup) {
-    const { reconciler } = await Reconciler.open({ logger: log, families: [4, 6] });
-    const { POD_EGRESS_CLEANUP } = await import('../routes/masquerade.ts');
-    const r = await reconciler.cleanup({ chains: POD_EGRESS_CLEANUP });
-    reconciler.close();
-    log.info({ operations: r.totalOperations, failures: r.failures.length }, 'cleanup done');
-    return r.failures.length ? 1 : 0;
-  }
+  if (cfg.cleanup) return cleanup(cfg, log);
 
   const kc = loadKubeConfig({ kubeconfig: cfg.kubeconfig, master: cfg.master });
   const { IncrementalPlanner } = await import('../plan/index.ts');
+  const { Reconciler } = await import('../reconcile/index.ts');
+  const { mallocTrim } = await import('../native/index.ts');
   const families = familiesOf(cfg);
-  const { reconciler, problems } = await Reconciler.open({ logger: log, families, excludeCIDRs: cfg.node.excludeCIDRs });
+  const ipvs = await openIpvsWithTimeouts(cfg, log);
+  const { reconciler, problems } = await Reconciler.open({ logger: log, families, excludeCIDRs: cfg.node.excludeCIDRs, ipvs });
   for (const p of problems) log.warn({ problem: p }, 'kernel feature missing');
   // kube-proxy's IPVS sysctls (vs/conntrack=1 lets iptables masquerade IPVS traffic, e.g. from the
   // node itself to a ClusterIP; strict ARP when asked). A failure is logged; the agent goes on.
@@ -52,82 +87,47 @@ export async function run(argv: string[]): Promise<number> {
   const sysctls = await applySysctls(kubeProxySysctls({ strictARP: cfg.node.strictARP }));
   for (const c of sysctls.changed) log.info(c, 'sysctl set');
   for (const f of sysctls.failed) log.error({ err: f.message }, 'sysctl could not be set');
-  let ipvsStats: { listServices: () => Promise<never[]> } | undefined;
-  try {
-    const { openIpvs } = (await import('../kernel/ipvs/genl.ts')) as { openIpvs: () => Promise<import('../kernel/ipvs/types.ts').Ipvs> };
-    const ipvs = await openIpvs();
-    const t = cfg.ipvsTimeouts;
-    if (t.tcp || t.tcpFin || t.udp) {
-      const set: Partial<Record<'tcp' | 'tcpFin' | 'udp', number>> = {};
-      if (t.tcp) set.tcp = t.tcp;
-      if (t.tcpFin) set.tcpFin = t.tcpFin;
-      if (t.udp) set.udp = t.udp;
-      await ipvs.setTimeouts(set);
-    }
-    ipvsStats = ipvs as never;
-  } catch (e) {
-    log.warn({ err: e instanceof Error ? e.message : String(e) }, 'IPVS statistics unavailable');
-  }
-  // ipvsnet's pod-network extensions, driven by the same Node informer (opt-in flags).
-  const afterSync: Array<(plan: import('../plan/types.ts').Plan) => Promise<void>> = [];
-  let agentRef: Agent | undefined;
-  let cniServer: import('../cni/server.ts').CniServer | undefined;
+
+  // The pod network (opt-in): peer routes and the egress chain with --pod-routes, the conflist with --cni-conf-dir.
+  const controllers: AgentController[] = [];
+  let closePodNetwork = () => {};
   if (cfg.podRoutes || cfg.cniConfDir) {
-    const routes = await import('../routes/index.ts');
-    const nodes = () => (agentRef?.sources.nodes.list() ?? []) as never[];
-    if (cfg.podRoutes) {
-      const rc = new routes.RouteController({ nodeName: cfg.nodeName });
-      afterSync.push(async () => {
-        const r = await rc.sync(nodes());
-        for (const e of r.errors) log.error({ err: e }, 'pod route operation failed');
-        if (r.added.length || r.removed.length) log.info({ added: r.added.length, removed: r.removed.length, unreachable: r.unreachablePeers }, 'pod routes synced');
-      });
-      // Pod egress masquerading (nat chain IPVSNET-POD-EGRESS), recomputed from this Node's podCIDR
-      // at every sync; an unchanged plan re-reads the kernel at most once per sync period.
-      // --pod-egress-masquerade=false removes a chain left by an earlier run.
-      const { PodEgressMasquerade } = await import('../routes/masquerade.ts');
-      const egress = new PodEgressMasquerade({ clusterCIDRs: cfg.node.clusterCIDRs, randomFully: cfg.node.randomFully, verifyIntervalMs: cfg.syncPeriodMs });
-      const egressOn = cfg.podEgressMasquerade;
-      let egressRemoved = false;
-      let egressDiag = '';
-      afterSync.push(async () => {
-        if (!egressOn && egressRemoved) return;
-        const r = egressOn ? await egress.sync(agentRef?.sources.nodes.get(cfg.nodeName) as never) : await egress.remove();
-        if (!egressOn && r.errors.length === 0) egressRemoved = true;
-        for (const e of r.errors) log.error({ err: e }, 'pod egress masquerade rules failed');
-        const diag = JSON.stringify(r.plan.diagnostics);
-        if (diag !== egressDiag) for (const d of r.plan.diagnostics) log.warn(d, 'pod egress masquerade'); // logged when they change
-        egressDiag = diag;
-        for (const f of r.families) if (f.action === 'applied' || f.action === 'removed') log.info({ family: f.family, action: f.action }, 'pod egress masquerade chain synced');
-      });
-    }
-    if (cfg.cniConfDir) {
-      // Thick mode: the plugins' shim hands CNI requests to this server; it falls back to the
-      // standalone plugin when the agent is down.
-      const { startCniServer } = await import('../cni/server.ts');
-      cniServer = await startCniServer({
-        ...(cfg.cniSocket ? { socketPath: cfg.cniSocket } : {}),
-        onRequest: (r) => log.debug(r, 'CNI request served'),
-      });
-      log.info({ socket: cniServer.socketPath }, 'CNI thick-mode server listening');
-      const confDir = cfg.cniConfDir;
-      afterSync.push(async () => {
-        const self = agentRef?.sources.nodes.get(cfg.nodeName);
-        if (!self) return;
-        const r = routes.writeConflist(self as never, { confDir });
-        if (r.changed) log.info({ path: r.path }, 'CNI conflist written');
-      });
-    }
+    const podnet = await import('../podnet/index.ts');
+    const kernel = podnet.openPodNetworkKernel();
+    closePodNetwork = () => kernel.close();
+    const clusterFamilies = [...new Set(cfg.node.clusterCIDRs.map((c) => parseCIDR(c)?.ip.family).filter((f): f is Family => f !== undefined))];
+    const reconcilerPn = new podnet.PodNetworkReconciler(kernel, { egressFamilies: clusterFamilies, verifyIntervalMs: cfg.syncPeriodMs });
+    controllers.push(new podnet.PodNetworkController({
+      nodeName: cfg.nodeName,
+      routes: cfg.podRoutes,
+      ...(cfg.podRoutes ? { egress: { enabled: cfg.podEgressMasquerade, clusterCIDRs: cfg.node.clusterCIDRs, randomFully: cfg.node.randomFully } } : {}),
+      ...(cfg.cniConfDir ? { conflist: { confDir: cfg.cniConfDir } } : {}),
+      reconciler: reconcilerPn,
+      logger: log,
+    }));
+  }
+  let cniServer: import('../cni/server.ts').CniServer | undefined;
+  if (cfg.cniConfDir) {
+    // Thick mode: the plugins' shim hands CNI requests to this server; it falls back to the
+    // standalone plugin when the agent is down.
+    const { startCniServer } = await import('../cni/server.ts');
+    cniServer = await startCniServer({
+      ...(cfg.cniSocket ? { socketPath: cfg.cniSocket } : {}),
+      requestTimeoutMs: cfg.cniRequestTimeoutMs,
+      onRequest: (r) => (r.failedBy ? log.warn(r, 'CNI request failed') : log.debug(r, 'CNI request served')),
+      onWorker: (e) => log.info(e, 'CNI worker process'),
+    });
+    log.info({ socket: cniServer.socketPath }, 'CNI thick-mode server listening');
   }
   const agent = new Agent(cfg, {
-    kc,
+    ...clusterDeps(kc, cfg.nodeName, log),
     planner: new IncrementalPlanner(cfg.node),
     reconciler,
+    controllers,
     logger: log,
-    ipvsStats,
-    afterSync,
+    ...(ipvs ? { ipvsStats: ipvs as never } : {}),
+    releaseMemory: () => { mallocTrim(); },
   });
-  agentRef = agent;
   let stopping = false;
   const done = new Promise<number>((resolve) => {
     const stop = (sig: string) => {
@@ -137,6 +137,7 @@ export async function run(argv: string[]): Promise<number> {
       agent.stop().then(
         async () => {
           await cniServer?.close();
+          closePodNetwork();
           reconciler.close();
           resolve(0);
         },
@@ -150,7 +151,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     await agent.start();
   } catch (e) {
-    log.error({ err: e instanceof Error ? e.message : String(e) }, 'start failed');
+    log.error({ err: message(e) }, 'start failed');
     await agent.stop().catch(() => undefined);
     return 1;
   }

@@ -9,7 +9,8 @@ import { nodeFlagOptions, nodeConfigFromValues, normaliseBooleans, UsageError, N
 import { loadManifests, ManifestReadError } from '../model/load.ts';
 import { escapeText, formatDiagnostic } from '../model/diagnostics.ts';
 import { buildPlan } from '../plan/full.ts';
-import type { Family, Plan } from '../plan/types.ts';
+import type { Family } from '../net/index.ts';
+import type { Plan } from '../plan/types.ts';
 import { Reconciler, OPERATION_KINDS } from '../reconcile/index.ts';
 import type { SyncResult } from '../reconcile/index.ts';
 import { STATE_DIR, defaultStateFile } from '../reconcile/ownership.ts';

@@ -2,8 +2,8 @@
 // where kube-proxy has one), parsed into a NodeConfig.
 
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { defaultNodeConfig, validateNodeConfig, type NodeConfig } from '../plan/config.ts';
-import type { Family } from '../plan/types.ts';
+import { DEFAULT_NODE_PORT_RANGE, defaultNodeConfig, validateNodeConfig, type NodeConfig } from '../plan/config.ts';
+import type { Family } from '../net/index.ts';
 
 /** Bad command line: the CLI prints the message and exits 2. */
 export class UsageError extends Error {
@@ -32,6 +32,7 @@ export const nodeFlagOptions = {
   'iptables-masquerade-bit': { type: 'string' },
   'no-random-fully': { type: 'boolean' },
   'service-proxy-name': { type: 'string' },
+  'service-node-port-range': { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
 
 export const NODE_FLAGS_HELP = `input:
@@ -53,7 +54,14 @@ node:
   --iptables-masquerade-bit N bit of the masquerade mark (default 14: 0x4000)
   --no-random-fully           MASQUERADE without --random-fully
   --service-proxy-name NAME   serve Services labelled service.kubernetes.io/service-proxy-name=NAME
-                              (default: skip every Service with that label, like kube-proxy)`;
+                              (default: skip every Service with that label, like kube-proxy)
+  --service-node-port-range MIN-MAX
+                              the API server's node port range (default 30000-32767): a Service with a
+                              nodePort or healthCheckNodePort outside it is refused, as the API server would
+Objects the API server would refuse are refused with its reason: names (Service a DNS-1035 label,
+namespace a DNS-1123 label), ClusterIPs no service CIDR can hold (0.0.0.0, loopback, link-local,
+multicast, broadcast), external IPs and endpoints on unspecified, loopback or link-local addresses,
+IPv4-mapped IPv6 addresses, and CIDRs with bits set beyond the prefix length.`;
 
 type NodeFlagValues = {
   [K in keyof typeof nodeFlagOptions]?: (typeof nodeFlagOptions)[K] extends { multiple: true } ? string[] : (typeof nodeFlagOptions)[K] extends { type: 'boolean' } ? boolean : string;
@@ -82,6 +90,7 @@ export function normaliseBooleans(argv: string[], names: string[]): string[] {
 const FLAG_OF: Record<string, string> = {
   nodeName: '--node',
   scheduler: '--ipvs-scheduler',
+  nodePortRange: '--service-node-port-range',
   masqueradeBit: '--iptables-masquerade-bit',
   clusterCIDRs: '--cluster-cidr',
   nodePortAddresses: '--nodeport-addresses',
@@ -111,7 +120,15 @@ function nodeConfigUnchecked(v: NodeFlagValues): NodeConfig {
     if (!Number.isInteger(masqueradeBit) || masqueradeBit < 0 || masqueradeBit > 31) throw new UsageError(`--iptables-masquerade-bit must be 0..31, got ${v['iptables-masquerade-bit']}`);
   }
   const nodeIPs = listValue(v['node-ip']);
+  let nodePortRange: { min: number; max: number } = { ...DEFAULT_NODE_PORT_RANGE };
+  const rangeText = v['service-node-port-range'];
+  if (rangeText !== undefined) {
+    const m = /^(\d{1,5})-(\d{1,5})$/.exec(rangeText.trim());
+    if (!m) throw new UsageError(`--service-node-port-range must be MIN-MAX, got ${JSON.stringify(rangeText)}`);
+    nodePortRange = { min: Number(m[1]), max: Number(m[2]) };
+  }
   return defaultNodeConfig({
+    nodePortRange,
     nodeName,
     clusterCIDRs: listValue(v['cluster-cidr']),
     masqueradeAll: v['masquerade-all'] ?? false,

@@ -4,7 +4,7 @@
 import { basename } from 'node:path';
 import { pluginMain } from './skel.ts';
 import { bridgePlugin } from './bridge/plugin.ts';
-import { ipamPlugin } from '../ipam/plugin.ts';
+import { ipamPlugin } from './ipam-plugin.ts';
 
 const sel = process.argv[2] ?? basename(process.argv[1] ?? process.execPath);
 const plugin = /ipam/.test(sel) ? ipamPlugin : bridgePlugin;

@@ -1,78 +1,239 @@
-// Thick mode: the CNI plugins served from a long-running process (the agent)
-// over a unix socket. The shim (src/native/cni-shim.c, installed as
-// ipvsnet-bridge / ipvsnet-ipam) forwards CNI_* and stdin; this server runs
-// the very same protocol layer and plugin code as the standalone executable
-// (runSkel) and answers with the exit code and stdout. No Node start-up per
-// pod operation. Wire format: see the shim.
+// Thick mode: the CNI plugins served for the shim (src/native/cni-shim.c,
+// installed as ipvsnet-bridge / ipvsnet-ipam) over a unix socket, without a
+// Node start-up per pod operation.
+//
+// This part runs in the agent and only frames: it accepts connections, reads
+// each request (src/cni/wire.ts) and hands it to a CNI worker, a child process
+// (src/cni/worker.ts) that runs the same protocol layer and plugin code as the
+// standalone executable. The plugins never run on the agent's event loop, so a
+// request that hangs (a blocking flock, a kernel call that never returns)
+// cannot stop /healthz, metrics, syncs or SIGTERM. A worker runs one request at
+// a time; up to maxWorkers run at once, one stays warm, more are started on
+// demand and end when idle; further requests wait for a free one. Every request
+// has a deadline from its arrival: when it passes, the request gets a CNI error
+// (code 11, try again later) and the worker running it is killed (it may be
+// stuck in a system call). The runtime then calls DEL, which cleans up whatever
+// the killed ADD left; no other request is touched.
+//
+// The socket is private from the start: it is bound inside a fresh 0700
+// directory, set to 0600 there and renamed onto its path, so it is never
+// reachable with the process umask's mode.
 import { createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
-import { chmodSync, mkdirSync, rmSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { runSkel } from './skel.ts';
-import { bridgePlugin } from './bridge/plugin.ts';
-import { ipamPlugin } from '../ipam/plugin.ts';
+import { fork } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, renameSync, rmSync, rmdirSync } from 'node:fs';
+import { dirname, extname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { encodeAnswer, errorStdout, MAX_REQUEST, parseRequest, requestVersion } from './wire.ts';
+import type { ShimRequest, WorkerAnswer } from './wire.ts';
 
 export const DEFAULT_SOCKET = '/run/ipvsnet/cni.sock';
-const MAX_REQUEST = 16 << 20;
+export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
+const ErrTryAgainLater = 11;
+const ErrInternal = 999;
+const SUN_PATH_MAX = 107;
+export const DEFAULT_MAX_WORKERS = 4;
+/** an idle worker beyond the first ends after this long */
+const IDLE_WORKER_MS = 30_000;
+/** SIGTERM to SIGKILL when stopping */
+const STOP_GRACE_MS = 300;
+
+export interface ServedRequest {
+  mode: string;
+  command: string;
+  containerId: string;
+  exitCode: number;
+  ms: number;
+  /** the request passed its deadline, or its worker died or was restarted under it */
+  failedBy?: 'deadline' | 'worker-exit' | 'worker-restart' | 'stopping';
+}
 
 export interface CniServerOptions {
   socketPath?: string;
-  /** called once per served request (for logs/metrics) */
-  onRequest?: (r: { mode: string; command: string; containerId: string; exitCode: number; ms: number }) => void;
+  /** deadline of one request, from its arrival (default 60 s) */
+  requestTimeoutMs?: number;
+  /** worker processes at most (default 4); each runs one request at a time, more wait */
+  maxWorkers?: number;
+  /** called once per answered request (for logs/metrics) */
+  onRequest?: (r: ServedRequest) => void;
+  /** the worker process started or ended */
+  onWorker?: (e: { event: 'started' | 'exited'; pid: number | undefined; reason?: string }) => void;
 }
 
 export interface CniServer {
   readonly socketPath: string;
   readonly server: Server;
-  served: number;
+  /** requests answered (any outcome) */
+  readonly served: number;
+  /** worker processes started so far */
+  readonly workerStarts: number;
+  /** the pids of the worker processes running now */
+  readonly workerPids: number[];
   close(): Promise<void>;
 }
 
-function parseRequest(b: Buffer): { mode: string; env: Record<string, string>; stdin: string } {
-  let off = 0;
-  const need = (n: number) => {
-    if (off + n > b.length) throw new Error('truncated request');
-  };
-  const u32 = () => {
-    need(4);
-    const v = b.readUInt32LE(off);
-    off += 4;
-    return v;
-  };
-  const bytes = (n: number) => {
-    need(n);
-    const s = b.subarray(off, off + n);
-    off += n;
-    return s;
-  };
-  if (bytes(4).toString('latin1') !== 'IVN1') throw new Error('bad magic');
-  const mode = bytes(u32()).toString('utf8');
-  const env: Record<string, string> = {};
-  const n = u32();
-  for (let i = 0; i < n; i++) {
-    const kv = bytes(u32()).toString('utf8');
-    const eq = kv.indexOf('=');
-    if (eq > 0 && kv.startsWith('CNI_')) env[kv.slice(0, eq)] = kv.slice(eq + 1);
-  }
-  const stdin = bytes(u32()).toString('utf8');
-  return { mode, env, stdin };
+interface Pending {
+  id: number;
+  sock: Socket;
+  req: ShimRequest;
+  t0: number;
+  timer: NodeJS.Timeout;
+  /** the worker running it; undefined while it waits for one */
+  worker?: Worker;
 }
 
-function answer(sock: Socket, exitCode: number, stdout: string): void {
-  const body = Buffer.from(stdout ? stdout + '\n' : '', 'utf8');
-  const hdr = Buffer.alloc(8);
-  hdr.writeInt32LE(exitCode, 0);
-  hdr.writeUInt32LE(body.length, 4);
-  sock.end(Buffer.concat([hdr, body]));
+interface Worker {
+  proc: ChildProcess;
+  /** the request it runs (one at a time) */
+  job: Pending | undefined;
+  idleTimer: NodeJS.Timeout | undefined;
+}
+
+function workerEntry(): string {
+  const self = fileURLToPath(import.meta.url);
+  return join(dirname(self), 'worker' + extname(self));
+}
+
+/** Listen on `socketPath` with a socket that is 0600 before anyone can reach it. */
+async function listenPrivately(server: Server, socketPath: string): Promise<void> {
+  const dir = dirname(socketPath);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const priv = mkdtempSync(join(dir, '.ivc-')); // 0700
+  const tmp = join(priv, 's');
+  if (Buffer.byteLength(tmp) > SUN_PATH_MAX) {
+    rmdirSync(priv);
+    throw new Error(`CNI socket ${socketPath}: the directory name is too long for a private bind (${tmp} exceeds ${SUN_PATH_MAX} bytes)`);
+  }
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(tmp, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    chmodSync(tmp, 0o600);
+    renameSync(tmp, socketPath); // atomic; replaces a stale socket of an earlier run
+  } finally {
+    rmSync(priv, { recursive: true, force: true });
+  }
 }
 
 export async function startCniServer(opts: CniServerOptions = {}): Promise<CniServer> {
   const socketPath = opts.socketPath ?? DEFAULT_SOCKET;
-  mkdirSync(dirname(socketPath), { recursive: true, mode: 0o700 });
-  rmSync(socketPath, { force: true });
-  const state = { served: 0 };
+  const timeoutMs = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  const maxWorkers = opts.maxWorkers ?? DEFAULT_MAX_WORKERS;
+  const queue: Pending[] = [];
+  const workers = new Set<Worker>();
+  const conns = new Set<Socket>();
+  const st = { served: 0, starts: 0, nextId: 1, closing: false };
+
+  const answer = (p: Pending, exitCode: number, stdout: string, failedBy?: ServedRequest['failedBy']) => {
+    clearTimeout(p.timer);
+    st.served++;
+    if (!p.sock.destroyed) p.sock.end(encodeAnswer(exitCode, stdout));
+    opts.onRequest?.({
+      mode: p.req.mode, command: p.req.env['CNI_COMMAND'] ?? '', containerId: p.req.env['CNI_CONTAINERID'] ?? '', exitCode,
+      ms: performance.now() - p.t0, ...(failedBy ? { failedBy } : {}),
+    });
+  };
+  const tryAgain = (p: Pending, msg: string, failedBy: ServedRequest['failedBy']) =>
+    answer(p, 1, errorStdout(requestVersion(p.req.stdin), ErrTryAgainLater, msg), failedBy);
+
+  const retire = (w: Worker, signal: NodeJS.Signals) => {
+    workers.delete(w);
+    clearTimeout(w.idleTimer);
+    w.proc.kill(signal);
+  };
+
+  /** Give the next waiting request to `w`, or let `w` idle (and end after a while, but one stays). */
+  const next = (w: Worker) => {
+    const p = queue.shift();
+    if (p) {
+      run(w, p);
+      return;
+    }
+    if (workers.size > 1) w.idleTimer = setTimeout(() => retire(w, 'SIGTERM'), IDLE_WORKER_MS);
+  };
+
+  const startWorker = (): Worker => {
+    const proc = fork(workerEntry(), [], {
+      execArgv: ['--disable-warning=ExperimentalWarning'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      serialization: 'json',
+    });
+    const w: Worker = { proc, job: undefined, idleTimer: undefined };
+    workers.add(w);
+    st.starts++;
+    opts.onWorker?.({ event: 'started', pid: proc.pid });
+    proc.on('message', (m: unknown) => {
+      const a = m as WorkerAnswer;
+      const p = w.job;
+      if (!p || typeof a?.id !== 'number' || a.id !== p.id || typeof a.exitCode !== 'number' || typeof a.stdout !== 'string') return;
+      w.job = undefined;
+      answer(p, a.exitCode, a.stdout);
+      if (workers.has(w)) next(w);
+    });
+    proc.on('error', () => undefined); // a failed send or spawn shows up as 'exit' too
+    proc.on('exit', (code, signal) => {
+      const reason = signal ? `signal ${signal}` : `exit code ${code}`;
+      const had = workers.has(w);
+      workers.delete(w);
+      clearTimeout(w.idleTimer);
+      opts.onWorker?.({ event: 'exited', pid: proc.pid, reason });
+      const p = w.job;
+      w.job = undefined;
+      if (p) tryAgain(p, `ipvsnet: the CNI worker process ended (${reason}) while serving this request; try again`, 'worker-exit');
+      // an unexpected end while requests wait: start another for them
+      if (had && queue.length && !st.closing) next(startWorker());
+    });
+    return w;
+  };
+
+  const run = (w: Worker, p: Pending) => {
+    clearTimeout(w.idleTimer);
+    w.job = p;
+    p.worker = w;
+    try {
+      w.proc.send({ id: p.id, mode: p.req.mode, env: p.req.env, stdin: p.req.stdin });
+    } catch (e) {
+      w.job = undefined;
+      tryAgain(p, `ipvsnet: cannot reach the CNI worker process: ${(e as Error).message}; try again`, 'worker-exit');
+      retire(w, 'SIGKILL');
+    }
+  };
+
+  const dispatch = (sock: Socket, req: ShimRequest) => {
+    if (st.closing) {
+      sock.end(encodeAnswer(1, errorStdout(requestVersion(req.stdin), ErrTryAgainLater, 'ipvsnet: the agent is stopping; try again')));
+      return;
+    }
+    const p: Pending = { id: st.nextId++, sock, req, t0: performance.now(), timer: undefined as never };
+    p.timer = setTimeout(() => {
+      const cmd = req.env['CNI_COMMAND'] ?? '?';
+      const w = p.worker;
+      const where = w ? 'the CNI worker process running it was restarted' : 'no CNI worker process was free';
+      tryAgain(p, `ipvsnet: CNI ${cmd} for container ${JSON.stringify((req.env['CNI_CONTAINERID'] ?? '').slice(0, 80))} did not finish within ${timeoutMs} ms; ${where}; try again`, 'deadline');
+      if (w) {
+        // it may be stuck in a system call (a blocking flock, say): only SIGKILL ends it for sure
+        w.job = undefined;
+        retire(w, 'SIGKILL');
+        if (queue.length && workers.size < maxWorkers) next(startWorker());
+      } else {
+        queue.splice(queue.indexOf(p), 1);
+      }
+    }, timeoutMs);
+    const idle = [...workers].find((w) => w.job === undefined);
+    if (idle) run(idle, p);
+    else if (workers.size < maxWorkers) run(startWorker(), p);
+    else queue.push(p);
+  };
+
   // allowHalfOpen: the shim half-closes after its request and still reads the answer
   const server = createServer({ allowHalfOpen: true }, (sock) => {
+    conns.add(sock);
+    sock.on('close', () => conns.delete(sock));
     const chunks: Buffer[] = [];
     let size = 0;
     sock.on('data', (c: Buffer) => {
@@ -82,42 +243,49 @@ export async function startCniServer(opts: CniServerOptions = {}): Promise<CniSe
     });
     sock.on('error', () => undefined);
     sock.on('end', () => {
-      const t0 = performance.now();
-      let req: ReturnType<typeof parseRequest>;
+      if (sock.destroyed) return;
+      let req: ShimRequest;
       try {
         req = parseRequest(Buffer.concat(chunks));
       } catch (e) {
-        answer(sock, 1, JSON.stringify({ cniVersion: '1.1.0', code: 999, msg: `ipvsnet: malformed shim request: ${(e as Error).message}` }));
+        sock.end(encodeAnswer(1, errorStdout('1.1.0', ErrInternal, `ipvsnet: malformed shim request: ${(e as Error).message}`)));
         return;
       }
-      const plugin = req.mode === 'ipam' ? ipamPlugin : bridgePlugin;
-      runSkel(plugin, req.env, req.stdin).then((out) => {
-        state.served++;
-        opts.onRequest?.({ mode: req.mode, command: req.env['CNI_COMMAND'] ?? '', containerId: req.env['CNI_CONTAINERID'] ?? '', exitCode: out.exitCode, ms: performance.now() - t0 });
-        answer(sock, out.exitCode, out.stdout);
-      }, (e: unknown) => {
-        answer(sock, 1, JSON.stringify({ cniVersion: '1.1.0', code: 999, msg: String((e as Error)?.message ?? e) }));
-      });
+      dispatch(sock, req);
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(socketPath, () => resolve());
-  });
-  chmodSync(socketPath, 0o600);
-  const api: CniServer = {
+  await listenPrivately(server, socketPath);
+  startWorker(); // ready before the first pod
+
+  return {
     socketPath,
     server,
     get served() {
-      return state.served;
+      return st.served;
     },
-    set served(v: number) {
-      state.served = v;
+    get workerStarts() {
+      return st.starts;
     },
-    close: () => new Promise<void>((resolve) => server.close(() => {
+    get workerPids() {
+      return [...workers].map((w) => w.proc.pid ?? -1);
+    },
+    close: async () => {
+      st.closing = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const p of queue.splice(0)) tryAgain(p, 'ipvsnet: the agent is stopping; try again', 'stopping');
+      const ending = [...workers].map((w) => {
+        const gone = new Promise<void>((resolve) => (w.proc.exitCode !== null || w.proc.signalCode !== null ? resolve() : w.proc.once('exit', () => resolve())));
+        const p = w.job;
+        w.job = undefined;
+        if (p) tryAgain(p, 'ipvsnet: the agent is stopping; try again', 'stopping');
+        retire(w, 'SIGTERM');
+        const hard = setTimeout(() => w.proc.kill('SIGKILL'), STOP_GRACE_MS);
+        return gone.then(() => clearTimeout(hard));
+      });
+      await Promise.all(ending);
+      for (const c of conns) c.destroy();
+      await closed;
       rmSync(socketPath, { force: true });
-      resolve();
-    })),
+    },
   };
-  return api;
 }

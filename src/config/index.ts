@@ -6,7 +6,7 @@ import { hostname } from 'node:os';
 import { parseDuration, formatDuration } from './duration.ts';
 import { ConfigError, loadKubeProxyConfiguration, type KubeProxyConfiguration } from './kubeproxy.ts';
 import { defaultNodeConfig, validateNodeConfig, type NodeConfig } from '../plan/config.ts';
-import { parseIP } from '../model/ip.ts';
+import { parseCIDR, parseIP } from '../net/index.ts';
 
 export { ConfigError, parseKubeProxyConfiguration, loadKubeProxyConfiguration } from './kubeproxy.ts';
 export type { KubeProxyConfiguration } from './kubeproxy.ts';
@@ -43,6 +43,8 @@ export interface AgentConfig {
   cniConfDir?: string;
   /** Unix socket of the CNI thick-mode server (with cniConfDir; default /run/ipvsnet/cni.sock). */
   cniSocket?: string;
+  /** deadline of one thick-mode CNI request (ms) */
+  cniRequestTimeoutMs: number;
   /** Client QPS/burst from clientConnection (informational; watches are not rate-limited). */
   clientConnection: { qps: number; burst: number };
 }
@@ -80,6 +82,7 @@ export const FLAGS: Record<string, FlagSpec> = {
   'pod-routes': { kind: 'bool', help: "ipvsnet: keep a route to every other Node's podCIDR via its InternalIP" },
   'pod-egress-masquerade': { kind: 'bool', help: 'ipvsnet: with --pod-routes, masquerade pod traffic to outside --cluster-cidr (default true; =false turns it off)' },
   'cni-conf-dir': { kind: 'string', help: "ipvsnet: write the node's CNI conflist (10-ipvsnet.conflist) into this directory" },
+  'cni-request-timeout': { kind: 'duration', help: 'ipvsnet: deadline of one thick-mode CNI request; a request still running then gets a CNI error (code 11) and the CNI worker process is restarted (default 60s)' },
   'cni-socket': { kind: 'string', help: 'ipvsnet: unix socket of the CNI thick-mode server (with --cni-conf-dir; default /run/ipvsnet/cni.sock)' },
 };
 
@@ -139,8 +142,9 @@ export function parseBindAddress(text: string, defaultPort: number, field: strin
   if (s === '') return undefined;
   // kube-proxy also accepts a CIDR ("0.0.0.0/0"): listen on every address of that family.
   if (s.includes('/')) {
-    const v6 = s.includes(':');
-    return { host: v6 ? '::' : '0.0.0.0', port: defaultPort };
+    const c = parseCIDR(s, 'keep');
+    if (!c) throw new ConfigError(`${field}: ${JSON.stringify(text)}: not an address, address:port or CIDR`);
+    return { host: c.ip.family === 6 ? '::' : '0.0.0.0', port: defaultPort };
   }
   let host = s;
   let port = defaultPort;
@@ -193,6 +197,8 @@ export function resolveAgentConfig(argv: string[], env: NodeJS.ProcessEnv = proc
     nodePortAddresses: (flags['nodeport-addresses'] as string[] | undefined) ?? file?.nodePortAddresses ?? [],
     excludeCIDRs: (flags['ipvs-exclude-cidrs'] as string[] | undefined) ?? fileIpvs?.excludeCIDRs ?? [],
     strictARP: (flags['ipvs-strict-arp'] as boolean | undefined) ?? fileIpvs?.strictARP ?? false,
+    // The API server already held every Service to its own --service-node-port-range.
+    nodePortRange: null,
   });
   const fieldOf: Record<string, [string, string]> = {
     scheduler: ['ipvs-scheduler', 'ipvs.scheduler'],
@@ -252,6 +258,10 @@ export function resolveAgentConfig(argv: string[], env: NodeJS.ProcessEnv = proc
     if (Buffer.byteLength(cniSocket) > 107) throw new ConfigError(`--cni-socket: ${JSON.stringify(cniSocket)}: longer than a unix socket path can be (107 bytes)`);
   }
 
+  const cniRequestTimeoutMs = (flags['cni-request-timeout'] as number | undefined) ?? 60_000;
+  if (flags['cni-request-timeout'] !== undefined && !cniConfDir) throw new ConfigError('--cni-request-timeout: only used with --cni-conf-dir');
+  if (cniRequestTimeoutMs < 100 || cniRequestTimeoutMs > 3_600_000) throw new ConfigError(`--cni-request-timeout: ${formatDuration(cniRequestTimeoutMs)}: must be between 100ms and 1h`);
+
   const podRoutes = flags['pod-routes'] === true;
   const egressFlag = flags['pod-egress-masquerade'] as boolean | undefined;
   if (egressFlag === true && !podRoutes) throw new ConfigError('--pod-egress-masquerade: only used with --pod-routes (it masquerades the egress of this node\'s podCIDR)');
@@ -281,6 +291,7 @@ export function resolveAgentConfig(argv: string[], env: NodeJS.ProcessEnv = proc
     podEgressMasquerade,
     cniConfDir,
     cniSocket,
+    cniRequestTimeoutMs,
     clientConnection: { qps: file?.clientConnection?.qps || 5, burst: file?.clientConnection?.burst || 10 },
   };
 }

@@ -1,8 +1,8 @@
 // Round-robin allocation over a range set, split from the store (as in the
 // reference host-local's backend/allocator vs backend/disk).
-import { CniError, ErrInvalidNetworkConfig, ErrTryAgainLater } from '../cni/errors.ts';
-import { eq, formatIP, next } from './ip.ts';
-import type { IP } from './ip.ts';
+import { CniError, ErrInvalidNetworkConfig, ErrTryAgainLater } from '../cnispec/errors.ts';
+import { eq, formatIP, next } from '../net/index.ts';
+import type { IP } from '../net/index.ts';
 import { rangeSetContains, rangeSetString } from './config.ts';
 import type { Range, RangeSet } from './config.ts';
 import type { Store } from './store.ts';

@@ -1,18 +1,17 @@
 // IPAM operations over the host-local-compatible store. Synchronous (the store
 // lock is a blocking flock), usable in-process from the bridge plugin or from
 // the standalone `ipvsnet-ipam` plugin.
-import { CniError, ErrInvalidNetworkConfig, ErrPluginNotAvailable, ErrUnknownContainer } from '../cni/errors.ts';
-import type { DNS, IPConfig, Result } from '../cni/types.ts';
-import type { Obj } from '../cni/validate.ts';
-import { isObj } from '../cni/validate.ts';
+import { CniError, ErrInvalidNetworkConfig, ErrPluginNotAvailable, ErrUnknownContainer } from '../cnispec/errors.ts';
+import type { DNS, IPConfig, Result } from '../cnispec/types.ts';
+import type { Obj } from '../cnispec/validate.ts';
+import { isObj } from '../cnispec/validate.ts';
 import { allocate, freeCount } from './allocator.ts';
 import { loadIpamConfig, rangeSetContains, rangeSetString } from './config.ts';
 import type { IpamConfig } from './config.ts';
 import { DiskStore } from './store.ts';
-import { eq, formatIP, parseCIDR, parseIP } from './ip.ts';
-import type { IP } from './ip.ts';
+import { eq, formatIP, parseCIDR, parseIP } from '../net/index.ts';
+import type { IP } from '../net/index.ts';
 import { readConfigFile } from './paths.ts';
-import { crashPoint } from '../cni/crash.ts';
 
 export interface IpamRequest {
   conf: Obj;
@@ -74,7 +73,6 @@ export function ipamAdd(req: IpamRequest): Result {
     });
   } finally {
     store.close();
-    crashPoint('after-ipam');
   }
 }
 

@@ -7,9 +7,9 @@
 import { closeSync, openSync, readdirSync, readFileSync, unlinkSync, writeFileSync, writeSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import { flock, LOCK_EX, LOCK_UN } from '../native/index.ts';
-import { formatIP, parseIP } from './ip.ts';
+import { formatIP, parseIP } from '../net/index.ts';
 import { ensureDir } from './paths.ts';
-import type { IP } from './ip.ts';
+import type { IP } from '../net/index.ts';
 
 export const LAST_IP_PREFIX = 'last_reserved_ip.';
 export const LINE_BREAK = '\r\n';

@@ -1,21 +1,14 @@
-// Link adapter over rtnetlink (the `netlink` package): the kube-ipvs0 dummy
-// device and the service addresses bound on it.
+// Link adapter for the service-address dummy device (kube-ipvs0) and the
+// addresses bound on it, over the one rtnetlink module (./rtnl). The reconciler
+// names the device; this module knows no device name of its own.
 //
 // kube-proxy's IPVS mode binds every ClusterIP / externalIP / LB IP as a host
 // address (/32 or /128) on a dummy device that stays DOWN (the dummy driver is
 // NOARP): the kernel then treats the address as local, so packets to it reach
 // IPVS in LOCAL_IN. The socket opens in the caller's network namespace.
 
-import { createRtNetlink, FlagsNew } from 'netlink';
-import type { RtNetlinkSocket } from 'netlink';
-import { isIPv4, isIPv6 } from 'node:net';
-
-export const DEFAULT_DUMMY = 'kube-ipvs0';
-
-const AF_INET = 2;
-const AF_INET6 = 10;
-const IFLA_INFO_KIND = 1;
-const RT_SCOPE_UNIVERSE = 0;
+import { requireIP } from '../net/index.ts';
+import { Rtnl, RtnlError } from './rtnl/index.ts';
 
 /** An address held by some interface in the namespace. */
 export interface HeldAddress {
@@ -37,55 +30,6 @@ export class LinkError extends Error {
   }
 }
 
-/** Canonical text of an IP address: IPv4 dotted quad, IPv6 compressed lower case. */
-export function canonicalIp(addr: string): string {
-  if (isIPv4(addr)) return addr.split('.').map((o) => String(Number(o))).join('.');
-  if (isIPv6(addr)) return new URL(`http://[${addr}]/`).hostname.slice(1, -1);
-  throw new Error(`not an IP address: "${addr}"`);
-}
-
-export function ipToBytes(addr: string): Buffer {
-  if (isIPv4(addr)) return Buffer.from(addr.split('.').map((o) => Number(o)));
-  if (!isIPv6(addr)) throw new Error(`not an IP address: "${addr}"`);
-  let text = addr;
-  const tail: number[] = [];
-  // An embedded IPv4 tail ("::ffff:1.2.3.4").
-  const m = /^(.*:)(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-  if (m) {
-    const v4 = m[2]!.split('.').map(Number);
-    tail.push((v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!);
-    text = m[1]!.endsWith('::') ? m[1]! : m[1]!.slice(0, -1);
-  }
-  const [head, rest] = text.split('::') as [string, string | undefined];
-  const parse = (s: string): number[] => (s === '' ? [] : s.split(':').map((h) => parseInt(h, 16)));
-  const h = parse(head);
-  const r = rest === undefined ? [] : parse(rest);
-  const fill = 8 - tail.length - h.length - r.length;
-  const groups = rest === undefined ? [...h, ...tail] : [...h, ...new Array<number>(fill).fill(0), ...r, ...tail];
-  const out = Buffer.alloc(16);
-  groups.forEach((g, i) => out.writeUInt16BE(g, i * 2));
-  return out;
-}
-
-export function bytesToIp(b: Uint8Array): string {
-  if (b.length === 4) return Array.from(b).join('.');
-  if (b.length === 16) {
-    const groups: string[] = [];
-    for (let i = 0; i < 16; i += 2) groups.push(((b[i]! << 8) | b[i + 1]!).toString(16));
-    return canonicalIp(groups.join(':'));
-  }
-  throw new Error(`bad address length ${b.length}`);
-}
-
-function nlattr(type: number, payload: Buffer): Buffer {
-  const len = 4 + payload.length;
-  const out = Buffer.alloc((len + 3) & ~3);
-  out.writeUInt16LE(len, 0);
-  out.writeUInt16LE(type, 2);
-  payload.copy(out, 4);
-  return out;
-}
-
 export interface LinkInfo {
   index: number;
   name: string;
@@ -93,27 +37,24 @@ export interface LinkInfo {
   kind?: string;
 }
 
-/** The rtnetlink operations ipvsnet needs. One socket, reused. */
+/** The rtnetlink operations the address reconciler needs. One socket, reused. */
 export class LinkAdapter {
-  readonly #sock: RtNetlinkSocket;
+  readonly #rtnl: Rtnl;
   /** Counted rtnetlink change requests (not dumps). */
   operations = 0;
 
-  constructor() {
-    this.#sock = createRtNetlink();
+  /** `netns`: a namespace path (/run/netns/NAME); default: the caller's. */
+  constructor(netns?: string) {
+    this.#rtnl = Rtnl.open(netns);
   }
 
   close(): void {
-    this.#sock.socket.close();
+    this.#rtnl.close();
   }
 
   async getLink(name: string): Promise<LinkInfo | undefined> {
-    const links = await this.#sock.getLinks();
-    for (const l of links) {
-      if (l.attrs.ifname !== name) continue;
-      return { index: l.data.index ?? 0, name, up: Boolean(l.data.flags?.up), kind: kindOf(l.attrs.linkinfo) };
-    }
-    return undefined;
+    const l = await this.#rtnl.linkByName(name);
+    return l ? { index: l.index, name: l.name, up: l.up, ...(l.kind !== undefined ? { kind: l.kind } : {}) } : undefined;
   }
 
   /**
@@ -121,7 +62,7 @@ export class LinkAdapter {
    * left DOWN (as kube-proxy leaves kube-ipvs0). An existing link of another
    * kind is an error: ipvsnet would not know whose it is.
    */
-  async ensureDummy(name: string = DEFAULT_DUMMY): Promise<{ index: number; created: boolean }> {
+  async ensureDummy(name: string): Promise<{ index: number; created: boolean }> {
     const have = await this.getLink(name);
     if (have) {
       if (have.kind !== undefined && have.kind !== 'dummy') {
@@ -131,14 +72,10 @@ export class LinkAdapter {
     }
     try {
       this.operations++;
-      await this.#sock.newLink(
-        {},
-        { ifname: name, linkinfo: nlattr(IFLA_INFO_KIND, Buffer.from('dummy\0')) },
-        { flags: FlagsNew.CREATE | FlagsNew.EXCL },
-      );
+      await this.#rtnl.createDummy(name);
     } catch (err) {
-      if (/EOPNOTSUPP|ENOTSUP|ENOENT|EINVAL/.test(String(err))) {
-        throw new LinkError('create dummy link', name, new Error(`${String(err instanceof Error ? err.message : err)} (the kernel lacks the "dummy" driver: load it with "modprobe dummy" or build CONFIG_DUMMY)`));
+      if (err instanceof RtnlError && /EOPNOTSUPP|ENOTSUP|ENOENT|EINVAL/.test(err.code)) {
+        throw new LinkError('create dummy link', name, new Error(`${err.code} (the kernel lacks the "dummy" driver: load it with "modprobe dummy" or build CONFIG_DUMMY)`));
       }
       throw new LinkError('create dummy link', name, err);
     }
@@ -152,28 +89,21 @@ export class LinkAdapter {
     if (!have) return false;
     try {
       this.operations++;
-      await this.#sock.delLink({ index: have.index });
+      await this.#rtnl.deleteLink(have.index, `link ${name}`);
     } catch (err) {
       throw new LinkError('delete link', name, err);
     }
     return true;
   }
 
-  /** Every address in the namespace, IPv4 and IPv6. */
+  /** Every address in the namespace, IPv4 and IPv6 (canonical text, src/net formatIP). */
   async listAllAddresses(): Promise<HeldAddress[]> {
     // Sequential: two dumps in flight on one socket interleave their multipart replies.
-    const links = await this.#sock.getLinks();
-    const addrs = await this.#sock.getAddresses();
+    const links = await this.#rtnl.links();
+    const addrs = await this.#rtnl.addresses();
     const names = new Map<number, string>();
-    for (const l of links) if (l.data.index !== undefined) names.set(l.data.index, l.attrs.ifname ?? '');
-    const out: HeldAddress[] = [];
-    for (const a of addrs) {
-      const raw = a.attrs.local ?? a.attrs.address;
-      if (!raw) continue;
-      const ifindex = a.data.index ?? 0;
-      out.push({ address: bytesToIp(raw), prefixLength: a.data.prefixlen ?? 0, ifindex, ifname: names.get(ifindex) ?? '' });
-    }
-    return out;
+    for (const l of links) names.set(l.index, l.name);
+    return addrs.map((a) => ({ address: a.cidr.slice(0, a.cidr.lastIndexOf('/')), prefixLength: a.prefix, ifindex: a.index, ifname: names.get(a.index) ?? '' }));
   }
 
   /** Addresses bound on `ifname` (no prefix length; ipvsnet binds only /32 and /128). */
@@ -206,21 +136,16 @@ export class LinkAdapter {
     return l.index;
   }
 
-  /** Bind `address` as /32 or /128 on `ifname`. Returns false when it was already bound. */
+  /** Bind `address` as /32 or /128 on `ifname` (IPv6 without DAD). Returns false when it was already bound. */
   async bindAddress(ifname: string, address: string, index?: number): Promise<boolean> {
     const idx = index ?? (await this.#index(ifname));
-    const v6 = isIPv6(address);
-    const bytes = ipToBytes(address);
+    const prefix = requireIP(address).family === 6 ? 128 : 32;
     try {
       this.operations++;
-      await this.#sock.newAddress(
-        { family: v6 ? AF_INET6 : AF_INET, prefixlen: v6 ? 128 : 32, index: idx, scope: RT_SCOPE_UNIVERSE, flags: v6 ? { nodad: true } : {} },
-        { local: bytes, address: bytes },
-        { flags: FlagsNew.CREATE | FlagsNew.EXCL },
-      );
+      await this.#rtnl.addAddress(idx, `${address}/${prefix}`, `link ${ifname}`);
     } catch (err) {
-      if (String(err).includes('EEXIST')) return false;
-      throw new LinkError(`bind address ${address}/${v6 ? 128 : 32} on`, ifname, err);
+      if (err instanceof RtnlError && err.code === 'EEXIST') return false;
+      throw new LinkError(`bind address ${address}/${prefix} on`, ifname, err);
     }
     return true;
   }
@@ -228,31 +153,14 @@ export class LinkAdapter {
   /** Unbind `address` from `ifname`. Returns false when it was not bound. */
   async unbindAddress(ifname: string, address: string, index?: number): Promise<boolean> {
     const idx = index ?? (await this.#index(ifname));
-    const v6 = isIPv6(address);
-    const bytes = ipToBytes(address);
+    const prefix = requireIP(address).family === 6 ? 128 : 32;
     try {
       this.operations++;
-      await this.#sock.delAddress(
-        { family: v6 ? AF_INET6 : AF_INET, prefixlen: v6 ? 128 : 32, index: idx },
-        { local: bytes, address: bytes },
-      );
+      await this.#rtnl.delAddress(idx, `${address}/${prefix}`, `link ${ifname}`);
     } catch (err) {
-      if (/EADDRNOTAVAIL|ENOENT|ESRCH/.test(String(err))) return false;
+      if (err instanceof RtnlError && /EADDRNOTAVAIL|ENOENT|ESRCH/.test(err.code)) return false;
       throw new LinkError(`unbind address ${address} from`, ifname, err);
     }
     return true;
   }
-}
-
-function kindOf(linkinfo: Buffer | undefined): string | undefined {
-  if (!linkinfo) return undefined;
-  let off = 0;
-  while (off + 4 <= linkinfo.length) {
-    const len = linkinfo.readUInt16LE(off);
-    const type = linkinfo.readUInt16LE(off + 2) & 0x3fff;
-    if (len < 4) break;
-    if (type === IFLA_INFO_KIND) return linkinfo.subarray(off + 4, off + len).toString().replace(/\0+$/, '');
-    off += (len + 3) & ~3;
-  }
-  return undefined;
 }

@@ -1,11 +1,16 @@
 // The kernel factory: every adapter a reconciler (or anyone else needing a kernel handle, such as the
-// agent's IPVS statistics socket) uses is built here. Each missing kernel feature becomes ONE
+// agent's IPVS statistics socket) uses is built here: openKernel for the proxy, openPodNetworkKernel
+// for the pod network (src/podnet). Each missing kernel feature becomes ONE
 // problem string saying what to install; that adapter is then null and its part is skipped.
 
 import type { Family } from './types.ts';
 import type { Ipvs } from './ipvs/types.ts';
-import type { CountingRunner } from './exec.ts';
-import { IpsetAdapter } from './ipset.ts';
+import type { CommandRunner, CountingRunner } from './exec.ts';
+import { createRunner } from './exec.ts';
+import { AtomicFiles } from './file.ts';
+import { PodRouteTable, RTPROT_IPVSNET } from './route.ts';
+import { Rtnl } from './rtnl/index.ts';
+import { IpsetAdapter } from './ipset/index.ts';
 import { IptablesAdapter, detectBackend } from './iptables.ts';
 import type { Backend } from './iptables.ts';
 import { LinkAdapter } from './link.ts';
@@ -82,4 +87,44 @@ export async function openKernel(opts: OpenKernelOptions): Promise<{ adapters: K
     iptables = given.iptables ?? {};
   }
   return { adapters: { ipvs, link, ipset, iptables }, problems };
+}
+
+/** The pod network's adapters: protocol-240 routes (rtnetlink), iptables per family (backend detected once per family), atomic files. */
+export interface PodNetworkKernelOptions {
+  /** rtnetlink handle (default: a socket in the current netns, closed by close()) */
+  rtnl?: Rtnl;
+  /** route protocol (default 240) and table (default main) */
+  protocol?: number;
+  table?: number;
+  /** command runner for iptables (default: execa, counted) */
+  run?: CommandRunner;
+  /** iptables backend (default: detected per family) */
+  backend?: Backend;
+  /** xtables lock wait in seconds (default the adapter's) */
+  lockWaitSeconds?: number;
+}
+
+/** What src/podnet/reconcile's PodNetworkKernel asks for, plus close(). */
+export interface OpenPodNetworkKernel {
+  routes: PodRouteTable;
+  iptables: (family: Family) => Promise<IptablesAdapter>;
+  files: AtomicFiles;
+  close(): void;
+}
+
+export function openPodNetworkKernel(opts: PodNetworkKernelOptions = {}): OpenPodNetworkKernel {
+  const own = !opts.rtnl;
+  const rtnl = opts.rtnl ?? Rtnl.open();
+  const run = opts.run ?? createRunner().run;
+  const routes = new PodRouteTable(rtnl, { protocol: opts.protocol ?? RTPROT_IPVSNET, ...(opts.table !== undefined ? { table: opts.table } : {}) });
+  const iptables = async (family: Family) => {
+    const backend = opts.backend ?? (await detectBackend(run, family));
+    return new IptablesAdapter({ family, backend, run, ...(opts.lockWaitSeconds !== undefined ? { lockWaitSeconds: opts.lockWaitSeconds } : {}) });
+  };
+  return {
+    routes,
+    iptables,
+    files: new AtomicFiles(),
+    close: () => { if (own) rtnl.close(); },
+  };
 }

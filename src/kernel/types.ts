@@ -1,8 +1,9 @@
 // The kernel adapters' own input types. Callers (the reconcilers) pass their plan objects, which have
 // these shapes; nothing here depends on the plan.
 
-export type Family = 4 | 6;
-export type Protocol = 'TCP' | 'UDP' | 'SCTP';
+import type { Family, Protocol } from '../net/index.ts';
+
+export type { Family, Protocol };
 
 /** IPVS service flags by name (as `ipvsadm` spells them). */
 export type IpvsServiceFlag = 'persistent' | 'hashed' | 'onepacket' | 'sh-fallback' | 'sh-port';

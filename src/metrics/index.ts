@@ -40,6 +40,7 @@ export class AgentMetrics {
   readonly eventToKernel: Histogram<'kind'>;
   readonly syncErrors: Counter<'stage'>;
   readonly invalidObjects: Gauge<'kind'>;
+  readonly addressConflicts: Gauge;
   readonly watchErrors: Counter<'resource'>;
 
   private ipvs: IpvsStatsSource | undefined;
@@ -69,6 +70,12 @@ export class AgentMetrics {
     });
     this.syncErrors = new Counter({ name: 'ipvsnet_sync_errors_total', help: 'Failed syncs, by stage', labelNames: ['stage'], registers });
     this.invalidObjects = new Gauge({ name: 'ipvsnet_invalid_objects', help: 'Objects skipped (entirely or in part) as invalid in the last sync', labelNames: ['kind'], registers });
+    // A gauge: the conflicts in the current plan (each goes away when one of the Services changes).
+    this.addressConflicts = new Gauge({
+      name: 'ipvsnet_service_address_conflicts',
+      help: 'Address claims (ClusterIP, external IP, LoadBalancer ingress, NodePort) lost to another Service in the last sync, by the ownership rule',
+      registers,
+    });
     this.watchErrors = new Counter({ name: 'ipvsnet_watch_errors_total', help: 'Watch/list failures (each followed by a resuming relist or re-watch)', labelNames: ['resource'], registers });
     for (const f of ['IPv4', 'IPv6'] as const) for (const p of ['internal', 'external']) this.noLocalEndpoints.set({ traffic_policy: p, ip_family: f }, 0);
 

@@ -2,9 +2,10 @@
 // into Diagnostics that name the object and the field.
 
 import { z } from 'zod';
-import type { Diagnostic } from '../plan/types.ts';
+import type { Diagnostic } from '../net/index.ts';
 import { fieldPath } from './diagnostics.ts';
-import { parseCIDR, parseIP } from './ip.ts';
+import { parseCIDR, parseIP } from '../net/index.ts';
+import { cidrProblem, mappedProblem, nameProblem, nonSpecialIPProblem, type NameRule } from './apivalidation.ts';
 
 /** Error for a wrong-typed (or missing) field. */
 export function typeErr(expected: string) {
@@ -14,28 +15,55 @@ export function typeErr(expected: string) {
 
 export type DiagnosticKind = Diagnostic['kind'];
 
-const dnsLabelish = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+/** A metadata.name under the API server's rule for the kind (see apivalidation.ts). */
+function nameSchema(rule: NameRule) {
+  return z
+    .string({ error: typeErr('a string') })
+    .min(1, { error: 'must not be empty' })
+    .superRefine((s, ctx) => {
+      const p = nameProblem(s, rule);
+      if (p) ctx.addIssue({ code: 'custom', message: p });
+    });
+}
 
-export const nameSchema = z
-  .string({ error: typeErr('a string') })
-  .min(1, { error: 'must not be empty' })
-  .max(253, { error: 'must be at most 253 characters' })
-  .regex(dnsLabelish, { error: 'must be a lower-case DNS name' });
-
-export const metadataSchema = z.looseObject({
-  name: nameSchema,
-  namespace: nameSchema.optional(),
+const metadataFields = {
+  namespace: nameSchema('DNS-1123 label').optional(),
+  uid: z.string({ error: typeErr('a string') }).regex(/^[A-Za-z0-9._-]{1,128}$/, { error: 'must be a UID (letters, digits, "-", at most 128 characters)' }).optional(),
+  creationTimestamp: z.string({ error: typeErr('an RFC 3339 time') }).nullish(),
   labels: z.record(z.string(), z.string({ error: 'label values must be strings' })).nullish(),
   annotations: z.record(z.string(), z.string({ error: 'annotation values must be strings' })).nullish(),
-});
+};
 
-export const ipString = z.string({ error: typeErr('a string') }).refine((s) => parseIP(s) !== null, {
+/** metadata with the name rule of the kind: Service DNS-1035 label, EndpointSlice and Node DNS-1123 subdomain. */
+export function metadataSchema(rule: NameRule) {
+  return z.looseObject({ name: nameSchema(rule), ...metadataFields });
+}
+
+export const ipString = z.string({ error: typeErr('a string') }).refine((s) => parseIP(s) !== undefined, {
   error: (iss) => `${JSON.stringify(iss.input)} is not a valid IP address`,
 });
 
-export const cidrString = z.string({ error: typeErr('a string') }).refine((s) => parseCIDR(s.trim()) !== null, {
-  error: (iss) => `${JSON.stringify(iss.input)} is not a valid CIDR`,
+/** An address the API server passes: valid syntax, and not IPv4-mapped. */
+export const strictIPString = ipString.superRefine((s, ctx) => {
+  const ip = parseIP(s);
+  const p = ip ? mappedProblem(ip) : undefined;
+  if (p) ctx.addIssue({ code: 'custom', message: p });
 });
+
+/** External IPs and endpoint addresses: ValidateNonSpecialIP. */
+export const nonSpecialIPString = ipString.superRefine((s, ctx) => {
+  const p = nonSpecialIPProblem(s);
+  if (p) ctx.addIssue({ code: 'custom', message: p });
+});
+
+/** A subnet: valid, and no bits set beyond the prefix length (refused, not normalised). */
+export const cidrString = z
+  .string({ error: typeErr('a string') })
+  .refine((s) => parseCIDR(s.trim(), 'keep') !== undefined, { error: (iss) => `${JSON.stringify(iss.input)} is not a valid CIDR` })
+  .superRefine((s, ctx) => {
+    const p = cidrProblem(s);
+    if (p) ctx.addIssue({ code: 'custom', message: p });
+  });
 
 export const portNumber = z
   .number({ error: typeErr('a number') })

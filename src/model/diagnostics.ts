@@ -1,4 +1,4 @@
-import type { Diagnostic } from '../plan/types.ts';
+import type { Diagnostic } from '../net/index.ts';
 
 /** Render a zod-style path as "spec.ports[1].port" / metadata.annotations["a/b"]. */
 export function fieldPath(path: ReadonlyArray<PropertyKey>): string {

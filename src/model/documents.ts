@@ -5,7 +5,7 @@
 // the file and the document; the rest of the file is still returned.
 
 import { parseAllDocuments } from 'yaml';
-import type { Diagnostic } from '../plan/types.ts';
+import type { Diagnostic } from '../net/index.ts';
 
 export interface ParseLimits {
   /** A file larger than this is refused unread (the byte limit; default 128 MiB). */
@@ -68,7 +68,7 @@ export function documentsOf(text: string, source: string, diagnostics: Diagnosti
   if (!json) {
     let parsed;
     try {
-      parsed = parseAllDocuments(text);
+      parsed = parseAllDocuments(text, { logLevel: 'error' }); // warnings (e.g. collection keys) are not printed by the library
     } catch (e) {
       err('(file)', `not valid YAML: ${firstLine(e)}`);
       return [];

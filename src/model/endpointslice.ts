@@ -3,7 +3,8 @@
 import { z } from 'zod';
 import type { EndpointModel, EndpointSliceModel, ParseResult } from './types.ts';
 import { DiagnosticSink, metadataSchema, objectRef, parseWith, protocolSchema, typeErr } from './common.ts';
-import { parseIP } from './ip.ts';
+import { canonicalIP, ipFamily } from '../net/index.ts';
+import { nonSpecialIPProblem } from './apivalidation.ts';
 import { intern } from './intern.ts';
 import { LABEL_HEADLESS, LABEL_SERVICE_PROXY_NAME } from './service.ts';
 
@@ -40,7 +41,7 @@ const portSchema = z.looseObject({
 
 const sliceSchema = z.looseObject({
   kind: z.literal('EndpointSlice', { error: 'kind must be EndpointSlice' }).optional(),
-  metadata: metadataSchema,
+  metadata: metadataSchema('DNS-1123 subdomain'),
   addressType: z.enum(['IPv4', 'IPv6', 'FQDN'], { error: (iss) => (iss.input === undefined ? 'required field is missing' : `unknown addressType ${JSON.stringify(iss.input)} (want IPv4, IPv6 or FQDN)`) }),
   endpoints: z.array(endpointSchema, { error: typeErr('a list') }).nullish(),
   ports: z.array(portSchema, { error: typeErr('a list') }).nullish(),
@@ -60,10 +61,15 @@ export function parseEndpointSlice(raw: unknown): ParseResult<EndpointSliceModel
   const endpoints: EndpointModel[] = (s.endpoints ?? []).map((ep, i) => {
     const addresses = ep.addresses.map((a, j) => {
       if (wantFamily === 0) return a;
-      const ip = parseIP(a);
-      if (!ip) sink.error(`endpoints[${i}].addresses[${j}]`, `${JSON.stringify(a)} is not a valid IP address`);
-      else if (ip.family !== wantFamily) sink.error(`endpoints[${i}].addresses[${j}]`, `${a} is not an ${s.addressType} address`);
-      else return ip.text === a ? a : intern(ip.text);
+      const text = canonicalIP(a);
+      if (text === undefined) sink.error(`endpoints[${i}].addresses[${j}]`, `${JSON.stringify(a)} is not a valid IP address`);
+      else if (ipFamily(text) !== wantFamily) sink.error(`endpoints[${i}].addresses[${j}]`, `${a} is not an ${s.addressType} address`);
+      else {
+        // The API server's ValidateNonSpecialIP (and strict IP validation: no IPv4-mapped address).
+        const special = nonSpecialIPProblem(a);
+        if (special) sink.error(`endpoints[${i}].addresses[${j}]`, `${a} ${special}`);
+        else return text === a ? a : intern(text);
+      }
       return '';
     });
     const ready = ep.conditions?.ready ?? true;

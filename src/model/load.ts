@@ -7,7 +7,7 @@
 import { constants } from 'node:fs';
 import { open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Diagnostic } from '../plan/types.ts';
+import type { Diagnostic } from '../net/index.ts';
 import type { ClusterState, EndpointSliceModel, NodeModel, ServiceModel } from './types.ts';
 import { parseObject } from './parse.ts';
 import { DEFAULT_LIMITS, documentsOf, type ParseLimits } from './documents.ts';

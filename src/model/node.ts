@@ -3,14 +3,14 @@
 import { z } from 'zod';
 import type { NodeModel, ParseResult } from './types.ts';
 import { DiagnosticSink, cidrString, metadataSchema, objectRef, parseWith, typeErr } from './common.ts';
-import { parseCIDR, parseIP } from './ip.ts';
+import { canonicalIP, canonicalNetwork, parseCIDR } from '../net/index.ts';
 
 export const LABEL_ZONE = 'topology.kubernetes.io/zone';
 const IP_ADDRESS_TYPES = new Set(['InternalIP', 'ExternalIP']);
 
 const nodeSchema = z.looseObject({
   kind: z.literal('Node', { error: 'kind must be Node' }).optional(),
-  metadata: metadataSchema,
+  metadata: metadataSchema('DNS-1123 subdomain'),
   spec: z.looseObject({ podCIDR: cidrString.nullish(), podCIDRs: z.array(cidrString, { error: typeErr('a list') }).nullish() }).nullish(),
   status: z
     .looseObject({
@@ -28,11 +28,11 @@ export function parseNode(raw: unknown): ParseResult<NodeModel> {
   const addresses: NodeModel['addresses'] = [];
   (n.status?.addresses ?? []).forEach((a, i) => {
     if (!IP_ADDRESS_TYPES.has(a.type)) { addresses.push({ type: a.type, address: a.address }); return; }
-    const ip = parseIP(a.address);
-    if (!ip) sink.error(`status.addresses[${i}].address`, `${JSON.stringify(a.address)} is not a valid IP address`);
-    else addresses.push({ type: a.type, address: ip.text });
+    const ip = canonicalIP(a.address);
+    if (ip === undefined) sink.error(`status.addresses[${i}].address`, `${JSON.stringify(a.address)} is not a valid IP address`);
+    else addresses.push({ type: a.type, address: ip });
   });
-  const podCIDRs = (n.spec?.podCIDRs ?? (n.spec?.podCIDR ? [n.spec.podCIDR] : [])).map((c) => parseCIDR(c.trim())!.text);
+  const podCIDRs = (n.spec?.podCIDRs ?? (n.spec?.podCIDR ? [n.spec.podCIDR] : [])).map((c) => canonicalNetwork(parseCIDR(c.trim(), 'keep')!));
   if (sink.hasErrors) return { diagnostics: sink.list };
   const labels = n.metadata.labels ?? {};
   const zone = labels[LABEL_ZONE];

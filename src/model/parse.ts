@@ -1,6 +1,6 @@
 // Dispatch a raw Kubernetes object to its parser by kind.
 
-import type { Diagnostic } from '../plan/types.ts';
+import type { Diagnostic } from '../net/index.ts';
 import type { EndpointSliceModel, NodeModel, ServiceModel } from './types.ts';
 import { parseService } from './service.ts';
 import { parseEndpointSlice } from './endpointslice.ts';

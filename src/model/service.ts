@@ -2,8 +2,9 @@
 
 import { z } from 'zod';
 import type { ParseResult, ServiceModel, ServicePortModel } from './types.ts';
-import { DiagnosticSink, cidrString, ipString, metadataSchema, objectRef, parseWith, portNumber, protocolSchema, typeErr } from './common.ts';
-import { parseCIDR, parseIP } from './ip.ts';
+import { DiagnosticSink, cidrString, metadataSchema, nonSpecialIPString, objectRef, parseWith, portNumber, protocolSchema, strictIPString, typeErr } from './common.ts';
+import { clusterIPProblem } from './apivalidation.ts';
+import { canonicalIP, canonicalNetwork, formatIP, parseCIDR, parseIP } from '../net/index.ts';
 import { intern } from './intern.ts';
 import { parseSchedulerAnnotations } from './scheduler.ts';
 
@@ -12,6 +13,13 @@ export const LABEL_HEADLESS = 'service.kubernetes.io/headless';
 export const DEFAULT_AFFINITY_TIMEOUT = 10800;
 export const MAX_AFFINITY_TIMEOUT = 86400;
 export const TRAFFIC_DISTRIBUTIONS = ['PreferClose', 'PreferSameZone', 'PreferSameNode'];
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+
+function usableClusterIP(s: string, ctx: z.RefinementCtx): void {
+  const p = s === '' || s === 'None' ? undefined : clusterIPProblem(s);
+  if (p) ctx.addIssue({ code: 'custom', message: p });
+}
 
 const policy = z.enum(['Cluster', 'Local'], { error: (iss) => `unknown traffic policy ${JSON.stringify(iss.input)} (want Cluster or Local)` });
 
@@ -33,20 +41,21 @@ const servicePortSchema = z.looseObject({
 
 const serviceSchema = z.looseObject({
   kind: z.literal('Service', { error: 'kind must be Service' }).optional(),
-  metadata: metadataSchema,
+  metadata: metadataSchema('DNS-1035 label'),
   spec: z.looseObject({
     type: z
       .enum(['ClusterIP', 'NodePort', 'LoadBalancer', 'ExternalName'], { error: (iss) => `unknown Service type ${JSON.stringify(iss.input)}` })
       .optional(),
     clusterIP: z
       .string({ error: typeErr('a string') })
-      .refine((s) => s === '' || s === 'None' || parseIP(s) !== null, { error: (iss) => `${JSON.stringify(iss.input)} is not a valid IP address or "None"` })
+      .refine((s) => s === '' || s === 'None' || parseIP(s) !== undefined, { error: (iss) => `${JSON.stringify(iss.input)} is not a valid IP address or "None"` })
+      .superRefine(usableClusterIP)
       .optional(),
     clusterIPs: z
-      .array(z.string().refine((s) => s === 'None' || parseIP(s) !== null, { error: (iss) => `${JSON.stringify(iss.input)} is not a valid IP address or "None"` }))
+      .array(z.string().refine((s) => s === 'None' || parseIP(s) !== undefined, { error: (iss) => `${JSON.stringify(iss.input)} is not a valid IP address or "None"` }).superRefine(usableClusterIP))
       .nullish(),
     ports: z.array(servicePortSchema, { error: typeErr('a list') }).nullish(),
-    externalIPs: z.array(ipString, { error: typeErr('a list') }).nullish(),
+    externalIPs: z.array(nonSpecialIPString, { error: typeErr('a list') }).nullish(),
     loadBalancerSourceRanges: z.array(cidrString, { error: typeErr('a list') }).nullish(),
     sessionAffinity: z.enum(['None', 'ClientIP'], { error: (iss) => `unknown session affinity ${JSON.stringify(iss.input)} (want None or ClientIP)` }).optional(),
     sessionAffinityConfig: z
@@ -81,7 +90,7 @@ const serviceSchema = z.looseObject({
           ingress: z
             .array(
               z.looseObject({
-                ip: ipString.optional(),
+                ip: strictIPString.optional(),
                 hostname: z.string().optional(),
                 ipMode: z.enum(['VIP', 'Proxy'], { error: (iss) => `unknown ipMode ${JSON.stringify(iss.input)} (want VIP or Proxy)` }).nullish(),
               }),
@@ -102,14 +111,23 @@ export function parseService(raw: unknown): ParseResult<ServiceModel> {
   const name = s.metadata.name;
   const labels = s.metadata.labels ?? {};
   const type = spec.type ?? 'ClusterIP';
+  // Creation time and UID decide address conflicts (src/plan/claims.ts): the older Service wins.
+  let created = '';
+  const ts = s.metadata.creationTimestamp;
+  if (ts !== undefined && ts !== null) {
+    const ms = RFC3339.test(ts) ? Date.parse(ts) : NaN;
+    if (Number.isNaN(ms)) sink.error('metadata.creationTimestamp', `${JSON.stringify(ts)} is not an RFC 3339 time`);
+    else created = new Date(ms).toISOString();
+  }
+  const uid = s.metadata.uid ?? '';
 
   // ClusterIPs: clusterIPs[0] must agree with clusterIP; at most one per family.
   let clusterIPs: string[] = [];
   let headless = false;
   const given = spec.clusterIPs && spec.clusterIPs.length > 0 ? spec.clusterIPs : spec.clusterIP ? [spec.clusterIP] : [];
   if (spec.clusterIP && spec.clusterIPs && spec.clusterIPs.length > 0 && spec.clusterIPs[0] !== spec.clusterIP) {
-    const a = parseIP(spec.clusterIP)?.text ?? spec.clusterIP;
-    const b = parseIP(spec.clusterIPs[0]!)?.text ?? spec.clusterIPs[0];
+    const a = canonicalIP(spec.clusterIP) ?? spec.clusterIP;
+    const b = canonicalIP(spec.clusterIPs[0]!) ?? spec.clusterIPs[0];
     if (a !== b) sink.error('spec.clusterIPs[0]', `must equal spec.clusterIP (${spec.clusterIP})`);
   }
   if (given.includes('None')) {
@@ -121,7 +139,7 @@ export function parseService(raw: unknown): ParseResult<ServiceModel> {
       const ip = parseIP(g)!;
       if (fams.has(ip.family)) sink.error(`spec.clusterIPs[${i}]`, `second IPv${ip.family} cluster IP; at most one per family`);
       fams.add(ip.family);
-      clusterIPs.push(ip.text);
+      clusterIPs.push(formatIP(ip));
     });
   }
   if (labels[LABEL_HEADLESS] !== undefined) headless = true;
@@ -154,10 +172,10 @@ export function parseService(raw: unknown): ParseResult<ServiceModel> {
   }
   if (rawPorts.length === 0 && !headless && type !== 'ExternalName') sink.error('spec.ports', 'a Service needs at least one port');
 
-  const externalIPs = (spec.externalIPs ?? []).map((x) => parseIP(x)!.text);
-  const loadBalancerSourceRanges = (spec.loadBalancerSourceRanges ?? []).map((x) => parseCIDR(x.trim())!.text);
+  const externalIPs = (spec.externalIPs ?? []).map((x) => canonicalIP(x)!);
+  const loadBalancerSourceRanges = (spec.loadBalancerSourceRanges ?? []).map((x) => canonicalNetwork(parseCIDR(x.trim(), 'keep')!));
   const loadBalancerIngress = (s.status?.loadBalancer?.ingress ?? []).map((ing) => ({
-    ...(ing.ip ? { ip: parseIP(ing.ip)!.text } : {}),
+    ...(ing.ip ? { ip: canonicalIP(ing.ip)! } : {}),
     ...(ing.hostname ? { hostname: ing.hostname } : {}),
     ipMode: ing.ipMode ?? ('VIP' as const),
   }));
@@ -187,6 +205,8 @@ export function parseService(raw: unknown): ParseResult<ServiceModel> {
     key: [namespace, '/', name].join(''),
     namespace,
     name,
+    created,
+    uid,
     type,
     clusterIPs,
     headless,

@@ -2,7 +2,7 @@
 // Every address is canonical text (see ip.ts); every default the API server
 // would fill in is filled in here, so planners never see "maybe" fields.
 
-import type { Diagnostic, Protocol } from '../plan/types.ts';
+import type { Diagnostic, Protocol } from '../net/index.ts';
 
 export type { Protocol };
 
@@ -40,6 +40,10 @@ export interface ServiceModel {
   key: string;
   namespace: string;
   name: string;
+  /** metadata.creationTimestamp as canonical UTC ISO text ("2026-12-07T06:30:08.000Z"); '' when absent (files). */
+  created: string;
+  /** metadata.uid; '' when absent. */
+  uid: string;
   type: ServiceType;
   /** Canonical ClusterIPs, primary first; empty for headless and ExternalName. */
   clusterIPs: string[];

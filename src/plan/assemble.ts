@@ -1,11 +1,13 @@
 // Turn per-Service contributions into the sorted, de-duplicated FamilyPlans.
 // Shared ordering rules live here so the full and the incremental planner agree.
 
-import type { Family, FamilyPlan, IpsetSpec, IptablesPlan, VirtualServer } from './types.ts';
+import type { Diagnostic, Family } from '../net/index.ts';
+import type { FamilyPlan, IpsetSpec, IptablesPlan, VirtualServer } from './types.ts';
 import type { PlanContext } from './context.ts';
 import { IPSET_DEFS, ipsetName } from './ipsets.ts';
 import { renderIptables, type IptablesInput } from './iptables.ts';
-import { addrKey, cat, type FamilyContribution, type NoNodeAccess } from './service.ts';
+import { addrKey, cat, type FamilyContribution } from './service.ts';
+import { conflictDiagnostic, isSelfDuplicate, preferClaim, type Claim, type NoNodeAccess } from './claims.ts';
 
 export const cmpStr = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
@@ -14,9 +16,17 @@ export function vsSortKey(vs: Pick<VirtualServer, 'protocol' | 'address' | 'port
   return cat(vs.protocol, '|', addrKey(vs.address), '|', String(vs.port).padStart(5, '0'));
 }
 
-/** Two Services claiming one ip:port/protocol: the lexically first Service wins, deterministically. */
-export function preferVS(a: VirtualServer, b: VirtualServer): number {
-  return cmpStr(a.service, b.service) || cmpStr(a.kind, b.kind);
+/** The diagnostics of one key's claims, sorted winner first: one per losing claim (not for an address a Service lists twice). */
+export function conflictsOf(sorted: readonly Claim[], out: Diagnostic[]): void {
+  const w = sorted[0]!;
+  for (let i = 1; i < sorted.length; i++) if (!isSelfDuplicate(w, sorted[i]!)) out.push(conflictDiagnostic(w, sorted[i]!));
+}
+
+/** Add (sign 1) or take back (sign -1) what owning a claim brings: its members and its no-node-access entry. */
+export function claimExtras(cl: Claim, each: (set: string, member: string) => void, nna: (e: NoNodeAccess) => void): void {
+  const mm = cl.members;
+  for (let i = 0; i < mm.length; i += 2) each(mm[i]!, mm[i + 1]!);
+  if (cl.noNodeAccess) nna(cl.noNodeAccess);
 }
 
 export function boundText(ip: string): string {
@@ -89,33 +99,49 @@ function sortUnique(xs: string[]): string[] {
 /** Collects one family's contributions for a full assembly (contributions can be dropped once added). */
 export class FamilyAccumulator {
   private readonly vsKeys: string[] = [];
-  private readonly vsByKey = new Map<string, VirtualServer>();
+  /** Sort key → the claims on it (usually one). */
+  private readonly byKey = new Map<string, Claim | Claim[]>();
   private readonly bound: string[] = [];
   private readonly members = new Map<string, string[]>();
   private readonly nna = new Map<string, NoNodeAccess>();
 
   add(c: FamilyContribution): void {
-    for (const vs of c.virtualServers) {
+    for (const cl of c.claims) {
       // The sort key identifies (protocol, address, port) as well as the contract's key does.
-      const k = vsSortKey(vs);
-      const cur = this.vsByKey.get(k);
-      if (cur === undefined) { this.vsByKey.set(k, vs); this.vsKeys.push(k); }
-      else if (preferVS(vs, cur) < 0) this.vsByKey.set(k, vs);
+      const k = vsSortKey(cl.vs);
+      const cur = this.byKey.get(k);
+      if (cur === undefined) { this.byKey.set(k, cl); this.vsKeys.push(k); }
+      else if (Array.isArray(cur)) cur.push(cl);
+      else this.byKey.set(k, [cur, cl]);
     }
     for (const b of c.bound) this.bound.push(b);
     const mm = c.members;
-    for (let i = 0; i < mm.length; i += 2) {
-      const set = mm[i]!;
-      let l = this.members.get(set);
-      if (!l) this.members.set(set, (l = []));
-      l.push(mm[i + 1]!);
-    }
-    for (const e of c.noNodeAccess) this.nna.set(noNodeAccessId(e), e);
+    for (let i = 0; i < mm.length; i += 2) this.member(mm[i]!, mm[i + 1]!);
   }
 
-  finish(): FamilyAggregate {
+  private member(set: string, m: string): void {
+    let l = this.members.get(set);
+    if (!l) this.members.set(set, (l = []));
+    l.push(m);
+  }
+
+  /** The aggregate, and one diagnostic per losing claim into `conflicts`. */
+  finish(conflicts: Diagnostic[] = []): FamilyAggregate {
     this.vsKeys.sort(); // default sort = code-unit order = cmpStr, natively
-    const virtualServers = this.vsKeys.map((k) => this.vsByKey.get(k)!);
+    const virtualServers: VirtualServer[] = [];
+    const onMember = (set: string, m: string): void => this.member(set, m);
+    const onNna = (e: NoNodeAccess): void => { this.nna.set(noNodeAccessId(e), e); };
+    for (const k of this.vsKeys) {
+      const cur = this.byKey.get(k)!;
+      let winner: Claim;
+      if (Array.isArray(cur)) {
+        cur.sort(preferClaim);
+        winner = cur[0]!;
+        conflictsOf(cur, conflicts);
+      } else winner = cur;
+      virtualServers.push(winner.vs);
+      claimExtras(winner, onMember, onNna);
+    }
     for (const l of this.members.values()) sortUnique(l);
     return {
       virtualServers,

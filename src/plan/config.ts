@@ -1,8 +1,8 @@
 // Node-level settings of the planner: the kube-proxy flags that change the plan.
 
-import type { Diagnostic, Family } from './types.ts';
+import type { Diagnostic, Family } from '../net/index.ts';
 import { isKnownScheduler, IPVS_SCHEDULERS } from '../model/scheduler.ts';
-import { parseCIDR, parseIP } from '../model/ip.ts';
+import { canonicalNetwork, parseCIDR, parseIP } from '../net/index.ts';
 
 export interface NodeConfig {
   /** Which node's view: local endpoints, node addresses, zone (kube-proxy --hostname-override). */
@@ -25,6 +25,13 @@ export interface NodeConfig {
   randomFully: boolean;
   /** Node addresses to use instead of the Node object's InternalIP/ExternalIP addresses. */
   nodeIPs?: string[];
+  /**
+   * The API server's --service-node-port-range: a Service with a nodePort or healthCheckNodePort
+   * outside it is refused, as the API server would. Default 30000-32767 (the API server's) for
+   * manifests from files; null for the agent, whose objects the API server already checked against
+   * its own, possibly different, range.
+   */
+  nodePortRange: { min: number; max: number } | null;
   /** Families to plan; default: those the node (or the cluster CIDRs) have, IPv4 when nothing says. */
   families?: Family[];
   /**
@@ -35,6 +42,8 @@ export interface NodeConfig {
 }
 
 export const DEFAULT_SCHEDULER = 'rr';
+/** kube-apiserver's default --service-node-port-range. */
+export const DEFAULT_NODE_PORT_RANGE = Object.freeze({ min: 30000, max: 32767 });
 
 /** A DNS-1123 subdomain (Kubernetes' node names): lower-case labels joined by dots, at most 253 characters. */
 const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -52,6 +61,7 @@ export function defaultNodeConfig(over: Partial<NodeConfig> = {}): NodeConfig {
     excludeCIDRs: [],
     strictARP: false,
     randomFully: true,
+    nodePortRange: { ...DEFAULT_NODE_PORT_RANGE },
     ...over,
   };
 }
@@ -68,18 +78,20 @@ export function validateNodeConfig(cfg: NodeConfig): Diagnostic[] {
   }
   if (!isKnownScheduler(cfg.scheduler)) d('scheduler', `unknown IPVS scheduler ${JSON.stringify(cfg.scheduler)} (known: ${IPVS_SCHEDULERS.join(', ')})`);
   if (!Number.isInteger(cfg.masqueradeBit) || cfg.masqueradeBit < 0 || cfg.masqueradeBit > 31) d('masqueradeBit', `must be 0..31, got ${cfg.masqueradeBit}`);
+  const r = cfg.nodePortRange;
+  if (r && !(Number.isInteger(r.min) && Number.isInteger(r.max) && r.min >= 1 && r.min <= r.max && r.max <= 65535)) d('nodePortRange', `must be MIN-MAX within 1-65535, got ${r.min}-${r.max}`);
   const perFamily = new Map<number, string>();
   cfg.clusterCIDRs.forEach((c, i) => {
-    const p = parseCIDR(c);
+    const p = parseCIDR(c, 'keep');
     if (!p) return d(`clusterCIDRs[${i}]`, `${JSON.stringify(c)} is not a valid CIDR`);
-    if (perFamily.has(p.family)) d(`clusterCIDRs[${i}]`, `second IPv${p.family} cluster CIDR; only ${perFamily.get(p.family)} is used`, 'warning');
-    else perFamily.set(p.family, p.text);
+    if (perFamily.has(p.ip.family)) d(`clusterCIDRs[${i}]`, `second IPv${p.ip.family} cluster CIDR; only ${perFamily.get(p.ip.family)} is used`, 'warning');
+    else perFamily.set(p.ip.family, canonicalNetwork(p));
   });
   cfg.nodePortAddresses.forEach((c, i) => {
-    if (c !== 'primary' && !parseCIDR(c)) d(`nodePortAddresses[${i}]`, `${JSON.stringify(c)} is not a valid CIDR or "primary"`);
+    if (c !== 'primary' && !parseCIDR(c, 'keep')) d(`nodePortAddresses[${i}]`, `${JSON.stringify(c)} is not a valid CIDR or "primary"`);
   });
   cfg.excludeCIDRs.forEach((c, i) => {
-    if (!parseCIDR(c)) d(`excludeCIDRs[${i}]`, `${JSON.stringify(c)} is not a valid CIDR`);
+    if (!parseCIDR(c, 'keep')) d(`excludeCIDRs[${i}]`, `${JSON.stringify(c)} is not a valid CIDR`);
   });
   (cfg.nodeIPs ?? []).forEach((ip, i) => {
     if (!parseIP(ip)) d(`nodeIPs[${i}]`, `${JSON.stringify(ip)} is not a valid IP address`);

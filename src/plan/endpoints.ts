@@ -2,7 +2,7 @@
 // selection (pkg/proxy/topology.go): ready first, else serving+terminating;
 // Local policies; topology hints.
 
-import type { Family, Protocol } from './types.ts';
+import type { Family, Protocol } from '../net/index.ts';
 import type { EndpointSliceModel } from '../model/types.ts';
 import { addrKey } from './addr.ts';
 

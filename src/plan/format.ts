@@ -1,14 +1,12 @@
 // Text renderings of a Plan for the real tools: `ipvsadm -R`, `ipset restore`,
 // `iptables-restore --noflush`, and JSON.
 
-import type { Family, FamilyPlan, Plan, VirtualServer } from './types.ts';
+import type { Family } from '../net/index.ts';
+import type { FamilyPlan, Plan, VirtualServer } from './types.ts';
 import { IPSET_BY_NAME } from './ipsets.ts';
+import { joinHostPort } from '../net/index.ts';
 
 const PROTO_FLAG: Record<VirtualServer['protocol'], string> = { TCP: '-t', UDP: '-u', SCTP: '--sctp-service' };
-
-function hostPort(ip: string, port: number): string {
-  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
-}
 
 /** ipvsadm names the generic scheduler flag bits after the scheduler (sh-*, mh-*) or flag-N. */
 function schedFlagName(flag: string, scheduler: string): string | undefined {
@@ -27,7 +25,7 @@ export function formatIpvsadm(plan: Plan, family: Family | 'all' = 'all'): strin
   const lines: string[] = [];
   for (const fp of selectFamilies(plan, family)) {
     for (const vs of fp.virtualServers) {
-      const svc = `${PROTO_FLAG[vs.protocol]} ${hostPort(vs.address, vs.port)}`;
+      const svc = `${PROTO_FLAG[vs.protocol]} ${joinHostPort(vs.address, vs.port)}`;
       let a = `-A ${svc} -s ${vs.scheduler}`;
       if (vs.flags.includes('persistent')) a += ` -p ${vs.timeout}`;
       const sched = vs.flags.map((f) => schedFlagName(f, vs.scheduler)).filter((x) => x !== undefined);
@@ -36,7 +34,7 @@ export function formatIpvsadm(plan: Plan, family: Family | 'all' = 'all'): strin
       lines.push(a);
       for (const rs of vs.realServers) {
         const fwd = rs.forward === 'masq' ? '-m' : rs.forward === 'tunnel' ? '-i' : '-g';
-        lines.push(`-a ${svc} -r ${hostPort(rs.address, rs.port)} ${fwd} -w ${rs.weight}`);
+        lines.push(`-a ${svc} -r ${joinHostPort(rs.address, rs.port)} ${fwd} -w ${rs.weight}`);
       }
     }
   }

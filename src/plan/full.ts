@@ -1,6 +1,7 @@
 // buildPlan: the whole plan from scratch (pure).
 
-import type { Diagnostic, HealthCheckNodePort, Plan } from './types.ts';
+import type { Diagnostic } from '../net/index.ts';
+import type { HealthCheckNodePort, Plan } from './types.ts';
 import type { ClusterState, EndpointSliceModel, NodeModel, ServiceModel } from '../model/types.ts';
 import { compareDiagnostics } from '../model/diagnostics.ts';
 import { validateNodeConfig, type NodeConfig } from './config.ts';
@@ -61,9 +62,11 @@ export function buildPlan(state: PlanInput, cfg: NodeConfig): Plan {
   };
   for (const k of services.keys()) visit(k);
   for (const k of slices.keys()) if (!services.has(k)) visit(k);
+  // finish() adds one diagnostic per losing address claim.
+  const families = ctx.families.map((f) => familyPlan(f, acc.get(f)!.finish(diags), ctx));
   return {
     node: ctx.nodeName,
-    families: ctx.families.map((f) => familyPlan(f, acc.get(f)!.finish(), ctx)),
+    families,
     healthCheckNodePorts: hc.sort((a, b) => cmpStr(a.service, b.service)),
     diagnostics: dedupeSorted(diags.sort(compareDiagnostics)),
   };

@@ -3,7 +3,8 @@
 // recomputation plus a few sorted inserts. plan() must always equal
 // buildPlan() over the same objects (checked by a property test).
 
-import type { Diagnostic, Family, FamilyPlan, HealthCheckNodePort, Plan } from './types.ts';
+import type { Diagnostic, Family } from '../net/index.ts';
+import type { FamilyPlan, HealthCheckNodePort, Plan } from './types.ts';
 import { virtualServerKey } from './types.ts';
 import type { EndpointSliceModel, NodeModel, ServiceModel } from '../model/types.ts';
 import { parseService } from '../model/service.ts';
@@ -13,8 +14,9 @@ import { objectRef } from '../model/common.ts';
 import { compareDiagnostics } from '../model/diagnostics.ts';
 import type { NodeConfig } from './config.ts';
 import { buildContext, type PlanContext } from './context.ts';
-import { addrKey, computeService, type FamilyContribution, type NoNodeAccess, type ServiceContribution } from './service.ts';
-import { boundText, cmpStr, familyPlan, noNodeAccessId, vsSortKey } from './assemble.ts';
+import { addrKey, computeService, type FamilyContribution, type ServiceContribution } from './service.ts';
+import { boundText, claimExtras, cmpStr, conflictsOf, familyPlan, noNodeAccessId, vsSortKey } from './assemble.ts';
+import type { Claim, NoNodeAccess } from './claims.ts';
 import { configDiagnostics, dedupeSorted, localNode, type PlanInput } from './full.ts';
 import { SortedBag, VirtualServerIndex } from './sorted.ts';
 
@@ -34,30 +36,39 @@ class FamilyState {
 
   apply(c: FamilyContribution, sign: 1 | -1): void {
     this.dirty = true;
-    for (const v of c.virtualServers) {
-      this.onChange(virtualServerKey(v));
+    for (const cl of c.claims) {
+      // A losing claim's key still counts as changed: the winner's virtual server is the same
+      // object then, and the reconciler compares it with the kernel at no cost.
+      this.onChange(virtualServerKey(cl.vs));
       // The sort key identifies (protocol, address, port) uniquely, so it doubles as the index key.
-      const key = vsSortKey(v);
-      if (sign > 0) this.vs.add(key, key, v);
-      else this.vs.remove(key, v);
+      const key = vsSortKey(cl.vs);
+      const [before, after] = sign > 0 ? this.vs.add(key, key, cl) : this.vs.remove(key, cl);
+      // Only the winning claim's members are in the sets: move them when the winner changes.
+      if (before === after) continue;
+      if (before) this.claim(before, -1);
+      if (after) this.claim(after, 1);
     }
     for (const b of c.bound) {
       if (sign > 0) this.bound.add(addrKey(b), boundText(b));
       else this.bound.remove(addrKey(b));
     }
     const mm = c.members;
-    for (let i = 0; i < mm.length; i += 2) {
-      const set = mm[i]!;
-      const m = mm[i + 1]!;
-      let bag = this.members.get(set);
-      if (!bag) this.members.set(set, (bag = new SortedBag<string>(true)));
-      if (sign > 0) bag.add(m, m);
-      else bag.remove(m);
-    }
-    for (const e of c.noNodeAccess) {
-      if (sign > 0) this.nna.add(noNodeAccessId(e), e);
-      else this.nna.remove(noNodeAccessId(e));
-    }
+    for (let i = 0; i < mm.length; i += 2) this.member(mm[i]!, mm[i + 1]!, sign);
+  }
+
+  private member(set: string, m: string, sign: 1 | -1): void {
+    let bag = this.members.get(set);
+    if (!bag) this.members.set(set, (bag = new SortedBag<string>(true)));
+    if (sign > 0) bag.add(m, m);
+    else bag.remove(m);
+  }
+
+  private claim(cl: Claim, sign: 1 | -1): void {
+    claimExtras(
+      cl,
+      (set, m) => this.member(set, m, sign),
+      (e) => (sign > 0 ? this.nna.add(noNodeAccessId(e), e) : this.nna.remove(noNodeAccessId(e))),
+    );
   }
 
   plan(family: Family, ctx: PlanContext): FamilyPlan {
@@ -90,6 +101,8 @@ export class IncrementalPlanner {
   private readonly parseDiags = new Map<string, Diagnostic[]>();
   private readonly svcDiags = new Map<string, Diagnostic[]>();
   private cfgDiags: Diagnostic[] = [];
+  private conflictDiags: Diagnostic[] = [];
+  private conflictsStale = true;
   private diagCache: Diagnostic[] | null = null;
   private readonly health = new Map<string, HealthCheckNodePort>();
   private healthCache: HealthCheckNodePort[] | null = null;
@@ -173,8 +186,16 @@ export class IncrementalPlanner {
   }
 
   plan(): Plan {
+    // Address conflicts are a property of all Services together: recomputed when a contested key changed.
+    if (this.conflictsStale) {
+      const conflicts: Diagnostic[] = [];
+      for (const f of this.families.values()) for (const claims of f.vs.contestedClaims()) conflictsOf(claims, conflicts);
+      this.conflictDiags = conflicts;
+      this.conflictsStale = false;
+      this.diagCache = null;
+    }
     if (this.diagCache === null) {
-      const all: Diagnostic[] = [...this.cfgDiags];
+      const all: Diagnostic[] = [...this.cfgDiags, ...this.conflictDiags];
       for (const d of this.parseDiags.values()) all.push(...d);
       for (const d of this.svcDiags.values()) all.push(...d);
       this.diagCache = dedupeSorted(all.sort(compareDiagnostics));
@@ -239,7 +260,13 @@ export class IncrementalPlanner {
   }
 
   private applyContribution(c: ServiceContribution, sign: 1 | -1): void {
-    for (const fc of c.families) this.families.get(fc.family)?.apply(fc, sign);
+    for (const fc of c.families) {
+      const f = this.families.get(fc.family);
+      if (!f) continue;
+      const v = f.vs.contestedVersion;
+      f.apply(fc, sign);
+      if (f.vs.contestedVersion !== v) this.conflictsStale = true;
+    }
     if (sign > 0) {
       if (c.healthCheck) { this.health.set(c.key, c.healthCheck); this.healthCache = null; }
       if (c.diagnostics.length > 0) { this.svcDiags.set(c.key, c.diagnostics); this.diagCache = null; }
@@ -255,6 +282,7 @@ export class IncrementalPlanner {
     this.cfgDiags = configDiagnostics(this.cfg, node);
     this.families = new Map(this.ctx.families.map((f) => [f, new FamilyState(this.noteChange)]));
     this.changedKeys = null; // every virtual server may have changed
+    this.conflictsStale = true;
     this.contributions.clear();
     this.health.clear();
     this.svcDiags.clear();

@@ -1,7 +1,8 @@
 // kube-proxy's ipsets (rules/ipsets.json): names per family and member syntax.
 
 import { readFileSync } from 'node:fs';
-import type { Family, IpsetType } from './types.ts';
+import type { Family } from '../net/index.ts';
+import type { IpsetType } from './types.ts';
 
 export interface IpsetDef {
   name: string;

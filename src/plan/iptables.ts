@@ -2,7 +2,8 @@
 // iptables-restore payload for one family.
 
 import { readFileSync } from 'node:fs';
-import type { Family, IptablesJump, IptablesPlan } from './types.ts';
+import type { Family } from '../net/index.ts';
+import type { IptablesJump, IptablesPlan } from './types.ts';
 import { IPSET_BY_NAME, ipsetName } from './ipsets.ts';
 import type { NoNodeAccess } from './service.ts';
 

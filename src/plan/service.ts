@@ -4,30 +4,29 @@
 // function of (Service, its EndpointSlices, node context), which is what makes
 // incremental planning cheap: a change recomputes only the touched Service.
 
-import type { Diagnostic, Family, HealthCheckNodePort, RealServer, VirtualServer, VirtualServerFlag } from './types.ts';
+import type { Diagnostic, Family } from '../net/index.ts';
+import type { HealthCheckNodePort, RealServer, VirtualServer, VirtualServerFlag } from './types.ts';
 import type { EndpointSliceModel, ServiceModel, ServicePortModel } from '../model/types.ts';
-import { cidrContains, parseCIDR } from '../model/ip.ts';
+import { canonicalNetwork, contains, formatIP, network, parseCIDR } from '../net/index.ts';
 import { addrKey } from './addr.ts';
 export { addrKey };
 import { LABEL_SERVICE_NAME } from '../model/endpointslice.ts';
+import { nodePortProblem } from '../model/apivalidation.ts';
 import type { FamilyContext, PlanContext } from './context.ts';
 import { categorize, endpointsForFamily, portKey, selectEndpoints, type Endpoint } from './endpoints.ts';
 import { SET } from './ipsets.ts';
+import { ownerRank, type Claim, type NoNodeAccess } from './claims.ts';
 
-export interface NoNodeAccess {
-  ip: string;
-  proto: string;
-  port: number;
-}
+export type { NoNodeAccess, Claim };
 
 export interface FamilyContribution {
   family: Family;
-  virtualServers: VirtualServer[];
+  /** One per virtual server this Service asks for; only the winning claim on a key is planned (claims.ts). */
+  claims: Claim[];
   /** Addresses for kube-ipvs0 (bare IPs). */
   bound: string[];
-  /** Flat pairs: set base name, member, set base name, member, … (fewer allocations than tuples). */
+  /** ipset members not tied to a claim, as flat pairs: set base name, member, … (fewer allocations than tuples). */
   members: string[];
-  noNodeAccess: NoNodeAccess[];
 }
 
 export interface ServiceContribution {
@@ -40,8 +39,6 @@ export interface ServiceContribution {
 }
 
 const SORT = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
-const NONE: string[] = [];
-const NO_NNA: NoNodeAccess[] = [];
 const NO_DIAGS: Diagnostic[] = [];
 
 /**
@@ -82,6 +79,17 @@ export function computeService(svc: ServiceModel | undefined, slices: readonly E
     return out;
   }
   if (!servesService(svc, ctx)) return out;
+  // The API server refuses a Service with a port outside its node port range; so does the planner.
+  const range = ctx.cfg.nodePortRange;
+  if (range) {
+    const bad = (field: string, port: number): void => {
+      const p = nodePortProblem(port, range);
+      if (p) out.diagnostics.push({ kind: 'Service', object: svc.key, field, reason: p, severity: 'error' });
+    };
+    svc.ports.forEach((p, i) => bad(`spec.ports[${i}].nodePort`, p.nodePort));
+    bad('spec.healthCheckNodePort', svc.healthCheckNodePort);
+    if (out.diagnostics.length > 0) return out;
+  }
 
   // Slice ports that match no Service port never carry traffic: say so.
   const svcPorts = new Set(svc.ports.map((p) => portKey(p.name, p.protocol)));
@@ -103,6 +111,16 @@ export function computeService(svc: ServiceModel | undefined, slices: readonly E
     out.families.push(fc.contribution);
     hcLocal = Math.max(hcLocal, fc.localReady);
   }
+  if (out.families.length === 0) {
+    // Not an error (a single-stack IPv6 Service on an IPv4 node is normal), but never silent.
+    out.diagnostics.push({
+      kind: 'Service',
+      object: svc.key,
+      field: 'spec.clusterIPs',
+      reason: `no ClusterIP of the families this node plans (IPv${ctx.families.join(', IPv')}): ${svc.clusterIPs.join(', ')}; not served by this node`,
+      severity: 'warning',
+    });
+  }
   if (svc.type === 'LoadBalancer' && svc.externalTrafficPolicy === 'Local' && svc.healthCheckNodePort > 0 && out.families.length > 0) {
     out.healthCheck = { service: svc.key, port: svc.healthCheckNodePort, localEndpoints: Math.max(0, hcLocal) };
   }
@@ -118,10 +136,13 @@ function familyContribution(
   ctx: PlanContext,
 ): { contribution: FamilyContribution; localReady: number } {
   const family = fctx.family;
-  const c: FamilyContribution = { family, virtualServers: [], bound: [], members: [], noNodeAccess: [] };
-  const externalIPs = svc.externalIPs.length === 0 ? NONE : svc.externalIPs.filter((ip) => familyOf(ip) === family);
-  const lbIPs = svc.loadBalancerIngress.length === 0 ? NONE : svc.loadBalancerIngress.filter((i) => i.ip !== undefined && i.ipMode === 'VIP' && familyOf(i.ip) === family).map((i) => i.ip!);
-  const sourceRanges = lbIPs.length === 0 ? [] : svc.loadBalancerSourceRanges.map((r) => parseCIDR(r)!).filter((r) => r.family === family);
+  const c: FamilyContribution = { family, claims: [], bound: [], members: [] };
+  const owner = ownerRank(svc.created, svc.uid, svc.key);
+  // Addresses of this family with the index of their field; an address listed twice claims once.
+  const externalIPs = indexed(svc.externalIPs, family);
+  const lbIPs = indexed(svc.loadBalancerIngress.map((i) => (i.ip !== undefined && i.ipMode === 'VIP' ? i.ip : '')), family);
+  const sourceRanges = lbIPs.length === 0 ? [] : svc.loadBalancerSourceRanges.map((r) => parseCIDR(r, 'keep')!).filter((r) => r.ip.family === family);
+  const clusterIPField = `spec.clusterIPs[${svc.clusterIPs.indexOf(clusterIP)}]`;
   // apiservice.ExternalPolicyLocal: Local only counts for externally reachable Services.
   const externallyReachable = svc.type === 'LoadBalancer' || svc.type === 'NodePort' || svc.externalIPs.length > 0;
   const externalLocal = externallyReachable && svc.externalTrafficPolicy === 'Local';
@@ -138,7 +159,7 @@ function familyContribution(
   const bound = new Set<string>();
   const localReadyIPs = new Set<string>();
 
-  for (const sp of svc.ports) {
+  svc.ports.forEach((sp, portIndex) => {
     const proto = sp.protocol.toLowerCase();
     const all = epsByPort.get(portKey(sp.name, sp.protocol)) ?? [];
     for (const ep of all) {
@@ -153,84 +174,89 @@ function familyContribution(
     const externalRS = externalLocal === internalLocal ? internalRS : realServers(selectEndpoints(sel, externalLocal));
 
     const service = cat(svc.key, ':', sp.name);
-    const vs = (address: string, port: number, kind: VirtualServer['kind'], rs: RealServer[]): void => {
-      c.virtualServers.push({
-        family,
-        address,
-        protocol: sp.protocol,
-        port,
-        scheduler: sched,
-        flags,
-        timeout,
-        netmask,
-        realServers: rs,
-        service,
-        kind,
-      });
+    const claim = (address: string, port: number, kind: VirtualServer['kind'], rs: RealServer[], field: string, members: string[], noNodeAccess?: NoNodeAccess): void => {
+      const vs: VirtualServer = { family, address, protocol: sp.protocol, port, scheduler: sched, flags, timeout, netmask, realServers: rs, service, kind };
+      c.claims.push(noNodeAccess ? { vs, owner, field, members, noNodeAccess } : { vs, owner, field, members });
     };
 
     // ClusterIP.
-    c.members.push(SET.clusterIP, cat(clusterIP, ',', proto, ':', sp.port));
-    vs(clusterIP, sp.port, 'clusterIP', internalRS);
+    claim(clusterIP, sp.port, 'clusterIP', internalRS, clusterIPField, [SET.clusterIP, cat(clusterIP, ',', proto, ':', sp.port)]);
     bound.add(clusterIP);
 
     // External IPs.
-    for (const ip of externalIPs) {
-      c.members.push(externalLocal ? SET.externalIPLocal : SET.externalIP, cat(ip, ',', proto, ':', sp.port));
-      vs(ip, sp.port, 'externalIP', externalRS);
+    for (const [ip, i] of externalIPs) {
+      claim(ip, sp.port, 'externalIP', externalRS, `spec.externalIPs[${i}]`, [externalLocal ? SET.externalIPLocal : SET.externalIP, cat(ip, ',', proto, ':', sp.port)]);
       if (!fctx.nodeAddresses.has(ip)) bound.add(ip);
     }
 
     // Load-balancer ingress IPs.
-    for (const ip of lbIPs) {
+    for (const [ip, i] of lbIPs) {
       const entry = cat(ip, ',', proto, ':', sp.port);
-      c.members.push(SET.loadBalancer, entry);
-      if (externalLocal) c.members.push(SET.loadBalancerLocal, entry);
+      const m: string[] = [SET.loadBalancer, entry];
+      if (externalLocal) m.push(SET.loadBalancerLocal, entry);
+      let nna: NoNodeAccess | undefined;
       if (sourceRanges.length > 0) {
-        c.members.push(SET.loadBalancerFW, entry);
+        m.push(SET.loadBalancerFW, entry);
         let allowFromNode = false;
         for (const r of sourceRanges) {
-          c.members.push(SET.loadBalancerSourceCIDR, cat(entry, ',', r.prefix === netmask ? r.address : r.text));
-          if (fctx.primaryIP && cidrContains(r, fctx.primaryIP)) allowFromNode = true;
+          m.push(SET.loadBalancerSourceCIDR, cat(entry, ',', r.prefix === netmask ? formatIP(network(r)) : canonicalNetwork(r)));
+          if (fctx.primaryIP && contains(r, fctx.primaryIP)) allowFromNode = true;
         }
-        if (allowFromNode) c.members.push(SET.loadBalancerSourceIP, cat(entry, ',', ip));
-        else c.noNodeAccess.push({ ip, proto, port: sp.port });
+        if (allowFromNode) m.push(SET.loadBalancerSourceIP, cat(entry, ',', ip));
+        else nna = { ip, proto, port: sp.port };
       }
-      vs(ip, sp.port, 'loadBalancer', externalRS);
+      claim(ip, sp.port, 'loadBalancer', externalRS, `status.loadBalancer.ingress[${i}].ip`, m, nna);
       if (!fctx.nodeAddresses.has(ip)) bound.add(ip);
     }
 
     // NodePort on every selected node address.
     if (sp.nodePort !== 0 && fctx.nodePortIPs.length > 0) {
-      nodePortMembers(c, sp, fctx.nodePortIPs, externalLocal);
-      for (const ip of fctx.nodePortIPs) vs(ip, sp.nodePort, 'nodePort', externalRS);
+      const field = `spec.ports[${portIndex}].nodePort`;
+      // TCP and UDP sets hold the bare port: one members array shared by every node address's claim.
+      const shared = sp.protocol === 'SCTP' ? undefined : nodePortMembers(sp, '', externalLocal);
+      for (const ip of fctx.nodePortIPs) claim(ip, sp.nodePort, 'nodePort', externalRS, field, shared ?? nodePortMembers(sp, ip, externalLocal));
     }
 
     // kube-proxy skips the rest of a NodePort port (health check set included) when no node address serves it.
     if (svc.type === 'LoadBalancer' && externalLocal && svc.healthCheckNodePort > 0 && (sp.nodePort === 0 || fctx.nodePortIPs.length > 0)) {
       c.members.push(SET.healthCheckNodePort, String(svc.healthCheckNodePort));
     }
-  }
+  });
   for (const ip of bound) {
     c.bound.push(ip);
     c.members.push(SET.ipvsIPs, ip);
   }
   // Arrays grown by push keep spare capacity; the contribution lives as long as the Service.
-  c.virtualServers = c.virtualServers.slice();
+  c.claims = c.claims.slice();
   c.members = c.members.slice();
   c.bound = c.bound.slice();
-  if (c.noNodeAccess.length === 0) c.noNodeAccess = NO_NNA;
   return { contribution: c, localReady: localReadyIPs.size };
 }
 
-function nodePortMembers(c: FamilyContribution, sp: ServicePortModel, nodeIPs: string[], local: boolean): void {
+/** [address, index in the field] for the addresses of one family, first occurrence only ('' entries skipped). */
+function indexed(ips: readonly string[], family: Family): Array<[string, number]> {
+  if (ips.length === 0) return [];
+  const out: Array<[string, number]> = [];
+  const seen = new Set<string>();
+  ips.forEach((ip, i) => {
+    if (ip === '' || familyOf(ip) !== family || seen.has(ip)) return;
+    seen.add(ip);
+    out.push([ip, i]);
+  });
+  return out;
+}
+
+/** The ipset members of one node address's NodePort claim (TCP/UDP sets hold the bare port, SCTP the ip,port). */
+function nodePortMembers(sp: ServicePortModel, ip: string, local: boolean): string[] {
+  const out: string[] = [];
   const add = (set: string, setLocal: string, member: string): void => {
-    c.members.push(set, member);
-    if (local) c.members.push(setLocal, member);
+    out.push(set, member);
+    if (local) out.push(setLocal, member);
   };
   if (sp.protocol === 'TCP') add(SET.nodePortTCP, SET.nodePortLocalTCP, String(sp.nodePort));
   else if (sp.protocol === 'UDP') add(SET.nodePortUDP, SET.nodePortLocalUDP, String(sp.nodePort));
-  else for (const ip of nodeIPs) add(SET.nodePortSCTP, SET.nodePortLocalSCTP, cat(ip, ',sctp:', sp.nodePort));
+  else add(SET.nodePortSCTP, SET.nodePortLocalSCTP, cat(ip, ',sctp:', sp.nodePort));
+  return out;
 }
 
 function realServers(eps: readonly Endpoint[]): RealServer[] {

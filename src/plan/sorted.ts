@@ -1,9 +1,10 @@
 // Small sorted containers for incremental assembly: a counted bag (several
 // Services may add the same ipset member) and the virtual-server index (several
-// Services may claim one ip:port; the preferred one wins).
+// Services may claim one ip:port; the rule in claims.ts picks the winner).
 
 import type { VirtualServer } from './types.ts';
-import { cmpStr, preferVS } from './assemble.ts';
+import { cmpStr } from './assemble.ts';
+import { preferClaim, type Claim } from './claims.ts';
 
 function lowerBound(keys: readonly string[], k: string): number {
   let lo = 0;
@@ -83,14 +84,16 @@ export class SortedBag<T> {
 interface VsEntry {
   key: string;
   sortKey: string;
-  candidates: VirtualServer[];
+  /** Sorted by preferClaim: the winner first. */
+  candidates: Claim[];
 }
 
 /**
- * Virtual servers by key; several Services may claim one key, the preferred one
- * wins. Entries emptied by a removal are dropped lazily (an update re-adds them),
- * and a list() after changes that only swapped winners patches a copy of the
- * previous list instead of rebuilding it.
+ * Virtual servers by key; several Services may claim one key, the rule in claims.ts picks the
+ * winner. add() and remove() return the winner before and after, so the caller can move what
+ * owning the key brings (ipset members) from one claim to the other. Entries emptied by a removal
+ * are dropped lazily (an update re-adds them), and a list() after changes that only swapped
+ * winners patches a copy of the previous list instead of rebuilding it.
  */
 export class VirtualServerIndex {
   private readonly byKey = new Map<string, VsEntry>();
@@ -99,8 +102,12 @@ export class VirtualServerIndex {
   private cache: VirtualServer[] | null = [];
   private structural = false;
   private readonly touched = new Set<VsEntry>();
+  /** Entries with more than one claim (conflicts, or an address a Service lists twice). */
+  readonly contested = new Set<VsEntry>();
+  /** Bumped whenever the set of contested entries or their order may have changed. */
+  contestedVersion = 0;
 
-  add(key: string, sortKey: string, vs: VirtualServer): void {
+  add(key: string, sortKey: string, cl: Claim): [before: Claim | undefined, after: Claim] {
     let e = this.byKey.get(key);
     if (!e) {
       e = { key, sortKey, candidates: [] };
@@ -110,18 +117,35 @@ export class VirtualServerIndex {
       this.entries.splice(at, 0, e);
       this.structural = true;
     }
-    e.candidates.push(vs);
-    if (e.candidates.length > 1) e.candidates.sort(preferVS);
+    const before = e.candidates[0];
+    e.candidates.push(cl);
+    if (e.candidates.length > 1) {
+      e.candidates.sort(preferClaim);
+      this.contested.add(e);
+      this.contestedVersion++;
+    }
     this.touched.add(e);
+    return [before, e.candidates[0]!];
   }
 
-  remove(key: string, vs: VirtualServer): void {
+  remove(key: string, cl: Claim): [before: Claim | undefined, after: Claim | undefined] {
     const e = this.byKey.get(key);
-    if (!e) return;
-    const i = e.candidates.indexOf(vs);
-    if (i === -1) return;
+    if (!e) return [undefined, undefined];
+    const before = e.candidates[0];
+    const i = e.candidates.indexOf(cl);
+    if (i === -1) return [before, before];
     e.candidates.splice(i, 1);
+    if (this.contested.has(e)) {
+      this.contestedVersion++;
+      if (e.candidates.length < 2) this.contested.delete(e);
+    }
     this.touched.add(e);
+    return [before, e.candidates[0]];
+  }
+
+  /** The claims of every contested key, each sorted winner first. */
+  contestedClaims(): Iterable<readonly Claim[]> {
+    return [...this.contested].map((e) => e.candidates);
   }
 
   list(): VirtualServer[] {
@@ -135,10 +159,10 @@ export class VirtualServerIndex {
       this.structural = true;
     }
     if (this.structural || !this.cache) {
-      this.cache = this.entries.map((e) => e.candidates[0]!);
+      this.cache = this.entries.map((e) => e.candidates[0]!.vs);
     } else {
       const next = this.cache.slice();
-      for (const e of this.touched) next[lowerBound(this.keys, e.sortKey)] = e.candidates[0]!;
+      for (const e of this.touched) next[lowerBound(this.keys, e.sortKey)] = e.candidates[0]!.vs;
       this.cache = next;
     }
     this.touched.clear();

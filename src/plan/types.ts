@@ -4,8 +4,7 @@
 //
 // Everything here is plain data: JSON-serialisable, deterministic, sorted.
 
-export type Family = 4 | 6;
-export type Protocol = 'TCP' | 'UDP' | 'SCTP';
+import type { Diagnostic, Family, Protocol } from '../net/index.ts';
 
 /** Where a virtual server comes from: the kind of service address it serves. */
 export type VirtualServerKind = 'clusterIP' | 'externalIP' | 'loadBalancer' | 'nodePort';
@@ -76,18 +75,6 @@ export interface IptablesPlan {
   restore: string;
   /** (added by the planner) Jumps into KUBE-* chains from built-in chains, in kube-proxy's order. */
   jumps?: IptablesJump[];
-}
-
-/** A problem with one input object: printed on stderr, emitted as an Event by the agent. */
-export interface Diagnostic {
-  kind: 'Service' | 'EndpointSlice' | 'Node' | 'Config';
-  /** "namespace/name" (or just "name" for cluster-scoped objects). */
-  object: string;
-  /** JSON-path-ish field, e.g. "spec.ports[1].port". */
-  field: string;
-  reason: string;
-  /** error: the object (or that part of it) was skipped. warning: planned with a substitution. */
-  severity: 'error' | 'warning';
 }
 
 /** One ETP=Local service's health-check node port, served by the agent. */

@@ -2,7 +2,7 @@
 // another interface (an externalIP or LB IP already on a NIC stays there);
 // unbind what is on kube-ipvs0 and no longer planned.
 
-import { canonicalIp } from '../kernel/link.ts';
+import { formatIP, hostOf, requireIP } from '../net/index.ts';
 
 export interface AddressDiff {
   bind: string[];
@@ -12,8 +12,8 @@ export interface AddressDiff {
 }
 
 export function diffAddresses(want: Iterable<string>, bound: Iterable<string>, elsewhere: ReadonlySet<string>): AddressDiff {
-  const w = new Set([...want].map((a) => canonicalIp(a.split('/')[0]!)));
-  const b = new Set([...bound].map((a) => canonicalIp(a)));
+  const w = new Set([...want].map((a) => formatIP(hostOf(a) ?? requireIP(a))));
+  const b = new Set([...bound].map((a) => formatIP(requireIP(a))));
   const bind: string[] = [];
   const heldElsewhere: string[] = [];
   for (const a of w) {

@@ -7,7 +7,7 @@
 
 import type { FamilyPlan } from '../plan/types.ts';
 import type { LinkAdapter } from '../kernel/link.ts';
-import { canonicalIp } from '../kernel/link.ts';
+import { formatIP, hostOf, ipFamily, requireIP } from '../net/index.ts';
 import { diffAddresses } from './address-diff.ts';
 import type { SyncContext } from './result.ts';
 
@@ -18,7 +18,7 @@ export const DEFAULT_DUMMY = 'kube-ipvs0';
 const canonicalByArray = new WeakMap<readonly string[], string[]>();
 function canonicalBound(addrs: readonly string[]): string[] {
   let c = canonicalByArray.get(addrs);
-  if (!c) canonicalByArray.set(addrs, (c = addrs.map((a) => canonicalIp(a.split('/')[0]!))));
+  if (!c) canonicalByArray.set(addrs, (c = addrs.map((a) => formatIP(hostOf(a) ?? requireIP(a)))));
   return c;
 }
 
@@ -65,7 +65,7 @@ export class AddressReconciler {
           cache.bound.add(a);
         } catch (err) {
           this.#cache = undefined;
-          ctx.fail(a, `bind ${a}/${a.includes(':') ? 128 : 32} on ${this.#dummy}`, err);
+          ctx.fail(a, `bind ${a}/${ipFamily(a) === 6 ? 128 : 32} on ${this.#dummy}`, err);
         }
       }
       this.#toUnbind = ad.unbind;

@@ -8,7 +8,7 @@
 // The queue lives in memory. After a restart, dests at weight 0 that are not in
 // the plan are simply queued again (their `since` restarts).
 
-import type { Protocol } from '../plan/types.ts';
+import type { Protocol } from '../net/index.ts';
 import type { IpvsDest, IpvsServiceId } from '../kernel/ipvs/types.ts';
 import { destKey, keyOf } from './ipvs-diff.ts';
 

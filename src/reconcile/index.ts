@@ -20,15 +20,15 @@
 
 import pino from 'pino';
 import type { Logger } from 'pino';
-import type { Family, Plan, VirtualServer } from '../plan/types.ts';
+import type { Family } from '../net/index.ts';
+import type { Plan, VirtualServer } from '../plan/types.ts';
 import { virtualServerKey } from '../plan/types.ts';
 import type { Ipvs } from '../kernel/ipvs/types.ts';
-import type { IpsetAdapter } from '../kernel/ipset.ts';
+import type { IpsetAdapter } from '../kernel/ipset/index.ts';
 import type { IptablesAdapter, Table } from '../kernel/iptables.ts';
 import type { LinkAdapter } from '../kernel/link.ts';
 import { createRunner } from '../kernel/exec.ts';
 import type { CountingRunner } from '../kernel/exec.ts';
-import { openKernel } from '../kernel/open.ts';
 import type { Backend } from '../kernel/iptables.ts';
 import { GracefulQueue } from './graceful.ts';
 import { Ownership, loadState, saveState, defaultStateFile } from './ownership.ts';
@@ -124,6 +124,9 @@ export class Reconciler {
   static async open(opts: Partial<ReconcilerOptions> & { families?: Family[]; backend?: Backend } = {}): Promise<{ reconciler: Reconciler; problems: string[] }> {
     const log = opts.logger ?? pino({ name: 'ipvsnet-reconcile' }, pino.destination(2));
     const runner = opts.runner ?? createRunner();
+    // Loaded here, not at import: the factory loads the netlink binding (a native addon), which
+    // importing the reconciler alone (its unit tests, over the in-memory IPVS) must not.
+    const { openKernel } = await import('../kernel/open.ts');
     const { adapters, problems } = await openKernel({
       runner,
       ...(opts.families ? { families: opts.families } : {}),
@@ -168,10 +171,16 @@ export class Reconciler {
     const bound = this.#addresses ? (await this.#addresses.bind(plan.families, ctx)).bound : [];
 
     // 2. IPVS.
-    const own = new Ownership({ bound, planned: new Set(desiredVs.map((v) => v.address)), recorded: this.#recordedKeys ?? state.virtualServers, excludeCIDRs: this.#exclude });
-    const desired = new Map<string, VirtualServer>();
-    for (const vs of desiredVs) if (!own.excluded(vs.address)) desired.set(virtualServerKey(vs), vs);
+    // Every virtual server on a service address ipvsnet binds is its own; on a node address (NodePort),
+    // only the planned and recorded keys are: another one there belongs to someone else.
+    const keyed = new Map<string, VirtualServer>();
+    for (const vs of desiredVs) keyed.set(virtualServerKey(vs), vs);
+    const serviceAddrs = new Set<string>();
+    for (const vs of desiredVs) if (vs.kind !== 'nodePort') serviceAddrs.add(vs.address);
+    const own = new Ownership({ bound, planned: serviceAddrs, plannedKeys: keyed, recorded: this.#recordedKeys ?? state.virtualServers, excludeCIDRs: this.#exclude });
+    const desired = this.#exclude.length === 0 ? keyed : new Map([...keyed].filter(([, vs]) => !own.excluded(vs.address)));
     if (this.#ipvs) {
+      await this.#recordAhead(desired, state, ctx);
       try {
         await this.#ipvs.sync(desired, own, plan, ctx);
       } catch (err) {
@@ -203,6 +212,22 @@ export class Reconciler {
       try { await saveState(this.#stateFile, state); } catch (err) { ctx.fail('state', `write ${this.#stateFile}`, err); }
     }
     return this.#finish(result, t0, procs0);
+  }
+
+  /**
+   * Write-ahead for virtual servers that only the state file can show to be ipvsnet's (NodePort ones,
+   * on node addresses): they are recorded before they are created, so a crash in between never
+   * leaves one that a later cleanup cannot find. Service-address ones need no record (kube-ipvs0
+   * holds their address first).
+   */
+  async #recordAhead(desired: ReadonlyMap<string, VirtualServer>, state: OwnedState, ctx: SyncContext): Promise<void> {
+    const recorded = this.#recordedKeys ?? new Set(state.virtualServers);
+    let ahead: Set<string> | undefined;
+    for (const [k, vs] of desired) if (vs.kind === 'nodePort' && !recorded.has(k)) (ahead ??= new Set(recorded)).add(k);
+    if (!ahead) return;
+    state.virtualServers = [...ahead].sort();
+    this.#recordedKeys = ahead;
+    try { await saveState(this.#stateFile, state); } catch (err) { ctx.fail('state', `write ${this.#stateFile}`, err); }
   }
 
   /**

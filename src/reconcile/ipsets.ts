@@ -4,8 +4,8 @@
 // without failures, so a delta diffs against what the kernel was made to hold.
 
 import type { IpsetSpec } from '../plan/types.ts';
-import type { IpsetAdapter, KernelSet } from '../kernel/ipset.ts';
-import { prepareMembers, TEMP_PREFIX } from '../kernel/ipset.ts';
+import type { IpsetAdapter, KernelSet } from '../kernel/ipset/index.ts';
+import { prepareMembers, TEMP_PREFIX } from '../kernel/ipset/index.ts';
 import { OWNED_SETS } from './names.ts';
 import type { SyncContext } from './result.ts';
 

@@ -5,7 +5,8 @@
 // first sync, each repair pass, and after a failure.
 
 import { createHash } from 'node:crypto';
-import type { Family, FamilyPlan } from '../plan/types.ts';
+import type { Family } from '../net/index.ts';
+import type { FamilyPlan } from '../plan/types.ts';
 import type { IptablesAdapter, RulesetState, Table } from '../kernel/iptables.ts';
 import { applyToState } from '../kernel/iptables.ts';
 import { JUMP_RULES, jumpFromPlan, ownedChains } from './names.ts';

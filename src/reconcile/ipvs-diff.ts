@@ -6,6 +6,7 @@
 import type { RealServer, VirtualServer, VirtualServerFlag } from '../plan/types.ts';
 import type { IpvsDest, IpvsService, IpvsServiceId } from '../kernel/ipvs/types.ts';
 import { virtualServerKey } from '../plan/types.ts';
+import { joinHostPort } from '../net/index.ts';
 
 export const SVC_FLAG_BITS: Record<VirtualServerFlag, number> = {
   persistent: 0x1,
@@ -32,7 +33,7 @@ export function keyOf(id: Pick<IpvsServiceId, 'protocol' | 'address' | 'port'>):
 }
 
 export function destKey(d: Pick<IpvsDest, 'address' | 'port'>): string {
-  return d.address.includes(':') ? `[${d.address}]:${d.port}` : `${d.address}:${d.port}`;
+  return joinHostPort(d.address, d.port);
 }
 
 export function toIpvsService(vs: VirtualServer): IpvsService {

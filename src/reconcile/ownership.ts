@@ -1,7 +1,9 @@
 // Ownership: ipvsnet touches only what it owns.
-//   - IPVS virtual servers on an address it bound on kube-ipvs0, or planned now,
-//     or recorded in its state file (NodePort servers live on node addresses,
-//     which are never bound on kube-ipvs0), and never one inside --ipvs-exclude-cidrs;
+//   - IPVS virtual servers on a service address (bound on kube-ipvs0, or planned
+//     now as a ClusterIP, external or LB IP), and those whose key is planned now or
+//     recorded in its state file (NodePort servers live on node addresses, which
+//     others may use too: there only the planned and recorded keys are ipvsnet's);
+//     never one inside --ipvs-exclude-cidrs;
 //   - its chains and its sets: the names in rules/ (./names.ts), computed by the
 //     same functions that name them at creation.
 // The state file is small JSON under /run (gone after a reboot, like the kernel state). It belongs
@@ -13,7 +15,7 @@
 
 import { mkdir, readFile, readlink, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { ipToBytes } from '../kernel/link.ts';
+import { contains, eq, parseCIDR, parseIP } from '../net/index.ts';
 
 export interface OwnedState {
   /** virtualServerKey of every virtual server ipvsnet manages. */
@@ -93,27 +95,14 @@ export async function saveState(file: string | null | undefined, s: OwnedState):
   await rename(tmp, file);
 }
 
-/** Does `cidr` contain `ip`? (Family mismatch: no.) */
-export function cidrContains(cidr: string, ip: string): boolean {
-  const [net, lenText] = cidr.split('/');
-  let a: Buffer, b: Buffer;
-  try { a = ipToBytes(net!); b = ipToBytes(ip); } catch { return false; }
-  if (a.length !== b.length) return false;
-  const len = lenText === undefined ? a.length * 8 : Number(lenText);
-  for (let i = 0; i < a.length; i++) {
-    const bits = Math.max(0, Math.min(8, len - i * 8));
-    if (bits === 0) break;
-    const mask = (0xff << (8 - bits)) & 0xff;
-    if ((a[i]! & mask) !== (b[i]! & mask)) return false;
-  }
-  return true;
-}
-
 export interface OwnershipInput {
   /** Addresses currently on kube-ipvs0. */
   bound: Iterable<string>;
-  /** Addresses of planned virtual servers. */
+  /** Service addresses of planned virtual servers: ClusterIPs, external and LB IPs (kube-ipvs0's),
+   * never node addresses (NodePort virtual servers share those with anyone's). */
   planned: Iterable<string>;
+  /** Keys of the planned virtual servers (a NodePort one is owned by its key alone). */
+  plannedKeys?: { has(key: string): boolean };
   /** Keys recorded in the state file. */
   recorded: Iterable<string>;
   excludeCIDRs: readonly string[];
@@ -126,19 +115,27 @@ export class Ownership {
   readonly #bound: ReadonlySet<string>;
   readonly #planned: ReadonlySet<string>;
   readonly #keys: ReadonlySet<string>;
+  readonly #plannedKeys: { has(key: string): boolean };
   readonly #exclude: readonly string[];
   constructor(i: OwnershipInput) {
     this.#bound = asSet(i.bound);
     this.#planned = asSet(i.planned);
     this.#keys = asSet(i.recorded);
+    this.#plannedKeys = i.plannedKeys ?? new Set();
     this.#exclude = i.excludeCIDRs;
   }
   excluded(address: string): boolean {
-    return this.#exclude.length > 0 && this.#exclude.some((c) => cidrContains(c, address));
+    if (this.#exclude.length === 0) return false;
+    const ip = parseIP(address);
+    if (ip === undefined) return false;
+    return this.#exclude.some((c) => {
+      const net = parseCIDR(c, 'keep');
+      return net !== undefined ? contains(net, ip) : eq(parseIP(c), ip); // an entry without a prefix is one address
+    });
   }
   /** May ipvsnet change or delete this virtual server? */
   ownsVirtualServer(key: string, address: string): boolean {
     if (this.excluded(address)) return false;
-    return this.#bound.has(address) || this.#planned.has(address) || this.#keys.has(key);
+    return this.#bound.has(address) || this.#planned.has(address) || this.#plannedKeys.has(key) || this.#keys.has(key);
   }
 }

@@ -12,7 +12,7 @@ import { map } from 'rxjs/operators';
 import { ResilientInformer, stripServerFields, identityOf, type InformerEvent } from './informer.ts';
 import { parseService, parseEndpointSlice, parseNode } from '../model/index.ts';
 import type { ServiceModel, EndpointSliceModel, NodeModel } from '../model/types.ts';
-import type { Diagnostic } from '../plan/types.ts';
+import type { Diagnostic } from '../net/index.ts';
 
 export { ResilientInformer, objectKey, stripServerFields, identityOf } from './informer.ts';
 export type { InformerEvent } from './informer.ts';

@@ -5,6 +5,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import pino from 'pino';
 import { Agent } from '../../src/agent/agent.ts';
+import { clusterDeps } from '../../src/agent/cluster.ts';
 import { IncrementalPlanner } from '../../src/plan/index.ts';
 import { resolveAgentConfig } from '../../src/config/index.ts';
 import type { Plan } from '../../src/plan/types.ts';
@@ -52,7 +53,8 @@ describe('agent (real apiserver, host)', () => {
     await createSlice(admin, sliceBody(ns, 'web-a', 'web', [{ ip: '10.244.77.5', nodeName }, { ip: '10.244.78.5', nodeName: 'elsewhere' }], [{ name: 'http', port: 8080 }]));
     const cfg = resolveAgentConfig([`--hostname-override=${nodeName}`, '--healthz-bind-address=127.0.0.1:0', '--metrics-bind-address=127.0.0.1:0', '--ipvs-min-sync-period=200ms', '--ipvs-sync-period=5s', '--cluster-cidr=10.244.0.0/16'], {});
     sink = new PlanSink();
-    agent = new Agent(cfg, { kc: admin, planner: new IncrementalPlanner(cfg.node), reconciler: sink, logger: pino({ level: 'warn' }, pino.destination(2)) });
+    const logger = pino({ level: 'warn' }, pino.destination(2));
+    agent = new Agent(cfg, { ...clusterDeps(admin, cfg.nodeName, logger), planner: new IncrementalPlanner(cfg.node), reconciler: sink, logger });
     await agent.start();
     ports = agent.addresses();
   });
@@ -142,6 +144,25 @@ describe('agent (real apiserver, host)', () => {
     await eventually('another sync', () => vs(sink.last, webIP, 80)?.realServers.length === 2);
     const again = await kubeRequest<{ items: Array<{ reportingController: string }> }>(admin, 'GET', `/apis/events.k8s.io/v1/namespaces/${ns}/events`);
     expect(again.items.filter((e) => e.reportingController === 'ipvsnet.io/agent').length).toBe(n);
+  });
+
+  it('a Service in namespace aaa… claiming web\'s ClusterIP as an externalIP gets nothing: an AddressConflict Event and the metric (issue 10, fault 2)', async () => {
+    const attackerNs = uniq('aaa');
+    await createNamespace(admin, attackerNs);
+    await kubeRequest(admin, 'POST', `/api/v1/namespaces/${attackerNs}/services`, {
+      body: { apiVersion: 'v1', kind: 'Service', metadata: { name: 'thief', namespace: attackerNs }, spec: { ports: [{ name: 'http', port: 80, targetPort: 8080 }], externalIPs: [webIP] } },
+    });
+    const ev = await eventually('AddressConflict Event', async () => {
+      const list = await kubeRequest<{ items: Array<{ reason: string; type: string; regarding: { name: string; kind: string }; note: string; reportingController: string }> }>(admin, 'GET', `/apis/events.k8s.io/v1/namespaces/${attackerNs}/events`);
+      return list.items.find((e) => e.reportingController === 'ipvsnet.io/agent' && e.reason === 'AddressConflict');
+    });
+    expect(ev).toMatchObject({ type: 'Warning', regarding: { kind: 'Service', name: 'thief' } });
+    expect(ev.note).toContain(`Service ${ns}/web`);
+    expect(vs(sink.last, webIP, 80)).toMatchObject({ service: `${ns}/web:http`, kind: 'clusterIP' });
+    const metrics = (await get(ports.metrics!, '/metrics')).body;
+    expect(metrics).toMatch(/# TYPE ipvsnet_service_address_conflicts gauge\nipvsnet_service_address_conflicts 1\n/);
+    await deleteObject(admin, `/api/v1/namespaces/${attackerNs}/services/thief`);
+    await eventually('conflict gone', async () => /ipvsnet_service_address_conflicts 0\n/.test((await get(ports.metrics!, '/metrics')).body));
   });
 
   it('coalesces a burst of changes into rate-limited syncs', async () => {

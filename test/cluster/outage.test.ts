@@ -5,6 +5,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import pino from 'pino';
 import { Agent } from '../../src/agent/agent.ts';
+import { clusterDeps } from '../../src/agent/cluster.ts';
 import { IncrementalPlanner } from '../../src/plan/index.ts';
 import { resolveAgentConfig } from '../../src/config/index.ts';
 import type { Plan } from '../../src/plan/types.ts';
@@ -41,11 +42,12 @@ describe('API outages (real apiserver)', () => {
     proxy = new CuttableProxy('127.0.0.1', state.apiPort);
     const port = await proxy.listen();
     const cfg = resolveAgentConfig([`--hostname-override=${nodeName}`, '--healthz-bind-address=127.0.0.1:0', '--metrics-bind-address=', '--ipvs-min-sync-period=100ms', '--ipvs-sync-period=10s'], {});
+    const logger = pino({ level: 'error' }, pino.destination(2));
     agent = new Agent(cfg, {
-      kc: kubeConfigForToken(state.adminToken, state, `https://127.0.0.1:${port}`),
+      ...clusterDeps(kubeConfigForToken(state.adminToken, state, `https://127.0.0.1:${port}`), cfg.nodeName, logger),
       planner: new IncrementalPlanner(cfg.node),
       reconciler: { sync: async (p: Plan) => { last = p; return { failures: [] }; } },
-      logger: pino({ level: 'error' }, pino.destination(2)),
+      logger,
     });
     await agent.start();
     expect(rs()).toEqual(['10.244.5.1']);

@@ -4,6 +4,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import pino from 'pino';
 import { Agent } from '../../src/agent/agent.ts';
+import { clusterDeps } from '../../src/agent/cluster.ts';
 import { IncrementalPlanner } from '../../src/plan/index.ts';
 import { resolveAgentConfig } from '../../src/config/index.ts';
 import { ClusterSources } from '../../src/sources/index.ts';
@@ -47,11 +48,12 @@ describe('RBAC: the agent under the manifest ServiceAccount and ClusterRole', ()
     await createSlice(admin, sliceBody(ns, 'web-a', 'web', [{ ip: '10.244.9.1' }], [{ port: 80 }]));
     sa = kubeConfigForToken(await serviceAccountToken(admin, 'kube-system', 'ipvsnet'));
     const cfg = resolveAgentConfig([`--hostname-override=${nodeName}`, '--healthz-bind-address=', '--metrics-bind-address=', '--ipvs-min-sync-period=100ms'], {});
+    const logger = pino({ level: 'warn' }, pino.destination(2));
     agent = new Agent(cfg, {
-      kc: sa,
+      ...clusterDeps(sa, cfg.nodeName, logger),
       planner: new IncrementalPlanner(cfg.node),
       reconciler: { sync: async (p: Plan) => { plans.push(p); return { failures: [] }; } },
-      logger: pino({ level: 'warn' }, pino.destination(2)),
+      logger,
     });
     await agent.start();
   });

@@ -3,7 +3,10 @@
 # guest (scripts/vm/run.sh -- bash scripts/vm/stress/loop.sh WORKLOAD COUNT PAR [NODE FLAGS...]) and
 # counts the runs that died by a signal. WORKLOAD is
 #   plan   bin/ipvsnet plan -f examples/cluster.yaml --node node-1 -o json (what the VM tests run)
-#   jit    node scripts/vm/stress/jit.mjs 10 (a JIT-heavy loop)
+#   jit    node scripts/vm/stress/jit.mjs $IPVSNET_STRESS_SECONDS (default 10; a JIT-heavy loop)
+#   apply  in a fresh netns: bin/ipvsnet apply -f examples/cluster.yaml, then bin/ipvsnet cleanup (what
+#          the e2e tests run: netlink addon, IPVS, ipset and iptables-restore children); two processes
+#          per run, the run counts as died when either did
 # NODE FLAGS go to node before the script (e.g. --jitless). The last line is the summary:
 #   stress: WORKLOAD runs=N signal=K (SIGSEGV=.. SIGTRAP=..) failed=E seconds=T flags=...
 set -u
@@ -16,11 +19,28 @@ one() {
   local i=$1 rc
   case "$workload" in
     plan) "$node" "${flags[@]}" --max-semi-space-size=16 dist/cli/main.js plan -f examples/cluster.yaml --node node-1 -o json >"$out/$i.out" 2>"$out/$i.err";;
-    jit) "$node" "${flags[@]}" scripts/vm/stress/jit.mjs 10 >"$out/$i.out" 2>"$out/$i.err";;
+    jit) "$node" "${flags[@]}" scripts/vm/stress/jit.mjs "${IPVSNET_STRESS_SECONDS:-10}" >"$out/$i.out" 2>"$out/$i.err";;
+    apply) local ns=stress-$i st=/tmp/stress-$i.json
+      ip netns add "$ns" && ip -n "$ns" link set lo up && ip -n "$ns" link add up0 type dummy \
+        && ip -n "$ns" addr add 192.168.10.11/24 dev up0 && ip -n "$ns" link set up0 up \
+        && ip -n "$ns" route add default via 192.168.10.1 dev up0 || { echo "netns $ns set-up failed" >&2; echo 1 > "$out/$i.rc"; return; }
+      ip netns exec "$ns" "$node" "${flags[@]}" --max-semi-space-size=16 dist/cli/main.js apply -f examples/cluster.yaml --node node-1 --cluster-cidr 10.244.0.0/16 --state-file "$st" -o json >"$out/$i.out" 2>"$out/$i.err"
+      rc=$?
+      if [ "$rc" = 0 ]; then
+        ip netns exec "$ns" "$node" "${flags[@]}" --max-semi-space-size=16 dist/cli/main.js cleanup --state-file "$st" >>"$out/$i.out" 2>>"$out/$i.err"
+        rc=$?
+      fi
+      ip netns del "$ns"
+      echo "$rc" > "$out/$i.rc"
+      report "$i" "$rc"; return;;
     *) echo "unknown workload $workload" >&2; return 2;;
   esac
   rc=$?
   echo "$rc" > "$out/$i.rc"
+  report "$i" "$rc"
+}
+report() {
+  local i=$1 rc=$2
   if [ "$rc" -gt 128 ]; then
     echo "stress: run $i died by signal $((rc - 128)) ($(kill -l $((rc - 128)))); stderr: $(tr '\n' ' ' < "$out/$i.err" | cut -c1-300)"
   elif [ "$rc" != 0 ]; then

@@ -1,10 +1,10 @@
 // ipvsnet-bridge network configuration (the reference bridge plugin's fields).
-import { CniError, ErrInvalidNetworkConfig, ErrUnsupportedField } from '../errors.ts';
+import { CniError, ErrInvalidNetworkConfig, ErrUnsupportedField } from '../../cnispec/errors.ts';
 import { validateIfName } from '../skel.ts';
-import { fail, optBool, optInt, optObj, optStr, isObj } from '../validate.ts';
-import type { Obj } from '../validate.ts';
-import { parseResult, parseDns } from '../types.ts';
-import type { DNS, Result } from '../types.ts';
+import { fail, optBool, optInt, optObj, optStr, isObj } from '../../cnispec/validate.ts';
+import type { Obj } from '../../cnispec/validate.ts';
+import { parseResult, parseDns } from '../../cnispec/types.ts';
+import type { DNS, Result } from '../../cnispec/types.ts';
 import type { CniArgs } from '../args.ts';
 
 export const DEFAULT_BRIDGE = 'cni0';

@@ -12,8 +12,8 @@
 // POSTROUTING's jumps, so a chain whose jump was never added (an ADD killed or
 // failed in between) is found too.
 import { createHash } from 'node:crypto';
-import { CniError, ErrInternal } from '../errors.ts';
-import { canonicalNetwork, parseCIDR } from '../../ipam/ip.ts';
+import { CniError, ErrInternal } from '../../cnispec/errors.ts';
+import { canonicalNetwork, parseCIDR } from '../../net/index.ts';
 
 export function chainName(network: string, containerId: string): string {
   return 'CNI-' + createHash('sha512').update(network + containerId).digest('hex').slice(0, 24);

@@ -5,16 +5,16 @@
 // gateway address on the bridge, optionally masquerade. The result lists the
 // interfaces in the reference order: bridge, host veth, container interface.
 import { closeSync, openSync, writeFileSync, readFileSync } from 'node:fs';
-import { CniError, ErrInternal, ErrInvalidNetworkConfig, ErrIOFailure, ErrUnknownContainer } from '../errors.ts';
+import { CniError, ErrInternal, ErrInvalidNetworkConfig, ErrIOFailure, ErrUnknownContainer } from '../../cnispec/errors.ts';
 import type { CmdContext, Plugin } from '../skel.ts';
-import type { Interface, IPConfig, Result, Route } from '../types.ts';
+import type { Interface, IPConfig, Result, Route } from '../../cnispec/types.ts';
 import { loadBridgeConf } from './config.ts';
 import type { BridgeConf } from './config.ts';
 import { Rtnl, RtnlError, randomMac, RT_SCOPE_UNIVERSE } from '../../kernel/rtnl/index.ts';
 import type { LinkInfo } from '../../kernel/rtnl/index.ts';
 import { inNetns } from '../../native/index.ts';
-import { ipamExecAdd, ipamExecCheck, ipamExecDel, ipamExecGc, ipamExecRollback, ipamExecStatus } from './../delegate.ts';
-import { canonicalNetwork, contains, formatIP, network, next, parseCIDR, parseIP } from '../../ipam/ip.ts';
+import { ipamExecAdd, ipamExecCheck, ipamExecDel, ipamExecGc, ipamExecRollback, ipamExecStatus } from '../delegate.ts';
+import { canonicalNetwork, contains, formatIP, network, next, parseCIDR, parseIP } from '../../net/index.ts';
 import { crashPoint } from '../crash.ts';
 import { validAttachments } from '../../ipam/index.ts';
 

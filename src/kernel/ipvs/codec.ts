@@ -5,9 +5,11 @@
 // Netlink attributes: { u16 len; u16 type; payload; pad to 4 }, host byte order (little-endian on
 // every architecture ipvsnet runs on), except where ip_vs.h says be16/be32 (ports, IPv4 netmask).
 
-import type { Family, Protocol, VirtualServerFlag } from '../../plan/types.ts';
+import type { Family, Protocol } from '../../net/index.ts';
+import { formatIPBytes, ipFamily, joinHostPort, parseIP, toBuffer } from '../../net/index.ts';
+import type { IpvsServiceFlag as VirtualServerFlag } from '../types.ts';
 import type { IpvsDest, IpvsForward, IpvsInfo, IpvsService, IpvsServiceId, IpvsStats, IpvsTimeouts } from './types.ts';
-import { attr, be16, nested, parseAttrs as parseAttrsWith, str, u16, u32, u8 } from '../nlattr.ts';
+import { attr, be16, nested, parseAttrs as parseAttrsWith, str, u16, u32, u8 } from '../netlink/attrs.ts';
 import {
   AF_INET,
   AF_INET6,
@@ -75,109 +77,17 @@ function stringOf(b: Buffer): string {
 // ---------------------------------------------------------------------------------------------
 // Addresses
 
-/** Parse an IPv4 dotted quad; undefined when it is not one. */
-export function parseIPv4(s: string): Buffer | undefined {
-  const parts = s.split('.');
-  if (parts.length !== 4) return undefined;
-  const out = Buffer.alloc(4);
-  for (let i = 0; i < 4; i++) {
-    const p = parts[i] ?? '';
-    if (!/^(0|[1-9]\d{0,2})$/.test(p)) return undefined;
-    const n = Number(p);
-    if (n > 255) return undefined;
-    out[i] = n;
-  }
-  return out;
-}
-
-/** Parse an IPv6 address (any valid text form, incl. embedded IPv4; no zone); undefined otherwise. */
-export function parseIPv6(s: string): Buffer | undefined {
-  if (s.length === 0 || s.includes('%')) return undefined;
-  let text = s;
-  let tail: Buffer | undefined;
-  const lastColon = text.lastIndexOf(':');
-  if (text.includes('.', lastColon)) {
-    tail = parseIPv4(text.slice(lastColon + 1));
-    if (!tail) return undefined;
-    text = text.slice(0, lastColon + 1) + '0:0';
-  }
-  const halves = text.split('::');
-  if (halves.length > 2) return undefined;
-  const groups = (h: string): string[] => (h === '' ? [] : h.split(':'));
-  const head = groups(halves[0] ?? '');
-  const rest = halves.length === 2 ? groups(halves[1] ?? '') : [];
-  const total = head.length + rest.length;
-  if (halves.length === 1 ? total !== 8 : total > 7) return undefined;
-  const all = [...head, ...Array<string>(8 - total).fill('0'), ...rest];
-  const out = Buffer.alloc(16);
-  for (let i = 0; i < 8; i++) {
-    const g = all[i] ?? '';
-    if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return undefined;
-    out.writeUInt16BE(parseInt(g, 16), i * 2);
-  }
-  if (tail) out.set(tail, 12);
-  return out;
-}
-
-export function formatIPv4(b: Uint8Array): string {
-  return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
-}
-
-/** RFC 5952 text: lower case, leading zeros dropped, the longest run (≥ 2) of zero groups as "::". */
-export function formatIPv6(b: Uint8Array): string {
-  const buf = Buffer.from(b.buffer, b.byteOffset, 16);
-  const g: number[] = [];
-  for (let i = 0; i < 8; i++) g.push(buf.readUInt16BE(i * 2));
-  if (g.slice(0, 5).every((x) => x === 0) && g[5] === 0xffff) return `::ffff:${formatIPv4(buf.subarray(12, 16))}`;
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (xs: number[]): string => xs.map((x) => x.toString(16)).join(':');
-  if (bestStart < 0) return hex(g);
-  return `${hex(g.slice(0, bestStart))}::${hex(g.slice(bestStart + bestLen))}`;
-}
-
-export function familyOfAddress(address: string): Family | undefined {
-  if (parseIPv4(address)) return 4;
-  if (parseIPv6(address)) return 6;
-  return undefined;
-}
-
 /** Bytes of an address of the given family; throws naming the address when it is not one. */
 export function addressBytes(family: Family, address: string): Buffer {
-  const b = family === 4 ? parseIPv4(address) : parseIPv6(address);
-  if (!b) throw new TypeError(`invalid IPv${family} address "${address}"`);
-  return b;
-}
-
-/** Canonical text of an address: IPv4 dotted quad, IPv6 per RFC 5952. */
-export function canonicalAddress(address: string): string {
-  const v4 = parseIPv4(address);
-  if (v4) return formatIPv4(v4);
-  const v6 = parseIPv6(address);
-  if (v6) return formatIPv6(v6);
-  throw new TypeError(`invalid IP address "${address}"`);
+  const ip = parseIP(address);
+  if (!ip || ip.family !== family) throw new TypeError(`invalid IPv${family} address "${address}"`);
+  return toBuffer(ip);
 }
 
 function decodeAddress(family: Family, b: Buffer): string {
-  if (family === 4) {
-    if (b.length < 4) throw new Error(`IPVS reply: IPv4 address is ${b.length} bytes`);
-    return formatIPv4(b);
-  }
-  if (b.length < 16) throw new Error(`IPVS reply: IPv6 address is ${b.length} bytes`);
-  return formatIPv6(b);
+  const len = family === 4 ? 4 : 16;
+  if (b.length < len) throw new Error(`IPVS reply: IPv${family} address is ${b.length} bytes`);
+  return formatIPBytes(b.subarray(0, len));
 }
 
 export function afOf(family: Family): number {
@@ -283,12 +193,8 @@ export function validateSchedulerName(name: string): void {
 // ---------------------------------------------------------------------------------------------
 // Human-readable object names for errors: "TCP/10.96.0.10:53", "UDP/[fd00::a]:53", "10.244.1.5:53"
 
-export function hostPort(address: string, port: number): string {
-  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
-}
-
 export function describeService(id: IpvsServiceId): string {
-  return `${id.protocol}/${hostPort(id.address, id.port)}`;
+  return `${id.protocol}/${joinHostPort(id.address, id.port)}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -341,7 +247,7 @@ export function encodeService(s: IpvsService): Buffer {
 /** IPVS_CMD_ATTR_DEST. `full` adds forwarding method, weight and thresholds (NEW_DEST, SET_DEST). */
 export function encodeDest(family: Family, d: Pick<IpvsDest, 'address' | 'port'> & Partial<IpvsDest>, full: boolean): Buffer {
   checkPort(d.port, 'destination');
-  const destFamily = familyOfAddress(d.address);
+  const destFamily = ipFamily(d.address);
   if (destFamily === undefined) throw new TypeError(`invalid destination address "${d.address}"`);
   const attrs = [
     nlaRaw(IPVS_DEST_ATTR.ADDR, addressBytes(destFamily, d.address)),

@@ -21,7 +21,7 @@
 
 import { createGenericNetlink, genl as genlStructs } from 'netlink';
 import type { GenericNetlinkSocket } from 'netlink';
-import { closeLater } from '../rtnl/socket.ts';
+import { closeLater } from '../netlink/socket.ts';
 import type { Ipvs, IpvsDest, IpvsInfo, IpvsService, IpvsServiceId, IpvsTimeouts } from './types.ts';
 import { IPVS_CMD, IPVS_GENL_NAME, IPVS_GENL_VERSION } from './constants.ts';
 import type { IpvsCmdName } from './constants.ts';
@@ -35,12 +35,12 @@ import {
   encodeService,
   encodeServiceId,
   encodeTimeouts,
-  hostPort,
 } from './codec.ts';
+import { joinHostPort } from '../../net/index.ts';
 import { IpvsError, errnoName, errnoNumber, explainIpvsErrno } from './errors.ts';
 
 export { IpvsError } from './errors.ts';
-export { comparableServiceFlags, virtualServerFlagBits, virtualServerFlagNames, VIRTUAL_SERVER_FLAG_BITS, canonicalAddress } from './codec.ts';
+export { comparableServiceFlags, virtualServerFlagBits, virtualServerFlagNames, VIRTUAL_SERVER_FLAG_BITS } from './codec.ts';
 
 const NLMSG_ERROR = 2;
 const NLM_F_DUMP = 0x300;
@@ -273,7 +273,7 @@ export class GenlIpvs implements Ipvs {
   }
 
   private async destCmd(op: 'NEW_DEST' | 'SET_DEST' | 'DEL_DEST', id: IpvsServiceId, d: Pick<IpvsDest, 'address' | 'port'> & Partial<IpvsDest>, full: boolean): Promise<void> {
-    const ctx: Context = { op, object: `${safeDescribe(id)} -> ${hostPort(String(d.address), d.port)}` };
+    const ctx: Context = { op, object: `${safeDescribe(id)} -> ${joinHostPort(String(d.address), d.port)}` };
     const attrs = this.encode(ctx, () => [encodeServiceId(id), encodeDest(id.family, d, full)]);
     await this.request(IPVS_CMD[op], attrs, false, ctx);
   }

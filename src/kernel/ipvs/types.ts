@@ -1,7 +1,7 @@
 // The IPVS adapter's interface, as the reconciler sees it. Implemented over
 // generic netlink (family "IPVS") in src/kernel/ipvs/genl.ts.
 
-import type { Family, Protocol } from '../../plan/types.ts';
+import type { Family, Protocol } from '../../net/index.ts';
 
 export interface IpvsStats {
   conns: bigint;

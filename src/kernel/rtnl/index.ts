@@ -1,167 +1,29 @@
-// Netns-aware rtnetlink helpers for the CNI plugin and the route controller.
+// The one rtnetlink module: netns-aware link, address and route operations for the CNI plugin,
+// the route controller and kube-ipvs0 (../link.ts), over the shared netlink socket.
+// ./constants.ts numbers, ./codec.ts messages (pure), ./errors.ts RtnlError.
 //
 // A netlink socket keeps the network namespace it was created in, and the
-// `netlink` package (whose raw socket ./socket.ts uses) creates its socket in
-// the calling thread's namespace. So
+// `netlink` package (whose raw socket ../netlink/socket.ts uses) creates its
+// socket in the calling thread's namespace. So
 // `Rtnl.open(nsPath)` enters the target namespace with setns(2) (the native
 // addon), creates the socket, and returns to the original namespace, all
 // synchronously on the calling thread. Every later request on that socket acts
 // on the target namespace, while the rest of the process stays where it was.
-import { inNetns } from '../../native/index.ts';
-import { NlSocket, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REPLACE } from './socket.ts';
-import { attr, cstring, ifinfomsg, nested, parseAttrs, str, u16, u32, u8 } from './attrs.ts';
-import { formatIP, fromBuffer, lastAddress, parseCIDR, toBuffer } from '../../ipam/ip.ts';
-import type { IP } from '../../ipam/ip.ts';
+import { NlSocket } from '../netlink/socket.ts';
+import { formatIP, fromBuffer, lastAddress, parseCIDR, toBuffer } from '../../net/index.ts';
+import { AF_BRIDGE, AF_INET, AF_INET6, AF_UNSPEC, NETLINK_ROUTE, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REPLACE } from '../netlink/constants.ts';
+import { attr, nested, parseAttrs, str, u16, u32, u8 } from '../netlink/attrs.ts';
+import { BRIDGE_FLAGS_SELF, BRIDGE_VLAN_INFO_PVID, BRIDGE_VLAN_INFO_UNTAGGED, IFA_ADDRESS, IFA_BROADCAST, IFA_FLAGS, IFA_F_NODAD, IFA_LOCAL, IFF_PROMISC, IFF_UP, IFLA_ADDRESS, IFLA_AF_SPEC, IFLA_BRIDGE_FLAGS, IFLA_BRIDGE_VLAN_INFO, IFLA_BRPORT_MODE, IFLA_BR_VLAN_FILTERING, IFLA_IFALIAS, IFLA_IFNAME, IFLA_INFO_DATA, IFLA_INFO_KIND, IFLA_LINKINFO, IFLA_MASTER, IFLA_MTU, IFLA_NET_NS_FD, IFLA_PROTINFO, RTA_DST, RTA_GATEWAY, RTA_OIF, RTA_PRIORITY, RTA_TABLE, RTM_DELADDR, RTM_DELLINK, RTM_DELROUTE, RTM_GETADDR, RTM_GETLINK, RTM_GETROUTE, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWROUTE, RTM_SETLINK, RT_SCOPE_UNIVERSE, VETH_INFO_PEER } from './constants.ts';
+import { RtnlError } from './errors.ts';
+import { familyOf, ifaddrmsg, ifinfomsg, macBytes, parseLink, routeMsg, rtmsg } from './codec.ts';
+import type { AddrInfo, LinkInfo, RouteInfo, RouteSpec } from './codec.ts';
 
-export const AF_INET = 2;
-export const AF_INET6 = 10;
-const AF_BRIDGE = 7;
-const AF_UNSPEC = 0;
+export { IFF_UP, IFF_PROMISC, RT_TABLE_MAIN, RTPROT_BOOT, RT_SCOPE_UNIVERSE, RT_SCOPE_LINK, RT_SCOPE_HOST } from './constants.ts';
+export { RtnlError } from './errors.ts';
+export { ifinfomsg, macBytes, macString, randomMac } from './codec.ts';
+export type { AddrInfo, LinkInfo, RouteInfo, RouteSpec } from './codec.ts';
 
-const RTM_NEWLINK = 16;
-const RTM_DELLINK = 17;
-const RTM_GETLINK = 18;
-const RTM_SETLINK = 19;
-const RTM_NEWADDR = 20;
-const RTM_DELADDR = 21;
-const RTM_GETADDR = 22;
-const RTM_NEWROUTE = 24;
-const RTM_DELROUTE = 25;
-const RTM_GETROUTE = 26;
-const IFLA_LINK = 5;
-const IFLA_PROMISCUITY = 30;
-const IFLA_INFO_SLAVE_DATA = 5;
-const IFA_ADDRESS = 1;
-const IFA_LOCAL = 2;
-const IFA_BROADCAST = 4;
-const IFA_FLAGS = 8;
-const IFA_F_NODAD = 0x02;
-const RTA_DST = 1;
-const RTA_OIF = 4;
-const RTA_GATEWAY = 5;
-const RTA_PRIORITY = 6;
-const RTA_PREFSRC = 7;
-const RTA_TABLE = 15;
-
-const IFLA_ADDRESS = 1;
-const IFLA_IFNAME = 3;
-const IFLA_MTU = 4;
-const IFLA_MASTER = 10;
-const IFLA_PROTINFO = 12;
-const IFLA_LINKINFO = 18;
-const IFLA_IFALIAS = 20;
-const IFLA_AF_SPEC = 26;
-const IFLA_NET_NS_FD = 28;
-const IFLA_INFO_KIND = 1;
-const IFLA_INFO_DATA = 2;
-const VETH_INFO_PEER = 1;
-const IFLA_BR_VLAN_FILTERING = 7;
-const IFLA_BRPORT_MODE = 4;
-const IFLA_BRIDGE_FLAGS = 0;
-const IFLA_BRIDGE_VLAN_INFO = 2;
-const BRIDGE_FLAGS_SELF = 2;
-const BRIDGE_VLAN_INFO_PVID = 2;
-const BRIDGE_VLAN_INFO_UNTAGGED = 4;
-
-export const IFF_UP = 0x1;
-export const IFF_PROMISC = 0x100;
-
-export const RT_TABLE_MAIN = 254;
-/** what `ip route add` and the reference plugins use when no protocol is given */
-export const RTPROT_BOOT = 3;
-export const RT_SCOPE_UNIVERSE = 0;
-export const RT_SCOPE_LINK = 253;
-export const RT_SCOPE_HOST = 254;
-
-export class RtnlError extends Error {
-  readonly code: string;
-  readonly op: string;
-  readonly object: string;
-  constructor(op: string, object: string, cause: unknown) {
-    const raw = cause instanceof Error ? cause.message : String(cause);
-    const m = /Request rejected: (\w+)/.exec(raw);
-    const code = m?.[1] ?? ((cause as { code?: string })?.code ?? 'EUNKNOWN');
-    super(`${op} ${object}: ${m ? code : raw}`);
-    this.name = 'RtnlError';
-    this.code = code;
-    this.op = op;
-    this.object = object;
-  }
-}
-
-export interface LinkInfo {
-  index: number;
-  name: string;
-  kind: string | undefined;
-  mac: string;
-  mtu: number;
-  up: boolean;
-  promisc: boolean;
-  master: number | undefined;
-  alias: string | undefined;
-  /** for veth: the peer's ifindex (in the peer's namespace) */
-  peerIndex: number | undefined;
-  /** bridge-port hairpin mode, when the link is a bridge port and the kernel reported it */
-  hairpin: boolean | undefined;
-}
-
-export interface AddrInfo {
-  index: number;
-  family: 4 | 6;
-  ip: IP;
-  prefix: number;
-  /** "10.244.1.5/24" */
-  cidr: string;
-  scope: number;
-}
-
-export interface RouteInfo {
-  family: 4 | 6;
-  /** "10.244.2.0/24"; "0.0.0.0/0" for default */
-  dst: string;
-  gateway: string | undefined;
-  oif: number | undefined;
-  table: number;
-  protocol: number;
-  scope: number;
-  type: number;
-  priority: number | undefined;
-}
-
-export interface RouteSpec {
-  dst: string;
-  gateway?: string | undefined;
-  oif?: number | undefined;
-  protocol?: number;
-  scope?: number;
-  table?: number;
-  priority?: number;
-  /** src address hint */
-  prefsrc?: string;
-}
-
-export function macString(b: Uint8Array | undefined): string {
-  if (!b) return '';
-  return [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
-}
-
-export function macBytes(s: string): Buffer {
-  const parts = s.split(':');
-  if (parts.length !== 6 || !parts.every((p) => /^[0-9a-fA-F]{2}$/.test(p))) throw new Error(`invalid MAC address ${JSON.stringify(s)}`);
-  return Buffer.from(parts.map((p) => parseInt(p, 16)));
-}
-
-/** A random locally administered unicast MAC. */
-export function randomMac(rand: Uint8Array): string {
-  const b = Buffer.from(rand.subarray(0, 6));
-  b[0] = ((b[0] ?? 0) & 0xfe) | 0x02;
-  return macString(b);
-}
-
-function familyOf(f: number): 4 | 6 {
-  return f === AF_INET6 ? 6 : 4;
-}
-
+export { AF_INET, AF_INET6 };
 
 export class Rtnl {
   readonly sock: NlSocket;
@@ -175,7 +37,7 @@ export class Rtnl {
 
   /** Open an rtnetlink socket in the namespace at `nsPath` (or the current one). */
   static open(nsPath?: string): Rtnl {
-    const sock = nsPath ? inNetns(nsPath, () => new NlSocket()) : new NlSocket();
+    const sock = NlSocket.open(NETLINK_ROUTE, nsPath);
     return new Rtnl(sock, nsPath);
   }
 
@@ -224,6 +86,12 @@ export class Rtnl {
       if (err.code === 'ENODEV') return undefined;
       throw err;
     }
+  }
+
+  /** Create a dummy link, DOWN (fails with EEXIST when the name is taken). */
+  async createDummy(name: string): Promise<void> {
+    const parts: Uint8Array[] = [ifinfomsg({}), str(IFLA_IFNAME, name), nested(IFLA_LINKINFO, [str(IFLA_INFO_KIND, 'dummy')])];
+    await this.raw(RTM_NEWLINK, parts, NLM_F_CREATE | NLM_F_EXCL, 'create', `dummy link ${name}`);
   }
 
   /** Create a bridge (fails with EEXIST when the name is taken). */
@@ -398,84 +266,3 @@ export class Rtnl {
   }
 }
 
-function ifaddrmsg(family: number, prefixlen: number, flags: number, scope: number, index: number): Buffer {
-  const b = Buffer.alloc(8);
-  b.writeUInt8(family, 0);
-  b.writeUInt8(prefixlen, 1);
-  b.writeUInt8(flags, 2);
-  b.writeUInt8(scope, 3);
-  b.writeUInt32LE(index, 4);
-  return b;
-}
-
-function rtmsg(o: { family: number; dstLen?: number; table?: number; protocol?: number; scope?: number; type?: number }): Buffer {
-  const b = Buffer.alloc(12);
-  b.writeUInt8(o.family, 0);
-  b.writeUInt8(o.dstLen ?? 0, 1);
-  b.writeUInt8(o.table ?? 0, 4);
-  b.writeUInt8(o.protocol ?? 0, 5);
-  b.writeUInt8(o.scope ?? 0, 6);
-  b.writeUInt8(o.type ?? 0, 7);
-  return b;
-}
-
-function parseLink(d: Buffer): LinkInfo {
-  const index = d.readInt32LE(4);
-  const flags = d.readUInt32LE(8);
-  const a = parseAttrs(d.subarray(16));
-  let kind: string | undefined;
-  let hairpin: boolean | undefined;
-  const li = a.get(IFLA_LINKINFO);
-  if (li) {
-    const info = parseAttrs(li);
-    kind = cstring(info.get(IFLA_INFO_KIND));
-    const slave = info.get(IFLA_INFO_SLAVE_DATA);
-    if (slave) {
-      const mode = parseAttrs(slave).get(IFLA_BRPORT_MODE);
-      if (mode && mode.length > 0) hairpin = mode[0] === 1;
-    }
-  }
-  const u32of = (t: number) => {
-    const v = a.get(t);
-    return v && v.length >= 4 ? v.readUInt32LE(0) : undefined;
-  };
-  const mac = a.get(IFLA_ADDRESS);
-  return {
-    index,
-    name: cstring(a.get(IFLA_IFNAME)) ?? '',
-    kind,
-    mac: mac ? macString(mac) : '',
-    mtu: u32of(IFLA_MTU) ?? 0,
-    up: (flags & IFF_UP) !== 0,
-    promisc: (flags & IFF_PROMISC) !== 0 || (u32of(IFLA_PROMISCUITY) ?? 0) > 0,
-    master: u32of(IFLA_MASTER),
-    alias: cstring(a.get(IFLA_IFALIAS)),
-    peerIndex: kind === 'veth' ? u32of(IFLA_LINK) : undefined,
-    hairpin,
-  };
-}
-
-function routeMsg(r: RouteSpec): Uint8Array[] {
-  const c = parseCIDR(r.dst);
-  if (!c) throw new RtnlError('route', r.dst, new Error('invalid destination CIDR'));
-  const family = c.ip.family === 4 ? AF_INET : AF_INET6;
-  const table = r.table ?? RT_TABLE_MAIN;
-  const parts: Uint8Array[] = [rtmsg({
-    family, dstLen: c.prefix, table: table < 256 ? table : 252, protocol: r.protocol ?? RTPROT_BOOT,
-    scope: r.scope ?? (r.gateway ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK), type: 1,
-  })];
-  if (c.prefix > 0) parts.push(attr(RTA_DST, toBuffer(c.ip)));
-  if (r.gateway) {
-    const g = parseCIDR(`${r.gateway}/${c.ip.family === 4 ? 32 : 128}`);
-    if (!g || g.ip.family !== c.ip.family) throw new RtnlError('route', `${r.dst} via ${r.gateway}`, new Error('gateway family mismatch'));
-    parts.push(attr(RTA_GATEWAY, toBuffer(g.ip)));
-  }
-  if (r.oif) parts.push(u32(RTA_OIF, r.oif));
-  if (table >= 256) parts.push(u32(RTA_TABLE, table));
-  if (r.priority !== undefined) parts.push(u32(RTA_PRIORITY, r.priority));
-  if (r.prefsrc) {
-    const p = parseCIDR(`${r.prefsrc}/${c.ip.family === 4 ? 32 : 128}`);
-    if (p) parts.push(attr(RTA_PREFSRC, toBuffer(p.ip)));
-  }
-  return parts;
-}

@@ -3,11 +3,12 @@
 // namespace (names, types, families, members, create lines), for every set type ipvsnet plans, both
 // families, and the foreign types the kernel offers; a large set spanning many dump messages is read whole.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { IpsetAdapter, parseSave, tempName } from '../../../src/kernel/ipset.ts';
-import type { KernelSet } from '../../../src/kernel/ipset.ts';
-import { IpsetDumpDecoder, IpsetNetlinkError, readSetsNetlink } from '../../../src/kernel/ipset-netlink.ts';
+import { IpsetAdapter, parseSave, tempName } from '../../../src/kernel/ipset/index.ts';
+import type { KernelSet } from '../../../src/kernel/ipset/index.ts';
+import { IpsetDumpDecoder, IpsetNetlinkError } from '../../../src/kernel/ipset/index.ts';
+import { readSetsNetlink } from '../../../src/kernel/ipset/transport.ts';
 import type { IpsetSpec } from '../../../src/plan/types.ts';
-import { attr, nested, str, u8, u32 } from '../../../src/kernel/nlattr.ts';
+import { attr, nested, str, u8, u32 } from '../../../src/kernel/netlink/attrs.ts';
 import { createNetns, deleteNetns, inNs, nsRunner } from './netns.ts';
 
 let ns = '';
@@ -96,7 +97,7 @@ describe('ipset netlink reader (host kernel, fresh netns)', () => {
     expect(Object.keys(plain(nl.sets)).sort()).toEqual(Object.keys(plain(want)).sort());
     expect(plain(nl.sets)).toEqual(plain(want));
     // Spot checks of the normalised forms (not only equality with the saved text).
-    expect([...nl.sets.get('V6-IP')!.members].sort()).toEqual(['2001:0:0:1::1', '2001:db8:0:1:2:3:4:5', '2001:db8:1:2:3:4:5:6', '2001:db8::1:0:0:1', '::1', '::ffff:a01:203', 'fd00::1', 'fe80::']);
+    expect([...nl.sets.get('V6-IP')!.members].sort()).toEqual(['2001:0:0:1::1', '2001:db8:0:1:2:3:4:5', '2001:db8:1:2:3:4:5:6', '2001:db8::1:0:0:1', '::1', '::ffff:10.1.2.3', 'fd00::1', 'fe80::']);
     expect([...nl.sets.get('V4-IPPORTNET')!.members].sort()).toEqual([
       '192.168.60.10,sctp:80,172.16.4.0/22', '192.168.60.10,tcp:80,10.0.0.0/8', '192.168.60.10,tcp:80,192.168.50.2', '192.168.60.11,udp:53,10.9.0.0/16',
     ]);

@@ -2,7 +2,7 @@
 // The adapter reads the namespace's sets over netlink (socket opened in the
 // namespace) and writes them with `ipset restore` run there.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { IpsetAdapter, TEMP_PREFIX } from '../../../src/kernel/ipset.ts';
+import { IpsetAdapter, TEMP_PREFIX } from '../../../src/kernel/ipset/index.ts';
 import { OWNED_SETS } from '../../../src/reconcile/names.ts';
 import type { IpsetSpec } from '../../../src/plan/types.ts';
 import { createRunner } from '../../../src/kernel/exec.ts';

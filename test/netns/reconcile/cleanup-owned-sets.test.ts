@@ -5,7 +5,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import pino from 'pino';
 import { Reconciler } from '../../../src/reconcile/index.ts';
-import { IpsetAdapter } from '../../../src/kernel/ipset.ts';
+import { IpsetAdapter } from '../../../src/kernel/ipset/index.ts';
 import { node, planOf, slice, svc } from '../../unit/plan/fixtures.ts';
 import { createNetns, deleteNetns, inNs, nsRunner } from '../kernel/netns.ts';
 

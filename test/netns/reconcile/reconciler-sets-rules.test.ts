@@ -4,7 +4,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import pino from 'pino';
 import { Reconciler } from '../../../src/reconcile/index.ts';
-import { IpsetAdapter } from '../../../src/kernel/ipset.ts';
+import { IpsetAdapter } from '../../../src/kernel/ipset/index.ts';
 import { IptablesAdapter } from '../../../src/kernel/iptables.ts';
 import type { Plan } from '../../../src/plan/types.ts';
 import { createNetns, deleteNetns, inNs, nsRunner } from '../kernel/netns.ts';

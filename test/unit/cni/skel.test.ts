@@ -2,9 +2,9 @@
 import { describe, expect, it } from 'vitest';
 import { runSkel } from '../../../src/cni/skel.ts';
 import type { CmdContext, Plugin } from '../../../src/cni/skel.ts';
-import { convertResult, parseResult } from '../../../src/cni/types.ts';
+import { convertResult, parseResult } from '../../../src/cnispec/types.ts';
 import { parseCniArgs } from '../../../src/cni/args.ts';
-import { CniError } from '../../../src/cni/errors.ts';
+import { CniError } from '../../../src/cnispec/errors.ts';
 
 function plugin(): Plugin & { seen: CmdContext[] } {
   const seen: CmdContext[] = [];

@@ -7,8 +7,8 @@ import { candidates, allocate } from '../../../src/ipam/allocator.ts';
 import { loadIpamConfig } from '../../../src/ipam/config.ts';
 import { DiskStore } from '../../../src/ipam/store.ts';
 import { ipamAdd, ipamDel, ipamGc, ipamStatus } from '../../../src/ipam/index.ts';
-import { formatIP, parseIP } from '../../../src/ipam/ip.ts';
-import { CniError } from '../../../src/cni/errors.ts';
+import { formatIP, parseIP } from '../../../src/net/index.ts';
+import { CniError } from '../../../src/cnispec/errors.ts';
 
 const dirs: string[] = [];
 function tmp(): string {

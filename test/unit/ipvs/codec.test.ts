@@ -3,7 +3,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
-  canonicalAddress,
   comparableServiceFlags,
   decodeDestMessage,
   decodeInfo,
@@ -16,63 +15,19 @@ import {
   encodeService,
   encodeServiceId,
   encodeTimeouts,
-  formatIPv6,
   nlaNested,
   nlaRaw,
   nlaU16,
   nlaU32,
   parseAttrs,
-  parseIPv4,
-  parseIPv6,
   virtualServerFlagBits,
   virtualServerFlagNames,
 } from '../../../src/kernel/ipvs/codec.ts';
 import { IpvsError, errnoName, explainIpvsErrno } from '../../../src/kernel/ipvs/errors.ts';
 import type { IpvsDest, IpvsService } from '../../../src/kernel/ipvs/types.ts';
+import { formatIPBytes, requireIP, toBuffer } from '../../../src/net/index.ts';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
-
-describe('addresses', () => {
-  it('formats IPv6 per RFC 5952', () => {
-    const cases: [string, string][] = [
-      ['FD00:0:0:0:0:0:0:A', 'fd00::a'],
-      ['2001:db8:0:0:1:0:0:1', '2001:db8::1:0:0:1'],
-      ['2001:0db8:0000:0000:0000:0000:0002:0001', '2001:db8::2:1'],
-      ['2001:db8:0:1:1:1:1:1', '2001:db8:0:1:1:1:1:1'],
-      ['::', '::'],
-      ['::1', '::1'],
-      ['1::', '1::'],
-      ['::ffff:10.0.0.1', '::ffff:10.0.0.1'],
-      ['64:ff9b::192.0.2.33', '64:ff9b::c000:221'],
-    ];
-    for (const [input, want] of cases) expect(canonicalAddress(input), input).toBe(want);
-  });
-
-  it('rejects malformed addresses', () => {
-    for (const bad of ['', '1.2.3', '1.2.3.256', '01.2.3.4', '1.2.3.4.5', ':::', '1::2::3', '1:2:3:4:5:6:7:8:9', 'fe80::1%eth0', 'g::1', '1:2:3:4:5:6:7::8:9']) {
-      expect(() => canonicalAddress(bad), bad).toThrow(/invalid IP address/);
-    }
-  });
-
-  it('round-trips any 16 bytes through text', () => {
-    fc.assert(
-      fc.property(fc.uint8Array({ minLength: 16, maxLength: 16 }), (bytes) => {
-        const text = formatIPv6(bytes);
-        expect(hex(parseIPv6(text)!)).toBe(hex(bytes));
-        expect(canonicalAddress(text)).toBe(text);
-      }),
-    );
-  });
-
-  it('round-trips any IPv4 address', () => {
-    fc.assert(
-      fc.property(fc.ipV4(), (text) => {
-        expect(canonicalAddress(text)).toBe(text);
-        expect(parseIPv4(text)!.length).toBe(4);
-      }),
-    );
-  });
-});
 
 describe('attributes', () => {
   it('pads to 4 bytes and parses back', () => {
@@ -130,7 +85,7 @@ describe('service messages', () => {
   it('round-trips arbitrary services through encode → decode', () => {
     const arbSvc = fc.oneof(
       fc.record({ family: fc.constant(4 as const), address: fc.ipV4(), netmask: fc.integer({ min: 0, max: 32 }) }),
-      fc.record({ family: fc.constant(6 as const), address: fc.uint8Array({ minLength: 16, maxLength: 16 }).map(formatIPv6), netmask: fc.integer({ min: 0, max: 128 }) }),
+      fc.record({ family: fc.constant(6 as const), address: fc.uint8Array({ minLength: 16, maxLength: 16 }).map(formatIPBytes), netmask: fc.integer({ min: 0, max: 128 }) }),
     );
     fc.assert(
       fc.property(
@@ -240,7 +195,7 @@ describe('dest messages', () => {
 
   it('decodes connection counters and 32-bit stats', () => {
     const stats = nlaNested(10, [nlaU32(1, 9), nlaU32(2, 40), nlaU32(3, 30), nlaRaw(4, u64(4000n)), nlaRaw(5, u64(3000n)), nlaU32(6, 1)]);
-    const msg = nlaNested(2, [nlaRaw(1, parseIPv4('10.1.2.3')!), nlaRaw(2, Buffer.from('1f90', 'hex')), nlaU32(3, 0), nlaU32(4, 2), nlaU32(7, 4), nlaU32(8, 5), nlaU32(9, 6), stats, nlaU16(11, 2)]);
+    const msg = nlaNested(2, [nlaRaw(1, toBuffer(requireIP('10.1.2.3'))), nlaRaw(2, Buffer.from('1f90', 'hex')), nlaU32(3, 0), nlaU32(4, 2), nlaU32(7, 4), nlaU32(8, 5), nlaU32(9, 6), stats, nlaU16(11, 2)]);
     const got = decodeDestMessage(msg, 6); // ADDR_FAMILY wins over the service family
     expect(got).toMatchObject({ address: '10.1.2.3', port: 8080, weight: 2, forward: 'masq', activeConns: 4, inactiveConns: 5, persistentConns: 6 });
     expect(got.stats).toMatchObject({ conns: 9n, inPackets: 40n, outPackets: 30n, inBytes: 4000n, outBytes: 3000n, cps: 1n });

@@ -183,7 +183,7 @@ describe('manifests/daemonset.yaml against the image and the agent', () => {
     expect(hostPathOf(pod, agent, socket)).toBe(shimSocket);
     // the runtime reads the conflist from the node's /etc/cni/net.d
     expect(hostPathOf(pod, agent, cfg.cniConfDir!)).toBe('/etc/cni/net.d');
-    // the conflist writer looks for portmap in /opt/cni/bin (src/routes/conflist.ts default): the node's
+    // the conflist writer looks for portmap in /opt/cni/bin (src/podnet/plan/conflist.ts default): the node's
     expect(hostPathOf(pod, agent, '/opt/cni/bin')).toBe(cniBin);
     // thick mode serves ADD/DEL in the container: the node's IPAM store (shared with the standalone
     // fallback), the node's pod netns (HostToContainer: created after the agent started), host PIDs
@@ -365,7 +365,7 @@ describe('the image laid out on the host', () => {
     const probe = `
       const { native } = await import(${JSON.stringify(join(root, 'dist/native/index.js'))});
       await import(${JSON.stringify(join(root, 'dist/cni/server.js'))});
-      await import(${JSON.stringify(join(root, 'dist/routes/index.js'))});
+      await import(${JSON.stringify(join(root, 'dist/podnet/index.js'))});
       await import(${JSON.stringify(join(root, 'dist/reconcile/index.js'))});
       await import(${JSON.stringify(join(root, 'dist/kernel/ipvs/genl.js'))});
       const n = native();

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadManifests } from '../../../src/model/load.ts';
-import type { Diagnostic } from '../../../src/plan/types.ts';
+import type { Diagnostic } from '../../../src/net/index.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ipvsnet-bounds-'));
 const fifos: string[] = [];

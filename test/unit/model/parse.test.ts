@@ -14,7 +14,7 @@ describe('Service model', () => {
         clusterIPs: ['10.96.0.10', 'FD00::0010'],
         ports: [{ name: 'http', port: 80, targetPort: 'http' }],
         externalIPs: ['192.0.2.1'],
-        loadBalancerSourceRanges: [' 10.1.2.3/8 '],
+        loadBalancerSourceRanges: [' 10.0.0.0/8 '],
       },
       status: { loadBalancer: { ingress: [{ ip: '198.51.100.1' }, { hostname: 'x.example', ipMode: 'Proxy' }] } },
     });

@@ -3,7 +3,8 @@
 import { collectObjects, type LoadedManifests } from '../../../src/model/load.ts';
 import { buildPlan } from '../../../src/plan/full.ts';
 import { defaultNodeConfig, type NodeConfig } from '../../../src/plan/config.ts';
-import type { Family, FamilyPlan, Plan, VirtualServer } from '../../../src/plan/types.ts';
+import type { Family } from '../../../src/net/index.ts';
+import type { FamilyPlan, Plan, VirtualServer } from '../../../src/plan/types.ts';
 
 type Obj = Record<string, unknown>;
 

@@ -1,5 +1,6 @@
 // Hand-built plans for reconciler tests.
-import type { Plan, Protocol, VirtualServer } from '../../../src/plan/types.ts';
+import type { Protocol } from '../../../src/net/index.ts';
+import type { Plan, VirtualServer } from '../../../src/plan/types.ts';
 
 export function vs(address: string, port: number, backends: string[], over: Partial<VirtualServer> = {}): VirtualServer {
   const protocol: Protocol = over.protocol ?? 'TCP';

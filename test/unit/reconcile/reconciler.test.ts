@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -143,6 +143,39 @@ describe('Reconciler over a stateful in-memory IPVS', () => {
       const c = await make(k, { stateFile }).cleanup();
       expect(c.operations.deleteService).toBe(1);
       expect(Object.keys(k.snapshot())).toEqual(['4/TCP/192.0.2.1/80 wlc f0 t0']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a foreign virtual server on the node address a NodePort uses survives; a NodePort one already there is adopted', async () => {
+    const k = new MemoryIpvs();
+    await k.addService({ family: 4, protocol: 'TCP', address: '192.168.10.11', port: 9999, scheduler: 'wlc', flags: 0, timeout: 0, netmask: 32 });
+    // The planned NodePort virtual server exists (left by a crashed run that never wrote its state file).
+    await k.addService({ family: 4, protocol: 'TCP', address: '192.168.10.11', port: 30080, scheduler: 'rr', flags: 0, timeout: 0, netmask: 32 });
+    const np = vs('192.168.10.11', 30080, ['10.244.0.2:8080'], { kind: 'nodePort' });
+    const res = await make(k).sync(plan([A, np]));
+    expect(res.failures).toEqual([]);
+    expect(res.operations).toMatchObject({ addService: 1, addDest: 4, deleteService: 0 });
+    expect(Object.keys(k.snapshot()).filter((x) => x.includes('192.168.10.11')).sort()).toEqual(['4/TCP/192.168.10.11/30080 rr f0 t0', '4/TCP/192.168.10.11/9999 wlc f0 t0']);
+  });
+
+  it('a NodePort virtual server is in the state file before it is created (a crash in between leaves nothing cleanup cannot find)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ipvsnet-rec-'));
+    try {
+      const stateFile = join(dir, 'state.json');
+      const seen: { key: string; recorded: boolean }[] = [];
+      const k = new MemoryIpvs();
+      const add = k.addService.bind(k);
+      k.addService = async (svc) => {
+        const key = `${svc.protocol}/${svc.address}/${svc.port}`;
+        const rec = JSON.parse(await readFile(stateFile, 'utf8').catch(() => '{}')) as { virtualServers?: string[] };
+        seen.push({ key, recorded: rec.virtualServers?.includes(key) ?? false });
+        return add(svc);
+      };
+      const np = vs('192.168.10.11', 30080, ['10.244.0.2:8080'], { kind: 'nodePort' });
+      expect((await make(k, { stateFile }).sync(plan([A, np]))).failures).toEqual([]);
+      expect(seen).toContainEqual({ key: 'TCP/192.168.10.11/30080', recorded: true });
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -1,0 +1,47 @@
+// The agent's parts that talk to the API server: the informers (ClusterSources) seen through the
+// AgentSources interface, and the EventRecorder. The CLI and the cluster-lane tests build them here
+// and hand them to Agent.
+import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { ClusterSources } from '../sources/index.ts';
+import { AgentMetrics } from '../metrics/index.ts';
+import type { Diagnostic } from '../net/index.ts';
+import { EventRecorder } from './events.ts';
+import type { AgentSources } from './agent.ts';
+
+/** ClusterSources as AgentSources; watch failures are counted in `metrics` and logged. */
+export function clusterSources(kc: KubeConfig, opts: { metrics: AgentMetrics; logger: Logger }): AgentSources {
+  const cs = new ClusterSources(kc, {
+    onError: (kind, err, attempt) => {
+      opts.metrics.watchErrors.inc({ resource: kind });
+      const msg = err instanceof Error ? err.message : String(err);
+      if (attempt === 1 || attempt % 20 === 0) opts.logger.warn({ resource: kind, attempt, err: msg }, 'watch/list failed; resuming');
+    },
+  });
+  return {
+    events$: cs.events$,
+    get hasSynced() { return cs.hasSynced; },
+    start: () => cs.start(),
+    stop: () => cs.stop(),
+    lookup: (kind: Diagnostic['kind'], key: string): KubernetesObject | undefined => {
+      if (kind === 'Service') return cs.services.get(key);
+      if (kind === 'EndpointSlice') return cs.endpointSlices.get(key);
+      if (kind === 'Node') return cs.nodes.get(key);
+      return undefined;
+    },
+    stats: () => ({
+      services: cs.services.size,
+      endpointSlices: cs.endpointSlices.size,
+      nodes: cs.nodes.size,
+      relists: cs.services.lists + cs.endpointSlices.lists + cs.nodes.lists,
+      restarts: cs.services.restarts + cs.endpointSlices.restarts + cs.nodes.restarts,
+    }),
+  };
+}
+
+/** Sources, Events and metrics for an agent on `nodeName` talking to the API server behind `kc`. */
+export function clusterDeps(kc: KubeConfig, nodeName: string, logger: Logger, metrics = new AgentMetrics()): { sources: AgentSources; events: EventRecorder; metrics: AgentMetrics } {
+  const sources = clusterSources(kc, { metrics, logger });
+  const events = new EventRecorder({ kc, nodeName, logger, lookup: (kind, key) => sources.lookup(kind, key) });
+  return { sources, events, metrics };
+}

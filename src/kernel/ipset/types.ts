@@ -1,0 +1,39 @@
+// The ipset adapter's types: the kernel's sets as read back, and how a read went.
+
+import type { Family } from '../types.ts';
+
+export interface KernelSet {
+  name: string;
+  type: string;
+  /** The kernel's own `create` line (reused verbatim with -exist). */
+  createLine: string;
+  family: Family | undefined;
+  members: Set<string>;
+}
+
+export interface UnsupportedSet {
+  name: string;
+  type: string;
+  /** Why its members were not read. */
+  reason: string;
+}
+
+export interface NetlinkReadResult {
+  /** Every set, as parseSave(`ipset save`) gives it (unsupported ones without members). */
+  sets: Map<string, KernelSet>;
+  /** Sets whose members were not decoded: fall back to `ipset save` when they matter. */
+  unsupported: UnsupportedSet[];
+  /** Netlink messages in the dump (NLMSG_DONE excluded). */
+  messages: number;
+}
+
+/** How the last read() got the kernel's sets. */
+export interface IpsetReadInfo {
+  via: 'netlink' | 'exec';
+  /** Why netlink was not used (set when via is 'exec' under the netlink reader). */
+  fallback?: string;
+  /** Netlink messages in the dump. */
+  messages?: number;
+  /** Sets the netlink reader listed without members (types it does not decode). */
+  unsupported?: UnsupportedSet[];
+}
