@@ -31,7 +31,7 @@ elapsed() { printf '%.1f' "$(echo "$(date +%s.%N) - $t0" | bc)"; }
 # --- every part, checked before anything starts ---------------------------------------------------
 [ "$(id -u)" = 0 ] || node_die "must run as root"
 for c in kube-apiserver kubelet kube-controller-manager kube-scheduler kubectl; do
-  [ -x "$(node_bin "$c")" ] || node_die "$c $K8S_VERSION missing ($(node_bin "$c")): build it with bash scripts/setup.d/40-node.sh (or bash scripts/setup.sh)"
+  [ -x "$(node_bin "$c")" ] || node_die "$c $K8S_VERSION missing ($(node_bin "$c")): build it with bash scripts/setup.sh (scripts/setup.d/20-apiserver.sh, 40-node.sh)"
 done
 for c in containerd runc ctr etcd socat bc; do command -v "$c" >/dev/null || node_die "$c missing: apt-get install it (scripts/setup.sh's package list)"; done
 [ -x /usr/lib/cni/loopback ] || node_die "the CNI loopback plugin /usr/lib/cni/loopback is missing: apt-get install containernetworking-plugins"
