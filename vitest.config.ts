@@ -8,6 +8,7 @@ import { defineConfig } from 'vitest/config';
 //            that starts a process (the CLI, child Node processes) or needs build/native or dist/
 //   vm     – runs inside the qemu guest with Debian's kernel (IPVS, dummy, ipvlan)
 //   cluster – against a real kube-apiserver + etcd started by scripts/cluster
+//   node   – a real node (kubelet, containerd, controllers, ipvsnet agent) started by scripts/node/up.sh
 export default defineConfig({
   test: {
     projects: [
@@ -15,6 +16,7 @@ export default defineConfig({
       { test: { name: 'netns', include: ['test/netns/**/*.test.ts'], environment: 'node', fileParallelism: false, testTimeout: 60_000, hookTimeout: 60_000 } },
       { test: { name: 'vm', include: ['test/vm/**/*.test.ts'], setupFiles: ['test/vm/lane/guard.ts'], environment: 'node', fileParallelism: false, testTimeout: 300_000, hookTimeout: 300_000 } },
       { test: { name: 'cluster', include: ['test/cluster/**/*.test.ts'], environment: 'node', fileParallelism: false, testTimeout: 300_000, hookTimeout: 300_000 } },
+      { test: { name: 'node', include: ['test/node/**/*.test.ts'], environment: 'node', fileParallelism: false, testTimeout: 600_000, hookTimeout: 600_000 } },
     ],
   },
 });
