@@ -177,7 +177,9 @@ describe('kill-anywhere: the sync SIGKILLed at every kill point, then re-sync or
       const d2 = diffText(baseline, await snapshot(null));
       if (d2) { note(`kill point ${k} (${b.label}) → cleanup did not restore the state before:\n${d2}`); await repair(baseline); }
     }
-    process.stdout.write(`kill-anywhere: ${N} kill points (${counted.totalOperations} kernel operations in the clean sync), ${kills} processes SIGKILLed, ${Math.round((Date.now() - t0) / 1000)} s; ${mismatches.length} mismatches; ${count(planned)} planned kernel objects\n`);
+    const summary = `kill-anywhere: ${N} kill points run (${counted.totalOperations} kernel operations in the clean sync), ${kills} processes SIGKILLed, ${Math.round((Date.now() - t0) / 1000)} s; ${mismatches.length} mismatches; ${count(planned)} planned kernel objects`;
+    progress(summary);
+    process.stdout.write(summary + '\n');
     expect(mismatches).toEqual([]);
   }, 3_600_000);
 });
