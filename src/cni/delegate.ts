@@ -3,11 +3,11 @@
 // stdin (as the reference pkg/ipam ExecAdd/ExecDel/ExecCheck do).
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { CniError, ErrInvalidNetworkConfig, ErrInternal } from '../cnispec/errors.ts';
-import type { CmdContext } from './skel.ts';
-import { parseResult } from '../cnispec/types.ts';
-import type { Result } from '../cnispec/types.ts';
-import { isObj } from '../cnispec/validate.ts';
+import { CniError, ErrInvalidNetworkConfig, ErrInternal } from './proto/errors.ts';
+import type { CmdContext } from './proto/skel.ts';
+import { parseResult } from './proto/types.ts';
+import type { Result } from './proto/types.ts';
+import { isObj } from './proto/validate.ts';
 import { crashPoint } from './crash.ts';
 import { ipamAdd, ipamCheck, ipamDel, ipamGc, ipamRelease, ipamStatus } from '../ipam/index.ts';
 

@@ -1,6 +1,6 @@
 // ipvsnet-ipam as a standalone CNI IPAM plugin (drop-in for host-local).
-import type { CmdContext, Plugin } from './skel.ts';
-import type { Result } from '../cnispec/types.ts';
+import type { CmdContext, Plugin } from './proto/skel.ts';
+import type { Result } from './proto/types.ts';
 import { crashPoint } from './crash.ts';
 import { ipamAdd, ipamCheck, ipamDel, ipamGc, ipamStatus } from '../ipam/index.ts';
 

@@ -49,9 +49,10 @@ describe('planRoutes', () => {
     expect(by['fresh']).toBeUndefined();
   });
 
-  it('a podCIDR with host bits set is routed as its network', () => {
-    const p = planRoutes([n('b', ['10.244.2.7/24'], [['InternalIP', '192.168.43.112']])], 'a', connected);
-    expect(p.routes).toEqual([{ dst: '10.244.2.0/24', via: '192.168.43.112', node: 'b' }]);
+  it('a podCIDR with host bits set is refused, as the API server\'s strict CIDR validation does (not routed as its network)', () => {
+    const r = podNodeOf(raw('b', ['10.244.2.7/24'], [['InternalIP', '192.168.43.112']]));
+    expect(r.node).toBeUndefined();
+    expect(r.diagnostics).toEqual([expect.objectContaining({ kind: 'Node', object: 'b', field: 'spec.podCIDR', severity: 'error', reason: expect.stringContaining('host bits set') })]);
   });
 });
 
