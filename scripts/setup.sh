@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pkgs=(qemu-system-x86 linux-image-amd64 busybox-static ipvsadm ipset iptables nftables iproute2 curl
-      containernetworking-plugins etcd-server hyperfine conntrack socat systemd gcc make)
+      containernetworking-plugins etcd-server hyperfine conntrack socat systemd gcc make
+      containerd runc postgresql-client)
 missing=()
 for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
 if [ ${#missing[@]} -ne 0 ]; then

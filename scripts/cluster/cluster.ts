@@ -257,6 +257,9 @@ export async function up(opts: UpOptions = {}): Promise<ClusterState> {
     '--bind-address=127.0.0.1',
     `--secure-port=${apiPort}`,
     '--advertise-address=10.0.2.2',
+    // A real node's kubelet (scripts/node) registers its name as the Hostname address, which nothing
+    // resolves here: `kubectl exec/logs` reach the kubelet at its InternalIP.
+    '--kubelet-preferred-address-types=InternalIP,Hostname',
     `--service-cluster-ip-range=${serviceCIDRs.join(',')}`,
     '--service-node-port-range=30000-32767',
     '--authorization-mode=Node,RBAC',

@@ -25,7 +25,7 @@ fi
 
 bundle=build/cni/ipvsnet-cni.mjs
 if [ ! -e "$bundle" ] || [ ! -e build/native/netlink.node ] || [ scripts/cni/build.mjs -nt "$bundle" ] \
-   || [ -n "$(find src/cni src/cnispec src/ipam src/net src/native src/kernel/rtnl -name '*.ts' -newer "$bundle")" ]; then
+   || [ -n "$(find src/cni src/ipam src/net src/native src/kernel/rtnl -name '*.ts' -newer "$bundle")" ]; then
   "$node" scripts/cni/build.mjs
   echo "10-native: bundled $bundle"
 fi

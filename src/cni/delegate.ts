@@ -3,12 +3,11 @@
 // stdin (as the reference pkg/ipam ExecAdd/ExecDel/ExecCheck do).
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { CniError, ErrInvalidNetworkConfig, ErrInternal } from '../cnispec/errors.ts';
-import type { CmdContext } from './skel.ts';
-import { parseResult } from '../cnispec/types.ts';
-import type { Result } from '../cnispec/types.ts';
-import { isObj } from '../cnispec/validate.ts';
-import { crashPoint } from './crash.ts';
+import { CniError, ErrInvalidNetworkConfig, ErrInternal } from './proto/errors.ts';
+import type { CmdContext } from './proto/skel.ts';
+import { parseResult } from './proto/types.ts';
+import type { Result } from './proto/types.ts';
+import { isObj } from './proto/validate.ts';
 import { ipamAdd, ipamCheck, ipamDel, ipamGc, ipamRelease, ipamStatus } from '../ipam/index.ts';
 
 export const OWN_IPAM = 'ipvsnet-ipam';
@@ -45,11 +44,7 @@ async function execPlugin(type: string, command: string, ctx: CmdContext): Promi
 
 export async function ipamExecAdd(type: string, ctx: CmdContext): Promise<Result> {
   if (type === OWN_IPAM) {
-    try {
-      return ipamAdd({ conf: ctx.conf, containerId: ctx.containerId, ifname: ctx.ifname, envIP: ctx.args.get('IP') });
-    } finally {
-      crashPoint('after-ipam');
-    }
+    return ipamAdd({ conf: ctx.conf, containerId: ctx.containerId, ifname: ctx.ifname, envIP: ctx.args.get('IP') });
   }
   const out = await execPlugin(type, 'ADD', ctx);
   try {

@@ -1,18 +1,13 @@
 // ipvsnet-ipam as a standalone CNI IPAM plugin (drop-in for host-local).
-import type { CmdContext, Plugin } from './skel.ts';
-import type { Result } from '../cnispec/types.ts';
-import { crashPoint } from './crash.ts';
+import type { CmdContext, Plugin } from './proto/skel.ts';
+import type { Result } from './proto/types.ts';
 import { ipamAdd, ipamCheck, ipamDel, ipamGc, ipamStatus } from '../ipam/index.ts';
 
 export const ipamPlugin: Plugin = {
   argKeys: ['IP'],
   async add(ctx: CmdContext): Promise<Result> {
-    try {
-      const r = ipamAdd({ conf: ctx.conf, containerId: ctx.containerId, ifname: ctx.ifname, envIP: ctx.args.get('IP') });
-      return { ...r, cniVersion: ctx.cniVersion };
-    } finally {
-      crashPoint('after-ipam');
-    }
+    const r = ipamAdd({ conf: ctx.conf, containerId: ctx.containerId, ifname: ctx.ifname, envIP: ctx.args.get('IP') });
+    return { ...r, cniVersion: ctx.cniVersion };
   },
   async del(ctx: CmdContext): Promise<void> {
     ipamDel({ conf: ctx.conf, containerId: ctx.containerId, ifname: ctx.ifname });

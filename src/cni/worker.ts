@@ -4,10 +4,10 @@
 // Plugin work (netlink, blocking flock, setns, iptables) never runs on the
 // agent's event loop: a request that hangs here hangs only this process, which
 // the server kills at the request's deadline.
-import { runSkel } from './skel.ts';
+import { runSkel } from './proto/skel.ts';
 import { bridgePlugin } from './bridge/plugin.ts';
 import { ipamPlugin } from './ipam-plugin.ts';
-import { toCniError } from '../cnispec/errors.ts';
+import { toCniError } from './proto/errors.ts';
 import type { WorkerAnswer, WorkerRequest } from './wire.ts';
 
 function isRequest(m: unknown): m is WorkerRequest {

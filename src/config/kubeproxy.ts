@@ -5,7 +5,7 @@
 
 import { z } from 'zod';
 import { parse as parseYaml } from 'yaml';
-import { readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { parseDuration } from './duration.ts';
 
 const opt = <T extends z.ZodType>(s: T) => s.nullable().optional();
@@ -154,12 +154,35 @@ export function parseKubeProxyConfiguration(text: string, source = 'config'): Ku
   return r.data;
 }
 
+/** A KubeProxyConfiguration is a few KiB; anything past this is not one. */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+
+/**
+ * Read the --config file: a regular file only (a FIFO would block the agent's start forever; it is
+ * checked before opening and again on the O_NONBLOCK handle), at most MAX_CONFIG_BYTES.
+ */
 export function loadKubeProxyConfiguration(path: string): KubeProxyConfiguration {
-  let text: string;
+  const fail = (why: string): never => {
+    throw new ConfigError(`--config ${JSON.stringify(path)}: ${why}`);
+  };
+  let fd: number | undefined;
+  let text = '';
   try {
-    text = readFileSync(path, 'utf8');
+    if (!statSync(path).isFile()) fail('not a regular file');
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+    const st = fstatSync(fd);
+    if (!st.isFile()) fail('not a regular file');
+    if (st.size > MAX_CONFIG_BYTES) fail(`larger than ${MAX_CONFIG_BYTES} bytes`);
+    const buf = Buffer.alloc(MAX_CONFIG_BYTES + 1);
+    let n = 0;
+    for (let r = 1; r > 0 && n <= MAX_CONFIG_BYTES; n += r) r = readSync(fd, buf, n, buf.length - n, n);
+    if (n > MAX_CONFIG_BYTES) fail(`larger than ${MAX_CONFIG_BYTES} bytes`);
+    text = buf.subarray(0, n).toString('utf8');
   } catch (e) {
-    throw new ConfigError(`--config ${path}: ${e instanceof Error ? e.message : String(e)}`);
+    if (e instanceof ConfigError) throw e;
+    fail(e instanceof Error ? e.message : String(e));
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
   return parseKubeProxyConfiguration(text, path);
 }

@@ -63,10 +63,17 @@ export function cidrString(ip: IP, prefix: number): string {
   return `${formatIP(ip)}/${prefix}`;
 }
 
-/** The netmask of a prefix length as an integer of the family's width. */
+function masks(width: number): bigint[] {
+  const all = (1n << BigInt(width)) - 1n;
+  return Array.from({ length: width + 1 }, (_, p) => all ^ ((1n << BigInt(width - p)) - 1n));
+}
+const MASKS = { 4: masks(32), 6: masks(128) } as const;
+
+/** The netmask of a prefix length (0..32 or 0..128) as an integer of the family's width. */
 export function mask(f: Family, prefix: number): bigint {
-  const b = BigInt(bits(f));
-  return ((1n << b) - 1n) ^ ((1n << (b - BigInt(prefix))) - 1n);
+  const m = MASKS[f][prefix];
+  if (m === undefined) throw new RangeError(`invalid IPv${f} prefix length ${prefix}`);
+  return m;
 }
 
 /** Are bits set past the prefix ("10.0.0.1/8")? */
@@ -97,7 +104,9 @@ export function canonicalNetwork(c: CIDR): string {
 
 /** Is `ip` inside the subnet of `c`? Another family: no. */
 export function contains(c: CIDR, ip: IP): boolean {
-  return ip.family === c.ip.family && (ip.value & mask(c.ip.family, c.prefix)) === network(c).value;
+  if (ip.family !== c.ip.family) return false;
+  const m = mask(c.ip.family, c.prefix);
+  return (ip.value & m) === (c.ip.value & m);
 }
 
 /** Do the two subnets share an address? */

@@ -5,7 +5,10 @@
 
 import type { IpsetSpec } from '../plan/types.ts';
 import type { IpsetAdapter, KernelSet } from '../kernel/ipset/index.ts';
-import { prepareMembers, TEMP_PREFIX } from '../kernel/ipset/index.ts';
+// The pure modules of the ipset folder, not its index, which also holds the netlink transport (its
+// binding is a native addon that the reconciler's unit tests must not load).
+import { prepareMembers } from '../kernel/ipset/members.ts';
+import { TEMP_PREFIX } from '../kernel/ipset/restore.ts';
 import { OWNED_SETS } from './names.ts';
 import type { SyncContext } from './result.ts';
 

@@ -5,9 +5,9 @@
 // gateway address on the bridge, optionally masquerade. The result lists the
 // interfaces in the reference order: bridge, host veth, container interface.
 import { closeSync, openSync, writeFileSync, readFileSync } from 'node:fs';
-import { CniError, ErrInternal, ErrInvalidNetworkConfig, ErrIOFailure, ErrUnknownContainer } from '../../cnispec/errors.ts';
-import type { CmdContext, Plugin } from '../skel.ts';
-import type { Interface, IPConfig, Result, Route } from '../../cnispec/types.ts';
+import { CniError, ErrInternal, ErrInvalidNetworkConfig, ErrIOFailure, ErrUnknownContainer } from '../proto/errors.ts';
+import type { CmdContext, Plugin } from '../proto/skel.ts';
+import type { Interface, IPConfig, Result, Route } from '../proto/types.ts';
 import { loadBridgeConf } from './config.ts';
 import type { BridgeConf } from './config.ts';
 import { Rtnl, RtnlError, randomMac, RT_SCOPE_UNIVERSE } from '../../kernel/rtnl/index.ts';
@@ -15,7 +15,6 @@ import type { LinkInfo } from '../../kernel/rtnl/index.ts';
 import { inNetns } from '../../native/index.ts';
 import { ipamExecAdd, ipamExecCheck, ipamExecDel, ipamExecGc, ipamExecRollback, ipamExecStatus } from '../delegate.ts';
 import { canonicalNetwork, contains, formatIP, network, next, parseCIDR, parseIP } from '../../net/index.ts';
-import { crashPoint } from '../crash.ts';
 import { validAttachments } from '../../ipam/index.ts';
 
 export const ALIAS_PREFIX = 'ipvsnet:';
@@ -246,7 +245,6 @@ async function add(ctx: CmdContext): Promise<Result> {
   const hostName = hostVethName(c.name, ctx.containerId, ctx.ifname);
   try {
     const br = await ensureBridge(host, c);
-    crashPoint('after-bridge');
     const r: Result = { cniVersion: ctx.cniVersion, ips: [], routes: [] };
     if (c.ipamType) {
       const ipamResult = await ipamExecAdd(c.ipamType, ctx);
@@ -281,7 +279,6 @@ async function add(ctx: CmdContext): Promise<Result> {
     await host.setLink(hostLink.index, { alias: vethAlias(c.name, ctx.containerId, ctx.ifname) }, `veth ${hostName}`);
     if (c.hairpinMode) await host.setHairpin(hostLink.index, true, `veth ${hostName}`);
     if (c.vlan) await setPortVlan(host, hostLink, c);
-    crashPoint('after-veth');
 
     // inside the pod: socket + sysctls in one synchronous setns window
     cont = inNetns(ctx.netns, () => {
@@ -293,7 +290,6 @@ async function add(ctx: CmdContext): Promise<Result> {
     if (!contLink) throw new CniError(ErrInternal, `container interface ${ctx.ifname} not found in ${ctx.netns}`);
     await cont.setLink(contLink.index, { up: true }, `${ctx.ifname} in ${ctx.netns}`);
     if (c.ipamType) await configureIface(cont, contLink, r, base + 2);
-    crashPoint('after-addr');
 
     let vlanGw: LinkInfo | undefined;
     if (c.isGateway) {

@@ -4,7 +4,7 @@
 import { execa } from 'execa';
 import { type Scratch, uniq } from '../cni/helpers.ts';
 import type { Rtnl } from '../../../src/kernel/rtnl/index.ts';
-import type { CommandRunner } from '../../../src/reconcile/exec.ts';
+import type { CommandRunner } from '../../../src/kernel/exec.ts';
 import type { Backend } from '../../../src/kernel/iptables.ts';
 import { PodNetworkController, PodNetworkReconciler, openPodNetworkKernel } from '../../../src/podnet/index.ts';
 import type { ConflistOptions, EgressOptions, OwnedRoute } from '../../../src/podnet/index.ts';

@@ -1,10 +1,10 @@
 // The protocol layer on its own: a tiny in-memory plugin (no kernel) behind runSkel.
 import { describe, expect, it } from 'vitest';
-import { runSkel } from '../../../src/cni/skel.ts';
-import type { CmdContext, Plugin } from '../../../src/cni/skel.ts';
-import { convertResult, parseResult } from '../../../src/cnispec/types.ts';
-import { parseCniArgs } from '../../../src/cni/args.ts';
-import { CniError } from '../../../src/cnispec/errors.ts';
+import { runSkel } from '../../../src/cni/proto/skel.ts';
+import type { CmdContext, Plugin } from '../../../src/cni/proto/skel.ts';
+import { convertResult, parseResult } from '../../../src/cni/proto/types.ts';
+import { parseCniArgs } from '../../../src/cni/proto/args.ts';
+import { CniError } from '../../../src/cni/proto/errors.ts';
 
 function plugin(): Plugin & { seen: CmdContext[] } {
   const seen: CmdContext[] = [];

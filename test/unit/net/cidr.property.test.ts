@@ -12,6 +12,7 @@ import {
   hasHostBits,
   hostOf,
   lastAddress,
+  mask,
   network,
   overlaps,
   parseCIDR,
@@ -76,6 +77,9 @@ describe('parseCIDR / checkCIDR', () => {
     expect(parseCIDR('10.0.0.0/08')).toEqual({ ip: { family: 4, value: 0x0a000000n }, prefix: 8 });
     expect(hostOf('10.0.0.1')).toEqual(parseIP('10.0.0.1'));
     expect(hostOf('10.0.0.1/33')).toBeUndefined();
+    expect(mask(4, 24)).toBe(0xffffff00n);
+    expect(mask(6, 0)).toBe(0n);
+    expect(() => mask(4, 33)).toThrow(RangeError);
   });
 });
 

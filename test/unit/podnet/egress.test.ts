@@ -2,8 +2,12 @@
 // than this node's podCIDR, MASQUERADE (--random-fully) for the rest, per family; and the removal text.
 import { describe, expect, it } from 'vitest';
 import { parseRules, IptablesAdapter } from '../../../src/kernel/iptables.ts';
-import { POD_EGRESS_CHAIN, POD_EGRESS_JUMP, planEgress, egressRemovalText, egressRestoreText, podNodeOf } from '../../../src/podnet/index.ts';
-import type { PodNode } from '../../../src/podnet/index.ts';
+// The podnet modules themselves, not src/podnet/index.ts, which also exports the kernel factory (its
+// netlink binding is a native addon, not for the unit lane).
+import { POD_EGRESS_CHAIN, planEgress, egressRestoreText } from '../../../src/podnet/plan/index.ts';
+import { POD_EGRESS_JUMP, egressRemovalText } from '../../../src/podnet/reconcile/index.ts';
+import { podNodeOf } from '../../../src/podnet/model.ts';
+import type { PodNode } from '../../../src/podnet/model.ts';
 
 const node = (podCIDRs: string[] | undefined, podCIDR?: string): PodNode => podNodeOf({ metadata: { name: 'node-a' }, spec: { ...(podCIDR ? { podCIDR } : {}), ...(podCIDRs ? { podCIDRs } : {}) } }).node!;
 const planPodEgress = (self: PodNode, clusterCIDRs: string[], opts: { randomFully?: boolean } = {}) => planEgress(self, { clusterCIDRs, ...opts });

@@ -1,8 +1,11 @@
 // The pod network's pure planner: peer routes from Node models, the conflist, and the whole plan
 // (what is managed, what is left alone when this node's Node is unknown).
 import { describe, expect, it } from 'vitest';
-import { PodNodes, podNodeOf, planRoutes, buildConflist, planPodNetwork } from '../../../src/podnet/index.ts';
-import type { PodNode } from '../../../src/podnet/index.ts';
+// The podnet modules themselves, not src/podnet/index.ts, which also exports the kernel factory (its
+// netlink binding is a native addon, not for the unit lane).
+import { PodNodes, podNodeOf } from '../../../src/podnet/model.ts';
+import { planRoutes, buildConflist, planPodNetwork } from '../../../src/podnet/plan/index.ts';
+import type { PodNode } from '../../../src/podnet/model.ts';
 
 const raw = (name: string, cidrs: string[] | undefined, ips: Array<[string, string]>) =>
   ({ metadata: { name }, spec: cidrs ? { podCIDR: cidrs[0], podCIDRs: cidrs } : {}, status: { addresses: ips.map(([type, address]) => ({ type, address })) } });
@@ -46,9 +49,10 @@ describe('planRoutes', () => {
     expect(by['fresh']).toBeUndefined();
   });
 
-  it('a podCIDR with host bits set is routed as its network', () => {
-    const p = planRoutes([n('b', ['10.244.2.7/24'], [['InternalIP', '192.168.43.112']])], 'a', connected);
-    expect(p.routes).toEqual([{ dst: '10.244.2.0/24', via: '192.168.43.112', node: 'b' }]);
+  it('a podCIDR with host bits set is refused, as the API server\'s strict CIDR validation does (not routed as its network)', () => {
+    const r = podNodeOf(raw('b', ['10.244.2.7/24'], [['InternalIP', '192.168.43.112']]));
+    expect(r.node).toBeUndefined();
+    expect(r.diagnostics).toEqual([expect.objectContaining({ kind: 'Node', object: 'b', field: 'spec.podCIDR', severity: 'error', reason: expect.stringContaining('host bits set') })]);
   });
 });
 

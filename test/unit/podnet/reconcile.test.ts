@@ -5,8 +5,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConflistReconciler, RouteReconciler, planConflist, podNodeOf } from '../../../src/podnet/index.ts';
-import type { OwnedRoute, RouteTable } from '../../../src/podnet/index.ts';
+// The podnet modules themselves, not src/podnet/index.ts, which also exports the kernel factory (its
+// netlink binding is a native addon, not for the unit lane).
+import { ConflistReconciler, RouteReconciler } from '../../../src/podnet/reconcile/index.ts';
+import { planConflist } from '../../../src/podnet/plan/index.ts';
+import { podNodeOf } from '../../../src/podnet/model.ts';
+import type { OwnedRoute, RouteTable } from '../../../src/podnet/reconcile/index.ts';
 import { AtomicFiles } from '../../../src/kernel/file.ts';
 
 /** A main table of protocol-240 routes, keyed by destination like the kernel's (one route per dst). */

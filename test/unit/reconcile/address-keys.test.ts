@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { diffAddresses } from '../../../src/reconcile/address-diff.ts';
 import { Ownership } from '../../../src/reconcile/ownership.ts';
-import { normalizeMember } from '../../../src/kernel/ipset/index.ts';
+import { normalizeMember } from '../../../src/kernel/ipset/members.ts';
 import { formatIPBytes } from '../../../src/net/index.ts';
 
 const kernel = (hex: string): string => formatIPBytes(Buffer.from(hex, 'hex'));

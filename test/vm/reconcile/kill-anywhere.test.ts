@@ -151,6 +151,7 @@ describe('kill-anywhere: the sync SIGKILLed at every kill point, then re-sync or
     const N = counted.points;
     expect(N).toBeGreaterThan(0);
     const mismatches: string[] = [];
+    const note = (m: string): void => { mismatches.push(m); progress(`MISMATCH ${m}`); };
     let kills = 0;
     progress(`${N} kill points: ${counted.labels.join(' | ')}`);
     for (let k = 1; k <= N; k++) {
@@ -159,11 +160,11 @@ describe('kill-anywhere: the sync SIGKILLed at every kill point, then re-sync or
       rmSync(STATE, { force: true });
       const a = await killAt(k);
       kills++;
-      if (a.label !== counted.labels[k - 1]) mismatches.push(`kill point ${k}: reached "${a.label}", the clean run had "${counted.labels[k - 1]}" there`);
+      if (a.label !== counted.labels[k - 1]) note(`kill point ${k}: reached "${a.label}", the clean run had "${counted.labels[k - 1]}" there`);
       const failures = await resync(plan);
-      if (failures.length) mismatches.push(`kill point ${k} (${a.label}) → re-sync failed: ${failures.join('; ')}`);
+      if (failures.length) note(`kill point ${k} (${a.label}) → re-sync failed: ${failures.join('; ')}`);
       const d1 = diffText(reference, await snapshot(null));
-      if (d1) mismatches.push(`kill point ${k} (${a.label}) → re-sync is not the plan:\n${d1}`);
+      if (d1) note(`kill point ${k} (${a.label}) → re-sync is not the plan:\n${d1}`);
       await cleanup();
       if (diffText(baseline, await snapshot(null))) await repair(baseline);
 
@@ -172,9 +173,9 @@ describe('kill-anywhere: the sync SIGKILLed at every kill point, then re-sync or
       const b = await killAt(k);
       kills++;
       const cf = await cleanup();
-      if (cf.length) mismatches.push(`kill point ${k} (${b.label}) → cleanup failed: ${cf.join('; ')}`);
+      if (cf.length) note(`kill point ${k} (${b.label}) → cleanup failed: ${cf.join('; ')}`);
       const d2 = diffText(baseline, await snapshot(null));
-      if (d2) { mismatches.push(`kill point ${k} (${b.label}) → cleanup did not restore the state before:\n${d2}`); await repair(baseline); }
+      if (d2) { note(`kill point ${k} (${b.label}) → cleanup did not restore the state before:\n${d2}`); await repair(baseline); }
     }
     process.stdout.write(`kill-anywhere: ${N} kill points (${counted.totalOperations} kernel operations in the clean sync), ${kills} processes SIGKILLed, ${Math.round((Date.now() - t0) / 1000)} s; ${mismatches.length} mismatches; ${count(planned)} planned kernel objects\n`);
     expect(mismatches).toEqual([]);

@@ -107,7 +107,7 @@ const abs = (root: string, p: string) => (p.startsWith('/') ? posix.normalize(p)
 /**
  * The build scripts a RUN line may call, with the files each produces. The scripts `cd` to their
  * repository root, so relative arguments and outputs are relative to it. Kept honest by the tests:
- * manifests/cni/build-shims.sh is run for real by test/unit/manifests/dockerfile.test.ts and
+ * manifests/cni/build-shims.sh is run for real by test/netns/manifests/dockerfile.test.ts and
  * compared with its entry; build/native/* and dist/* are what scripts/setup.d/10-native.sh and
  * 15-dist.sh leave in the repository (setup runs them; the test lays the image out from those files); build-sea.sh's four
  * files are the ones test/netns/cni/sea.test.ts copies out of its output directory.

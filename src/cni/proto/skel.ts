@@ -2,13 +2,13 @@
 // plugins' pkg/skel): environment, stdin config, version negotiation, result
 // conversion, and errors as JSON on stdout with the spec's codes.
 import { readSync, writeSync } from 'node:fs';
-import { CniError, ErrIncompatibleCNIVersion, ErrInvalidEnvironmentVariables, ErrDecodingFailure, toCniError } from '../cnispec/errors.ts';
-import { convertResult, cmpVersion, requireSupported, SUPPORTED_VERSIONS, LATEST_VERSION } from '../cnispec/types.ts';
-import type { Result } from '../cnispec/types.ts';
+import { CniError, ErrIncompatibleCNIVersion, ErrInvalidEnvironmentVariables, ErrDecodingFailure, toCniError } from './errors.ts';
+import { convertResult, cmpVersion, requireSupported, SUPPORTED_VERSIONS, LATEST_VERSION } from './types.ts';
+import type { Result } from './types.ts';
 import { parseCniArgs } from './args.ts';
 import type { CniArgs } from './args.ts';
-import { isObj } from '../cnispec/validate.ts';
-import type { Obj } from '../cnispec/validate.ts';
+import { isObj } from './validate.ts';
+import type { Obj } from './validate.ts';
 
 export type Command = 'ADD' | 'DEL' | 'CHECK' | 'VERSION' | 'STATUS' | 'GC';
 

@@ -1,6 +1,6 @@
 // manifests/Dockerfile and manifests/daemonset.yaml, checked against each other and the repository
 // without Docker (this machine has no engine, only the client, so the image itself is never built
-// here). test/unit/manifests/image.ts models each stage's file system from the Dockerfile; these
+// here). test/netns/manifests/image.ts models each stage's file system from the Dockerfile; these
 // tests check that model against the DaemonSet (every path it executes, every host path the plugins
 // and the agent must agree on) and the agent's real flag parser, then lay the modelled image out in
 // a temporary directory and run what the node would run: the init container's install script, the

@@ -1,6 +1,6 @@
 // CNI_ARGS: "K=V;K2=V2". Keys a plugin does not know are an error unless
 // IgnoreUnknown=1|true is present (as in the reference libcni CommonArgs).
-import { CniError, ErrInvalidEnvironmentVariables } from '../cnispec/errors.ts';
+import { CniError, ErrInvalidEnvironmentVariables } from './errors.ts';
 
 export interface CniArgs {
   ignoreUnknown: boolean;
