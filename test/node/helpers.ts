@@ -1,5 +1,6 @@
 // Helpers for the node lane (scripts/lanes/node.sh): a real node started by scripts/node/up.sh, driven
 // only the ways a user drives it: scripts/node/kubectl and scripts/node/exec.sh (root on the node).
+import { setTimeout as sleep } from 'node:timers/promises';
 import { eventually as clusterEventually } from '../cluster/helpers.ts';
 import { execa } from 'execa';
 import { readFileSync, existsSync } from 'node:fs';
