@@ -79,7 +79,7 @@ export function parseEndpointSlice(raw: unknown): ParseResult<EndpointSliceModel
     return {
       addresses,
       ready,
-      serving: ep.conditions?.serving ?? ready,
+      serving: ep.conditions?.serving ?? true,
       terminating: ep.conditions?.terminating ?? false,
       nodeName: ep.nodeName ? intern(ep.nodeName) : undefined,
       zone: ep.zone ? intern(ep.zone) : undefined,

@@ -142,7 +142,6 @@ export function parseService(raw: unknown): ParseResult<ServiceModel> {
       clusterIPs.push(formatIP(ip));
     });
   }
-  if (labels[LABEL_HEADLESS] !== undefined) headless = true;
   if (headless || type === 'ExternalName') clusterIPs = [];
 
   // Ports.

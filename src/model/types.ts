@@ -47,7 +47,7 @@ export interface ServiceModel {
   type: ServiceType;
   /** Canonical ClusterIPs, primary first; empty for headless and ExternalName. */
   clusterIPs: string[];
-  /** clusterIP "None" (or the service.kubernetes.io/headless label). */
+  /** clusterIP "None". (The service.kubernetes.io/headless label only filters EndpointSlices, as in kube-proxy.) */
   headless: boolean;
   ports: ServicePortModel[];
   externalIPs: string[];
@@ -73,7 +73,7 @@ export interface EndpointModel {
   addresses: string[];
   /** conditions.ready (unset counts as ready). */
   ready: boolean;
-  /** conditions.serving (unset means the same as ready). */
+  /** conditions.serving (unset counts as serving, as the API and kube-proxy say). */
   serving: boolean;
   /** conditions.terminating (unset counts as false). */
   terminating: boolean;

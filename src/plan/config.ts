@@ -99,7 +99,10 @@ export function validateNodeConfig(cfg: NodeConfig): Diagnostic[] {
   return out;
 }
 
-/** The masquerade mark as kube-proxy prints it ("%#08x"): 0x004000 for bit 14. */
+/**
+ * The masquerade mark as kube-proxy prints it (Go's "%#08x", which pads the
+ * digits to 8 and then adds "0x"): 0x00004000 for bit 14.
+ */
 export function masqueradeMark(bit: number): string {
-  return '0x' + (1 << bit >>> 0).toString(16).padStart(6, '0');
+  return '0x' + (1 << bit >>> 0).toString(16).padStart(8, '0');
 }

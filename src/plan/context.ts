@@ -14,8 +14,11 @@ export interface FamilyContext {
   nodePortIPs: string[];
   /** Every address of the node in this family: external/LB IPs among them are not bound to kube-ipvs0. */
   nodeAddresses: Set<string>;
-  /** The node's primary IP (kube-proxy's nodeIP): decides whether LB source ranges admit the node. */
-  primaryIP?: IP;
+  /**
+   * The node's primary IP of this family (kube-proxy's nodeIP): decides whether LB source ranges
+   * admit the node, and is the "primary" of --nodeport-addresses.
+   */
+  primaryIP: IP;
   /** First cluster CIDR of this family (canonical), for `! -s CIDR`. */
   clusterCIDR?: string;
 }
@@ -52,11 +55,12 @@ export function buildContext(cfg: NodeConfig, node: NodeModel | undefined): Plan
   const byFamily = new Map<Family, FamilyContext>();
   for (const family of families) {
     const fam = ips.filter((ip) => ip.family === family);
+    const primary = primaryIP(cfg, node, family);
     byFamily.set(family, {
       family,
-      nodePortIPs: nodePortIPs(fam, cfg.nodePortAddresses, family),
+      nodePortIPs: nodePortIPs(fam, cfg.nodePortAddresses, family, primary),
       nodeAddresses: new Set(fam.map((ip) => formatIP(ip))),
-      ...(fam[0] ? { primaryIP: fam[0] } : {}),
+      primaryIP: primary,
       ...(cidrs.find((c) => c.ip.family === family) ? { clusterCIDR: canonicalNetwork(cidrs.find((c) => c.ip.family === family)!) } : {}),
     });
   }
@@ -72,18 +76,32 @@ export function buildContext(cfg: NodeConfig, node: NodeModel | undefined): Plan
 }
 
 /**
+ * kube-proxy's node IP of one family (detectNodeIPs over component-helpers' GetNodeHostIPs):
+ * the first InternalIP of the family, else its first ExternalIP, else loopback. The
+ * configured nodeIPs, when given, replace the Node object's addresses (first of the family).
+ */
+function primaryIP(cfg: NodeConfig, node: NodeModel | undefined, family: Family): IP {
+  const ofFamily = (list: readonly string[]): IP | undefined => list.map((s) => parseIP(s)).find((ip) => ip?.family === family);
+  const found = cfg.nodeIPs && cfg.nodeIPs.length > 0
+    ? ofFamily(cfg.nodeIPs)
+    : ofFamily((node?.addresses ?? []).filter((a) => a.type === 'InternalIP').map((a) => a.address)) ??
+      ofFamily((node?.addresses ?? []).filter((a) => a.type === 'ExternalIP').map((a) => a.address));
+  return found ?? parseIP(family === 4 ? '127.0.0.1' : '::1')!;
+}
+
+/**
  * kube-proxy's NodePortAddresses: the CIDRs of this family (none given = all
  * addresses); "primary" selects the node's primary IP. Loopback never serves
  * NodePorts in IPVS mode.
  */
-function nodePortIPs(ips: IP[], spec: string[], family: Family): string[] {
+function nodePortIPs(ips: IP[], spec: string[], family: Family, primaryIP: IP): string[] {
   const cidrs = spec.filter((s) => s !== 'primary').map((s) => parseCIDR(s, 'keep')).filter((c) => c !== undefined && c.ip.family === family);
-  const primary = spec.includes('primary');
-  const matchAll = cidrs.length === 0 && !primary;
+  const primary = spec.includes('primary') ? formatIP(primaryIP) : undefined;
+  const matchAll = cidrs.length === 0 && primary === undefined;
   const out: string[] = [];
-  ips.forEach((ip, i) => {
-    if (isLoopback(ip)) return;
-    if (matchAll || (primary && i === 0) || cidrs.some((c) => contains(c!, ip))) out.push(formatIP(ip));
-  });
+  for (const ip of ips) {
+    if (isLoopback(ip)) continue;
+    if (matchAll || formatIP(ip) === primary || cidrs.some((c) => contains(c!, ip))) out.push(formatIP(ip));
+  }
   return out;
 }

@@ -30,8 +30,10 @@ const familyOfSlice = (s: EndpointSliceModel): Family | 0 => (s.addressType === 
 
 /**
  * Merge the slices of one Service for one family, as kube-proxy's EndpointSliceCache:
- * only the first address of an endpoint counts; duplicates across slices collapse,
- * a local copy winning.
+ * only the first address of an endpoint counts; copies of one ip:port (in one slice or
+ * across slices) collapse, a non-terminating copy replacing a terminating one (a Pod
+ * IP reused while the old Pod terminates). Between copies in the same state the first
+ * in slice order stays (kube-proxy: "undefined").
  */
 export function endpointsForFamily(slices: readonly EndpointSliceModel[], family: Family, nodeName: string): EndpointsByPort {
   const byPort = new Map<string, Map<string, Endpoint>>();
@@ -47,7 +49,8 @@ export function endpointsForFamily(slices: readonly EndpointSliceModel[], family
         if (ip === undefined) continue;
         const isLocal = nodeName !== '' && ep.nodeName === nodeName;
         const id = family === 6 ? `[${ip}]:${p.port}` : `${ip}:${p.port}`;
-        if (set.has(id) && !isLocal) continue;
+        const prev = set.get(id);
+        if (prev !== undefined && !(prev.terminating && !ep.terminating)) continue;
         set.set(id, {
           ip,
           port: p.port,

@@ -141,7 +141,10 @@ function familyContribution(
   // Addresses of this family with the index of their field; an address listed twice claims once.
   const externalIPs = indexed(svc.externalIPs, family);
   const lbIPs = indexed(svc.loadBalancerIngress.map((i) => (i.ip !== undefined && i.ipMode === 'VIP' ? i.ip : '')), family);
-  const sourceRanges = lbIPs.length === 0 ? [] : svc.loadBalancerSourceRanges.map((r) => parseCIDR(r, 'keep')!).filter((r) => r.ip.family === family);
+  // Ranges of this family; one holding every address (0.0.0.0/0, ::/0) means "allow any" to
+  // kube-proxy: no firewall for this family.
+  const familyRanges = lbIPs.length === 0 ? [] : svc.loadBalancerSourceRanges.map((r) => parseCIDR(r, 'keep')!).filter((r) => r.ip.family === family);
+  const sourceRanges = familyRanges.some((r) => r.prefix === 0) ? [] : familyRanges;
   const clusterIPField = `spec.clusterIPs[${svc.clusterIPs.indexOf(clusterIP)}]`;
   // apiservice.ExternalPolicyLocal: Local only counts for externally reachable Services.
   const externallyReachable = svc.type === 'LoadBalancer' || svc.type === 'NodePort' || svc.externalIPs.length > 0;
@@ -200,7 +203,7 @@ function familyContribution(
         let allowFromNode = false;
         for (const r of sourceRanges) {
           m.push(SET.loadBalancerSourceCIDR, cat(entry, ',', r.prefix === netmask ? formatIP(network(r)) : canonicalNetwork(r)));
-          if (fctx.primaryIP && contains(r, fctx.primaryIP)) allowFromNode = true;
+          if (contains(r, fctx.primaryIP)) allowFromNode = true;
         }
         if (allowFromNode) m.push(SET.loadBalancerSourceIP, cat(entry, ',', ip));
         else nna = { ip, proto, port: sp.port };

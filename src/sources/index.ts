@@ -1,10 +1,12 @@
 // The agent's view of the cluster: informers for Services, EndpointSlices (discovery.k8s.io/v1) and
 // Nodes, merged into one rxjs stream of validated events.
 //
-// Like kube-proxy, the Service and EndpointSlice informers use the server-side label selector
-// "!service.kubernetes.io/service-proxy-name,!service.kubernetes.io/headless": Services that name
-// another proxy, and headless Services' slices, never reach the agent; an object that gains such a
-// label leaves the selector, and the API server sends a DELETED event for it.
+// Like kube-proxy (cmd/kube-proxy/app/server.go), the Service informer uses the server-side label
+// selector "!service.kubernetes.io/service-proxy-name" and the EndpointSlice informer
+// "!service.kubernetes.io/headless": Services that name another proxy, and slices labelled headless,
+// never reach the agent (a Service carrying the headless label is still served; headless means
+// clusterIP None, which the planner skips). An object that gains such a label leaves the selector,
+// and the API server sends a DELETED event for it.
 
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import { merge, type Observable } from 'rxjs';
@@ -21,8 +23,10 @@ export { loadKubeConfig, kubeRequest, KubeApiError } from './kube.ts';
 export const LABEL_SERVICE_PROXY_NAME = 'service.kubernetes.io/service-proxy-name';
 export const LABEL_HEADLESS = 'service.kubernetes.io/headless';
 export const ANNOTATION_TRIGGER_TIME = 'endpoints.kubernetes.io/last-change-trigger-time';
-/** kube-proxy's selector for Services and EndpointSlices. */
-export const PROXYABLE_SELECTOR = `!${LABEL_SERVICE_PROXY_NAME},!${LABEL_HEADLESS}`;
+/** kube-proxy's label selector for Services. */
+export const SERVICE_SELECTOR = `!${LABEL_SERVICE_PROXY_NAME}`;
+/** kube-proxy's label selector for EndpointSlices. */
+export const ENDPOINTSLICE_SELECTOR = `!${LABEL_HEADLESS}`;
 
 export type SourceKind = 'Service' | 'EndpointSlice' | 'Node';
 
@@ -90,14 +94,14 @@ export class ClusterSources {
     this.services = new ResilientInformer(kc, {
       ...common,
       path: '/api/v1/services',
-      labelSelector: PROXYABLE_SELECTOR,
+      labelSelector: SERVICE_SELECTOR,
       keep: identityOf,
       onError: (e, n) => opts.onError?.('Service', e, n),
     });
     this.endpointSlices = new ResilientInformer(kc, {
       ...common,
       path: '/apis/discovery.k8s.io/v1/endpointslices',
-      labelSelector: PROXYABLE_SELECTOR,
+      labelSelector: ENDPOINTSLICE_SELECTOR,
       keep: identityOf,
       onError: (e, n) => opts.onError?.('EndpointSlice', e, n),
     });

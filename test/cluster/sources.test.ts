@@ -29,10 +29,10 @@ function fold(sources: ClusterSources) {
 async function truth(): Promise<Set<string>> {
   const { kubeRequest } = await import('./helpers.ts');
   const out = new Set<string>();
-  const sel = '!service.kubernetes.io/service-proxy-name,!service.kubernetes.io/headless';
-  const svcs = await kubeRequest<{ items: Array<{ metadata: { namespace: string; name: string } }> }>(admin, 'GET', '/api/v1/services', { query: { labelSelector: sel } });
+  // kube-proxy's selectors: service-proxy-name filters Services, headless filters EndpointSlices.
+  const svcs = await kubeRequest<{ items: Array<{ metadata: { namespace: string; name: string } }> }>(admin, 'GET', '/api/v1/services', { query: { labelSelector: '!service.kubernetes.io/service-proxy-name' } });
   for (const s of svcs.items) out.add(`Service/${s.metadata.namespace}/${s.metadata.name}`);
-  const sl = await kubeRequest<{ items: Array<{ metadata: { namespace: string; name: string } }> }>(admin, 'GET', '/apis/discovery.k8s.io/v1/endpointslices', { query: { labelSelector: sel } });
+  const sl = await kubeRequest<{ items: Array<{ metadata: { namespace: string; name: string } }> }>(admin, 'GET', '/apis/discovery.k8s.io/v1/endpointslices', { query: { labelSelector: '!service.kubernetes.io/headless' } });
   for (const s of sl.items) out.add(`EndpointSlice/${s.metadata.namespace}/${s.metadata.name}`);
   const nodes = await kubeRequest<{ items: Array<{ metadata: { name: string } }> }>(admin, 'GET', '/api/v1/nodes');
   for (const n of nodes.items) out.add(`Node/${n.metadata.name}`);
@@ -109,10 +109,12 @@ describe('sources (real apiserver)', () => {
     try {
       await createService(admin, ns, 'other-proxy', { ports: [{ port: 80 }], labels: { 'service.kubernetes.io/service-proxy-name': 'someone-else' } });
       await createService(admin, ns, 'mine', { ports: [{ port: 80 }] });
+      await createService(admin, ns, 'labelled-headless', { ports: [{ port: 80 }], labels: { 'service.kubernetes.io/headless': '' } });
       await createSlice(admin, sliceBody(ns, 'headless-a', 'mine', [{ ip: '10.244.1.1' }], [{ port: 80 }], { labels: { 'service.kubernetes.io/headless': '' } }));
       await eventually('mine in view', () => view.has(`Service/${ns}/mine`));
       expect(view.has(`Service/${ns}/other-proxy`)).toBe(false);
       expect(view.has(`EndpointSlice/${ns}/headless-a`)).toBe(false);
+      await eventually('a Service with the headless label is in view', () => view.has(`Service/${ns}/labelled-headless`));
       await mergePatch(admin, `/api/v1/namespaces/${ns}/services/mine`, { metadata: { labels: { 'service.kubernetes.io/service-proxy-name': 'someone-else' } } });
       await eventually('mine leaves the view', () => !view.has(`Service/${ns}/mine`));
       await mergePatch(admin, `/api/v1/namespaces/${ns}/services/other-proxy`, { metadata: { labels: { 'service.kubernetes.io/service-proxy-name': null } } });

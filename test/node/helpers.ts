@@ -1,11 +1,12 @@
 // Helpers for the node lane (scripts/lanes/node.sh): a real node started by scripts/node/up.sh, driven
 // only the ways a user drives it: scripts/node/kubectl and scripts/node/exec.sh (root on the node).
+import { setTimeout as sleep } from 'node:timers/promises';
+import { eventually as clusterEventually } from '../cluster/helpers.ts';
 import { execa } from 'execa';
 import { readFileSync, existsSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const nodeState = process.env['IPVSNET_NODE_STATE'] ?? join(repoRoot, 'build/vm-share/node');
@@ -41,21 +42,9 @@ export function uniq(prefix: string): string {
   return `${prefix}-${randomBytes(3).toString('hex')}`;
 }
 
-/** Poll until fn returns a truthy value; throws with the last value or error at the deadline. */
-export async function eventually<T>(what: string, fn: () => Promise<T> | T, timeoutMs = 120_000, everyMs = 500): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v as NonNullable<T>;
-      last = v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
-    await sleep(everyMs);
-  }
+/** Poll until fn returns a truthy value (test/cluster/helpers.ts's, with the slower node's defaults). */
+export function eventually<T>(what: string, fn: () => Promise<T> | T, timeoutMs = 120_000, everyMs = 500): Promise<NonNullable<T>> {
+  return clusterEventually(what, fn, timeoutMs, everyMs);
 }
 
 export interface PodInfo {

@@ -5,68 +5,26 @@
 // gateway address on the bridge, optionally masquerade. The result lists the
 // interfaces in the reference order: bridge, host veth, container interface.
 import { closeSync, openSync, writeFileSync, readFileSync } from 'node:fs';
-import { CniError, ErrInternal, ErrInvalidNetworkConfig, ErrIOFailure, ErrUnknownContainer } from '../proto/errors.ts';
+import { CniError, ErrInternal, ErrInvalidNetworkConfig, ErrIOFailure } from '../proto/errors.ts';
 import type { CmdContext, Plugin } from '../proto/skel.ts';
-import type { Interface, IPConfig, Result, Route } from '../proto/types.ts';
+import type { Interface, Result } from '../proto/types.ts';
 import { loadBridgeConf } from './config.ts';
 import type { BridgeConf } from './config.ts';
 import { Rtnl, RtnlError, randomMac, RT_SCOPE_UNIVERSE } from '../../kernel/rtnl/index.ts';
 import type { LinkInfo } from '../../kernel/rtnl/index.ts';
 import { inNetns } from '../../native/index.ts';
-import { ipamExecAdd, ipamExecCheck, ipamExecDel, ipamExecGc, ipamExecRollback, ipamExecStatus } from '../delegate.ts';
-import { canonicalNetwork, contains, formatIP, network, next, parseCIDR, parseIP } from '../../net/index.ts';
+import { ipamExecAdd, ipamExecDel, ipamExecGc, ipamExecRollback, ipamExecStatus } from '../delegate.ts';
+import { canonicalNetwork, contains, formatIP, network, next, parseCIDR } from '../../net/index.ts';
 import { validAttachments } from '../../ipam/index.ts';
+import { aliasPrefix, hostVethName, vethAlias, vlanGatewayPortName } from './names.ts';
+import { check } from './check.ts';
 
-export const ALIAS_PREFIX = 'ipvsnet:';
-
-/** 32-bit FNV-1a (node:crypto costs milliseconds of start-up; this is a name, not a secret). */
-export function fnv1a32(s: string): number {
-  let h = 0x811c9dc5;
-  for (const b of Buffer.from(s, 'utf8')) {
-    h ^= b;
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h >>> 0;
-}
-
-/** Deterministic host-side veth name for an attachment: "veth" + 8 hex. */
-export function hostVethName(network: string, containerId: string, ifname: string): string {
-  return 'veth' + fnv1a32(`${network}/${containerId}/${ifname}`).toString(16).padStart(8, '0');
-}
+export { ALIAS_PREFIX, IFALIAS_MAX, aliasPrefix, fnv1a32, hostVethName, vethAlias, vlanGatewayPortName } from './names.ts';
 
 function randomBytes(n: number): Uint8Array {
   const b = new Uint8Array(n);
   for (let i = 0; i < n; i++) b[i] = Math.floor(Math.random() * 256);
   return b;
-}
-
-/**
- * The longest alias the kernel keeps: IFALIASZ is 256 and the attribute's length counts the NUL our
- * string attributes carry, so 254 bytes of text (255 fails with ERANGE/EINVAL).
- */
-export const IFALIAS_MAX = 254;
-const NETWORK_IN_ALIAS_MAX = 100;
-
-function sha256Hex(s: string): string {
-  // node:crypto is loaded only for the rare long name: it costs start-up time in the standalone plugin
-  return process.getBuiltinModule('node:crypto').createHash('sha256').update(s).digest('hex');
-}
-
-/** The alias prefix of every attachment of `network` (GC finds a network's veths by it). */
-export function aliasPrefix(network: string): string {
-  const n = Buffer.byteLength(network) <= NETWORK_IN_ALIAS_MAX ? network : '#' + sha256Hex(network).slice(0, 40);
-  return `${ALIAS_PREFIX}${n}/`;
-}
-
-/**
- * IFLA_IFALIAS on the host veth: identifies the attachment for DEL and GC. `ipvsnet:<network>/<id>/<ifname>`
- * when it fits in IFALIAS_MAX bytes; otherwise `<prefix>#<sha256 of id/ifname>` (a container ID
- * never starts with '#', so the two forms cannot meet). Never cut: a cut alias could name two attachments.
- */
-export function vethAlias(network: string, containerId: string, ifname: string): string {
-  const prefix = aliasPrefix(network);
-  const full = `${prefix}${containerId}/${ifname}`;
-  return Buffer.byteLength(full) <= IFALIAS_MAX ? full : `${prefix}#${sha256Hex(`${containerId}/${ifname}`)}`;
 }
 
 function netnsMissing(e: unknown): boolean {
@@ -152,10 +110,6 @@ async function setPortVlan(host: Rtnl, port: LinkInfo, c: BridgeConf): Promise<v
   await host.bridgeVlan(port.index, c.vlan, { add: true, pvidUntagged: true }, `bridge port ${port.name}`);
 }
 
-/** Host-side name of the <bridge>.<vlan> gateway veth's bridge port. */
-export function vlanGatewayPortName(bridge: string, vlan: number): string {
-  return 'veth' + fnv1a32(`vlan-gateway/${bridge}.${vlan}`).toString(16).padStart(8, '0');
-}
 
 /**
  * The gateway of a `vlan` network with isGateway, as the reference makes it: a veth pair in the host
@@ -376,60 +330,6 @@ async function del(ctx: CmdContext): Promise<void> {
       await teardownMasq(c.name, ctx.containerId);
     }
   } finally {
-    host.close();
-  }
-}
-
-async function check(ctx: CmdContext): Promise<void> {
-  const c = loadBridgeConf(ctx.conf, ctx.args);
-  const prev = c.prevResult;
-  if (!prev) throw new CniError(ErrInvalidNetworkConfig, 'CHECK: required prevResult missing');
-  if (c.ipamType) await ipamExecCheck(c.ipamType, ctx);
-  const ifs = prev.interfaces ?? [];
-  const brIdx = ifs.findIndex((i) => i.name === c.bridge && !i.sandbox);
-  const contIdx = ifs.findIndex((i) => i.name === ctx.ifname && i.sandbox === ctx.netns);
-  if (brIdx < 0) throw new CniError(ErrUnknownContainer, `CHECK: bridge ${c.bridge} not in prevResult interfaces`);
-  if (contIdx < 0) throw new CniError(ErrUnknownContainer, `CHECK: container interface ${ctx.ifname} (sandbox ${ctx.netns}) not in prevResult interfaces`);
-  const host = Rtnl.open();
-  let cont: Rtnl | undefined;
-  try {
-    const br = await host.linkByName(c.bridge);
-    if (!br || br.kind !== 'bridge') throw new CniError(ErrUnknownContainer, `CHECK: bridge ${c.bridge} not found or not a bridge`);
-    const brIf = ifs[brIdx]!;
-    if (brIf.mac && brIf.mac !== br.mac) throw new CniError(ErrUnknownContainer, `CHECK: bridge ${c.bridge} MAC ${br.mac} does not match ${brIf.mac}`);
-    if (br.promisc !== c.promiscMode) throw new CniError(ErrUnknownContainer, `CHECK: bridge ${c.bridge} promiscuous mode is ${br.promisc}, config says ${c.promiscMode}`);
-    try {
-      cont = Rtnl.open(ctx.netns);
-    } catch (e) {
-      throw new CniError(ErrUnknownContainer, `CHECK: cannot enter netns ${ctx.netns}: ${(e as Error).message}`);
-    }
-    const cl = await cont.linkByName(ctx.ifname);
-    if (!cl) throw new CniError(ErrUnknownContainer, `CHECK: interface ${ctx.ifname} not found in ${ctx.netns}`);
-    if (cl.kind !== 'veth') throw new CniError(ErrUnknownContainer, `CHECK: container interface ${ctx.ifname} is not a veth`);
-    const contIf = ifs[contIdx]!;
-    if (contIf.mac && contIf.mac !== cl.mac) throw new CniError(ErrUnknownContainer, `CHECK: interface ${ctx.ifname} MAC ${cl.mac} does not match ${contIf.mac}`);
-    // the host end: a veth on the bridge whose peer is the container interface
-    const hostLinks = (await host.links()).filter((l) => l.kind === 'veth' && l.master === br.index && l.index === cl.peerIndex && l.peerIndex === cl.index);
-    if (hostLinks.length === 0) throw new CniError(ErrUnknownContainer, `CHECK: no veth on ${c.bridge} is the peer of ${ctx.ifname}`);
-    const hostIf = ifs.find((i) => i.name === hostLinks[0]!.name && !i.sandbox);
-    if (hostIf?.mac && hostIf.mac !== hostLinks[0]!.mac) throw new CniError(ErrUnknownContainer, `CHECK: host veth ${hostIf.name} MAC does not match`);
-    // addresses and routes in the pod
-    const addrs = await cont.addresses(cl.index);
-    for (const ip of (prev.ips ?? []) as IPConfig[]) {
-      if (ip.interface !== undefined && ip.interface !== contIdx) continue;
-      const want = parseCIDR(ip.address)!;
-      if (!addrs.some((a) => a.ip.value === want.ip.value && a.family === want.ip.family && a.prefix === want.prefix)) {
-        throw new CniError(ErrUnknownContainer, `CHECK: address ${ip.address} not found on ${ctx.ifname}`);
-      }
-    }
-    const routes = await cont.routes();
-    for (const rt of (prev.routes ?? []) as Route[]) {
-      const dst = canonicalNetwork(parseCIDR(rt.dst)!);
-      const ok = routes.some((x) => canonicalNetwork(parseCIDR(x.dst)!) === dst && (!rt.gw || (x.gateway !== undefined && parseIP(x.gateway)!.value === parseIP(rt.gw)!.value)));
-      if (!ok) throw new CniError(ErrUnknownContainer, `CHECK: route ${rt.dst}${rt.gw ? ' via ' + rt.gw : ''} not found in ${ctx.netns}`);
-    }
-  } finally {
-    cont?.close();
     host.close();
   }
 }

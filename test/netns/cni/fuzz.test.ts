@@ -67,7 +67,8 @@ function corpus(): Case[] {
     [['ipam', 'type'], [7, 'bad/type', '../../bin/sh', 'no-such-ipam-plugin']],
     [['ipam', 'subnet'], ['x', '10.207.0.0', '10.207.0.0/33', '10.207.0.5/24', '10.207.0.0/31', '10.207.0.0/32', '300.1.1.0/24', 7, ['10.0.0.0/8'], '2001:db8::/127', 'fe80::1/64']],
     [['ipam', 'routes'], ['x', [{}], [{ dst: 'x' }], [{ dst: '0.0.0.0/0', gw: 'zz' }], [{ dst: '0.0.0.0/0', gw: '2001:db8::1' }], [{ dst: '10.0.0.0/8', mtu: -1 }], [7]]],
-    [['ipam', 'dataDir'], ['relative/dir', 7, '']],
+    // '' is not bad input: host-local (and ipvsnet-ipam) take it as the default /var/lib/cni/networks
+    [['ipam', 'dataDir'], ['relative/dir', 7, '/proc/ivt-fuzz', '/sys/ivt-fuzz']],
     [['ipam', 'resolvConf'], [7, '/nonexistent/resolv.conf']],
     [['ipam', 'gateway'], ['10.99.0.1', 'x', 5]],
     [['ipam', 'rangeStart'], ['10.99.0.1', 'x', '10.207.0.300']],

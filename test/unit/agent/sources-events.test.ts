@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { toSliceEvent, toServiceEvent, PROXYABLE_SELECTOR } from '../../../src/sources/index.ts';
+import { toSliceEvent, toServiceEvent, SERVICE_SELECTOR, ENDPOINTSLICE_SELECTOR } from '../../../src/sources/index.ts';
 import { microTime } from '../../../src/agent/events.ts';
 
 describe('source event conversion', () => {
@@ -28,8 +28,9 @@ describe('source event conversion', () => {
     expect(del.diagnostics).toEqual([]);
   });
 
-  it("uses kube-proxy's label selector", () => {
-    expect(PROXYABLE_SELECTOR).toBe('!service.kubernetes.io/service-proxy-name,!service.kubernetes.io/headless');
+  it("uses kube-proxy's label selectors: the headless label filters EndpointSlices only", () => {
+    expect(SERVICE_SELECTOR).toBe('!service.kubernetes.io/service-proxy-name');
+    expect(ENDPOINTSLICE_SELECTOR).toBe('!service.kubernetes.io/headless');
   });
 
   it('formats MicroTime with six fractional digits', () => {

@@ -94,7 +94,7 @@ describe('Service model', () => {
 describe('EndpointSlice model', () => {
   const base = { kind: 'EndpointSlice', metadata: { name: 's', labels: { 'kubernetes.io/service-name': 'web' } }, addressType: 'IPv6', ports: [{ name: 'http', port: 8080 }] };
 
-  it('conditions: ready unset = ready; serving unset = ready; terminating unset = false', () => {
+  it('conditions: ready unset = true; serving unset = true (even when not ready); terminating unset = false', () => {
     const r = parseEndpointSlice({
       ...base,
       endpoints: [
@@ -108,7 +108,7 @@ describe('EndpointSlice model', () => {
     const eps = r.model!.endpoints.map((e) => ({ a: e.addresses[0], r: e.ready, s: e.serving, t: e.terminating, n: e.nodeName, z: e.zone, zh: e.zoneHints, nh: e.nodeHints }));
     expect(eps).toEqual([
       { a: 'fd00::1', r: true, s: true, t: false, n: undefined, z: undefined, zh: [], nh: [] },
-      { a: 'fd00::2', r: false, s: false, t: false, n: undefined, z: undefined, zh: [], nh: [] },
+      { a: 'fd00::2', r: false, s: true, t: false, n: undefined, z: undefined, zh: [], nh: [] },
       { a: 'fd00::3', r: false, s: true, t: true, n: 'n1', z: 'z1', zh: ['z1'], nh: ['n1'] },
     ]);
   });

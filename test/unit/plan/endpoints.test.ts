@@ -27,10 +27,6 @@ describe('endpoint conditions', () => {
     expect(rsOf(p, '10.96.0.10', 80)).toEqual(['10.244.1.2:8080']);
   });
 
-  it('serving unset means the same as ready', () => {
-    const p = planOf([NODE_A, svc('web'), slice('web-1', 'web', [{ ip: '10.244.1.2', ready: false, terminating: true }])]);
-    expect(rsOf(p, '10.96.0.10', 80)).toEqual([]);
-  });
 
   it('maps slice ports to Service ports by name and protocol, using the slice port number', () => {
     const p = planOf([

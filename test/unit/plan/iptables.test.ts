@@ -29,18 +29,18 @@ describe('iptables-restore payload', () => {
     expect(r.filter((l) => l === 'COMMIT')).toHaveLength(2);
   });
 
-  it('uses mark 0x4000 for masquerade, and --random-fully unless disabled', () => {
+  it('uses mark 0x00004000 (kube-proxy\'s %#08x) for masquerade, and --random-fully unless disabled', () => {
     const r = rules(planOf([NODE_A, svc('web')]));
-    expect(r).toContain('-A KUBE-MARK-MASQ -j MARK --or-mark 0x004000');
-    expect(r).toContain('-A KUBE-POSTROUTING -m mark ! --mark 0x004000/0x004000 -j RETURN');
-    expect(r).toContain('-A KUBE-POSTROUTING -j MARK --xor-mark 0x004000');
+    expect(r).toContain('-A KUBE-MARK-MASQ -j MARK --or-mark 0x00004000');
+    expect(r).toContain('-A KUBE-POSTROUTING -m mark ! --mark 0x00004000/0x00004000 -j RETURN');
+    expect(r).toContain('-A KUBE-POSTROUTING -j MARK --xor-mark 0x00004000');
     expect(r).toContain('-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully');
-    expect(r).toContain('-A KUBE-FORWARD -m comment --comment "kubernetes forwarding rules" -m mark --mark 0x004000/0x004000 -j ACCEPT');
+    expect(r).toContain('-A KUBE-FORWARD -m comment --comment "kubernetes forwarding rules" -m mark --mark 0x00004000/0x00004000 -j ACCEPT');
     const plain = rules(planOf([NODE_A, svc('web')], { randomFully: false }));
     expect(plain).toContain('-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE');
     expect(plain.join('\n')).not.toContain('--random-fully');
-    expect(rules(planOf([NODE_A]), 4)).toContain('-A KUBE-MARK-MASQ -j MARK --or-mark 0x004000');
-    expect(rules(planOf([NODE_A], { masqueradeBit: 5 }))).toContain('-A KUBE-MARK-MASQ -j MARK --or-mark 0x000020');
+    expect(rules(planOf([NODE_A]), 4)).toContain('-A KUBE-MARK-MASQ -j MARK --or-mark 0x00004000');
+    expect(rules(planOf([NODE_A], { masqueradeBit: 5 }))).toContain('-A KUBE-MARK-MASQ -j MARK --or-mark 0x00000020');
   });
 
   it('ClusterIP masquerading: masqueradeAll, else ! -s clusterCIDR, else src,dst', () => {
