@@ -20,6 +20,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Reconciler } from '../../../src/reconcile/index.ts';
 import type { Plan } from '../../../src/plan/types.ts';
 import { KINDS, count, minus, snapshot, type Snapshot } from './kernel-snapshot.ts';
+import { noteCrash } from '../lane/rerun.ts';
 import { V6_POD_PREFIX, killPlan, writeKillManifests } from './kill-plan.ts';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
@@ -74,13 +75,41 @@ async function waitGone(pid: number): Promise<void> {
 }
 
 interface Killed { label: string }
+
+// Node in the TCG guest now and then dies by SIGSEGV or SIGTRAP (V8's "Check failed: it->second.Size()
+// > offset"): scripts/vm/README.md, "Crashes in the guest". Such a death before the fixture reached its
+// kill point says nothing about ipvsnet, so the kill point is run again from the state before, at most
+// twice; every such re-run goes to the lane's re-run log (counted by scripts/lanes/vm.sh and printed by
+// the closing summary), so a rise is visible. Any other ending still fails the test at once.
+const CRASH_SIGNALS = new Set(['SIGSEGV', 'SIGTRAP', 'SIGBUS', 'SIGILL', 'SIGABRT']);
+const ATTEMPTS = 3;
+let crashReruns = 0;
+
+function crashedBeforeKill(r: { signal?: string | undefined; stderr?: unknown }, k: number): boolean {
+  return typeof r.signal === 'string' && CRASH_SIGNALS.has(r.signal) && !new RegExp(`^kill ${k} `, 'm').test(String(r.stderr));
+}
+
+async function backToBaseline(): Promise<void> {
+  await cleanup();
+  if (diffText(baseline, await snapshot(null))) await repair(baseline);
+  rmSync(STATE, { force: true });
+}
+
 /** Run the fixture with kill point k; it must die by SIGKILL there. */
 async function killAt(k: number): Promise<Killed> {
-  const r = await execa(NODE, [FIXTURE, MANIFESTS, STATE, String(k)], { reject: false, stdin: 'ignore' });
-  const m = /^kill (\d+) (.*?)(?: child (\d+))?$/m.exec(String(r.stderr));
-  if (r.signal !== 'SIGKILL' || !m) throw new Error(`kill point ${k}: the fixture ended with exit ${r.exitCode} signal ${r.signal ?? '-'} instead of killing itself there:\n${String(r.stderr).slice(-2000)}`);
-  if (m[3]) await waitGone(Number(m[3]));
-  return { label: m[2]! };
+  for (let attempt = 1; ; attempt++) {
+    const r = await execa(NODE, [FIXTURE, MANIFESTS, STATE, String(k)], { reject: false, stdin: 'ignore' });
+    if (k > 0 && attempt < ATTEMPTS && crashedBeforeKill(r, k)) {
+      crashReruns++;
+      noteCrash(`kill-anywhere fixture, kill point ${k}: node died by ${r.signal} before its kill point, attempt ${attempt} of ${ATTEMPTS} (${String(r.stderr).trim().split('\n').slice(-1)[0]?.slice(0, 200) ?? ''})`);
+      await backToBaseline();
+      continue;
+    }
+    const m = /^kill (\d+) (.*?)(?: child (\d+))?$/m.exec(String(r.stderr));
+    if (r.signal !== 'SIGKILL' || !m) throw new Error(`kill point ${k}: the fixture ended with exit ${r.exitCode} signal ${r.signal ?? '-'} instead of killing itself there:\n${String(r.stderr).slice(-2000)}`);
+    if (m[3]) await waitGone(Number(m[3]));
+    return { label: m[2]! };
+  }
 }
 
 function diffText(want: Snapshot, got: Snapshot): string {
@@ -135,7 +164,13 @@ describe('kill-anywhere: the sync SIGKILLed at every kill point, then re-sync or
   it('after each kill, a re-sync gives exactly the plan and a cleanup exactly the state before', async () => {
     const t0 = Date.now();
     // The clean run: the number of kill points and the reference state.
-    const clean = await execa(NODE, [FIXTURE, MANIFESTS, STATE, '0'], { reject: false, stdin: 'ignore' });
+    let clean = await execa(NODE, [FIXTURE, MANIFESTS, STATE, '0'], { reject: false, stdin: 'ignore' });
+    for (let attempt = 1; attempt < ATTEMPTS && crashedBeforeKill(clean, 0); attempt++) {
+      crashReruns++;
+      noteCrash(`kill-anywhere fixture, clean run: node died by ${clean.signal}, attempt ${attempt} of ${ATTEMPTS}`);
+      await backToBaseline();
+      clean = await execa(NODE, [FIXTURE, MANIFESTS, STATE, '0'], { reject: false, stdin: 'ignore' });
+    }
     expect(clean.exitCode, String(clean.stderr)).toBe(0);
     const counted = JSON.parse(String(clean.stdout)) as { points: number; labels: string[]; failures: unknown[]; totalOperations: number };
     expect(counted.failures).toEqual([]);
@@ -177,7 +212,7 @@ describe('kill-anywhere: the sync SIGKILLed at every kill point, then re-sync or
       const d2 = diffText(baseline, await snapshot(null));
       if (d2) { note(`kill point ${k} (${b.label}) → cleanup did not restore the state before:\n${d2}`); await repair(baseline); }
     }
-    const summary = `kill-anywhere: ${N} kill points run (${counted.totalOperations} kernel operations in the clean sync), ${kills} processes SIGKILLed, ${Math.round((Date.now() - t0) / 1000)} s; ${mismatches.length} mismatches; ${count(planned)} planned kernel objects`;
+    const summary = `kill-anywhere: ${N} kill points run (${counted.totalOperations} kernel operations in the clean sync), ${kills} processes SIGKILLed, ${crashReruns} re-run(s) after a crash of node, ${Math.round((Date.now() - t0) / 1000)} s; ${mismatches.length} mismatches; ${count(planned)} planned kernel objects`;
     progress(summary);
     process.stdout.write(summary + '\n');
     expect(mismatches).toEqual([]);
