@@ -11,11 +11,11 @@
 // Pods are network namespaces held by a sleeping process, passed as /proc/<pid>/ns/net.
 import { describe, it, expect, beforeAll, afterAll, vi } from 'vitest';
 import { execa, type ResultPromise } from 'execa';
-import { createServer, connect, type Server, type Socket } from 'node:net';
+import { connect } from 'node:net';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { clusterState, registerNode, deleteObject, eventually, uniq, repoRoot, adminKubeConfig, sleep } from './helpers.ts';
+import { clusterState, registerNode, deleteObject, eventually, uniq, repoRoot, adminKubeConfig, sleep, relayApiserverInto } from './helpers.ts';
 import { OURS, prerequisites, runPlugin, Scratch, type PluginRun } from '../netns/cni/helpers.ts';
 
 // Bounds for a loaded 2-core machine (node start-ups, a full agent); not speed assertions.
@@ -36,9 +36,7 @@ let nodeNs = '';
 let confDir = '';
 let socketPath = '';
 let dataDir = '';
-let forwarder: Server | undefined;
-const forwarded = new Set<Socket>();
-let socat: ResultPromise | undefined;
+let relayApi: { close(): Promise<void> } | undefined;
 let agent: ResultPromise | undefined;
 let agentExit: Promise<unknown> | undefined;
 let agentDone = false;
@@ -137,22 +135,7 @@ describe('agent: CNI conflist, thick-mode socket and pod routes (real agent proc
     await execa('ip', ['-n', nodeNs, 'addr', 'add', UPLINK, 'dev', 'up0']);
     for (const l of ['up0', 'up1']) await execa('ip', ['-n', nodeNs, 'link', 'set', l, 'up']);
     // apiserver access from the node netns: socat there → unix socket → this process → host loopback
-    const relay = join(work, 'apiserver.sock');
-    forwarder = createServer((c) => {
-      const u = connect(state.apiPort, '127.0.0.1');
-      for (const x of [c, u]) {
-        forwarded.add(x);
-        x.on('error', () => { c.destroy(); u.destroy(); });
-        x.on('close', () => forwarded.delete(x));
-      }
-      c.pipe(u).pipe(c);
-    });
-    await new Promise<void>((resolve, reject) => { forwarder!.once('error', reject); forwarder!.listen(relay, resolve); });
-    socat = execa('ip', ['netns', 'exec', nodeNs, 'socat', `TCP-LISTEN:${state.apiPort},bind=127.0.0.1,reuseaddr,fork`, `UNIX-CONNECT:${relay}`], { reject: false });
-    await eventually('socat listening in the node netns', async () => {
-      const r = await execa('ip', ['netns', 'exec', nodeNs, 'ss', '-Hltn', `sport = :${state.apiPort}`]);
-      return String(r.stdout).trim() !== '';
-    });
+    relayApi = await relayApiserverInto(nodeNs, state.apiPort, work);
 
     // the Nodes: this one with its podCIDR, a peer on the uplink subnet with another
     for (const n of [nodeName, peerName]) await deleteObject(admin, `/api/v1/nodes/${n}`);
@@ -193,14 +176,11 @@ describe('agent: CNI conflist, thick-mode socket and pod routes (real agent proc
       agent.kill('SIGKILL');
       await agentExit;
     }
-    socat?.kill('SIGKILL');
-    await socat;
     for (const p of pods) {
       p.proc.kill('SIGKILL');
       await p.proc;
     }
-    for (const x of forwarded) x.destroy();
-    await new Promise<void>((r) => (forwarder ? forwarder.close(() => r()) : r()));
+    await relayApi?.close();
     await s.cleanup(); // the node netns: its routes, bridge and veths go with it
     for (const n of [nodeName, peerName]) await deleteObject(admin, `/api/v1/nodes/${n}`);
     if (work) rmSync(work, { recursive: true, force: true });

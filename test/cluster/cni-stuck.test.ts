@@ -14,11 +14,10 @@
 // member of KUBE-CLUSTER-IP in the node netns.
 import { describe, it, expect, beforeAll, afterAll, vi } from 'vitest';
 import { execa, type ResultPromise } from 'execa';
-import { createServer, connect, type Server, type Socket } from 'node:net';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { clusterState, registerNode, deleteObject, eventually, uniq, repoRoot, adminKubeConfig, sleep, createNamespace, createService } from './helpers.ts';
+import { clusterState, registerNode, deleteObject, eventually, uniq, repoRoot, adminKubeConfig, sleep, createNamespace, createService, relayApiserverInto } from './helpers.ts';
 import { OURS, isCniError, prerequisites, runPlugin, Scratch, type PluginRun } from '../netns/cni/helpers.ts';
 
 // Bounds for a loaded 2-core machine (node start-ups, a full agent); not speed assertions.
@@ -34,9 +33,7 @@ const TIMEOUT_MS = 30_000;
 const s = new Scratch();
 let work = '';
 let nodeNs = '';
-let forwarder: Server | undefined;
-const forwarded = new Set<Socket>();
-let socat: ResultPromise | undefined;
+let relayApi: { close(): Promise<void> } | undefined;
 const pods: Array<{ proc: ResultPromise }> = [];
 const holders: ResultPromise[] = [];
 
@@ -194,22 +191,8 @@ describe('agent with a CNI request that never finishes (real agent process, real
     work = mkdtempSync(join(tmpdir(), 'ivt-cni-stuck-'));
     nodeNs = await s.addNetns('ivstuck');
     await execa('ip', ['-n', nodeNs, 'link', 'set', 'lo', 'up']);
-    const relay = join(work, 'apiserver.sock');
-    forwarder = createServer((c) => {
-      const u = connect(state.apiPort, '127.0.0.1');
-      for (const x of [c, u]) {
-        forwarded.add(x);
-        x.on('error', () => { c.destroy(); u.destroy(); });
-        x.on('close', () => forwarded.delete(x));
-      }
-      c.pipe(u).pipe(c);
-    });
-    await new Promise<void>((resolve, reject) => { forwarder!.once('error', reject); forwarder!.listen(relay, resolve); });
-    socat = execa('ip', ['netns', 'exec', nodeNs, 'socat', `TCP-LISTEN:${state.apiPort},bind=127.0.0.1,reuseaddr,fork`, `UNIX-CONNECT:${relay}`], { reject: false });
-    await eventually('socat listening in the node netns', async () => {
-      const r = await execa('ip', ['netns', 'exec', nodeNs, 'ss', '-Hltn', `sport = :${state.apiPort}`]);
-      return String(r.stdout).trim() !== '';
-    });
+    // apiserver access from the node netns: socat there → unix socket → this process → host loopback
+    relayApi = await relayApiserverInto(nodeNs, state.apiPort, work);
     await deleteObject(admin, `/api/v1/nodes/${nodeName}`);
     await registerNode(admin, nodeName, { internalIP: '192.168.247.1', podCIDR: POD_CIDR });
     await createNamespace(admin, ns);
@@ -231,10 +214,7 @@ describe('agent with a CNI request that never finishes (real agent process, real
       p.kill('SIGKILL');
       await p;
     }
-    socat?.kill('SIGKILL');
-    await socat;
-    for (const x of forwarded) x.destroy();
-    await new Promise<void>((r) => (forwarder ? forwarder.close(() => r()) : r()));
+    await relayApi?.close();
     await s.cleanup();
     await deleteObject(admin, `/api/v1/nodes/${nodeName}`);
     await deleteObject(admin, `/api/v1/namespaces/${ns}`);

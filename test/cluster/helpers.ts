@@ -210,3 +210,38 @@ export function objectPath(obj: ManifestObject): string {
 
 
 export { repoRoot, sleep };
+
+/**
+ * The apiserver (host loopback) reached from inside a netns: socat there listens on
+ * 127.0.0.1:<apiPort> and forwards to a unix socket in `dir`, which this process relays to the host's
+ * loopback. close() stops socat, drops open connections and closes the relay.
+ */
+export async function relayApiserverInto(netns: string, apiPort: number, dir: string): Promise<{ close(): Promise<void> }> {
+  const { createServer, connect } = await import('node:net');
+  const { execa } = await import('execa');
+  const forwarded = new Set<import('node:net').Socket>();
+  const relay = join(dir, 'apiserver.sock');
+  const forwarder = createServer((c) => {
+    const u = connect(apiPort, '127.0.0.1');
+    for (const x of [c, u]) {
+      forwarded.add(x);
+      x.on('error', () => { c.destroy(); u.destroy(); });
+      x.on('close', () => forwarded.delete(x));
+    }
+    c.pipe(u).pipe(c);
+  });
+  await new Promise<void>((resolve, reject) => { forwarder.once('error', reject); forwarder.listen(relay, resolve); });
+  const socat = execa('ip', ['netns', 'exec', netns, 'socat', `TCP-LISTEN:${apiPort},bind=127.0.0.1,reuseaddr,fork`, `UNIX-CONNECT:${relay}`], { reject: false });
+  await eventually('socat listening in the node netns', async () => {
+    const r = await execa('ip', ['netns', 'exec', netns, 'ss', '-Hltn', `sport = :${apiPort}`]);
+    return String(r.stdout).trim() !== '';
+  });
+  return {
+    async close() {
+      socat.kill('SIGKILL');
+      await socat;
+      for (const x of forwarded) x.destroy();
+      await new Promise<void>((r) => forwarder.close(() => r()));
+    },
+  };
+}
