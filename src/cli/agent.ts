@@ -11,7 +11,7 @@
 import { writeFileSync } from 'node:fs';
 import {
   agentConfigFrom, kubeProxyYaml, parseAgentCommandLine, resolveKubeProxy, usage, versionLine, ConfigError, FlagError,
-  type AgentConfig, type ResolvedKubeProxy,
+  type AgentConfig,
 } from '../config/index.ts';
 import { createLogger, type KLogger, type Logger } from '../log/index.ts';
 import { loadKubeConfig } from '../sources/kube.ts';
@@ -96,18 +96,18 @@ function configure(argv: string[]): { cfg: AgentConfig; log: KLogger } | number 
     process.stderr.write(`Error: invalid argument ${JSON.stringify(version)} for "--version" flag: version ${JSON.stringify(version)} must match major/minor/patch of default version "v1.37.2"\n`);
     return 1;
   }
-  let kp: ResolvedKubeProxy | undefined;
+  let format: 'text' | 'json' = 'text';
   try {
-    kp = resolveKubeProxy(parsed.values, parsed.notices);
+    const kp = resolveKubeProxy(parsed.values, parsed.notices);
+    format = kp.config.logging.format === 'json' ? 'json' : 'text';
     const cfg = agentConfigFrom(kp);
     const log = createLogger(cfg.logging);
     for (const n of kp.notes) log[n.level](n.kv, n.msg);
     return { cfg, log };
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
-    // kube-proxy's "command failed", in the format asked for when the logging part was valid
-    const l = kp?.config.logging;
-    createLogger(l ? { format: l.format === 'json' ? 'json' : 'text' } : {}).error({ err: e.message }, 'command failed');
+    // kube-proxy's "command failed", in the format asked for once the logging settings were valid
+    createLogger({ format: e.logFormat ?? format }).error({ err: e.message }, 'command failed');
     return 1;
   }
 }

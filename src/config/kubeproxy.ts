@@ -14,9 +14,12 @@ import { parseIPSloppy } from './pflag.ts';
 export const API_VERSION = 'kubeproxy.config.k8s.io/v1alpha1';
 
 export class ConfigError extends Error {
-  constructor(message: string) {
+  /** The log format asked for, when the logging settings were valid (the error is logged in it). */
+  logFormat?: 'text' | 'json';
+  constructor(message: string, logFormat?: 'text' | 'json') {
     super(message);
     this.name = 'ConfigError';
+    if (logFormat) this.logFormat = logFormat;
   }
 }
 

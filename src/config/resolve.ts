@@ -178,8 +178,9 @@ export function resolveKubeProxy(flags: Map<string, FlagValue>, flagNotices: str
     metricsBindAddress: ephemeralPorts.metrics ? c.metricsBindAddress.replace(/:0$/, ':1') : c.metricsBindAddress || '127.0.0.1:10249',
   };
   const errs = validateKubeProxyConfiguration(forValidation, gates.state, periods.syncPeriodMs, periods.minSyncPeriodMs);
-  if (errs.length) throw new ConfigError(`failed validate: ${aggregate(errs)}`);
-  if (c.mode !== 'ipvs') throw new ConfigError(`failed validate: KubeProxyConfiguration.Mode.ProxyMode: Invalid value: ${JSON.stringify(c.mode)}: ipvsnet implements only the "ipvs" mode`);
+  const format = c.logging.format as 'text' | 'json';
+  if (errs.length) throw new ConfigError(`failed validate: ${aggregate(errs)}`, format);
+  if (c.mode !== 'ipvs') throw new ConfigError(`failed validate: KubeProxyConfiguration.Mode.ProxyMode: Invalid value: ${JSON.stringify(c.mode)}: ipvsnet implements only the "ipvs" mode`, format);
   for (const name of flags.keys()) {
     const d = FLAG_BY_NAME.get(name)!;
     if (configFile !== '' && !d.withConfig) continue;
