@@ -166,10 +166,7 @@ function familyContribution(
     const proto = sp.protocol.toLowerCase();
     const all = epsByPort.get(portKey(sp.name, sp.protocol)) ?? [];
     for (const ep of all) {
-      if (ep.isLocal) {
-        c.members.push(SET.loopBack, cat(ep.ip, ',', proto, ':', ep.port, ',', ep.ip));
-        if (ep.ready) localReadyIPs.add(ep.ip);
-      }
+      if (ep.isLocal) c.members.push(SET.loopBack, cat(ep.ip, ',', proto, ':', ep.port, ',', ep.ip));
     }
     const portExternal = sp.nodePort !== 0 || lbIPs.length > 0 || externalIPs.length > 0;
     const sel = categorize(all, { internalLocal, externalLocal, externallyAccessible: portExternal }, ctx.nodeName, ctx.zone);
@@ -225,6 +222,9 @@ function familyContribution(
       c.members.push(SET.healthCheckNodePort, String(svc.healthCheckNodePort));
     }
   });
+  // The health check's count: local ready endpoint IPs over every port of the slices, those the
+  // Service does not have included (kube-proxy's EndpointsMap.LocalReadyEndpoints).
+  for (const list of epsByPort.values()) for (const ep of list) if (ep.isLocal && ep.ready) localReadyIPs.add(ep.ip);
   for (const ip of bound) {
     c.bound.push(ip);
     c.members.push(SET.ipvsIPs, ip);

@@ -47,18 +47,18 @@ type ConformanceConfig struct {
 	NodeName          string   `json:"nodeName"`
 	ClusterCIDRs      []string `json:"clusterCIDRs"`
 	MasqueradeAll     bool     `json:"masqueradeAll"`
-	MasqueradeBit     int      `json:"masqueradeBit"`
+	MasqueradeBit     *int     `json:"masqueradeBit"`
 	Scheduler         string   `json:"scheduler"`
 	NodePortAddresses []string `json:"nodePortAddresses"`
 }
 
 // ConformanceCluster is one input line.
 type ConformanceCluster struct {
-	Seed           int64                       `json:"seed"`
-	Config         ConformanceConfig           `json:"config"`
-	Services       []*v1.Service               `json:"services"`
-	EndpointSlices []*discovery.EndpointSlice  `json:"endpointSlices"`
-	Node           *v1.Node                    `json:"node"`
+	Seed           int64                      `json:"seed"`
+	Config         ConformanceConfig          `json:"config"`
+	Services       []*v1.Service              `json:"services"`
+	EndpointSlices []*discovery.EndpointSlice `json:"endpointSlices"`
+	Node           *v1.Node                   `json:"node"`
 }
 
 type confRealServer struct {
@@ -216,9 +216,9 @@ func conformanceProxier(c *ConformanceCluster, family v1.IPFamily, logger klog.L
 	if scheduler == "" {
 		scheduler = defaultScheduler
 	}
-	bit := c.Config.MasqueradeBit
-	if bit == 0 {
-		bit = 14
+	bit := 14 // kube-proxy's default --iptables-masquerade-bit
+	if c.Config.MasqueradeBit != nil {
+		bit = *c.Config.MasqueradeBit
 	}
 	ipsetList := make(map[string]*IPSet)
 	for _, is := range ipsetInfo {
@@ -261,9 +261,9 @@ func conformanceProxier(c *ConformanceCluster, family v1.IPFamily, logger klog.L
 
 // The informers' label selectors of cmd/kube-proxy/app/server.go (kube-proxy without a proxy name).
 var (
-	conformanceNoProxyName, _       = labels.NewRequirement(apis.LabelServiceProxyName, selection.DoesNotExist, nil)
-	conformanceNoHeadless, _        = labels.NewRequirement(v1.IsHeadlessService, selection.DoesNotExist, nil)
-	conformanceServiceSelector      = labels.NewSelector().Add(*conformanceNoProxyName)
+	conformanceNoProxyName, _        = labels.NewRequirement(apis.LabelServiceProxyName, selection.DoesNotExist, nil)
+	conformanceNoHeadless, _         = labels.NewRequirement(v1.IsHeadlessService, selection.DoesNotExist, nil)
+	conformanceServiceSelector       = labels.NewSelector().Add(*conformanceNoProxyName)
 	conformanceEndpointSliceSelector = labels.NewSelector().Add(*conformanceNoHeadless)
 )
 
