@@ -34,6 +34,8 @@ export interface ConformanceReport {
   matched: number;
   mismatches: Mismatch[];
   seconds: number;
+  /** How much kube-proxy's side held over all clusters (what the comparison covered). */
+  totals: { virtualServers: number; realServers: number; setMembers: number; rules: number };
 }
 
 /** Build (or find cached) the harness binary; prints nothing on success. */
@@ -56,7 +58,7 @@ export async function runConformance(opts: RunOptions): Promise<ConformanceRepor
   const t0 = performance.now();
   const child = execa(bin, [], { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', buffer: { stdout: false, stderr: true }, reject: false });
   const pending = new Map<number, { ours: Canonical; diagnostics: string[] }>();
-  const report: ConformanceReport = { compared: 0, matched: 0, mismatches: [], seconds: 0 };
+  const report: ConformanceReport = { compared: 0, matched: 0, mismatches: [], seconds: 0, totals: { virtualServers: 0, realServers: 0, setMembers: 0, rules: 0 } };
 
   const reader = (async () => {
     const rl = createInterface({ input: child.stdout! });
@@ -65,7 +67,14 @@ export async function runConformance(opts: RunOptions): Promise<ConformanceRepor
       const mine = pending.get(res.seed);
       if (!mine) throw new Error(`harness answered for seed ${res.seed}, which was not asked`);
       pending.delete(res.seed);
-      const diff = diffCanonical(canonicalFromHarness(res), mine.ours);
+      const theirs = canonicalFromHarness(res);
+      for (const f of Object.values(theirs.families)) {
+        report.totals.virtualServers += f.virtualServers.length;
+        report.totals.realServers += f.virtualServers.reduce((n, v) => n + (v.match(/ w\d+/g)?.length ?? 0), 0);
+        report.totals.setMembers += Object.values(f.ipsets).reduce((n, m) => n + m.length, 0);
+        report.totals.rules += Object.values(f.iptables).reduce((n, r) => n + r.length, 0);
+      }
+      const diff = diffCanonical(theirs, mine.ours);
       report.compared++;
       if (diff.length === 0) report.matched++;
       else report.mismatches.push({ seed: res.seed, diff, diagnostics: mine.diagnostics, kubeProxyLogs: res.logs ?? [] });
@@ -114,6 +123,8 @@ async function main(): Promise<void> {
   const r = await runConformance({ firstSeed, clusters });
   for (const m of r.mismatches.slice(0, show)) console.log(formatMismatch(m));
   if (r.mismatches.length > 0) console.log(`mismatching seeds: ${r.mismatches.map((m) => m.seed).join(' ')}`);
+  const t = r.totals;
+  console.log(`kube-proxy side: ${t.virtualServers} virtual servers, ${t.realServers} real servers, ${t.setMembers} set members, ${t.rules} iptables rules`);
   console.log(`conformance: ${r.compared} clusters compared (seeds ${firstSeed}..${firstSeed + clusters - 1}), ${r.matched} matched, ${r.mismatches.length} mismatched; ${r.seconds.toFixed(1)} s, ${(r.compared / r.seconds).toFixed(0)} clusters/s`);
   process.exitCode = r.mismatches.length > 0 || r.compared !== clusters ? 1 : 0;
 }
