@@ -27,7 +27,7 @@ export const NORMALISATIONS = {
   'host-cidr-member': 'a hash:ip,port,net member whose net is one host: kube-proxy writes "a/32" ("a/128"), ipvsnet "a"; the kernel stores one entry for both. Compared without the host prefix.',
   'rule-tokens': 'iptables rules are compared as argument lists (quote-aware split), not as text; rule order within a chain is compared as it is.',
   'jump-argv': 'jumps from built-in chains are compared as the argument list given to `iptables -I CHAIN 1`, inserted in order on an empty ruleset (kube-proxy: iptablesJumpChain via EnsureRule(Prepend); ipvsnet: plan.iptables.jumps, inserted by the reconciler at position 1).',
-  'out-filter-order': 'KUBE-IPVS-OUT-FILTER holds one DROP per LoadBalancer ip:port the node may not reach; kube-proxy writes them in Go map order (different from run to run), so the chain is compared sorted.',
+  'out-filter-set': 'KUBE-IPVS-OUT-FILTER holds one DROP per LoadBalancer ip:port the node may not reach; kube-proxy writes them in Go map order (different from run to run), and twice when the Service lists one ingress IP twice; the chain is compared as a set (every rule is a DROP with its own match, so neither order nor a repeat changes what it does).',
   'empty-builtin-chains': 'a built-in chain (PREROUTING, INPUT, FORWARD, OUTPUT, POSTROUTING) with no rule is not listed: it exists in every kernel.',
   'unordered-sets': 'virtual servers, real servers, kube-ipvs0 addresses and set members are compared as sets: IPVS and ipset have no order.',
   'health-max': 'kube-proxy runs one healthCheckNodePort server per family, each counting its own family\'s local ready endpoints; ipvsnet serves one per Service with the larger of the two counts. Compared: the Services and ports, and ipvsnet\'s count against the larger of kube-proxy\'s.',
@@ -54,7 +54,7 @@ function chains(tables: Record<string, Record<string, string[]>>): Record<string
     for (const [chain, rules] of Object.entries(cs)) {
       if (BUILTIN.has(chain) && rules.length === 0) continue;
       const keys = rules.map(ruleKey);
-      out[`${table}/${chain}`] = chain === 'KUBE-IPVS-OUT-FILTER' ? keys.sort() : keys;
+      out[`${table}/${chain}`] = chain === 'KUBE-IPVS-OUT-FILTER' ? sortStr(new Set(keys)) : keys;
     }
   }
   return out;

@@ -68,6 +68,10 @@ class Pool {
       if (!this.#used.has(v)) { this.#used.add(v); return v; }
     }
   }
+  /** Now and then a value already taken (an IP two Services share on different ports), else a new one. */
+  takeOrShare(p: number): string {
+    return this.#used.size > 0 && this.#rng.chance(p) ? this.#rng.pick([...this.#used]) : this.take();
+  }
 }
 
 const v4 = (a: number, b: number, c: number, d: number): string => `${a}.${b}.${c}.${d}`;
@@ -130,8 +134,17 @@ export function generateCluster(seed: number): GeneratedCluster {
   const services: Obj[] = [];
   const endpointSlices: Obj[] = [];
   const nServices = rng.int(1, 8);
+  let prev: { name: string; namespace: string } | undefined;
+  const ids = new Set<string>();
   for (let i = 0; i < nServices; i++) {
-    const { svc, families, ports } = generateService(rng, i, pools, nodeIPs);
+    // Now and then the name of the previous Service, in the other namespace.
+    let id = prev && rng.chance(0.1)
+      ? { name: prev.name, namespace: prev.namespace === 'default' ? 'ns-b' : 'default' }
+      : { name: `svc-${i}`, namespace: rng.pick(['default', 'ns-b']) };
+    if (ids.has(`${id.namespace}/${id.name}`)) id = { name: `svc-${i}`, namespace: id.namespace };
+    ids.add(`${id.namespace}/${id.name}`);
+    prev = id;
+    const { svc, families, ports } = generateService(rng, i, id, pools, nodeIPs);
     const slices = generateSlices(rng, svc, families, ports);
     // Now and then the Service is missing and only its slices are there.
     const orphanSlices = rng.chance(0.03);
@@ -144,11 +157,10 @@ export function generateCluster(seed: number): GeneratedCluster {
 type Pools = Record<'svcPort' | 'nodePort' | 'clusterIP4' | 'clusterIP6' | 'ext4' | 'ext6' | 'lb4' | 'lb6', Pool>;
 interface GenPort { name: string; protocol: string; port: number; targetPort: number }
 
-function generateService(rng: Rng, i: number, pools: Pools, nodeIPs: string[]): { svc: Obj; families: Array<4 | 6>; ports: GenPort[] } {
+function generateService(rng: Rng, i: number, id: { name: string; namespace: string }, pools: Pools, nodeIPs: string[]): { svc: Obj; families: Array<4 | 6>; ports: GenPort[] } {
   const kind = rng.weighted({ ClusterIP: 33, NodePort: 24, LoadBalancer: 28, ExternalName: 5, headless: 10 });
   const type = kind === 'headless' ? 'ClusterIP' : kind;
-  const name = `svc-${i}`;
-  const namespace = rng.pick(['default', 'ns-b']);
+  const { name, namespace } = id;
   const metadata: Obj = { name, namespace, uid: `uid-${i}`, creationTimestamp: `2026-01-01T00:00:${String(i).padStart(2, '0')}Z`, labels: {} };
   const labels = metadata.labels as Record<string, string>;
   if (rng.chance(0.03)) labels['service.kubernetes.io/service-proxy-name'] = 'other-proxy';
@@ -181,12 +193,21 @@ function generateService(rng: Rng, i: number, pools: Pools, nodeIPs: string[]): 
   const specPorts: Obj[] = [];
   const lbNodePorts = !(type === 'LoadBalancer' && rng.chance(0.1));
   for (let p = 0; p < nPorts; p++) {
-    const protocol = rng.weighted({ TCP: 60, UDP: 25, SCTP: 15 });
-    const port = Number(pools.svcPort.take());
+    let protocol = rng.weighted({ TCP: 60, UDP: 25, SCTP: 15 });
+    let port = Number(pools.svcPort.take());
+    let nodePort = external && lbNodePorts ? Number(pools.nodePort.take()) : 0;
+    // The previous port's number with another protocol (DNS: 53/TCP and 53/UDP), maybe its NodePort too.
+    const last = specPorts.at(-1);
+    const free = last ? (['TCP', 'UDP', 'SCTP'] as const).filter((x) => !specPorts.some((o) => o.port === last.port && o.protocol === x)) : [];
+    if (last && free.length > 0 && rng.chance(0.25)) {
+      protocol = rng.pick(free);
+      port = last.port as number;
+      if (nodePort && rng.chance(0.5)) nodePort = last.nodePort as number;
+    }
     const targetPort = rng.chance(0.5) ? port : rng.int(1, 65535);
     const portName = nPorts === 1 && rng.chance(0.5) ? '' : `p${p}`;
     const sp: Obj = { ...(portName ? { name: portName } : {}), protocol, port, targetPort };
-    if (external && lbNodePorts) sp.nodePort = Number(pools.nodePort.take());
+    if (nodePort) sp.nodePort = nodePort;
     specPorts.push(sp);
     ports.push({ name: portName, protocol, port, targetPort });
   }
@@ -194,9 +215,10 @@ function generateService(rng: Rng, i: number, pools: Pools, nodeIPs: string[]): 
   if (type === 'LoadBalancer' && !lbNodePorts) spec.allocateLoadBalancerNodePorts = false;
   const externalIPs: string[] = [];
   if (kind !== 'headless' && rng.chance(0.2)) {
-    for (let k = rng.int(1, 2); k > 0; k--) externalIPs.push(rng.chance(0.7) ? pools.ext4.take() : pools.ext6.take());
+    for (let k = rng.int(1, 2); k > 0; k--) externalIPs.push(rng.chance(0.7) ? pools.ext4.takeOrShare(0.2) : pools.ext6.takeOrShare(0.2));
     if (nodeIPs.length > 0 && rng.chance(0.15)) externalIPs.push(rng.pick(nodeIPs));
-    spec.externalIPs = [...new Set(externalIPs)];
+    // The API does not refuse an address listed twice.
+    spec.externalIPs = rng.chance(0.1) ? [...externalIPs, externalIPs[0]!] : [...new Set(externalIPs)];
   }
   if (external || externalIPs.length > 0) spec.externalTrafficPolicy = rng.chance(0.4) ? 'Local' : 'Cluster';
   spec.internalTrafficPolicy = rng.chance(0.25) ? 'Local' : 'Cluster';
@@ -210,13 +232,17 @@ function generateService(rng: Rng, i: number, pools: Pools, nodeIPs: string[]): 
     if (spec.externalTrafficPolicy === 'Local') spec.healthCheckNodePort = Number(pools.nodePort.take());
     if (rng.chance(0.4)) {
       const ranges = ['0.0.0.0/0', '::/0', '192.168.0.0/16', '192.168.1.0/24', '10.0.0.0/8', '172.16.0.0/12', '2001:db8:1::/64', '2001:db8::/32', 'fd00::/8', '203.0.113.7/32', '2001:db8:9::1/128', '198.18.0.0/15'];
-      spec.loadBalancerSourceRanges = [...new Set(Array.from({ length: rng.int(1, 3) }, () => rng.pick(ranges)))];
+      // Space-padded ranges pass the API's validation (a legacy of the annotation); kube-proxy trims them.
+      spec.loadBalancerSourceRanges = [...new Set(Array.from({ length: rng.int(1, 3) }, () => rng.pick(ranges)))].map((r) => (rng.chance(0.1) ? ` ${r} ` : r));
     }
     if (rng.chance(0.85)) {
       const ingress: Obj[] = [];
       for (let k = rng.int(1, 2); k > 0; k--) {
         const fam = rng.chance(0.2) ? rng.pick([4, 6]) : rng.pick(families);
-        const ing: Obj = { ip: (fam === 4 ? pools.lb4 : pools.lb6).take() };
+        const ing: Obj = { ip: (fam === 4 ? pools.lb4 : pools.lb6).takeOrShare(0.2) };
+        // An ingress IP that is also one of the Service's external IPs, or one of the node's addresses.
+        if (externalIPs.length > 0 && rng.chance(0.1)) ing.ip = externalIPs[0];
+        else if (nodeIPs.length > 0 && rng.chance(0.05)) ing.ip = rng.pick(nodeIPs);
         if (rng.chance(0.1)) ing.ipMode = 'Proxy';
         else if (rng.chance(0.5)) ing.ipMode = 'VIP';
         ingress.push(ing);
@@ -277,7 +303,9 @@ function generateSlices(rng: Rng, svc: Obj, families: Array<4 | 6>, ports: GenPo
         }
         endpoints.push(ep);
       }
-      const slicePorts: Obj[] = ports.map((p) => ({ name: p.name, protocol: p.protocol, port: p.targetPort }));
+      // An unnamed port is "" as the EndpointSlice controller writes it, or now and then no name at all.
+      const slicePorts: Obj[] = ports.map((p) => (p.name === '' && rng.chance(0.3) ? { protocol: p.protocol, port: p.targetPort } : { name: p.name, protocol: p.protocol, port: p.targetPort }));
+      if (rng.chance(0.03)) slicePorts.length = 0;
       if (rng.chance(0.05)) slicePorts.push({ name: 'extra', protocol: 'TCP', port: rng.int(1, 65535) });
       if (rng.chance(0.03) && slicePorts.length > 0) delete slicePorts[0]!.port;
       const labels: Record<string, string> = { 'kubernetes.io/service-name': meta.name, 'endpointslice.kubernetes.io/managed-by': 'endpointslice-controller.k8s.io' };
@@ -293,6 +321,16 @@ function generateSlices(rng: Rng, svc: Obj, families: Array<4 | 6>, ports: GenPo
     }
   }
   orderIndependent(out);
+  if (rng.chance(0.02)) {
+    out.push({
+      apiVersion: 'discovery.k8s.io/v1',
+      kind: 'EndpointSlice',
+      metadata: { name: `${meta.name}-fqdn`, namespace: meta.namespace, labels: { 'kubernetes.io/service-name': meta.name } },
+      addressType: 'FQDN',
+      endpoints: [{ addresses: ['pod-1.example.com'], conditions: { ready: true } }],
+      ports: ports.map((p) => ({ name: p.name, protocol: p.protocol, port: p.targetPort })),
+    });
+  }
   return out;
 }
 

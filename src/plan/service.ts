@@ -205,7 +205,13 @@ function familyContribution(
         if (allowFromNode) m.push(SET.loadBalancerSourceIP, cat(entry, ',', ip));
         else nna = { ip, proto, port: sp.port };
       }
-      claim(ip, sp.port, 'loadBalancer', externalRS, `status.loadBalancer.ingress[${i}].ip`, m, nna);
+      // Also one of this Service's external IPs: kube-proxy programs the one virtual server (the same
+      // real servers) with the external-IP and the load-balancer entries both.
+      const asExternal = c.claims.find((cl) => cl.vs.kind === 'externalIP' && cl.vs.address === ip && cl.vs.port === sp.port && cl.vs.protocol === sp.protocol);
+      if (asExternal) {
+        asExternal.members = [...asExternal.members, ...m];
+        if (nna) asExternal.noNodeAccess = nna;
+      } else claim(ip, sp.port, 'loadBalancer', externalRS, `status.loadBalancer.ingress[${i}].ip`, m, nna);
       if (!fctx.nodeAddresses.has(ip)) bound.add(ip);
     }
 

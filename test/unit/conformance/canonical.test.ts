@@ -77,7 +77,7 @@ const harnessFamily = (over: Partial<HarnessFamily> = {}): HarnessFamily => ({ v
 
 describe('the canonical form', () => {
   it('names every normalisation it applies', () => {
-    expect(Object.keys(NORMALISATIONS).sort()).toEqual(['empty-builtin-chains', 'health-max', 'host-cidr-member', 'jump-argv', 'netmask-prefix', 'out-filter-order', 'rule-tokens', 'unordered-sets']);
+    expect(Object.keys(NORMALISATIONS).sort()).toEqual(['empty-builtin-chains', 'health-max', 'host-cidr-member', 'jump-argv', 'netmask-prefix', 'out-filter-set', 'rule-tokens', 'unordered-sets']);
   });
 
   it('host-cidr-member: a /32 or /128 net in a member equals the bare address; other prefixes stay', () => {
@@ -86,10 +86,10 @@ describe('the canonical form', () => {
     expect(kp.families.IPv6.ipsets.S6).toEqual(['2001:db8::1,tcp:80,2001:db8::5']);
   });
 
-  it('rule-tokens and out-filter-order: quoting does not count, order does, except in KUBE-IPVS-OUT-FILTER', () => {
+  it('rule-tokens and out-filter-set: quoting does not count, order does, except in KUBE-IPVS-OUT-FILTER (a set)', () => {
     const one = (rules: Record<string, string[]>) => canonicalFromHarness({ seed: 1, families: { IPv4: harnessFamily({ iptables: { nat: {}, filter: rules } }), IPv6: harnessFamily() } });
     const a = one({ 'KUBE-FORWARD': ['-A KUBE-FORWARD -m comment --comment "a b" -j ACCEPT', '-A KUBE-FORWARD -j DROP'], 'KUBE-IPVS-OUT-FILTER': ['-A KUBE-IPVS-OUT-FILTER -s 2 -j DROP', '-A KUBE-IPVS-OUT-FILTER -s 1 -j DROP'] });
-    const b = one({ 'KUBE-FORWARD': ['-A KUBE-FORWARD -m comment --comment a b -j ACCEPT', '-A KUBE-FORWARD -j DROP'], 'KUBE-IPVS-OUT-FILTER': ['-A KUBE-IPVS-OUT-FILTER -s 1 -j DROP', '-A KUBE-IPVS-OUT-FILTER -s 2 -j DROP'] });
+    const b = one({ 'KUBE-FORWARD': ['-A KUBE-FORWARD -m comment --comment a b -j ACCEPT', '-A KUBE-FORWARD -j DROP'], 'KUBE-IPVS-OUT-FILTER': ['-A KUBE-IPVS-OUT-FILTER -s 1 -j DROP', '-A KUBE-IPVS-OUT-FILTER -s 2 -j DROP', '-A KUBE-IPVS-OUT-FILTER -s 1 -j DROP'] });
     expect(diffCanonical(a, b)).toEqual([]);
     const swapped = one({ 'KUBE-FORWARD': ['-A KUBE-FORWARD -j DROP', '-A KUBE-FORWARD -m comment --comment "a b" -j ACCEPT'] });
     expect(diffCanonical(a, swapped).join('\n')).toMatch(/filter\/KUBE-FORWARD: same rules, different order/);

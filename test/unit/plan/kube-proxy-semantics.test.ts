@@ -167,3 +167,16 @@ describe("the health check's local endpoint count", () => {
     expect(p.healthCheckNodePorts).toEqual([{ service: 'default/lb', port: 32000, localEndpoints: 1 }]);
   });
 });
+
+describe('an address that is both an external IP and a LoadBalancer ingress IP of one Service', () => {
+  it('is one virtual server with both sets\' entries, not a conflict, as kube-proxy programs it', () => {
+    // Found by the conformance lane: kube-proxy programs the external IP and the ingress IP in turn;
+    // the virtual server is the same, and both KUBE-EXTERNAL-IP and KUBE-LOAD-BALANCER hold the entry.
+    const p = planOf([NODE_A, lbSvc('both', '198.51.100.9', ['203.0.113.0/24'], { externalIPs: ['198.51.100.9'] })]);
+    expect(p.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+    expect(rsOf(p, '198.51.100.9', 443)).toEqual([]);
+    for (const set of ['KUBE-EXTERNAL-IP', 'KUBE-LOAD-BALANCER', 'KUBE-LOAD-BALANCER-FW']) expect(members(p, set), set).toEqual(['198.51.100.9,tcp:443']);
+    expect(members(p, 'KUBE-LOAD-BALANCER-SOURCE-CIDR')).toEqual(['198.51.100.9,tcp:443,203.0.113.0/24']);
+    expect(fam(p).iptables.restore).toContain('-A KUBE-IPVS-OUT-FILTER -s 198.51.100.9 -m ipvs --vaddr 198.51.100.9 --vproto tcp --vport 443 -j DROP');
+  });
+});
