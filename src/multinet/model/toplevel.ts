@@ -4,7 +4,7 @@
 //     "capabilities": { "portMappings": true, "bandwidth": true },
 //     "delegates": [ <the default network: a conflist> ],
 //     "cacheDir": "/var/lib/ipvsnet/multinet", "confDir": "/etc/cni/net.d",
-//     "namespaceIsolation": false, "globalNamespaces": ["default"], "execTimeoutMs": 30000 }
+//     "hostRoot": "/hostroot", "namespaceIsolation": false, "globalNamespaces": ["default"], "execTimeoutMs": 30000 }
 import { z } from 'zod';
 import { fieldPath } from '../../model/diagnostics.ts';
 import { invalid } from './errors.ts';
@@ -25,6 +25,8 @@ export interface TopLevelConf {
   confDir: string;
   /** when set: delegates are looked up here instead of CNI_PATH */
   binDirs?: string[];
+  /** delegates run chrooted here (the host's root mounted into the agent's container) */
+  hostRoot?: string;
   namespaceIsolation: boolean;
   globalNamespaces: string[];
   execTimeoutMs: number;
@@ -41,6 +43,7 @@ const schema = z.looseObject({
   cacheDir: z.string({ error: 'must be a string' }).startsWith('/', { error: 'must be an absolute path' }).optional(),
   confDir: z.string({ error: 'must be a string' }).startsWith('/', { error: 'must be an absolute path' }).optional(),
   binDirs: z.array(z.string().startsWith('/', { error: 'must be an absolute path' }), { error: 'must be a list of paths' }).optional(),
+  hostRoot: z.string({ error: 'must be a string' }).startsWith('/', { error: 'must be an absolute path' }).optional(),
   namespaceIsolation: z.boolean({ error: 'must be a boolean' }).optional(),
   globalNamespaces: z.array(z.string(), { error: 'must be a list of namespaces' }).optional(),
   execTimeoutMs: z.number({ error: 'must be a number' }).int().min(100, { error: 'must be at least 100' }).max(600_000, { error: 'must be at most 600000' }).optional(),
@@ -64,6 +67,7 @@ export function parseTopLevel(conf: Obj): TopLevelConf {
     cacheDir: c.cacheDir ?? DEFAULT_CACHE_DIR,
     confDir: c.confDir ?? '/etc/cni/net.d',
     ...(c.binDirs ? { binDirs: c.binDirs } : {}),
+    ...(c.hostRoot && c.hostRoot !== '/' ? { hostRoot: c.hostRoot } : {}),
     namespaceIsolation: c.namespaceIsolation ?? false,
     globalNamespaces: c.globalNamespaces ?? ['default'],
     execTimeoutMs: c.execTimeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS,
