@@ -1,5 +1,5 @@
 // Bundle the CNI plugins (called by scripts/setup.d/10-native.sh).
-//   node scripts/cni/build.mjs          → build/cni/ipvsnet-cni.mjs (+ lazily loaded chunks)
+//   node scripts/cni/build.mjs          → build/cni/ipvsnet-cni.mjs and ipvsnet-multinet.mjs (+ shared chunks)
 //   node scripts/cni/build.mjs --sea    → build/sea/ipvsnet-cni.cjs (one CommonJS file for a Node
 //                                          single executable application, see build-sea.sh)
 // The only native code the plugins load is ipvsnet's own addon (ipvsnet_native.node: setns, flock,
@@ -34,6 +34,8 @@ if (sea) {
   rmSync(tmp, { recursive: true, force: true });
   await build({
     ...common,
+    // the multi-network wrapper's standalone executable (DEL/CHECK/GC when the agent is down)
+    entryPoints: { ...common.entryPoints, 'ipvsnet-multinet': join(root, 'src/multinet/main.ts') },
     splitting: true,
     format: 'esm',
     outdir: tmp,
