@@ -51,16 +51,16 @@ async function openIpvsWithTimeouts(cfg: AgentConfig, log: Logger): Promise<Ipvs
 }
 
 /** kube-proxy's IPVS sysctls (vs/conntrack=1 lets iptables masquerade IPVS traffic; strict ARP when asked). */
-async function applyProxySysctls(cfg: AgentConfig, log: Logger): Promise<number> {
+async function applyProxySysctls(cfg: AgentConfig, log: KLogger): Promise<number> {
   const { applySysctls, kubeProxySysctls } = await import('../kernel/sysctl.ts');
   const sysctls = await applySysctls(kubeProxySysctls({ strictARP: cfg.node.strictARP }));
-  for (const c of sysctls.changed) log.info(c, 'sysctl set');
+  for (const c of sysctls.changed) log.v(2).info(c, 'sysctl set');
   for (const f of sysctls.failed) log.error({ err: f.message }, 'sysctl could not be set');
   return sysctls.failed.length;
 }
 
 /** `agent --cleanup`: what `ipvsnet cleanup` removes, with the agent's flags. */
-async function cleanup(cfg: AgentConfig, log: Logger): Promise<number> {
+async function cleanup(cfg: AgentConfig, log: KLogger): Promise<number> {
   const { Reconciler } = await import('../reconcile/index.ts');
   const { cleanupPodNetwork } = await import('../podnet/index.ts');
   const { reconciler } = await Reconciler.open({ logger: log, families: [4, 6] });
@@ -217,6 +217,7 @@ export async function run(argv: string[]): Promise<number> {
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
 
+  log.v(2).info({ minSyncPeriod: cfg.minSyncPeriodMs, syncPeriod: cfg.syncPeriodMs, maxSyncPeriod: cfg.syncPeriodMs }, 'ipvs sync params');
   log.info({ node: cfg.nodeName, syncPeriod: cfg.syncPeriodMs, minSyncPeriod: cfg.minSyncPeriodMs, server: kc.getCurrentCluster()?.server, healthz: cfg.healthz, metrics: cfg.metrics }, 'starting');
   try {
     await agent.start();

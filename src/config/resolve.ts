@@ -131,7 +131,8 @@ export function resolveKubeProxy(flags: Map<string, FlagValue>, flagNotices: str
       throw new ConfigError(`failed complete: ${(e as Error).message}`);
     }
     if (decoded.strictError) notes.push({ level: 'warn', msg: 'Using lenient decoding as strict decoding failed', kv: { err: decoded.strictError } });
-    flushFrequencyAsNumber = typeof decoded.config.logging?.flushFrequency === 'number' && (decoded.config.logging.flushFrequency as number) !== 0;
+    // a number in the file (not 0, which defaults to the string form) is written back as a number
+    flushFrequencyAsNumber = decoded.flushFrequencyAsNumber && (decoded.config.logging?.flushFrequency ?? 0) !== 0;
     c = defaultKubeProxyConfiguration(decoded.config);
     applyLoggingFlags(c, flags);
     // kube-proxy's conversion: mode ipvs (and ipvsnet's blank) reads the ipvs section's periods
