@@ -134,7 +134,13 @@ export async function run(argv: string[]): Promise<number> {
     return (await applyProxySysctls(cfg, log)) ? 1 : 0;
   }
 
-  const kc = loadKubeConfig({ kubeconfig: cfg.kubeconfig, master: cfg.master });
+  let kc;
+  try {
+    kc = loadKubeConfig({ kubeconfig: cfg.kubeconfig, master: cfg.master });
+  } catch (e) {
+    log.error({ err: message(e) }, 'command failed');
+    return 1;
+  }
   const { IncrementalPlanner } = await import('../plan/index.ts');
   const { Reconciler } = await import('../reconcile/index.ts');
   const { mallocTrim } = await import('../native/index.ts');
