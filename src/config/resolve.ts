@@ -137,7 +137,7 @@ export function resolveKubeProxy(flags: Map<string, FlagValue>, flagNotices: str
     applyLoggingFlags(c, flags);
     // kube-proxy's conversion: mode ipvs (and ipvsnet's blank) reads the ipvs section's periods
     periods = c.mode === '' || c.mode === 'ipvs' ? { syncPeriodMs: c.ipvs.syncPeriodMs, minSyncPeriodMs: c.ipvs.minSyncPeriodMs } : { syncPeriodMs: c.iptables.syncPeriodMs, minSyncPeriodMs: c.iptables.minSyncPeriodMs };
-    const ignored = [...flags.keys()].filter((n) => !FLAG_BY_NAME.get(n)!.withConfig && n !== 'healthz-port' && n !== 'metrics-port');
+    const ignored = [...flags.keys()].filter((n) => !FLAG_BY_NAME.get(n)!.withConfig);
     if (ignored.length) notes.push({ level: 'warn', msg: 'Flags ignored: --config is given and its file wins over these flags (as in kube-proxy)', kv: { flags: ignored.map((n) => `--${n}`) } });
   } else {
     c = defaultKubeProxyConfiguration();

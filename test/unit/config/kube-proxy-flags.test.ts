@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AGENT_FLAGS, FlagError, parseAgentCommandLine, resolveKubeProxy, agentConfigFrom } from '../../../src/config/index.ts';
+import { AGENT_FLAGS, FlagError, parseAgentCommandLine, resolveKubeProxy, agentConfigFrom, kubeProxyYaml } from '../../../src/config/index.ts';
 
 const help = readFileSync(join(import.meta.dirname, '../../fixtures/kube-proxy/help.txt'), 'utf8');
 /** "      --name type   usage" / "  -v, --v Level   usage" lines of the help. */
@@ -112,4 +112,31 @@ describe('pflag semantics', () => {
     expect(err(['--conntrack-min=_10'])).toBe('invalid argument "_10" for "--conntrack-min" flag: strconv.ParseInt: parsing "_10": invalid syntax');
     expect(err(['--ipvs-sync-period=-1s'])).toBe('accepted'); // Go parses it; validation refuses it
   });
+});
+
+describe('precedence with --config (kube-proxy: the file wins; --hostname-override and the logging flags apply over it)', () => {
+  const base = () => resolveKubeProxy(parseAgentCommandLine([`--config=${cfgFile}`]).values);
+  const written = (argv: string[]) => {
+    const kp = resolveKubeProxy(parseAgentCommandLine([`--config=${cfgFile}`, ...argv]).values);
+    return { yaml: kubeProxyYaml(kp), ignored: (kp.notes.find((n) => n.msg.startsWith('Flags ignored'))?.kv['flags'] as string[] | undefined) ?? [] };
+  };
+  const plain = kubeProxyYaml(base());
+  const LOGGING = new Set(['v', 'vmodule', 'logging-format', 'log-flush-frequency', 'log-text-split-stream', 'log-text-info-buffer-size', 'log-json-split-stream', 'log-json-info-buffer-size']);
+  for (const f of HELP_FLAGS.filter((x) => !['help', 'version', 'config', 'write-config-to', 'cleanup', 'init-only', 'master'].includes(x.name))) {
+    const applies = f.name === 'hostname-override' || LOGGING.has(f.name);
+    it(`--${f.name}: ${applies ? 'applied over the file' : 'ignored, and named in one warning'}`, () => {
+      const value = f.name === 'vmodule' ? 'x=1' : f.name === 'log-flush-frequency' ? '9s' : f.name === 'logging-format' ? 'json' : f.name === 'v' ? '7' : f.name === 'feature-gates' ? 'LoggingAlphaOptions=true' : f.name.endsWith('info-buffer-size') ? '1Ki' : VALUE_OF[f.name] ?? SAMPLE[f.type]![0]!;
+      const argv = f.type === 'bool' ? [`--${f.name}=true`] : [`--${f.name}=${value}`];
+      // the alpha logging options need their gate, which only the file can turn on with --config
+      if (f.name.startsWith('log-') && f.name !== 'log-flush-frequency') return expect(() => written(argv)).toThrow(/Feature LoggingAlphaOptions is disabled/);
+      const r = written(argv);
+      if (applies) {
+        expect(r.yaml, f.name).not.toBe(plain);
+        expect(r.ignored).toEqual([]);
+      } else {
+        expect(r.yaml, f.name).toBe(plain);
+        expect(r.ignored).toEqual([`--${f.name}`]);
+      }
+    });
+  }
 });
