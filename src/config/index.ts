@@ -11,7 +11,7 @@ import { parseAgentCommandLine, resolveKubeProxy, type ConfigNote, type Resolved
 import { splitHostPort, type VModuleItem } from './pflag.ts';
 import { formatGoDuration } from './gostrconv.ts';
 import { formatDuration } from './duration.ts';
-import { encodeYaml, toV1alpha1 } from './write.ts';
+import { encodeJson, encodeYaml, toV1alpha1 } from './write.ts';
 import { KUBERNETES_VERSION } from './validate.ts';
 
 export { ConfigError, decodeKubeProxyConfiguration, defaultKubeProxyConfiguration, parseKubeProxyConfiguration } from './kubeproxy.ts';
@@ -231,6 +231,12 @@ export function agentConfigFrom(kp: ResolvedKubeProxy, env: NodeJS.ProcessEnv = 
     conntrack: { ...c.conntrack },
     nodePortAddresses: [...(c.nodePortAddresses ?? [])],
   };
+}
+
+/** kube-proxy's /configz body: {"kubeproxy.config.k8s.io": the resolved v1alpha1 configuration}. */
+export function configzJson(kp: ResolvedKubeProxy): string {
+  const obj = toV1alpha1(kp.config, { syncPeriodMs: kp.syncPeriodMs, minSyncPeriodMs: kp.minSyncPeriodMs, flushFrequencyAsNumber: kp.flushFrequencyAsNumber });
+  return `{"kubeproxy.config.k8s.io":${encodeJson(obj)}}`;
 }
 
 /** The resolved configuration as kube-proxy's --write-config-to writes it. */

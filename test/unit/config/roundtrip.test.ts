@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { kubeProxyYaml, parseAgentCommandLine, resolveKubeProxy } from '../../../src/config/index.ts';
+import { configzJson, kubeProxyYaml, parseAgentCommandLine, resolveKubeProxy } from '../../../src/config/index.ts';
 
 interface Case { name: string; written?: string }
 const cases = (JSON.parse(readFileSync(join(import.meta.dirname, '../../fixtures/kube-proxy/cases.json'), 'utf8')) as Case[]).filter((c) => c.written && /^mode: ipvs$/m.test(c.written));
@@ -37,6 +37,8 @@ describe('KubeProxyConfiguration round trip (decode → resolve → --write-conf
         const kp = resolveKubeProxy(parseAgentCommandLine([`--config=${file}`]).values);
         expect(kp.notes.filter((n) => n.msg.startsWith('Using lenient'))).toEqual([]);
         expect(kubeProxyYaml(kp)).toBe(c.written);
+        // /configz carries the same object as JSON
+        expect(JSON.parse(configzJson(kp))['kubeproxy.config.k8s.io']).toEqual(parse(c.written!));
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
