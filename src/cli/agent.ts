@@ -10,7 +10,7 @@
 
 import { writeFileSync } from 'node:fs';
 import {
-  agentConfigFrom, kubeProxyYaml, parseAgentCommandLine, resolveKubeProxy, usage, versionLine, ConfigError, FlagError,
+  AGENT_FLAGS, agentConfigFrom, flagValueText, kubeProxyYaml, parseAgentCommandLine, resolveKubeProxy, usage, versionLine, ConfigError, FlagError,
   type AgentConfig,
 } from '../config/index.ts';
 import { createLogger, type KLogger, type Logger } from '../log/index.ts';
@@ -102,6 +102,10 @@ function configure(argv: string[]): { cfg: AgentConfig; log: KLogger } | number 
     format = kp.config.logging.format === 'json' ? 'json' : 'text';
     const cfg = agentConfigFrom(kp);
     const log = createLogger(cfg.logging);
+    // kube-proxy's cliflag.PrintFlags at V(1) (ipvsnet prints the flags given, not every flag's default)
+    if (log.v(1).enabled) {
+      for (const [name, v] of [...parsed.values].sort(([a], [b]) => a.localeCompare(b))) log.v(1).info(`FLAG: --${name}=${JSON.stringify(flagValueText(v, AGENT_FLAGS.find((d) => d.name === name)?.type))}`);
+    }
     for (const n of kp.notes) log[n.level](n.kv, n.msg);
     return { cfg, log };
   } catch (e) {

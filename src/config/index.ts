@@ -16,7 +16,7 @@ import { KUBERNETES_VERSION } from './validate.ts';
 
 export { ConfigError, decodeKubeProxyConfiguration, defaultKubeProxyConfiguration, parseKubeProxyConfiguration } from './kubeproxy.ts';
 export type { KubeProxyConfiguration } from './kubeproxy.ts';
-export { FlagError, parseCommandLine } from './pflag.ts';
+export { FlagError, parseCommandLine, flagValueText } from './pflag.ts';
 export { AGENT_FLAGS, agentUsage as usage } from './flags.ts';
 export { parseAgentCommandLine, resolveKubeProxy, type ConfigNote, type ResolvedKubeProxy } from './resolve.ts';
 export { parseDuration, formatDuration } from './duration.ts';

@@ -89,11 +89,13 @@ function startAgent(): { proc: ResultPromise; log: () => string; exited: () => b
 }
 
 /** SIGTERM, then the time to the process's exit (ms) and its exit code. */
-async function terminate(proc: ResultPromise): Promise<{ ms: number; exitCode: number | undefined }> {
+async function terminate(proc: ResultPromise, what: string): Promise<{ ms: number; exitCode: number | undefined }> {
   const t0 = performance.now();
   proc.kill('SIGTERM');
   const r = await proc;
-  return { ms: performance.now() - t0, exitCode: r.exitCode };
+  const ms = performance.now() - t0;
+  process.stderr.write(`shutdown.test: ${what}: exit ${r.exitCode} ${ms.toFixed(0)} ms after SIGTERM\n`);
+  return { ms, exitCode: r.exitCode };
 }
 
 describe('SIGTERM ends the agent within 2 s while the API server hangs', () => {
@@ -130,7 +132,7 @@ describe('SIGTERM ends the agent within 2 s while the API server hangs', () => {
     await eventually('the agent connected to the (hung) API server', () => relay.connections > 0 || a.exited(), 120_000, 100);
     expect(a.exited(), a.log()).toBe(false);
     await sleep(1500); // its list request is in flight and unanswered
-    const r = await terminate(a.proc);
+    const r = await terminate(a.proc, 'hung from the start');
     expect(r.exitCode, a.log()).toBe(0);
     expect(r.ms, a.log()).toBeLessThanOrEqual(2000);
     expect(a.log()).toMatch(/"msg":"stopping \(kernel state left in place\)"/);
@@ -143,7 +145,7 @@ describe('SIGTERM ends the agent within 2 s while the API server hangs', () => {
     expect(a.exited(), a.log()).toBe(false);
     relay.freeze();
     await sleep(1500);
-    const r = await terminate(a.proc);
+    const r = await terminate(a.proc, 'hung after the first sync');
     expect(r.exitCode, a.log()).toBe(0);
     expect(r.ms, a.log()).toBeLessThanOrEqual(2000);
   });

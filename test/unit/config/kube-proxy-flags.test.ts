@@ -140,3 +140,16 @@ describe('precedence with --config (kube-proxy: the file wins; --hostname-overri
     });
   }
 });
+
+describe("the FLAG lines at -v=1 (cliflag.PrintFlags)", () => {
+  it("print each value as pflag's String() does", async () => {
+    const { flagValueText } = await import('../../../src/config/index.ts');
+    const p = parseAgentCommandLine(['--ipvs-exclude-cidrs=10.0.0.0/8,10.1.0.0/16', '--feature-gates=B=true,A=false', '--ipvs-sync-period=90s', '--vmodule=a=1,b*=2', '--masquerade-all', '--bind-address=']);
+    expect(flagValueText(p.values.get('ipvs-exclude-cidrs')!)).toBe('[10.0.0.0/8,10.1.0.0/16]');
+    expect(flagValueText(p.values.get('feature-gates')!)).toBe('A=false,B=true');
+    expect(flagValueText(p.values.get('ipvs-sync-period')!, 'duration')).toBe('1m30s');
+    expect(flagValueText(p.values.get('vmodule')!)).toBe('a=1,b*=2');
+    expect(flagValueText(p.values.get('masquerade-all')!)).toBe('true');
+    expect(flagValueText(p.values.get('bind-address')!)).toBe('');
+  });
+});
