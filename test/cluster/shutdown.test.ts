@@ -78,7 +78,9 @@ function startAgent(): { proc: ResultPromise; log: () => string; exited: () => b
     'sh', '-c', 'mount -t tmpfs ipvsnet-test /run && exec "$@"', 'sh',
     join(repoRoot, 'bin/ipvsnet'), 'agent', `--kubeconfig=${state.kubeconfig}`, `--hostname-override=${uniq('shutdown-node')}`,
     '--cluster-cidr=10.247.0.0/16', '--healthz-bind-address=127.0.0.1:10256', '--metrics-bind-address=127.0.0.1:10249',
-    '--ipvs-min-sync-period=100ms', '--logging-format=json'], { reject: false, buffer: false, stdin: 'ignore' });
+    '--ipvs-min-sync-period=100ms', '--logging-format=json'],
+    // no SIGKILL 5 s after our SIGTERM (execa's default): a hang must show as a long exit, not a kill
+    { reject: false, buffer: false, stdin: 'ignore', forceKillAfterDelay: false });
   agents.push(proc);
   let text = '';
   proc.stderr!.on('data', (b: Buffer) => { text += b.toString(); });
