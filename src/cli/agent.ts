@@ -8,7 +8,7 @@
 // and leaves the kernel as it is (kube-proxy does the same), within SHUTDOWN_DEADLINE_MS whatever the
 // API server does.
 
-import { writeFileSync } from 'node:fs';
+import { watch, writeFileSync, type FSWatcher } from 'node:fs';
 import {
   AGENT_FLAGS, agentConfigFrom, flagValueText, kubeProxyYaml, parseAgentCommandLine, resolveKubeProxy, usage, versionLine, ConfigError, FlagError,
   type AgentConfig,
@@ -198,16 +198,18 @@ export async function run(argv: string[]): Promise<number> {
   // Shutdown: stop every part at once; whatever has not finished by the deadline is left behind (the
   // kernel state stays either way), and the process exits even if a socket is still open.
   let stopping = false;
+  let configWatch: FSWatcher | undefined;
   let finish!: (code: number) => void;
   const done = new Promise<number>((resolve) => (finish = resolve));
-  const stop = (sig: string) => {
+  const stop = (sig: string, code = 0) => {
     if (stopping) return;
     stopping = true;
+    configWatch?.close();
     const t0 = performance.now();
     log.info({ signal: sig }, 'stopping (kernel state left in place)');
     const deadline = setTimeout(() => {
       log.warn({ deadlineMs: SHUTDOWN_DEADLINE_MS }, 'shutdown deadline reached; exiting with parts still stopping');
-      exitSoon(0);
+      exitSoon(code);
     }, SHUTDOWN_DEADLINE_MS);
     void Promise.allSettled([agent.stop(), cniServer?.close()]).then((results) => {
       closePodNetwork();
@@ -216,7 +218,7 @@ export async function run(argv: string[]): Promise<number> {
       const failed = results.filter((r) => r.status === 'rejected').map((r) => message((r as PromiseRejectedResult).reason));
       for (const err of failed) log.error({ err }, 'part failed to stop');
       log.info({ ms: Math.round(performance.now() - t0) }, 'stopped');
-      exitSoon(failed.length ? 1 : 0);
+      exitSoon(failed.length ? 1 : code);
     });
   };
   /** Resolve the run; if something still holds the event loop (a socket to a hung API server), exit anyway. */
@@ -226,6 +228,21 @@ export async function run(argv: string[]): Promise<number> {
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
+  // kube-proxy watches its --config file and exits (1) when it is written or replaced, so that its
+  // supervisor starts it again on the new content.
+  if (cfg.configFile) {
+    try {
+      configWatch = watch(cfg.configFile, (event) => {
+        if (event !== 'change' && event !== 'rename') return;
+        log.error({ err: "content of the proxy server's configuration file was updated" }, 'Error running ProxyServer');
+        stop('config file changed', 1);
+      });
+      configWatch.on('error', (e) => log.error({ err: message(e) }, 'config file watch failed'));
+    } catch (e) {
+      log.error({ err: message(e) }, 'command failed');
+      return 1;
+    }
+  }
 
   log.v(2).info({ minSyncPeriod: cfg.minSyncPeriodMs, syncPeriod: cfg.syncPeriodMs, maxSyncPeriod: cfg.syncPeriodMs }, 'ipvs sync params');
   log.info({ node: cfg.nodeName, syncPeriod: cfg.syncPeriodMs, minSyncPeriod: cfg.minSyncPeriodMs, server: kc.getCurrentCluster()?.server, healthz: cfg.healthz, metrics: cfg.metrics }, 'starting');

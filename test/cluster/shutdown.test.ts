@@ -2,13 +2,14 @@
 // API server does — here it hangs: the connection to it is frozen (bytes stop flowing both ways and new
 // connections are accepted and never answered), once from the start (the agent is stuck in its first
 // list) and once after the first sync (its watches and any request in flight hang). Before the fix the
-// first case took 58 s: the list request kept its socket until its 60 s timeout.
+// first case took 58 s: the list request kept its socket until its 60 s timeout. And, as kube-proxy, the
+// agent exits 1 when its --config file changes.
 //
 // The agent runs in its own netns with a private tmpfs on /run (as in cni-stuck.test.ts); socat there
 // forwards 127.0.0.1:<apiPort> to a unix socket whose relay in this process can freeze.
 import { describe, it, expect, beforeAll, afterAll, vi } from 'vitest';
 import { execa, type ResultPromise } from 'execa';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -73,12 +74,14 @@ let relay: FreezableRelay;
 let socat: ResultPromise | undefined;
 const agents: ResultPromise[] = [];
 
-function startAgent(): { proc: ResultPromise; log: () => string; exited: () => boolean } {
+function startAgent(configFile?: string): { proc: ResultPromise; log: () => string; exited: () => boolean } {
+  const flags = configFile
+    ? [`--config=${configFile}`, `--hostname-override=${uniq('shutdown-node')}`]
+    : [`--kubeconfig=${state.kubeconfig}`, `--hostname-override=${uniq('shutdown-node')}`, '--cluster-cidr=10.247.0.0/16',
+      '--healthz-bind-address=127.0.0.1:10256', '--metrics-bind-address=127.0.0.1:10249', '--ipvs-min-sync-period=100ms', '--logging-format=json'];
   const proc = execa('ip', ['netns', 'exec', nodeNs, 'unshare', '--mount', '--propagation', 'private', '--',
     'sh', '-c', 'mount -t tmpfs ipvsnet-test /run && exec "$@"', 'sh',
-    join(repoRoot, 'bin/ipvsnet'), 'agent', `--kubeconfig=${state.kubeconfig}`, `--hostname-override=${uniq('shutdown-node')}`,
-    '--cluster-cidr=10.247.0.0/16', '--healthz-bind-address=127.0.0.1:10256', '--metrics-bind-address=127.0.0.1:10249',
-    '--ipvs-min-sync-period=100ms', '--logging-format=json'],
+    join(repoRoot, 'bin/ipvsnet'), 'agent', ...flags],
     // no SIGKILL 5 s after our SIGTERM (execa's default): a hang must show as a long exit, not a kill
     { reject: false, buffer: false, stdin: 'ignore', forceKillAfterDelay: false });
   agents.push(proc);
@@ -138,6 +141,20 @@ describe('SIGTERM ends the agent within 2 s while the API server hangs', () => {
     expect(r.exitCode, a.log()).toBe(0);
     expect(r.ms, a.log()).toBeLessThanOrEqual(2000);
     expect(a.log()).toMatch(/"msg":"stopping \(kernel state left in place\)"/);
+  });
+
+  it("like kube-proxy, exits 1 when its --config file is written (its supervisor restarts it on the new content)", async () => {
+    await freshRelay('c');
+    const file = join(work, 'kube-proxy.yaml');
+    const text = `apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nmode: ipvs\nclientConnection:\n  kubeconfig: ${state.kubeconfig}\nclusterCIDR: 10.247.0.0/16\nhealthzBindAddress: 127.0.0.1:10256\nmetricsBindAddress: 127.0.0.1:10249\nlogging:\n  format: json\n`;
+    writeFileSync(file, text);
+    const a = startAgent(file);
+    await eventually('first sync done', () => a.log().includes('"msg":"first sync done"') || a.exited(), 180_000, 100);
+    expect(a.exited(), a.log()).toBe(false);
+    appendFileSync(file, '# edited\n');
+    const r = await a.proc;
+    expect(r.exitCode, a.log()).toBe(1);
+    expect(a.log()).toMatch(/"msg":"Error running ProxyServer","err":"content of the proxy server's configuration file was updated"/);
   });
 
   it('hung after the first sync: watches open, Events maybe in flight; SIGTERM → exit 0 within 2 s', async () => {
