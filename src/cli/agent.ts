@@ -10,7 +10,7 @@
 
 import { watch, writeFileSync, type FSWatcher } from 'node:fs';
 import {
-  AGENT_FLAGS, agentConfigFrom, flagValueText, kubeProxyYaml, parseAgentCommandLine, resolveKubeProxy, usage, versionLine, ConfigError, FlagError,
+  AGENT_FLAGS, agentConfigFrom, flagValueText, kubeProxyYaml, reportedVersionError, parseAgentCommandLine, resolveKubeProxy, usage, versionLine, ConfigError, FlagError,
   type AgentConfig,
 } from '../config/index.ts';
 import { createLogger, type KLogger, type Logger } from '../log/index.ts';
@@ -92,8 +92,9 @@ function configure(argv: string[]): { cfg: AgentConfig; log: KLogger } | number 
     process.stdout.write(versionLine(version === 'raw') + '\n');
     return 0;
   }
-  if (version?.startsWith('v') && !/^v1\.37\.2([-+].*)?$/.test(version)) {
-    process.stderr.write(`Error: invalid argument ${JSON.stringify(version)} for "--version" flag: version ${JSON.stringify(version)} must match major/minor/patch of default version "v1.37.2"\n`);
+  const badVersion = version === undefined ? undefined : reportedVersionError(version);
+  if (badVersion) {
+    process.stderr.write(`Error: ${badVersion}\n`);
     return 1;
   }
   let format: 'text' | 'json' = 'text';

@@ -104,6 +104,13 @@ export function versionLine(raw = false, reported?: string): string {
   return `version.Info{Major:"${KUBERNETES_VERSION.major}", Minor:"${KUBERNETES_VERSION.minor}", GitVersion:"${git}", Platform:"${process.platform}/${process.arch === 'x64' ? 'amd64' : process.arch}", Runtime:"node ${process.versions.node}"}`;
 }
 
+/** verflag's check of `--version=vX.Y.Z…` (it sets the reported version): the error text, or undefined. */
+export function reportedVersionError(v: string): string | undefined {
+  const own = `v${KUBERNETES_VERSION.major}.${KUBERNETES_VERSION.minor}.${KUBERNETES_VERSION.patch}`;
+  if (!v.startsWith('v') || v === own || v.startsWith(`${own}-`) || v.startsWith(`${own}+`)) return undefined;
+  return `invalid argument ${JSON.stringify(v)} for "--version" flag: version ${JSON.stringify(v)} must match major/minor/patch of default version ${JSON.stringify(own)}`;
+}
+
 function bindAddress(text: string): BindAddress | undefined {
   if (text === '') return undefined;
   const hp = splitHostPort(text);
