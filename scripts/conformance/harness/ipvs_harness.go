@@ -88,6 +88,8 @@ type ConformanceFamily struct {
 	VirtualServers []confVirtualServer `json:"virtualServers"`
 	Bound          []string            `json:"bound"`
 	Ipsets         map[string][]string `json:"ipsets"`
+	// IpsetTypes: set name → "TYPE family FAMILY" as `ipset create` gets them ("bitmap:port" alone).
+	IpsetTypes map[string]string `json:"ipsetTypes"`
 	// Iptables: table → chain → rules (as iptables-save prints them), for every chain of nat and filter.
 	Iptables     map[string]map[string][]string `json:"iptables"`
 	HealthChecks map[string]confHealthCheck     `json:"healthChecks"`
@@ -296,7 +298,7 @@ func conformanceSync(c *ConformanceCluster, family v1.IPFamily, logger klog.Logg
 }
 
 func conformanceCollect(p *Proxier, family v1.IPFamily, ipvs *ipvstest.FakeIPVS, ipset *ipsettest.FakeIPSet, nl *netlinktest.FakeNetlinkHandle, ipt *iptablestest.FakeIPTables) (*ConformanceFamily, error) {
-	f := &ConformanceFamily{Ipsets: map[string][]string{}, Iptables: map[string]map[string][]string{}, HealthChecks: map[string]confHealthCheck{}}
+	f := &ConformanceFamily{Ipsets: map[string][]string{}, IpsetTypes: map[string]string{}, Iptables: map[string]map[string][]string{}, HealthChecks: map[string]confHealthCheck{}}
 	netmask := 32
 	if family == v1.IPv6Protocol {
 		netmask = 128 // toIPVSService: 0xffffffff for IPv4 (a /32), 128 for IPv6
@@ -327,8 +329,12 @@ func conformanceCollect(p *Proxier, family v1.IPFamily, ipvs *ipvstest.FakeIPVS,
 		return nil, err
 	}
 	f.Bound = sets2sorted(bound.UnsortedList())
-	for name := range ipset.Sets {
+	for name, set := range ipset.Sets {
 		f.Ipsets[name] = sets2sorted(ipset.Entries[name].UnsortedList())
+		f.IpsetTypes[name] = string(set.SetType)
+		if set.SetType != "bitmap:port" { // createSet passes a family to the hash types only
+			f.IpsetTypes[name] += " family " + set.HashFamily
+		}
 	}
 	for _, table := range []utiliptables.Table{utiliptables.TableNAT, utiliptables.TableFilter} {
 		t, err := ipt.Dump.GetTable(table)

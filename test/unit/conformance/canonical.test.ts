@@ -73,7 +73,7 @@ describe('the cluster generator', () => {
   });
 });
 
-const harnessFamily = (over: Partial<HarnessFamily> = {}): HarnessFamily => ({ virtualServers: [], bound: [], ipsets: {}, iptables: { nat: {}, filter: {} }, healthChecks: {}, ...over });
+const harnessFamily = (over: Partial<HarnessFamily> = {}): HarnessFamily => ({ virtualServers: [], bound: [], ipsets: {}, ipsetTypes: {}, iptables: { nat: {}, filter: {} }, healthChecks: {}, ...over });
 
 describe('the canonical form', () => {
   it('names every normalisation it applies', () => {
