@@ -111,7 +111,9 @@ export function generateCluster(seed: number): GeneratedCluster {
   if (rng.chance(0.4)) clusterCIDRs.push('fd00:244::/56');
   const nodePortAddresses = rng.weighted({ all: 80, primary: 8, cidr: 12 }) === 'all'
     ? []
-    : rng.chance(0.4) ? ['primary'] : [rng.pick(['192.168.1.0/24', '2001:db8:1::/64', '198.18.0.0/24', '10.0.0.0/8'])];
+    // CIDRs off the Service address pools: kube-proxy would serve NodePorts on kube-ipvs0 addresses
+    // inside them (docs/kube-proxy-differences.md, NodePort addresses).
+    : rng.chance(0.4) ? ['primary'] : [rng.pick(['192.168.1.0/24', '2001:db8:1::/64', '198.18.0.0/24', '10.0.0.0/24'])];
   const config: ClusterConfig = {
     nodeName: NODE,
     clusterCIDRs,

@@ -35,7 +35,6 @@ import (
 	ipvstest "k8s.io/kubernetes/pkg/proxy/ipvs/util/testing"
 	"k8s.io/kubernetes/pkg/proxy/runner"
 	proxyutil "k8s.io/kubernetes/pkg/proxy/util"
-	proxyutiltest "k8s.io/kubernetes/pkg/proxy/util/testing"
 	utiliptables "k8s.io/kubernetes/pkg/util/iptables"
 	iptablestest "k8s.io/kubernetes/pkg/util/iptables/testing"
 	utilnode "k8s.io/kubernetes/pkg/util/node"
@@ -190,14 +189,7 @@ func conformanceProxier(c *ConformanceCluster, family v1.IPFamily, logger klog.L
 	nl := netlinktest.NewFakeNetlinkHandle(isV6)
 	_ = nl.SetLocalAddresses("lo", "127.0.0.1", "::1")
 	_ = nl.SetLocalAddresses("eth0", nodeAddrs...)
-	nw := proxyutiltest.NewFakeNetwork()
-	var addrs []net.Addr
-	for _, a := range nodeAddrs {
-		if ip := netutils.ParseIPSloppy(a); ip != nil {
-			addrs = append(addrs, &net.IPNet{IP: ip, Mask: net.CIDRMask(len(ip)*8, len(ip)*8)})
-		}
-	}
-	nw.AddInterfaceAddr(&net.Interface{Name: "eth0", Index: 2, Flags: net.FlagUp}, addrs)
+	nw := conformanceInterfaces{nl}
 
 	ipt := iptablestest.NewFake()
 	if isV6 {
@@ -261,6 +253,33 @@ func conformanceProxier(c *ConformanceCluster, family v1.IPFamily, logger klog.L
 	return p, ipvs, ipset, nl, ipt
 }
 
+// conformanceInterfaces is the node's interface addresses as net.InterfaceAddrs() lists them (the
+// proxier's RealNetwork): every address of every device, kube-ipvs0's included, read from the same
+// fake netlink handle the proxier binds service addresses with.
+type conformanceInterfaces struct {
+	nl *netlinktest.FakeNetlinkHandle
+}
+
+func (c conformanceInterfaces) InterfaceAddrs() ([]net.Addr, error) {
+	var out []net.Addr
+	for _, dev := range []string{"lo", "eth0", defaultDummyDevice} {
+		addrs, err := c.nl.ListBindAddress(dev)
+		if err != nil {
+			continue // kube-ipvs0 before the first sync
+		}
+		for _, a := range addrs {
+			if ip := netutils.ParseIPSloppy(a); ip != nil {
+				bits := 128
+				if ip.To4() != nil {
+					ip, bits = ip.To4(), 32
+				}
+				out = append(out, &net.IPNet{IP: ip, Mask: net.CIDRMask(bits, bits)})
+			}
+		}
+	}
+	return out, nil
+}
+
 // The informers' label selectors of cmd/kube-proxy/app/server.go (kube-proxy without a proxy name).
 var (
 	conformanceNoProxyName, _        = labels.NewRequirement(apis.LabelServiceProxyName, selection.DoesNotExist, nil)
@@ -291,8 +310,12 @@ func conformanceSync(c *ConformanceCluster, family v1.IPFamily, logger klog.Logg
 	p.servicesSynced = true
 	p.endpointSlicesSynced = true
 	p.setInitialized(true)
-	if err := p.syncProxyRules(); err != nil {
-		return nil, fmt.Errorf("syncProxyRules (%s): %w", family, err)
+	// Two syncs: the state kube-proxy keeps from its second sync on (the first starts from an empty
+	// kube-ipvs0, which the second's interface addresses include).
+	for i := 0; i < 2; i++ {
+		if err := p.syncProxyRules(); err != nil {
+			return nil, fmt.Errorf("syncProxyRules (%s): %w", family, err)
+		}
 	}
 	return conformanceCollect(p, family, ipvs, ipset, nl, ipt)
 }
