@@ -135,7 +135,8 @@ export function generateCluster(seed: number): GeneratedCluster {
   };
   const services: Obj[] = [];
   const endpointSlices: Obj[] = [];
-  const nServices = rng.int(1, 8);
+  // Mostly small clusters; now and then a bigger one, where Services share more addresses.
+  const nServices = rng.chance(0.05) ? rng.int(20, 40) : rng.int(1, 8);
   let prev: { name: string; namespace: string } | undefined;
   const ids = new Set<string>();
   for (let i = 0; i < nServices; i++) {
@@ -163,7 +164,7 @@ function generateService(rng: Rng, i: number, id: { name: string; namespace: str
   const kind = rng.weighted({ ClusterIP: 33, NodePort: 24, LoadBalancer: 28, ExternalName: 5, headless: 10 });
   const type = kind === 'headless' ? 'ClusterIP' : kind;
   const { name, namespace } = id;
-  const metadata: Obj = { name, namespace, uid: `uid-${i}`, creationTimestamp: `2026-01-01T00:00:${String(i).padStart(2, '0')}Z`, labels: {} };
+  const metadata: Obj = { name, namespace, uid: `uid-${i}`, creationTimestamp: `2026-01-01T00:${String(Math.floor(i / 60)).padStart(2, '0')}:${String(i % 60).padStart(2, '0')}Z`, labels: {} };
   const labels = metadata.labels as Record<string, string>;
   if (rng.chance(0.03)) labels['service.kubernetes.io/service-proxy-name'] = 'other-proxy';
   if (rng.chance(0.03)) labels['service.kubernetes.io/headless'] = '';
