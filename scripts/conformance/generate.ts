@@ -8,6 +8,8 @@
 // Service ports, 30000-32767 for NodePorts and health checks, separate ranges for external and
 // load-balancer IPs. An external IP equal to a node address is generated on purpose.
 
+import { orderIndependent } from './slice-order.ts';
+
 type Obj = Record<string, unknown>;
 
 export interface ClusterConfig {
@@ -335,40 +337,4 @@ function generateSlices(rng: Rng, svc: Obj, families: Array<4 | 6>, ports: GenPo
     });
   }
   return out;
-}
-
-/**
- * kube-proxy merges a Service's slices in Go map order, so which copy of an address wins across
- * slices is left to chance there (endpointslicecache.go: "the result is undefined"); within one
- * slice it is not (the last non-terminating copy, else the first terminating one). Adjust copies
- * spread over several slices so that every order gives one answer: non-terminating copies stay in
- * one slice only (the others become terminating, the IP-reuse case: a new Pod next to an old
- * one), and when all copies are terminating, copies outside the first slice repeat its first copy.
- */
-function orderIndependent(slices: Obj[]): void {
-  const byIP = new Map<string, Array<{ slice: number; ep: Obj }>>();
-  slices.forEach((s, i) => {
-    for (const ep of s.endpoints as Obj[]) {
-      const ip = (ep.addresses as string[])[0]!;
-      let l = byIP.get(ip);
-      if (!l) byIP.set(ip, (l = []));
-      l.push({ slice: i, ep });
-    }
-  });
-  const terminating = (ep: Obj): boolean => (ep.conditions as Obj).terminating === true;
-  for (const copies of byIP.values()) {
-    if (new Set(copies.map((c) => c.slice)).size < 2) continue;
-    const live = copies.filter((c) => !terminating(c.ep));
-    if (live.length > 0) {
-      const keep = live[0]!.slice;
-      for (const c of live) if (c.slice !== keep) (c.ep.conditions as Obj).terminating = true;
-    } else {
-      const first = copies[0]!;
-      for (const c of copies) {
-        if (c.slice === first.slice) continue;
-        for (const k of Object.keys(c.ep)) delete c.ep[k];
-        Object.assign(c.ep, structuredClone(first.ep));
-      }
-    }
-  }
 }
