@@ -109,6 +109,17 @@ export async function runConformance(opts: RunOptions): Promise<ConformanceRepor
   return report;
 }
 
+/**
+ * kube-proxy's side must be one answer: the seeds on which two harness runs over the same clusters
+ * disagree (a race the generator let through: Go map order), for the lane to fail on.
+ */
+export async function harnessRaces(opts: { firstSeed: number; clusters: number; harness: string }): Promise<number[]> {
+  const input = Array.from({ length: opts.clusters }, (_, i) => JSON.stringify(generateCluster(opts.firstSeed + i))).join('\n') + '\n';
+  const once = async (): Promise<HarnessResult[]> => String((await execa(opts.harness, [], { input, maxBuffer: 1 << 30 })).stdout).trim().split('\n').map((l) => JSON.parse(l) as HarnessResult);
+  const [a, b] = [await once(), await once()];
+  return a.filter((r, i) => diffCanonical(canonicalFromHarness(r), canonicalFromHarness(b[i]!)).length > 0).map((r) => r.seed);
+}
+
 export function formatMismatch(m: Mismatch, lines = 30): string {
   const out = [`seed ${m.seed}: ${m.diff.length} difference(s)`, ...m.diff.slice(0, lines).map((d) => `  ${d}`)];
   if (m.diff.length > lines) out.push(`  … ${m.diff.length - lines} more`);
