@@ -4,8 +4,8 @@
 // (scripts/conformance/build-harness.sh) so it can build kube-proxy's own IPVS Proxier around the
 // fake kernel interfaces kubernetes ships for its tests (FakeIPVS, the fake ipset, the fake iptables,
 // the fake netlink handle). It is ipvsnet's code, not part of kubernetes: one generated cluster in
-// (a JSON line), kube-proxy's first sync from an empty node, one JSON line out describing the
-// kernel state the proxier left behind.
+// (a JSON line), two syncs of kube-proxy from an empty node (its steady state), one JSON line out
+// describing the kernel state the proxier left behind.
 
 package ipvs
 
