@@ -101,6 +101,8 @@ export function generateCluster(seed: number): GeneratedCluster {
     if (has4) addrs.push({ type: 'InternalIP', address: internal4 });
     if (has6 && !v6first) addrs.push({ type: 'InternalIP', address: internal6 });
     if (has4 && rng.chance(0.1)) addrs.push({ type: 'InternalIP', address: v4(10, 0, 0, rng.int(2, 250)) });
+    // A Node that lists only ExternalIPs: kube-proxy's primary IP is then its first ExternalIP.
+    if (rng.chance(0.05)) addrs.splice(0, addrs.length, ...addrs.filter((a) => a.type !== 'InternalIP'));
     addrs.push({ type: 'Hostname', address: NODE });
     for (const a of addrs) if (a.type !== 'Hostname') nodeIPs.push(a.address);
     const labels: Record<string, string> = { 'kubernetes.io/hostname': NODE };
