@@ -105,7 +105,14 @@ export function multinetPlugin(o: MultinetPluginOptions = {}): Plugin {
           pod, top, ifname: ctx.ifname, nad: (ns, n) => nads[`${ns}/${n}`],
           get confFiles() { return (confFiles ??= readConfFiles(top.confDir)); },
         });
-        const out = await run.cache.locked(ctx.containerId, () => addAll(run, requestOf(ctx), plan));
+        const out = await run.cache.locked(ctx.containerId, async () => {
+          try {
+            return await addAll(run, requestOf(ctx), plan);
+          } catch (e) {
+            run.cache.dropLock(ctx.containerId); // rolled back: nothing of this container is left
+            throw e;
+          }
+        });
         report.status = networkStatus(plan.attachments, out.results);
         o.onReport?.(report);
         return { ...out.results[0]!, cniVersion: ctx.cniVersion };
