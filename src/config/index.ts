@@ -45,6 +45,10 @@ export interface AgentConfig {
   cniSocket?: string;
   /** deadline of one thick-mode CNI request (ms) */
   cniRequestTimeoutMs: number;
+  /** multi-network pods (NetworkAttachmentDefinitions, the networks annotation; needs cniConfDir) */
+  multiNetwork: boolean;
+  /** with multiNetwork: pods may use NADs of their own namespace and of these only (undefined: any) */
+  multiNetworkGlobalNamespaces?: string[];
   /** Client QPS/burst from clientConnection (informational; watches are not rate-limited). */
   clientConnection: { qps: number; burst: number };
 }
@@ -84,6 +88,8 @@ export const FLAGS: Record<string, FlagSpec> = {
   'cni-conf-dir': { kind: 'string', help: "ipvsnet: write the node's CNI conflist (10-ipvsnet.conflist) into this directory" },
   'cni-request-timeout': { kind: 'duration', help: 'ipvsnet: deadline of one thick-mode CNI request; a request still running then gets a CNI error (code 11) and the CNI worker process is restarted (default 60s)' },
   'cni-socket': { kind: 'string', help: 'ipvsnet: unix socket of the CNI thick-mode server (with --cni-conf-dir; default /run/ipvsnet/cni.sock)' },
+  'multi-network': { kind: 'bool', help: 'ipvsnet: multi-network pods (NetworkAttachmentDefinitions and the k8s.v1.cni.cncf.io/networks annotation, in the manner of Multus); needs --cni-conf-dir' },
+  'multi-network-global-namespaces': { kind: 'string', help: 'ipvsnet: with --multi-network, turn namespace isolation on: a pod may use NADs of its own namespace and of these (comma-separated)' },
 };
 
 export type FlagValues = Partial<Record<string, string | boolean | number | string[]>>;
@@ -262,6 +268,15 @@ export function resolveAgentConfig(argv: string[], env: NodeJS.ProcessEnv = proc
   if (flags['cni-request-timeout'] !== undefined && !cniConfDir) throw new ConfigError('--cni-request-timeout: only used with --cni-conf-dir');
   if (cniRequestTimeoutMs < 100 || cniRequestTimeoutMs > 3_600_000) throw new ConfigError(`--cni-request-timeout: ${formatDuration(cniRequestTimeoutMs)}: must be between 100ms and 1h`);
 
+  const multiNetwork = flags['multi-network'] === true;
+  if (multiNetwork && !cniConfDir) throw new ConfigError('--multi-network: needs --cni-conf-dir (the wrapper config is written there and served by the thick-mode server)');
+  const globalNs = flags['multi-network-global-namespaces'] as string | undefined;
+  if (globalNs !== undefined && !multiNetwork) throw new ConfigError('--multi-network-global-namespaces: only used with --multi-network');
+  const multiNetworkGlobalNamespaces = globalNs === undefined ? undefined : globalNs.split(',').map((x) => x.trim()).filter(Boolean);
+  for (const g of multiNetworkGlobalNamespaces ?? []) {
+    if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(g)) throw new ConfigError(`--multi-network-global-namespaces: ${JSON.stringify(g)} is not a namespace name`);
+  }
+
   const podRoutes = flags['pod-routes'] === true;
   const egressFlag = flags['pod-egress-masquerade'] as boolean | undefined;
   if (egressFlag === true && !podRoutes) throw new ConfigError('--pod-egress-masquerade: only used with --pod-routes (it masquerades the egress of this node\'s podCIDR)');
@@ -292,6 +307,8 @@ export function resolveAgentConfig(argv: string[], env: NodeJS.ProcessEnv = proc
     cniConfDir,
     cniSocket,
     cniRequestTimeoutMs,
+    multiNetwork,
+    ...(multiNetworkGlobalNamespaces ? { multiNetworkGlobalNamespaces } : {}),
     clientConnection: { qps: file?.clientConnection?.qps || 5, burst: file?.clientConnection?.burst || 10 },
   };
 }
