@@ -114,6 +114,7 @@ export async function run(argv: string[]): Promise<number> {
     multinet = new MultinetController({
       kc, nodeName: cfg.nodeName, confDir: cfg.cniConfDir, logger: log,
       ...(cfg.multiNetworkGlobalNamespaces ? { namespaceIsolation: true, globalNamespaces: cfg.multiNetworkGlobalNamespaces } : {}),
+      ...(cfg.multiNetworkHostRoot ? { hostRoot: cfg.multiNetworkHostRoot } : {}),
     });
     controllers.push(multinet);
     multinet.start();

@@ -47,6 +47,8 @@ export interface AgentConfig {
   cniRequestTimeoutMs: number;
   /** multi-network pods (NetworkAttachmentDefinitions, the networks annotation; needs cniConfDir) */
   multiNetwork: boolean;
+  /** with multiNetwork: delegates run chrooted here (the host's root inside the agent's container) */
+  multiNetworkHostRoot?: string;
   /** with multiNetwork: pods may use NADs of their own namespace and of these only (undefined: any) */
   multiNetworkGlobalNamespaces?: string[];
   /** Client QPS/burst from clientConnection (informational; watches are not rate-limited). */
@@ -89,6 +91,7 @@ export const FLAGS: Record<string, FlagSpec> = {
   'cni-request-timeout': { kind: 'duration', help: 'ipvsnet: deadline of one thick-mode CNI request; a request still running then gets a CNI error (code 11) and the CNI worker process is restarted (default 60s)' },
   'cni-socket': { kind: 'string', help: 'ipvsnet: unix socket of the CNI thick-mode server (with --cni-conf-dir; default /run/ipvsnet/cni.sock)' },
   'multi-network': { kind: 'bool', help: 'ipvsnet: multi-network pods (NetworkAttachmentDefinitions and the k8s.v1.cni.cncf.io/networks annotation, in the manner of Multus); needs --cni-conf-dir' },
+  'multi-network-host-root': { kind: 'string', help: "ipvsnet: with --multi-network, run delegate plugins chrooted into this directory (the host's / mounted into the agent's container, e.g. /hostroot)" },
   'multi-network-global-namespaces': { kind: 'string', help: 'ipvsnet: with --multi-network, turn namespace isolation on: a pod may use NADs of its own namespace and of these (comma-separated)' },
 };
 
@@ -270,6 +273,9 @@ export function resolveAgentConfig(argv: string[], env: NodeJS.ProcessEnv = proc
 
   const multiNetwork = flags['multi-network'] === true;
   if (multiNetwork && !cniConfDir) throw new ConfigError('--multi-network: needs --cni-conf-dir (the wrapper config is written there and served by the thick-mode server)');
+  const hostRoot = flags['multi-network-host-root'] as string | undefined;
+  if (hostRoot !== undefined && !multiNetwork) throw new ConfigError('--multi-network-host-root: only used with --multi-network');
+  if (hostRoot !== undefined && !hostRoot.startsWith('/')) throw new ConfigError(`--multi-network-host-root: ${JSON.stringify(hostRoot)}: must be an absolute path`);
   const globalNs = flags['multi-network-global-namespaces'] as string | undefined;
   if (globalNs !== undefined && !multiNetwork) throw new ConfigError('--multi-network-global-namespaces: only used with --multi-network');
   const multiNetworkGlobalNamespaces = globalNs === undefined ? undefined : globalNs.split(',').map((x) => x.trim()).filter(Boolean);
@@ -309,6 +315,7 @@ export function resolveAgentConfig(argv: string[], env: NodeJS.ProcessEnv = proc
     cniRequestTimeoutMs,
     multiNetwork,
     ...(multiNetworkGlobalNamespaces ? { multiNetworkGlobalNamespaces } : {}),
+    ...(hostRoot ? { multiNetworkHostRoot: hostRoot } : {}),
     clientConnection: { qps: file?.clientConnection?.qps || 5, burst: file?.clientConnection?.burst || 10 },
   };
 }

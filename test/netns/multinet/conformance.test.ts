@@ -110,7 +110,7 @@ describe('ADD', () => {
   it('fails an attachment whose result lacks the requested ips or mac (code 7), rolling back', async () => {
     const r = await call('ADD', top(), ctxFor(JSON.stringify([{ name: 'fc', ips: ['10.5.0.9/24'] }])));
     expect(r.json).toMatchObject({ code: 7 });
-    expect(String(r.json!['msg'])).toMatch(/network "default\/fc" \(net1\): requested address 10.5.0.9\/24 was not configured \(the result holds 10.99.0.7\/24\)/);
+    expect(String(r.json!['msg'])).toMatch(/NetworkAttachmentDefinition default\/fc \(net1\): requested address 10.5.0.9\/24 was not configured \(the result holds 10.99.0.7\/24\)/);
     expect(fakes.trace().slice(-2)).toEqual(['fc DEL net1', 'fa DEL eth0']);
     fakes.reset();
     const m = await call('ADD', top(), ctxFor(JSON.stringify([{ name: 'fc', mac: '0a:0b:0c:0d:0e:0f' }])));
@@ -148,7 +148,7 @@ describe('ADD', () => {
     expect(r.json).toMatchObject({ code: 11 });
     const m = await call('ADD', top(), ctxFor('nx', { 'default/nx': nad('nx', { cniVersion: '1.0.0', type: 'not-installed' }) }));
     expect(m.json).toMatchObject({ code: 7 });
-    expect(String(m.json!['msg'])).toMatch(/network "default\/nx" \(net1\): failed to find plugin "not-installed"/);
+    expect(String(m.json!['msg'])).toMatch(/^NetworkAttachmentDefinition default\/nx \(net1\): spec.config.type: failed to find plugin "not-installed"/);
     fakes.reset();
     fakes.behave('fc', 'ADD', { out: 'not json at all' });
     const g = await call('ADD', top(), ctxFor('fc'));

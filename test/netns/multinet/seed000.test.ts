@@ -163,7 +163,7 @@ describe('seed 000 (macvlan copy): a closed PostgreSQL reached only through the 
     const ns15 = await node.addPodNetns();
     const full = await node.cni('ADD', { id: 'c-db15', podNetns: ns15, pod: 'sample-client-hostlocal-68469d59f-x15' });
     expect(full.exitCode).toBe(1);
-    expect(String(full.json?.['msg'])).toMatch(/network "default\/db-ipvlan-hostlocal-conf-worker3" \(net1\): .*no IP addresses available/);
+    expect(String(full.json?.['msg'])).toMatch(/NetworkAttachmentDefinition default\/db-ipvlan-hostlocal-conf-worker3 \(net1\): .*no IP addresses available/);
     // nothing left: no interfaces in the pod, no cache, no default-network address for it
     expect((await ipJson(ns15, ['link', 'show'])).map((l) => l['ifname'])).toEqual(['lo']);
     expect(readdirSync(node.cacheDir).filter((f) => f.startsWith('c-db15'))).toEqual([]);
