@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Pod-network build steps (idempotent; fast when everything is up to date):
-#  1. build/native/ipvsnet_native.node – the N-API addon (setns, flock) from src/native/ipvsnet_native.c
+#  1. build/native/ipvsnet_native.node – the N-API addon (setns, flock, netlink socket) from
+#     src/native/ipvsnet_native.c
 #  2. build/cni/ipvsnet-cni.mjs (+ chunks) – the CNI plugins (ipvsnet-bridge, ipvsnet-ipam) bundled by
-#     scripts/cni/build.mjs, and build/native/netlink.node (the netlink package's prebuilt binding)
+#     scripts/cni/build.mjs
 #  3. build/cni/node/ipvsnet-{bridge,ipam} – standalone launchers: Node 24 on the bundle, compile cache on
 #  4. build/cni/ipvsnet-{bridge,ipam}      – the C shims to put on CNI_PATH: hand the request to the agent's
 #     unix socket (thick mode), else exec the standalone launcher
@@ -24,8 +25,8 @@ if [ ! -e "$addon" ] || [ src/native/ipvsnet_native.c -nt "$addon" ]; then
 fi
 
 bundle=build/cni/ipvsnet-cni.mjs
-if [ ! -e "$bundle" ] || [ ! -e build/cni/ipvsnet-multinet.mjs ] || [ ! -e build/native/netlink.node ] || [ scripts/cni/build.mjs -nt "$bundle" ] \
-   || [ -n "$(find src/cni src/ipam src/net src/native src/kernel/rtnl src/model src/multinet -name '*.ts' -newer "$bundle")" ]; then
+if [ ! -e "$bundle" ] || [ ! -e build/cni/ipvsnet-multinet.mjs ] || [ scripts/cni/build.mjs -nt "$bundle" ] \
+   || [ -n "$(find src/cni src/ipam src/net src/native src/kernel/rtnl src/kernel/netlink src/model src/multinet -name '*.ts' -newer "$bundle")" ]; then
   "$node" scripts/cni/build.mjs
   echo "10-native: bundled $bundle"
 fi

@@ -93,7 +93,10 @@ export async function kubeRequest<T = unknown>(kc: KubeConfig, method: 'GET' | '
     body = JSON.stringify(opts.body);
     headers['content-type'] = opts.contentType ?? 'application/json';
   }
-  const res = await fetch(url, { method, headers, body, dispatcher: ctx.getDispatcher(), signal: opts.signal ?? AbortSignal.timeout(60_000) });
+  // Every request ends: after 60 s, or at once when the caller's signal aborts (the agent stopping).
+  const timeout = AbortSignal.timeout(60_000);
+  const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
+  const res = await fetch(url, { method, headers, body, dispatcher: ctx.getDispatcher(), signal });
   const text = await res.text();
   let parsed: unknown;
   try {
@@ -115,6 +118,8 @@ export interface ListOptions {
   fieldSelector?: string;
   /** Objects per page (client-go's reflector uses 500). */
   pageSize?: number;
+  /** Aborts the list (its current page request) at once. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -127,6 +132,7 @@ export async function forEachListed<T>(kc: KubeConfig, path: string, opts: ListO
   do {
     const page = await kubeRequest<RawList<T>>(kc, 'GET', path, {
       query: { labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector, limit: String(opts.pageSize ?? 500), continue: cont },
+      ...(opts.signal ? { signal: opts.signal } : {}),
     });
     for (const item of page.items ?? []) each(item);
     cont = page.metadata?.continue || undefined;

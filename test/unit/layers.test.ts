@@ -14,6 +14,7 @@ const SRC = join(ROOT, 'src');
 /** Layer of each folder under src/ (0 = the base). */
 export const LAYERS: Record<string, number> = {
   net: 0,        // IP/CIDR maths, Family, Protocol, Diagnostic
+  log: 0,        // the one logger (klog text / Kubernetes JSON)
   native: 1,     // the N-API addon loader (setns, flock)
   kernel: 2,     // adapters: netlink core, rtnetlink, ipvs, ipset, iptables, sysctl
   model: 2,      // validated Kubernetes objects (pure)
