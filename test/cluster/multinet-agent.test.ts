@@ -125,8 +125,8 @@ describe('agent --multi-network (real agent, real apiserver)', () => {
       'sh', '-c', 'mount -t tmpfs ipvsnet-test /run && exec "$@"', 'sh',
       join(repoRoot, 'bin/ipvsnet'), 'agent', `--kubeconfig=${state.kubeconfig}`, `--hostname-override=${nodeName}`,
       '--cluster-cidr=10.247.0.0/16', `--cni-conf-dir=${confDir}`, `--cni-socket=${socketPath}`, '--multi-network',
-      '--healthz-bind-address=127.0.0.1:0', '--metrics-bind-address=127.0.0.1:0', '--log-level=debug'], { reject: false, buffer: false, stdin: 'ignore' });
-    agent.stderr!.on('data', (b: Buffer) => {
+      '--healthz-bind-address=127.0.0.1:0', '--metrics-bind-address=127.0.0.1:0', '--log-level=debug', '--logging-format=json'], { reject: false, buffer: false, stdin: 'ignore' });
+    const onLog = (b: Buffer) => {
       agentText += b.toString();
       for (const line of b.toString().split('\n')) {
         try {
@@ -135,7 +135,9 @@ describe('agent --multi-network (real agent, real apiserver)', () => {
           /* partial or not JSON */
         }
       }
-    });
+    };
+    agent.stderr!.on('data', onLog);
+    agent.stdout!.on('data', onLog);
     void agent.then(() => (agentDone = true));
   });
 
