@@ -9,7 +9,7 @@
 // After each ADD it writes network-status on the Pod (pods/status) and posts Events
 // (AddedInterface; NoNetworkFound or ErrorAddingNetwork as Warnings).
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { Logger } from 'pino';
+import type { Logger } from '../log/index.ts';
 import { join } from 'node:path';
 import type { Diagnostic } from '../net/index.ts';
 import { AtomicFiles } from '../kernel/file.ts';

@@ -1,6 +1,6 @@
 // A pod's attachments run as Multus runs its delegates:
-//   ADD   the default network first, then each NAD in order; the cache is written before the first
-//         delegate and before and after each; a failure DELs, in reverse, everything started
+//   ADD   the default network first, then each NAD in order; the cache is written before and after
+//         each delegate; a failure DELs, in reverse, everything started
 //         (including the one that failed) and answers the failure, naming the network.
 //   DEL   from the cache, in reverse, carrying on past failures; the errors answered together. With
 //         no cache (a pod added before multi-network was on) the default network alone is DELed.
@@ -90,7 +90,7 @@ export async function addAll(run: Runner, req: Request, plan: PodPlan): Promise<
     pod: { namespace: plan.pod.namespace, name: plan.pod.name, ...(plan.pod.uid ? { uid: plan.pod.uid } : {}) },
     attachments: plan.attachments.map(toCached),
   };
-  run.cache.write(rec);
+  // written before each delegate runs (state adding) and after it (added, with its result)
   const results: Result[] = [];
   for (const a of rec.attachments) {
     try {
