@@ -5,7 +5,7 @@
 // the delegate's error code, a crash between delegates, the agent down. (netns lane: it starts
 // processes; the fakes touch no kernel state.)
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -255,3 +255,26 @@ await runSkel(multinetPlugin({ context: ctx }), env, JSON.stringify(conf));
     expect(readdirSync(cacheDir)).toEqual([]);
   });
 });
+
+describe('hostRoot (the DaemonSet runs delegates in the host\'s root)', () => {
+  it('runs each delegate chrooted into hostRoot, finding it on the bin dirs inside it', async () => {
+    // a root holding busybox (the fakes' shell and tools) and the fakes under /cni, which the host lacks
+    const root = join(work, 'hostroot');
+    mkdirSync(join(root, 'bin'), { recursive: true });
+    copyFileSync('/usr/bin/busybox', join(root, 'bin', 'busybox'));
+    chmodSync(join(root, 'bin', 'busybox'), 0o755);
+    for (const a of ['sh', 'dirname', 'basename', 'ls', 'wc', 'printf', 'env', 'sort', 'cat', 'grep', 'cut', 'head', 'sleep']) symlinkSync('busybox', join(root, 'bin', a));
+    expect(existsSync('/cni')).toBe(false);
+    const inside = new Fakes(join(root, 'cni'), ['fa', 'fc']);
+    const conf = top({ binDirs: ['/cni'], hostRoot: root });
+    const r = await call('ADD', conf, ctxFor('fc'));
+    expect(r.exitCode, r.stdout).toBe(0);
+    expect(inside.trace()).toEqual(['fa ADD eth0', 'fc ADD net1']);
+    expect(readFileSync(join(root, 'cni', 'log', '0000-fa-ADD.argv'), 'utf8').split('\n')[0]).toBe('/cni/fa');
+    expect(inside.calls()[0]!.env['CNI_PATH']).toBe('/cni');
+    expect((await call('DEL', conf, undefined)).exitCode).toBe(0);
+    expect(inside.trace().slice(2)).toEqual(['fc DEL net1', 'fa DEL eth0']);
+    expect(fakes.calls()).toEqual([]); // nothing ran from the host's copies
+  });
+});
+
