@@ -163,6 +163,22 @@ function readLast(type: string): string {
   return JSON.stringify({ cniVersion: c.conf['cniVersion'], interfaces: [{ name: c.env['CNI_IFNAME'], mac: '0a:00:00:00:00:01', sandbox: c.env['CNI_NETNS'] }], ips: [{ address: '10.99.0.7/24', gateway: '10.99.0.1', interface: 0 }], routes: [{ dst: '0.0.0.0/0', gw: '10.99.0.1' }], dns: {} });
 }
 
+describe('readinessIndicatorFile (P2)', () => {
+  it('answers ADD with code 11 and STATUS with code 50 until the file exists, running nothing', async () => {
+    const flag = join(work, 'ready');
+    rmSync(flag, { force: true });
+    const conf = top({ readinessIndicatorFile: flag });
+    expect((await call('ADD', conf, ctxFor('fc'))).json).toMatchObject({ code: 11, msg: expect.stringMatching(/is not ready/) });
+    expect((await call('STATUS', conf)).json).toMatchObject({ code: 50 });
+    expect(fakes.calls()).toEqual([]);
+    writeFileSync(flag, '');
+    expect((await call('ADD', conf, ctxFor('fc'))).exitCode).toBe(0);
+    expect((await call('STATUS', conf)).exitCode).toBe(0);
+    expect(fakes.trace()).toEqual(['fa ADD eth0', 'fc ADD net1', 'fa STATUS -']);
+    expect((await call('DEL', conf)).exitCode).toBe(0);
+  });
+});
+
 describe('DEL, CHECK, GC', () => {
   it('DELs in reverse from the cache without the Pod or NADs, carrying on past failures', async () => {
     expect((await call('ADD', top(), ctxFor('fb, fc'))).exitCode).toBe(0);

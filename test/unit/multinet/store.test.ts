@@ -53,6 +53,14 @@ describe('MultinetStore.contextFor', () => {
     expect((await cold.contextFor(req(ARGS)))!.problem).toBeUndefined(); // no NADs asked for: no need to wait for them
   });
 
+  it('also gives the NADs of the config\'s defaultNetworks and of v1.multus-cni.io/default-network', async () => {
+    const s = synced();
+    s.upsertPod({ metadata: { name: 'p1', namespace: 'ns1', uid: 'u1', annotations: { 'v1.multus-cni.io/default-network': 'alt' } } });
+    for (const n of [nad('ns1', 'alt'), nad('kube-system', 'mon')]) s.upsertNad(n);
+    const c = await s.contextFor({ ...req(ARGS), stdin: JSON.stringify({ defaultNetworks: ['kube-system/mon'] }) });
+    expect(Object.keys(c!.nads).sort()).toEqual(['kube-system/mon', 'ns1/alt']);
+  });
+
   it('forgets deleted Pods and NADs', async () => {
     const s = synced();
     s.upsertPod(pod('u1', 'a'));
