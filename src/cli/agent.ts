@@ -171,6 +171,8 @@ export async function run(argv: string[]): Promise<number> {
       kc, nodeName: cfg.nodeName, confDir: cfg.cniConfDir, logger: log,
       ...(cfg.multiNetworkGlobalNamespaces ? { namespaceIsolation: true, globalNamespaces: cfg.multiNetworkGlobalNamespaces } : {}),
       ...(cfg.multiNetworkHostRoot ? { hostRoot: cfg.multiNetworkHostRoot } : {}),
+      ...(cfg.multiNetworkDefaultNetworks ? { defaultNetworks: cfg.multiNetworkDefaultNetworks } : {}),
+      ...(cfg.multiNetworkReadinessIndicatorFile ? { readinessIndicatorFile: cfg.multiNetworkReadinessIndicatorFile } : {}),
     });
     controllers.push(multinet);
     multinet.start();

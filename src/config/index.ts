@@ -74,6 +74,10 @@ export interface AgentConfig {
   multiNetworkHostRoot?: string;
   /** with multiNetwork: pods may use NADs of their own namespace and of these only (undefined: any) */
   multiNetworkGlobalNamespaces?: string[];
+  /** with multiNetwork: NADs ("namespace/name") every pod gets before its own */
+  multiNetworkDefaultNetworks?: string[];
+  /** with multiNetwork: ADD waits for this file */
+  multiNetworkReadinessIndicatorFile?: string;
   /** Longest a removed TCP real server stays at weight 0 with connections; 0 = until they end (kube-proxy). */
   gracefulTerminationBoundMs: number;
   /** Client QPS/burst from clientConnection (informational; watches are not rate-limited). */
@@ -200,6 +204,15 @@ export function agentConfigFrom(kp: ResolvedKubeProxy, env: NodeJS.ProcessEnv = 
   for (const g of multiNetworkGlobalNamespaces ?? []) {
     if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(g)) throw new ConfigError(`--multi-network-global-namespaces: ${JSON.stringify(g)} is not a namespace name`);
   }
+  const defNets = str('multi-network-default-networks');
+  if (defNets !== undefined && !multiNetwork) throw new ConfigError('--multi-network-default-networks: only used with --multi-network');
+  const multiNetworkDefaultNetworks = defNets === undefined ? undefined : defNets.split(',').map((x) => x.trim()).filter(Boolean);
+  for (const d of multiNetworkDefaultNetworks ?? []) {
+    if (!/^([a-z0-9]([-a-z0-9]*[a-z0-9])?\/)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(d)) throw new ConfigError(`--multi-network-default-networks: ${JSON.stringify(d)} is not "namespace/name" of a NAD`);
+  }
+  const readiness = str('multi-network-readiness-indicator-file');
+  if (readiness !== undefined && !multiNetwork) throw new ConfigError('--multi-network-readiness-indicator-file: only used with --multi-network');
+  if (readiness !== undefined && !readiness.startsWith('/')) throw new ConfigError(`--multi-network-readiness-indicator-file: ${JSON.stringify(readiness)}: must be an absolute path`);
   const gracefulTerminationBoundMs = num('ipvs-graceful-termination-bound') ?? 0;
   if (gracefulTerminationBoundMs < 0) throw new ConfigError(`--ipvs-graceful-termination-bound: ${formatGoDuration(gracefulTerminationBoundMs)}: must be 0 (no bound) or more`);
 
@@ -240,6 +253,8 @@ export function agentConfigFrom(kp: ResolvedKubeProxy, env: NodeJS.ProcessEnv = 
     multiNetwork,
     ...(multiNetworkGlobalNamespaces ? { multiNetworkGlobalNamespaces } : {}),
     ...(hostRoot ? { multiNetworkHostRoot: hostRoot } : {}),
+    ...(multiNetworkDefaultNetworks?.length ? { multiNetworkDefaultNetworks } : {}),
+    ...(readiness ? { multiNetworkReadinessIndicatorFile: readiness } : {}),
     gracefulTerminationBoundMs,
     clientConnection: { qps: c.clientConnection.qps, burst: c.clientConnection.burst },
     kubeProxy: kp,
