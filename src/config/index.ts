@@ -11,12 +11,12 @@ import { parseAgentCommandLine, resolveKubeProxy, type ConfigNote, type Resolved
 import { splitHostPort, type VModuleItem } from './pflag.ts';
 import { formatGoDuration } from './gostrconv.ts';
 import { formatDuration } from './duration.ts';
-import { encodeYaml, toV1alpha1 } from './write.ts';
+import { encodeJson, encodeYaml, toV1alpha1 } from './write.ts';
 import { KUBERNETES_VERSION } from './validate.ts';
 
 export { ConfigError, decodeKubeProxyConfiguration, defaultKubeProxyConfiguration, parseKubeProxyConfiguration } from './kubeproxy.ts';
 export type { KubeProxyConfiguration } from './kubeproxy.ts';
-export { FlagError, parseCommandLine } from './pflag.ts';
+export { FlagError, parseCommandLine, flagValueText } from './pflag.ts';
 export { AGENT_FLAGS, agentUsage as usage } from './flags.ts';
 export { parseAgentCommandLine, resolveKubeProxy, type ConfigNote, type ResolvedKubeProxy } from './resolve.ts';
 export { parseDuration, formatDuration } from './duration.ts';
@@ -112,6 +112,13 @@ export function versionLine(raw = false, reported?: string): string {
   const git = reported ?? `v${KUBERNETES_VERSION.major}.${KUBERNETES_VERSION.minor}.${KUBERNETES_VERSION.patch}+ipvsnet.${ipvsnetVersion()}`;
   if (!raw) return `Kubernetes ${git}`;
   return `version.Info{Major:"${KUBERNETES_VERSION.major}", Minor:"${KUBERNETES_VERSION.minor}", GitVersion:"${git}", Platform:"${process.platform}/${process.arch === 'x64' ? 'amd64' : process.arch}", Runtime:"node ${process.versions.node}"}`;
+}
+
+/** verflag's check of `--version=vX.Y.Z…` (it sets the reported version): the error text, or undefined. */
+export function reportedVersionError(v: string): string | undefined {
+  const own = `v${KUBERNETES_VERSION.major}.${KUBERNETES_VERSION.minor}.${KUBERNETES_VERSION.patch}`;
+  if (!v.startsWith('v') || v === own || v.startsWith(`${own}-`) || v.startsWith(`${own}+`)) return undefined;
+  return `invalid argument ${JSON.stringify(v)} for "--version" flag: version ${JSON.stringify(v)} must match major/minor/patch of default version ${JSON.stringify(own)}`;
 }
 
 function bindAddress(text: string): BindAddress | undefined {
@@ -266,6 +273,12 @@ export function agentConfigFrom(kp: ResolvedKubeProxy, env: NodeJS.ProcessEnv = 
     conntrack: { ...c.conntrack },
     nodePortAddresses: [...(c.nodePortAddresses ?? [])],
   };
+}
+
+/** kube-proxy's /configz body: {"kubeproxy.config.k8s.io": the resolved v1alpha1 configuration}. */
+export function configzJson(kp: ResolvedKubeProxy): string {
+  const obj = toV1alpha1(kp.config, { syncPeriodMs: kp.syncPeriodMs, minSyncPeriodMs: kp.minSyncPeriodMs, flushFrequencyAsNumber: kp.flushFrequencyAsNumber });
+  return `{"kubeproxy.config.k8s.io":${encodeJson(obj)}}`;
 }
 
 /** The resolved configuration as kube-proxy's --write-config-to writes it. */

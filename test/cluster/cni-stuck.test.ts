@@ -59,7 +59,7 @@ function startAgent(tag: string): RunningAgent {
     `--kubeconfig=${state.kubeconfig}`, `--hostname-override=${nodeName}`,
     '--cluster-cidr=10.246.0.0/16', `--cni-conf-dir=${confDir}`, `--cni-socket=${socket}`, `--cni-request-timeout=${TIMEOUT_MS}ms`,
     '--healthz-bind-address=127.0.0.1:10256', '--metrics-bind-address=127.0.0.1:10249',
-    '--ipvs-min-sync-period=200ms', '--log-level=debug'], { reject: false, buffer: false, stdin: 'ignore' });
+    '--ipvs-min-sync-period=200ms', '--logging-format=json', '-v=4'], { reject: false, buffer: false, stdin: 'ignore' });
   let text = '';
   let partial = '';
   const log: Array<Record<string, unknown>> = [];
