@@ -3,7 +3,7 @@
 //   { "cniVersion": "1.0.0", "name": "ipvsnet-multinet", "type": "ipvsnet-multinet",
 //     "capabilities": { "portMappings": true, "bandwidth": true },
 //     "delegates": [ <the default network: a conflist> ],
-//     "cacheDir": "/var/lib/ipvsnet/multinet", "confDir": "/etc/cni/net.d",
+//     "cacheDir": "/var/lib/cni/ipvsnet-multinet", "confDir": "/etc/cni/net.d",
 //     "defaultNetworks": ["kube-system/monitoring"], "readinessIndicatorFile": "/run/x/ready",
 //     "hostRoot": "/hostroot", "namespaceIsolation": false, "globalNamespaces": ["default"], "execTimeoutMs": 30000 }
 import { z } from 'zod';
@@ -13,7 +13,11 @@ import { parseNetConf } from './netconf.ts';
 import type { NetConfList, Obj } from './netconf.ts';
 
 export const MULTINET_TYPE = 'ipvsnet-multinet';
-export const DEFAULT_CACHE_DIR = '/var/lib/ipvsnet/multinet';
+/**
+ * Beside the CNI state (/var/lib/cni, a host path in the DaemonSet): the agent's container and the
+ * standalone executable on the host (when the agent is down) see the same cache.
+ */
+export const DEFAULT_CACHE_DIR = '/var/lib/cni/ipvsnet-multinet';
 export const DEFAULT_EXEC_TIMEOUT_MS = 30_000;
 /** stdout of one delegate exec is cut (and the exec failed) beyond this */
 export const DEFAULT_MAX_OUTPUT = 1 << 20;
