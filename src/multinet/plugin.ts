@@ -105,7 +105,8 @@ export function multinetPlugin(o: MultinetPluginOptions = {}): Plugin {
         }
         let confFiles: Array<{ path: string; text: string }> | undefined;
         const plan = planPod({
-          pod, top, ifname: ctx.ifname, nad: (ns, n) => nads[`${ns}/${n}`],
+          // a caller that is not a Kubernetes pod gets the default network alone
+          pod, top: podArgs ? top : { ...top, defaultNetworks: [] }, ifname: ctx.ifname, nad: (ns, n) => nads[`${ns}/${n}`],
           get confFiles() { return (confFiles ??= readConfFiles(top.confDir)); },
         });
         const out = await run.cache.locked(ctx.containerId, async () => {

@@ -118,6 +118,13 @@ describe('ADD', () => {
     expect(cacheFiles()).toEqual([]);
   });
 
+  it('gives a caller that is not a Kubernetes pod (no K8S_POD_* in CNI_ARGS) the default network alone', async () => {
+    const out = await runSkel(multinetPlugin({}), { ...env('ADD'), CNI_ARGS: '' }, JSON.stringify(top({ defaultNetworks: ['fc'] })));
+    expect(out.exitCode, out.stdout).toBe(0);
+    expect(fakes.trace()).toEqual(['fa ADD eth0']);
+    expect((await call('DEL', top())).exitCode).toBe(0);
+  });
+
   it('answers code 11 and runs nothing when the agent could not look the pod up (agent down)', async () => {
     const r = await call('ADD', top(), undefined);
     expect(r.json).toMatchObject({ code: 11 });
