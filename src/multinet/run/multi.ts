@@ -17,7 +17,7 @@ import type { CacheRecord, CachedAttachment } from './cache.ts';
 import type { ExecOptions } from './exec.ts';
 import { addList, checkList, delList, gcList, requirePlugins } from './libcni.ts';
 import type { RuntimeConf } from './libcni.ts';
-import { moveDefaultRoute } from './podns.ts';
+import { moveDefaultRoute, podHasLink } from './podns.ts';
 
 export interface Request {
   containerId: string;
@@ -95,6 +95,9 @@ export async function addAll(run: Runner, req: Request, plan: PodPlan): Promise<
   for (const a of rec.attachments) {
     try {
       requirePlugins(a.conf, run.exec);
+      if (await podHasLink(req.netns, a.ifname)) {
+        throw new CniError(ErrInvalidNetworkConfig, `interface ${a.ifname} already exists in the pod's network namespace`);
+      }
       a.state = 'adding';
       run.cache.write(rec);
       const raw = await addList(a.conf, runtimeOf(req, a), run.exec);

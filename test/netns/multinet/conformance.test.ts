@@ -279,6 +279,34 @@ await runSkel(multinetPlugin({ context: ctx }), env, JSON.stringify(conf));
   });
 });
 
+describe('requests for one container are serialised, different containers are not', () => {
+  it('a DEL waits for the ADD of its container; another container\'s ADD does not wait', async () => {
+    fakes.behave('fb2', 'ADD', { sleep: 8 }); // long enough for c2's process to start and finish meanwhile, even under load
+    const script = join(work, 'one.ts');
+    writeFileSync(script, `import { runSkel } from ${JSON.stringify(join(ROOT, 'src/cni/proto/skel.ts'))};
+import { multinetPlugin } from ${JSON.stringify(join(ROOT, 'src/multinet/plugin.ts'))};
+const [env, conf, ctx] = JSON.parse(process.argv[2]);
+const out = await runSkel(multinetPlugin(ctx ? { context: ctx } : {}), env, JSON.stringify(conf));
+process.stdout.write(JSON.stringify(out));
+`);
+    // each request in its own process, as the CNI server's workers run them
+    const child = (e: Record<string, string>, ctx?: PodContext) => execa(join(ROOT, 'node_modules/.bin/node'), [script, JSON.stringify([e, top(), ctx ?? null])], { reject: false });
+    const add1 = child(env('ADD', 'c1'), ctxFor('fb, fc'));
+    for (let i = 0; i < 400 && !fakes.trace().includes('fb2 ADD net1'); i++) await new Promise((r) => setTimeout(r, 25));
+    const del1 = child(env('DEL', 'c1'));
+    const add2 = child(env('ADD', 'c2'), ctxFor(''));
+    const [a1, d1, a2] = await Promise.all([add1, del1, add2]);
+    for (const r of [a1, d1, a2]) expect(JSON.parse(String(r.stdout)).exitCode, String(r.stdout) + String(r.stderr)).toBe(0);
+    const order = fakes.calls().map((c) => `${c.env['CNI_CONTAINERID']} ${c.type} ${c.command}`);
+    // c2's ADD ran while c1's ADD was still in fb2; c1's DEL only after c1's ADD had finished
+    expect(order.indexOf('c2 fa ADD')).toBeLessThan(order.indexOf('c1 fc ADD'));
+    expect(order.indexOf('c1 fc DEL')).toBeGreaterThan(order.indexOf('c1 fc ADD'));
+    expect(order.filter((o) => o.startsWith('c1 ') && o.endsWith(' DEL'))).toEqual(['c1 fc DEL', 'c1 fb2 DEL', 'c1 fb1 DEL', 'c1 fa DEL']);
+    expect((await call('DEL', top(), undefined, 'c2')).exitCode).toBe(0);
+    expect(readdirSync(cacheDir)).toEqual([]);
+  });
+});
+
 describe('hostRoot (the DaemonSet runs delegates in the host\'s root)', () => {
   it('runs each delegate chrooted into hostRoot, finding it on the bin dirs inside it', async () => {
     // a root holding busybox (the fakes' shell and tools) and the fakes under /cni, which the host lacks
@@ -293,7 +321,8 @@ describe('hostRoot (the DaemonSet runs delegates in the host\'s root)', () => {
     const r = await call('ADD', conf, ctxFor('fc'));
     expect(r.exitCode, r.stdout).toBe(0);
     expect(inside.trace()).toEqual(['fa ADD eth0', 'fc ADD net1']);
-    expect(readFileSync(join(root, 'cni', 'log', '0000-fa-ADD.argv'), 'utf8').split('\n')[0]).toBe('/cni/fa');
+    const argv = readdirSync(join(root, 'cni', 'log')).find((f) => f.startsWith('0000-') && f.endsWith('-fa-ADD.argv'))!;
+    expect(readFileSync(join(root, 'cni', 'log', argv), 'utf8').split('\n')[0]).toBe('/cni/fa');
     expect(inside.calls()[0]!.env['CNI_PATH']).toBe('/cni');
     expect((await call('DEL', conf, undefined)).exitCode).toBe(0);
     expect(inside.trace().slice(2)).toEqual(['fc DEL net1', 'fa DEL eth0']);

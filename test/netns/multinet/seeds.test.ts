@@ -228,3 +228,19 @@ describe('ips and mac requests (JSON form), on the reference plugins', () => {
   });
 });
 
+describe('an interface name that already exists in the pod', () => {
+  it('fails the ADD (code 7) before the delegate runs, leaving the pod\'s own interface, and rolls the default network back', async () => {
+    node.apply('test-network.yaml', TEST_NETWORK);
+    node.apply('test-pod9.yaml', testPod('test-pod9'));
+    const p = await node.addPodNetns();
+    await execa('ip', ['-n', p, 'link', 'add', 'net1', 'type', 'veth', 'peer', 'name', 'other1']);
+    const r = await node.cni('ADD', { id: 'c-pod9', podNetns: p, pod: 'test-pod9' });
+    expect(r.exitCode).toBe(1);
+    expect(r.json).toMatchObject({ code: 7, msg: "NetworkAttachmentDefinition default/test-network (net1): interface net1 already exists in the pod's network namespace" });
+    expect((await ipJson(p, ['link', 'show'])).map((l) => l['ifname']).sort()).toEqual(['lo', 'net1', 'other1']); // only what was there
+    expect(await addrs(p, 'net1')).toEqual([]);
+    expect(readdirSync(node.cacheDir)).toEqual([]);
+    expect(readdirSync(`${STORE}/test-network`).filter((f) => /^\d/.test(f))).toEqual([]);
+  });
+});
+
