@@ -48,6 +48,7 @@ const srv = await startCniServer({
   contextFor: (req) => load(manifests).contextFor(req),
   onReport: (_req, report) => process.stdout.write(JSON.stringify({ report }) + '\n'),
   onRequest: (r) => process.stdout.write(JSON.stringify(r) + '\n'),
+  onWorker: (e) => process.stdout.write(JSON.stringify({ worker: e }) + '\n'),
 });
 process.stdout.write(JSON.stringify({ listening: srv.socketPath }) + '\n');
 const stop = () => {
