@@ -18,6 +18,7 @@ import { BoundedFrequencyRunner } from './runner.ts';
 import { AgentMetrics, serveMetrics, type IpFamilyLabel } from '../metrics/index.ts';
 import { ProxyHealthState, ServiceHealthServers, serveProxyHealth } from '../health/index.ts';
 import type { AgentConfig } from '../config/index.ts';
+import { configzBody } from '../config/configz.ts';
 import type { Diagnostic } from '../net/index.ts';
 import type { Plan } from '../plan/types.ts';
 import type { AgentController, AgentDeps, AgentSources, ControllerReport, EventSink, SyncReport } from './types.ts';
@@ -29,6 +30,21 @@ interface PendingChange {
   key: string;
   receivedAt: number;
   triggerTime?: number;
+  /** An EndpointSlice's addressType as a family: its network programming latency is that family's. */
+  family?: IpFamilyLabel;
+}
+
+/** The family an EndpointSlice's addresses are in (kube-proxy hands a slice to that family's proxier). */
+function sliceFamily(raw: unknown): IpFamilyLabel | undefined {
+  const t = (raw as { addressType?: unknown } | null)?.addressType;
+  return t === 'IPv4' || t === 'IPv6' ? t : undefined;
+}
+
+/** The family of an iptables failure ("iptables (IPv6)", as the reconciler names it); undefined for other operations. */
+export function iptablesFailureFamily(f: { object: string; operation: string }): IpFamilyLabel | undefined {
+  const m = /^iptables \(IPv(4|6)\)/.exec(f.object);
+  if (!m) return undefined;
+  return m[1] === '6' ? 'IPv6' : 'IPv4';
 }
 
 const FAMILY: Record<4 | 6, IpFamilyLabel> = { 4: 'IPv4', 6: 'IPv6' };
@@ -91,6 +107,10 @@ export class Agent {
       this.servers.push(
         await serveMetrics(this.metrics, this.cfg.metrics.host, this.cfg.metrics.port, (path) => {
           if (path === '/status') return { status: 200, type: 'application/json', body: JSON.stringify(this.status(), null, 2) };
+          // kube-proxy's metrics server: component-base's /healthz (its only check is ping), /proxyMode, /configz.
+          if (path === '/healthz') return { status: 200, type: 'text/plain; charset=utf-8', body: 'ok' };
+          if (path === '/proxyMode') return { status: 200, type: 'text/plain; charset=utf-8', body: this.cfg.mode };
+          if (path === '/configz') return { status: 200, type: 'application/json', body: configzBody(this.cfg) };
           return undefined;
         }),
       );
@@ -170,7 +190,13 @@ export class Agent {
         this.log.error({ controller: c.name, object: `${e.kind} ${e.key}`, err: err instanceof Error ? err.message : String(err) }, 'controller rejected an event');
       }
     }
-    this.pending.push({ kind: e.kind, key: e.key, receivedAt: e.receivedAt, triggerTime: e.kind === 'EndpointSlice' ? e.triggerTime : undefined });
+    const change: PendingChange = { kind: e.kind, key: e.key, receivedAt: e.receivedAt };
+    if (e.kind === 'EndpointSlice') {
+      change.triggerTime = e.triggerTime;
+      const fam = sliceFamily(e.raw);
+      if (fam) change.family = fam;
+    }
+    this.pending.push(change);
     this.updatePendingGauges();
     for (const f of this.families) {
       this.health.queuedUpdate(f);
@@ -253,10 +279,8 @@ export class Agent {
     if (report.outcome?.fullRead) this.deps.releaseMemory?.();
     const failures = report.outcome?.failures ?? [];
     for (const f of failures) {
-      if (/iptables/i.test(f.operation)) {
-        const fam: IpFamilyLabel = /ip6tables|IPv6|\bv6\b/.test(f.operation) ? 'IPv6' : 'IPv4';
-        this.metrics.iptablesRestoreFailures.inc({ ip_family: fam });
-      }
+      const fam = iptablesFailureFamily(f);
+      if (fam) this.metrics.iptablesRestoreFailures.inc({ ip_family: fam });
     }
     const finishedAt = this.now();
     report.finishedAt = finishedAt;
@@ -266,31 +290,45 @@ export class Agent {
       this.log.error({ err: report.error }, 'sync failed; retrying');
       return true;
     }
-    if (failures.length) this.metrics.syncErrors.inc({ stage: 'operation' }, failures.length);
-    this.syncs++;
-    for (const f of this.families) {
-      this.metrics.syncDuration.observe({ ip_family: f }, (finishedAt - startedAt) / 1000);
-      this.metrics.syncFullDuration.observe({ ip_family: f }, (finishedAt - startedAt) / 1000);
-      this.metrics.syncLastTimestamp.set({ ip_family: f }, finishedAt / 1000);
-      this.health.updated(f);
-      // Changes that arrived during this sync are still queued.
-      if (this.pending.length > 0) this.health.queuedUpdate(f);
-    }
-    for (const c of batch) {
-      const ms = finishedAt - c.receivedAt;
-      report.latenciesMs.push(ms);
-      this.metrics.eventToKernel.observe({ kind: c.kind }, ms / 1000);
-      // kube-proxy counts only trigger times after it started.
-      if (c.triggerTime !== undefined) report.triggerLatenciesMs.push(finishedAt - c.triggerTime);
-      if (c.triggerTime !== undefined && c.triggerTime > this.startedAt) {
-        const fam = this.families[0] ?? 'IPv4';
-        this.metrics.networkProgrammingDuration.observe({ ip_family: fam }, (finishedAt - c.triggerTime) / 1000);
+    if (failures.length) {
+      // Not a successful sync (kube-proxy's proxier returns before Updated() when iptables-restore
+      // fails; ipvsnet holds every kernel operation to that): no last-sync timestamp, no health
+      // update, and the changes stay queued, so /healthz turns 503 once the oldest has waited
+      // longer than the health timeout.
+      this.metrics.syncErrors.inc({ stage: 'operation' }, failures.length);
+      this.failedSyncs++;
+      this.pending = batch.concat(this.pending);
+      this.updatePendingGauges();
+      for (const f of this.families) this.health.queuedUpdate(f);
+      this.log.error({ failures: failures.length }, 'sync had failed kernel operations; not counted as a successful sync, retrying');
+    } else {
+      this.syncs++;
+      for (const f of this.families) {
+        this.metrics.syncDuration.observe({ ip_family: f }, (finishedAt - startedAt) / 1000);
+        this.metrics.syncFullDuration.observe({ ip_family: f }, (finishedAt - startedAt) / 1000);
+        this.metrics.syncLastTimestamp.set({ ip_family: f }, finishedAt / 1000);
+        this.health.updated(f);
+        // Changes that arrived during this sync are still queued.
+        if (this.pending.length > 0) this.health.queuedUpdate(f);
+      }
+      for (const c of batch) {
+        const ms = finishedAt - c.receivedAt;
+        report.latenciesMs.push(ms);
+        this.metrics.eventToKernel.observe({ kind: c.kind }, ms / 1000);
+        if (c.triggerTime === undefined) continue;
+        report.triggerLatenciesMs.push(finishedAt - c.triggerTime);
+        // kube-proxy counts only trigger times after it started, under the slice's family.
+        const fam = c.family ?? this.families[0] ?? 'IPv4';
+        if (c.triggerTime > this.startedAt && this.families.includes(fam)) this.metrics.networkProgrammingDuration.observe({ ip_family: fam }, (finishedAt - c.triggerTime) / 1000);
       }
     }
     const hcErrors = await this.serviceHealth.sync(plan.healthCheckNodePorts);
     for (const e of hcErrors) this.log.error(e, 'healthCheckNodePort server failed');
-    const noLocal = plan.healthCheckNodePorts.filter((h) => h.localEndpoints === 0).length;
-    for (const f of ['IPv4', 'IPv6'] as const) this.metrics.noLocalEndpoints.set({ traffic_policy: 'external', ip_family: f }, this.families.includes(f) ? noLocal : 0);
+    for (const fp of plan.families) {
+      const nl = fp.noLocalEndpoints ?? { internal: 0, external: 0 };
+      this.metrics.noLocalEndpoints.set({ traffic_policy: 'internal', ip_family: FAMILY[fp.family] }, nl.internal);
+      this.metrics.noLocalEndpoints.set({ traffic_policy: 'external', ip_family: FAMILY[fp.family] }, nl.external);
+    }
     const invalid: Record<string, number> = { Service: 0, EndpointSlice: 0, Node: 0 };
     const seen = new Set<string>();
     let conflicts = 0;

@@ -3,7 +3,7 @@
 // and hand them to Agent.
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { ClusterSources } from '../sources/index.ts';
+import { ClusterSources, observeKubeRequests } from '../sources/index.ts';
 import { AgentMetrics } from '../metrics/index.ts';
 import type { Diagnostic } from '../net/index.ts';
 import { EventRecorder } from './events.ts';
@@ -18,11 +18,23 @@ export function clusterSources(kc: KubeConfig, opts: { metrics: AgentMetrics; lo
       if (attempt === 1 || attempt % 20 === 0) opts.logger.warn({ resource: kind, attempt, err: msg }, 'watch/list failed; resuming');
     },
   });
+  // client-go's rest_client_* for every list and Event request (watches are client-node's own requests).
+  let unobserve: (() => void) | undefined;
   return {
     events$: cs.events$,
     get hasSynced() { return cs.hasSynced; },
-    start: () => cs.start(),
-    stop: () => cs.stop(),
+    start: () => {
+      unobserve ??= observeKubeRequests((r) => {
+        opts.metrics.restClientRequests.inc({ code: r.code, method: r.method, host: r.host });
+        opts.metrics.restClientDuration.observe({ verb: r.method, host: r.host }, r.seconds);
+      });
+      return cs.start();
+    },
+    stop: () => {
+      unobserve?.();
+      unobserve = undefined;
+      return cs.stop();
+    },
     lookup: (kind: Diagnostic['kind'], key: string): KubernetesObject | undefined => {
       if (kind === 'Service') return cs.services.get(key);
       if (kind === 'EndpointSlice') return cs.endpointSlices.get(key);

@@ -5,6 +5,7 @@
 // On SIGTERM/SIGINT it stops watching and leaves the kernel as it is (like kube-proxy), so traffic
 // keeps flowing across restarts; `--cleanup` removes everything ipvsnet owns and exits.
 
+import { readFileSync } from 'node:fs';
 import { escapeText } from '../model/diagnostics.ts';
 import pino from 'pino';
 import type { Logger } from 'pino';
@@ -12,6 +13,7 @@ import { resolveAgentConfig, usage, ConfigError, type AgentConfig } from '../con
 import { loadKubeConfig } from '../sources/kube.ts';
 import { Agent, type AgentController } from '../agent/agent.ts';
 import { clusterDeps } from '../agent/cluster.ts';
+import { AgentMetrics } from '../metrics/index.ts';
 import { parseCIDR, type Family } from '../net/index.ts';
 import type { Ipvs } from '../kernel/ipvs/types.ts';
 
@@ -23,14 +25,23 @@ function familiesOf(cfg: AgentConfig): Family[] {
 
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
-/** One IPVS socket for the reconciler, the statistics and the timeouts; null without IPVS. */
+/**
+ * The test lanes' escape from the IPVS check, and the only one: the cluster and node lanes run the
+ * real agent on the host, whose kernel has neither IPVS nor dummy links. With this variable set to 1
+ * and IPVS missing, the agent says so at start and runs without IPVS and kube-ipvs0 (ipsets and
+ * iptables are still programmed); without it, a missing IPVS ends the agent as it ends kube-proxy.
+ */
+export const TEST_WITHOUT_IPVS_ENV = 'IPVSNET_TEST_WITHOUT_IPVS';
+
+/** One IPVS socket for the reconciler, the statistics and the timeouts; null when IPVS is missing and the test escape is set; throws otherwise. */
 async function openIpvsWithTimeouts(cfg: AgentConfig, log: Logger): Promise<Ipvs | null> {
   const { openIpvs } = await import('../kernel/open.ts');
   let ipvs: Ipvs;
   try {
     ipvs = await openIpvs();
   } catch (e) {
-    log.error({ problem: message(e) }, 'missing kernel feature; that part of the plan is skipped');
+    if (process.env[TEST_WITHOUT_IPVS_ENV] !== '1') throw new Error(`can't use the IPVS proxier: ${message(e)}`);
+    log.warn({ problem: message(e), env: `${TEST_WITHOUT_IPVS_ENV}=1` }, 'IPVS is missing: running WITHOUT IPVS and kube-ipvs0 for a test lane (kube-proxy would exit here)');
     return null;
   }
   const t = cfg.ipvsTimeouts;
@@ -40,6 +51,15 @@ async function openIpvsWithTimeouts(cfg: AgentConfig, log: Logger): Promise<Ipvs
   if (t.udp) set.udp = t.udp;
   if (Object.keys(set).length) await ipvs.setTimeouts(set).catch((e: unknown) => log.error({ err: message(e) }, 'IPVS timeouts could not be set'));
   return ipvs;
+}
+
+/** ipvsnet's version (package.json), for kubernetes_build_info. */
+function ownVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string }).version ?? 'dev';
+  } catch {
+    return 'dev';
+  }
 }
 
 /** `agent --cleanup`: what `ipvsnet cleanup` removes, with the agent's flags. */
@@ -78,8 +98,15 @@ export async function run(argv: string[]): Promise<number> {
   const { Reconciler } = await import('../reconcile/index.ts');
   const { mallocTrim } = await import('../native/index.ts');
   const families = familiesOf(cfg);
-  const ipvs = await openIpvsWithTimeouts(cfg, log);
-  const { reconciler, problems } = await Reconciler.open({ logger: log, families, excludeCIDRs: cfg.node.excludeCIDRs, ipvs });
+  let ipvs: Ipvs | null;
+  try {
+    ipvs = await openIpvsWithTimeouts(cfg, log);
+  } catch (e) {
+    log.error({ err: message(e) }, 'Error running ProxyServer');
+    return 1;
+  }
+  // Without IPVS (the test escape only) there is nothing to bind kube-ipvs0's addresses for.
+  const { reconciler, problems } = await Reconciler.open({ logger: log, families, excludeCIDRs: cfg.node.excludeCIDRs, ipvs, ...(ipvs ? {} : { link: null }) });
   for (const p of problems) log.warn({ problem: p }, 'kernel feature missing');
   // kube-proxy's IPVS sysctls (vs/conntrack=1 lets iptables masquerade IPVS traffic, e.g. from the
   // node itself to a ClusterIP; strict ARP when asked). A failure is logged; the agent goes on.
@@ -120,7 +147,7 @@ export async function run(argv: string[]): Promise<number> {
     log.info({ socket: cniServer.socketPath }, 'CNI thick-mode server listening');
   }
   const agent = new Agent(cfg, {
-    ...clusterDeps(kc, cfg.nodeName, log),
+    ...clusterDeps(kc, cfg.nodeName, log, new AgentMetrics({ version: ownVersion() })),
     planner: new IncrementalPlanner(cfg.node),
     reconciler,
     controllers,

@@ -47,6 +47,23 @@ export interface AgentConfig {
   cniRequestTimeoutMs: number;
   /** Client QPS/burst from clientConnection (informational; watches are not rate-limited). */
   clientConnection: { qps: number; burst: number };
+  /** kube-proxy's conntrack settings, applied at start (src/kernel/conntrack-sysctls.ts). */
+  conntrack: ConntrackConfig;
+  /** Written to /proc/self/oom_score_adj at start (kube-proxy's default -999); null leaves it. */
+  oomScoreAdj: number | null;
+}
+
+/** KubeProxyConntrackConfiguration, resolved: durations in seconds; null = not set (left to the kernel). */
+export interface ConntrackConfig {
+  /** nf_conntrack_max = max(maxPerCore × CPUs, min); maxPerCore 0 leaves nf_conntrack_max. */
+  maxPerCore: number;
+  min: number;
+  tcpEstablishedTimeout: number | null;
+  tcpCloseWaitTimeout: number | null;
+  tcpBeLiberal: boolean;
+  /** 0 leaves the kernel's value. */
+  udpTimeout: number;
+  udpStreamTimeout: number;
 }
 
 type FlagKind = 'string' | 'bool' | 'duration' | 'list';
@@ -272,6 +289,25 @@ export function resolveAgentConfig(argv: string[], env: NodeJS.ProcessEnv = proc
     );
   }
 
+  const ct = file?.conntrack ?? undefined;
+  const ctSeconds = (v: string | null | undefined, field: string, dflt: number | null): number | null => {
+    if (v === undefined || v === null) return dflt;
+    const d = parseDuration(v);
+    if (typeof d === 'string') throw new ConfigError(`${field}: ${d}`);
+    return Math.round(d / 1000);
+  };
+  // kube-proxy's defaults (pkg/proxy/apis/config/v1alpha1/defaults.go).
+  const conntrack: ConntrackConfig = {
+    maxPerCore: ct?.maxPerCore ?? 32 * 1024,
+    min: ct?.min ?? 128 * 1024,
+    tcpEstablishedTimeout: ctSeconds(ct?.tcpEstablishedTimeout, 'conntrack.tcpEstablishedTimeout', 24 * 3600),
+    tcpCloseWaitTimeout: ctSeconds(ct?.tcpCloseWaitTimeout, 'conntrack.tcpCloseWaitTimeout', 3600),
+    tcpBeLiberal: ct?.tcpBeLiberal ?? false,
+    udpTimeout: ctSeconds(ct?.udpTimeout, 'conntrack.udpTimeout', 0) ?? 0,
+    udpStreamTimeout: ctSeconds(ct?.udpStreamTimeout, 'conntrack.udpStreamTimeout', 0) ?? 0,
+  };
+  const oomScoreAdj = file?.oomScoreAdj ?? -999;
+
   return {
     kubeconfig,
     master,
@@ -293,5 +329,7 @@ export function resolveAgentConfig(argv: string[], env: NodeJS.ProcessEnv = proc
     cniSocket,
     cniRequestTimeoutMs,
     clientConnection: { qps: file?.clientConnection?.qps || 5, burst: file?.clientConnection?.burst || 10 },
+    conntrack,
+    oomScoreAdj,
   };
 }

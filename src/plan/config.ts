@@ -32,6 +32,13 @@ export interface NodeConfig {
    * its own, possibly different, range.
    */
   nodePortRange: { min: number; max: number } | null;
+  /**
+   * kube-proxy's detectLocalMode: how traffic from this cluster's pods is told from other traffic to a
+   * ClusterIP (the other is masqueraded). Unset or "" = ClusterCIDR (kube-proxy's default).
+   */
+  detectLocalMode?: DetectLocalMode;
+  /** With BridgeInterface / InterfaceNamePrefix: the interface name (prefix). */
+  detectLocal?: { bridgeInterface: string; interfaceNamePrefix: string };
   /** Families to plan; default: those the node (or the cluster CIDRs) have, IPv4 when nothing says. */
   families?: Family[];
   /**
@@ -40,6 +47,9 @@ export interface NodeConfig {
    */
   serviceProxyName?: string;
 }
+
+export type DetectLocalMode = '' | 'ClusterCIDR' | 'NodeCIDR' | 'BridgeInterface' | 'InterfaceNamePrefix';
+export const DETECT_LOCAL_MODES: readonly DetectLocalMode[] = ['ClusterCIDR', 'NodeCIDR', 'BridgeInterface', 'InterfaceNamePrefix'];
 
 export const DEFAULT_SCHEDULER = 'rr';
 /** kube-apiserver's default --service-node-port-range. */

@@ -25,6 +25,7 @@ class FamilyState {
   readonly bound = new SortedBag<string>();
   readonly members = new Map<string, SortedBag<string>>();
   readonly nna = new SortedBag<NoNodeAccess>();
+  readonly noLocal = { internal: 0, external: 0 };
   dirty = true;
   cached?: FamilyPlan;
   /** Told the virtualServerKey of every virtual server added or removed. */
@@ -36,6 +37,8 @@ class FamilyState {
 
   apply(c: FamilyContribution, sign: 1 | -1): void {
     this.dirty = true;
+    if (c.noLocal & 1) this.noLocal.internal += sign;
+    if (c.noLocal & 2) this.noLocal.external += sign;
     for (const cl of c.claims) {
       // A losing claim's key still counts as changed: the winner's virtual server is the same
       // object then, and the reconciler compares it with the kernel at no cost.
@@ -75,7 +78,7 @@ class FamilyState {
     if (!this.dirty && this.cached) return this.cached;
     const members = new Map<string, string[]>();
     for (const [k, bag] of this.members) if (bag.size > 0) members.set(k, bag.list());
-    this.cached = familyPlan(family, { virtualServers: this.vs.list(), bound: this.bound.list(), members, noNodeAccess: this.nna.list() }, ctx);
+    this.cached = familyPlan(family, { virtualServers: this.vs.list(), bound: this.bound.list(), members, noNodeAccess: this.nna.list(), noLocal: this.noLocal }, ctx);
     this.dirty = false;
     return this.cached;
   }

@@ -94,6 +94,11 @@ export interface FamilyPlan {
   /** Sorted by name. Every fixed kube-proxy set is present, even when empty. */
   ipsets: IpsetSpec[];
   iptables: IptablesPlan;
+  /**
+   * Services (namespace/name) with a Local traffic policy that have endpoints but none on this node
+   * (kube-proxy's sync_proxy_rules_no_local_endpoints_total, per policy).
+   */
+  noLocalEndpoints?: { internal: number; external: number };
 }
 
 export interface Plan {

@@ -79,6 +79,15 @@ export interface RequestOptions {
   signal?: AbortSignal;
 }
 
+/** Told of every finished API request (client-go's rest_client_* metrics); code "<error>" when no answer came. */
+export type RequestObserver = (r: { method: string; host: string; code: string; seconds: number }) => void;
+const requestObservers = new Set<RequestObserver>();
+/** Observe every kubeRequest (lists, Events); returns the function that stops observing. */
+export function observeKubeRequests(fn: RequestObserver): () => void {
+  requestObservers.add(fn);
+  return () => { requestObservers.delete(fn); };
+}
+
 /** One JSON request to the API server. Throws KubeApiError on a non-2xx answer. */
 export async function kubeRequest<T = unknown>(kc: KubeConfig, method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, opts: RequestOptions = {}): Promise<T> {
   const cluster = kc.getCurrentCluster();
@@ -93,8 +102,20 @@ export async function kubeRequest<T = unknown>(kc: KubeConfig, method: 'GET' | '
     body = JSON.stringify(opts.body);
     headers['content-type'] = opts.contentType ?? 'application/json';
   }
-  const res = await fetch(url, { method, headers, body, dispatcher: ctx.getDispatcher(), signal: opts.signal ?? AbortSignal.timeout(60_000) });
-  const text = await res.text();
+  const t0 = performance.now();
+  const observe = (code: string) => {
+    for (const o of requestObservers) o({ method, host: url.host, code, seconds: (performance.now() - t0) / 1000 });
+  };
+  let res: Awaited<ReturnType<typeof fetch>>;
+  let text: string;
+  try {
+    res = await fetch(url, { method, headers, body, dispatcher: ctx.getDispatcher(), signal: opts.signal ?? AbortSignal.timeout(60_000) });
+    text = await res.text();
+  } catch (e) {
+    observe('<error>');
+    throw e;
+  }
+  observe(String(res.status));
   let parsed: unknown;
   try {
     parsed = text ? JSON.parse(text) : undefined;
