@@ -53,6 +53,27 @@ async function openIpvsWithTimeouts(cfg: AgentConfig, log: Logger): Promise<Ipvs
   return ipvs;
 }
 
+/**
+ * kube-proxy's node settings at start: the conntrack sysctls (kube-proxy's log lines: "Set sysctl",
+ * "Setting conntrack hashsize") and the process's oom_score_adj. A failure is logged and the agent
+ * goes on (kube-proxy exits on a conntrack failure: docs/kube-proxy-differences.md).
+ */
+async function applyNodeSettings(cfg: AgentConfig, log: Logger): Promise<void> {
+  const { applyConntrackSettings, applyOomScoreAdj, HASHSIZE_PATH } = await import('../kernel/conntrack-sysctls.ts');
+  try {
+    for (const st of await applyConntrackSettings(cfg.conntrack)) {
+      if (st.action === 'skipped') log.debug({ entry: st.entry, value: st.value, reason: st.reason }, 'Conntrack setting left as it is');
+      else if (st.entry === HASHSIZE_PATH) log.info({ conntrackHashsize: st.value }, 'Setting conntrack hashsize');
+      else log.info({ entry: st.entry, value: st.value }, 'Set sysctl');
+    }
+  } catch (e) {
+    log.error({ err: message(e) }, 'could not set conntrack parameters from kube-proxy configuration');
+  }
+  if (cfg.oomScoreAdj !== null) {
+    await applyOomScoreAdj(cfg.oomScoreAdj).catch((e: unknown) => log.warn({ err: message(e) }, 'Failed to apply OOMScore'));
+  }
+}
+
 /** ipvsnet's version (package.json), for kubernetes_build_info. */
 function ownVersion(): string {
   try {
@@ -98,6 +119,7 @@ export async function run(argv: string[]): Promise<number> {
   const { Reconciler } = await import('../reconcile/index.ts');
   const { mallocTrim } = await import('../native/index.ts');
   const families = familiesOf(cfg);
+  await applyNodeSettings(cfg, log);
   let ipvs: Ipvs | null;
   try {
     ipvs = await openIpvsWithTimeouts(cfg, log);
