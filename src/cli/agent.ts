@@ -83,8 +83,19 @@ function ownVersion(): string {
   }
 }
 
-/** `agent --cleanup`: what `ipvsnet cleanup` removes, with the agent's flags. */
+/** kube-proxy's iptables-mode chains and nftables-mode tables (src/reconcile/leftovers.ts); returns the number of failures. */
+async function removeLeftovers(log: Logger): Promise<number> {
+  const { removeKubeProxyLeftoversHere } = await import('../reconcile/leftovers.ts');
+  const r = await removeKubeProxyLeftoversHere([4, 6]);
+  for (const f of r.iptables) log.info({ family: `IPv${f.family}`, chains: f.chains.length, rules: f.rules, kept: f.kept }, 'removed kube-proxy iptables-mode leftovers');
+  if (r.nftTables.length) log.info({ tables: r.nftTables }, 'removed kube-proxy nftables-mode tables');
+  for (const e of r.errors) log.error({ err: e }, 'Error cleaning up leftover kube-proxy rules');
+  return r.errors.length;
+}
+
+/** `agent --cleanup`: what `ipvsnet cleanup` removes, and kube-proxy's other modes' leftovers, with the agent's flags. */
 async function cleanup(cfg: AgentConfig, log: Logger): Promise<number> {
+  const leftoverErrors = await removeLeftovers(log);
   const { Reconciler } = await import('../reconcile/index.ts');
   const { cleanupPodNetwork } = await import('../podnet/index.ts');
   const { reconciler } = await Reconciler.open({ logger: log, families: [4, 6] });
@@ -93,7 +104,7 @@ async function cleanup(cfg: AgentConfig, log: Logger): Promise<number> {
   const p = await cleanupPodNetwork({ families: [4, 6], ...(cfg.cniConfDir ? { confDir: cfg.cniConfDir } : {}) });
   for (const e of [...r.failures.map((f) => `${f.object}: ${f.operation}: ${f.error}`), ...p.errors]) log.error({ err: e }, 'cleanup operation failed');
   log.info({ operations: r.totalOperations, failures: r.failures.length, podRoutes: p.routes.length, podEgress: p.egress.restores, conflist: p.conflist?.action }, 'cleanup done');
-  return r.failures.length || p.errors.length ? 1 : 0;
+  return r.failures.length || p.errors.length || leftoverErrors ? 1 : 0;
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -127,6 +138,9 @@ export async function run(argv: string[]): Promise<number> {
     log.error({ err: message(e) }, 'Error running ProxyServer');
     return 1;
   }
+  // kube-proxy in IPVS mode removes the nftables mode's tables at start; ipvsnet also removes the
+  // iptables mode's chains, whose rules would otherwise sit in front of its virtual servers.
+  await removeLeftovers(log);
   // Without IPVS (the test escape only) there is nothing to bind kube-ipvs0's addresses for.
   const { reconciler, problems } = await Reconciler.open({ logger: log, families, excludeCIDRs: cfg.node.excludeCIDRs, ipvs, ...(ipvs ? {} : { link: null }) });
   for (const p of problems) log.warn({ problem: p }, 'kernel feature missing');
