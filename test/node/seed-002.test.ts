@@ -46,6 +46,12 @@ describe(`seed 002 on the real node (${where})`, () => {
   it('the fixed chains hold the seed\'s rules (in today\'s kube-proxy layout)', async () => {
     // The seed writes kube-proxy 1.15's chains; kube-proxy (and ipvsnet) now RETURN unmarked packets,
     // clear the mark, then masquerade, and accept forwarded RELATED,ESTABLISHED traffic in one rule.
+    // kube-proxy (and ipvsnet) write the KUBE-LOOP-BACK rule only while the set has members, i.e. once
+    // the agent has synced this file's ready endpoints: wait for that sync, then read the tables.
+    // (Bounded: after 120 s the assertions below run on what is there and name what is missing.)
+    const loopRule = /^-A KUBE-POSTROUTING .*--match-set KUBE-LOOP-BACK dst,dst,src -j MASQUERADE$/m;
+    await eventually('the KUBE-LOOP-BACK rule', async () => (loopRule.test((await onNode(['iptables', '-t', 'nat', '-S'])).stdout) ? true : undefined), 120_000, 1000)
+      .catch(() => undefined);
     const nat = (await onNode(['iptables', '-t', 'nat', '-S'])).stdout;
     const filter = (await onNode(['iptables', '-t', 'filter', '-S'])).stdout;
     const cidr = CLUSTER_CIDR.replace(/[./]/g, '\\$&');
@@ -54,7 +60,7 @@ describe(`seed 002 on the real node (${where})`, () => {
       [nat, /^-A KUBE-POSTROUTING -m mark ! --mark 0x4000\/0x4000 -j RETURN$/m],
       [nat, /^-A KUBE-POSTROUTING -j MARK --set-xmark 0x4000\/0x0$/m],
       [nat, /^-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE/m],
-      [nat, /^-A KUBE-POSTROUTING .*--match-set KUBE-LOOP-BACK dst,dst,src -j MASQUERADE$/m],
+      [nat, loopRule],
       [nat, new RegExp(`^-A KUBE-SERVICES ! -s ${cidr} .*--match-set KUBE-CLUSTER-IP dst,dst -j KUBE-MARK-MASQ$`, 'm')],
       [nat, /^-A KUBE-SERVICES .*--match-set KUBE-CLUSTER-IP dst,dst -j ACCEPT$/m],
       [nat, /^-A PREROUTING .*-j KUBE-SERVICES$/m],
