@@ -224,6 +224,13 @@ export class Agent {
     this.updatePendingGauges();
     const report: SyncReport = { outcome: undefined, startedAt, finishedAt: startedAt, changes: batch.length, latenciesMs: [], triggerLatenciesMs: [], controllers: [] };
     let retry = false;
+    if (this.deps.localAddresses && this.deps.planner.setLocalAddresses) {
+      try {
+        this.deps.planner.setLocalAddresses(await this.deps.localAddresses());
+      } catch (err) {
+        this.log.error({ err: err instanceof Error ? err.message : String(err) }, 'reading the node\'s interface addresses failed; NodePorts keep the last ones read');
+      }
+    }
     try {
       report.plan = this.deps.planner.plan();
     } catch (err) {
@@ -322,7 +329,8 @@ export class Agent {
         if (c.triggerTime > this.startedAt && this.families.includes(fam)) this.metrics.networkProgrammingDuration.observe({ ip_family: fam }, (finishedAt - c.triggerTime) / 1000);
       }
     }
-    const hcErrors = await this.serviceHealth.sync(plan.healthCheckNodePorts);
+    const hcAddresses = plan.families.flatMap((f) => f.healthCheckAddresses ?? []);
+    const hcErrors = await this.serviceHealth.sync(plan.healthCheckNodePorts, hcAddresses.length ? hcAddresses : undefined);
     for (const e of hcErrors) this.log.error(e, 'healthCheckNodePort server failed');
     for (const fp of plan.families) {
       const nl = fp.noLocalEndpoints ?? { internal: 0, external: 0 };
@@ -361,6 +369,7 @@ export class Agent {
       lastSync: this.lastReport ? { at: new Date(this.lastReport.finishedAt).toISOString(), ms: this.lastReport.finishedAt - this.lastReport.startedAt, operations: this.lastReport.outcome?.totalOperations, error: this.lastReport.error } : null,
       virtualServers: plan ? plan.families.reduce((n, f) => n + f.virtualServers.length, 0) : 0,
       healthCheckNodePorts: this.serviceHealth.ports(),
+      healthCheckAddresses: this.serviceHealth.listening(),
       diagnostics: plan?.diagnostics.filter((d) => d.severity === 'error').length ?? 0,
       eventsPosted: this.events.posted,
     };

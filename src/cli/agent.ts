@@ -17,10 +17,15 @@ import { AgentMetrics } from '../metrics/index.ts';
 import { parseCIDR, type Family } from '../net/index.ts';
 import type { Ipvs } from '../kernel/ipvs/types.ts';
 
-function familiesOf(cfg: AgentConfig): Family[] {
-  const fams = new Set<Family>([4]);
-  for (const c of cfg.node.clusterCIDRs) if (parseCIDR(c)?.ip.family === 6) fams.add(6);
-  return [...fams];
+/**
+ * kube-proxy's families: both whenever the host supports IPv6 (its IPv6 proxier runs on IPv4-only
+ * clusters too), IPv4 alone otherwise.
+ */
+async function hostFamilies(log: Logger): Promise<Family[]> {
+  const { ipv6Support } = await import('../kernel/host.ts');
+  const v6 = await ipv6Support();
+  if (!v6.supported) log.info({ ipFamily: 'IPv6' }, v6.reason ?? 'No kernel support for family');
+  return v6.supported ? [4, 6] : [4];
 }
 
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
@@ -129,7 +134,8 @@ export async function run(argv: string[]): Promise<number> {
   const { IncrementalPlanner } = await import('../plan/index.ts');
   const { Reconciler } = await import('../reconcile/index.ts');
   const { mallocTrim } = await import('../native/index.ts');
-  const families = familiesOf(cfg);
+  const families = await hostFamilies(log);
+  const nodeConfig = { ...cfg.node, families };
   await applyNodeSettings(cfg, log);
   let ipvs: Ipvs | null;
   try {
@@ -182,9 +188,14 @@ export async function run(argv: string[]): Promise<number> {
     });
     log.info({ socket: cniServer.socketPath }, 'CNI thick-mode server listening');
   }
+  const { LinkAdapter } = await import('../kernel/link.ts');
+  const { DEFAULT_DUMMY } = await import('../reconcile/addresses.ts');
+  const addressSource = new LinkAdapter();
   const agent = new Agent(cfg, {
     ...clusterDeps(kc, cfg.nodeName, log, new AgentMetrics({ version: ownVersion() })),
-    planner: new IncrementalPlanner(cfg.node),
+    planner: new IncrementalPlanner(nodeConfig),
+    // NodePorts are served on the node's interface addresses (kube-ipvs0's excepted), read each sync.
+    localAddresses: async () => (await addressSource.listAllAddresses()).filter((a) => a.ifname !== DEFAULT_DUMMY).map((a) => a.address),
     reconciler,
     controllers,
     logger: log,
@@ -201,6 +212,7 @@ export async function run(argv: string[]): Promise<number> {
         async () => {
           await cniServer?.close();
           closePodNetwork();
+          addressSource.close();
           reconciler.close();
           resolve(0);
         },

@@ -48,7 +48,7 @@ export function configzBody(cfg: AgentConfig): string {
     },
     nftables: { masqueradeBit: n.masqueradeBit, masqueradeAll: n.masqueradeAll, syncPeriod: sync, minSyncPeriod: minSync },
     winkernel: { networkName: '', sourceVip: '', enableDSR: false, rootHnsEndpointName: '', forwardHealthCheckVip: false },
-    detectLocalMode: n.detectLocalMode ?? 'ClusterCIDR',
+    detectLocalMode: n.detectLocalMode || 'ClusterCIDR',
     detectLocal: { bridgeInterface: n.detectLocal?.bridgeInterface ?? '', interfaceNamePrefix: n.detectLocal?.interfaceNamePrefix ?? '' },
     clusterCIDR: n.clusterCIDRs.join(','),
     nodePortAddresses: n.nodePortAddresses.length ? n.nodePortAddresses : null,

@@ -216,6 +216,8 @@ export function resolveAgentConfig(argv: string[], env: NodeJS.ProcessEnv = proc
     strictARP: (flags['ipvs-strict-arp'] as boolean | undefined) ?? fileIpvs?.strictARP ?? false,
     // The API server already held every Service to its own --service-node-port-range.
     nodePortRange: null,
+    detectLocalMode: (file?.detectLocalMode ?? '') as NodeConfig['detectLocalMode'],
+    detectLocal: { bridgeInterface: file?.detectLocal?.bridgeInterface ?? '', interfaceNamePrefix: file?.detectLocal?.interfaceNamePrefix ?? '' },
   });
   const fieldOf: Record<string, [string, string]> = {
     scheduler: ['ipvs-scheduler', 'ipvs.scheduler'],
@@ -223,6 +225,9 @@ export function resolveAgentConfig(argv: string[], env: NodeJS.ProcessEnv = proc
     clusterCIDRs: ['cluster-cidr', 'clusterCIDR'],
     nodePortAddresses: ['nodeport-addresses', 'nodePortAddresses'],
     excludeCIDRs: ['ipvs-exclude-cidrs', 'ipvs.excludeCIDRs'],
+    detectLocalMode: ['detect-local-mode', 'detectLocalMode'],
+    'detectLocal.bridgeInterface': ['pod-bridge-interface', 'detectLocal.bridgeInterface'],
+    'detectLocal.interfaceNamePrefix': ['pod-interface-name-prefix', 'detectLocal.interfaceNamePrefix'],
   };
   const problems = validateNodeConfig(node).filter((d) => d.severity === 'error');
   if (problems.length) {

@@ -186,11 +186,12 @@ export async function serveMetrics(metrics: AgentMetrics, host: string, port: nu
   return server;
 }
 
-export function listen(server: Server, host: string, port: number): Promise<void> {
+/** Listen on host:port; `ipv6Only` keeps an IPv6 socket off IPv4 (Go's "tcp6"), so "::" and "0.0.0.0" can share a port. */
+export function listen(server: Server, host: string, port: number, ipv6Only = false): Promise<void> {
   return new Promise((resolve, reject) => {
-    const onErr = (e: Error) => reject(new Error(`listen on ${host}:${port}: ${e.message}`));
+    const onErr = (e: Error) => reject(new Error(`listen on ${host.includes(':') ? `[${host}]` : host}:${port}: ${e.message}`));
     server.once('error', onErr);
-    server.listen(port, host, () => {
+    server.listen({ port, host, ipv6Only }, () => {
       server.off('error', onErr);
       resolve();
     });

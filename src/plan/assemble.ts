@@ -51,7 +51,7 @@ export interface FamilyAggregate {
 let lastIptables: { sig: string; plan: IptablesPlan } | undefined;
 /** The rendered rules depend on a few inputs only; reuse the last rendering when they are unchanged. */
 function renderIptablesCached(inp: IptablesInput): IptablesPlan {
-  const sig = JSON.stringify([inp.family, [...inp.nonEmpty].sort(), inp.masqueradeAll, inp.clusterCIDR ?? null, inp.randomFully, inp.mark, inp.noNodeAccess]);
+  const sig = JSON.stringify([inp.family, [...inp.nonEmpty].sort(), inp.masqueradeAll, inp.notLocal ?? null, inp.randomFully, inp.mark, inp.noNodeAccess]);
   if (lastIptables?.sig === sig) return lastIptables.plan;
   const plan = renderIptables(inp);
   lastIptables = { sig, plan };
@@ -74,12 +74,12 @@ export function familyPlan(family: Family, agg: FamilyAggregate, ctx: PlanContex
     family,
     nonEmpty,
     masqueradeAll: ctx.cfg.masqueradeAll,
-    ...(fctx.clusterCIDR ? { clusterCIDR: fctx.clusterCIDR } : {}),
+    ...(fctx.notLocal ? { notLocal: fctx.notLocal } : {}),
     randomFully: ctx.cfg.randomFully,
     mark: ctx.mark,
     noNodeAccess: agg.noNodeAccess,
   });
-  return { family, virtualServers: agg.virtualServers, boundAddresses: agg.bound, ipsets, iptables, noLocalEndpoints: { ...agg.noLocal } };
+  return { family, virtualServers: agg.virtualServers, boundAddresses: agg.bound, ipsets, iptables, noLocalEndpoints: { ...agg.noLocal }, healthCheckAddresses: fctx.healthCheckAddresses };
 }
 
 /** Sort addresses numerically (via their precomputed keys). */

@@ -99,6 +99,8 @@ export interface FamilyPlan {
    * (kube-proxy's sync_proxy_rules_no_local_endpoints_total, per policy).
    */
   noLocalEndpoints?: { internal: number; external: number };
+  /** Where this family's healthCheckNodePort servers listen: "0.0.0.0" / "::" (all) or node addresses. */
+  healthCheckAddresses?: string[];
 }
 
 export interface Plan {
