@@ -15,6 +15,7 @@ import type { Logger } from 'pino';
 import { Subject, type Subscription } from 'rxjs';
 import type { SourceEvent } from '../sources/index.ts';
 import { BoundedFrequencyRunner } from './runner.ts';
+import { NodeRelevance } from './node-relevance.ts';
 import { AgentMetrics, serveMetrics, type IpFamilyLabel } from '../metrics/index.ts';
 import { ProxyHealthState, ServiceHealthServers, serveProxyHealth } from '../health/index.ts';
 import type { AgentConfig } from '../config/index.ts';
@@ -75,6 +76,9 @@ export class Agent {
   private sub: Subscription | undefined;
   private servers: Server[] = [];
   private started = false;
+  private readonly nodeRelevance = new NodeRelevance();
+  /** Node events that changed nothing a sync reads (status heartbeats): not synced for. */
+  nodeEventsIgnored = 0;
 
   constructor(cfg: AgentConfig, deps: AgentDeps) {
     this.cfg = cfg;
@@ -165,6 +169,12 @@ export class Agent {
 
   private onEvent(e: SourceEvent): void {
     const p = this.deps.planner;
+    if (e.kind === 'Node' && !this.nodeRelevance.matters(e.type, e.key, e.raw)) {
+      // A heartbeat: only /healthz reads the rest of the Node (its deletion timestamp and taints).
+      if (e.key === this.cfg.nodeName) this.health.node = e.raw as never;
+      this.nodeEventsIgnored++;
+      return;
+    }
     try {
       if (e.kind === 'Service') {
         if (e.type === 'upsert') p.upsertService(e.raw);
@@ -364,6 +374,7 @@ export class Agent {
       failedSyncs: this.failedSyncs,
       failedControllerSyncs: this.failedControllerSyncs,
       pendingChanges: this.pending.length,
+      nodeEventsIgnored: this.nodeEventsIgnored,
       cache: { services: st.services, endpointSlices: st.endpointSlices, nodes: st.nodes },
       watch: { relists: st.relists, restarts: st.restarts },
       lastSync: this.lastReport ? { at: new Date(this.lastReport.finishedAt).toISOString(), ms: this.lastReport.finishedAt - this.lastReport.startedAt, operations: this.lastReport.outcome?.totalOperations, error: this.lastReport.error } : null,
