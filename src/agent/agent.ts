@@ -322,7 +322,6 @@ export class Agent {
       this.syncs++;
       for (const f of this.families) {
         this.metrics.syncDuration.observe({ ip_family: f }, (finishedAt - startedAt) / 1000);
-        this.metrics.syncFullDuration.observe({ ip_family: f }, (finishedAt - startedAt) / 1000);
         this.metrics.syncLastTimestamp.set({ ip_family: f }, finishedAt / 1000);
         this.health.updated(f);
         // Changes that arrived during this sync are still queued.

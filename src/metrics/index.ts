@@ -48,7 +48,6 @@ export function buildInfo(ipvsnetVersion: string, mirrors = { major: '1', minor:
 export class AgentMetrics {
   readonly registry = new Registry();
   readonly syncDuration: Histogram<'ip_family'>;
-  readonly syncFullDuration: Histogram<'ip_family'>;
   readonly syncLastTimestamp: Gauge<'ip_family'>;
   readonly syncLastQueuedTimestamp: Gauge<'ip_family'>;
   readonly networkProgrammingDuration: Histogram<'ip_family'>;
@@ -77,7 +76,6 @@ export class AgentMetrics {
     const registers = [this.registry];
     const sub = 'kubeproxy_';
     this.syncDuration = new Histogram({ name: `${sub}sync_proxy_rules_duration_seconds`, help: 'SyncProxyRules latency in seconds', labelNames: ['ip_family'], buckets: exponential(0.001, 2, 15), registers });
-    this.syncFullDuration = new Histogram({ name: `${sub}sync_full_proxy_rules_duration_seconds`, help: 'SyncProxyRules latency in seconds for full resyncs', labelNames: ['ip_family'], buckets: exponential(0.001, 2, 15), registers });
     this.syncLastTimestamp = new Gauge({ name: `${sub}sync_proxy_rules_last_timestamp_seconds`, help: 'The last time proxy rules were successfully synced', labelNames: ['ip_family'], registers });
     this.syncLastQueuedTimestamp = new Gauge({ name: `${sub}sync_proxy_rules_last_queued_timestamp_seconds`, help: 'The last time a sync of proxy rules was queued', labelNames: ['ip_family'], registers });
     this.networkProgrammingDuration = new Histogram({ name: `${sub}network_programming_duration_seconds`, help: 'In Cluster Network Programming Latency in seconds', labelNames: ['ip_family'], buckets: NETWORK_PROGRAMMING_BUCKETS, registers });
