@@ -195,7 +195,7 @@ export async function run(argv: string[]): Promise<number> {
     ...clusterDeps(kc, cfg.nodeName, log, new AgentMetrics({ version: ownVersion() })),
     planner: new IncrementalPlanner(nodeConfig),
     // NodePorts are served on the node's interface addresses (kube-ipvs0's excepted), read each sync.
-    localAddresses: async () => (await addressSource.listAllAddresses()).filter((a) => a.ifname !== DEFAULT_DUMMY).map((a) => a.address),
+    localAddresses: () => addressSource.addressesExcept(DEFAULT_DUMMY),
     reconciler,
     controllers,
     logger: log,
