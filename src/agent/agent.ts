@@ -11,7 +11,7 @@
 // servers).
 
 import type { Server } from 'node:http';
-import type { Logger } from 'pino';
+import type { Logger } from '../log/index.ts';
 import { Subject, type Subscription } from 'rxjs';
 import type { SourceEvent } from '../sources/index.ts';
 import { BoundedFrequencyRunner } from './runner.ts';
@@ -147,6 +147,7 @@ export class Agent {
   async stop(): Promise<void> {
     await this.runner.stop();
     this.sub?.unsubscribe();
+    this.events.close?.();
     await this.sources.stop();
     await this.serviceHealth.close();
     await Promise.all(this.servers.map((s) => new Promise<void>((r) => { s.close(() => r()); s.closeAllConnections(); })));

@@ -2,7 +2,7 @@
 // AgentSources interface, and the EventRecorder. The CLI and the cluster-lane tests build them here
 // and hand them to Agent.
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
-import type { Logger } from 'pino';
+import type { Logger } from '../log/index.ts';
 import { ClusterSources, observeKubeRequests } from '../sources/index.ts';
 import { AgentMetrics } from '../metrics/index.ts';
 import type { Diagnostic } from '../net/index.ts';

@@ -4,7 +4,7 @@
 // `kubectl describe` / `kubectl events`.
 
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
-import type { Logger } from 'pino';
+import type { Logger } from '../log/index.ts';
 import type { Diagnostic } from '../net/index.ts';
 import { kubeRequest } from '../sources/kube.ts';
 
@@ -31,6 +31,8 @@ export class EventRecorder {
   /** "kind|object|field|reason" → resourceVersion already reported. */
   private readonly reported = new Map<string, string>();
   private chain: Promise<void> = Promise.resolve();
+  /** close() aborts the posts in flight and drops the queued ones. */
+  private readonly closing = new AbortController();
   private seq = 0;
   posted = 0;
   failed = 0;
@@ -55,6 +57,11 @@ export class EventRecorder {
     // Forget problems that went away, so a recurrence is reported again.
     for (const id of this.reported.keys()) if (!live.has(id)) this.reported.delete(id);
     return this.chain;
+  }
+
+  /** Stop posting: a hung API server must not hold the agent's exit. */
+  close(): void {
+    this.closing.abort();
   }
 
   private async post(d: Diagnostic, obj: KubernetesObject | undefined): Promise<void> {
@@ -86,8 +93,9 @@ export class EventRecorder {
         fieldPath: d.field,
       },
     };
+    if (this.closing.signal.aborted) return;
     try {
-      await kubeRequest(this.opts.kc, 'POST', `/apis/events.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/events`, { body: event });
+      await kubeRequest(this.opts.kc, 'POST', `/apis/events.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/events`, { body: event, signal: this.closing.signal });
       this.posted++;
     } catch (e) {
       this.failed++;

@@ -1,7 +1,7 @@
 // What the Agent is handed (AgentDeps) and what it reports (SyncReport): the interfaces its parts
 // satisfy, so the CLI wires the real ones and a unit test wires fakes.
 import type { KubernetesObject } from '@kubernetes/client-node';
-import type { Logger } from 'pino';
+import type { Logger } from '../log/index.ts';
 import type { Observable } from 'rxjs';
 import type { SourceEvent } from '../sources/index.ts';
 import type { AgentMetrics, IpvsStatsSource } from '../metrics/index.ts';
@@ -27,6 +27,8 @@ export interface EventSink {
   report(diagnostics: Diagnostic[]): Promise<void>;
   readonly posted: number;
   readonly failed: number;
+  /** Abort posts in flight (at stop). */
+  close?(): void;
 }
 
 /** What a controller's sync reports. */

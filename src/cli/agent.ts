@@ -1,21 +1,28 @@
-// `ipvsnet agent`: the node agent, with kube-proxy's flags (see src/config). This file parses the
-// flags and wires the parts together: the API server sources and Events (src/agent/cluster.ts), the
-// proxy's planner and reconciler, the pod-network controller (src/podnet), the CNI thick-mode
-// server, and the Agent that drives them (src/agent/agent.ts).
-// On SIGTERM/SIGINT it stops watching and leaves the kernel as it is (like kube-proxy), so traffic
-// keeps flowing across restarts; `--cleanup` removes everything ipvsnet owns and exits.
+// `ipvsnet agent`: the node agent, with kube-proxy's command line and configuration (src/config). This
+// file wires: the command line → the resolved configuration → the logger (src/log) → the API server
+// sources and Events (src/agent/cluster.ts), the proxy's planner and reconciler, the pod-network
+// controller (src/podnet), the CNI thick-mode server, and the Agent that drives them.
+// Like kube-proxy: a refused command line prints pflag's "Error: …" and exits 1; a refused configuration
+// logs "command failed" with kube-proxy's error text and exits 1; --help, --version, --write-config-to,
+// --init-only and --cleanup do their one thing and exit. On SIGTERM/SIGINT the agent stops watching
+// and leaves the kernel as it is (kube-proxy does the same), within SHUTDOWN_DEADLINE_MS whatever the
+// API server does.
 
-import { readFileSync } from 'node:fs';
-import { escapeText } from '../model/diagnostics.ts';
-import pino from 'pino';
-import type { Logger } from 'pino';
-import { resolveAgentConfig, usage, ConfigError, type AgentConfig } from '../config/index.ts';
+import { writeFileSync } from 'node:fs';
+import {
+  agentConfigFrom, ipvsnetVersion, kubeProxyYaml, parseAgentCommandLine, resolveKubeProxy, usage, versionLine, ConfigError, FlagError,
+  type AgentConfig, type ResolvedKubeProxy,
+} from '../config/index.ts';
+import { createLogger, type KLogger, type Logger } from '../log/index.ts';
 import { loadKubeConfig } from '../sources/kube.ts';
 import { Agent, type AgentController } from '../agent/agent.ts';
 import { clusterDeps } from '../agent/cluster.ts';
 import { AgentMetrics } from '../metrics/index.ts';
 import { parseCIDR, type Family } from '../net/index.ts';
 import type { Ipvs } from '../kernel/ipvs/types.ts';
+
+/** SIGTERM → exit within this, whatever the API server or a stuck part does. */
+export const SHUTDOWN_DEADLINE_MS = 1500;
 
 /**
  * kube-proxy's families: both whenever the host supports IPv6 (its IPv6 proxier runs on IPv4-only
@@ -28,8 +35,6 @@ async function hostFamilies(log: Logger): Promise<Family[]> {
   return v6.supported ? [4, 6] : [4];
 }
 
-const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
-
 /**
  * The test lanes' escape from the IPVS check, and the only one: the cluster and node lanes run the
  * real agent on the host, whose kernel has neither IPVS nor dummy links. With this variable set to 1
@@ -37,6 +42,8 @@ const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
  * iptables are still programmed); without it, a missing IPVS ends the agent as it ends kube-proxy.
  */
 export const TEST_WITHOUT_IPVS_ENV = 'IPVSNET_TEST_WITHOUT_IPVS';
+
+const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 /** One IPVS socket for the reconciler, the statistics and the timeouts; null when IPVS is missing and the test escape is set; throws otherwise. */
 async function openIpvsWithTimeouts(cfg: AgentConfig, log: Logger): Promise<Ipvs | null> {
@@ -58,6 +65,15 @@ async function openIpvsWithTimeouts(cfg: AgentConfig, log: Logger): Promise<Ipvs
   return ipvs;
 }
 
+/** kube-proxy's IPVS sysctls (vs/conntrack=1 lets iptables masquerade IPVS traffic; strict ARP when asked). */
+async function applyProxySysctls(cfg: AgentConfig, log: Logger): Promise<number> {
+  const { applySysctls, kubeProxySysctls } = await import('../kernel/sysctl.ts');
+  const sysctls = await applySysctls(kubeProxySysctls({ strictARP: cfg.node.strictARP }));
+  for (const c of sysctls.changed) log.info(c, 'sysctl set');
+  for (const f of sysctls.failed) log.error({ err: f.message }, 'sysctl could not be set');
+  return sysctls.failed.length;
+}
+
 /**
  * kube-proxy's node settings at start: the conntrack sysctls (kube-proxy's log lines: "Set sysctl",
  * "Setting conntrack hashsize") and the process's oom_score_adj. A failure is logged and the agent
@@ -65,8 +81,15 @@ async function openIpvsWithTimeouts(cfg: AgentConfig, log: Logger): Promise<Ipvs
  */
 async function applyNodeSettings(cfg: AgentConfig, log: Logger): Promise<void> {
   const { applyConntrackSettings, applyOomScoreAdj, HASHSIZE_PATH } = await import('../kernel/conntrack-sysctls.ts');
+  const ct = cfg.conntrack;
+  const secs = (ms: number | null) => (ms === null ? null : Math.round(ms / 1000));
   try {
-    for (const st of await applyConntrackSettings(cfg.conntrack)) {
+    const steps = await applyConntrackSettings({
+      maxPerCore: ct.maxPerCore ?? 0, min: ct.min ?? 0,
+      tcpEstablishedTimeout: secs(ct.tcpEstablishedTimeoutMs), tcpCloseWaitTimeout: secs(ct.tcpCloseWaitTimeoutMs),
+      tcpBeLiberal: ct.tcpBeLiberal, udpTimeout: secs(ct.udpTimeoutMs) ?? 0, udpStreamTimeout: secs(ct.udpStreamTimeoutMs) ?? 0,
+    });
+    for (const st of steps) {
       if (st.action === 'skipped') log.debug({ entry: st.entry, value: st.value, reason: st.reason }, 'Conntrack setting left as it is');
       else if (st.entry === HASHSIZE_PATH) log.info({ conntrackHashsize: st.value }, 'Setting conntrack hashsize');
       else log.info({ entry: st.entry, value: st.value }, 'Set sysctl');
@@ -76,15 +99,6 @@ async function applyNodeSettings(cfg: AgentConfig, log: Logger): Promise<void> {
   }
   if (cfg.oomScoreAdj !== null) {
     await applyOomScoreAdj(cfg.oomScoreAdj).catch((e: unknown) => log.warn({ err: message(e) }, 'Failed to apply OOMScore'));
-  }
-}
-
-/** ipvsnet's version (package.json), for kubernetes_build_info. */
-function ownVersion(): string {
-  try {
-    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string }).version ?? 'dev';
-  } catch {
-    return 'dev';
   }
 }
 
@@ -112,23 +126,72 @@ async function cleanup(cfg: AgentConfig, log: Logger): Promise<number> {
   return r.failures.length || p.errors.length || leftoverErrors ? 1 : 0;
 }
 
-export async function run(argv: string[]): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
+/** The command line and configuration, or the exit code of a run that ends here (help, version, errors). */
+function configure(argv: string[]): { cfg: AgentConfig; log: KLogger } | number {
+  let parsed;
+  try {
+    parsed = parseAgentCommandLine(argv);
+  } catch (e) {
+    if (!(e instanceof FlagError)) throw e;
+    process.stderr.write(`Error: ${e.message}\nRun 'ipvsnet agent --help' for usage.\n`);
+    return 1;
+  }
+  for (const n of parsed.notices) process.stderr.write(`${n}\n`);
+  if (parsed.values.get('help') === true) {
     process.stdout.write(usage() + '\n');
     return 0;
   }
-  let cfg: AgentConfig;
+  const version = parsed.values.get('version') as string | undefined;
+  if (version === 'true' || version === 'raw') {
+    process.stdout.write(versionLine(version === 'raw') + '\n');
+    return 0;
+  }
+  if (version?.startsWith('v') && !/^v1\.37\.2([-+].*)?$/.test(version)) {
+    process.stderr.write(`Error: invalid argument ${JSON.stringify(version)} for "--version" flag: version ${JSON.stringify(version)} must match major/minor/patch of default version "v1.37.2"\n`);
+    return 1;
+  }
+  let kp: ResolvedKubeProxy | undefined;
   try {
-    cfg = resolveAgentConfig(argv);
+    kp = resolveKubeProxy(parsed.values, parsed.notices);
+    const cfg = agentConfigFrom(kp);
+    const log = createLogger(cfg.logging);
+    for (const n of kp.notes) log[n.level](n.kv, n.msg);
+    return { cfg, log };
   } catch (e) {
-    if (e instanceof ConfigError) {
-      process.stderr.write(`ipvsnet agent: invalid configuration:\n${e.message.split('\n').map(escapeText).join('\n')}\n`);
+    if (!(e instanceof ConfigError)) throw e;
+    // kube-proxy's "command failed", in the format asked for when the logging part was valid
+    const l = kp?.config.logging;
+    createLogger(l ? { format: l.format === 'json' ? 'json' : 'text' } : {}).error({ err: e.message }, 'command failed');
+    return 1;
+  }
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const configured = configure(argv);
+  if (typeof configured === 'number') return configured;
+  const { cfg, log } = configured;
+  if (cfg.writeConfigTo) {
+    try {
+      writeFileSync(cfg.writeConfigTo, kubeProxyYaml(cfg.kubeProxy));
+    } catch (e) {
+      log.error({ err: message(e) }, 'command failed');
       return 1;
     }
-    throw e;
+    log.info({ file: cfg.writeConfigTo }, 'Wrote configuration');
+    return 0;
   }
-  const log = pino({ name: 'ipvsnet-agent', level: cfg.logLevel }, pino.destination(2));
   if (cfg.cleanup) return cleanup(cfg, log);
+  if (cfg.initOnly) {
+    // the privileged part of the start (kube-proxy: conntrack, the IPVS check and settings, sysctls), without the API server
+    await applyNodeSettings(cfg, log);
+    try {
+      (await openIpvsWithTimeouts(cfg, log))?.close?.();
+    } catch (e) {
+      log.error({ err: message(e) }, 'Error running ProxyServer');
+      return 1;
+    }
+    return (await applyProxySysctls(cfg, log)) ? 1 : 0;
+  }
 
   const kc = loadKubeConfig({ kubeconfig: cfg.kubeconfig, master: cfg.master });
   const { IncrementalPlanner } = await import('../plan/index.ts');
@@ -148,14 +211,11 @@ export async function run(argv: string[]): Promise<number> {
   // iptables mode's chains, whose rules would otherwise sit in front of its virtual servers.
   await removeLeftovers(log);
   // Without IPVS (the test escape only) there is nothing to bind kube-ipvs0's addresses for.
-  const { reconciler, problems } = await Reconciler.open({ logger: log, families, excludeCIDRs: cfg.node.excludeCIDRs, ipvs, ...(ipvs ? {} : { link: null }) });
+  const { reconciler, problems } = await Reconciler.open({
+    logger: log, families, excludeCIDRs: cfg.node.excludeCIDRs, ipvs, ...(ipvs ? {} : { link: null }), gracefulTimeoutMs: cfg.gracefulTerminationBoundMs || Infinity,
+  });
   for (const p of problems) log.warn({ problem: p }, 'kernel feature missing');
-  // kube-proxy's IPVS sysctls (vs/conntrack=1 lets iptables masquerade IPVS traffic, e.g. from the
-  // node itself to a ClusterIP; strict ARP when asked). A failure is logged; the agent goes on.
-  const { applySysctls, kubeProxySysctls } = await import('../kernel/sysctl.ts');
-  const sysctls = await applySysctls(kubeProxySysctls({ strictARP: cfg.node.strictARP }));
-  for (const c of sysctls.changed) log.info(c, 'sysctl set');
-  for (const f of sysctls.failed) log.error({ err: f.message }, 'sysctl could not be set');
+  await applyProxySysctls(cfg, log);
 
   // The pod network (opt-in): peer routes and the egress chain with --pod-routes, the conflist with --cni-conf-dir.
   const controllers: AgentController[] = [];
@@ -192,7 +252,7 @@ export async function run(argv: string[]): Promise<number> {
   const { DEFAULT_DUMMY } = await import('../reconcile/addresses.ts');
   const addressSource = new LinkAdapter();
   const agent = new Agent(cfg, {
-    ...clusterDeps(kc, cfg.nodeName, log, new AgentMetrics({ version: ownVersion() })),
+    ...clusterDeps(kc, cfg.nodeName, log, new AgentMetrics({ version: ipvsnetVersion() })),
     planner: new IncrementalPlanner(nodeConfig),
     // NodePorts are served on the node's interface addresses (kube-ipvs0's excepted), read each sync.
     localAddresses: () => addressSource.addressesExcept(DEFAULT_DUMMY),
@@ -202,34 +262,50 @@ export async function run(argv: string[]): Promise<number> {
     ...(ipvs ? { ipvsStats: ipvs as never } : {}),
     releaseMemory: () => { mallocTrim(); },
   });
+
+  // Shutdown: stop every part at once; whatever has not finished by the deadline is left behind (the
+  // kernel state stays either way), and the process exits even if a socket is still open.
   let stopping = false;
-  const done = new Promise<number>((resolve) => {
-    const stop = (sig: string) => {
-      if (stopping) return;
-      stopping = true;
-      log.info({ signal: sig }, 'stopping (kernel state left in place)');
-      agent.stop().then(
-        async () => {
-          await cniServer?.close();
-          closePodNetwork();
-          addressSource.close();
-          reconciler.close();
-          resolve(0);
-        },
-        () => resolve(1),
-      );
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-  });
-  log.info({ node: cfg.nodeName, syncPeriodMs: cfg.syncPeriodMs, minSyncPeriodMs: cfg.minSyncPeriodMs, server: kc.getCurrentCluster()?.server, healthz: cfg.healthz, metrics: cfg.metrics }, 'starting');
+  let finish!: (code: number) => void;
+  const done = new Promise<number>((resolve) => (finish = resolve));
+  const stop = (sig: string) => {
+    if (stopping) return;
+    stopping = true;
+    const t0 = performance.now();
+    log.info({ signal: sig }, 'stopping (kernel state left in place)');
+    const deadline = setTimeout(() => {
+      log.warn({ deadlineMs: SHUTDOWN_DEADLINE_MS }, 'shutdown deadline reached; exiting with parts still stopping');
+      exitSoon(0);
+    }, SHUTDOWN_DEADLINE_MS);
+    void Promise.allSettled([agent.stop(), cniServer?.close()]).then((results) => {
+      closePodNetwork();
+      addressSource.close();
+      reconciler.close();
+      clearTimeout(deadline);
+      const failed = results.filter((r) => r.status === 'rejected').map((r) => message((r as PromiseRejectedResult).reason));
+      for (const err of failed) log.error({ err }, 'part failed to stop');
+      log.info({ ms: Math.round(performance.now() - t0) }, 'stopped');
+      exitSoon(failed.length ? 1 : 0);
+    });
+  };
+  /** Resolve the run; if something still holds the event loop (a socket to a hung API server), exit anyway. */
+  const exitSoon = (code: number) => {
+    finish(code);
+    setTimeout(() => process.exit(code), 200).unref();
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+
+  log.info({ node: cfg.nodeName, syncPeriod: cfg.syncPeriodMs, minSyncPeriod: cfg.minSyncPeriodMs, server: kc.getCurrentCluster()?.server, healthz: cfg.healthz, metrics: cfg.metrics }, 'starting');
   try {
     await agent.start();
   } catch (e) {
+    if (stopping) return done;
     log.error({ err: message(e) }, 'start failed');
-    await agent.stop().catch(() => undefined);
+    stop('start failed');
+    await done;
     return 1;
   }
-  log.info(agent.status(), 'first sync done');
+  if (!stopping) log.info(agent.status(), 'first sync done');
   return done;
 }

@@ -4,7 +4,7 @@
 // kernel operation failed.
 
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import pino from 'pino';
+import { createLogger, logLevelFromEnv } from '../log/index.ts';
 import { nodeFlagOptions, nodeConfigFromValues, normaliseBooleans, UsageError, NODE_FLAGS_HELP } from './flags.ts';
 import { loadManifests, ManifestReadError } from '../model/load.ts';
 import { escapeText, formatDiagnostic } from '../model/diagnostics.ts';
@@ -86,7 +86,7 @@ export async function run(argv: string[]): Promise<number> {
   const plan: Plan = buildPlan(input, cfg);
   for (const d of plan.diagnostics) process.stderr.write(formatDiagnostic(d) + '\n');
 
-  const logger = pino({ name: 'ipvsnet-apply', level: process.env.IPVSNET_LOG_LEVEL ?? 'warn' }, pino.destination(2));
+  const logger = createLogger(logLevelFromEnv(process.env.IPVSNET_LOG_LEVEL));
   const families: Family[] = plan.families.map((f) => f.family);
   const { reconciler, problems } = await Reconciler.open({
     logger,

@@ -6,7 +6,7 @@
 // jump, and its conflist (src/podnet) — and nothing else.
 
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import pino from 'pino';
+import { createLogger, logLevelFromEnv } from '../log/index.ts';
 import { Reconciler, OPERATION_KINDS } from '../reconcile/index.ts';
 import { STATE_DIR, defaultStateFile } from '../reconcile/ownership.ts';
 import type { Family } from '../net/index.ts';
@@ -54,7 +54,7 @@ export async function run(argv: string[]): Promise<number> {
   const fam = values.family ?? 'all';
   if (fam !== 'all' && fam !== '4' && fam !== '6') { process.stderr.write(`ipvsnet cleanup: --family must be 4, 6 or all\n`); return 2; }
   const families: Family[] = fam === 'all' ? [4, 6] : [Number(fam) as Family];
-  const logger = pino({ name: 'ipvsnet-cleanup', level: process.env.IPVSNET_LOG_LEVEL ?? 'warn' }, pino.destination(2));
+  const logger = createLogger(logLevelFromEnv(process.env.IPVSNET_LOG_LEVEL));
   const excludeCIDRs = (values['ipvs-exclude-cidrs'] ?? []).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
   const { reconciler, problems } = await Reconciler.open({
     logger, families, ...(backend ? { backend } : {}), stateFile: values['state-file'] ?? (await defaultStateFile()), excludeCIDRs,

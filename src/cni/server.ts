@@ -59,6 +59,15 @@ export interface CniServerOptions {
   onRequest?: (r: ServedRequest) => void;
   /** the worker process started or ended */
   onWorker?: (e: { event: 'started' | 'exited'; pid: number | undefined; reason?: string }) => void;
+  /** the worker process's entry (default src/cni/worker.ts; multi-network: src/multinet/worker.ts) */
+  workerEntry?: string;
+  /**
+   * Looked up in the agent before a request goes to a worker, and sent with it (multi-network: the
+   * Pod and its NADs for an ADD). Runs within the request's deadline; undefined: nothing to send.
+   */
+  contextFor?: (req: ShimRequest) => Promise<unknown> | unknown;
+  /** what a worker reported with its answer (multi-network: network-status for the Pod, Events) */
+  onReport?: (req: ShimRequest, report: unknown) => void;
 }
 
 export interface CniServer {
@@ -77,6 +86,8 @@ interface Pending {
   id: number;
   sock: Socket;
   req: ShimRequest;
+  context?: unknown;
+  answered?: boolean;
   t0: number;
   timer: NodeJS.Timeout;
   /** the worker running it; undefined while it waits for one */
@@ -130,6 +141,8 @@ export async function startCniServer(opts: CniServerOptions = {}): Promise<CniSe
   const st = { served: 0, starts: 0, nextId: 1, closing: false };
 
   const answer = (p: Pending, exitCode: number, stdout: string, failedBy?: ServedRequest['failedBy']) => {
+    if (p.answered) return;
+    p.answered = true;
     clearTimeout(p.timer);
     st.served++;
     if (!p.sock.destroyed) p.sock.end(encodeAnswer(exitCode, stdout));
@@ -158,7 +171,7 @@ export async function startCniServer(opts: CniServerOptions = {}): Promise<CniSe
   };
 
   const startWorker = (): Worker => {
-    const proc = fork(workerEntry(), [], {
+    const proc = fork(opts.workerEntry ?? workerEntry(), [], {
       execArgv: ['--disable-warning=ExperimentalWarning'],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       serialization: 'json',
@@ -173,6 +186,13 @@ export async function startCniServer(opts: CniServerOptions = {}): Promise<CniSe
       if (!p || typeof a?.id !== 'number' || a.id !== p.id || typeof a.exitCode !== 'number' || typeof a.stdout !== 'string') return;
       w.job = undefined;
       answer(p, a.exitCode, a.stdout);
+      if (a.report !== undefined && opts.onReport) {
+        try {
+          opts.onReport(p.req, a.report);
+        } catch {
+          /* a reporting failure never costs the request */
+        }
+      }
       if (workers.has(w)) next(w);
     });
     proc.on('error', () => undefined); // a failed send or spawn shows up as 'exit' too
@@ -196,7 +216,7 @@ export async function startCniServer(opts: CniServerOptions = {}): Promise<CniSe
     w.job = p;
     p.worker = w;
     try {
-      w.proc.send({ id: p.id, mode: p.req.mode, env: p.req.env, stdin: p.req.stdin });
+      w.proc.send({ id: p.id, mode: p.req.mode, env: p.req.env, stdin: p.req.stdin, ...(p.context !== undefined ? { context: p.context } : {}) });
     } catch (e) {
       w.job = undefined;
       tryAgain(p, `ipvsnet: cannot reach the CNI worker process: ${(e as Error).message}; try again`, 'worker-exit');
@@ -221,13 +241,36 @@ export async function startCniServer(opts: CniServerOptions = {}): Promise<CniSe
         retire(w, 'SIGKILL');
         if (queue.length && workers.size < maxWorkers) next(startWorker());
       } else {
-        queue.splice(queue.indexOf(p), 1);
+        // waiting for a worker, or still in contextFor (then it is in no queue)
+        const i = queue.indexOf(p);
+        if (i >= 0) queue.splice(i, 1);
       }
     }, timeoutMs);
-    const idle = [...workers].find((w) => w.job === undefined);
-    if (idle) run(idle, p);
-    else if (workers.size < maxWorkers) run(startWorker(), p);
-    else queue.push(p);
+    const start = () => {
+      const idle = [...workers].find((w) => w.job === undefined);
+      if (idle) run(idle, p);
+      else if (workers.size < maxWorkers) run(startWorker(), p);
+      else queue.push(p);
+    };
+    if (!opts.contextFor) {
+      start();
+      return;
+    }
+    let looked: Promise<unknown>;
+    try {
+      looked = Promise.resolve(opts.contextFor(req));
+    } catch (e) {
+      looked = Promise.reject(e);
+    }
+    looked.then(
+      (c) => {
+        if (c !== undefined) p.context = c;
+        if (!p.answered) start();
+      },
+      (e: unknown) => {
+        if (!p.answered) answer(p, 1, errorStdout(requestVersion(req.stdin), ErrTryAgainLater, `ipvsnet: looking up this request's context failed: ${(e as Error)?.message ?? String(e)}; try again`));
+      },
+    );
   };
 
   // allowHalfOpen: the shim half-closes after its request and still reads the answer

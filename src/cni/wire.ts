@@ -15,9 +15,14 @@ export interface ShimRequest {
   stdin: string;
 }
 
+/** the modes a shim may ask for (the plugin it stands for) */
+export const MODES = ['bridge', 'ipam', 'multinet'] as const;
+
 /** agent → worker (IPC) */
 export interface WorkerRequest extends ShimRequest {
   id: number;
+  /** what the agent looked up for this request (multinet ADD: the Pod and its NADs) */
+  context?: unknown;
 }
 
 /** worker → agent (IPC) */
@@ -25,6 +30,8 @@ export interface WorkerAnswer {
   id: number;
   exitCode: number;
   stdout: string;
+  /** what the plugin reports back to the agent (multinet: network-status, the failure) */
+  report?: unknown;
 }
 
 export function parseRequest(b: Buffer): ShimRequest {
@@ -46,7 +53,7 @@ export function parseRequest(b: Buffer): ShimRequest {
   };
   if (bytes(4).toString('latin1') !== 'IVN1') throw new Error('bad magic');
   const mode = bytes(u32()).toString('utf8');
-  if (mode !== 'bridge' && mode !== 'ipam') throw new Error(`unknown mode ${JSON.stringify(mode.slice(0, 40))}`);
+  if (!(MODES as readonly string[]).includes(mode)) throw new Error(`unknown mode ${JSON.stringify(mode.slice(0, 40))}`);
   const env: Record<string, string> = {};
   const n = u32();
   for (let i = 0; i < n; i++) {

@@ -27,7 +27,7 @@ export interface KernelAdapters {
  * when the kernel has no IPVS.
  */
 export async function openIpvs(): Promise<Ipvs> {
-  // Loaded on demand: the netlink package's generic-netlink layer costs start-up time elsewhere.
+  // Loaded on demand: only the agent and the CLI need IPVS (the CNI bundle leaves it out).
   const genl = './ipvs/genl.ts';
   const mod = (await import(genl)) as { openIpvs: () => Promise<Ipvs> };
   let ipvs: Ipvs | undefined;

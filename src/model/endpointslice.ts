@@ -90,8 +90,13 @@ export function parseEndpointSlice(raw: unknown): ParseResult<EndpointSliceModel
 
   const seen = new Map<string, number>();
   const ports = (s.ports ?? []).map((p, i) => {
-    const name = p.name ?? '';
     const protocol = p.protocol ?? 'TCP';
+    // kube-proxy skips a port whose name is unset (an unnamed port is ""), as it skips an unset port.
+    if (p.name === undefined || p.name === null) {
+      sink.warning(`ports[${i}].name`, 'name unset (an unnamed port is ""): this port is ignored');
+      return { name: '', protocol, port: 0 };
+    }
+    const name = p.name;
     const k = `${name}/${protocol}`;
     if (seen.has(k)) sink.error(`ports[${i}].name`, `duplicate port name ${JSON.stringify(name)}/${protocol} (also ports[${seen.get(k)}])`);
     seen.set(k, i);

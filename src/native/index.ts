@@ -1,7 +1,10 @@
 // Loader for the ipvsnet N-API addon (src/native/ipvsnet_native.c, built by
-// scripts/setup.d/10-native.sh into build/native/). It gives Node the two
-// system calls it lacks: setns(2) for the calling thread and flock(2).
+// scripts/setup.d/10-native.sh into build/native/). It gives Node the system
+// calls it lacks: setns(2) for the calling thread, flock(2), and a synchronous
+// netlink socket (socket/bind/sendto/poll+recv/close) that src/kernel/netlink
+// builds its transport on.
 import { createRequire } from 'node:module';
+import { getSystemErrorName } from 'node:util';
 import { existsSync, openSync, closeSync } from 'node:fs';
 
 export const CLONE_NEWNET = 0x40000000;
@@ -14,6 +17,10 @@ interface NativeAddon {
   setns(fd: number, nstype: number): void;
   flock(fd: number, op: number): void;
   mallocTrim(): boolean;
+  nlOpen(protocol: number, rcvbuf: number, sndbuf: number): number;
+  nlSend(fd: number, buf: Buffer): number;
+  nlRecv(fd: number, timeoutMs: number): Buffer | null;
+  nlClose(fd: number): void;
 }
 
 let addon: NativeAddon | undefined;
@@ -88,4 +95,48 @@ export function mallocTrim(): boolean {
   } catch {
     return false;
   }
+}
+
+/** The addon's error with `code` named from `errno` (the addon names only the common ones). */
+function named(e: unknown): unknown {
+  const err = e as Error & { code?: string; errno?: number };
+  if (typeof err?.errno === 'number' && err.code === 'EUNKNOWN') {
+    try {
+      err.code = getSystemErrorName(-err.errno);
+    } catch {
+      // keep EUNKNOWN
+    }
+  }
+  return e;
+}
+
+function call<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    throw named(e);
+  }
+}
+
+/**
+ * A bound netlink socket of `protocol` in the calling thread's network namespace; buffer sizes in
+ * bytes (SO_RCVBUFFORCE/SO_SNDBUFFORCE when permitted, else SO_RCVBUF/SO_SNDBUF; 0 = default).
+ * Returns the file descriptor.
+ */
+export function netlinkOpen(protocol: number, recvBufferSize: number, sendBufferSize: number): number {
+  return call(() => native().nlOpen(protocol, recvBufferSize, sendBufferSize));
+}
+
+/** Send one datagram to the kernel. */
+export function netlinkSend(fd: number, datagram: Buffer): void {
+  call(() => native().nlSend(fd, datagram));
+}
+
+/** The next datagram, whole, or null when none arrived within `timeoutMs` (blocks the thread that long at most). */
+export function netlinkRecv(fd: number, timeoutMs: number): Buffer | null {
+  return call(() => native().nlRecv(fd, Math.max(0, Math.min(Math.ceil(timeoutMs), 0x7fffffff))));
+}
+
+export function netlinkClose(fd: number): void {
+  call(() => native().nlClose(fd));
 }

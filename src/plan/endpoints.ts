@@ -29,11 +29,12 @@ export function portKey(name: string, protocol: Protocol): string {
 const familyOfSlice = (s: EndpointSliceModel): Family | 0 => (s.addressType === 'IPv4' ? 4 : s.addressType === 'IPv6' ? 6 : 0);
 
 /**
- * Merge the slices of one Service for one family, as kube-proxy's EndpointSliceCache:
- * only the first address of an endpoint counts; copies of one ip:port (in one slice or
- * across slices) collapse, a non-terminating copy replacing a terminating one (a Pod
- * IP reused while the old Pod terminates). Between copies in the same state the first
- * in slice order stays (kube-proxy: "undefined").
+ * Merge the slices of one Service for one family, as kube-proxy's EndpointSliceCache
+ * (addEndpoints: `!exists || !terminating`): only the first address of an endpoint counts;
+ * copies of one ip:port (in one slice or across slices) collapse; a non-terminating copy
+ * replaces whatever came before it (a Pod IP reused while the old Pod terminates), a
+ * terminating copy never replaces. So within one slice the last non-terminating copy wins,
+ * as in kube-proxy; across slices ipvsnet walks them in name order (kube-proxy: map order).
  */
 export function endpointsForFamily(slices: readonly EndpointSliceModel[], family: Family, nodeName: string): EndpointsByPort {
   const byPort = new Map<string, Map<string, Endpoint>>();
@@ -50,7 +51,7 @@ export function endpointsForFamily(slices: readonly EndpointSliceModel[], family
         const isLocal = nodeName !== '' && ep.nodeName === nodeName;
         const id = family === 6 ? `[${ip}]:${p.port}` : `${ip}:${p.port}`;
         const prev = set.get(id);
-        if (prev !== undefined && !(prev.terminating && !ep.terminating)) continue;
+        if (prev !== undefined && ep.terminating) continue;
         set.set(id, {
           ip,
           port: p.port,

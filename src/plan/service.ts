@@ -168,10 +168,7 @@ function familyContribution(
     const proto = sp.protocol.toLowerCase();
     const all = epsByPort.get(portKey(sp.name, sp.protocol)) ?? [];
     for (const ep of all) {
-      if (ep.isLocal) {
-        c.members.push(SET.loopBack, cat(ep.ip, ',', proto, ':', ep.port, ',', ep.ip));
-        if (ep.ready) localReadyIPs.add(ep.ip);
-      }
+      if (ep.isLocal) c.members.push(SET.loopBack, cat(ep.ip, ',', proto, ':', ep.port, ',', ep.ip));
     }
     const portExternal = sp.nodePort !== 0 || lbIPs.length > 0 || externalIPs.length > 0;
     const sel = categorize(all, { internalLocal, externalLocal, externallyAccessible: portExternal }, ctx.nodeName, ctx.zone);
@@ -213,7 +210,13 @@ function familyContribution(
         if (allowFromNode) m.push(SET.loadBalancerSourceIP, cat(entry, ',', ip));
         else nna = { ip, proto, port: sp.port };
       }
-      claim(ip, sp.port, 'loadBalancer', externalRS, `status.loadBalancer.ingress[${i}].ip`, m, nna);
+      // Also one of this Service's external IPs: kube-proxy programs the one virtual server (the same
+      // real servers) with the external-IP and the load-balancer entries both.
+      const asExternal = c.claims.find((cl) => cl.vs.kind === 'externalIP' && cl.vs.address === ip && cl.vs.port === sp.port && cl.vs.protocol === sp.protocol);
+      if (asExternal) {
+        asExternal.members = [...asExternal.members, ...m];
+        if (nna) asExternal.noNodeAccess = nna;
+      } else claim(ip, sp.port, 'loadBalancer', externalRS, `status.loadBalancer.ingress[${i}].ip`, m, nna);
       if (!fctx.nodeAddresses.has(ip)) bound.add(ip);
     }
 
@@ -230,6 +233,9 @@ function familyContribution(
       c.members.push(SET.healthCheckNodePort, String(svc.healthCheckNodePort));
     }
   });
+  // The health check's count: local ready endpoint IPs over every port of the slices, those the
+  // Service does not have included (kube-proxy's EndpointsMap.LocalReadyEndpoints).
+  for (const list of epsByPort.values()) for (const ep of list) if (ep.isLocal && ep.ready) localReadyIPs.add(ep.ip);
   for (const ip of bound) {
     c.bound.push(ip);
     c.members.push(SET.ipvsIPs, ip);

@@ -2,7 +2,7 @@
 // reconciler, which reads the kernel back and changes only what differs. The agent calls sync()
 // after each of its syncs and passes the diagnostics on as Events; `cleanup` removes what this
 // controller writes and nothing else.
-import type { Logger } from 'pino';
+import type { Logger } from '../log/index.ts';
 import type { Diagnostic, Family } from '../net/index.ts';
 import { PodNodes } from './model.ts';
 import { DEFAULT_BIN_DIR, conflistPath, planPodNetwork } from './plan/index.ts';

@@ -18,8 +18,7 @@
 // object for a re-read, and is retried on the next sync; the rest of the sync
 // still applies.
 
-import pino from 'pino';
-import type { Logger } from 'pino';
+import { createLogger, type Logger } from '../log/index.ts';
 import type { Family } from '../net/index.ts';
 import type { Plan, VirtualServer } from '../plan/types.ts';
 import { virtualServerKey } from '../plan/types.ts';
@@ -95,7 +94,7 @@ export class Reconciler {
 
   constructor(opts: ReconcilerOptions) {
     this.#runner = opts.runner ?? createRunner();
-    this.log = opts.logger ?? pino({ name: 'ipvsnet-reconcile' }, pino.destination(2));
+    this.log = opts.logger ?? createLogger();
     this.#now = opts.now ?? Date.now;
     this.#graceful = new GracefulQueue({ timeoutMs: opts.gracefulTimeoutMs ?? 60_000, now: this.#now });
     this.#failures = new FailureLog(this.log);
@@ -122,7 +121,7 @@ export class Reconciler {
    * backend. Each missing feature is reported ONCE here, with what to install; that part is skipped.
    */
   static async open(opts: Partial<ReconcilerOptions> & { families?: Family[]; backend?: Backend } = {}): Promise<{ reconciler: Reconciler; problems: string[] }> {
-    const log = opts.logger ?? pino({ name: 'ipvsnet-reconcile' }, pino.destination(2));
+    const log = opts.logger ?? createLogger();
     const runner = opts.runner ?? createRunner();
     // Loaded here, not at import: the factory loads the netlink binding (a native addon), which
     // importing the reconciler alone (its unit tests, over the in-memory IPVS) must not.

@@ -8,7 +8,7 @@
 // terminating dests, and owned services that left the plan are diffed. A plan without `changed`, or
 // one that does not follow the last applied plan, is diffed in full against the cache.
 
-import type { Logger } from 'pino';
+import type { Logger } from '../log/index.ts';
 import type { Plan, VirtualServer } from '../plan/types.ts';
 import { virtualServerKey } from '../plan/types.ts';
 import type { Ipvs, IpvsDest, IpvsService, IpvsServiceId } from '../kernel/ipvs/types.ts';

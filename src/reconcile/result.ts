@@ -1,6 +1,6 @@
 // What one sync or cleanup reports, and the failure log every subsystem reconciler writes to.
 
-import type { Logger } from 'pino';
+import type { Logger } from '../log/index.ts';
 
 export const OPERATION_KINDS = [
   'createLink', 'bindAddress', 'unbindAddress',

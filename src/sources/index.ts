@@ -89,6 +89,7 @@ export class ClusterSources {
   readonly endpointSlices: ResilientInformer;
   readonly nodes: ResilientInformer;
   readonly events$: Observable<SourceEvent>;
+  private stopping = new AbortController();
 
   constructor(kc: KubeConfig, opts: SourcesOptions = {}) {
     const common = { maxBackoffMs: opts.maxBackoffMs };
@@ -122,15 +123,20 @@ export class ClusterSources {
 
   /** Start every informer; resolves once all three caches have synced (their first list applied). */
   async start(): Promise<void> {
-    await Promise.all([this.services.start(), this.endpointSlices.start(), this.nodes.start()]);
-    await Promise.all([this.services.synced, this.endpointSlices.synced, this.nodes.synced]);
+    const stopping = (this.stopping = new AbortController());
+    const stopped = new Promise<never>((_, reject) => stopping.signal.addEventListener('abort', () => reject(new Error('stopped before the caches synced')), { once: true }));
+    stopped.catch(() => undefined);
+    await Promise.race([Promise.all([this.services.start(), this.endpointSlices.start(), this.nodes.start()]), stopped]);
+    await Promise.race([Promise.all([this.services.synced, this.endpointSlices.synced, this.nodes.synced]), stopped]);
   }
 
   get hasSynced(): boolean {
     return this.services.hasSynced && this.endpointSlices.hasSynced && this.nodes.hasSynced;
   }
 
+  /** Ends every list and watch in flight at once; a start() still waiting for the caches rejects. */
   async stop(): Promise<void> {
+    this.stopping.abort();
     await Promise.all([this.services.stop(), this.endpointSlices.stop(), this.nodes.stop()]);
   }
 }

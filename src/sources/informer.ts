@@ -123,6 +123,8 @@ export class ResilientInformer<T extends KubernetesObject = KubernetesObject> {
   /** Bumped by stop() and by each new connection: callbacks of an older one are ignored. */
   private generation = 0;
   private request: AbortController | undefined;
+  /** Aborted by stop(): ends a list in flight at once (a hung API server must not hold the agent). */
+  private lifetime = new AbortController();
   private attempt = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   private syncedResolve!: () => void;
@@ -166,6 +168,7 @@ export class ResilientInformer<T extends KubernetesObject = KubernetesObject> {
   async start(): Promise<void> {
     if (!this.stopped) return;
     this.stopped = false;
+    this.lifetime = new AbortController();
     await this.connect();
   }
 
@@ -176,6 +179,7 @@ export class ResilientInformer<T extends KubernetesObject = KubernetesObject> {
     this.retryTimer = undefined;
     this.request?.abort();
     this.request = undefined;
+    this.lifetime.abort();
     this.subject.complete();
   }
 
@@ -214,7 +218,7 @@ export class ResilientInformer<T extends KubernetesObject = KubernetesObject> {
    */
   private async relist(gen: number): Promise<void> {
     const listed = new Set<string>();
-    const rv = await forEachListed<T>(this.kc, this.path, { labelSelector: this.opts.labelSelector, fieldSelector: this.opts.fieldSelector }, (raw) => {
+    const rv = await forEachListed<T>(this.kc, this.path, { labelSelector: this.opts.labelSelector, fieldSelector: this.opts.fieldSelector, signal: this.lifetime.signal }, (raw) => {
       if (gen !== this.generation) return;
       const o = this.transform(raw);
       listed.add(objectKey(o));

@@ -102,6 +102,9 @@ export async function kubeRequest<T = unknown>(kc: KubeConfig, method: 'GET' | '
     body = JSON.stringify(opts.body);
     headers['content-type'] = opts.contentType ?? 'application/json';
   }
+  // Every request ends: after 60 s, or at once when the caller's signal aborts (the agent stopping).
+  const timeout = AbortSignal.timeout(60_000);
+  const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
   const t0 = performance.now();
   const observe = (code: string) => {
     for (const o of requestObservers) o({ method, host: url.host, code, seconds: (performance.now() - t0) / 1000 });
@@ -109,7 +112,7 @@ export async function kubeRequest<T = unknown>(kc: KubeConfig, method: 'GET' | '
   let res: Awaited<ReturnType<typeof fetch>>;
   let text: string;
   try {
-    res = await fetch(url, { method, headers, body, dispatcher: ctx.getDispatcher(), signal: opts.signal ?? AbortSignal.timeout(60_000) });
+    res = await fetch(url, { method, headers, body, dispatcher: ctx.getDispatcher(), signal });
     text = await res.text();
   } catch (e) {
     observe('<error>');
@@ -136,6 +139,8 @@ export interface ListOptions {
   fieldSelector?: string;
   /** Objects per page (client-go's reflector uses 500). */
   pageSize?: number;
+  /** Aborts the list (its current page request) at once. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -148,6 +153,7 @@ export async function forEachListed<T>(kc: KubeConfig, path: string, opts: ListO
   do {
     const page = await kubeRequest<RawList<T>>(kc, 'GET', path, {
       query: { labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector, limit: String(opts.pageSize ?? 500), continue: cont },
+      ...(opts.signal ? { signal: opts.signal } : {}),
     });
     for (const item of page.items ?? []) each(item);
     cont = page.metadata?.continue || undefined;

@@ -14,6 +14,7 @@ const SRC = join(ROOT, 'src');
 /** Layer of each folder under src/ (0 = the base). */
 export const LAYERS: Record<string, number> = {
   net: 0,        // IP/CIDR maths, Family, Protocol, Diagnostic
+  log: 0,        // the one logger (klog text / Kubernetes JSON)
   native: 1,     // the N-API addon loader (setns, flock)
   kernel: 2,     // adapters: netlink core, rtnetlink, ipvs, ipset, iptables, sysctl
   model: 2,      // validated Kubernetes objects (pure)
@@ -25,6 +26,10 @@ export const LAYERS: Record<string, number> = {
   cni: 4,        // the CNI plugins (bridge), the delegate runner and the thick-mode server
   podnet: 4,     // the pod network controller (Node models → routes, egress, conflist)
   sources: 4,    // informers (API server → streams)
+  'multinet/model': 3, // multi-network: the networks annotation, NADs, delegate configs (pure, zod)
+  'multinet/plan': 4,  // multi-network: a pod's delegate plan and its network-status (pure)
+  'multinet/run': 5,   // multi-network: the delegate runner (libcni semantics), the per-container cache
+  multinet: 6,         // multi-network: the wrapper plugin, its worker, the Pod/NAD sources and controller
   metrics: 5,
   health: 6,
   agent: 7,      // the node agent: sources → planner → reconcilers, controllers, health, CNI server

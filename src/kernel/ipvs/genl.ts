@@ -1,5 +1,6 @@
-// The IPVS adapter over generic netlink (family "IPVS"), using the `netlink` package's socket for
-// transport and src/kernel/ipvs/codec.ts for the messages. No exec'd processes.
+// The IPVS adapter over generic netlink (family "IPVS"), on the shared netlink transport
+// (../netlink/socket.ts, family resolution in ../netlink/genl.ts) with src/kernel/ipvs/codec.ts for
+// the messages. No exec'd processes.
 //
 //   const ipvs = await openIpvs();
 //   await ipvs.addService({ family: 4, protocol: 'TCP', address: '10.96.0.10', port: 53, scheduler: 'rr',
@@ -16,12 +17,12 @@
 //   - stats (conns, packets, bytes) are folded from per-CPU counters by the kernel's 2-second rate
 //     estimator, so they lag traffic by up to 2 s; ActiveConn/InactConn/PersistConn are immediate;
 //   - ipvsadm gives route/tunnel dests the service's port; the kernel itself keeps the port it is given.
-// Requests may be issued concurrently (up to 32 in flight on the one socket); dumps run alone,
-// because netlink interleaves a dump's parts with other replies otherwise.
+// The transport is synchronous (the kernel answers inside sendmsg/recvmsg), so requests on the one
+// socket never overlap: each has its replies to itself, dumps included.
 
-import { createGenericNetlink, genl as genlStructs } from 'netlink';
-import type { GenericNetlinkSocket } from 'netlink';
-import { closeLater } from '../netlink/socket.ts';
+import { NETLINK_GENERIC, NLM_F_DUMP } from '../netlink/constants.ts';
+import { genlHeader, genlPayload, resolveGenlFamily } from '../netlink/genl.ts';
+import { NlError, NlSocket, NlTransportError } from '../netlink/socket.ts';
 import type { Ipvs, IpvsDest, IpvsInfo, IpvsService, IpvsServiceId, IpvsTimeouts } from './types.ts';
 import { IPVS_CMD, IPVS_GENL_NAME, IPVS_GENL_VERSION } from './constants.ts';
 import type { IpvsCmdName } from './constants.ts';
@@ -42,16 +43,15 @@ import { IpvsError, errnoName, errnoNumber, explainIpvsErrno } from './errors.ts
 export { IpvsError } from './errors.ts';
 export { comparableServiceFlags, virtualServerFlagBits, virtualServerFlagNames, VIRTUAL_SERVER_FLAG_BITS } from './codec.ts';
 
-const NLMSG_ERROR = 2;
-const NLM_F_DUMP = 0x300;
-const MAX_IN_FLIGHT = 32;
 const REQUEST_TIMEOUT_MS = 60_000;
 
 export interface OpenIpvsOptions {
   /** Per-request timeout in ms (default 60 s). */
   timeoutMs?: number;
-  /** SO_RCVBUF for the socket (large dumps); default 4 MiB. */
+  /** SO_RCVBUF for the socket; default 4 MiB. */
   recvBufferSize?: number;
+  /** Network namespace to act on (a path such as /run/netns/NAME); default: the calling thread's. */
+  netns?: string;
 }
 
 interface Context {
@@ -63,109 +63,33 @@ interface Context {
 /** Open a generic netlink socket and resolve the IPVS family. Fails with code ENOENT and a hint
  * when the kernel has no IPVS (module not loaded or not built). */
 export async function openIpvs(opts: OpenIpvsOptions = {}): Promise<GenlIpvs> {
-  const sock = createGenericNetlink({ recvBufferSize: opts.recvBufferSize ?? 4 * 1024 * 1024, sendBufferSize: 1024 * 1024 });
-  let familyId: number | undefined;
+  const timeoutMs = opts.timeoutMs ?? REQUEST_TIMEOUT_MS;
+  let sock: NlSocket;
   try {
-    const reply = await sock.ctrlRequest(genlStructs.Commands.GET_FAMILY, { familyName: IPVS_GENL_NAME }, { timeout: opts.timeoutMs ?? REQUEST_TIMEOUT_MS });
-    familyId = reply[0]?.familyId;
+    sock = NlSocket.open(NETLINK_GENERIC, opts.netns, { recvBufferSize: opts.recvBufferSize ?? 4 * 1024 * 1024, sendBufferSize: 1024 * 1024, timeoutMs });
   } catch (err) {
-    closeLater(sock.socket);
-    const code = /ENOENT/.test(String((err as Error).message)) ? 'ENOENT' : 'EIO';
+    const code = (err as { code?: string }).code ?? 'EIO';
+    throw new IpvsError({ op: 'RESOLVE_FAMILY', object: IPVS_GENL_NAME, code, errno: errnoNumber(code) ?? 5, detail: String((err as Error).message), cause: err });
+  }
+  let familyId: number;
+  try {
+    familyId = await resolveGenlFamily(sock, IPVS_GENL_NAME);
+  } catch (err) {
+    sock.close();
+    const missing = err instanceof NlError && err.code === 'ENOENT';
+    const code = missing ? 'ENOENT' : ((err as { code?: string }).code ?? 'EIO');
     throw new IpvsError({
       op: 'RESOLVE_FAMILY',
       object: IPVS_GENL_NAME,
       code,
       errno: errnoNumber(code) ?? 5,
-      detail:
-        code === 'ENOENT'
-          ? 'the kernel has no IPVS: load it with `modprobe ip_vs` (a kernel built with CONFIG_IP_VS, e.g. Debian linux-image-amd64)'
-          : String((err as Error).message),
+      detail: missing
+        ? 'the kernel has no IPVS: load it with `modprobe ip_vs` (a kernel built with CONFIG_IP_VS, e.g. Debian linux-image-amd64)'
+        : String((err as Error).message),
       cause: err,
     });
   }
-  if (familyId === undefined) {
-    closeLater(sock.socket);
-    throw new IpvsError({ op: 'RESOLVE_FAMILY', object: IPVS_GENL_NAME, code: 'EIO', errno: 5, detail: 'controller reply without a family id' });
-  }
-  return new GenlIpvs(sock, familyId, opts.timeoutMs ?? REQUEST_TIMEOUT_MS);
-}
-
-/** One generic netlink socket with its concurrency rule: up to MAX_IN_FLIGHT plain requests, or
- * one dump alone (netlink would interleave a dump's parts with other replies otherwise). */
-class Channel {
-  readonly sock: GenericNetlinkSocket;
-  private readonly familyId: number;
-  private readonly timeoutMs: number;
-  private inFlight = 0;
-  private dumping = false;
-  private readonly waiters: (() => void)[] = [];
-  closed = false;
-
-  constructor(sock: GenericNetlinkSocket, familyId: number, timeoutMs: number) {
-    this.sock = sock;
-    this.familyId = familyId;
-    this.timeoutMs = timeoutMs;
-  }
-
-  private async acquire(dump: boolean): Promise<void> {
-    for (;;) {
-      if (this.closed) throw new Error('IPVS adapter is closed');
-      if (dump ? this.inFlight === 0 && !this.dumping : !this.dumping && this.inFlight < MAX_IN_FLIGHT) break;
-      await new Promise<void>((resolve) => this.waiters.push(resolve));
-    }
-    if (dump) this.dumping = true;
-    else this.inFlight++;
-  }
-
-  private release(dump: boolean): void {
-    if (dump) this.dumping = false;
-    else this.inFlight--;
-    const ws = this.waiters.splice(0);
-    for (const w of ws) w();
-  }
-
-  /** Send one command; returns the payloads (after the genl header) of the reply messages. */
-  async request(cmd: number, attrs: Buffer[], dump: boolean, ctx: Context): Promise<Buffer[]> {
-    await this.acquire(dump);
-    try {
-      const header = Buffer.from([cmd, IPVS_GENL_VERSION, 0, 0]);
-      let msgs;
-      try {
-        [msgs] = await this.sock.socket.request(this.familyId, [header, ...attrs], {
-          flags: dump ? NLM_F_DUMP : 0,
-          checkError: false,
-          timeout: this.timeoutMs,
-        });
-      } catch (err) {
-        const m = String((err as Error).message ?? err);
-        const code = /Timeout/i.test(m) ? 'ETIMEDOUT' : ((err as { code?: string }).code ?? 'EIO');
-        throw new IpvsError({ op: ctx.op, object: ctx.object, code, errno: errnoNumber(code) ?? 5, detail: m, cause: err });
-      }
-      const first = msgs[0];
-      if (first && first.type === NLMSG_ERROR) {
-        const errno = first.data.length >= 4 ? -first.data.readInt32LE(0) : 5;
-        if (errno === 0) return [];
-        const code = errnoName(errno);
-        const detail = explainIpvsErrno(ctx.op, code, ctx.scheduler);
-        throw new IpvsError({ op: ctx.op, object: ctx.object, code, errno, ...(detail !== undefined ? { detail } : {}) });
-      }
-      const out: Buffer[] = [];
-      for (const m of msgs) {
-        if (m.type !== this.familyId) continue;
-        out.push(m.data.subarray(4));
-      }
-      return out;
-    } finally {
-      this.release(dump);
-    }
-  }
-
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    for (const w of this.waiters.splice(0)) w();
-    closeLater(this.sock.socket);
-  }
+  return new GenlIpvs(sock, familyId);
 }
 
 export interface ServiceWithDests {
@@ -175,19 +99,30 @@ export interface ServiceWithDests {
 
 export class GenlIpvs implements Ipvs {
   readonly familyId: number;
-  private readonly timeoutMs: number;
-  private readonly main: Channel;
-  /** Extra sockets for parallel dest dumps (listServicesWithDests), opened on first use. */
-  private readonly dumpers: Channel[] = [];
+  private readonly sock: NlSocket;
+  private closed = false;
 
-  constructor(sock: GenericNetlinkSocket, familyId: number, timeoutMs: number) {
+  constructor(sock: NlSocket, familyId: number) {
     this.familyId = familyId;
-    this.timeoutMs = timeoutMs;
-    this.main = new Channel(sock, familyId, timeoutMs);
+    this.sock = sock;
   }
 
-  private request(cmd: number, attrs: Buffer[], dump: boolean, ctx: Context): Promise<Buffer[]> {
-    return this.main.request(cmd, attrs, dump, ctx);
+  /** Send one command; returns the payloads (after the genl header) of the reply messages. */
+  private async request(cmd: number, attrs: Buffer[], dump: boolean, ctx: Context): Promise<Buffer[]> {
+    if (this.closed) throw new Error('IPVS adapter is closed');
+    let msgs;
+    try {
+      msgs = await this.sock.request(this.familyId, [genlHeader(cmd, IPVS_GENL_VERSION), ...attrs], dump ? NLM_F_DUMP : 0);
+    } catch (err) {
+      if (err instanceof NlError) {
+        const code = errnoName(err.errno);
+        const detail = explainIpvsErrno(ctx.op, code, ctx.scheduler);
+        throw new IpvsError({ op: ctx.op, object: ctx.object, code, errno: err.errno, ...(detail !== undefined ? { detail } : {}) });
+      }
+      const code = err instanceof NlTransportError ? err.code : 'EIO';
+      throw new IpvsError({ op: ctx.op, object: ctx.object, code, errno: errnoNumber(code) ?? 5, detail: String((err as Error).message), cause: err });
+    }
+    return msgs.filter((m) => m.type === this.familyId).map((m) => this.decode(ctx, () => genlPayload(m)));
   }
 
   /** Run `fn`, turning codec validation errors (bad input, before anything is sent) into IpvsError. */
@@ -294,36 +229,19 @@ export class GenlIpvs implements Ipvs {
     await this.request(IPVS_CMD.SET_CONFIG, attrs, false, ctx);
   }
 
-  /** Every service (as listServices) with its dests. The dest dumps run on up to `parallel`
-   * sockets at once (each dump must have its socket to itself), which shortens a full read of a
-   * large table. An addition to the Ipvs interface; the reconciler may use it when present. */
-  async listServicesWithDests(parallel = 4): Promise<ServiceWithDests[]> {
+  /** Every service (as listServices) with its dests: one services dump, then one dests dump per
+   * service. An addition to the Ipvs interface; the reconciler may use it when present. */
+  async listServicesWithDests(): Promise<ServiceWithDests[]> {
     const services = await this.listServices();
-    const n = Math.max(1, Math.min(parallel, 16));
-    while (this.dumpers.length < n - 1) {
-      const sock = createGenericNetlink({ recvBufferSize: 4 * 1024 * 1024, sendBufferSize: 256 * 1024 });
-      this.dumpers.push(new Channel(sock, this.familyId, this.timeoutMs));
-    }
-    const channels = [this.main, ...this.dumpers.slice(0, n - 1)];
-    const out: ServiceWithDests[] = services.map((service) => ({ service, dests: [] }));
-    let next = 0;
-    await Promise.all(
-      channels.map(async (ch) => {
-        while (next < out.length) {
-          const item = out[next++]!;
-          const id = item.service;
-          const ctx: Context = { op: 'GET_DEST', object: `${safeDescribe(id)} (dump)` };
-          const msgs = await ch.request(IPVS_CMD.GET_DEST, [this.encode(ctx, () => encodeServiceId(id))], true, ctx);
-          item.dests = msgs.map((m) => this.decode(ctx, () => decodeDestMessage(m, id.family)));
-        }
-      }),
-    );
+    const out: ServiceWithDests[] = [];
+    for (const service of services) out.push({ service, dests: await this.listDests(service) });
     return out;
   }
 
   close(): void {
-    this.main.close();
-    for (const d of this.dumpers.splice(0)) d.close();
+    if (this.closed) return;
+    this.closed = true;
+    this.sock.close();
   }
 }
 

@@ -30,3 +30,11 @@ export const AF_UNSPEC = 0;
 export const AF_INET = 2;
 export const AF_BRIDGE = 7;
 export const AF_INET6 = 10;
+
+// Generic netlink (include/uapi/linux/genetlink.h): the controller family resolves family names.
+export const NETLINK_GENERIC = 16;
+export const GENL_HDRLEN = 4;
+export const GENL_ID_CTRL = 0x10;
+export const CTRL_CMD_GETFAMILY = 3;
+export const CTRL_ATTR_FAMILY_ID = 1;
+export const CTRL_ATTR_FAMILY_NAME = 2;

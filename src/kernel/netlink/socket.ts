@@ -1,61 +1,52 @@
-// The one netlink transport: a request/response layer over the `netlink` package's raw socket
-// (netlink/dist/raw.js) with sequence numbers, ACKs, errno, and dumps (collected, or streamed
-// message by message to a decoder). rtnetlink (src/kernel/rtnl) and the ipset reader
-// (src/kernel/ipset/transport.ts) use it; the IPVS adapter keeps the package's generic-netlink
-// socket (family resolution) and shares only closeLater().
+// The one netlink transport: requests and dumps over a netlink socket of the ipvsnet addon
+// (src/native: socket, bind, sendto, poll + recv, close), with sequence numbers, ACKs, errno and
+// dumps (collected, or streamed message by message to a decoder). rtnetlink (src/kernel/rtnl),
+// the ipset reader (src/kernel/ipset/transport.ts) and the IPVS adapter (generic netlink,
+// src/kernel/ipvs/genl.ts, family resolution in ./genl.ts) all use it.
 //
-// The package's typed layers cost tens of milliseconds of module initialisation at every CNI plugin
-// start; the few messages ipvsnet needs are encoded and decoded by its own codecs instead.
+// Synchronous underneath: the kernel handles a request inside sendmsg (its reply or ACK is queued
+// when send returns) and builds each further part of a dump inside recvmsg, so a request is one
+// send and a few receives that find their data waiting. Every wait is bounded (poll with the time
+// left): a reply that does not come, or a dump that does not end, within the timeout is an
+// NlTransportError ETIMEDOUT. No watcher on the event loop, no callback from native code: the
+// socket holds no state between calls but its fd. The Promise API stays, for the callers' sake;
+// a call has done its kernel work when it returns its promise.
 //
 // A socket keeps the network namespace it was created in: `NlSocket.open(protocol, netns)` creates
 // it inside `netns` (setns(2) through the native addon, on the calling thread) and returns.
-import { RawNetlinkSocket } from 'netlink/dist/raw.js';
-import { getSystemErrorName } from 'node:util';
-import { inNetns } from '../../native/index.ts';
-import { NETLINK_ROUTE, NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NLMSG_NOOP, NLMSG_OVERRUN, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST } from './constants.ts';
+import { inNetns, netlinkClose, netlinkOpen, netlinkRecv, netlinkSend } from '../../native/index.ts';
+import { NETLINK_ROUTE, NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NLMSG_OVERRUN, NLM_F_ACK, NLM_F_DUMP } from './constants.ts';
+import { NlError, NlTransportError } from './errors.ts';
+import { encodeNlmsg, splitNlmsgs } from './message.ts';
+import type { NlMessage } from './message.ts';
 
-export interface NlMessage {
-  type: number;
-  flags: number;
-  /** payload after the 16-byte header */
-  data: Buffer;
-}
+export { NlError, NlTransportError } from './errors.ts';
+export type { NlMessage } from './message.ts';
 
-/** The kernel refused a request: `errno` is positive, `code` its name ("EEXIST"; a family's own name for private numbers). */
-export class NlError extends Error {
-  readonly errno: number;
-  readonly code: string;
-  constructor(errno: number, name?: (errno: number) => string | undefined) {
-    const positive = Math.abs(errno);
-    let code = name?.(positive);
-    if (code === undefined) {
-      try {
-        code = getSystemErrorName(-positive); // Node wants it negative
-      } catch {
-        code = String(errno);
-      }
-    }
-    super(`Request rejected: ${code}`);
-    this.errno = positive;
-    this.code = code;
-  }
-}
-
-/** A transport failure (socket error, truncated or lost data, timeout) with a code. */
-export class NlTransportError extends Error {
-  readonly code: string;
-  readonly errno: number | undefined;
-  constructor(message: string, code: string, errno?: number) {
-    super(message);
-    this.name = 'NlTransportError';
-    this.code = code;
-    this.errno = errno;
-  }
-}
+export const DEFAULT_TIMEOUT_MS = 30_000;
+export const MIN_RECV_BUFFER = 64 * 1024;
 
 export interface NlSocketOptions {
   /** Names for a family's private error numbers (ipset's IPSET_ERR_*); errno names otherwise. */
   errnoName?: (errno: number) => string | undefined;
+  /**
+   * SO_RCVBUF in bytes (default 1 MiB, at least MIN_RECV_BUFFER). A dump needs room for one part only
+   * (the kernel builds the next as the reader drains the queue), but a part is up to 32 KiB and the
+   * kernel fails the dump with ENOBUFS when the buffer cannot take a whole part.
+   */
+  recvBufferSize?: number;
+  /** SO_SNDBUF in bytes (default 256 KiB). */
+  sendBufferSize?: number;
+  /** How long a request or dump may take before it fails with ETIMEDOUT (default 30 s). */
+  timeoutMs?: number;
+}
+
+export interface ReceiveOptions {
+  /** Wait for NLMSG_DONE (a dump) rather than the ACK. */
+  dump?: boolean;
+  /** Each reply message (nothing collected); `data` is valid only during the call. A throw ends the exchange with that error. */
+  onMessage?: (type: number, data: Buffer) => void;
+  timeoutMs?: number;
 }
 
 export interface DumpOptions {
@@ -65,28 +56,30 @@ export interface DumpOptions {
   timeoutMs?: number;
 }
 
-interface Pending {
-  dump: boolean;
-  out: NlMessage[];
-  onMessage: ((type: number, data: Buffer) => void) | undefined;
-  resolve: (m: NlMessage[]) => void;
-  reject: (e: Error) => void;
+function transportError(what: string, e: unknown): NlTransportError {
+  const err = e as Error & { code?: string; errno?: number };
+  return new NlTransportError(`netlink: ${what}: ${err.message ?? String(e)}`, err.code ?? 'ESOCKET', err.errno);
 }
 
 export class NlSocket {
-  private readonly raw: RawNetlinkSocket;
+  readonly protocol: number;
+  private readonly fd: number;
   private seq = Math.floor(Math.random() * 0x7fffffff);
-  private readonly pending = new Map<number, Pending>();
   private readonly errnoName: ((errno: number) => string | undefined) | undefined;
+  private readonly timeoutMs: number;
   private closed = false;
+  /** Set when a dump broke off: the kernel may still hold its state, so the socket takes no more requests. */
+  private broken: NlTransportError | undefined;
 
   constructor(protocol = NETLINK_ROUTE, opts: NlSocketOptions = {}) {
+    this.protocol = protocol;
     this.errnoName = opts.errnoName;
-    this.raw = new RawNetlinkSocket(protocol);
-    this.raw.on('message', (msg: Buffer) => this.receive(msg));
-    this.raw.on('error', (e: Error & { code?: string; errno?: number }) => this.failAll(new NlTransportError(`netlink socket: ${e.message}`, e.code ?? 'ESOCKET', e.errno)));
-    this.raw.on('truncatedMessage', () => this.failAll(new NlTransportError('netlink: a message was truncated by the receive buffer', 'ETRUNC')));
-    this.raw.unref();
+    this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    try {
+      this.fd = netlinkOpen(protocol, Math.max(opts.recvBufferSize ?? 1 << 20, MIN_RECV_BUFFER), opts.sendBufferSize ?? 256 << 10);
+    } catch (e) {
+      throw transportError(`cannot open a socket of protocol ${protocol}`, e);
+    }
   }
 
   /** A socket of `protocol` in the network namespace at `netns` (a path such as /run/netns/NAME), or the caller's. */
@@ -95,117 +88,115 @@ export class NlSocket {
   }
 
   /** One request; resolves with its reply messages (a dump's, when flags carry NLM_F_DUMP) once ACKed or done. */
-  request(type: number, payload: Uint8Array[], flags = 0): Promise<NlMessage[]> {
-    return this.send(type, payload, flags | NLM_F_ACK, undefined);
+  async request(type: number, payload: Uint8Array[], flags = 0, opts: { timeoutMs?: number } = {}): Promise<NlMessage[]> {
+    const dump = (flags & NLM_F_DUMP) === NLM_F_DUMP;
+    const seq = this.send(type, payload, dump ? flags : flags | NLM_F_ACK);
+    return this.receive(seq, { dump, ...opts });
   }
 
   /** A dump streamed to `onMessage` (nothing collected); resolves when the kernel ends it. */
   async dump(type: number, payload: Uint8Array[], opts: DumpOptions): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const done = this.send(type, payload, NLM_F_DUMP, opts.onMessage);
-    if (opts.timeoutMs === undefined) { await done; return; }
-    const seq = this.seq;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const err = new NlTransportError(`netlink dump did not end within ${opts.timeoutMs} ms`, 'ETIMEDOUT');
-        this.finish(seq, err);
-        reject(err);
-      }, opts.timeoutMs);
-    });
+    const seq = this.send(type, payload, NLM_F_DUMP);
+    this.receive(seq, { dump: true, ...opts });
+  }
+
+  /** Send one message (NLM_F_REQUEST is added); returns its sequence number. The low half of request(). */
+  send(type: number, payload: Uint8Array[], flags: number): number {
+    if (this.closed) throw new NlTransportError('netlink socket closed', 'ECLOSED');
+    if (this.broken) throw new NlTransportError(`netlink socket unusable after an earlier failure: ${this.broken.message}`, this.broken.code, this.broken.errno);
+    this.seq = (this.seq + 1) >>> 0 || 1;
     try {
-      await Promise.race([done, timeout]);
-    } finally {
-      clearTimeout(timer);
+      netlinkSend(this.fd, encodeNlmsg(type, flags, this.seq, payload));
+    } catch (e) {
+      throw transportError('sending the request failed', e);
+    }
+    return this.seq;
+  }
+
+  /**
+   * Receive the replies to request `seq` until its ACK (or NLMSG_DONE with `dump`), an error, or the
+   * timeout. Messages of other sequence numbers (late replies to a request that timed out) are dropped.
+   */
+  receive(seq: number, opts: ReceiveOptions = {}): NlMessage[] {
+    const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
+    const deadline = Date.now() + timeoutMs;
+    const out: NlMessage[] = [];
+    let datagrams = 0;
+    try {
+      for (;;) {
+        if (this.closed) throw new NlTransportError('netlink socket closed', 'ECLOSED');
+        const left = deadline - Date.now();
+        const buf = left > 0 ? this.recv(left) : null;
+        if (buf === null) {
+          throw new NlTransportError(opts.dump
+            ? `netlink dump did not end within ${timeoutMs} ms (${datagrams} datagrams received)`
+            : `netlink: no reply within ${timeoutMs} ms`, 'ETIMEDOUT');
+        }
+        datagrams++;
+        const end = this.parse(buf, seq, opts, out);
+        if (end === 'done') return out;
+        if (end) throw end;
+      }
+    } catch (e) {
+      // A dump that did not end (timeout, lost data, a decoder that threw) may still be running in
+      // the kernel, which refuses a second dump on the socket meanwhile (EBUSY) and would interleave
+      // its remaining parts: the socket takes no more requests. A kernel error ends the dump.
+      if (opts.dump && !(e instanceof NlError)) {
+        const err = e as Error & { code?: string; errno?: number };
+        this.broken = new NlTransportError(err.message, err.code ?? 'EABANDONED', err.errno);
+      }
+      throw e;
     }
   }
 
-  private send(type: number, payload: Uint8Array[], flags: number, onMessage: Pending['onMessage']): Promise<NlMessage[]> {
-    if (this.closed) return Promise.reject(new Error('netlink socket closed'));
-    this.seq = (this.seq + 1) >>> 0 || 1;
-    const seq = this.seq;
-    const body = Buffer.concat(payload);
-    const hdr = Buffer.alloc(NLMSG_HDRLEN);
-    hdr.writeUInt32LE(NLMSG_HDRLEN + body.length, 0);
-    hdr.writeUInt16LE(type, 4);
-    hdr.writeUInt16LE(flags | NLM_F_REQUEST, 6);
-    hdr.writeUInt32LE(seq, 8);
-    hdr.writeUInt32LE(0, 12);
-    return new Promise<NlMessage[]>((resolve, reject) => {
-      if (this.pending.size === 0) this.raw.ref();
-      this.pending.set(seq, { dump: (flags & NLM_F_DUMP) === NLM_F_DUMP, out: [], onMessage, resolve, reject });
-      this.raw.send(Buffer.concat([hdr, body]), {}, (err?: Error & { code?: string; errno?: number }) => {
-        if (err) this.finish(seq, new NlTransportError(`netlink: sending the request failed: ${err.message}`, err.code ?? 'ESEND', err.errno));
-      });
-    });
+  private recv(timeoutMs: number): Buffer | null {
+    try {
+      return netlinkRecv(this.fd, timeoutMs);
+    } catch (e) {
+      if ((e as { code?: string }).code === 'ENOBUFS') throw new NlTransportError('netlink: the receive buffer overran, replies were lost (ENOBUFS)', 'EOVERRUN');
+      throw transportError('receiving failed', e);
+    }
   }
 
-  private finish(seq: number, err?: Error): void {
-    const p = this.pending.get(seq);
-    if (!p) return;
-    this.pending.delete(seq);
-    if (this.pending.size === 0 && !this.closed) this.raw.unref();
-    if (err) p.reject(err);
-    else p.resolve(p.out);
-  }
-
-  private failAll(err: Error): void {
-    for (const seq of [...this.pending.keys()]) this.finish(seq, err);
-  }
-
-  private receive(buf: Buffer): void {
-    let off = 0;
-    while (off + NLMSG_HDRLEN <= buf.length) {
-      const len = buf.readUInt32LE(off);
-      if (len < NLMSG_HDRLEN || off + len > buf.length) {
-        this.failAll(new NlTransportError(`netlink: bad message length ${len} at offset ${off} of ${buf.length}`, 'EDECODE'));
-        return;
-      }
-      const type = buf.readUInt16LE(off + 4);
-      const flags = buf.readUInt16LE(off + 6);
-      const seq = buf.readUInt32LE(off + 8);
-      const data = buf.subarray(off + NLMSG_HDRLEN, off + len);
-      off += (len + 3) & ~3;
-      const p = this.pending.get(seq);
-      if (!p || type === NLMSG_NOOP) continue;
+  /** Handle one datagram; 'done' when the exchange ended well, an Error when it failed, undefined to read on. */
+  private parse(buf: Buffer, seq: number, opts: ReceiveOptions, out: NlMessage[]): 'done' | Error | undefined {
+    let msgs;
+    try {
+      msgs = splitNlmsgs(buf);
+    } catch (e) {
+      return e as Error;
+    }
+    for (const { type, flags, seq: mseq, data } of msgs) {
+      if (mseq !== seq || type === NLMSG_NOOP) continue;
       if (type === NLMSG_ERROR) {
+        if (data.length < 4) return new NlTransportError('netlink: NLMSG_ERROR without an error code', 'EDECODE');
         const errno = data.readInt32LE(0);
         // An ACK (error 0) ends a request; a dump ends only with NLMSG_DONE.
-        if (errno !== 0) this.finish(seq, new NlError(errno, this.errnoName));
-        else if (!p.dump) this.finish(seq);
+        if (errno !== 0) return new NlError(errno, this.errnoName);
+        if (!opts.dump) return 'done';
       } else if (type === NLMSG_DONE) {
         // NLMSG_DONE carries the dump's last return value: a dump the kernel broke off (e.g. -EINTR)
         // must not look complete. Only a negative value is an error (0 when whole).
         const errno = data.length >= 4 ? data.readInt32LE(0) : 0;
-        this.finish(seq, errno < 0 ? new NlError(errno, this.errnoName) : undefined);
+        return errno < 0 ? new NlError(errno, this.errnoName) : 'done';
       } else if (type === NLMSG_OVERRUN) {
-        this.finish(seq, new NlTransportError('netlink: NLMSG_OVERRUN (data lost)', 'EOVERRUN'));
-      } else if (p.onMessage) {
+        return new NlTransportError('netlink: NLMSG_OVERRUN (data lost)', 'EOVERRUN');
+      } else if (opts.onMessage) {
         try {
-          p.onMessage(type, data);
+          opts.onMessage(type, data);
         } catch (e) {
-          this.finish(seq, e instanceof Error ? e : new Error(String(e)));
+          return e instanceof Error ? e : new Error(String(e));
         }
       } else {
-        p.out.push({ type, flags, data: Buffer.from(data) });
+        out.push({ type, flags, data });
       }
     }
+    return undefined;
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.failAll(new Error('netlink socket closed'));
-    closeLater(this.raw);
+    netlinkClose(this.fd);
   }
-}
-
-/**
- * Close a raw netlink socket once the current event-loop turn is over, never inside the binding's
- * receive callback: a request usually settles in that callback (its continuation runs in the
- * callback's microtasks), and when the same poll event was also "writable" the binding's poll handler
- * goes on to restart its watcher, which a close in the middle has freed. After setImmediate the poll
- * handler has returned. (Suspected, not proven, in the VM lane's occasional node crashes.)
- */
-export function closeLater(sock: { close(): void }): void {
-  setImmediate(() => sock.close());
 }

@@ -2,9 +2,8 @@
 // the route controller and kube-ipvs0 (../link.ts), over the shared netlink socket.
 // ./constants.ts numbers, ./codec.ts messages (pure), ./errors.ts RtnlError.
 //
-// A netlink socket keeps the network namespace it was created in, and the
-// `netlink` package (whose raw socket ../netlink/socket.ts uses) creates its
-// socket in the calling thread's namespace. So
+// A netlink socket keeps the network namespace it was created in, and
+// ../netlink/socket.ts creates its socket in the calling thread's namespace. So
 // `Rtnl.open(nsPath)` enters the target namespace with setns(2) (the native
 // addon), creates the socket, and returns to the original namespace, all
 // synchronously on the calling thread. Every later request on that socket acts

@@ -29,7 +29,7 @@ beforeAll(async () => {
     'apiVersion: kubeproxy.config.k8s.io/v1alpha1', 'kind: KubeProxyConfiguration', 'oomScoreAdj: 500', 'conntrack:', '  maxPerCore: 0',
     '  tcpEstablishedTimeout: 2h', '  tcpCloseWaitTimeout: 90s', '  tcpBeLiberal: true', '  udpTimeout: 45s', '  udpStreamTimeout: 100s', ''].join('\n'));
   args = ['netns', 'exec', ns, join(ROOT, 'bin/ipvsnet'), 'agent', `--config=${join(dir, 'config.yaml')}`, `--kubeconfig=${join(dir, 'kubeconfig')}`,
-    '--hostname-override=no-ipvs', '--healthz-bind-address=', '--metrics-bind-address='];
+    '--hostname-override=no-ipvs', '--healthz-bind-address=', '--metrics-bind-address=', '--logging-format=json'];
 });
 afterAll(async () => {
   await deleteNetns(ns);

@@ -18,7 +18,7 @@ beforeAll(async () => {
   const out = s.tmpdir('ivt-sea-build-');
   await execa('bash', [join(ROOT, 'scripts/cni/build-sea.sh'), out], { cwd: ROOT });
   bin = s.tmpdir('ivt-sea-bin-');
-  for (const f of ['ipvsnet-bridge', 'ipvsnet-ipam', 'netlink.node', 'ipvsnet_native.node']) copyFileSync(join(out, f), join(bin, f));
+  for (const f of ['ipvsnet-bridge', 'ipvsnet-ipam', 'ipvsnet_native.node']) copyFileSync(join(out, f), join(bin, f));
   await execa('chmod', ['0755', join(bin, 'ipvsnet-bridge'), join(bin, 'ipvsnet-ipam')]);
 }, 300_000);
 afterAll(async () => {

@@ -121,7 +121,7 @@ describe('the image model (manifests/Dockerfile)', () => {
     expect(under(final, '/opt/ipvsnet/cni').map(([p]) => p).sort()).toEqual([
       '/opt/ipvsnet/cni/install.sh', '/opt/ipvsnet/cni/ipvsnet-bridge', '/opt/ipvsnet/cni/ipvsnet-ipam',
       '/opt/ipvsnet/cni/ipvsnet-sea/ipvsnet-bridge', '/opt/ipvsnet/cni/ipvsnet-sea/ipvsnet-ipam',
-      '/opt/ipvsnet/cni/ipvsnet-sea/ipvsnet_native.node', '/opt/ipvsnet/cni/ipvsnet-sea/netlink.node',
+      '/opt/ipvsnet/cni/ipvsnet-sea/ipvsnet_native.node',
     ]);
     // the tools the agent runs
     for (const p of ['ipset', 'iptables', 'iproute2', 'conntrack', 'kmod']) expect(final.aptPackages, p).toContain(p);
@@ -317,7 +317,7 @@ describe('the image laid out on the host', () => {
     const r = await install();
     expect(r.exitCode, r.stderr).toBe(0);
     const listing = (d: string): string[] => readdirSync(d, { recursive: true, withFileTypes: true }).filter((e) => !e.isDirectory()).map((e) => posix.relative(d, join(e.parentPath, e.name))).sort();
-    expect(listing(cniBin)).toEqual(['ipvsnet-bridge', 'ipvsnet-ipam', 'ipvsnet-sea/ipvsnet-bridge', 'ipvsnet-sea/ipvsnet-ipam', 'ipvsnet-sea/ipvsnet_native.node', 'ipvsnet-sea/netlink.node']);
+    expect(listing(cniBin)).toEqual(['ipvsnet-bridge', 'ipvsnet-ipam', 'ipvsnet-sea/ipvsnet-bridge', 'ipvsnet-sea/ipvsnet-ipam', 'ipvsnet-sea/ipvsnet_native.node']);
     // no agent: each shim execs its own plugin (the single executable picks the plugin from its name)
     for (const plugin of ['ipvsnet-bridge', 'ipvsnet-ipam']) {
       const f = await execa(join(cniBin, plugin), [], { env: { CNI_COMMAND: 'VERSION' }, extendEnv: false, input: '', reject: false });
@@ -343,10 +343,10 @@ describe('the image laid out on the host', () => {
   it('install-cni fails loudly on a file missing from the image', async () => {
     const partial = join(work, 'partial');
     await execa('cp', ['-a', join(img, installCni.command![2]!), partial]);
-    rmSync(join(partial, 'ipvsnet-sea/netlink.node'));
+    rmSync(join(partial, 'ipvsnet-sea/ipvsnet_native.node'));
     const r = await install(partial);
     expect(r.exitCode).not.toBe(0);
-    expect(r.stderr).toContain('ipvsnet-sea/netlink.node missing from the image');
+    expect(r.stderr).toContain('ipvsnet-sea/ipvsnet_native.node missing from the image');
   });
 
   it("bin/ipvsnet runs the image's `node` (no node_modules/.bin/node) and the agent's modules load from production node_modules", async () => {

@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { resolveAgentConfig, parseFlags, parseDuration, parseKubeProxyConfiguration, ConfigError } from '../../../src/config/index.ts';
+import { resolveAgentConfig, parseDuration, parseKubeProxyConfiguration, ConfigError } from '../../../src/config/index.ts';
 
 // A kube-proxy ConfigMap's config.conf as kubeadm writes it (every field present, many null/zero).
 const KUBEADM_CONFIG = `
@@ -100,44 +100,40 @@ describe('durations', () => {
   });
 });
 
-describe('flags', () => {
-  it('accepts kube-proxy flag syntax', () => {
-    const f = parseFlags(['--kubeconfig=/k', '--masquerade-all', '--ipvs-sync-period', '10s', '--nodeport-addresses=10.0.0.0/8,primary', '--ipvs-strict-arp=false', '-v=2']);
-    expect(f).toEqual({ kubeconfig: '/k', 'masquerade-all': true, 'ipvs-sync-period': 10_000, 'nodeport-addresses': ['10.0.0.0/8', 'primary'], 'ipvs-strict-arp': false, v: '2' });
-  });
-  it('rejects unknown flags and bad values, naming the flag', () => {
-    expect(() => parseFlags(['--ipvs-sheduler=rr'])).toThrow(/unknown flag --ipvs-sheduler/);
-    expect(() => parseFlags(['--ipvs-sync-period=fast'])).toThrow(/--ipvs-sync-period: invalid duration/);
-    expect(() => parseFlags(['--masquerade-all=yes'])).toThrow(/--masquerade-all: invalid boolean/);
-    expect(() => parseFlags(['--kubeconfig'])).toThrow(/--kubeconfig: missing value/);
-  });
-});
-
 describe('resolveAgentConfig', () => {
-  it('uses kube-proxy defaults', () => {
+  it("uses kube-proxy's flag defaults (minSyncPeriod 1s, as kube-proxy's flags give)", () => {
     const c = resolveAgentConfig(['--hostname-override=Node-A'], {});
     expect(c.nodeName).toBe('node-a');
     expect(c.syncPeriodMs).toBe(30_000);
-    expect(c.minSyncPeriodMs).toBe(0);
+    expect(c.minSyncPeriodMs).toBe(1000);
     expect(c.healthz).toEqual({ host: '0.0.0.0', port: 10256 });
     expect(c.metrics).toEqual({ host: '127.0.0.1', port: 10249 });
     expect(c.node.scheduler).toBe('rr');
     expect(c.kubeconfig).toBeUndefined();
+    expect(c.oomScoreAdj).toBe(-999);
+    expect(c.conntrack).toMatchObject({ maxPerCore: 32768, min: 131072, tcpEstablishedTimeoutMs: 86_400_000, tcpCloseWaitTimeoutMs: 3_600_000 });
+    expect(c.detectLocalMode).toBe('ClusterCIDR');
+    expect(c.gracefulTerminationBoundMs).toBe(0);
   });
 
-  it('reads a kubeadm-style kube-proxy ConfigMap unchanged; flags override the file', () => {
+  it('reads a kubeadm kube-proxy ConfigMap unchanged; with --config the file wins over flags except --hostname-override and logging', () => {
     withFile(KUBEADM_CONFIG, (p) => {
       const c = resolveAgentConfig([`--config=${p}`, '--hostname-override=n1'], {});
       expect(c.kubeconfig).toBe('/var/lib/kube-proxy/kubeconfig.conf');
       expect(c.node.clusterCIDRs).toEqual(['10.244.0.0/16']);
       expect(c.node.strictARP).toBe(true);
       expect(c.syncPeriodMs).toBe(30_000); // 0s in the file means "default"
+      expect(c.minSyncPeriodMs).toBe(0); // mode ipvs: ipvs.minSyncPeriod, not defaulted
       expect(c.healthz?.port).toBe(10256);
-      const o = resolveAgentConfig([`--config=${p}`, '--hostname-override=n1', '--ipvs-strict-arp=false', '--ipvs-sync-period=5s', '--ipvs-scheduler=wrr', '--kubeconfig=/other'], {});
-      expect(o.node.strictARP).toBe(false);
-      expect(o.syncPeriodMs).toBe(5000);
-      expect(o.node.scheduler).toBe('wrr');
-      expect(o.kubeconfig).toBe('/other');
+      const o = resolveAgentConfig([`--config=${p}`, '--hostname-override=N2', '--ipvs-strict-arp=false', '--ipvs-sync-period=5s', '--ipvs-scheduler=wrr', '--kubeconfig=/other', '-v=4'], {});
+      expect(o.nodeName).toBe('n2');
+      expect(o.node.strictARP).toBe(true);
+      expect(o.syncPeriodMs).toBe(30_000);
+      expect(o.node.scheduler).toBe('rr');
+      expect(o.kubeconfig).toBe('/var/lib/kube-proxy/kubeconfig.conf');
+      expect(o.logging.verbosity).toBe(4);
+      const ignored = o.kubeProxy.notes.find((n) => n.msg.startsWith('Flags ignored'));
+      expect(ignored?.kv['flags']).toEqual(['--ipvs-strict-arp', '--ipvs-sync-period', '--ipvs-scheduler', '--kubeconfig']);
     });
   });
 
@@ -157,41 +153,58 @@ describe('resolveAgentConfig', () => {
     );
   });
 
-  it('fails on unknown fields and invalid values, naming the field', () => {
+  it('decodes unknown and legacy fields leniently, with one warning naming them', () => {
+    withFile('apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nipvs:\n  shceduler: rr\nresourceContainer: /kube-proxy\n', (p) => {
+      const c = resolveAgentConfig([`--config=${p}`], {});
+      const warnings = c.kubeProxy.notes.filter((n) => n.level === 'warn');
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]!.kv['err']).toBe('strict decoding error: unknown field "ipvs.shceduler", unknown field "resourceContainer"');
+    });
+  });
+
+  it("refuses what ipvsnet's own checks refuse, naming the field or flag", () => {
     const head = 'apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\n';
     const cases: Array<[string, RegExp]> = [
-      [head + 'ipvs:\n  shceduler: rr\n', /ipvs\.shceduler: unknown field/],
-      [head + 'ipvs:\n  syncPeriod: 30\n', /ipvs\.syncPeriod: invalid duration 30/],
-      [head + 'ipvs:\n  syncPeriod: 30\n', /ipvs\.syncPeriod: invalid duration 30/],
-      [head + 'ipvs:\n  tcpTimeout: 5 minutes\n', /ipvs\.tcpTimeout: invalid duration "5 minutes"/],
-      [head + 'masqueradeAll: true\n', /config\.yaml: masqueradeAll: unknown field/],
-      [head + 'ipvs:\n  strictARP: "yes"\n', /ipvs\.strictARP/],
-      [head + 'mode: iptables\n', /mode: "iptables": ipvsnet implements only the "ipvs" mode/],
+      [head + 'ipvs:\n  syncPeriod: 30\n', /failed to decode: json: cannot unmarshal number into Go struct field KubeProxyIPVSConfiguration\.ipvs\.syncPeriod of type string/],
+      [head + 'ipvs:\n  strictARP: "yes"\n', /ipvs\.strictARP of type bool/],
+      [head + 'mode: iptables\n', /"iptables": ipvsnet implements only the "ipvs" mode/],
       [head + 'ipvs:\n  scheduler: fastest\n', /ipvs\.scheduler: unknown IPVS scheduler "fastest"/],
-      [head + 'clusterCIDR: 10.0.0.0/33\n', /clusterCIDR: "10.0.0.0\/33" is not a valid CIDR/],
-      [head + 'ipvs:\n  syncPeriod: 1s\n  minSyncPeriod: 2s\n', /ipvs\.minSyncPeriod: 2s must be less than or equal to ipvs\.syncPeriod 1s/],
-      [head + 'healthzBindAddress: "localhost:10256"\n', /healthzBindAddress: "localhost:10256": host must be an IP address/],
-      ['apiVersion: kubeproxy.config.k8s.io/v1alpha2\nkind: KubeProxyConfiguration\n', /apiVersion: must be kubeproxy\.config\.k8s\.io\/v1alpha1/],
-      [head + 'ipvs: [1, 2\n', /not valid YAML/],
+      [head + 'ipvs: [1, 2\n', /failed to decode: yaml/],
     ];
     for (const [text, re] of cases) {
       withFile(text, (p) => {
-        let err: unknown;
-        try {
-          resolveAgentConfig([`--config=${p}`], {});
-        } catch (e) {
-          err = e;
-        }
-        expect(err, text).toBeInstanceOf(ConfigError);
-        expect((err as Error).message, text).toMatch(re);
+        expect(() => resolveAgentConfig([`--config=${p}`], {}), text).toThrow(ConfigError);
+        expect(() => resolveAgentConfig([`--config=${p}`], {}), text).toThrow(re);
       });
     }
-    expect(() => resolveAgentConfig(['--proxy-mode=nftables'], {})).toThrow(/--proxy-mode: "nftables"/);
-    expect(() => resolveAgentConfig(['--cluster-cidr=bogus'], {})).toThrow(/--cluster-cidr: "bogus" is not a valid CIDR/);
+    expect(() => resolveAgentConfig(['--proxy-mode=nftables'], {})).toThrow(/"nftables": ipvsnet implements only the "ipvs" mode/);
+    expect(() => resolveAgentConfig(['--ipvs-scheduler=fastest'], {})).toThrow(/--ipvs-scheduler: unknown IPVS scheduler/);
     expect(() => resolveAgentConfig(['--master=10.0.0.1:6443'], {})).toThrow(/--master/);
+    expect(() => resolveAgentConfig(['--log-level=loud'], {})).toThrow(/--log-level/);
+  });
+
+  it('an empty bind address flag disables that server; port 0 on the command line picks a free port', () => {
+    const c = resolveAgentConfig(['--healthz-bind-address=', '--metrics-bind-address=127.0.0.1:0'], {});
+    expect(c.healthz).toBeUndefined();
+    expect(c.metrics).toEqual({ host: '127.0.0.1', port: 0 });
+    const d = resolveAgentConfig(['--healthz-port=0', '--metrics-port=9100', '--metrics-bind-address=127.0.0.2'], {});
+    expect(d.healthz).toBeUndefined();
+    expect(d.metrics).toEqual({ host: '127.0.0.2', port: 9100 });
+  });
+
+  it('honours the node settings (applied at start: src/cli/agent.ts applyNodeSettings, the planner\'s detect-local), warning only for what has no meaning', () => {
+    const c = resolveAgentConfig(['--oom-score-adj=-500', '--conntrack-max-per-core=0', '--detect-local-mode=NodeCIDR', '--profiling', '--nodeport-addresses=primary,all'], {});
+    expect(c.oomScoreAdj).toBe(-500);
+    expect(c.conntrack.maxPerCore).toBe(0);
+    expect(c.detectLocalMode).toBe('NodeCIDR');
+    expect(c.nodePortAddresses).toEqual(['primary', 'all']);
+    expect(c.node.nodePortAddresses).toEqual(['primary', '0.0.0.0/0', '::/0']);
+    const w = c.kubeProxy.notes.filter((n) => n.level === 'warn').map((n) => `${n.msg} ${String(n.kv['flag'])}`);
+    expect(c.node.detectLocalMode).toBe('NodeCIDR');
+    expect(w).toEqual(['Flag accepted, has no meaning for ipvsnet --profiling']);
   });
 
   it('parses a config text directly', () => {
-    expect(parseKubeProxyConfiguration('apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\n').kind).toBe('KubeProxyConfiguration');
+    expect(parseKubeProxyConfiguration('apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nmode: ipvs\n').mode).toBe('ipvs');
   });
 });

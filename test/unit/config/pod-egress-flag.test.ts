@@ -4,7 +4,7 @@ import { describe, it, expect } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { resolveAgentConfig, ConfigError, usage } from '../../../src/config/index.ts';
+import { resolveAgentConfig, ConfigError, FlagError, usage } from '../../../src/config/index.ts';
 
 const base = ['--hostname-override=n1'];
 
@@ -52,7 +52,8 @@ describe('--pod-egress-masquerade', () => {
 
   it('=true without --pod-routes is rejected; an invalid boolean is rejected; both name the flag', () => {
     expect(fails(['--pod-egress-masquerade', '--cluster-cidr=10.244.0.0/16']).message).toMatch(/^--pod-egress-masquerade: only used with --pod-routes/);
-    expect(fails(['--pod-routes', '--cluster-cidr=10.244.0.0/16', '--pod-egress-masquerade=yes']).message).toMatch(/^--pod-egress-masquerade: invalid boolean "yes"/);
+    expect(() => resolveAgentConfig([...base, '--pod-routes', '--cluster-cidr=10.244.0.0/16', '--pod-egress-masquerade=yes'], {})).toThrow(FlagError);
+    expect(() => resolveAgentConfig([...base, '--pod-routes', '--cluster-cidr=10.244.0.0/16', '--pod-egress-masquerade=yes'], {})).toThrow('invalid argument "yes" for "--pod-egress-masquerade" flag: strconv.ParseBool: parsing "yes": invalid syntax');
   });
 
   it('is listed in the usage', () => {

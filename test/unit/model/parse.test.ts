@@ -125,8 +125,15 @@ describe('EndpointSlice model', () => {
   });
 
   it('an unnamed port is the empty name, as for an unnamed Service port', () => {
-    const r = parseEndpointSlice({ ...base, addressType: 'IPv4', ports: [{ port: 80 }], endpoints: [{ addresses: ['10.0.0.1'] }] });
+    const r = parseEndpointSlice({ ...base, addressType: 'IPv4', ports: [{ name: '', port: 80 }], endpoints: [{ addresses: ['10.0.0.1'] }] });
     expect(r.model?.ports).toEqual([{ name: '', protocol: 'TCP', port: 80 }]);
+  });
+
+  it('a port with no name at all is ignored with a warning, as kube-proxy ignores it', () => {
+    // Found by the conformance lane: kube-proxy's EndpointSliceCache skips a port whose name is nil.
+    const r = parseEndpointSlice({ ...base, addressType: 'IPv4', ports: [{ port: 80 }, { name: 'b', port: 81 }], endpoints: [{ addresses: ['10.0.0.1'] }] });
+    expect(r.model?.ports).toEqual([{ name: '', protocol: 'TCP', port: 0 }, { name: 'b', protocol: 'TCP', port: 81 }]);
+    expect(r.diagnostics).toEqual([{ kind: 'EndpointSlice', object: 'default/s', field: 'ports[0].name', reason: 'name unset (an unnamed port is ""): this port is ignored', severity: 'warning' }]);
   });
 });
 

@@ -57,6 +57,27 @@ describe('the same address twice for one Service port', () => {
     }
   });
 
+  it('between two non-terminating copies in one slice the later one wins, as in kube-proxy', () => {
+    // Found by the conformance lane (scripts/conformance): kube-proxy's addEndpoints lets every
+    // non-terminating copy overwrite the one before it.
+    const notLocal = { ip: '10.244.1.5', node: 'node-b' };
+    const local = { ip: '10.244.1.5', node: 'node-a' };
+    const loop = ipsetName('KUBE-LOOP-BACK', 4);
+    const later = planOf([NODE_A, svc('web', localPolicy), slice('web-1', 'web', [notLocal, local])]);
+    expect(rsOf(later, '10.96.0.10', 80)).toEqual(['10.244.1.5:8080']);
+    expect(members(later, loop)).toEqual(['10.244.1.5,tcp:8080,10.244.1.5']);
+    const earlier = planOf([NODE_A, svc('web', localPolicy), slice('web-1', 'web', [local, notLocal])]);
+    expect(rsOf(earlier, '10.96.0.10', 80)).toEqual([]);
+    expect(members(earlier, loop)).toEqual([]);
+  });
+
+  it('a terminating copy never replaces: between two terminating copies the first stays', () => {
+    const first = { ip: '10.244.1.5', node: 'node-a', ready: false, serving: true, terminating: true };
+    const second = { ip: '10.244.1.5', node: 'node-b', ready: false, serving: true, terminating: true };
+    const p = planOf([NODE_A, svc('web', localPolicy), slice('web-1', 'web', [first, second])]);
+    expect(rsOf(p, '10.96.0.10', 80)).toEqual(['10.244.1.5:8080']);
+  });
+
   it('a non-terminating copy replaces a terminating one across two slices, whatever their order', () => {
     for (const [a, b] of [['web-a', 'web-b'], ['web-b', 'web-a']] as const) {
       const p = planOf([NODE_A, svc('web'), slice(a, 'web', [terminatingCopy, { ip: '10.244.1.6' }]), slice(b, 'web', [readyCopy])]);
@@ -134,5 +155,28 @@ describe("the node's primary IP", () => {
     const extOnly = { ...externalFirst, status: { addresses: [{ type: 'ExternalIP', address: '203.0.113.50' }, { type: 'ExternalIP', address: '203.0.113.51' }] } };
     const p = planOf([extOnly, lbSvc('lb', '198.51.100.7', ['203.0.113.50/32'])]);
     expect(members(p, 'KUBE-LOAD-BALANCER-SOURCE-IP')).toEqual(['198.51.100.7,tcp:443,198.51.100.7']);
+  });
+});
+
+describe("the health check's local endpoint count", () => {
+  it('counts local ready endpoints of slice ports the Service does not have, as kube-proxy does', () => {
+    // Found by the conformance lane: kube-proxy's LocalReadyEndpoints walks its whole EndpointsMap,
+    // which holds every port of the slices (a port renamed on the Service but not yet in its slices).
+    const lb = svc('lb', { type: 'LoadBalancer', ports: [{ name: 'http', port: 80, nodePort: 30080 }], spec: { externalTrafficPolicy: 'Local', healthCheckNodePort: 32000 } });
+    const p = planOf([NODE_A, lb, slice('lb-1', 'lb', [{ ip: '10.244.1.7', node: 'node-a' }], { ports: [{ name: 'old-name', port: 8080, protocol: 'TCP' }] })]);
+    expect(p.healthCheckNodePorts).toEqual([{ service: 'default/lb', port: 32000, localEndpoints: 1 }]);
+  });
+});
+
+describe('an address that is both an external IP and a LoadBalancer ingress IP of one Service', () => {
+  it('is one virtual server with both sets\' entries, not a conflict, as kube-proxy programs it', () => {
+    // Found by the conformance lane: kube-proxy programs the external IP and the ingress IP in turn;
+    // the virtual server is the same, and both KUBE-EXTERNAL-IP and KUBE-LOAD-BALANCER hold the entry.
+    const p = planOf([NODE_A, lbSvc('both', '198.51.100.9', ['203.0.113.0/24'], { externalIPs: ['198.51.100.9'] })]);
+    expect(p.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+    expect(rsOf(p, '198.51.100.9', 443)).toEqual([]);
+    for (const set of ['KUBE-EXTERNAL-IP', 'KUBE-LOAD-BALANCER', 'KUBE-LOAD-BALANCER-FW']) expect(members(p, set), set).toEqual(['198.51.100.9,tcp:443']);
+    expect(members(p, 'KUBE-LOAD-BALANCER-SOURCE-CIDR')).toEqual(['198.51.100.9,tcp:443,203.0.113.0/24']);
+    expect(fam(p).iptables.restore).toContain('-A KUBE-IPVS-OUT-FILTER -s 198.51.100.9 -m ipvs --vaddr 198.51.100.9 --vproto tcp --vport 443 -j DROP');
   });
 });
