@@ -9,9 +9,13 @@ import type { Diagnostic } from '../net/index.ts';
 import { EventRecorder } from './events.ts';
 import type { AgentSources } from './agent.ts';
 
-/** ClusterSources as AgentSources; watch failures are counted in `metrics` and logged. */
-export function clusterSources(kc: KubeConfig, opts: { metrics: AgentMetrics; logger: Logger }): AgentSources {
+/**
+ * ClusterSources as AgentSources; watch failures are counted in `metrics` and logged. `onlyNode`: watch
+ * that one Node (kube-proxy's field selector), for an agent without a part that needs every Node.
+ */
+export function clusterSources(kc: KubeConfig, opts: { metrics: AgentMetrics; logger: Logger; onlyNode?: string }): AgentSources {
   const cs = new ClusterSources(kc, {
+    ...(opts.onlyNode ? { nodeName: opts.onlyNode } : {}),
     onError: (kind, err, attempt) => {
       opts.metrics.watchErrors.inc({ resource: kind });
       const msg = err instanceof Error ? err.message : String(err);
@@ -52,8 +56,8 @@ export function clusterSources(kc: KubeConfig, opts: { metrics: AgentMetrics; lo
 }
 
 /** Sources, Events and metrics for an agent on `nodeName` talking to the API server behind `kc`. */
-export function clusterDeps(kc: KubeConfig, nodeName: string, logger: Logger, metrics = new AgentMetrics()): { sources: AgentSources; events: EventRecorder; metrics: AgentMetrics } {
-  const sources = clusterSources(kc, { metrics, logger });
+export function clusterDeps(kc: KubeConfig, nodeName: string, logger: Logger, metrics = new AgentMetrics(), opts: { allNodes?: boolean } = {}): { sources: AgentSources; events: EventRecorder; metrics: AgentMetrics } {
+  const sources = clusterSources(kc, { metrics, logger, ...(opts.allNodes === false ? { onlyNode: nodeName } : {}) });
   const events = new EventRecorder({ kc, nodeName, logger, lookup: (kind, key) => sources.lookup(kind, key) });
   return { sources, events, metrics };
 }

@@ -31,8 +31,20 @@ export const SHUTDOWN_DEADLINE_MS = 1500;
 async function hostFamilies(log: Logger): Promise<Family[]> {
   const { ipv6Support } = await import('../kernel/host.ts');
   const v6 = await ipv6Support();
-  if (!v6.supported) log.info({ ipFamily: 'IPv6' }, v6.reason ?? 'No kernel support for family');
-  return v6.supported ? [4, 6] : [4];
+  if (!v6.supported) {
+    log.info({ ipFamily: 'IPv6' }, v6.reason ?? 'No kernel support for family');
+    return [4];
+  }
+  // kube-proxy also needs ip6tables for the family.
+  const { detectBackend } = await import('../kernel/iptables.ts');
+  const { createRunner } = await import('../kernel/exec.ts');
+  try {
+    await detectBackend(createRunner().run, 6);
+  } catch (e) {
+    log.info({ ipFamily: 'IPv6', error: message(e) }, 'No iptables support for family');
+    return [4];
+  }
+  return [4, 6];
 }
 
 /**
@@ -252,7 +264,8 @@ export async function run(argv: string[]): Promise<number> {
   const { DEFAULT_DUMMY } = await import('../reconcile/addresses.ts');
   const addressSource = new LinkAdapter();
   const agent = new Agent(cfg, {
-    ...clusterDeps(kc, cfg.nodeName, log, new AgentMetrics({ version: ipvsnetVersion() })),
+    // Every Node only for the peer routes; the proxy and the conflist read this node's alone (kube-proxy watches only its own).
+    ...clusterDeps(kc, cfg.nodeName, log, new AgentMetrics({ version: ipvsnetVersion() }), { allNodes: cfg.podRoutes }),
     planner: new IncrementalPlanner(nodeConfig),
     // NodePorts are served on the node's interface addresses (kube-ipvs0's excepted), read each sync.
     localAddresses: () => addressSource.addressesExcept(DEFAULT_DUMMY),
