@@ -24,6 +24,7 @@ const t0 = Date.now();
 const agent = execa('bin/ipvsnet', [
   'agent', `--kubeconfig=${kubeconfig}`, '--hostname-override=bench-node', '--cluster-cidr=10.244.0.0/16',
   `--ipvs-sync-period=${syncPeriod}s`, '--ipvs-min-sync-period=1s', '--healthz-bind-address=', '--metrics-bind-address=127.0.0.1:10249',
+  '--logging-format=json',
 ], {
   reject: false, stdin: 'ignore', stdout: { file: log }, stderr: { file: log },
   // An experiment's aid: IPVSNET_BENCH_HEAP_SNAPSHOT=dir has the agent write its heap there at the end.

@@ -44,7 +44,9 @@ mkdir -p "$root/etc/systemd/system" "$root/etc/ipvsnet"
 sed "s#@PREFIX@#$prefix#g" "$repo/scripts/systemd/ipvsnet.service" > "$root/etc/systemd/system/ipvsnet.service"
 if [ ! -f "$root/etc/ipvsnet/config.yaml" ]; then
   # The KubeProxyConfiguration from the ConfigMap manifest (the lines under "config.conf: |").
-  awk '/config.conf: \|/{f=1; next} f{sub(/^    /, ""); print}' "$repo/manifests/configmap.yaml" > "$root/etc/ipvsnet/config.yaml"
+  # clientConnection.kubeconfig points at /etc/ipvsnet/kubeconfig (with --config a --kubeconfig flag is ignored).
+  awk '/config.conf: \|/{f=1; next} f{sub(/^    /, ""); print}' "$repo/manifests/configmap.yaml" \
+    | sed 's#^  kubeconfig: ""$#  kubeconfig: /etc/ipvsnet/kubeconfig#' > "$root/etc/ipvsnet/config.yaml"
 fi
 if [ -n "$kubeconfig" ]; then install -m 0600 "$kubeconfig" "$root/etc/ipvsnet/kubeconfig"; fi
 

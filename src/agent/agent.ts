@@ -19,7 +19,7 @@ import { NodeRelevance } from './node-relevance.ts';
 import { AgentMetrics, serveMetrics, type IpFamilyLabel } from '../metrics/index.ts';
 import { ProxyHealthState, ServiceHealthServers, serveProxyHealth } from '../health/index.ts';
 import type { AgentConfig } from '../config/index.ts';
-import { configzBody } from '../config/configz.ts';
+import { configzJson } from '../config/configz.ts';
 import type { Diagnostic } from '../net/index.ts';
 import type { Plan } from '../plan/types.ts';
 import type { AgentController, AgentDeps, AgentSources, ControllerReport, EventSink, SyncReport } from './types.ts';
@@ -114,7 +114,7 @@ export class Agent {
           // kube-proxy's metrics server: component-base's /healthz (its only check is ping), /proxyMode, /configz.
           if (path === '/healthz') return { status: 200, type: 'text/plain; charset=utf-8', body: 'ok' };
           if (path === '/proxyMode') return { status: 200, type: 'text/plain; charset=utf-8', body: this.cfg.mode };
-          if (path === '/configz') return { status: 200, type: 'application/json', body: configzBody(this.cfg) };
+          if (path === '/configz') return { status: 200, type: 'application/json', body: configzJson(this.cfg.kubeProxy) };
           return undefined;
         }),
       );

@@ -8,10 +8,10 @@
 // and leaves the kernel as it is (kube-proxy does the same), within SHUTDOWN_DEADLINE_MS whatever the
 // API server does.
 
-import { writeFileSync } from 'node:fs';
+import { watch, writeFileSync, type FSWatcher } from 'node:fs';
 import {
-  agentConfigFrom, ipvsnetVersion, kubeProxyYaml, parseAgentCommandLine, resolveKubeProxy, usage, versionLine, ConfigError, FlagError,
-  type AgentConfig, type ResolvedKubeProxy,
+  AGENT_FLAGS, agentConfigFrom, flagValueText, ipvsnetVersion, kubeProxyYaml, reportedVersionError, parseAgentCommandLine, resolveKubeProxy, usage, versionLine, ConfigError, FlagError,
+  type AgentConfig,
 } from '../config/index.ts';
 import { createLogger, type KLogger, type Logger } from '../log/index.ts';
 import { loadKubeConfig } from '../sources/kube.ts';
@@ -78,10 +78,10 @@ async function openIpvsWithTimeouts(cfg: AgentConfig, log: Logger): Promise<Ipvs
 }
 
 /** kube-proxy's IPVS sysctls (vs/conntrack=1 lets iptables masquerade IPVS traffic; strict ARP when asked). */
-async function applyProxySysctls(cfg: AgentConfig, log: Logger): Promise<number> {
+async function applyProxySysctls(cfg: AgentConfig, log: KLogger): Promise<number> {
   const { applySysctls, kubeProxySysctls } = await import('../kernel/sysctl.ts');
   const sysctls = await applySysctls(kubeProxySysctls({ strictARP: cfg.node.strictARP }));
-  for (const c of sysctls.changed) log.info(c, 'sysctl set');
+  for (const c of sysctls.changed) log.v(2).info(c, 'sysctl set');
   for (const f of sysctls.failed) log.error({ err: f.message }, 'sysctl could not be set');
   return sysctls.failed.length;
 }
@@ -125,7 +125,7 @@ async function removeLeftovers(log: Logger): Promise<number> {
 }
 
 /** `agent --cleanup`: what `ipvsnet cleanup` removes, and kube-proxy's other modes' leftovers, with the agent's flags. */
-async function cleanup(cfg: AgentConfig, log: Logger): Promise<number> {
+async function cleanup(cfg: AgentConfig, log: KLogger): Promise<number> {
   const leftoverErrors = await removeLeftovers(log);
   const { Reconciler } = await import('../reconcile/index.ts');
   const { cleanupPodNetwork } = await import('../podnet/index.ts');
@@ -158,22 +158,27 @@ function configure(argv: string[]): { cfg: AgentConfig; log: KLogger } | number 
     process.stdout.write(versionLine(version === 'raw') + '\n');
     return 0;
   }
-  if (version?.startsWith('v') && !/^v1\.37\.2([-+].*)?$/.test(version)) {
-    process.stderr.write(`Error: invalid argument ${JSON.stringify(version)} for "--version" flag: version ${JSON.stringify(version)} must match major/minor/patch of default version "v1.37.2"\n`);
+  const badVersion = version === undefined ? undefined : reportedVersionError(version);
+  if (badVersion) {
+    process.stderr.write(`Error: ${badVersion}\n`);
     return 1;
   }
-  let kp: ResolvedKubeProxy | undefined;
+  let format: 'text' | 'json' = 'text';
   try {
-    kp = resolveKubeProxy(parsed.values, parsed.notices);
+    const kp = resolveKubeProxy(parsed.values, parsed.notices);
+    format = kp.config.logging.format === 'json' ? 'json' : 'text';
     const cfg = agentConfigFrom(kp);
     const log = createLogger(cfg.logging);
+    // kube-proxy's cliflag.PrintFlags at V(1) (ipvsnet prints the flags given, not every flag's default)
+    if (log.v(1).enabled) {
+      for (const [name, v] of [...parsed.values].sort(([a], [b]) => a.localeCompare(b))) log.v(1).info(`FLAG: --${name}=${JSON.stringify(flagValueText(v, AGENT_FLAGS.find((d) => d.name === name)?.type))}`);
+    }
     for (const n of kp.notes) log[n.level](n.kv, n.msg);
     return { cfg, log };
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
-    // kube-proxy's "command failed", in the format asked for when the logging part was valid
-    const l = kp?.config.logging;
-    createLogger(l ? { format: l.format === 'json' ? 'json' : 'text' } : {}).error({ err: e.message }, 'command failed');
+    // kube-proxy's "command failed", in the format asked for once the logging settings were valid
+    createLogger({ format: e.logFormat ?? format }).error({ err: e.message }, 'command failed');
     return 1;
   }
 }
@@ -205,7 +210,13 @@ export async function run(argv: string[]): Promise<number> {
     return (await applyProxySysctls(cfg, log)) ? 1 : 0;
   }
 
-  const kc = loadKubeConfig({ kubeconfig: cfg.kubeconfig, master: cfg.master });
+  let kc;
+  try {
+    kc = loadKubeConfig({ kubeconfig: cfg.kubeconfig, master: cfg.master });
+  } catch (e) {
+    log.error({ err: message(e) }, 'command failed');
+    return 1;
+  }
   const { IncrementalPlanner } = await import('../plan/index.ts');
   const { Reconciler } = await import('../reconcile/index.ts');
   const { mallocTrim } = await import('../native/index.ts');
@@ -279,16 +290,18 @@ export async function run(argv: string[]): Promise<number> {
   // Shutdown: stop every part at once; whatever has not finished by the deadline is left behind (the
   // kernel state stays either way), and the process exits even if a socket is still open.
   let stopping = false;
+  let configWatch: FSWatcher | undefined;
   let finish!: (code: number) => void;
   const done = new Promise<number>((resolve) => (finish = resolve));
-  const stop = (sig: string) => {
+  const stop = (sig: string, code = 0) => {
     if (stopping) return;
     stopping = true;
+    configWatch?.close();
     const t0 = performance.now();
     log.info({ signal: sig }, 'stopping (kernel state left in place)');
     const deadline = setTimeout(() => {
       log.warn({ deadlineMs: SHUTDOWN_DEADLINE_MS }, 'shutdown deadline reached; exiting with parts still stopping');
-      exitSoon(0);
+      exitSoon(code);
     }, SHUTDOWN_DEADLINE_MS);
     void Promise.allSettled([agent.stop(), cniServer?.close()]).then((results) => {
       closePodNetwork();
@@ -298,7 +311,7 @@ export async function run(argv: string[]): Promise<number> {
       const failed = results.filter((r) => r.status === 'rejected').map((r) => message((r as PromiseRejectedResult).reason));
       for (const err of failed) log.error({ err }, 'part failed to stop');
       log.info({ ms: Math.round(performance.now() - t0) }, 'stopped');
-      exitSoon(failed.length ? 1 : 0);
+      exitSoon(failed.length ? 1 : code);
     });
   };
   /** Resolve the run; if something still holds the event loop (a socket to a hung API server), exit anyway. */
@@ -308,7 +321,23 @@ export async function run(argv: string[]): Promise<number> {
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
+  // kube-proxy watches its --config file and exits (1) when it is written or replaced, so that its
+  // supervisor starts it again on the new content.
+  if (cfg.configFile) {
+    try {
+      configWatch = watch(cfg.configFile, (event) => {
+        if (event !== 'change' && event !== 'rename') return;
+        log.error({ err: "content of the proxy server's configuration file was updated" }, 'Error running ProxyServer');
+        stop('config file changed', 1);
+      });
+      configWatch.on('error', (e) => log.error({ err: message(e) }, 'config file watch failed'));
+    } catch (e) {
+      log.error({ err: message(e) }, 'command failed');
+      return 1;
+    }
+  }
 
+  log.v(2).info({ minSyncPeriod: cfg.minSyncPeriodMs, syncPeriod: cfg.syncPeriodMs, maxSyncPeriod: cfg.syncPeriodMs }, 'ipvs sync params');
   log.info({ node: cfg.nodeName, syncPeriod: cfg.syncPeriodMs, minSyncPeriod: cfg.minSyncPeriodMs, server: kc.getCurrentCluster()?.server, healthz: cfg.healthz, metrics: cfg.metrics }, 'starting');
   try {
     await agent.start();

@@ -4,7 +4,7 @@
 // order (TypeMeta's kind and apiVersion first; map keys sorted), which is restored here.
 
 import { toV1alpha1 } from './write.ts';
-import type { AgentConfig } from './index.ts';
+import type { ResolvedKubeProxy } from './resolve.ts';
 
 /** Go field order of the v1alpha1 structs, by the key that holds each (the top level under ''). */
 const ORDER: Record<string, string[]> = {
@@ -36,9 +36,8 @@ function ordered(v: unknown, key: string): unknown {
   return out;
 }
 
-/** The body of GET /configz. */
-export function configzBody(cfg: AgentConfig): string {
-  const kp = cfg.kubeProxy;
-  const v1alpha1 = toV1alpha1(kp.config, { syncPeriodMs: kp.syncPeriodMs, minSyncPeriodMs: kp.minSyncPeriodMs, flushFrequencyAsNumber: true });
+/** kube-proxy's /configz body: {"kubeproxy.config.k8s.io": the resolved v1alpha1 configuration}, in Go's field order. */
+export function configzJson(kp: ResolvedKubeProxy): string {
+  const v1alpha1 = toV1alpha1(kp.config, { syncPeriodMs: kp.syncPeriodMs, minSyncPeriodMs: kp.minSyncPeriodMs, flushFrequencyAsNumber: kp.flushFrequencyAsNumber });
   return JSON.stringify({ 'kubeproxy.config.k8s.io': ordered(v1alpha1, '') });
 }

@@ -16,7 +16,7 @@ import { KUBERNETES_VERSION } from './validate.ts';
 
 export { ConfigError, decodeKubeProxyConfiguration, defaultKubeProxyConfiguration, parseKubeProxyConfiguration } from './kubeproxy.ts';
 export type { KubeProxyConfiguration } from './kubeproxy.ts';
-export { FlagError, parseCommandLine } from './pflag.ts';
+export { FlagError, parseCommandLine, flagValueText } from './pflag.ts';
 export { AGENT_FLAGS, agentUsage as usage } from './flags.ts';
 export { parseAgentCommandLine, resolveKubeProxy, type ConfigNote, type ResolvedKubeProxy } from './resolve.ts';
 export { parseDuration, formatDuration } from './duration.ts';
@@ -102,6 +102,13 @@ export function versionLine(raw = false, reported?: string): string {
   const git = reported ?? `v${KUBERNETES_VERSION.major}.${KUBERNETES_VERSION.minor}.${KUBERNETES_VERSION.patch}+ipvsnet.${ipvsnetVersion()}`;
   if (!raw) return `Kubernetes ${git}`;
   return `version.Info{Major:"${KUBERNETES_VERSION.major}", Minor:"${KUBERNETES_VERSION.minor}", GitVersion:"${git}", Platform:"${process.platform}/${process.arch === 'x64' ? 'amd64' : process.arch}", Runtime:"node ${process.versions.node}"}`;
+}
+
+/** verflag's check of `--version=vX.Y.Z…` (it sets the reported version): the error text, or undefined. */
+export function reportedVersionError(v: string): string | undefined {
+  const own = `v${KUBERNETES_VERSION.major}.${KUBERNETES_VERSION.minor}.${KUBERNETES_VERSION.patch}`;
+  if (!v.startsWith('v') || v === own || v.startsWith(`${own}-`) || v.startsWith(`${own}+`)) return undefined;
+  return `invalid argument ${JSON.stringify(v)} for "--version" flag: version ${JSON.stringify(v)} must match major/minor/patch of default version ${JSON.stringify(own)}`;
 }
 
 function bindAddress(text: string): BindAddress | undefined {
@@ -234,6 +241,8 @@ export function agentConfigFrom(kp: ResolvedKubeProxy, env: NodeJS.ProcessEnv = 
     nodePortAddresses: [...(c.nodePortAddresses ?? [])],
   };
 }
+
+export { configzJson } from './configz.ts';
 
 /** The resolved configuration as kube-proxy's --write-config-to writes it. */
 export function kubeProxyYaml(kp: ResolvedKubeProxy): string {

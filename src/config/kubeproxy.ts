@@ -14,9 +14,12 @@ import { parseIPSloppy } from './pflag.ts';
 export const API_VERSION = 'kubeproxy.config.k8s.io/v1alpha1';
 
 export class ConfigError extends Error {
-  constructor(message: string) {
+  /** The log format asked for, when the logging settings were valid (the error is logged in it). */
+  logFormat?: 'text' | 'json';
+  constructor(message: string, logFormat?: 'text' | 'json') {
     super(message);
     this.name = 'ConfigError';
+    if (logFormat) this.logFormat = logFormat;
   }
 }
 
@@ -149,6 +152,8 @@ function decodeErrorText(issue: z.core.$ZodIssue, data: unknown): string {
 
 export interface Decoded {
   config: DecodedKubeProxyConfiguration;
+  /** logging.flushFrequency was written as a number (nanoseconds): kube-proxy writes it back as one. */
+  flushFrequencyAsNumber: boolean;
   /** kube-proxy's strict decoding error, when the document was decoded leniently. */
   strictError?: string;
 }
@@ -166,13 +171,14 @@ export function decodeKubeProxyConfiguration(text: string): Decoded {
   if (head['apiVersion'] !== API_VERSION || head['kind'] !== 'KubeProxyConfiguration') {
     throw new ConfigError(`failed to decode: no kind ${JSON.stringify(head['kind'])} is registered for version ${JSON.stringify(head['apiVersion'] ?? '')} in scheme "pkg/runtime/scheme.go:111"`);
   }
+  const flushFrequencyAsNumber = typeof (head['logging'] as Record<string, unknown> | null | undefined)?.['flushFrequency'] === 'number';
   const strict = STRICT.safeParse(data);
-  if (strict.success && duplicates.length === 0) return { config: strict.data };
+  if (strict.success && duplicates.length === 0) return { config: strict.data, flushFrequencyAsNumber };
   const typeIssues = strict.success ? [] : strict.error.issues.filter((i) => i.code !== 'unrecognized_keys');
   if (typeIssues.length > 0) throw new ConfigError(`failed to decode: ${decodeErrorText(typeIssues[0]!, data)}`);
   const unknown = strict.success ? [] : strict.error.issues.flatMap((i) => (i.code === 'unrecognized_keys' ? i.keys.map((k) => `unknown field ${JSON.stringify(pathText([...i.path, k]))}`) : []));
   const lenient = LENIENT.parse(data);
-  return { config: lenient, strictError: `strict decoding error: ${[...unknown, ...duplicates].join(', ')}` };
+  return { config: lenient, flushFrequencyAsNumber, strictError: `strict decoding error: ${[...unknown, ...duplicates].join(', ')}` };
 }
 
 /** A KubeProxyConfiguration is a few KiB; anything past this is not one. */

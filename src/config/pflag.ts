@@ -6,7 +6,7 @@
 // for "--masquerade-all" flag: strconv.ParseBool: parsing "yes": invalid syntax`).
 
 import { parseIP } from '../net/index.ts';
-import { goQuote, parseBool, parseFloat32, parseGoDuration, parseInt0, parseQuantity } from './gostrconv.ts';
+import { formatGoDuration, goQuote, parseBool, parseFloat32, parseGoDuration, parseInt0, parseQuantity } from './gostrconv.ts';
 
 export type FlagType =
   | 'bool' | 'string' | 'int32' | 'float32' | 'duration' | 'strings' | 'mapStringBool' | 'ip' | 'ipport'
@@ -29,6 +29,15 @@ export interface ParsedFlags {
   positional: string[];
   /** "Flag --x has been deprecated, …" lines, in order of use (pflag prints them to stderr). */
   notices: string[];
+}
+
+/** pflag's Value.String() of a parsed value (what kube-proxy's `FLAG: --x="…"` lines show). */
+export function flagValueText(v: FlagValue, type?: FlagType): string {
+  if (v === null) return '';
+  if (type === 'duration' && typeof v === 'number') return formatGoDuration(v);
+  if (Array.isArray(v)) return v.length && typeof v[0] === 'object' ? (v as VModuleItem[]).map((i) => `${i.filePattern}=${i.verbosity}`).join(',') : `[${(v as string[]).join(',')}]`;
+  if (typeof v === 'object') return Object.keys(v).sort().map((k) => `${k}=${v[k]}`).join(',');
+  return String(v);
 }
 
 /** A command line pflag refuses; the message is pflag's (without cobra's "Error: " prefix). */

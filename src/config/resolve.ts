@@ -131,12 +131,13 @@ export function resolveKubeProxy(flags: Map<string, FlagValue>, flagNotices: str
       throw new ConfigError(`failed complete: ${(e as Error).message}`);
     }
     if (decoded.strictError) notes.push({ level: 'warn', msg: 'Using lenient decoding as strict decoding failed', kv: { err: decoded.strictError } });
-    flushFrequencyAsNumber = typeof decoded.config.logging?.flushFrequency === 'number' && (decoded.config.logging.flushFrequency as number) !== 0;
+    // a number in the file (not 0, which defaults to the string form) is written back as a number
+    flushFrequencyAsNumber = decoded.flushFrequencyAsNumber && (decoded.config.logging?.flushFrequency ?? 0) !== 0;
     c = defaultKubeProxyConfiguration(decoded.config);
     applyLoggingFlags(c, flags);
     // kube-proxy's conversion: mode ipvs (and ipvsnet's blank) reads the ipvs section's periods
     periods = c.mode === '' || c.mode === 'ipvs' ? { syncPeriodMs: c.ipvs.syncPeriodMs, minSyncPeriodMs: c.ipvs.minSyncPeriodMs } : { syncPeriodMs: c.iptables.syncPeriodMs, minSyncPeriodMs: c.iptables.minSyncPeriodMs };
-    const ignored = [...flags.keys()].filter((n) => !FLAG_BY_NAME.get(n)!.withConfig && n !== 'healthz-port' && n !== 'metrics-port');
+    const ignored = [...flags.keys()].filter((n) => !FLAG_BY_NAME.get(n)!.withConfig);
     if (ignored.length) notes.push({ level: 'warn', msg: 'Flags ignored: --config is given and its file wins over these flags (as in kube-proxy)', kv: { flags: ignored.map((n) => `--${n}`) } });
   } else {
     c = defaultKubeProxyConfiguration();
@@ -178,8 +179,9 @@ export function resolveKubeProxy(flags: Map<string, FlagValue>, flagNotices: str
     metricsBindAddress: ephemeralPorts.metrics ? c.metricsBindAddress.replace(/:0$/, ':1') : c.metricsBindAddress || '127.0.0.1:10249',
   };
   const errs = validateKubeProxyConfiguration(forValidation, gates.state, periods.syncPeriodMs, periods.minSyncPeriodMs);
-  if (errs.length) throw new ConfigError(`failed validate: ${aggregate(errs)}`);
-  if (c.mode !== 'ipvs') throw new ConfigError(`failed validate: KubeProxyConfiguration.Mode.ProxyMode: Invalid value: ${JSON.stringify(c.mode)}: ipvsnet implements only the "ipvs" mode`);
+  const format = c.logging.format as 'text' | 'json';
+  if (errs.length) throw new ConfigError(`failed validate: ${aggregate(errs)}`, format);
+  if (c.mode !== 'ipvs') throw new ConfigError(`failed validate: KubeProxyConfiguration.Mode.ProxyMode: Invalid value: ${JSON.stringify(c.mode)}: ipvsnet implements only the "ipvs" mode`, format);
   for (const name of flags.keys()) {
     const d = FLAG_BY_NAME.get(name)!;
     if (configFile !== '' && !d.withConfig) continue;

@@ -114,3 +114,8 @@ export function encodeYaml(obj: Record<string, Y | Raw>): string {
   for (const k of Object.keys(obj).sort()) emit(obj[k]!, '', out, k);
   return out.join('\n') + '\n';
 }
+
+/** The same object as JSON (kube-proxy's /configz body is {"kubeproxy.config.k8s.io": <this>}). */
+export function encodeJson(obj: Record<string, Y | Raw>): string {
+  return JSON.stringify(obj, (_k, v: unknown) => (v instanceof Raw ? Number(v.text) : v));
+}

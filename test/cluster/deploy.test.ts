@@ -82,7 +82,9 @@ describe('systemd', () => {
       await execa('bash', [join(repoRoot, 'scripts/systemd/install.sh'), '--root', root, '--prefix', repoRoot]);
       const unit = join(root, 'etc/systemd/system/ipvsnet.service');
       const text = readFileSync(unit, 'utf8');
-      expect(text).toContain(`ExecStart=${repoRoot}/bin/ipvsnet agent --config=/etc/ipvsnet/config.yaml --kubeconfig=/etc/ipvsnet/kubeconfig`);
+      expect(text).toContain(`ExecStart=${repoRoot}/bin/ipvsnet agent --config=/etc/ipvsnet/config.yaml\n`);
+      // with --config the kubeconfig comes from the file (a --kubeconfig flag would be ignored, as by kube-proxy)
+      expect(readFileSync(join(root, 'etc/ipvsnet/config.yaml'), 'utf8')).toMatch(/^ {2}kubeconfig: \/etc\/ipvsnet\/kubeconfig$/m);
       const r = await execa('systemd-analyze', ['verify', unit], { reject: false });
       expect(r.exitCode, r.stderr).toBe(0);
       expect(r.stderr).toBe('');

@@ -134,6 +134,7 @@ function startAgent(): void {
       '--ipvs-min-sync-period=100ms',
       '--healthz-bind-address=0.0.0.0:10256',
       '--metrics-bind-address=127.0.0.1:10249',
+      '--logging-format=json',
     ],
     // Compiled-code cache on the writable share: later guests skip most of the (emulated) start-up.
     { reject: false, stdin: 'ignore', stdout: out, stderr: out, env: { NODE_COMPILE_CACHE: process.env['NODE_COMPILE_CACHE'] ?? join(ctl!, '..', 'node-compile-cache') } },

@@ -168,7 +168,7 @@ describe('manifests/daemonset.yaml against the image and the agent', () => {
     expect(cfg.cniSocket).toBe('/run/ipvsnet/cni.sock');
     // a renamed flag fails (the check can fail)
     const renamed = { ...agent, args: agent.args!.map((a) => a.replace('--pod-routes', '--pod-route')) };
-    expect(() => agentConfig(renamed, pod)).toThrow(/unknown flag --pod-route/);
+    expect(() => agentConfig(renamed, pod)).toThrow(/unknown flag: --pod-route/);
   });
 
   it('host paths line up between the shims, the init container and the agent', () => {

@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { resolveAgentConfig, parseDuration, parseKubeProxyConfiguration, ConfigError } from '../../../src/config/index.ts';
+import { resolveAgentConfig, parseDuration, parseKubeProxyConfiguration, reportedVersionError, versionLine, ConfigError } from '../../../src/config/index.ts';
 
 // A kube-proxy ConfigMap's config.conf as kubeadm writes it (every field present, many null/zero).
 const KUBEADM_CONFIG = `
@@ -206,5 +206,14 @@ describe('resolveAgentConfig', () => {
 
   it('parses a config text directly', () => {
     expect(parseKubeProxyConfiguration('apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nmode: ipvs\n').mode).toBe('ipvs');
+  });
+});
+
+describe('--version', () => {
+  it("prints kube-proxy's line with ipvsnet's version as build metadata; =vX.Y.Z must keep kube-proxy's major.minor.patch", () => {
+    expect(versionLine()).toMatch(/^Kubernetes v1\.37\.2\+ipvsnet\.\d+\.\d+\.\d+$/);
+    expect(versionLine(true)).toMatch(/^version\.Info\{Major:"1", Minor:"37", GitVersion:"v1\.37\.2\+ipvsnet\./);
+    expect(reportedVersionError('v1.37.2-custom')).toBeUndefined();
+    expect(reportedVersionError('v1.2.3')).toBe('invalid argument "v1.2.3" for "--version" flag: version "v1.2.3" must match major/minor/patch of default version "v1.37.2"');
   });
 });

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AGENT_FLAGS, FlagError, parseAgentCommandLine, resolveKubeProxy, agentConfigFrom } from '../../../src/config/index.ts';
+import { AGENT_FLAGS, FlagError, parseAgentCommandLine, resolveKubeProxy, agentConfigFrom, kubeProxyYaml } from '../../../src/config/index.ts';
 
 const help = readFileSync(join(import.meta.dirname, '../../fixtures/kube-proxy/help.txt'), 'utf8');
 /** "      --name type   usage" / "  -v, --v Level   usage" lines of the help. */
@@ -111,5 +111,45 @@ describe('pflag semantics', () => {
     expect(err(['--conntrack-min=1_0'])).toBe('accepted');
     expect(err(['--conntrack-min=_10'])).toBe('invalid argument "_10" for "--conntrack-min" flag: strconv.ParseInt: parsing "_10": invalid syntax');
     expect(err(['--ipvs-sync-period=-1s'])).toBe('accepted'); // Go parses it; validation refuses it
+  });
+});
+
+describe('precedence with --config (kube-proxy: the file wins; --hostname-override and the logging flags apply over it)', () => {
+  const base = () => resolveKubeProxy(parseAgentCommandLine([`--config=${cfgFile}`]).values);
+  const written = (argv: string[]) => {
+    const kp = resolveKubeProxy(parseAgentCommandLine([`--config=${cfgFile}`, ...argv]).values);
+    return { yaml: kubeProxyYaml(kp), ignored: (kp.notes.find((n) => n.msg.startsWith('Flags ignored'))?.kv['flags'] as string[] | undefined) ?? [] };
+  };
+  const plain = kubeProxyYaml(base());
+  const LOGGING = new Set(['v', 'vmodule', 'logging-format', 'log-flush-frequency', 'log-text-split-stream', 'log-text-info-buffer-size', 'log-json-split-stream', 'log-json-info-buffer-size']);
+  for (const f of HELP_FLAGS.filter((x) => !['help', 'version', 'config', 'write-config-to', 'cleanup', 'init-only', 'master'].includes(x.name))) {
+    const applies = f.name === 'hostname-override' || LOGGING.has(f.name);
+    it(`--${f.name}: ${applies ? 'applied over the file' : 'ignored, and named in one warning'}`, () => {
+      const value = f.name === 'vmodule' ? 'x=1' : f.name === 'log-flush-frequency' ? '9s' : f.name === 'logging-format' ? 'json' : f.name === 'v' ? '7' : f.name === 'feature-gates' ? 'LoggingAlphaOptions=true' : f.name.endsWith('info-buffer-size') ? '1Ki' : VALUE_OF[f.name] ?? SAMPLE[f.type]![0]!;
+      const argv = f.type === 'bool' ? [`--${f.name}=true`] : [`--${f.name}=${value}`];
+      // the alpha logging options need their gate, which only the file can turn on with --config
+      if (f.name.startsWith('log-') && f.name !== 'log-flush-frequency') return expect(() => written(argv)).toThrow(/Feature LoggingAlphaOptions is disabled/);
+      const r = written(argv);
+      if (applies) {
+        expect(r.yaml, f.name).not.toBe(plain);
+        expect(r.ignored).toEqual([]);
+      } else {
+        expect(r.yaml, f.name).toBe(plain);
+        expect(r.ignored).toEqual([`--${f.name}`]);
+      }
+    });
+  }
+});
+
+describe("the FLAG lines at -v=1 (cliflag.PrintFlags)", () => {
+  it("print each value as pflag's String() does", async () => {
+    const { flagValueText } = await import('../../../src/config/index.ts');
+    const p = parseAgentCommandLine(['--ipvs-exclude-cidrs=10.0.0.0/8,10.1.0.0/16', '--feature-gates=B=true,A=false', '--ipvs-sync-period=90s', '--vmodule=a=1,b*=2', '--masquerade-all', '--bind-address=']);
+    expect(flagValueText(p.values.get('ipvs-exclude-cidrs')!)).toBe('[10.0.0.0/8,10.1.0.0/16]');
+    expect(flagValueText(p.values.get('feature-gates')!)).toBe('A=false,B=true');
+    expect(flagValueText(p.values.get('ipvs-sync-period')!, 'duration')).toBe('1m30s');
+    expect(flagValueText(p.values.get('vmodule')!)).toBe('a=1,b*=2');
+    expect(flagValueText(p.values.get('masquerade-all')!)).toBe('true');
+    expect(flagValueText(p.values.get('bind-address')!)).toBe('');
   });
 });
