@@ -22,7 +22,7 @@ export function clusterSources(kc: KubeConfig, opts: { metrics: AgentMetrics; lo
       if (attempt === 1 || attempt % 20 === 0) opts.logger.warn({ resource: kind, attempt, err: msg }, 'watch/list failed; resuming');
     },
   });
-  // client-go's rest_client_* for every list and Event request (watches are client-node's own requests).
+  // client-go's rest_client_* for every list, watch and Event request.
   let unobserve: (() => void) | undefined;
   return {
     events$: cs.events$,

@@ -88,6 +88,15 @@ export function observeKubeRequests(fn: RequestObserver): () => void {
   return () => { requestObservers.delete(fn); };
 }
 
+/** Tell the observers of a request made outside kubeRequest (a watch, by client-node's Watch). */
+export function reportKubeRequest(kc: KubeConfig, method: string, code: string, seconds: number): void {
+  if (requestObservers.size === 0) return;
+  const server = kc.getCurrentCluster()?.server;
+  let host = '';
+  try { host = server ? new URL(server).host : ''; } catch { /* no usable server URL: no host label */ }
+  for (const o of requestObservers) o({ method, host, code, seconds });
+}
+
 /** One JSON request to the API server. Throws KubeApiError on a non-2xx answer. */
 export async function kubeRequest<T = unknown>(kc: KubeConfig, method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, opts: RequestOptions = {}): Promise<T> {
   const cluster = kc.getCurrentCluster();
