@@ -16,6 +16,7 @@ import { Subject, type Subscription } from 'rxjs';
 import type { SourceEvent } from '../sources/index.ts';
 import { BoundedFrequencyRunner } from './runner.ts';
 import { NodeRelevance } from './node-relevance.ts';
+import { FAMILY, iptablesFailureFamily, recordPlanMetrics, sliceFamily } from './plan-metrics.ts';
 import { AgentMetrics, serveMetrics, type IpFamilyLabel } from '../metrics/index.ts';
 import { ProxyHealthState, ServiceHealthServers, serveProxyHealth } from '../health/index.ts';
 import type { AgentConfig } from '../config/index.ts';
@@ -25,6 +26,7 @@ import type { Plan } from '../plan/types.ts';
 import type { AgentController, AgentDeps, AgentSources, ControllerReport, EventSink, SyncReport } from './types.ts';
 
 export type * from './types.ts';
+export { iptablesFailureFamily } from './plan-metrics.ts';
 
 interface PendingChange {
   kind: SourceEvent['kind'];
@@ -34,21 +36,6 @@ interface PendingChange {
   /** An EndpointSlice's addressType as a family: its network programming latency is that family's. */
   family?: IpFamilyLabel;
 }
-
-/** The family an EndpointSlice's addresses are in (kube-proxy hands a slice to that family's proxier). */
-function sliceFamily(raw: unknown): IpFamilyLabel | undefined {
-  const t = (raw as { addressType?: unknown } | null)?.addressType;
-  return t === 'IPv4' || t === 'IPv6' ? t : undefined;
-}
-
-/** The family of an iptables failure ("iptables (IPv6)", as the reconciler names it); undefined for other operations. */
-export function iptablesFailureFamily(f: { object: string; operation: string }): IpFamilyLabel | undefined {
-  const m = /^iptables \(IPv(4|6)\)/.exec(f.object);
-  if (!m) return undefined;
-  return m[1] === '6' ? 'IPv6' : 'IPv4';
-}
-
-const FAMILY: Record<4 | 6, IpFamilyLabel> = { 4: 'IPv4', 6: 'IPv6' };
 
 export class Agent {
   readonly cfg: AgentConfig;
@@ -342,22 +329,7 @@ export class Agent {
     const hcAddresses = plan.families.flatMap((f) => f.healthCheckAddresses ?? []);
     const hcErrors = await this.serviceHealth.sync(plan.healthCheckNodePorts, hcAddresses.length ? hcAddresses : undefined);
     for (const e of hcErrors) this.log.error(e, 'healthCheckNodePort server failed');
-    for (const fp of plan.families) {
-      const nl = fp.noLocalEndpoints ?? { internal: 0, external: 0 };
-      this.metrics.noLocalEndpoints.set({ traffic_policy: 'internal', ip_family: FAMILY[fp.family] }, nl.internal);
-      this.metrics.noLocalEndpoints.set({ traffic_policy: 'external', ip_family: FAMILY[fp.family] }, nl.external);
-    }
-    const invalid: Record<string, number> = { Service: 0, EndpointSlice: 0, Node: 0 };
-    const seen = new Set<string>();
-    let conflicts = 0;
-    for (const d of plan.diagnostics) {
-      if (d.code === 'AddressConflict') { conflicts++; continue; }
-      if (d.severity !== 'error' || d.kind === 'Config' || seen.has(`${d.kind}|${d.object}`)) continue;
-      seen.add(`${d.kind}|${d.object}`);
-      invalid[d.kind] = (invalid[d.kind] ?? 0) + 1;
-    }
-    for (const [k, n] of Object.entries(invalid)) this.metrics.invalidObjects.set({ kind: k }, n);
-    this.metrics.addressConflicts.set(conflicts);
+    recordPlanMetrics(this.metrics, plan);
     return failures.length > 0;
   }
 
