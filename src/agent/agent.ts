@@ -66,6 +66,8 @@ export class Agent {
   private readonly nodeRelevance = new NodeRelevance();
   /** Node events that changed nothing a sync reads (status heartbeats): not synced for. */
   nodeEventsIgnored = 0;
+  /** When the current run of syncs with failed operations began (undefined: the last sync succeeded). */
+  private failingSince: number | undefined;
 
   constructor(cfg: AgentConfig, deps: AgentDeps) {
     this.cfg = cfg;
@@ -295,6 +297,8 @@ export class Agent {
       this.log.error({ err: report.error }, 'sync failed; retrying');
       return true;
     }
+    // kube-proxy observes the sync's duration whatever its outcome.
+    for (const f of this.families) this.metrics.syncDuration.observe({ ip_family: f }, (finishedAt - startedAt) / 1000);
     if (failures.length) {
       // Not a successful sync (kube-proxy's proxier returns before Updated() when iptables-restore
       // fails; ipvsnet holds every kernel operation to that): no last-sync timestamp, no health
@@ -305,11 +309,16 @@ export class Agent {
       this.pending = batch.concat(this.pending);
       this.updatePendingGauges();
       for (const f of this.families) this.health.queuedUpdate(f);
-      this.log.error({ failures: failures.length }, 'sync had failed kernel operations; not counted as a successful sync, retrying');
+      // Once per run of failed syncs (each distinct operation error is logged by the reconciler).
+      if (this.failingSince === undefined) {
+        this.failingSince = finishedAt;
+        this.log.error({ failures: failures.length }, 'sync had failed kernel operations; not counted as a successful sync, retrying');
+      }
     } else {
+      if (this.failingSince !== undefined) this.log.info({ ms: finishedAt - this.failingSince }, 'sync succeeded again');
+      this.failingSince = undefined;
       this.syncs++;
       for (const f of this.families) {
-        this.metrics.syncDuration.observe({ ip_family: f }, (finishedAt - startedAt) / 1000);
         this.metrics.syncLastTimestamp.set({ ip_family: f }, finishedAt / 1000);
         this.health.updated(f);
         // Changes that arrived during this sync are still queued.
