@@ -11,7 +11,7 @@ import { parseAgentCommandLine, resolveKubeProxy, type ConfigNote, type Resolved
 import { splitHostPort, type VModuleItem } from './pflag.ts';
 import { formatGoDuration } from './gostrconv.ts';
 import { formatDuration } from './duration.ts';
-import { encodeJson, encodeYaml, toV1alpha1 } from './write.ts';
+import { encodeYaml, toV1alpha1 } from './write.ts';
 import { KUBERNETES_VERSION } from './validate.ts';
 
 export { ConfigError, decodeKubeProxyConfiguration, defaultKubeProxyConfiguration, parseKubeProxyConfiguration } from './kubeproxy.ts';
@@ -157,6 +157,8 @@ export function agentConfigFrom(kp: ResolvedKubeProxy, env: NodeJS.ProcessEnv = 
     strictARP: c.ipvs.strictARP,
     // The API server already held every Service to its own --service-node-port-range.
     nodePortRange: null,
+    detectLocalMode: c.detectLocalMode as NodeConfig['detectLocalMode'],
+    detectLocal: { bridgeInterface: c.detectLocal.bridgeInterface, interfaceNamePrefix: c.detectLocal.interfaceNamePrefix },
   });
   const where = (flag: string, field: string) => (fromFile ? `${fromFile}: ${field}` : `--${flag}`);
   const fieldOf: Record<string, [string, string]> = {
@@ -275,11 +277,7 @@ export function agentConfigFrom(kp: ResolvedKubeProxy, env: NodeJS.ProcessEnv = 
   };
 }
 
-/** kube-proxy's /configz body: {"kubeproxy.config.k8s.io": the resolved v1alpha1 configuration}. */
-export function configzJson(kp: ResolvedKubeProxy): string {
-  const obj = toV1alpha1(kp.config, { syncPeriodMs: kp.syncPeriodMs, minSyncPeriodMs: kp.minSyncPeriodMs, flushFrequencyAsNumber: kp.flushFrequencyAsNumber });
-  return `{"kubeproxy.config.k8s.io":${encodeJson(obj)}}`;
-}
+export { configzJson } from './configz.ts';
 
 /** The resolved configuration as kube-proxy's --write-config-to writes it. */
 export function kubeProxyYaml(kp: ResolvedKubeProxy): string {
