@@ -336,7 +336,7 @@ export class Agent {
       }
     }
     const hcAddresses = plan.families.flatMap((f) => f.healthCheckAddresses ?? []);
-    const hcErrors = await this.serviceHealth.sync(plan.healthCheckNodePorts, hcAddresses.length ? hcAddresses : undefined);
+    const hcErrors = await this.serviceHealth.sync(plan.healthCheckNodePorts, plan.families.some((f) => f.healthCheckAddresses) ? hcAddresses : undefined);
     for (const e of hcErrors) this.log.error(e, 'healthCheckNodePort server failed');
     recordPlanMetrics(this.metrics, plan);
     return failures.length > 0;
