@@ -66,6 +66,8 @@ export class Agent {
   private readonly nodeRelevance = new NodeRelevance();
   /** Node events that changed nothing a sync reads (status heartbeats): not synced for. */
   nodeEventsIgnored = 0;
+  /** The healthCheckNodePorts the last sync could not listen on, as Event diagnostics. */
+  private healthCheckDiagnostics: Diagnostic[] = [];
   /** When the current run of syncs with failed operations began (undefined: the last sync succeeded). */
   private failingSince: number | undefined;
 
@@ -264,7 +266,7 @@ export class Agent {
       }
       report.controllers.push(r);
     }
-    if (report.plan) void this.events.report([...report.plan.diagnostics, ...controllerDiagnostics]);
+    if (report.plan) void this.events.report([...report.plan.diagnostics, ...this.healthCheckDiagnostics, ...controllerDiagnostics]);
     if (retry) this.runner.retryAfter(Math.max(1000, this.cfg.minSyncPeriodMs));
     if (!report.plan) report.finishedAt = this.now();
     this.lastReport = report;
@@ -337,7 +339,12 @@ export class Agent {
     }
     const hcAddresses = plan.families.flatMap((f) => f.healthCheckAddresses ?? []);
     const hcErrors = await this.serviceHealth.sync(plan.healthCheckNodePorts, plan.families.some((f) => f.healthCheckAddresses) ? hcAddresses : undefined);
-    for (const e of hcErrors) this.log.error(e, 'healthCheckNodePort server failed');
+    for (const e of hcErrors) this.log.error(e, 'Failed to start healthcheck');
+    // kube-proxy's Warning Event on the Service: "node N failed to start healthcheck "ns/name" on port P: err".
+    this.healthCheckDiagnostics = hcErrors.map((e) => ({
+      kind: 'Service', object: e.service, field: 'spec.healthCheckNodePort', severity: 'error', code: 'FailedToStartServiceHealthcheck',
+      reason: `node ${this.cfg.nodeName} failed to start healthcheck ${JSON.stringify(e.service)} on port ${e.port}: ${e.error}`,
+    }));
     recordPlanMetrics(this.metrics, plan);
     return failures.length > 0;
   }
