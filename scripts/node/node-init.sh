@@ -56,6 +56,11 @@ disk=$run
 [ "$NODE_WHERE" = host ] && disk=$STATE/disk
 mkdir -p "$run/cni/bin" "$run/cni/net.d" "$disk/containerd-root" "$run/containerd/state" "$run/kubelet" "$disk/kubelet-root"
 ln -s "$REPO/build/cni/ipvsnet-bridge" "$REPO/build/cni/ipvsnet-ipam" /usr/lib/cni/loopback "$run/cni/bin/"
+# multi-network (MULTI_NETWORK=1): the wrapper's shim and the reference plugins NADs name as delegates
+if [ "${MULTI_NETWORK:-0}" = 1 ]; then
+  ln -s "$REPO/build/cni/ipvsnet-multinet" "$run/cni/bin/"
+  for p in bridge macvlan ipvlan host-local static tuning portmap; do [ -e "/usr/lib/cni/$p" ] && ln -s "/usr/lib/cni/$p" "$run/cni/bin/"; done
+fi
 CTRD_SOCK=$run/containerd/containerd.sock
 cat > "$run/containerd/config.toml" <<EOF
 version = 2
@@ -106,9 +111,11 @@ agent_restarts=0
 # has IPVS and runs the agent as a node would.
 agent_env=()
 [ "$NODE_WHERE" = host ] && agent_env=(IPVSNET_TEST_WITHOUT_IPVS=1)
+multinet_flag=()
+[ "${MULTI_NETWORK:-0}" = 1 ] && multinet_flag=(--multi-network)
 start_agent() {
   env "${agent_env[@]}" "$REPO/bin/ipvsnet" agent --kubeconfig "$KUBECONFIG_NODE" --hostname-override "$NODE_NAME" \
-    --cluster-cidr "$CLUSTER_CIDR" --cni-conf-dir "$run/cni/net.d" --pod-routes \
+    --cluster-cidr "$CLUSTER_CIDR" --cni-conf-dir "$run/cni/net.d" --pod-routes "${multinet_flag[@]}" \
     --ipvs-sync-period "${AGENT_SYNC_PERIOD:-10s}" --ipvs-min-sync-period 1s \
     >>"$STATE/agent.log" 2>&1 &
   agent_pid=$!

@@ -258,12 +258,29 @@ export async function run(argv: string[]): Promise<number> {
       logger: log,
     }));
   }
+  // Multi-network (opt-in): its own Pod and NAD informers (never waited for), the wrapper conflist,
+  // and the CNI server's multinet requests.
+  let multinet: import('../multinet/controller.ts').MultinetController | undefined;
+  if (cfg.multiNetwork && cfg.cniConfDir) {
+    const { MultinetController } = await import('../multinet/controller.ts');
+    multinet = new MultinetController({
+      kc, nodeName: cfg.nodeName, confDir: cfg.cniConfDir, logger: log,
+      ...(cfg.multiNetworkGlobalNamespaces ? { namespaceIsolation: true, globalNamespaces: cfg.multiNetworkGlobalNamespaces } : {}),
+      ...(cfg.multiNetworkHostRoot ? { hostRoot: cfg.multiNetworkHostRoot } : {}),
+      ...(cfg.multiNetworkDefaultNetworks ? { defaultNetworks: cfg.multiNetworkDefaultNetworks } : {}),
+      ...(cfg.multiNetworkReadinessIndicatorFile ? { readinessIndicatorFile: cfg.multiNetworkReadinessIndicatorFile } : {}),
+    });
+    controllers.push(multinet);
+    multinet.start();
+  }
   let cniServer: import('../cni/server.ts').CniServer | undefined;
   if (cfg.cniConfDir) {
     // Thick mode: the plugins' shim hands CNI requests to this server; it falls back to the
     // standalone plugin when the agent is down.
     const { startCniServer } = await import('../cni/server.ts');
+    const { multinetWorkerEntry } = await import('../multinet/entry.ts');
     cniServer = await startCniServer({
+      ...(multinet ? { workerEntry: multinetWorkerEntry(), contextFor: multinet.contextFor, onReport: multinet.onReport } : {}),
       ...(cfg.cniSocket ? { socketPath: cfg.cniSocket } : {}),
       requestTimeoutMs: cfg.cniRequestTimeoutMs,
       onRequest: (r) => (r.failedBy ? log.warn(r, 'CNI request failed') : log.debug(r, 'CNI request served')),
@@ -304,6 +321,7 @@ export async function run(argv: string[]): Promise<number> {
       exitSoon(code);
     }, SHUTDOWN_DEADLINE_MS);
     void Promise.allSettled([agent.stop(), cniServer?.close()]).then((results) => {
+      multinet?.stop();
       closePodNetwork();
       addressSource.close();
       reconciler.close();

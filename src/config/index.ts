@@ -68,6 +68,16 @@ export interface AgentConfig {
   cniSocket?: string;
   /** deadline of one thick-mode CNI request (ms) */
   cniRequestTimeoutMs: number;
+  /** multi-network pods (NetworkAttachmentDefinitions, the networks annotation; needs cniConfDir) */
+  multiNetwork: boolean;
+  /** with multiNetwork: delegates run chrooted here (the host's root inside the agent's container) */
+  multiNetworkHostRoot?: string;
+  /** with multiNetwork: pods may use NADs of their own namespace and of these only (undefined: any) */
+  multiNetworkGlobalNamespaces?: string[];
+  /** with multiNetwork: NADs ("namespace/name") every pod gets before its own */
+  multiNetworkDefaultNetworks?: string[];
+  /** with multiNetwork: ADD waits for this file */
+  multiNetworkReadinessIndicatorFile?: string;
   /** Longest a removed TCP real server stays at weight 0 with connections; 0 = until they end (kube-proxy). */
   gracefulTerminationBoundMs: number;
   /** Client QPS/burst from clientConnection (informational; watches are not rate-limited). */
@@ -192,6 +202,26 @@ export function agentConfigFrom(kp: ResolvedKubeProxy, env: NodeJS.ProcessEnv = 
   const cniRequestTimeoutMs = num('cni-request-timeout') ?? 60_000;
   if (f.has('cni-request-timeout') && !cniConfDir) throw new ConfigError('--cni-request-timeout: only used with --cni-conf-dir');
   if (cniRequestTimeoutMs < 100 || cniRequestTimeoutMs > 3_600_000) throw new ConfigError(`--cni-request-timeout: ${formatDuration(cniRequestTimeoutMs)}: must be between 100ms and 1h`);
+  const multiNetwork = bool('multi-network') === true;
+  if (multiNetwork && !cniConfDir) throw new ConfigError('--multi-network: needs --cni-conf-dir (the wrapper config is written there and served by the thick-mode server)');
+  const hostRoot = str('multi-network-host-root');
+  if (hostRoot !== undefined && !multiNetwork) throw new ConfigError('--multi-network-host-root: only used with --multi-network');
+  if (hostRoot !== undefined && !hostRoot.startsWith('/')) throw new ConfigError(`--multi-network-host-root: ${JSON.stringify(hostRoot)}: must be an absolute path`);
+  const globalNs = str('multi-network-global-namespaces');
+  if (globalNs !== undefined && !multiNetwork) throw new ConfigError('--multi-network-global-namespaces: only used with --multi-network');
+  const multiNetworkGlobalNamespaces = globalNs === undefined ? undefined : globalNs.split(',').map((x) => x.trim()).filter(Boolean);
+  for (const g of multiNetworkGlobalNamespaces ?? []) {
+    if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(g)) throw new ConfigError(`--multi-network-global-namespaces: ${JSON.stringify(g)} is not a namespace name`);
+  }
+  const defNets = str('multi-network-default-networks');
+  if (defNets !== undefined && !multiNetwork) throw new ConfigError('--multi-network-default-networks: only used with --multi-network');
+  const multiNetworkDefaultNetworks = defNets === undefined ? undefined : defNets.split(',').map((x) => x.trim()).filter(Boolean);
+  for (const d of multiNetworkDefaultNetworks ?? []) {
+    if (!/^([a-z0-9]([-a-z0-9]*[a-z0-9])?\/)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(d)) throw new ConfigError(`--multi-network-default-networks: ${JSON.stringify(d)} is not "namespace/name" of a NAD`);
+  }
+  const readiness = str('multi-network-readiness-indicator-file');
+  if (readiness !== undefined && !multiNetwork) throw new ConfigError('--multi-network-readiness-indicator-file: only used with --multi-network');
+  if (readiness !== undefined && !readiness.startsWith('/')) throw new ConfigError(`--multi-network-readiness-indicator-file: ${JSON.stringify(readiness)}: must be an absolute path`);
   const gracefulTerminationBoundMs = num('ipvs-graceful-termination-bound') ?? 0;
   if (gracefulTerminationBoundMs < 0) throw new ConfigError(`--ipvs-graceful-termination-bound: ${formatGoDuration(gracefulTerminationBoundMs)}: must be 0 (no bound) or more`);
 
@@ -229,6 +259,11 @@ export function agentConfigFrom(kp: ResolvedKubeProxy, env: NodeJS.ProcessEnv = 
     ...(cniConfDir ? { cniConfDir } : {}),
     ...(cniSocket !== undefined ? { cniSocket } : {}),
     cniRequestTimeoutMs,
+    multiNetwork,
+    ...(multiNetworkGlobalNamespaces ? { multiNetworkGlobalNamespaces } : {}),
+    ...(hostRoot ? { multiNetworkHostRoot: hostRoot } : {}),
+    ...(multiNetworkDefaultNetworks?.length ? { multiNetworkDefaultNetworks } : {}),
+    ...(readiness ? { multiNetworkReadinessIndicatorFile: readiness } : {}),
     gracefulTerminationBoundMs,
     clientConnection: { qps: c.clientConnection.qps, burst: c.clientConnection.burst },
     kubeProxy: kp,

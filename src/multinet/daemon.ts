@@ -6,10 +6,10 @@
 // and per report (network-status, failures) on stdout.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { documentsOf } from '../model/documents.ts';
 import { startCniServer, DEFAULT_SOCKET } from '../cni/server.ts';
 import { MultinetStore } from './store.ts';
+import { multinetWorkerEntry } from './entry.ts';
 
 function flag(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -42,10 +42,9 @@ if (!manifests) {
   process.stderr.write('usage: daemon.ts --socket PATH --manifests FILE_OR_DIR\n');
   process.exit(2);
 }
-const self = fileURLToPath(import.meta.url);
 const srv = await startCniServer({
   socketPath,
-  workerEntry: join(self, '..', `worker${self.endsWith('.ts') ? '.ts' : '.js'}`),
+  workerEntry: multinetWorkerEntry(),
   contextFor: (req) => load(manifests).contextFor(req),
   onReport: (_req, report) => process.stdout.write(JSON.stringify({ report }) + '\n'),
   onRequest: (r) => process.stdout.write(JSON.stringify(r) + '\n'),

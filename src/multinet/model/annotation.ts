@@ -14,6 +14,8 @@ import { invalid } from './errors.ts';
 
 export const NETWORKS_ANNOTATION = 'k8s.v1.cni.cncf.io/networks';
 export const NETWORK_STATUS_ANNOTATION = 'k8s.v1.cni.cncf.io/network-status';
+/** Multus's per-pod replacement of the default network by a NAD */
+export const DEFAULT_NETWORK_ANNOTATION = 'v1.multus-cni.io/default-network';
 
 export interface PortMapping {
   hostPort: number;
