@@ -42,7 +42,7 @@ export const AGENT_FLAGS: readonly AgentFlag[] = [
   f('kube-api-content-type', 'string', 'ignored', 'Content type of requests sent to apiserver.' + CONFIG_IGNORED, { note: 'ipvsnet always talks JSON to the API server' }),
   f('kube-api-burst', 'int32', 'ignored', 'Burst to use while talking with kubernetes apiserver.' + CONFIG_IGNORED, { note: 'ipvsnet only watches and posts Events; it has no client-side rate limiter' }),
   f('kube-api-qps', 'float32', 'ignored', 'QPS to use while talking with kubernetes apiserver.' + CONFIG_IGNORED, { note: 'ipvsnet only watches and posts Events; it has no client-side rate limiter' }),
-  f('bind-address', 'ip', 'carried', "Overrides the node's primary IP (bindAddress)." + CONFIG_IGNORED, { note: 'bindAddress is in the resolved configuration; the node addresses still come from the Node object' }),
+  f('bind-address', 'ip', 'honoured', "Overrides the node's primary IP (bindAddress)." + CONFIG_IGNORED),
   f('healthz-bind-address', 'ipport', 'honoured', 'IP address and port of the health server (default 0.0.0.0:10256; ipvsnet: an empty value disables it, port 0 picks a free port).' + CONFIG_IGNORED),
   f('metrics-bind-address', 'ipport', 'honoured', 'IP address and port of the metrics server (default 127.0.0.1:10249; ipvsnet: an empty value disables it, port 0 picks a free port).' + CONFIG_IGNORED),
   f('healthz-port', 'int32', 'honoured', 'The port of the health server; 0 disables it.', { deprecated: 'This flag is deprecated and will be removed in a future release. Please use --healthz-bind-address instead.' }),

@@ -6,7 +6,7 @@ import type { NodeConfig } from './config.ts';
 import { masqueradeMark } from './config.ts';
 import type { NodeModel } from '../model/types.ts';
 import { nodeIPs as nodeObjectIPs } from '../model/node.ts';
-import { canonicalNetwork, contains, formatIP, isLoopback, parseCIDR, parseIP, type IP } from '../net/index.ts';
+import { canonicalNetwork, contains, formatIP, isLoopback, isUnspecified, parseCIDR, parseIP, type IP } from '../net/index.ts';
 
 export interface FamilyContext {
   family: Family;
@@ -124,6 +124,9 @@ function localDetector(cfg: NodeConfig, node: NodeModel | undefined, family: Fam
  * configured nodeIPs, when given, replace the Node object's addresses (first of the family).
  */
 function primaryIP(cfg: NodeConfig, node: NodeModel | undefined, family: Family): IP {
+  // kube-proxy: a bindAddress that is not 0.0.0.0 or :: overrides the primary IP of its family.
+  const bind = cfg.bindAddress ? parseIP(cfg.bindAddress) : undefined;
+  if (bind && bind.family === family && !isUnspecified(bind)) return bind;
   const ofFamily = (list: readonly string[]): IP | undefined => list.map((s) => parseIP(s)).find((ip) => ip?.family === family);
   const found = cfg.nodeIPs && cfg.nodeIPs.length > 0
     ? ofFamily(cfg.nodeIPs)
