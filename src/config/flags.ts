@@ -47,7 +47,7 @@ export const AGENT_FLAGS: readonly AgentFlag[] = [
   f('metrics-bind-address', 'ipport', 'honoured', 'IP address and port of the metrics server (default 127.0.0.1:10249; ipvsnet: an empty value disables it, port 0 picks a free port).' + CONFIG_IGNORED),
   f('healthz-port', 'int32', 'honoured', 'The port of the health server; 0 disables it.', { deprecated: 'This flag is deprecated and will be removed in a future release. Please use --healthz-bind-address instead.' }),
   f('metrics-port', 'int32', 'honoured', 'The port of the metrics server; 0 disables it.', { deprecated: 'This flag is deprecated and will be removed in a future release. Please use --metrics-bind-address instead.' }),
-  f('bind-address-hard-fail', 'bool', 'carried', 'Treat failure to bind a port as fatal.' + CONFIG_IGNORED, { note: 'bindAddressHardFail is in the resolved configuration; a bind failure is logged and retried' }),
+  f('bind-address-hard-fail', 'bool', 'honoured', 'Treat failure to bind a port as fatal.' + CONFIG_IGNORED),
   f('profiling', 'bool', 'ignored', 'Profiling via /debug/pprof.' + CONFIG_IGNORED, { note: 'ipvsnet serves no /debug/pprof (use node --inspect)' }),
   f('show-hidden-metrics-for-version', 'string', 'ignored', 'The previous version whose hidden metrics to show (<major>.<minor>).' + CONFIG_IGNORED, { note: 'ipvsnet hides no metrics' }),
   f('proxy-mode', 'ProxyMode', 'honoured', "Which proxy mode to use: ipvsnet implements 'ipvs' (also what blank means here)." + CONFIG_IGNORED),
