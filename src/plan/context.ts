@@ -77,7 +77,7 @@ export function buildContext(cfg: NodeConfig, node: NodeModel | undefined, local
     const fam = ips.filter((ip) => ip.family === family);
     const primary = primaryIP(cfg, node, family);
     const local = localAddresses ? localAddresses.map((a) => parseIP(a)).filter((ip): ip is IP => ip?.family === family) : fam;
-    const np = nodePortIPs(local, cfg.nodePortAddresses, family, primary, localAddresses !== undefined);
+    const np = nodePortIPs(local, cfg.nodePortAddresses, family, primary);
     const clusterCIDR = cidrs.find((c) => c.ip.family === family);
     const notLocal = localDetector(cfg, node, family, clusterCIDR ? canonicalNetwork(clusterCIDR) : undefined);
     byFamily.set(family, {
@@ -143,7 +143,7 @@ function primaryIP(cfg: NodeConfig, node: NodeModel | undefined, family: Family)
  * GetAllLocalAddressesExcept); otherwise the addresses inside a CIDR, less loopback (the IPVS
  * proxier never serves NodePorts on loopback).
  */
-function nodePortIPs(ips: IP[], spec: readonly string[], family: Family, primaryIP: IP, local: boolean): { ips: string[]; matchAll: boolean } {
+function nodePortIPs(ips: IP[], spec: readonly string[], family: Family, primaryIP: IP): { ips: string[]; matchAll: boolean } {
   const cidrs = [];
   for (const s of spec) {
     const expanded = s === 'primary' ? (isLoopback(primaryIP) ? [] : [`${formatIP(primaryIP)}/${family === 4 ? 32 : 128}`])
@@ -163,7 +163,7 @@ function nodePortIPs(ips: IP[], spec: readonly string[], family: Family, primary
     if (isLoopback(ip)) continue;
     const text = formatIP(ip);
     if (seen.has(text)) continue;
-    if (matchAll ? !(local && isIPv6LinkLocal(ip)) : cidrs.some((c) => contains(c, ip))) {
+    if (matchAll ? !isIPv6LinkLocal(ip) : cidrs.some((c) => contains(c, ip))) {
       seen.add(text);
       out.push(text);
     }
