@@ -134,6 +134,11 @@ async function cleanup(cfg: AgentConfig, log: KLogger): Promise<number> {
   const r = await reconciler.cleanup();
   reconciler.close();
   const p = await cleanupPodNetwork({ families: [4, 6], ...(cfg.cniConfDir ? { confDir: cfg.cniConfDir } : {}) });
+  if (cfg.cniConfDir) {
+    const { cleanupMultinetConflist } = await import('../multinet/cleanup.ts');
+    const m = await cleanupMultinetConflist(cfg.cniConfDir).catch((e: unknown) => ({ path: cfg.cniConfDir!, action: `failed: ${message(e)}` }));
+    log.info({ path: m.path, action: m.action }, 'multi-network conflist');
+  }
   for (const e of [...r.failures.map((f) => `${f.object}: ${f.operation}: ${f.error}`), ...p.errors]) log.error({ err: e }, 'cleanup operation failed');
   log.info({ operations: r.totalOperations, failures: r.failures.length, podRoutes: p.routes.length, podEgress: p.egress.restores, conflist: p.conflist?.action }, 'cleanup done');
   return r.failures.length || p.errors.length || leftoverErrors ? 1 : 0;
@@ -262,6 +267,12 @@ export async function run(argv: string[]): Promise<number> {
   // Multi-network (opt-in): its own Pod and NAD informers (never waited for), the wrapper conflist,
   // and the CNI server's multinet requests.
   let multinet: import('../multinet/controller.ts').MultinetController | undefined;
+  if (cfg.cniConfDir && !cfg.multiNetwork) {
+    // multi-network switched off: a wrapper conflist left from before would send pods to a plugin this agent refuses
+    const { cleanupMultinetConflist } = await import('../multinet/cleanup.ts');
+    const m = await cleanupMultinetConflist(cfg.cniConfDir).catch((e: unknown) => ({ path: cfg.cniConfDir!, action: `failed: ${message(e)}` }));
+    if (m.action !== 'absent') log.info({ path: m.path, action: m.action }, 'multi-network is off: its conflist');
+  }
   if (cfg.multiNetwork && cfg.cniConfDir) {
     const { MultinetController } = await import('../multinet/controller.ts');
     multinet = new MultinetController({

@@ -2,8 +2,8 @@
 // files instead of the API server (static nodes, rehearsals, the netns tests):
 //   node src/multinet/daemon.ts --socket /run/ipvsnet/cni.sock --manifests DIR
 // The manifests (Pod and NetworkAttachmentDefinition objects, YAML or JSON) are read again before
-// each ADD, so editing the directory takes effect at once. Prints one JSON line per served request
-// and per report (network-status, failures) on stdout.
+// each ADD, so editing the directory takes effect at once. Prints one JSON line on stdout per served
+// request, per report (network-status, failures) and per CNI worker process started or ended.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { documentsOf } from '../model/documents.ts';
@@ -48,6 +48,7 @@ const srv = await startCniServer({
   contextFor: (req) => load(manifests).contextFor(req),
   onReport: (_req, report) => process.stdout.write(JSON.stringify({ report }) + '\n'),
   onRequest: (r) => process.stdout.write(JSON.stringify(r) + '\n'),
+  onWorker: (e) => process.stdout.write(JSON.stringify({ worker: e }) + '\n'),
 });
 process.stdout.write(JSON.stringify({ listening: srv.socketPath }) + '\n');
 const stop = () => {

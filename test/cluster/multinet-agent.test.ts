@@ -101,6 +101,28 @@ async function ifAddrs(netns: string, dev: string): Promise<string[]> {
   return j.flatMap((l) => l.addr_info ?? []).filter((a) => a.scope === 'global').map((a) => `${a.local}/${a.prefixlen}`);
 }
 
+function startAgent(extra: string[]): void {
+  agentDone = false;
+  agent = execa('ip', ['netns', 'exec', nodeNs, 'unshare', '--mount', '--propagation', 'private', '--',
+    'sh', '-c', 'mount -t tmpfs ipvsnet-test /run && exec "$@"', 'sh',
+    join(repoRoot, 'bin/ipvsnet'), 'agent', `--kubeconfig=${state.kubeconfig}`, `--hostname-override=${nodeName}`,
+    '--cluster-cidr=10.247.0.0/16', `--cni-conf-dir=${confDir}`, `--cni-socket=${socketPath}`, ...extra,
+    '--healthz-bind-address=127.0.0.1:0', '--metrics-bind-address=127.0.0.1:0', '--log-level=debug', '--logging-format=json'], { reject: false, buffer: false, stdin: 'ignore' });
+  const onLog = (b: Buffer) => {
+    agentText += b.toString();
+    for (const line of b.toString().split('\n')) {
+      try {
+        agentLog.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        /* partial or not JSON */
+      }
+    }
+  };
+  agent.stderr!.on('data', onLog);
+  agent.stdout!.on('data', onLog);
+  void agent.then(() => (agentDone = true));
+}
+
 function tail(): string {
   return agentText.split('\n').slice(-30).join('\n');
 }
@@ -121,24 +143,7 @@ describe('agent --multi-network (real agent, real apiserver)', () => {
     relayApi = await relayApiserverInto(nodeNs, state.apiPort, work);
     await deleteObject(admin, `/api/v1/nodes/${nodeName}`);
     await registerNode(admin, nodeName, { internalIP: '192.168.247.1', podCIDR: POD_CIDR });
-    agent = execa('ip', ['netns', 'exec', nodeNs, 'unshare', '--mount', '--propagation', 'private', '--',
-      'sh', '-c', 'mount -t tmpfs ipvsnet-test /run && exec "$@"', 'sh',
-      join(repoRoot, 'bin/ipvsnet'), 'agent', `--kubeconfig=${state.kubeconfig}`, `--hostname-override=${nodeName}`,
-      '--cluster-cidr=10.247.0.0/16', `--cni-conf-dir=${confDir}`, `--cni-socket=${socketPath}`, '--multi-network',
-      '--healthz-bind-address=127.0.0.1:0', '--metrics-bind-address=127.0.0.1:0', '--log-level=debug', '--logging-format=json'], { reject: false, buffer: false, stdin: 'ignore' });
-    const onLog = (b: Buffer) => {
-      agentText += b.toString();
-      for (const line of b.toString().split('\n')) {
-        try {
-          agentLog.push(JSON.parse(line) as Record<string, unknown>);
-        } catch {
-          /* partial or not JSON */
-        }
-      }
-    };
-    agent.stderr!.on('data', onLog);
-    agent.stdout!.on('data', onLog);
-    void agent.then(() => (agentDone = true));
+    startAgent(['--multi-network']);
   });
 
   afterAll(async () => {
@@ -216,5 +221,17 @@ describe('agent --multi-network (real agent, real apiserver)', () => {
     expect(await ifAddrs(podNetns[1]!, 'net1')).toEqual([]);
     expect(readdirSync(join(work, 'cache'))).toEqual([]);
     expect(readdirSync(join(work, 'nad-ipam', 'test-network')).filter((f) => /^\d/.test(f))).toEqual([]);
+  });
+
+  it('an agent started again without --multi-network removes the wrapper conflist (the runtime goes back to the pod network)', async () => {
+    expect(existsSync(join(confDir, '00-ipvsnet-multinet.conflist'))).toBe(true);
+    startAgent([]);
+    try {
+      await eventually(`the wrapper conflist removed (agent output:\n${tail()})`, () => !agentDone && !existsSync(join(confDir, '00-ipvsnet-multinet.conflist')), 120_000, 200);
+      expect(existsSync(join(confDir, '10-ipvsnet.conflist'))).toBe(true);
+    } finally {
+      agent!.kill('SIGTERM');
+      await agent;
+    }
   });
 });
