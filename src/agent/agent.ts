@@ -10,12 +10,12 @@
 // has synced, so a restarted agent never programs a partial view (which would delete live virtual
 // servers).
 
-import type { Server } from 'node:http';
 import type { Logger } from '../log/index.ts';
 import { Subject, type Subscription } from 'rxjs';
 import type { SourceEvent } from '../sources/index.ts';
 import { BoundedFrequencyRunner } from './runner.ts';
 import { NodeRelevance } from './node-relevance.ts';
+import { RetryingServer } from './servers.ts';
 import { FAMILY, iptablesFailureFamily, recordPlanMetrics, sliceFamily } from './plan-metrics.ts';
 import { AgentMetrics, serveMetrics, type IpFamilyLabel } from '../metrics/index.ts';
 import { ProxyHealthState, ServiceHealthServers, serveProxyHealth } from '../health/index.ts';
@@ -61,11 +61,14 @@ export class Agent {
   private pending: PendingChange[] = [];
   private families: IpFamilyLabel[] = ['IPv4'];
   private sub: Subscription | undefined;
-  private servers: Server[] = [];
+  private healthzServer: RetryingServer | undefined;
+  private metricsServer: RetryingServer | undefined;
   private started = false;
   private readonly nodeRelevance = new NodeRelevance();
   /** Node events that changed nothing a sync reads (status heartbeats): not synced for. */
   nodeEventsIgnored = 0;
+  /** The healthCheckNodePorts the last sync could not listen on, as Event diagnostics. */
+  private healthCheckDiagnostics: Diagnostic[] = [];
   /** When the current run of syncs with failed operations began (undefined: the last sync succeeded). */
   private failingSince: number | undefined;
 
@@ -95,18 +98,23 @@ export class Agent {
   async start(): Promise<void> {
     if (this.started) throw new Error('agent already started');
     this.started = true;
-    if (this.cfg.healthz) this.servers.push(await serveProxyHealth(this.health, this.cfg.healthz.host, this.cfg.healthz.port, this.metrics));
+    // kube-proxy's: a port that cannot be listened on is logged and tried again every 5 s, unless
+    // bindAddressHardFail makes it end the start.
+    const retryMs = this.deps.serverRetryMs ?? 5000;
+    const hardFail = this.cfg.bindAddressHardFail === true;
+    if (this.cfg.healthz) {
+      const { host, port } = this.cfg.healthz;
+      this.healthzServer = new RetryingServer(() => serveProxyHealth(this.health, host, port, this.metrics), {
+        retryMs, onError: (err) => this.log.error({ err: err instanceof Error ? err.message : String(err) }, 'Healthz server failed'),
+      });
+      await this.healthzServer.open(hardFail);
+    }
     if (this.cfg.metrics) {
-      this.servers.push(
-        await serveMetrics(this.metrics, this.cfg.metrics.host, this.cfg.metrics.port, (path) => {
-          if (path === '/status') return { status: 200, type: 'application/json', body: JSON.stringify(this.status(), null, 2) };
-          // kube-proxy's metrics server: component-base's /healthz (its only check is ping), /proxyMode, /configz.
-          if (path === '/healthz') return { status: 200, type: 'text/plain; charset=utf-8', body: 'ok' };
-          if (path === '/proxyMode') return { status: 200, type: 'text/plain; charset=utf-8', body: this.cfg.mode };
-          if (path === '/configz') return { status: 200, type: 'application/json', body: configzJson(this.cfg.kubeProxy) };
-          return undefined;
-        }),
-      );
+      const { host, port } = this.cfg.metrics;
+      this.metricsServer = new RetryingServer(() => serveMetrics(this.metrics, host, port, (path) => this.metricsPath(path)), {
+        retryMs, onError: (err) => this.log.error({ err: err instanceof Error ? err.message : String(err) }, 'starting metrics server failed'),
+      });
+      await this.metricsServer.open(hardFail);
     }
     // kube-proxy marks itself updated at start (so a never-succeeding first sync turns unhealthy),
     // and a queued update while the informers sync.
@@ -139,22 +147,27 @@ export class Agent {
     this.events.close?.();
     await this.sources.stop();
     await this.serviceHealth.close();
-    await Promise.all(this.servers.map((s) => new Promise<void>((r) => { s.close(() => r()); s.closeAllConnections(); })));
-    this.servers = [];
+    await Promise.all([this.healthzServer?.close(), this.metricsServer?.close()]);
     this.synced$.complete();
   }
 
-  /** The bound addresses of the health and metrics servers (port 0 resolves to the real port). */
+  /** The bound ports of the health and metrics servers (port 0 resolves to the real port); absent while not listening. */
   addresses(): { healthz?: number; metrics?: number } {
-    const port = (i: number) => {
-      const a = this.servers[i]?.address();
-      return a && typeof a === 'object' ? a.port : undefined;
-    };
-    let i = 0;
     const out: { healthz?: number; metrics?: number } = {};
-    if (this.cfg.healthz) out.healthz = port(i++);
-    if (this.cfg.metrics) out.metrics = port(i++);
+    const h = this.healthzServer?.port();
+    const m = this.metricsServer?.port();
+    if (h !== undefined) out.healthz = h;
+    if (m !== undefined) out.metrics = m;
     return out;
+  }
+
+  /** The metrics port's other paths: kube-proxy's /healthz (component-base's, only its ping check), /proxyMode, /configz; ipvsnet's /status. */
+  private metricsPath(path: string): { status: number; body: string; type: string } | undefined {
+    if (path === '/status') return { status: 200, type: 'application/json', body: JSON.stringify(this.status(), null, 2) };
+    if (path === '/healthz') return { status: 200, type: 'text/plain; charset=utf-8', body: 'ok' };
+    if (path === '/proxyMode') return { status: 200, type: 'text/plain; charset=utf-8', body: this.cfg.mode };
+    if (path === '/configz') return { status: 200, type: 'application/json', body: configzJson(this.cfg.kubeProxy) };
+    return undefined;
   }
 
   private onEvent(e: SourceEvent): void {
@@ -264,7 +277,7 @@ export class Agent {
       }
       report.controllers.push(r);
     }
-    if (report.plan) void this.events.report([...report.plan.diagnostics, ...controllerDiagnostics]);
+    if (report.plan) void this.events.report([...report.plan.diagnostics, ...this.healthCheckDiagnostics, ...controllerDiagnostics]);
     if (retry) this.runner.retryAfter(Math.max(1000, this.cfg.minSyncPeriodMs));
     if (!report.plan) report.finishedAt = this.now();
     this.lastReport = report;
@@ -336,8 +349,13 @@ export class Agent {
       }
     }
     const hcAddresses = plan.families.flatMap((f) => f.healthCheckAddresses ?? []);
-    const hcErrors = await this.serviceHealth.sync(plan.healthCheckNodePorts, hcAddresses.length ? hcAddresses : undefined);
-    for (const e of hcErrors) this.log.error(e, 'healthCheckNodePort server failed');
+    const hcErrors = await this.serviceHealth.sync(plan.healthCheckNodePorts, plan.families.some((f) => f.healthCheckAddresses) ? hcAddresses : undefined);
+    for (const e of hcErrors) this.log.error(e, 'Failed to start healthcheck');
+    // kube-proxy's Warning Event on the Service: "node N failed to start healthcheck "ns/name" on port P: err".
+    this.healthCheckDiagnostics = hcErrors.map((e) => ({
+      kind: 'Service', object: e.service, field: 'spec.healthCheckNodePort', severity: 'error', code: 'FailedToStartServiceHealthcheck',
+      reason: `node ${this.cfg.nodeName} failed to start healthcheck ${JSON.stringify(e.service)} on port ${e.port}: ${e.error}`,
+    }));
     recordPlanMetrics(this.metrics, plan);
     return failures.length > 0;
   }

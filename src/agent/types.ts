@@ -84,6 +84,8 @@ export interface AgentDeps {
    * the planner is handed them (kube-proxy reads them each sync too). A failed read keeps the last.
    */
   localAddresses?: () => Promise<string[]>;
+  /** How long a health or metrics server that could not listen waits before trying again (kube-proxy: 5 s). */
+  serverRetryMs?: number;
   /** Hands freed C-heap pages back after the first sync and after full read-backs (mallocTrim). */
   releaseMemory?: () => void;
   now?: () => number;

@@ -120,6 +120,7 @@ async function removeLeftovers(log: Logger): Promise<number> {
   const r = await removeKubeProxyLeftoversHere([4, 6]);
   for (const f of r.iptables) log.info({ family: `IPv${f.family}`, chains: f.chains.length, rules: f.rules, kept: f.kept }, 'removed kube-proxy iptables-mode leftovers');
   if (r.nftTables.length) log.info({ tables: r.nftTables }, 'removed kube-proxy nftables-mode tables');
+  if (r.nftMissing) log.warn({}, 'nft is not installed: kube-proxy nftables-mode tables, if any, are not removed');
   for (const e of r.errors) log.error({ err: e }, 'Error cleaning up leftover kube-proxy rules');
   return r.errors.length;
 }

@@ -159,6 +159,7 @@ export function agentConfigFrom(kp: ResolvedKubeProxy, env: NodeJS.ProcessEnv = 
     nodePortRange: null,
     detectLocalMode: c.detectLocalMode as NodeConfig['detectLocalMode'],
     detectLocal: { bridgeInterface: c.detectLocal.bridgeInterface, interfaceNamePrefix: c.detectLocal.interfaceNamePrefix },
+    bindAddress: c.bindAddress,
   });
   const where = (flag: string, field: string) => (fromFile ? `${fromFile}: ${field}` : `--${flag}`);
   const fieldOf: Record<string, [string, string]> = {

@@ -23,6 +23,11 @@ export interface NodeConfig {
   strictARP: boolean;
   /** Emit MASQUERADE --random-fully (supported by every iptables this project targets). */
   randomFully: boolean;
+  /**
+   * kube-proxy's bindAddress: when not unspecified ("0.0.0.0", "::") it is the node's primary IP of its
+   * family (detectNodeIPs), whatever the Node object says.
+   */
+  bindAddress?: string;
   /** Node addresses to use instead of the Node object's InternalIP/ExternalIP addresses. */
   nodeIPs?: string[];
   /**
@@ -116,6 +121,7 @@ export function validateNodeConfig(cfg: NodeConfig): Diagnostic[] {
   cfg.excludeCIDRs.forEach((c, i) => {
     if (!parseCIDR(c, 'keep')) d(`excludeCIDRs[${i}]`, `${JSON.stringify(c)} is not a valid CIDR`);
   });
+  if (cfg.bindAddress !== undefined && cfg.bindAddress !== '' && !parseIP(cfg.bindAddress)) d('bindAddress', `${JSON.stringify(cfg.bindAddress)} is not a valid IP address`);
   (cfg.nodeIPs ?? []).forEach((ip, i) => {
     if (!parseIP(ip)) d(`nodeIPs[${i}]`, `${JSON.stringify(ip)} is not a valid IP address`);
   });

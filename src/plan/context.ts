@@ -6,7 +6,7 @@ import type { NodeConfig } from './config.ts';
 import { masqueradeMark } from './config.ts';
 import type { NodeModel } from '../model/types.ts';
 import { nodeIPs as nodeObjectIPs } from '../model/node.ts';
-import { canonicalNetwork, contains, formatIP, isLoopback, parseCIDR, parseIP, type IP } from '../net/index.ts';
+import { canonicalNetwork, contains, formatIP, isLoopback, isUnspecified, parseCIDR, parseIP, type IP } from '../net/index.ts';
 
 export interface FamilyContext {
   family: Family;
@@ -77,7 +77,7 @@ export function buildContext(cfg: NodeConfig, node: NodeModel | undefined, local
     const fam = ips.filter((ip) => ip.family === family);
     const primary = primaryIP(cfg, node, family);
     const local = localAddresses ? localAddresses.map((a) => parseIP(a)).filter((ip): ip is IP => ip?.family === family) : fam;
-    const np = nodePortIPs(local, cfg.nodePortAddresses, family, primary, localAddresses !== undefined);
+    const np = nodePortIPs(local, cfg.nodePortAddresses, family, primary);
     const clusterCIDR = cidrs.find((c) => c.ip.family === family);
     const notLocal = localDetector(cfg, node, family, clusterCIDR ? canonicalNetwork(clusterCIDR) : undefined);
     byFamily.set(family, {
@@ -124,6 +124,9 @@ function localDetector(cfg: NodeConfig, node: NodeModel | undefined, family: Fam
  * configured nodeIPs, when given, replace the Node object's addresses (first of the family).
  */
 function primaryIP(cfg: NodeConfig, node: NodeModel | undefined, family: Family): IP {
+  // kube-proxy: a bindAddress that is not 0.0.0.0 or :: overrides the primary IP of its family.
+  const bind = cfg.bindAddress ? parseIP(cfg.bindAddress) : undefined;
+  if (bind && bind.family === family && !isUnspecified(bind)) return bind;
   const ofFamily = (list: readonly string[]): IP | undefined => list.map((s) => parseIP(s)).find((ip) => ip?.family === family);
   const found = cfg.nodeIPs && cfg.nodeIPs.length > 0
     ? ofFamily(cfg.nodeIPs)
@@ -140,7 +143,7 @@ function primaryIP(cfg: NodeConfig, node: NodeModel | undefined, family: Family)
  * GetAllLocalAddressesExcept); otherwise the addresses inside a CIDR, less loopback (the IPVS
  * proxier never serves NodePorts on loopback).
  */
-function nodePortIPs(ips: IP[], spec: readonly string[], family: Family, primaryIP: IP, local: boolean): { ips: string[]; matchAll: boolean } {
+function nodePortIPs(ips: IP[], spec: readonly string[], family: Family, primaryIP: IP): { ips: string[]; matchAll: boolean } {
   const cidrs = [];
   for (const s of spec) {
     const expanded = s === 'primary' ? (isLoopback(primaryIP) ? [] : [`${formatIP(primaryIP)}/${family === 4 ? 32 : 128}`])
@@ -160,7 +163,7 @@ function nodePortIPs(ips: IP[], spec: readonly string[], family: Family, primary
     if (isLoopback(ip)) continue;
     const text = formatIP(ip);
     if (seen.has(text)) continue;
-    if (matchAll ? !(local && isIPv6LinkLocal(ip)) : cidrs.some((c) => contains(c, ip))) {
+    if (matchAll ? !isIPv6LinkLocal(ip) : cidrs.some((c) => contains(c, ip))) {
       seen.add(text);
       out.push(text);
     }

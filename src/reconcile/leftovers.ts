@@ -115,6 +115,8 @@ export function leftoverPayload(state: RulesetState, names: LeftoverNames = LEFT
 export interface LeftoverReport {
   iptables: Array<{ family: Family; chains: string[]; rules: number; kept: string[] }>;
   nftTables: string[];
+  /** `nft` is not installed: kube-proxy's nftables-mode tables, if any, could not be looked for. */
+  nftMissing?: boolean;
   errors: string[];
 }
 
@@ -137,6 +139,7 @@ export async function removeKubeProxyLeftovers(opts: { iptables: Partial<Record<
   if (opts.nft) {
     try {
       const tables = await opts.nft.listTables();
+      if (tables === null) report.nftMissing = true;
       const gone = (tables ?? []).filter((t) => names.nft.some((n) => n.family === t.family && n.name === t.name));
       await opts.nft.deleteTables(gone);
       report.nftTables = gone.map((t) => `${t.family} ${t.name}`);

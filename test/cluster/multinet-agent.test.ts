@@ -107,7 +107,11 @@ function startAgent(extra: string[]): void {
     'sh', '-c', 'mount -t tmpfs ipvsnet-test /run && exec "$@"', 'sh',
     join(repoRoot, 'bin/ipvsnet'), 'agent', `--kubeconfig=${state.kubeconfig}`, `--hostname-override=${nodeName}`,
     '--cluster-cidr=10.247.0.0/16', `--cni-conf-dir=${confDir}`, `--cni-socket=${socketPath}`, ...extra,
-    '--healthz-bind-address=127.0.0.1:0', '--metrics-bind-address=127.0.0.1:0', '--log-level=debug', '--logging-format=json'], { reject: false, buffer: false, stdin: 'ignore' });
+    '--healthz-bind-address=127.0.0.1:0', '--metrics-bind-address=127.0.0.1:0', '--log-level=debug', '--logging-format=json'], {
+      reject: false, buffer: false, stdin: 'ignore',
+      // the host kernel has no IPVS: the agent's named test escape (src/cli/agent.ts TEST_WITHOUT_IPVS_ENV)
+      env: { IPVSNET_TEST_WITHOUT_IPVS: '1' },
+    });
   const onLog = (b: Buffer) => {
     agentText += b.toString();
     for (const line of b.toString().split('\n')) {

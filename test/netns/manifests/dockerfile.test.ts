@@ -124,7 +124,7 @@ describe('the image model (manifests/Dockerfile)', () => {
       '/opt/ipvsnet/cni/ipvsnet-sea/ipvsnet_native.node',
     ]);
     // the tools the agent runs
-    for (const p of ['ipset', 'iptables', 'iproute2', 'conntrack', 'kmod']) expect(final.aptPackages, p).toContain(p);
+    for (const p of ['ipset', 'iptables', 'iproute2', 'conntrack', 'kmod', 'nftables']) expect(final.aptPackages, p).toContain(p);
   });
 });
 

@@ -67,3 +67,10 @@ describe('NodePort addresses', () => {
     expect(inc.plan().changed?.virtualServers.size).toBe(0);
   });
 });
+
+describe('NodePort addresses from the Node object (a dry run)', () => {
+  it('leave out IPv6 link-local addresses as kube-proxy does', () => {
+    const dual = { ...NODE_A, status: { addresses: [{ type: 'InternalIP', address: '192.168.0.11' }, { type: 'InternalIP', address: 'fe80::11' }, { type: 'InternalIP', address: '2001:db8::11' }] } };
+    expect(nodePorts(planOf([dual, np], { families: [4, 6] }), 6)).toEqual(['2001:db8::11']);
+  });
+});
