@@ -15,9 +15,9 @@ socket=${3:-/run/ipvsnet/cni.sock}
 case "$fallback" in /*) ;; *) echo "build-shims: FALLBACK_DIR must be an absolute path (the shim execs it on the node): $fallback" >&2; exit 2 ;; esac
 case "$socket" in /*) ;; *) echo "build-shims: SOCKET must be an absolute path: $socket" >&2; exit 2 ;; esac
 mkdir -p "$out"
-for mode in bridge ipam; do
+for mode in bridge ipam multinet; do
   gcc -O2 -Wall -Wextra -static -o "$out/ipvsnet-$mode.tmp" src/native/cni-shim.c \
     -DMODE="\"$mode\"" -DFALLBACK="\"$fallback/ipvsnet-$mode\"" -DSOCKET="\"$socket\""
   mv "$out/ipvsnet-$mode.tmp" "$out/ipvsnet-$mode"
 done
-echo "build-shims: built $out/ipvsnet-bridge, $out/ipvsnet-ipam (socket $socket, fallback $fallback/)"
+echo "build-shims: built $out/ipvsnet-bridge, $out/ipvsnet-ipam, $out/ipvsnet-multinet (socket $socket, fallback $fallback/)"

@@ -26,6 +26,8 @@ mkdir -p "$dest/ipvsnet-sea"
 put ipvsnet-sea/ipvsnet_native.node 0644
 put ipvsnet-sea/ipvsnet-bridge 0755
 put ipvsnet-sea/ipvsnet-ipam 0755
+put ipvsnet-sea/ipvsnet-multinet 0755
 put ipvsnet-bridge 0755
 put ipvsnet-ipam 0755
-echo "install-cni: ipvsnet-bridge and ipvsnet-ipam are in $dest"
+put ipvsnet-multinet 0755
+echo "install-cni: ipvsnet-bridge, ipvsnet-ipam and ipvsnet-multinet are in $dest"

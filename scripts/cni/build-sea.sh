@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # DaemonSet mode: build the CNI plugins as Node single executable applications.
 #   bash scripts/cni/build-sea.sh [outdir=build/sea]
-# Output: <outdir>/ipvsnet-bridge and <outdir>/ipvsnet-ipam (the same executable; it picks the
-# plugin from its own name), plus ipvsnet_native.node, which must sit next to them. An init
-# container copies these three files into the host's CNI bin dir (/opt/cni/bin).
+# Output: <outdir>/ipvsnet-bridge, ipvsnet-ipam and ipvsnet-multinet (the same executable; it picks
+# the plugin from its own name), plus ipvsnet_native.node, which must sit next to them. An init
+# container copies these four files into the host's CNI bin dir (/opt/cni/bin).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -22,6 +22,7 @@ cp "$node" "$out/ipvsnet-bridge.tmp"
   --sentinel-fuse NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2 >/dev/null
 mv "$out/ipvsnet-bridge.tmp" "$out/ipvsnet-bridge"
 cp "$out/ipvsnet-bridge" "$out/ipvsnet-ipam"
+cp "$out/ipvsnet-bridge" "$out/ipvsnet-multinet"
 cp build/native/ipvsnet_native.node "$out/"
 rm -f "$out/ipvsnet-cni.blob" "$out/sea-config.json"
-echo "built $out/ipvsnet-bridge, $out/ipvsnet-ipam (+ ipvsnet_native.node)"
+echo "built $out/ipvsnet-bridge, $out/ipvsnet-ipam, $out/ipvsnet-multinet (+ ipvsnet_native.node)"

@@ -24,6 +24,8 @@ if (sea) {
   mkdirSync(out, { recursive: true });
   await build({
     ...common,
+    // one executable for the three plugins (it picks by its own name), multi-network included
+    entryPoints: { 'ipvsnet-cni': join(root, 'src/multinet/main.ts') },
     format: 'cjs',
     outfile: join(out, 'ipvsnet-cni.cjs'),
     define: { ...common.define, 'import.meta.url': '__ipvsnetSeaUrl' },

@@ -12,6 +12,8 @@ export interface CanonicalFamily {
   virtualServers: string[];
   bound: string[];
   ipsets: Record<string, string[]>;
+  /** set name → "TYPE family inet|inet6" ("bitmap:port" alone), what `ipset create` is given */
+  ipsetTypes: Record<string, string>;
   /** "table/CHAIN" → rules as token lists joined by a space (see rule-tokens) */
   iptables: Record<string, string[]>;
 }
@@ -67,6 +69,7 @@ export interface HarnessFamily {
   virtualServers: Array<{ address: string; port: number; protocol: string; scheduler: string; flags: number; timeout: number; netmask: number; realServers: Array<{ address: string; port: number; weight: number }> }> | null;
   bound: string[];
   ipsets: Record<string, string[]>;
+  ipsetTypes: Record<string, string>;
   iptables: Record<string, Record<string, string[]>>;
   healthChecks: Record<string, { port: number; localEndpoints: number }>;
 }
@@ -82,6 +85,7 @@ export function canonicalFromHarness(r: HarnessResult): Canonical {
       virtualServers: sortStr((f.virtualServers ?? []).map(vsLine)),
       bound: sortStr(f.bound),
       ipsets: Object.fromEntries(Object.entries(f.ipsets).map(([k, v]) => [k, sortStr(v.map(memberKey))])),
+      ipsetTypes: f.ipsetTypes,
       iptables: chains(f.iptables),
     };
     for (const [svc, h] of Object.entries(f.healthChecks)) {
@@ -97,7 +101,7 @@ export function canonicalFromHarness(r: HarnessResult): Canonical {
 // ipvsnet's side: a Plan
 
 export function canonicalFromPlan(plan: Plan): Canonical {
-  const empty = (): CanonicalFamily => ({ virtualServers: [], bound: [], ipsets: {}, iptables: {} });
+  const empty = (): CanonicalFamily => ({ virtualServers: [], bound: [], ipsets: {}, ipsetTypes: {}, iptables: {} });
   const families: Canonical['families'] = { IPv4: empty(), IPv6: empty() };
   for (const fp of plan.families) {
     const fam = fp.family === 4 ? 'IPv4' : 'IPv6';
@@ -114,6 +118,7 @@ export function canonicalFromPlan(plan: Plan): Canonical {
       virtualServers: sortStr(fp.virtualServers.map((v) => vsLine({ ...v, flags: virtualServerFlagBits(v.flags) }))),
       bound: sortStr(fp.boundAddresses.map((a) => a.replace(/\/\d+$/, ''))),
       ipsets: Object.fromEntries(fp.ipsets.map((s) => [s.name, sortStr(s.members.map(memberKey))])),
+      ipsetTypes: Object.fromEntries(fp.ipsets.map((s) => [s.name, s.type === 'bitmap:port' ? s.type : `${s.type} family ${s.family === 6 ? 'inet6' : 'inet'}`])),
       iptables: chains(tables),
     };
   }
@@ -154,6 +159,7 @@ export function diffCanonical(kp: Canonical, ours: Canonical): string[] {
     lists(`${fam} virtual servers`, a.virtualServers, b.virtualServers, false);
     lists(`${fam} kube-ipvs0`, a.bound, b.bound, false);
     keyed(`${fam} ipset`, a.ipsets, b.ipsets, false);
+    keyed(`${fam} ipset type`, Object.fromEntries(Object.entries(a.ipsetTypes).map(([k, v]) => [k, [v]])), Object.fromEntries(Object.entries(b.ipsetTypes).map(([k, v]) => [k, [v]])), false);
     keyed(`${fam} iptables`, a.iptables, b.iptables, true);
   }
   const hk = sortStr(new Set([...Object.keys(kp.healthChecks), ...Object.keys(ours.healthChecks)]));

@@ -8,6 +8,8 @@
 // Service ports, 30000-32767 for NodePorts and health checks, separate ranges for external and
 // load-balancer IPs. An external IP equal to a node address is generated on purpose.
 
+import { orderIndependent } from './slice-order.ts';
+
 type Obj = Record<string, unknown>;
 
 export interface ClusterConfig {
@@ -99,6 +101,8 @@ export function generateCluster(seed: number): GeneratedCluster {
     if (has4) addrs.push({ type: 'InternalIP', address: internal4 });
     if (has6 && !v6first) addrs.push({ type: 'InternalIP', address: internal6 });
     if (has4 && rng.chance(0.1)) addrs.push({ type: 'InternalIP', address: v4(10, 0, 0, rng.int(2, 250)) });
+    // A Node that lists only ExternalIPs: kube-proxy's primary IP is then its first ExternalIP.
+    if (rng.chance(0.05)) addrs.splice(0, addrs.length, ...addrs.filter((a) => a.type !== 'InternalIP'));
     addrs.push({ type: 'Hostname', address: NODE });
     for (const a of addrs) if (a.type !== 'Hostname') nodeIPs.push(a.address);
     const labels: Record<string, string> = { 'kubernetes.io/hostname': NODE };
@@ -111,7 +115,9 @@ export function generateCluster(seed: number): GeneratedCluster {
   if (rng.chance(0.4)) clusterCIDRs.push('fd00:244::/56');
   const nodePortAddresses = rng.weighted({ all: 80, primary: 8, cidr: 12 }) === 'all'
     ? []
-    : rng.chance(0.4) ? ['primary'] : [rng.pick(['192.168.1.0/24', '2001:db8:1::/64', '198.18.0.0/24', '10.0.0.0/8'])];
+    // CIDRs off the Service address pools: kube-proxy would serve NodePorts on kube-ipvs0 addresses
+    // inside them (docs/kube-proxy-differences.md, NodePort addresses).
+    : rng.chance(0.4) ? ['primary'] : [rng.pick(['192.168.1.0/24', '2001:db8:1::/64', '198.18.0.0/24', '10.0.0.0/24'])];
   const config: ClusterConfig = {
     nodeName: NODE,
     clusterCIDRs,
@@ -133,7 +139,8 @@ export function generateCluster(seed: number): GeneratedCluster {
   };
   const services: Obj[] = [];
   const endpointSlices: Obj[] = [];
-  const nServices = rng.int(1, 8);
+  // Mostly small clusters; now and then a bigger one, where Services share more addresses.
+  const nServices = rng.chance(0.05) ? rng.int(20, 40) : rng.int(1, 8);
   let prev: { name: string; namespace: string } | undefined;
   const ids = new Set<string>();
   for (let i = 0; i < nServices; i++) {
@@ -161,7 +168,7 @@ function generateService(rng: Rng, i: number, id: { name: string; namespace: str
   const kind = rng.weighted({ ClusterIP: 33, NodePort: 24, LoadBalancer: 28, ExternalName: 5, headless: 10 });
   const type = kind === 'headless' ? 'ClusterIP' : kind;
   const { name, namespace } = id;
-  const metadata: Obj = { name, namespace, uid: `uid-${i}`, creationTimestamp: `2026-01-01T00:00:${String(i).padStart(2, '0')}Z`, labels: {} };
+  const metadata: Obj = { name, namespace, uid: `uid-${i}`, creationTimestamp: `2026-01-01T00:${String(Math.floor(i / 60)).padStart(2, '0')}:${String(i % 60).padStart(2, '0')}Z`, labels: {} };
   const labels = metadata.labels as Record<string, string>;
   if (rng.chance(0.03)) labels['service.kubernetes.io/service-proxy-name'] = 'other-proxy';
   if (rng.chance(0.03)) labels['service.kubernetes.io/headless'] = '';
@@ -332,40 +339,4 @@ function generateSlices(rng: Rng, svc: Obj, families: Array<4 | 6>, ports: GenPo
     });
   }
   return out;
-}
-
-/**
- * kube-proxy merges a Service's slices in Go map order, so which copy of an address wins across
- * slices is left to chance there (endpointslicecache.go: "the result is undefined"); within one
- * slice it is not (the last non-terminating copy, else the first terminating one). Adjust copies
- * spread over several slices so that every order gives one answer: non-terminating copies stay in
- * one slice only (the others become terminating, the IP-reuse case: a new Pod next to an old
- * one), and when all copies are terminating, copies outside the first slice repeat its first copy.
- */
-function orderIndependent(slices: Obj[]): void {
-  const byIP = new Map<string, Array<{ slice: number; ep: Obj }>>();
-  slices.forEach((s, i) => {
-    for (const ep of s.endpoints as Obj[]) {
-      const ip = (ep.addresses as string[])[0]!;
-      let l = byIP.get(ip);
-      if (!l) byIP.set(ip, (l = []));
-      l.push({ slice: i, ep });
-    }
-  });
-  const terminating = (ep: Obj): boolean => (ep.conditions as Obj).terminating === true;
-  for (const copies of byIP.values()) {
-    if (new Set(copies.map((c) => c.slice)).size < 2) continue;
-    const live = copies.filter((c) => !terminating(c.ep));
-    if (live.length > 0) {
-      const keep = live[0]!.slice;
-      for (const c of live) if (c.slice !== keep) (c.ep.conditions as Obj).terminating = true;
-    } else {
-      const first = copies[0]!;
-      for (const c of copies) {
-        if (c.slice === first.slice) continue;
-        for (const k of Object.keys(c.ep)) delete c.ep[k];
-        Object.assign(c.ep, structuredClone(first.ep));
-      }
-    }
-  }
 }

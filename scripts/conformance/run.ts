@@ -1,6 +1,7 @@
 // The conformance lane's engine: generated clusters through kube-proxy's IPVS proxier (the harness
-// built by build-harness.sh, one process for every cluster) and through ipvsnet's planner, both
-// reduced to the canonical form (canonical.ts), compared.
+// built by build-harness.sh, one process for every cluster) and through ipvsnet's planners (the full
+// one of `ipvsnet plan`, the incremental one of the agent), all reduced to the canonical form
+// (canonical.ts) and compared with kube-proxy's.
 //
 //   node scripts/conformance/run.ts [--clusters N] [--seed FIRST] [--show K]   (npm run bench:conformance)
 //
@@ -14,7 +15,7 @@ import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { execa } from 'execa';
 import { generateCluster, type GeneratedCluster } from './generate.ts';
-import { planCluster } from './ipvsnet-side.ts';
+import { planCluster, planClusterIncrementally } from './ipvsnet-side.ts';
 import { canonicalFromHarness, canonicalFromPlan, diffCanonical, type Canonical, type HarnessResult } from './canonical.ts';
 import { formatDiagnostic } from '../../src/model/diagnostics.ts';
 
@@ -49,7 +50,7 @@ export interface RunOptions {
   firstSeed: number;
   clusters: number;
   harness?: string;
-  /** Called with every cluster before it is compared (tests use it to perturb ipvsnet's side). */
+  /** ipvsnet's side instead of both planners (tests use it to perturb it). */
   ours?: (c: GeneratedCluster) => Canonical;
 }
 
@@ -57,7 +58,8 @@ export async function runConformance(opts: RunOptions): Promise<ConformanceRepor
   const bin = opts.harness ?? (await harnessBinary());
   const t0 = performance.now();
   const child = execa(bin, [], { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', buffer: { stdout: false, stderr: true }, reject: false });
-  const pending = new Map<number, { ours: Canonical; diagnostics: string[] }>();
+  /** Per seed: ipvsnet's canonical states by planner ("full", "incremental"), its diagnostics. */
+  const pending = new Map<number, { ours: Array<[string, Canonical]>; diagnostics: string[] }>();
   const report: ConformanceReport = { compared: 0, matched: 0, mismatches: [], seconds: 0, totals: { virtualServers: 0, realServers: 0, setMembers: 0, rules: 0 } };
 
   const reader = (async () => {
@@ -74,7 +76,7 @@ export async function runConformance(opts: RunOptions): Promise<ConformanceRepor
         report.totals.setMembers += Object.values(f.ipsets).reduce((n, m) => n + m.length, 0);
         report.totals.rules += Object.values(f.iptables).reduce((n, r) => n + r.length, 0);
       }
-      const diff = diffCanonical(theirs, mine.ours);
+      const diff = mine.ours.flatMap(([planner, ours]) => diffCanonical(theirs, ours).map((d) => (planner === 'full' ? d : `[${planner} planner] ${d}`)));
       report.compared++;
       if (diff.length === 0) report.matched++;
       else report.mismatches.push({ seed: res.seed, diff, diagnostics: mine.diagnostics, kubeProxyLogs: res.logs ?? [] });
@@ -85,12 +87,12 @@ export async function runConformance(opts: RunOptions): Promise<ConformanceRepor
     for (let i = 0; i < opts.clusters; i++) {
       const seed = opts.firstSeed + i;
       const c = generateCluster(seed);
-      let ours: Canonical;
+      let ours: Array<[string, Canonical]>;
       let diagnostics: string[] = [];
-      if (opts.ours) ours = opts.ours(c);
+      if (opts.ours) ours = [['full', opts.ours(c)]];
       else {
         const plan = planCluster(c);
-        ours = canonicalFromPlan(plan);
+        ours = [['full', canonicalFromPlan(plan)], ['incremental', canonicalFromPlan(planClusterIncrementally(c))]];
         diagnostics = plan.diagnostics.map(formatDiagnostic);
       }
       pending.set(seed, { ours, diagnostics });
@@ -105,6 +107,17 @@ export async function runConformance(opts: RunOptions): Promise<ConformanceRepor
   if (pending.size > 0) throw new Error(`kube-proxy harness gave no answer for ${pending.size} cluster(s), e.g. seed ${[...pending.keys()][0]}`);
   report.seconds = (performance.now() - t0) / 1000;
   return report;
+}
+
+/**
+ * kube-proxy's side must be one answer: the seeds on which two harness runs over the same clusters
+ * disagree (a race the generator let through: Go map order), for the lane to fail on.
+ */
+export async function harnessRaces(opts: { firstSeed: number; clusters: number; harness: string }): Promise<number[]> {
+  const input = Array.from({ length: opts.clusters }, (_, i) => JSON.stringify(generateCluster(opts.firstSeed + i))).join('\n') + '\n';
+  const once = async (): Promise<HarnessResult[]> => String((await execa(opts.harness, [], { input, maxBuffer: 1 << 30 })).stdout).trim().split('\n').map((l) => JSON.parse(l) as HarnessResult);
+  const [a, b] = [await once(), await once()];
+  return a.filter((r, i) => diffCanonical(canonicalFromHarness(r), canonicalFromHarness(b[i]!)).length > 0).map((r) => r.seed);
 }
 
 export function formatMismatch(m: Mismatch, lines = 30): string {

@@ -56,6 +56,11 @@ disk=$run
 [ "$NODE_WHERE" = host ] && disk=$STATE/disk
 mkdir -p "$run/cni/bin" "$run/cni/net.d" "$disk/containerd-root" "$run/containerd/state" "$run/kubelet" "$disk/kubelet-root"
 ln -s "$REPO/build/cni/ipvsnet-bridge" "$REPO/build/cni/ipvsnet-ipam" /usr/lib/cni/loopback "$run/cni/bin/"
+# multi-network (MULTI_NETWORK=1): the wrapper's shim and the reference plugins NADs name as delegates
+if [ "${MULTI_NETWORK:-0}" = 1 ]; then
+  ln -s "$REPO/build/cni/ipvsnet-multinet" "$run/cni/bin/"
+  for p in bridge macvlan ipvlan host-local static tuning portmap; do [ -e "/usr/lib/cni/$p" ] && ln -s "/usr/lib/cni/$p" "$run/cni/bin/"; done
+fi
 CTRD_SOCK=$run/containerd/containerd.sock
 cat > "$run/containerd/config.toml" <<EOF
 version = 2
@@ -101,9 +106,16 @@ say "images imported: $(ctr -a "$CTRD_SOCK" -n k8s.io image ls -q | tr '\n' ' ')
 # The agent is supervised like a DaemonSet's Pod or a systemd unit with Restart=always: when it dies it
 # is started again after a second, unless STATE/agent.hold exists (the lane's "agent down" window).
 agent_restarts=0
+# On the host the node's kernel has no IPVS (nor dummy links): the agent would exit as kube-proxy does,
+# so the lane sets its one named test escape (IPVSNET_TEST_WITHOUT_IPVS, src/cli/agent.ts); the guest
+# has IPVS and runs the agent as a node would.
+agent_env=()
+[ "$NODE_WHERE" = host ] && agent_env=(IPVSNET_TEST_WITHOUT_IPVS=1)
+multinet_flag=()
+[ "${MULTI_NETWORK:-0}" = 1 ] && multinet_flag=(--multi-network)
 start_agent() {
-  "$REPO/bin/ipvsnet" agent --kubeconfig "$KUBECONFIG_NODE" --hostname-override "$NODE_NAME" \
-    --cluster-cidr "$CLUSTER_CIDR" --cni-conf-dir "$run/cni/net.d" --pod-routes \
+  env "${agent_env[@]}" "$REPO/bin/ipvsnet" agent --kubeconfig "$KUBECONFIG_NODE" --hostname-override "$NODE_NAME" \
+    --cluster-cidr "$CLUSTER_CIDR" --cni-conf-dir "$run/cni/net.d" --pod-routes "${multinet_flag[@]}" \
     --ipvs-sync-period "${AGENT_SYNC_PERIOD:-10s}" --ipvs-min-sync-period 1s \
     >>"$STATE/agent.log" 2>&1 &
   agent_pid=$!

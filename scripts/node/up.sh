@@ -109,7 +109,12 @@ env_file=$NODE_STATE/node.env
   printf 'NODE_WHERE=%q\nNODE_NAME=%q\nSTATE=%q\nREPO=%q\nKUBELET=%q\nCLUSTER_CIDR=10.244.0.0/16\n' \
     "$where" "$NODE_NAME" "$NODE_STATE" "$NODE_REPO" "$(node_bin kubelet)"
   printf 'PAUSE_ARCHIVE=%q\nTOOLS_ARCHIVE=%q\n' "${archives[0]}" "${archives[1]}"
+  printf 'MULTI_NETWORK=%q\n' "${IPVSNET_NODE_MULTI_NETWORK:-0}"
 } > "$env_file"
+# multi-network pods (IPVSNET_NODE_MULTI_NETWORK=1): the NAD CRD; the agent runs with --multi-network
+if [ "${IPVSNET_NODE_MULTI_NETWORK:-0}" = 1 ]; then
+  "${kubectl[@]}" apply -f "$NODE_REPO/manifests/multinet/crd.yaml" >/dev/null || node_die "could not install the NetworkAttachmentDefinition CRD"
+fi
 if [ "$where" = guest ]; then
   printf 'NODE_IP=10.0.2.15\nKUBECONFIG_NODE=%q\n' "$(st guestKubeconfig)" >> "$env_file"
   fwd=(); for p in $NODE_FWD_PORTS; do fwd+=(--hostfwd "tcp:$p:$p"); done

@@ -10,28 +10,32 @@
 // has synced, so a restarted agent never programs a partial view (which would delete live virtual
 // servers).
 
-import type { Server } from 'node:http';
 import type { Logger } from '../log/index.ts';
 import { Subject, type Subscription } from 'rxjs';
 import type { SourceEvent } from '../sources/index.ts';
 import { BoundedFrequencyRunner } from './runner.ts';
+import { NodeRelevance } from './node-relevance.ts';
+import { RetryingServer } from './servers.ts';
+import { FAMILY, iptablesFailureFamily, recordPlanMetrics, sliceFamily } from './plan-metrics.ts';
 import { AgentMetrics, serveMetrics, type IpFamilyLabel } from '../metrics/index.ts';
 import { ProxyHealthState, ServiceHealthServers, serveProxyHealth } from '../health/index.ts';
 import type { AgentConfig } from '../config/index.ts';
+import { configzJson } from '../config/configz.ts';
 import type { Diagnostic } from '../net/index.ts';
 import type { Plan } from '../plan/types.ts';
 import type { AgentController, AgentDeps, AgentSources, ControllerReport, EventSink, SyncReport } from './types.ts';
 
 export type * from './types.ts';
+export { iptablesFailureFamily } from './plan-metrics.ts';
 
 interface PendingChange {
   kind: SourceEvent['kind'];
   key: string;
   receivedAt: number;
   triggerTime?: number;
+  /** An EndpointSlice's addressType as a family: its network programming latency is that family's. */
+  family?: IpFamilyLabel;
 }
-
-const FAMILY: Record<4 | 6, IpFamilyLabel> = { 4: 'IPv4', 6: 'IPv6' };
 
 export class Agent {
   readonly cfg: AgentConfig;
@@ -57,8 +61,16 @@ export class Agent {
   private pending: PendingChange[] = [];
   private families: IpFamilyLabel[] = ['IPv4'];
   private sub: Subscription | undefined;
-  private servers: Server[] = [];
+  private healthzServer: RetryingServer | undefined;
+  private metricsServer: RetryingServer | undefined;
   private started = false;
+  private readonly nodeRelevance = new NodeRelevance();
+  /** Node events that changed nothing a sync reads (status heartbeats): not synced for. */
+  nodeEventsIgnored = 0;
+  /** The healthCheckNodePorts the last sync could not listen on, as Event diagnostics. */
+  private healthCheckDiagnostics: Diagnostic[] = [];
+  /** When the current run of syncs with failed operations began (undefined: the last sync succeeded). */
+  private failingSince: number | undefined;
 
   constructor(cfg: AgentConfig, deps: AgentDeps) {
     this.cfg = cfg;
@@ -86,14 +98,23 @@ export class Agent {
   async start(): Promise<void> {
     if (this.started) throw new Error('agent already started');
     this.started = true;
-    if (this.cfg.healthz) this.servers.push(await serveProxyHealth(this.health, this.cfg.healthz.host, this.cfg.healthz.port, this.metrics));
+    // kube-proxy's: a port that cannot be listened on is logged and tried again every 5 s, unless
+    // bindAddressHardFail makes it end the start.
+    const retryMs = this.deps.serverRetryMs ?? 5000;
+    const hardFail = this.cfg.bindAddressHardFail === true;
+    if (this.cfg.healthz) {
+      const { host, port } = this.cfg.healthz;
+      this.healthzServer = new RetryingServer(() => serveProxyHealth(this.health, host, port, this.metrics), {
+        retryMs, onError: (err) => this.log.error({ err: err instanceof Error ? err.message : String(err) }, 'Healthz server failed'),
+      });
+      await this.healthzServer.open(hardFail);
+    }
     if (this.cfg.metrics) {
-      this.servers.push(
-        await serveMetrics(this.metrics, this.cfg.metrics.host, this.cfg.metrics.port, (path) => {
-          if (path === '/status') return { status: 200, type: 'application/json', body: JSON.stringify(this.status(), null, 2) };
-          return undefined;
-        }),
-      );
+      const { host, port } = this.cfg.metrics;
+      this.metricsServer = new RetryingServer(() => serveMetrics(this.metrics, host, port, (path) => this.metricsPath(path)), {
+        retryMs, onError: (err) => this.log.error({ err: err instanceof Error ? err.message : String(err) }, 'starting metrics server failed'),
+      });
+      await this.metricsServer.open(hardFail);
     }
     // kube-proxy marks itself updated at start (so a never-succeeding first sync turns unhealthy),
     // and a queued update while the informers sync.
@@ -126,26 +147,37 @@ export class Agent {
     this.events.close?.();
     await this.sources.stop();
     await this.serviceHealth.close();
-    await Promise.all(this.servers.map((s) => new Promise<void>((r) => { s.close(() => r()); s.closeAllConnections(); })));
-    this.servers = [];
+    await Promise.all([this.healthzServer?.close(), this.metricsServer?.close()]);
     this.synced$.complete();
   }
 
-  /** The bound addresses of the health and metrics servers (port 0 resolves to the real port). */
+  /** The bound ports of the health and metrics servers (port 0 resolves to the real port); absent while not listening. */
   addresses(): { healthz?: number; metrics?: number } {
-    const port = (i: number) => {
-      const a = this.servers[i]?.address();
-      return a && typeof a === 'object' ? a.port : undefined;
-    };
-    let i = 0;
     const out: { healthz?: number; metrics?: number } = {};
-    if (this.cfg.healthz) out.healthz = port(i++);
-    if (this.cfg.metrics) out.metrics = port(i++);
+    const h = this.healthzServer?.port();
+    const m = this.metricsServer?.port();
+    if (h !== undefined) out.healthz = h;
+    if (m !== undefined) out.metrics = m;
     return out;
+  }
+
+  /** The metrics port's other paths: kube-proxy's /healthz (component-base's, only its ping check), /proxyMode, /configz; ipvsnet's /status. */
+  private metricsPath(path: string): { status: number; body: string; type: string } | undefined {
+    if (path === '/status') return { status: 200, type: 'application/json', body: JSON.stringify(this.status(), null, 2) };
+    if (path === '/healthz') return { status: 200, type: 'text/plain; charset=utf-8', body: 'ok' };
+    if (path === '/proxyMode') return { status: 200, type: 'text/plain; charset=utf-8', body: this.cfg.mode };
+    if (path === '/configz') return { status: 200, type: 'application/json', body: configzJson(this.cfg.kubeProxy) };
+    return undefined;
   }
 
   private onEvent(e: SourceEvent): void {
     const p = this.deps.planner;
+    if (e.kind === 'Node' && !this.nodeRelevance.matters(e.type, e.key, e.raw)) {
+      // A heartbeat: only /healthz reads the rest of the Node (its deletion timestamp and taints).
+      if (e.key === this.cfg.nodeName) this.health.node = e.raw as never;
+      this.nodeEventsIgnored++;
+      return;
+    }
     try {
       if (e.kind === 'Service') {
         if (e.type === 'upsert') p.upsertService(e.raw);
@@ -171,7 +203,13 @@ export class Agent {
         this.log.error({ controller: c.name, object: `${e.kind} ${e.key}`, err: err instanceof Error ? err.message : String(err) }, 'controller rejected an event');
       }
     }
-    this.pending.push({ kind: e.kind, key: e.key, receivedAt: e.receivedAt, triggerTime: e.kind === 'EndpointSlice' ? e.triggerTime : undefined });
+    const change: PendingChange = { kind: e.kind, key: e.key, receivedAt: e.receivedAt };
+    if (e.kind === 'EndpointSlice') {
+      change.triggerTime = e.triggerTime;
+      const fam = sliceFamily(e.raw);
+      if (fam) change.family = fam;
+    }
+    this.pending.push(change);
     this.updatePendingGauges();
     for (const f of this.families) {
       this.health.queuedUpdate(f);
@@ -199,6 +237,13 @@ export class Agent {
     this.updatePendingGauges();
     const report: SyncReport = { outcome: undefined, startedAt, finishedAt: startedAt, changes: batch.length, latenciesMs: [], triggerLatenciesMs: [], controllers: [] };
     let retry = false;
+    if (this.deps.localAddresses && this.deps.planner.setLocalAddresses) {
+      try {
+        this.deps.planner.setLocalAddresses(await this.deps.localAddresses());
+      } catch (err) {
+        this.log.error({ err: err instanceof Error ? err.message : String(err) }, 'reading the node\'s interface addresses failed; NodePorts keep the last ones read');
+      }
+    }
     try {
       report.plan = this.deps.planner.plan();
     } catch (err) {
@@ -232,7 +277,7 @@ export class Agent {
       }
       report.controllers.push(r);
     }
-    if (report.plan) void this.events.report([...report.plan.diagnostics, ...controllerDiagnostics]);
+    if (report.plan) void this.events.report([...report.plan.diagnostics, ...this.healthCheckDiagnostics, ...controllerDiagnostics]);
     if (retry) this.runner.retryAfter(Math.max(1000, this.cfg.minSyncPeriodMs));
     if (!report.plan) report.finishedAt = this.now();
     this.lastReport = report;
@@ -254,10 +299,8 @@ export class Agent {
     if (report.outcome?.fullRead) this.deps.releaseMemory?.();
     const failures = report.outcome?.failures ?? [];
     for (const f of failures) {
-      if (/iptables/i.test(f.operation)) {
-        const fam: IpFamilyLabel = /ip6tables|IPv6|\bv6\b/.test(f.operation) ? 'IPv6' : 'IPv4';
-        this.metrics.iptablesRestoreFailures.inc({ ip_family: fam });
-      }
+      const fam = iptablesFailureFamily(f);
+      if (fam) this.metrics.iptablesRestoreFailures.inc({ ip_family: fam });
     }
     const finishedAt = this.now();
     report.finishedAt = finishedAt;
@@ -267,42 +310,53 @@ export class Agent {
       this.log.error({ err: report.error }, 'sync failed; retrying');
       return true;
     }
-    if (failures.length) this.metrics.syncErrors.inc({ stage: 'operation' }, failures.length);
-    this.syncs++;
-    for (const f of this.families) {
-      this.metrics.syncDuration.observe({ ip_family: f }, (finishedAt - startedAt) / 1000);
-      this.metrics.syncFullDuration.observe({ ip_family: f }, (finishedAt - startedAt) / 1000);
-      this.metrics.syncLastTimestamp.set({ ip_family: f }, finishedAt / 1000);
-      this.health.updated(f);
-      // Changes that arrived during this sync are still queued.
-      if (this.pending.length > 0) this.health.queuedUpdate(f);
-    }
-    for (const c of batch) {
-      const ms = finishedAt - c.receivedAt;
-      report.latenciesMs.push(ms);
-      this.metrics.eventToKernel.observe({ kind: c.kind }, ms / 1000);
-      // kube-proxy counts only trigger times after it started.
-      if (c.triggerTime !== undefined) report.triggerLatenciesMs.push(finishedAt - c.triggerTime);
-      if (c.triggerTime !== undefined && c.triggerTime > this.startedAt) {
-        const fam = this.families[0] ?? 'IPv4';
-        this.metrics.networkProgrammingDuration.observe({ ip_family: fam }, (finishedAt - c.triggerTime) / 1000);
+    // kube-proxy observes the sync's duration whatever its outcome.
+    for (const f of this.families) this.metrics.syncDuration.observe({ ip_family: f }, (finishedAt - startedAt) / 1000);
+    if (failures.length) {
+      // Not a successful sync (kube-proxy's proxier returns before Updated() when iptables-restore
+      // fails; ipvsnet holds every kernel operation to that): no last-sync timestamp, no health
+      // update, and the changes stay queued, so /healthz turns 503 once the oldest has waited
+      // longer than the health timeout.
+      this.metrics.syncErrors.inc({ stage: 'operation' }, failures.length);
+      this.failedSyncs++;
+      this.pending = batch.concat(this.pending);
+      this.updatePendingGauges();
+      for (const f of this.families) this.health.queuedUpdate(f);
+      // Once per run of failed syncs (each distinct operation error is logged by the reconciler).
+      if (this.failingSince === undefined) {
+        this.failingSince = finishedAt;
+        this.log.error({ failures: failures.length }, 'sync had failed kernel operations; not counted as a successful sync, retrying');
+      }
+    } else {
+      if (this.failingSince !== undefined) this.log.info({ ms: finishedAt - this.failingSince }, 'sync succeeded again');
+      this.failingSince = undefined;
+      this.syncs++;
+      for (const f of this.families) {
+        this.metrics.syncLastTimestamp.set({ ip_family: f }, finishedAt / 1000);
+        this.health.updated(f);
+        // Changes that arrived during this sync are still queued.
+        if (this.pending.length > 0) this.health.queuedUpdate(f);
+      }
+      for (const c of batch) {
+        const ms = finishedAt - c.receivedAt;
+        report.latenciesMs.push(ms);
+        this.metrics.eventToKernel.observe({ kind: c.kind }, ms / 1000);
+        if (c.triggerTime === undefined) continue;
+        report.triggerLatenciesMs.push(finishedAt - c.triggerTime);
+        // kube-proxy counts only trigger times after it started, under the slice's family.
+        const fam = c.family ?? this.families[0] ?? 'IPv4';
+        if (c.triggerTime > this.startedAt && this.families.includes(fam)) this.metrics.networkProgrammingDuration.observe({ ip_family: fam }, (finishedAt - c.triggerTime) / 1000);
       }
     }
-    const hcErrors = await this.serviceHealth.sync(plan.healthCheckNodePorts);
-    for (const e of hcErrors) this.log.error(e, 'healthCheckNodePort server failed');
-    const noLocal = plan.healthCheckNodePorts.filter((h) => h.localEndpoints === 0).length;
-    for (const f of ['IPv4', 'IPv6'] as const) this.metrics.noLocalEndpoints.set({ traffic_policy: 'external', ip_family: f }, this.families.includes(f) ? noLocal : 0);
-    const invalid: Record<string, number> = { Service: 0, EndpointSlice: 0, Node: 0 };
-    const seen = new Set<string>();
-    let conflicts = 0;
-    for (const d of plan.diagnostics) {
-      if (d.code === 'AddressConflict') { conflicts++; continue; }
-      if (d.severity !== 'error' || d.kind === 'Config' || seen.has(`${d.kind}|${d.object}`)) continue;
-      seen.add(`${d.kind}|${d.object}`);
-      invalid[d.kind] = (invalid[d.kind] ?? 0) + 1;
-    }
-    for (const [k, n] of Object.entries(invalid)) this.metrics.invalidObjects.set({ kind: k }, n);
-    this.metrics.addressConflicts.set(conflicts);
+    const hcAddresses = plan.families.flatMap((f) => f.healthCheckAddresses ?? []);
+    const hcErrors = await this.serviceHealth.sync(plan.healthCheckNodePorts, plan.families.some((f) => f.healthCheckAddresses) ? hcAddresses : undefined);
+    for (const e of hcErrors) this.log.error(e, 'Failed to start healthcheck');
+    // kube-proxy's Warning Event on the Service: "node N failed to start healthcheck "ns/name" on port P: err".
+    this.healthCheckDiagnostics = hcErrors.map((e) => ({
+      kind: 'Service', object: e.service, field: 'spec.healthCheckNodePort', severity: 'error', code: 'FailedToStartServiceHealthcheck',
+      reason: `node ${this.cfg.nodeName} failed to start healthcheck ${JSON.stringify(e.service)} on port ${e.port}: ${e.error}`,
+    }));
+    recordPlanMetrics(this.metrics, plan);
     return failures.length > 0;
   }
 
@@ -319,11 +373,13 @@ export class Agent {
       failedSyncs: this.failedSyncs,
       failedControllerSyncs: this.failedControllerSyncs,
       pendingChanges: this.pending.length,
+      nodeEventsIgnored: this.nodeEventsIgnored,
       cache: { services: st.services, endpointSlices: st.endpointSlices, nodes: st.nodes },
       watch: { relists: st.relists, restarts: st.restarts },
       lastSync: this.lastReport ? { at: new Date(this.lastReport.finishedAt).toISOString(), ms: this.lastReport.finishedAt - this.lastReport.startedAt, operations: this.lastReport.outcome?.totalOperations, error: this.lastReport.error } : null,
       virtualServers: plan ? plan.families.reduce((n, f) => n + f.virtualServers.length, 0) : 0,
       healthCheckNodePorts: this.serviceHealth.ports(),
+      healthCheckAddresses: this.serviceHealth.listening(),
       diagnostics: plan?.diagnostics.filter((d) => d.severity === 'error').length ?? 0,
       eventsPosted: this.events.posted,
     };

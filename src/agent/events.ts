@@ -78,9 +78,10 @@ export class EventRecorder {
       reportingController: REPORTING_CONTROLLER,
       reportingInstance: `${REPORTING_CONTROLLER}-${this.opts.nodeName}`.slice(0, 128),
       action: 'Sync',
-      // An address conflict (src/plan/claims.ts) is reported on the losing Service as such; every
-      // other error-severity diagnostic means the object, or a part of it, was skipped as invalid.
-      reason: d.code === 'AddressConflict' ? 'AddressConflict' : 'InvalidObjectSkipped',
+      // An address conflict (src/plan/claims.ts) is reported on the losing Service as such, a
+      // healthCheckNodePort that could not be listened on with kube-proxy's reason; every other
+      // error-severity diagnostic means the object, or a part of it, was skipped as invalid.
+      reason: d.code ?? 'InvalidObjectSkipped',
       type: 'Warning',
       note: `${d.field}: ${d.reason}`.slice(0, 1024),
       regarding: {

@@ -52,6 +52,8 @@ export interface PlannerLike {
   deleteEndpointSlice(k: string): void;
   upsertNode(raw: unknown): unknown;
   deleteNode(k: string): void;
+  /** The node's interface addresses except kube-ipvs0's, where NodePorts are served (IncrementalPlanner.setLocalAddresses). */
+  setLocalAddresses?(addresses: readonly string[] | undefined): void;
   plan(): Plan;
 }
 
@@ -77,6 +79,13 @@ export interface AgentDeps {
   logger: Logger;
   metrics?: AgentMetrics;
   ipvsStats?: IpvsStatsSource;
+  /**
+   * Reads the node's interface addresses except kube-ipvs0's (one rtnetlink dump), before each plan;
+   * the planner is handed them (kube-proxy reads them each sync too). A failed read keeps the last.
+   */
+  localAddresses?: () => Promise<string[]>;
+  /** How long a health or metrics server that could not listen waits before trying again (kube-proxy: 5 s). */
+  serverRetryMs?: number;
   /** Hands freed C-heap pages back after the first sync and after full read-backs (mallocTrim). */
   releaseMemory?: () => void;
   now?: () => number;

@@ -10,35 +10,62 @@
 
 import { watch, writeFileSync, type FSWatcher } from 'node:fs';
 import {
-  AGENT_FLAGS, agentConfigFrom, flagValueText, kubeProxyYaml, reportedVersionError, parseAgentCommandLine, resolveKubeProxy, usage, versionLine, ConfigError, FlagError,
+  AGENT_FLAGS, agentConfigFrom, flagValueText, ipvsnetVersion, kubeProxyYaml, reportedVersionError, parseAgentCommandLine, resolveKubeProxy, usage, versionLine, ConfigError, FlagError,
   type AgentConfig,
 } from '../config/index.ts';
 import { createLogger, type KLogger, type Logger } from '../log/index.ts';
 import { loadKubeConfig } from '../sources/kube.ts';
 import { Agent, type AgentController } from '../agent/agent.ts';
 import { clusterDeps } from '../agent/cluster.ts';
+import { AgentMetrics } from '../metrics/index.ts';
 import { parseCIDR, type Family } from '../net/index.ts';
 import type { Ipvs } from '../kernel/ipvs/types.ts';
 
 /** SIGTERM → exit within this, whatever the API server or a stuck part does. */
 export const SHUTDOWN_DEADLINE_MS = 1500;
 
-function familiesOf(cfg: AgentConfig): Family[] {
-  const fams = new Set<Family>([4]);
-  for (const c of cfg.node.clusterCIDRs) if (parseCIDR(c)?.ip.family === 6) fams.add(6);
-  return [...fams];
+/**
+ * kube-proxy's families: both whenever the host supports IPv6 (its IPv6 proxier runs on IPv4-only
+ * clusters too), IPv4 alone otherwise.
+ */
+async function hostFamilies(log: Logger): Promise<Family[]> {
+  const { ipv6Support } = await import('../kernel/host.ts');
+  const v6 = await ipv6Support();
+  if (!v6.supported) {
+    log.info({ ipFamily: 'IPv6' }, v6.reason ?? 'No kernel support for family');
+    return [4];
+  }
+  // kube-proxy also needs ip6tables for the family.
+  const { detectBackend } = await import('../kernel/iptables.ts');
+  const { createRunner } = await import('../kernel/exec.ts');
+  try {
+    await detectBackend(createRunner().run, 6);
+  } catch (e) {
+    log.info({ ipFamily: 'IPv6', error: message(e) }, 'No iptables support for family');
+    return [4];
+  }
+  return [4, 6];
 }
+
+/**
+ * The test lanes' escape from the IPVS check, and the only one: the cluster and node lanes run the
+ * real agent on the host, whose kernel has neither IPVS nor dummy links. With this variable set to 1
+ * and IPVS missing, the agent says so at start and runs without IPVS and kube-ipvs0 (ipsets and
+ * iptables are still programmed); without it, a missing IPVS ends the agent as it ends kube-proxy.
+ */
+export const TEST_WITHOUT_IPVS_ENV = 'IPVSNET_TEST_WITHOUT_IPVS';
 
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
-/** One IPVS socket for the reconciler, the statistics and the timeouts; null without IPVS. */
+/** One IPVS socket for the reconciler, the statistics and the timeouts; null when IPVS is missing and the test escape is set; throws otherwise. */
 async function openIpvsWithTimeouts(cfg: AgentConfig, log: Logger): Promise<Ipvs | null> {
   const { openIpvs } = await import('../kernel/open.ts');
   let ipvs: Ipvs;
   try {
     ipvs = await openIpvs();
   } catch (e) {
-    log.error({ problem: message(e) }, 'missing kernel feature; that part of the plan is skipped');
+    if (process.env[TEST_WITHOUT_IPVS_ENV] !== '1') throw new Error(`can't use the IPVS proxier: ${message(e)}`);
+    log.warn({ problem: message(e), env: `${TEST_WITHOUT_IPVS_ENV}=1` }, 'IPVS is missing: running WITHOUT IPVS and kube-ipvs0 for a test lane (kube-proxy would exit here)');
     return null;
   }
   const t = cfg.ipvsTimeouts;
@@ -59,17 +86,62 @@ async function applyProxySysctls(cfg: AgentConfig, log: KLogger): Promise<number
   return sysctls.failed.length;
 }
 
-/** `agent --cleanup`: what `ipvsnet cleanup` removes, with the agent's flags. */
+/**
+ * kube-proxy's node settings at start: the conntrack sysctls (kube-proxy's log lines: "Set sysctl",
+ * "Setting conntrack hashsize") and the process's oom_score_adj. A failure is logged and the agent
+ * goes on (kube-proxy exits on a conntrack failure: docs/kube-proxy-differences.md).
+ */
+async function applyNodeSettings(cfg: AgentConfig, log: Logger): Promise<void> {
+  const { applyConntrackSettings, applyOomScoreAdj, HASHSIZE_PATH } = await import('../kernel/conntrack-sysctls.ts');
+  const ct = cfg.conntrack;
+  const secs = (ms: number | null) => (ms === null ? null : Math.round(ms / 1000));
+  try {
+    const steps = await applyConntrackSettings({
+      maxPerCore: ct.maxPerCore ?? 0, min: ct.min ?? 0,
+      tcpEstablishedTimeout: secs(ct.tcpEstablishedTimeoutMs), tcpCloseWaitTimeout: secs(ct.tcpCloseWaitTimeoutMs),
+      tcpBeLiberal: ct.tcpBeLiberal, udpTimeout: secs(ct.udpTimeoutMs) ?? 0, udpStreamTimeout: secs(ct.udpStreamTimeoutMs) ?? 0,
+    });
+    for (const st of steps) {
+      if (st.action === 'skipped') log.debug({ entry: st.entry, value: st.value, reason: st.reason }, 'Conntrack setting left as it is');
+      else if (st.entry === HASHSIZE_PATH) log.info({ conntrackHashsize: st.value }, 'Setting conntrack hashsize');
+      else log.info({ entry: st.entry, value: st.value }, 'Set sysctl');
+    }
+  } catch (e) {
+    log.error({ err: message(e) }, 'could not set conntrack parameters from kube-proxy configuration');
+  }
+  if (cfg.oomScoreAdj !== null) {
+    await applyOomScoreAdj(cfg.oomScoreAdj).catch((e: unknown) => log.warn({ err: message(e) }, 'Failed to apply OOMScore'));
+  }
+}
+
+/** kube-proxy's iptables-mode chains and nftables-mode tables (src/reconcile/leftovers.ts); returns the number of failures. */
+async function removeLeftovers(log: Logger): Promise<number> {
+  const { removeKubeProxyLeftoversHere } = await import('../reconcile/leftovers.ts');
+  const r = await removeKubeProxyLeftoversHere([4, 6]);
+  for (const f of r.iptables) log.info({ family: `IPv${f.family}`, chains: f.chains.length, rules: f.rules, kept: f.kept }, 'removed kube-proxy iptables-mode leftovers');
+  if (r.nftTables.length) log.info({ tables: r.nftTables }, 'removed kube-proxy nftables-mode tables');
+  if (r.nftMissing) log.warn({}, 'nft is not installed: kube-proxy nftables-mode tables, if any, are not removed');
+  for (const e of r.errors) log.error({ err: e }, 'Error cleaning up leftover kube-proxy rules');
+  return r.errors.length;
+}
+
+/** `agent --cleanup`: what `ipvsnet cleanup` removes, and kube-proxy's other modes' leftovers, with the agent's flags. */
 async function cleanup(cfg: AgentConfig, log: KLogger): Promise<number> {
+  const leftoverErrors = await removeLeftovers(log);
   const { Reconciler } = await import('../reconcile/index.ts');
   const { cleanupPodNetwork } = await import('../podnet/index.ts');
   const { reconciler } = await Reconciler.open({ logger: log, families: [4, 6] });
   const r = await reconciler.cleanup();
   reconciler.close();
   const p = await cleanupPodNetwork({ families: [4, 6], ...(cfg.cniConfDir ? { confDir: cfg.cniConfDir } : {}) });
+  if (cfg.cniConfDir) {
+    const { cleanupMultinetConflist } = await import('../multinet/cleanup.ts');
+    const m = await cleanupMultinetConflist(cfg.cniConfDir).catch((e: unknown) => ({ path: cfg.cniConfDir!, action: `failed: ${message(e)}` }));
+    log.info({ path: m.path, action: m.action }, 'multi-network conflist');
+  }
   for (const e of [...r.failures.map((f) => `${f.object}: ${f.operation}: ${f.error}`), ...p.errors]) log.error({ err: e }, 'cleanup operation failed');
   log.info({ operations: r.totalOperations, failures: r.failures.length, podRoutes: p.routes.length, podEgress: p.egress.restores, conflist: p.conflist?.action }, 'cleanup done');
-  return r.failures.length || p.errors.length ? 1 : 0;
+  return r.failures.length || p.errors.length || leftoverErrors ? 1 : 0;
 }
 
 /** The command line and configuration, or the exit code of a run that ends here (help, version, errors). */
@@ -133,9 +205,14 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (cfg.cleanup) return cleanup(cfg, log);
   if (cfg.initOnly) {
-    // the privileged part of the start (kube-proxy: sysctls and the IPVS settings), without the API server
-    const ipvs = await openIpvsWithTimeouts(cfg, log);
-    ipvs?.close?.();
+    // the privileged part of the start (kube-proxy: conntrack, the IPVS check and settings, sysctls), without the API server
+    await applyNodeSettings(cfg, log);
+    try {
+      (await openIpvsWithTimeouts(cfg, log))?.close?.();
+    } catch (e) {
+      log.error({ err: message(e) }, 'Error running ProxyServer');
+      return 1;
+    }
     return (await applyProxySysctls(cfg, log)) ? 1 : 0;
   }
 
@@ -149,9 +226,23 @@ export async function run(argv: string[]): Promise<number> {
   const { IncrementalPlanner } = await import('../plan/index.ts');
   const { Reconciler } = await import('../reconcile/index.ts');
   const { mallocTrim } = await import('../native/index.ts');
-  const families = familiesOf(cfg);
-  const ipvs = await openIpvsWithTimeouts(cfg, log);
-  const { reconciler, problems } = await Reconciler.open({ logger: log, families, excludeCIDRs: cfg.node.excludeCIDRs, ipvs, gracefulTimeoutMs: cfg.gracefulTerminationBoundMs || Infinity });
+  const families = await hostFamilies(log);
+  const nodeConfig = { ...cfg.node, families };
+  await applyNodeSettings(cfg, log);
+  let ipvs: Ipvs | null;
+  try {
+    ipvs = await openIpvsWithTimeouts(cfg, log);
+  } catch (e) {
+    log.error({ err: message(e) }, 'Error running ProxyServer');
+    return 1;
+  }
+  // kube-proxy in IPVS mode removes the nftables mode's tables at start; ipvsnet also removes the
+  // iptables mode's chains, whose rules would otherwise sit in front of its virtual servers.
+  await removeLeftovers(log);
+  // Without IPVS (the test escape only) there is nothing to bind kube-ipvs0's addresses for.
+  const { reconciler, problems } = await Reconciler.open({
+    logger: log, families, excludeCIDRs: cfg.node.excludeCIDRs, ipvs, ...(ipvs ? {} : { link: null }), gracefulTimeoutMs: cfg.gracefulTerminationBoundMs || Infinity,
+  });
   for (const p of problems) log.warn({ problem: p }, 'kernel feature missing');
   await applyProxySysctls(cfg, log);
 
@@ -173,12 +264,35 @@ export async function run(argv: string[]): Promise<number> {
       logger: log,
     }));
   }
+  // Multi-network (opt-in): its own Pod and NAD informers (never waited for), the wrapper conflist,
+  // and the CNI server's multinet requests.
+  let multinet: import('../multinet/controller.ts').MultinetController | undefined;
+  if (cfg.cniConfDir && !cfg.multiNetwork) {
+    // multi-network switched off: a wrapper conflist left from before would send pods to a plugin this agent refuses
+    const { cleanupMultinetConflist } = await import('../multinet/cleanup.ts');
+    const m = await cleanupMultinetConflist(cfg.cniConfDir).catch((e: unknown) => ({ path: cfg.cniConfDir!, action: `failed: ${message(e)}` }));
+    if (m.action !== 'absent') log.info({ path: m.path, action: m.action }, 'multi-network is off: its conflist');
+  }
+  if (cfg.multiNetwork && cfg.cniConfDir) {
+    const { MultinetController } = await import('../multinet/controller.ts');
+    multinet = new MultinetController({
+      kc, nodeName: cfg.nodeName, confDir: cfg.cniConfDir, logger: log,
+      ...(cfg.multiNetworkGlobalNamespaces ? { namespaceIsolation: true, globalNamespaces: cfg.multiNetworkGlobalNamespaces } : {}),
+      ...(cfg.multiNetworkHostRoot ? { hostRoot: cfg.multiNetworkHostRoot } : {}),
+      ...(cfg.multiNetworkDefaultNetworks ? { defaultNetworks: cfg.multiNetworkDefaultNetworks } : {}),
+      ...(cfg.multiNetworkReadinessIndicatorFile ? { readinessIndicatorFile: cfg.multiNetworkReadinessIndicatorFile } : {}),
+    });
+    controllers.push(multinet);
+    multinet.start();
+  }
   let cniServer: import('../cni/server.ts').CniServer | undefined;
   if (cfg.cniConfDir) {
     // Thick mode: the plugins' shim hands CNI requests to this server; it falls back to the
     // standalone plugin when the agent is down.
     const { startCniServer } = await import('../cni/server.ts');
+    const { multinetWorkerEntry } = await import('../multinet/entry.ts');
     cniServer = await startCniServer({
+      ...(multinet ? { workerEntry: multinetWorkerEntry(), contextFor: multinet.contextFor, onReport: multinet.onReport } : {}),
       ...(cfg.cniSocket ? { socketPath: cfg.cniSocket } : {}),
       requestTimeoutMs: cfg.cniRequestTimeoutMs,
       onRequest: (r) => (r.failedBy ? log.warn(r, 'CNI request failed') : log.debug(r, 'CNI request served')),
@@ -186,9 +300,15 @@ export async function run(argv: string[]): Promise<number> {
     });
     log.info({ socket: cniServer.socketPath }, 'CNI thick-mode server listening');
   }
+  const { LinkAdapter } = await import('../kernel/link.ts');
+  const { DEFAULT_DUMMY } = await import('../reconcile/addresses.ts');
+  const addressSource = new LinkAdapter();
   const agent = new Agent(cfg, {
-    ...clusterDeps(kc, cfg.nodeName, log),
-    planner: new IncrementalPlanner(cfg.node),
+    // Every Node only for the peer routes; the proxy and the conflist read this node's alone (kube-proxy watches only its own).
+    ...clusterDeps(kc, cfg.nodeName, log, new AgentMetrics({ version: ipvsnetVersion() }), { allNodes: cfg.podRoutes }),
+    planner: new IncrementalPlanner(nodeConfig),
+    // NodePorts are served on the node's interface addresses (kube-ipvs0's excepted), read each sync.
+    localAddresses: () => addressSource.addressesExcept(DEFAULT_DUMMY),
     reconciler,
     controllers,
     logger: log,
@@ -213,7 +333,9 @@ export async function run(argv: string[]): Promise<number> {
       exitSoon(code);
     }, SHUTDOWN_DEADLINE_MS);
     void Promise.allSettled([agent.stop(), cniServer?.close()]).then((results) => {
+      multinet?.stop();
       closePodNetwork();
+      addressSource.close();
       reconciler.close();
       clearTimeout(deadline);
       const failed = results.filter((r) => r.status === 'rejected').map((r) => message((r as PromiseRejectedResult).reason));

@@ -17,7 +17,8 @@ export const CLEANUP_HELP = `usage: ipvsnet cleanup [flags]
 Remove what ipvsnet (or kube-proxy's IPVS mode) owns on this node and nothing else:
 its virtual servers, kube-ipvs0, its KUBE-* chains and jump rules, its ipsets, the pod
 routes (protocol 240), the pod egress chain IPVSNET-POD-EGRESS and its POSTROUTING jump,
-and ipvsnet's conflist (only when it lists ipvsnet-bridge).
+and ipvsnet's conflist (only when it lists ipvsnet-bridge), and the multi-network wrapper conflist
+(00-ipvsnet-multinet.conflist, only when its plugin is ipvsnet-multinet).
 Foreign IPVS services, routes, chains, sets and conflists survive.
 
   --iptables-backend nft|legacy   default: the backend the host's other rules use
@@ -76,5 +77,14 @@ export async function run(argv: string[]): Promise<number> {
   const egress = p.egress.families.filter((f) => f.action === 'removed').map((f) => `IPv${f.family}`);
   process.stdout.write(`ipvsnet cleanup: pod network: ${p.routes.length} routes removed, egress chain ${egress.length ? `removed (${egress.join(', ')})` : 'absent'}, conflist ${conflistPath(confDir)} ${p.conflist?.action ?? 'absent'}, ${p.errors.length} failed\n`);
   for (const e of p.errors) process.stderr.write(`failed: pod network: ${e}\n`);
-  return failed + p.errors.length > 0 ? 1 : 0;
+  const { cleanupMultinetConflist } = await import('../multinet/cleanup.ts');
+  let mnFailed = 0;
+  try {
+    const m = await cleanupMultinetConflist(confDir);
+    process.stdout.write(`ipvsnet cleanup: multi-network conflist ${m.path} ${m.action}\n`);
+  } catch (e) {
+    mnFailed = 1;
+    process.stderr.write(`failed: multi-network conflist: ${e instanceof Error ? e.message : String(e)}\n`);
+  }
+  return failed + p.errors.length + mnFailed > 0 ? 1 : 0;
 }

@@ -11,7 +11,7 @@ import { parseAgentCommandLine, resolveKubeProxy, type ConfigNote, type Resolved
 import { splitHostPort, type VModuleItem } from './pflag.ts';
 import { formatGoDuration } from './gostrconv.ts';
 import { formatDuration } from './duration.ts';
-import { encodeJson, encodeYaml, toV1alpha1 } from './write.ts';
+import { encodeYaml, toV1alpha1 } from './write.ts';
 import { KUBERNETES_VERSION } from './validate.ts';
 
 export { ConfigError, decodeKubeProxyConfiguration, defaultKubeProxyConfiguration, parseKubeProxyConfiguration } from './kubeproxy.ts';
@@ -68,6 +68,16 @@ export interface AgentConfig {
   cniSocket?: string;
   /** deadline of one thick-mode CNI request (ms) */
   cniRequestTimeoutMs: number;
+  /** multi-network pods (NetworkAttachmentDefinitions, the networks annotation; needs cniConfDir) */
+  multiNetwork: boolean;
+  /** with multiNetwork: delegates run chrooted here (the host's root inside the agent's container) */
+  multiNetworkHostRoot?: string;
+  /** with multiNetwork: pods may use NADs of their own namespace and of these only (undefined: any) */
+  multiNetworkGlobalNamespaces?: string[];
+  /** with multiNetwork: NADs ("namespace/name") every pod gets before its own */
+  multiNetworkDefaultNetworks?: string[];
+  /** with multiNetwork: ADD waits for this file */
+  multiNetworkReadinessIndicatorFile?: string;
   /** Longest a removed TCP real server stays at weight 0 with connections; 0 = until they end (kube-proxy). */
   gracefulTerminationBoundMs: number;
   /** Client QPS/burst from clientConnection (informational; watches are not rate-limited). */
@@ -147,6 +157,9 @@ export function agentConfigFrom(kp: ResolvedKubeProxy, env: NodeJS.ProcessEnv = 
     strictARP: c.ipvs.strictARP,
     // The API server already held every Service to its own --service-node-port-range.
     nodePortRange: null,
+    detectLocalMode: c.detectLocalMode as NodeConfig['detectLocalMode'],
+    detectLocal: { bridgeInterface: c.detectLocal.bridgeInterface, interfaceNamePrefix: c.detectLocal.interfaceNamePrefix },
+    bindAddress: c.bindAddress,
   });
   const where = (flag: string, field: string) => (fromFile ? `${fromFile}: ${field}` : `--${flag}`);
   const fieldOf: Record<string, [string, string]> = {
@@ -190,6 +203,26 @@ export function agentConfigFrom(kp: ResolvedKubeProxy, env: NodeJS.ProcessEnv = 
   const cniRequestTimeoutMs = num('cni-request-timeout') ?? 60_000;
   if (f.has('cni-request-timeout') && !cniConfDir) throw new ConfigError('--cni-request-timeout: only used with --cni-conf-dir');
   if (cniRequestTimeoutMs < 100 || cniRequestTimeoutMs > 3_600_000) throw new ConfigError(`--cni-request-timeout: ${formatDuration(cniRequestTimeoutMs)}: must be between 100ms and 1h`);
+  const multiNetwork = bool('multi-network') === true;
+  if (multiNetwork && !cniConfDir) throw new ConfigError('--multi-network: needs --cni-conf-dir (the wrapper config is written there and served by the thick-mode server)');
+  const hostRoot = str('multi-network-host-root');
+  if (hostRoot !== undefined && !multiNetwork) throw new ConfigError('--multi-network-host-root: only used with --multi-network');
+  if (hostRoot !== undefined && !hostRoot.startsWith('/')) throw new ConfigError(`--multi-network-host-root: ${JSON.stringify(hostRoot)}: must be an absolute path`);
+  const globalNs = str('multi-network-global-namespaces');
+  if (globalNs !== undefined && !multiNetwork) throw new ConfigError('--multi-network-global-namespaces: only used with --multi-network');
+  const multiNetworkGlobalNamespaces = globalNs === undefined ? undefined : globalNs.split(',').map((x) => x.trim()).filter(Boolean);
+  for (const g of multiNetworkGlobalNamespaces ?? []) {
+    if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(g)) throw new ConfigError(`--multi-network-global-namespaces: ${JSON.stringify(g)} is not a namespace name`);
+  }
+  const defNets = str('multi-network-default-networks');
+  if (defNets !== undefined && !multiNetwork) throw new ConfigError('--multi-network-default-networks: only used with --multi-network');
+  const multiNetworkDefaultNetworks = defNets === undefined ? undefined : defNets.split(',').map((x) => x.trim()).filter(Boolean);
+  for (const d of multiNetworkDefaultNetworks ?? []) {
+    if (!/^([a-z0-9]([-a-z0-9]*[a-z0-9])?\/)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(d)) throw new ConfigError(`--multi-network-default-networks: ${JSON.stringify(d)} is not "namespace/name" of a NAD`);
+  }
+  const readiness = str('multi-network-readiness-indicator-file');
+  if (readiness !== undefined && !multiNetwork) throw new ConfigError('--multi-network-readiness-indicator-file: only used with --multi-network');
+  if (readiness !== undefined && !readiness.startsWith('/')) throw new ConfigError(`--multi-network-readiness-indicator-file: ${JSON.stringify(readiness)}: must be an absolute path`);
   const gracefulTerminationBoundMs = num('ipvs-graceful-termination-bound') ?? 0;
   if (gracefulTerminationBoundMs < 0) throw new ConfigError(`--ipvs-graceful-termination-bound: ${formatGoDuration(gracefulTerminationBoundMs)}: must be 0 (no bound) or more`);
 
@@ -227,6 +260,11 @@ export function agentConfigFrom(kp: ResolvedKubeProxy, env: NodeJS.ProcessEnv = 
     ...(cniConfDir ? { cniConfDir } : {}),
     ...(cniSocket !== undefined ? { cniSocket } : {}),
     cniRequestTimeoutMs,
+    multiNetwork,
+    ...(multiNetworkGlobalNamespaces ? { multiNetworkGlobalNamespaces } : {}),
+    ...(hostRoot ? { multiNetworkHostRoot: hostRoot } : {}),
+    ...(multiNetworkDefaultNetworks?.length ? { multiNetworkDefaultNetworks } : {}),
+    ...(readiness ? { multiNetworkReadinessIndicatorFile: readiness } : {}),
     gracefulTerminationBoundMs,
     clientConnection: { qps: c.clientConnection.qps, burst: c.clientConnection.burst },
     kubeProxy: kp,
@@ -240,11 +278,7 @@ export function agentConfigFrom(kp: ResolvedKubeProxy, env: NodeJS.ProcessEnv = 
   };
 }
 
-/** kube-proxy's /configz body: {"kubeproxy.config.k8s.io": the resolved v1alpha1 configuration}. */
-export function configzJson(kp: ResolvedKubeProxy): string {
-  const obj = toV1alpha1(kp.config, { syncPeriodMs: kp.syncPeriodMs, minSyncPeriodMs: kp.minSyncPeriodMs, flushFrequencyAsNumber: kp.flushFrequencyAsNumber });
-  return `{"kubeproxy.config.k8s.io":${encodeJson(obj)}}`;
-}
+export { configzJson } from './configz.ts';
 
 /** The resolved configuration as kube-proxy's --write-config-to writes it. */
 export function kubeProxyYaml(kp: ResolvedKubeProxy): string {

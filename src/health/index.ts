@@ -121,14 +121,17 @@ export function serviceHealthBody(service: string, localEndpoints: number, proxy
 }
 
 /**
- * The healthCheckNodePort servers, one per ETP=Local Service. sync() opens servers for new ports,
- * updates counts, and closes the servers of ports that are gone. A port that cannot be opened is
- * reported (and retried on the next sync); the other Services keep their servers.
+ * The healthCheckNodePort servers, one per ETP=Local Service, listening on every address given (as
+ * kube-proxy's per-family service health servers do: "0.0.0.0" for IPv4 and "::" (IPv6 only) for
+ * IPv6, or the node addresses --nodeport-addresses selects). sync() opens servers for new ports,
+ * updates counts, closes the servers of ports that are gone, and reopens all when the addresses
+ * change. A port that cannot be opened on some address is reported (and retried on the next sync);
+ * the other Services keep their servers.
  */
 export class ServiceHealthServers {
-  private readonly servers = new Map<number, { server: Server; service: string; localEndpoints: number }>();
+  private readonly servers = new Map<number, { servers: Server[]; service: string; localEndpoints: number }>();
   private readonly proxyHealthy: () => boolean;
-  private readonly addresses: string[];
+  private addresses: string[];
 
   constructor(proxyHealthy: () => boolean, addresses: string[] = ['0.0.0.0']) {
     this.proxyHealthy = proxyHealthy;
@@ -139,15 +142,21 @@ export class ServiceHealthServers {
     return [...this.servers.keys()].sort((a, b) => a - b);
   }
 
-  async sync(want: HealthCheckNodePort[]): Promise<Array<{ service: string; port: number; error: string }>> {
+  /** The addresses listened on now. */
+  listening(): string[] {
+    return [...this.addresses];
+  }
+
+  async sync(want: HealthCheckNodePort[], addresses?: readonly string[]): Promise<Array<{ service: string; port: number; error: string }>> {
     const errors: Array<{ service: string; port: number; error: string }> = [];
+    const moved = addresses !== undefined && JSON.stringify([...addresses]) !== JSON.stringify(this.addresses);
+    if (addresses !== undefined) this.addresses = [...addresses];
     const wanted = new Map(want.map((w) => [w.port, w]));
     for (const [port, s] of this.servers) {
       const w = wanted.get(port);
-      if (!w || w.service !== s.service) {
+      if (moved || !w || w.service !== s.service) {
         this.servers.delete(port);
-        await new Promise<void>((r) => s.server.close(() => r()));
-        s.server.closeAllConnections();
+        await Promise.all(s.servers.map((srv) => new Promise<void>((r) => { srv.close(() => r()); srv.closeAllConnections(); })));
       }
     }
     for (const w of want) {
@@ -156,8 +165,8 @@ export class ServiceHealthServers {
         cur.localEndpoints = w.localEndpoints;
         continue;
       }
-      const entry = { server: undefined as unknown as Server, service: w.service, localEndpoints: w.localEndpoints };
-      const server = createServer((_req, res) => {
+      const entry = { servers: [] as Server[], service: w.service, localEndpoints: w.localEndpoints };
+      const handler = (_req: unknown, res: import('node:http').ServerResponse) => {
         const n = entry.localEndpoints;
         const healthy = this.proxyHealthy();
         res.writeHead(n !== 0 && healthy ? 200 : 503, {
@@ -166,12 +175,16 @@ export class ServiceHealthServers {
           'x-load-balancing-endpoint-weight': String(n),
         });
         res.end(serviceHealthBody(entry.service, n, healthy));
-      });
-      entry.server = server;
+      };
       try {
-        for (const a of this.addresses.slice(0, 1)) await listen(server, a, w.port);
+        for (const a of this.addresses) {
+          const server = createServer(handler);
+          entry.servers.push(server);
+          await listen(server, a, w.port, a.includes(':'));
+        }
         this.servers.set(w.port, entry);
       } catch (e) {
+        for (const srv of entry.servers) { srv.close(); srv.closeAllConnections(); }
         errors.push({ service: w.service, port: w.port, error: e instanceof Error ? e.message : String(e) });
       }
     }

@@ -7,7 +7,7 @@
 // NOARP): the kernel then treats the address as local, so packets to it reach
 // IPVS in LOCAL_IN. The socket opens in the caller's network namespace.
 
-import { requireIP } from '../net/index.ts';
+import { formatIP, requireIP } from '../net/index.ts';
 import { Rtnl, RtnlError } from './rtnl/index.ts';
 
 /** An address held by some interface in the namespace. */
@@ -104,6 +104,15 @@ export class LinkAdapter {
     const names = new Map<number, string>();
     for (const l of links) names.set(l.index, l.name);
     return addrs.map((a) => ({ address: a.cidr.slice(0, a.cidr.lastIndexOf('/')), prefixLength: a.prefix, ifindex: a.index, ifname: names.get(a.index) ?? '' }));
+  }
+
+  /**
+   * The addresses of every interface except `ifname` (the node's own addresses, kube-ipvs0's left
+   * out; those are skipped without being parsed). One link lookup and one address dump.
+   */
+  async addressesExcept(ifname: string): Promise<string[]> {
+    const skip = (await this.#rtnl.linkByName(ifname))?.index;
+    return (await this.#rtnl.addresses(undefined, skip)).map((a) => formatIP(a.ip));
   }
 
   /** Addresses bound on `ifname` (no prefix length; ipvsnet binds only /32 and /128). */

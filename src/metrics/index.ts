@@ -1,5 +1,7 @@
-// Prometheus metrics under kube-proxy's names (pkg/proxy/metrics), so existing dashboards work, plus
-// ipvsnet's own: event-to-kernel latency and per-virtual-server traffic read from IPVS stats at scrape time.
+// Prometheus metrics under kube-proxy's names (pkg/proxy/metrics), so existing dashboards work, with
+// the component-base ones every Kubernetes binary serves (kubernetes_build_info) and client-go's
+// rest_client_* for the agent's API requests, plus ipvsnet's own: event-to-kernel latency and
+// per-virtual-server traffic read from IPVS stats at scrape time.
 
 import { Registry, Histogram, Gauge, Counter, collectDefaultMetrics } from 'prom-client';
 import { createServer, type Server } from 'node:http';
@@ -21,10 +23,31 @@ export interface IpvsStatsSource {
   listServices(): Promise<IpvsService[]>;
 }
 
+/** component-base's kubernetes_build_info labels. */
+export type BuildInfoLabel = 'major' | 'minor' | 'git_version' | 'git_commit' | 'git_tree_state' | 'build_date' | 'go_version' | 'compiler' | 'platform';
+
+/**
+ * ipvsnet's build as kubernetes_build_info describes a Kubernetes binary: the release whose
+ * kube-proxy it stands in for (major, minor, git_version with ipvsnet's own version as build
+ * metadata), and the runtime that actually runs it (go_version holds Node's version, compiler "node").
+ */
+export function buildInfo(ipvsnetVersion: string, mirrors = { major: '1', minor: '37', patch: '2' }): Record<BuildInfoLabel, string> {
+  return {
+    major: mirrors.major,
+    minor: mirrors.minor,
+    git_version: `v${mirrors.major}.${mirrors.minor}.${mirrors.patch}+ipvsnet-${ipvsnetVersion}`,
+    git_commit: '',
+    git_tree_state: '',
+    build_date: '',
+    go_version: process.version,
+    compiler: 'node',
+    platform: `${process.platform}/${process.arch === 'x64' ? 'amd64' : process.arch}`,
+  };
+}
+
 export class AgentMetrics {
   readonly registry = new Registry();
   readonly syncDuration: Histogram<'ip_family'>;
-  readonly syncFullDuration: Histogram<'ip_family'>;
   readonly syncLastTimestamp: Gauge<'ip_family'>;
   readonly syncLastQueuedTimestamp: Gauge<'ip_family'>;
   readonly networkProgrammingDuration: Histogram<'ip_family'>;
@@ -36,6 +59,10 @@ export class AgentMetrics {
   readonly noLocalEndpoints: Gauge<'traffic_policy' | 'ip_family'>;
   readonly healthzTotal: Counter<'code'>;
   readonly livezTotal: Counter<'code'>;
+  /** client-go's names and labels: requests by status code, method and host; latency by verb and host. */
+  readonly restClientRequests: Counter<'code' | 'method' | 'host'>;
+  readonly restClientDuration: Histogram<'verb' | 'host'>;
+  readonly buildInfo: Gauge<BuildInfoLabel>;
   // ipvsnet's own.
   readonly eventToKernel: Histogram<'kind'>;
   readonly syncErrors: Counter<'stage'>;
@@ -45,11 +72,10 @@ export class AgentMetrics {
 
   private ipvs: IpvsStatsSource | undefined;
 
-  constructor(opts: { defaultMetrics?: boolean } = {}) {
+  constructor(opts: { defaultMetrics?: boolean; version?: string } = {}) {
     const registers = [this.registry];
     const sub = 'kubeproxy_';
     this.syncDuration = new Histogram({ name: `${sub}sync_proxy_rules_duration_seconds`, help: 'SyncProxyRules latency in seconds', labelNames: ['ip_family'], buckets: exponential(0.001, 2, 15), registers });
-    this.syncFullDuration = new Histogram({ name: `${sub}sync_full_proxy_rules_duration_seconds`, help: 'SyncProxyRules latency in seconds for full resyncs', labelNames: ['ip_family'], buckets: exponential(0.001, 2, 15), registers });
     this.syncLastTimestamp = new Gauge({ name: `${sub}sync_proxy_rules_last_timestamp_seconds`, help: 'The last time proxy rules were successfully synced', labelNames: ['ip_family'], registers });
     this.syncLastQueuedTimestamp = new Gauge({ name: `${sub}sync_proxy_rules_last_queued_timestamp_seconds`, help: 'The last time a sync of proxy rules was queued', labelNames: ['ip_family'], registers });
     this.networkProgrammingDuration = new Histogram({ name: `${sub}network_programming_duration_seconds`, help: 'In Cluster Network Programming Latency in seconds', labelNames: ['ip_family'], buckets: NETWORK_PROGRAMMING_BUCKETS, registers });
@@ -61,6 +87,16 @@ export class AgentMetrics {
     this.noLocalEndpoints = new Gauge({ name: `${sub}sync_proxy_rules_no_local_endpoints_total`, help: 'Number of services with a Local traffic policy and no endpoints', labelNames: ['traffic_policy', 'ip_family'], registers });
     this.healthzTotal = new Counter({ name: `${sub}proxy_healthz_total`, help: 'Cumulative proxy healthz HTTP status', labelNames: ['code'], registers });
     this.livezTotal = new Counter({ name: `${sub}proxy_livez_total`, help: 'Cumulative proxy livez HTTP status', labelNames: ['code'], registers });
+    this.restClientRequests = new Counter({ name: 'rest_client_requests_total', help: 'Number of HTTP requests, partitioned by status code, method, and host.', labelNames: ['code', 'method', 'host'], registers });
+    this.restClientDuration = new Histogram({
+      name: 'rest_client_request_duration_seconds',
+      help: 'Request latency in seconds. Broken down by verb, and host.',
+      labelNames: ['verb', 'host'],
+      buckets: [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60],
+      registers,
+    });
+    this.buildInfo = new Gauge({ name: 'kubernetes_build_info', help: 'A metric with a constant \'1\' value labeled by major, minor, git version, git commit, git tree state, build date, Go version, and compiler from which Kubernetes was built, and platform on which it is running.', labelNames: ['major', 'minor', 'git_version', 'git_commit', 'git_tree_state', 'build_date', 'go_version', 'compiler', 'platform'], registers });
+    this.buildInfo.set(buildInfo(opts.version ?? 'dev'), 1);
     this.eventToKernel = new Histogram({
       name: 'ipvsnet_event_to_kernel_seconds',
       help: 'Time from the agent receiving a watch event to the kernel being programmed with it',
@@ -80,9 +116,11 @@ export class AgentMetrics {
     for (const f of ['IPv4', 'IPv6'] as const) for (const p of ['internal', 'external']) this.noLocalEndpoints.set({ traffic_policy: p, ip_family: f }, 0);
 
     const self = this;
-    const stat = (name: string, help: string, field: 'conns' | 'inPackets' | 'outPackets' | 'inBytes' | 'outBytes', type: 'counter' | 'gauge') => {
+    // The kernel's cumulative per-virtual-server counters, read at scrape time and exposed as counters
+    // (a value starts again from 0 when a virtual server is recreated, as a counter reset does).
+    const stat = (name: string, help: string, field: 'conns' | 'inPackets' | 'outPackets' | 'inBytes' | 'outBytes') => {
       const labelNames = ['protocol', 'address', 'port', 'family'] as const;
-      const collect = async function (this: Gauge<(typeof labelNames)[number]>) {
+      const collect = async function (this: Counter<(typeof labelNames)[number]>) {
         this.reset();
         if (!self.ipvs) return;
         let list: IpvsService[];
@@ -93,19 +131,16 @@ export class AgentMetrics {
         }
         for (const s of list) {
           if (!s.stats) continue;
-          this.set({ protocol: s.protocol, address: s.address, port: String(s.port), family: s.family === 6 ? 'IPv6' : 'IPv4' }, Number(s.stats[field]));
+          this.inc({ protocol: s.protocol, address: s.address, port: String(s.port), family: s.family === 6 ? 'IPv6' : 'IPv4' }, Number(s.stats[field]));
         }
       };
-      // Counters from the kernel are exposed as gauges holding the kernel's cumulative value (it can
-      // reset when a virtual server is recreated); the _total names say they are cumulative.
-      void type;
-      return new Gauge({ name, help, labelNames: [...labelNames], registers, collect });
+      return new Counter({ name, help, labelNames: [...labelNames], registers, collect });
     };
-    stat('ipvsnet_virtual_server_connections_total', 'IPVS connections scheduled by the virtual server (kernel counter)', 'conns', 'counter');
-    stat('ipvsnet_virtual_server_in_packets_total', 'Packets in through the virtual server (kernel counter)', 'inPackets', 'counter');
-    stat('ipvsnet_virtual_server_out_packets_total', 'Packets out through the virtual server (kernel counter)', 'outPackets', 'counter');
-    stat('ipvsnet_virtual_server_in_bytes_total', 'Bytes in through the virtual server (kernel counter)', 'inBytes', 'counter');
-    stat('ipvsnet_virtual_server_out_bytes_total', 'Bytes out through the virtual server (kernel counter)', 'outBytes', 'counter');
+    stat('ipvsnet_virtual_server_connections_total', 'IPVS connections scheduled by the virtual server (kernel counter)', 'conns');
+    stat('ipvsnet_virtual_server_in_packets_total', 'Packets in through the virtual server (kernel counter)', 'inPackets');
+    stat('ipvsnet_virtual_server_out_packets_total', 'Packets out through the virtual server (kernel counter)', 'outPackets');
+    stat('ipvsnet_virtual_server_in_bytes_total', 'Bytes in through the virtual server (kernel counter)', 'inBytes');
+    stat('ipvsnet_virtual_server_out_bytes_total', 'Bytes out through the virtual server (kernel counter)', 'outBytes');
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }
 
@@ -149,11 +184,12 @@ export async function serveMetrics(metrics: AgentMetrics, host: string, port: nu
   return server;
 }
 
-export function listen(server: Server, host: string, port: number): Promise<void> {
+/** Listen on host:port; `ipv6Only` keeps an IPv6 socket off IPv4 (Go's "tcp6"), so "::" and "0.0.0.0" can share a port. */
+export function listen(server: Server, host: string, port: number, ipv6Only = false): Promise<void> {
   return new Promise((resolve, reject) => {
-    const onErr = (e: Error) => reject(new Error(`listen on ${host}:${port}: ${e.message}`));
+    const onErr = (e: Error) => reject(new Error(`listen on ${host.includes(':') ? `[${host}]` : host}:${port}: ${e.message}`));
     server.once('error', onErr);
-    server.listen(port, host, () => {
+    server.listen({ port, host, ipv6Only }, () => {
       server.off('error', onErr);
       resolve();
     });

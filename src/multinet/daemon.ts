@@ -2,14 +2,14 @@
 // files instead of the API server (static nodes, rehearsals, the netns tests):
 //   node src/multinet/daemon.ts --socket /run/ipvsnet/cni.sock --manifests DIR
 // The manifests (Pod and NetworkAttachmentDefinition objects, YAML or JSON) are read again before
-// each ADD, so editing the directory takes effect at once. Prints one JSON line per served request
-// and per report (network-status, failures) on stdout.
+// each ADD, so editing the directory takes effect at once. Prints one JSON line on stdout per served
+// request, per report (network-status, failures) and per CNI worker process started or ended.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { documentsOf } from '../model/documents.ts';
 import { startCniServer, DEFAULT_SOCKET } from '../cni/server.ts';
 import { MultinetStore } from './store.ts';
+import { multinetWorkerEntry } from './entry.ts';
 
 function flag(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -42,13 +42,13 @@ if (!manifests) {
   process.stderr.write('usage: daemon.ts --socket PATH --manifests FILE_OR_DIR\n');
   process.exit(2);
 }
-const self = fileURLToPath(import.meta.url);
 const srv = await startCniServer({
   socketPath,
-  workerEntry: join(self, '..', `worker${self.endsWith('.ts') ? '.ts' : '.js'}`),
+  workerEntry: multinetWorkerEntry(),
   contextFor: (req) => load(manifests).contextFor(req),
   onReport: (_req, report) => process.stdout.write(JSON.stringify({ report }) + '\n'),
   onRequest: (r) => process.stdout.write(JSON.stringify(r) + '\n'),
+  onWorker: (e) => process.stdout.write(JSON.stringify({ worker: e }) + '\n'),
 });
 process.stdout.write(JSON.stringify({ listening: srv.socketPath }) + '\n');
 const stop = () => {

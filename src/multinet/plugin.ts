@@ -3,11 +3,11 @@
 // attachments from the Pod and NADs the agent looked up for this request (`PodContext`) and runs
 // them (src/multinet/run). ADD needs that context, so the agent; DEL, CHECK and GC need only the
 // cache and run in the standalone executable too.
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CniError, ErrInvalidEnvironmentVariables, ErrTryAgainLater } from '../cni/proto/errors.ts';
-import type { CmdContext, Plugin } from '../cni/proto/skel.ts';
-import type { Result } from '../cni/proto/types.ts';
+import { CniError, ErrInvalidEnvironmentVariables, ErrPluginNotAvailable, ErrTryAgainLater } from '../cniproto/errors.ts';
+import type { CmdContext, Plugin } from '../cniproto/skel.ts';
+import type { Result } from '../cniproto/types.ts';
 import { parseTopLevel } from './model/toplevel.ts';
 import type { TopLevelConf } from './model/toplevel.ts';
 import { planPod } from './plan/attachments.ts';
@@ -100,12 +100,23 @@ export function multinetPlugin(o: MultinetPluginOptions = {}): Plugin {
           pod = c.pod;
           nads = c.nads;
         }
+        if (top.readinessIndicatorFile && !existsSync(join(top.hostRoot ?? '/', top.readinessIndicatorFile))) {
+          throw new CniError(ErrTryAgainLater, `ipvsnet: the default network is not ready (${top.readinessIndicatorFile} does not exist); try again`);
+        }
         let confFiles: Array<{ path: string; text: string }> | undefined;
         const plan = planPod({
-          pod, top, ifname: ctx.ifname, nad: (ns, n) => nads[`${ns}/${n}`],
+          // a caller that is not a Kubernetes pod gets the default network alone
+          pod, top: podArgs ? top : { ...top, defaultNetworks: [] }, ifname: ctx.ifname, nad: (ns, n) => nads[`${ns}/${n}`],
           get confFiles() { return (confFiles ??= readConfFiles(top.confDir)); },
         });
-        const out = await run.cache.locked(ctx.containerId, () => addAll(run, requestOf(ctx), plan));
+        const out = await run.cache.locked(ctx.containerId, async () => {
+          try {
+            return await addAll(run, requestOf(ctx), plan);
+          } catch (e) {
+            run.cache.dropLock(ctx.containerId); // rolled back: nothing of this container is left
+            throw e;
+          }
+        });
         report.status = networkStatus(plan.attachments, out.results);
         o.onReport?.(report);
         return { ...out.results[0]!, cniVersion: ctx.cniVersion };
@@ -146,6 +157,9 @@ export function multinetPlugin(o: MultinetPluginOptions = {}): Plugin {
     },
     async status(ctx: CmdContext): Promise<void> {
       const top = parseTopLevel(ctx.conf);
+      if (top.readinessIndicatorFile && !existsSync(join(top.hostRoot ?? '/', top.readinessIndicatorFile))) {
+        throw new CniError(ErrPluginNotAvailable, `ipvsnet: the default network is not ready (${top.readinessIndicatorFile} does not exist)`);
+      }
       await statusList(top.defaultNetwork, runnerOf(top, ctx, o).exec);
     },
   };

@@ -3,8 +3,8 @@
 // informers, or by manifests (tests, static nodes). Keeps of a Pod only its name, namespace, uid
 // and annotations.
 import type { ShimRequest } from '../cni/wire.ts';
-import { parseCniArgs } from '../cni/proto/args.ts';
-import { NETWORKS_ANNOTATION, parseNetworksAnnotation, podRef } from './model/annotation.ts';
+import { parseCniArgs } from '../cniproto/args.ts';
+import { DEFAULT_NETWORK_ANNOTATION, NETWORKS_ANNOTATION, parseNetworksAnnotation, podRef } from './model/annotation.ts';
 import { ErrTransient } from './model/errors.ts';
 import type { PodInfo } from './plan/attachments.ts';
 import type { PodContext } from './plugin.ts';
@@ -113,7 +113,20 @@ export class MultinetStore {
       while (!this.#nadsSynced && Date.now() < until) await sleep(50);
       if (!this.#nadsSynced) return problem(`ipvsnet: the agent has not listed NetworkAttachmentDefinitions yet (is the CRD installed?); try again`);
     }
-    for (const s of selections) {
+    // the NADs every pod gets (the wrapper config's defaultNetworks) and a replaced default network
+    let defaults: unknown;
+    try {
+      defaults = (JSON.parse(req.stdin) as { defaultNetworks?: unknown }).defaultNetworks;
+    } catch {
+      defaults = undefined;
+    }
+    const refs = [...(Array.isArray(defaults) ? defaults.filter((d): d is string => typeof d === 'string') : []), pod.annotations[DEFAULT_NETWORK_ANNOTATION]?.trim() ?? '']
+      .filter(Boolean).map((r) => (r.includes('/') ? { namespace: r.slice(0, r.indexOf('/')), name: r.slice(r.indexOf('/') + 1) } : { name: r }));
+    if (refs.length && !selections.length) {
+      while (!this.#nadsSynced && Date.now() < until) await sleep(50);
+      if (!this.#nadsSynced) return problem(`ipvsnet: the agent has not listed NetworkAttachmentDefinitions yet (is the CRD installed?); try again`);
+    }
+    for (const s of [...refs, ...selections]) {
       const k = `${s.namespace ?? ns}/${s.name}`;
       const n = this.#nads.get(k);
       if (n !== undefined) nads[k] = n;

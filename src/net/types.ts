@@ -18,6 +18,10 @@ export interface Diagnostic {
   reason: string;
   /** error: the object (or that part of it) was skipped. warning: planned with a substitution. */
   severity: 'error' | 'warning';
-  /** A class the agent reports specially: AddressConflict = this Service lost an address to another (src/plan/claims.ts). */
-  code?: 'AddressConflict';
+  /**
+   * A class the agent reports specially: AddressConflict = this Service lost an address to another
+   * (src/plan/claims.ts); FailedToStartServiceHealthcheck = its healthCheckNodePort could not be
+   * listened on (kube-proxy's Event reason).
+   */
+  code?: 'AddressConflict' | 'FailedToStartServiceHealthcheck';
 }

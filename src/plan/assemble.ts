@@ -44,12 +44,14 @@ export interface FamilyAggregate {
   /** Base set name → sorted unique members. */
   members: Map<string, string[]>;
   noNodeAccess: NoNodeAccess[];
+  /** Services without local endpoints, per Local policy (FamilyPlan.noLocalEndpoints). */
+  noLocal: { internal: number; external: number };
 }
 
 let lastIptables: { sig: string; plan: IptablesPlan } | undefined;
 /** The rendered rules depend on a few inputs only; reuse the last rendering when they are unchanged. */
 function renderIptablesCached(inp: IptablesInput): IptablesPlan {
-  const sig = JSON.stringify([inp.family, [...inp.nonEmpty].sort(), inp.masqueradeAll, inp.clusterCIDR ?? null, inp.randomFully, inp.mark, inp.noNodeAccess]);
+  const sig = JSON.stringify([inp.family, [...inp.nonEmpty].sort(), inp.masqueradeAll, inp.notLocal ?? null, inp.randomFully, inp.mark, inp.noNodeAccess]);
   if (lastIptables?.sig === sig) return lastIptables.plan;
   const plan = renderIptables(inp);
   lastIptables = { sig, plan };
@@ -72,12 +74,12 @@ export function familyPlan(family: Family, agg: FamilyAggregate, ctx: PlanContex
     family,
     nonEmpty,
     masqueradeAll: ctx.cfg.masqueradeAll,
-    ...(fctx.clusterCIDR ? { clusterCIDR: fctx.clusterCIDR } : {}),
+    ...(fctx.notLocal ? { notLocal: fctx.notLocal } : {}),
     randomFully: ctx.cfg.randomFully,
     mark: ctx.mark,
     noNodeAccess: agg.noNodeAccess,
   });
-  return { family, virtualServers: agg.virtualServers, boundAddresses: agg.bound, ipsets, iptables };
+  return { family, virtualServers: agg.virtualServers, boundAddresses: agg.bound, ipsets, iptables, noLocalEndpoints: { ...agg.noLocal }, healthCheckAddresses: fctx.healthCheckAddresses };
 }
 
 /** Sort addresses numerically (via their precomputed keys). */
@@ -104,8 +106,11 @@ export class FamilyAccumulator {
   private readonly bound: string[] = [];
   private readonly members = new Map<string, string[]>();
   private readonly nna = new Map<string, NoNodeAccess>();
+  private readonly noLocal = { internal: 0, external: 0 };
 
   add(c: FamilyContribution): void {
+    if (c.noLocal & 1) this.noLocal.internal++;
+    if (c.noLocal & 2) this.noLocal.external++;
     for (const cl of c.claims) {
       // The sort key identifies (protocol, address, port) as well as the contract's key does.
       const k = vsSortKey(cl.vs);
@@ -148,6 +153,7 @@ export class FamilyAccumulator {
       bound: sortByAddress(this.bound).map(boundText),
       members: this.members,
       noNodeAccess: [...this.nna.entries()].sort((a, b) => cmpStr(a[0], b[0])).map((x) => x[1]),
+      noLocal: { ...this.noLocal },
     };
   }
 }

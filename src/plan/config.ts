@@ -15,7 +15,7 @@ export interface NodeConfig {
   masqueradeBit: number;
   /** --ipvs-scheduler (default rr). */
   scheduler: string;
-  /** --nodeport-addresses: CIDRs, or "primary" for the node's primary IPs; empty = all node IPs. */
+  /** --nodeport-addresses: CIDRs and the keywords "primary", "localhost", "all"; empty = all node IPs. */
   nodePortAddresses: string[];
   /** --ipvs-exclude-cidrs: virtual servers there are never deleted by the reconciler. */
   excludeCIDRs: string[];
@@ -23,6 +23,11 @@ export interface NodeConfig {
   strictARP: boolean;
   /** Emit MASQUERADE --random-fully (supported by every iptables this project targets). */
   randomFully: boolean;
+  /**
+   * kube-proxy's bindAddress: when not unspecified ("0.0.0.0", "::") it is the node's primary IP of its
+   * family (detectNodeIPs), whatever the Node object says.
+   */
+  bindAddress?: string;
   /** Node addresses to use instead of the Node object's InternalIP/ExternalIP addresses. */
   nodeIPs?: string[];
   /**
@@ -32,6 +37,13 @@ export interface NodeConfig {
    * its own, possibly different, range.
    */
   nodePortRange: { min: number; max: number } | null;
+  /**
+   * kube-proxy's detectLocalMode: how traffic from this cluster's pods is told from other traffic to a
+   * ClusterIP (the other is masqueraded). Unset or "" = ClusterCIDR (kube-proxy's default).
+   */
+  detectLocalMode?: DetectLocalMode;
+  /** With BridgeInterface / InterfaceNamePrefix: the interface name (prefix). */
+  detectLocal?: { bridgeInterface: string; interfaceNamePrefix: string };
   /** Families to plan; default: those the node (or the cluster CIDRs) have, IPv4 when nothing says. */
   families?: Family[];
   /**
@@ -40,6 +52,12 @@ export interface NodeConfig {
    */
   serviceProxyName?: string;
 }
+
+export type DetectLocalMode = '' | 'ClusterCIDR' | 'NodeCIDR' | 'BridgeInterface' | 'InterfaceNamePrefix';
+export const DETECT_LOCAL_MODES: readonly DetectLocalMode[] = ['ClusterCIDR', 'NodeCIDR', 'BridgeInterface', 'InterfaceNamePrefix'];
+
+/** kube-proxy's nodePortAddresses keywords (NodePortAddressesPrimary, …Localhost, …All). */
+export const NODE_PORT_KEYWORDS: readonly string[] = ['primary', 'localhost', 'all'];
 
 export const DEFAULT_SCHEDULER = 'rr';
 /** kube-apiserver's default --service-node-port-range. */
@@ -88,11 +106,22 @@ export function validateNodeConfig(cfg: NodeConfig): Diagnostic[] {
     else perFamily.set(p.ip.family, canonicalNetwork(p));
   });
   cfg.nodePortAddresses.forEach((c, i) => {
-    if (c !== 'primary' && !parseCIDR(c, 'keep')) d(`nodePortAddresses[${i}]`, `${JSON.stringify(c)} is not a valid CIDR or "primary"`);
+    if (!NODE_PORT_KEYWORDS.includes(c) && !parseCIDR(c, 'keep')) d(`nodePortAddresses[${i}]`, `${JSON.stringify(c)} is not a valid CIDR or one of ${NODE_PORT_KEYWORDS.map((k) => `"${k}"`).join(', ')}`);
   });
+  const mode = cfg.detectLocalMode ?? '';
+  if (mode !== '' && !DETECT_LOCAL_MODES.includes(mode)) d('detectLocalMode', `${JSON.stringify(mode)} is not one of ${DETECT_LOCAL_MODES.join(', ')}`);
+  const ifname = (field: 'bridgeInterface' | 'interfaceNamePrefix', forMode: DetectLocalMode): void => {
+    const v = cfg.detectLocal?.[field] ?? '';
+    if (mode === forMode && v === '') d(`detectLocal.${field}`, `must be set when detectLocalMode is ${forMode}`);
+    // It becomes part of an iptables rule: an interface name only (at most 15 bytes, no space or '/').
+    else if (v !== '' && !/^[A-Za-z0-9_.:@-]{1,15}$/.test(v)) d(`detectLocal.${field}`, `${JSON.stringify(v)} is not a valid interface name`);
+  };
+  ifname('bridgeInterface', 'BridgeInterface');
+  ifname('interfaceNamePrefix', 'InterfaceNamePrefix');
   cfg.excludeCIDRs.forEach((c, i) => {
     if (!parseCIDR(c, 'keep')) d(`excludeCIDRs[${i}]`, `${JSON.stringify(c)} is not a valid CIDR`);
   });
+  if (cfg.bindAddress !== undefined && cfg.bindAddress !== '' && !parseIP(cfg.bindAddress)) d('bindAddress', `${JSON.stringify(cfg.bindAddress)} is not a valid IP address`);
   (cfg.nodeIPs ?? []).forEach((ip, i) => {
     if (!parseIP(ip)) d(`nodeIPs[${i}]`, `${JSON.stringify(ip)} is not a valid IP address`);
   });

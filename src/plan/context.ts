@@ -6,12 +6,21 @@ import type { NodeConfig } from './config.ts';
 import { masqueradeMark } from './config.ts';
 import type { NodeModel } from '../model/types.ts';
 import { nodeIPs as nodeObjectIPs } from '../model/node.ts';
-import { canonicalNetwork, contains, formatIP, isLoopback, parseCIDR, parseIP, type IP } from '../net/index.ts';
+import { canonicalNetwork, contains, formatIP, isLoopback, isUnspecified, parseCIDR, parseIP, type IP } from '../net/index.ts';
 
 export interface FamilyContext {
   family: Family;
-  /** Addresses that get a NodePort virtual server (after --nodeport-addresses; no loopback). */
+  /**
+   * Addresses that get a NodePort virtual server: the node's local interface addresses (when the
+   * agent reads them; else the Node object's) selected by --nodeport-addresses, never loopback.
+   */
   nodePortIPs: string[];
+  /**
+   * Where this family's healthCheckNodePort servers listen (kube-proxy's service health server):
+   * the unspecified address ("0.0.0.0" / "::") when --nodeport-addresses has no CIDR of the family,
+   * else the selected node addresses.
+   */
+  healthCheckAddresses: string[];
   /** Every address of the node in this family: external/LB IPs among them are not bound to kube-ipvs0. */
   nodeAddresses: Set<string>;
   /**
@@ -19,8 +28,15 @@ export interface FamilyContext {
    * admit the node, and is the "primary" of --nodeport-addresses.
    */
   primaryIP: IP;
-  /** First cluster CIDR of this family (canonical), for `! -s CIDR`. */
+  /** First cluster CIDR of this family (canonical). */
   clusterCIDR?: string;
+  /**
+   * kube-proxy's local-traffic detector for this family (detectLocalMode), as the iptables match of
+   * traffic that is NOT local: "! -s CIDR" (ClusterCIDR: the first cluster CIDR of the family;
+   * NodeCIDR: the Node's first podCIDR of the family), "! -i BRIDGE" (BridgeInterface), "! -i PREFIX+"
+   * (InterfaceNamePrefix). Absent: no detector (kube-proxy's no-op detector).
+   */
+  notLocal?: string;
 }
 
 export interface PlanContext {
@@ -35,7 +51,11 @@ export interface PlanContext {
   serviceProxyName?: string;
 }
 
-export function buildContext(cfg: NodeConfig, node: NodeModel | undefined): PlanContext {
+/**
+ * `localAddresses`: every address on the node's interfaces except kube-ipvs0's (the agent reads them
+ * from the kernel each sync); undefined = unknown (a dry run): the Node object's addresses stand in.
+ */
+export function buildContext(cfg: NodeConfig, node: NodeModel | undefined, localAddresses?: readonly string[]): PlanContext {
   const ips: IP[] = [];
   const source = cfg.nodeIPs && cfg.nodeIPs.length > 0 ? cfg.nodeIPs : node ? nodeObjectIPs(node) : [];
   const seen = new Set<string>();
@@ -56,12 +76,18 @@ export function buildContext(cfg: NodeConfig, node: NodeModel | undefined): Plan
   for (const family of families) {
     const fam = ips.filter((ip) => ip.family === family);
     const primary = primaryIP(cfg, node, family);
+    const local = localAddresses ? localAddresses.map((a) => parseIP(a)).filter((ip): ip is IP => ip?.family === family) : fam;
+    const np = nodePortIPs(local, cfg.nodePortAddresses, family, primary);
+    const clusterCIDR = cidrs.find((c) => c.ip.family === family);
+    const notLocal = localDetector(cfg, node, family, clusterCIDR ? canonicalNetwork(clusterCIDR) : undefined);
     byFamily.set(family, {
       family,
-      nodePortIPs: nodePortIPs(fam, cfg.nodePortAddresses, family, primary),
+      nodePortIPs: np.ips,
+      healthCheckAddresses: np.matchAll ? [family === 4 ? '0.0.0.0' : '::'] : np.ips,
       nodeAddresses: new Set(fam.map((ip) => formatIP(ip))),
       primaryIP: primary,
-      ...(cidrs.find((c) => c.ip.family === family) ? { clusterCIDR: canonicalNetwork(cidrs.find((c) => c.ip.family === family)!) } : {}),
+      ...(clusterCIDR ? { clusterCIDR: canonicalNetwork(clusterCIDR) } : {}),
+      ...(notLocal ? { notLocal } : {}),
     });
   }
   return {
@@ -75,12 +101,32 @@ export function buildContext(cfg: NodeConfig, node: NodeModel | undefined): Plan
   };
 }
 
+/** kube-proxy's getLocalDetectors (cmd/kube-proxy/app/server_linux.go), as the "not local" match of one family. */
+function localDetector(cfg: NodeConfig, node: NodeModel | undefined, family: Family, clusterCIDR: string | undefined): string | undefined {
+  switch (cfg.detectLocalMode ?? '') {
+    case '':
+    case 'ClusterCIDR':
+      return clusterCIDR ? `! -s ${clusterCIDR}` : undefined;
+    case 'NodeCIDR': {
+      const pod = (node?.podCIDRs ?? []).map((c) => parseCIDR(c, 'keep')).find((c) => c?.ip.family === family);
+      return pod ? `! -s ${canonicalNetwork(pod)}` : undefined;
+    }
+    case 'BridgeInterface':
+      return cfg.detectLocal?.bridgeInterface ? `! -i ${cfg.detectLocal.bridgeInterface}` : undefined;
+    case 'InterfaceNamePrefix':
+      return cfg.detectLocal?.interfaceNamePrefix ? `! -i ${cfg.detectLocal.interfaceNamePrefix}+` : undefined;
+  }
+}
+
 /**
  * kube-proxy's node IP of one family (detectNodeIPs over component-helpers' GetNodeHostIPs):
  * the first InternalIP of the family, else its first ExternalIP, else loopback. The
  * configured nodeIPs, when given, replace the Node object's addresses (first of the family).
  */
 function primaryIP(cfg: NodeConfig, node: NodeModel | undefined, family: Family): IP {
+  // kube-proxy: a bindAddress that is not 0.0.0.0 or :: overrides the primary IP of its family.
+  const bind = cfg.bindAddress ? parseIP(cfg.bindAddress) : undefined;
+  if (bind && bind.family === family && !isUnspecified(bind)) return bind;
   const ofFamily = (list: readonly string[]): IP | undefined => list.map((s) => parseIP(s)).find((ip) => ip?.family === family);
   const found = cfg.nodeIPs && cfg.nodeIPs.length > 0
     ? ofFamily(cfg.nodeIPs)
@@ -90,18 +136,42 @@ function primaryIP(cfg: NodeConfig, node: NodeModel | undefined, family: Family)
 }
 
 /**
- * kube-proxy's NodePortAddresses: the CIDRs of this family (none given = all
- * addresses); "primary" selects the node's primary IP. Loopback never serves
- * NodePorts in IPVS mode.
+ * kube-proxy's NodePortAddresses of one family, after its keywords (expandNodePortAddressKeywords):
+ * "primary" = the node's primary IP of the family (none when that is loopback), "localhost" =
+ * 127.0.0.0/8 and ::1/128, "all" = 0.0.0.0/0 and ::/0. No CIDR of the family (or a zero CIDR)
+ * matches all: every address but loopback and IPv6 link-local (the IPVS proxier's
+ * GetAllLocalAddressesExcept); otherwise the addresses inside a CIDR, less loopback (the IPVS
+ * proxier never serves NodePorts on loopback).
  */
-function nodePortIPs(ips: IP[], spec: string[], family: Family, primaryIP: IP): string[] {
-  const cidrs = spec.filter((s) => s !== 'primary').map((s) => parseCIDR(s, 'keep')).filter((c) => c !== undefined && c.ip.family === family);
-  const primary = spec.includes('primary') ? formatIP(primaryIP) : undefined;
-  const matchAll = cidrs.length === 0 && primary === undefined;
+function nodePortIPs(ips: IP[], spec: readonly string[], family: Family, primaryIP: IP): { ips: string[]; matchAll: boolean } {
+  const cidrs = [];
+  for (const s of spec) {
+    const expanded = s === 'primary' ? (isLoopback(primaryIP) ? [] : [`${formatIP(primaryIP)}/${family === 4 ? 32 : 128}`])
+      : s === 'localhost' ? ['127.0.0.0/8', '::1/128']
+      : s === 'all' ? ['0.0.0.0/0', '::/0']
+      : [s];
+    for (const e of expanded) {
+      const c = parseCIDR(e, 'keep');
+      if (c && c.ip.family === family) cidrs.push(c);
+    }
+  }
+  // kube-proxy: an unset family falls back to the zero CIDR, and a zero CIDR matches all.
+  const matchAll = cidrs.length === 0 || cidrs.some((c) => c.prefix === 0);
   const out: string[] = [];
+  const seen = new Set<string>();
   for (const ip of ips) {
     if (isLoopback(ip)) continue;
-    if (matchAll || formatIP(ip) === primary || cidrs.some((c) => contains(c!, ip))) out.push(formatIP(ip));
+    const text = formatIP(ip);
+    if (seen.has(text)) continue;
+    if (matchAll ? !isIPv6LinkLocal(ip) : cidrs.some((c) => contains(c, ip))) {
+      seen.add(text);
+      out.push(text);
+    }
   }
-  return out;
+  return { ips: out, matchAll };
+}
+
+const LINK_LOCAL_6 = parseCIDR('fe80::/10', 'keep')!;
+function isIPv6LinkLocal(ip: IP): boolean {
+  return ip.family === 6 && contains(LINK_LOCAL_6, ip);
 }

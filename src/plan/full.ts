@@ -12,6 +12,8 @@ import { cmpStr, familyPlan, FamilyAccumulator } from './assemble.ts';
 export interface PlanInput extends ClusterState {
   /** Problems found while loading/parsing (carried into plan.diagnostics). */
   diagnostics?: Diagnostic[];
+  /** The node's interface addresses except kube-ipvs0's (NodePorts are served there); undefined = use the Node object's. */
+  localAddresses?: readonly string[];
 }
 
 export function localNode(nodes: Iterable<NodeModel>, cfg: NodeConfig): NodeModel | undefined {
@@ -46,7 +48,7 @@ export function dedupeSorted(d: Diagnostic[]): Diagnostic[] {
 
 export function buildPlan(state: PlanInput, cfg: NodeConfig): Plan {
   const node = localNode(state.nodes, cfg);
-  const ctx = buildContext(cfg, node);
+  const ctx = buildContext(cfg, node, state.localAddresses);
   const services = new Map<string, ServiceModel>();
   for (const s of state.services) services.set(s.key, s);
   const slices = groupSlices(state.endpointSlices);

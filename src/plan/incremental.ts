@@ -25,6 +25,7 @@ class FamilyState {
   readonly bound = new SortedBag<string>();
   readonly members = new Map<string, SortedBag<string>>();
   readonly nna = new SortedBag<NoNodeAccess>();
+  readonly noLocal = { internal: 0, external: 0 };
   dirty = true;
   cached?: FamilyPlan;
   /** Told the virtualServerKey of every virtual server added or removed. */
@@ -36,6 +37,8 @@ class FamilyState {
 
   apply(c: FamilyContribution, sign: 1 | -1): void {
     this.dirty = true;
+    if (c.noLocal & 1) this.noLocal.internal += sign;
+    if (c.noLocal & 2) this.noLocal.external += sign;
     for (const cl of c.claims) {
       // A losing claim's key still counts as changed: the winner's virtual server is the same
       // object then, and the reconciler compares it with the kernel at no cost.
@@ -75,7 +78,7 @@ class FamilyState {
     if (!this.dirty && this.cached) return this.cached;
     const members = new Map<string, string[]>();
     for (const [k, bag] of this.members) if (bag.size > 0) members.set(k, bag.list());
-    this.cached = familyPlan(family, { virtualServers: this.vs.list(), bound: this.bound.list(), members, noNodeAccess: this.nna.list() }, ctx);
+    this.cached = familyPlan(family, { virtualServers: this.vs.list(), bound: this.bound.list(), members, noNodeAccess: this.nna.list(), noLocal: this.noLocal }, ctx);
     this.dirty = false;
     return this.cached;
   }
@@ -83,7 +86,7 @@ class FamilyState {
 
 /** The parts of the local Node the plan depends on. */
 function nodeView(n: NodeModel | undefined): string {
-  return n ? JSON.stringify([n.addresses, n.zone ?? '']) : '';
+  return n ? JSON.stringify([n.addresses, n.zone ?? '', n.podCIDRs]) : '';
 }
 
 type Keyish = string | { metadata?: { name?: unknown; namespace?: unknown } };
@@ -91,6 +94,7 @@ type Keyish = string | { metadata?: { name?: unknown; namespace?: unknown } };
 export class IncrementalPlanner {
   private cfg: NodeConfig;
   private ctx!: PlanContext;
+  private localAddresses: string[] | undefined;
   private readonly services = new Map<string, ServiceModel>();
   private readonly slices = new Map<string, EndpointSliceModel>();
   private readonly slicesByService = new Map<string, EndpointSliceModel[]>();
@@ -117,8 +121,20 @@ export class IncrementalPlanner {
       for (const s of initial.services) this.services.set(s.key, s);
       for (const s of initial.endpointSlices) this.putSlice(s);
       for (const n of initial.nodes) this.nodes.set(n.name, n);
+      if (initial.localAddresses) this.localAddresses = [...new Set(initial.localAddresses)].sort();
       if (initial.diagnostics && initial.diagnostics.length > 0) this.parseDiags.set('(initial)', [...initial.diagnostics]);
     }
+    this.rebuild();
+  }
+
+  /**
+   * The node's interface addresses except kube-ipvs0's, read by the agent before each plan: the
+   * NodePort addresses are chosen among them. Everything is recomputed only when they changed.
+   */
+  setLocalAddresses(addresses: readonly string[] | undefined): void {
+    const next = addresses ? [...new Set(addresses)].sort() : undefined;
+    if (JSON.stringify(next) === JSON.stringify(this.localAddresses)) return;
+    this.localAddresses = next;
     this.rebuild();
   }
 
@@ -278,7 +294,7 @@ export class IncrementalPlanner {
 
   private rebuild(): void {
     const node = localNode(this.nodes.values(), this.cfg);
-    this.ctx = buildContext(this.cfg, node);
+    this.ctx = buildContext(this.cfg, node, this.localAddresses);
     this.cfgDiags = configDiagnostics(this.cfg, node);
     this.families = new Map(this.ctx.families.map((f) => [f, new FamilyState(this.noteChange)]));
     this.changedKeys = null; // every virtual server may have changed

@@ -27,7 +27,7 @@ function loadTemplate(file: string): TemplateLine[] {
       const body = negate ? g.slice(1) : g;
       const [name, arg] = body.split(':') as [string, string | undefined];
       if (name === 'each') { tl.each = arg!; continue; }
-      if (!['nonempty', 'masqueradeAll', 'clusterCIDR', 'randomFully'].includes(name)) throw new Error(`rules/${file}: unknown guard ${g}`);
+      if (!['nonempty', 'masqueradeAll', 'localDetector', 'randomFully'].includes(name)) throw new Error(`rules/${file}: unknown guard ${g}`);
       if (name === 'nonempty' && !IPSET_BY_NAME.has(arg ?? '')) throw new Error(`rules/${file}: unknown set in guard ${g}`);
       tl.guards.push({ name, ...(arg !== undefined ? { arg } : {}), negate });
     }
@@ -92,7 +92,8 @@ export interface IptablesInput {
   /** Base names of the sets that have members. */
   nonEmpty: ReadonlySet<string>;
   masqueradeAll: boolean;
-  clusterCIDR?: string;
+  /** The local-traffic detector's "not local" match (kube-proxy's IfNotLocal), e.g. "! -s 10.244.0.0/16"; absent = none. */
+  notLocal?: string;
   randomFully: boolean;
   mark: string;
   /** Sorted. */
@@ -106,7 +107,7 @@ export function renderIptables(inp: IptablesInput): IptablesPlan {
       case 'comment': return IPSET_BY_NAME.get(arg!)!.comment;
       case 'mark': return inp.mark;
       case 'loopback': return inp.family === 4 ? '127.0.0.0/8' : '::1/128';
-      case 'clusterCIDR': return inp.clusterCIDR ?? '';
+      case 'notLocal': return inp.notLocal ?? '';
       case 'ip': return each!.ip;
       case 'proto': return each!.proto;
       case 'port': return String(each!.port);
@@ -121,7 +122,7 @@ export function renderIptables(inp: IptablesInput): IptablesPlan {
         switch (g.name) {
           case 'nonempty': v = inp.nonEmpty.has(g.arg!); break;
           case 'masqueradeAll': v = inp.masqueradeAll; break;
-          case 'clusterCIDR': v = inp.clusterCIDR !== undefined; break;
+          case 'localDetector': v = inp.notLocal !== undefined; break;
           default: v = inp.randomFully;
         }
         return v !== g.negate;

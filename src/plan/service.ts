@@ -27,6 +27,8 @@ export interface FamilyContribution {
   bound: string[];
   /** ipset members not tied to a claim, as flat pairs: set base name, member, … (fewer allocations than tuples). */
   members: string[];
+  /** Bits: 1 = internalTrafficPolicy Local without a local endpoint, 2 = the same for externalTrafficPolicy Local (kube-proxy counts these only when the port has endpoints elsewhere). */
+  noLocal: number;
 }
 
 export interface ServiceContribution {
@@ -136,7 +138,7 @@ function familyContribution(
   ctx: PlanContext,
 ): { contribution: FamilyContribution; localReady: number } {
   const family = fctx.family;
-  const c: FamilyContribution = { family, claims: [], bound: [], members: [] };
+  const c: FamilyContribution = { family, claims: [], bound: [], members: [], noLocal: 0 };
   const owner = ownerRank(svc.created, svc.uid, svc.key);
   // Addresses of this family with the index of their field; an address listed twice claims once.
   const externalIPs = indexed(svc.externalIPs, family);
@@ -170,6 +172,9 @@ function familyContribution(
     }
     const portExternal = sp.nodePort !== 0 || lbIPs.length > 0 || externalIPs.length > 0;
     const sel = categorize(all, { internalLocal, externalLocal, externallyAccessible: portExternal }, ctx.nodeName, ctx.zone);
+    // kube-proxy's syncEndpoint: a virtual server that takes only local endpoints, with none here but
+    // some elsewhere, counts its Service under each Local policy it has.
+    if ((internalLocal || (externalLocal && portExternal)) && sel.hasAny && sel.local.length === 0) c.noLocal |= (internalLocal ? 1 : 0) | (externalLocal ? 2 : 0);
     const internalRS = realServers(selectEndpoints(sel, internalLocal));
     const externalRS = externalLocal === internalLocal ? internalRS : realServers(selectEndpoints(sel, externalLocal));
 

@@ -94,6 +94,13 @@ export interface FamilyPlan {
   /** Sorted by name. Every fixed kube-proxy set is present, even when empty. */
   ipsets: IpsetSpec[];
   iptables: IptablesPlan;
+  /**
+   * Services (namespace/name) with a Local traffic policy that have endpoints but none on this node
+   * (kube-proxy's sync_proxy_rules_no_local_endpoints_total, per policy).
+   */
+  noLocalEndpoints?: { internal: number; external: number };
+  /** Where this family's healthCheckNodePort servers listen: "0.0.0.0" / "::" (all) or node addresses. */
+  healthCheckAddresses?: string[];
 }
 
 export interface Plan {

@@ -18,7 +18,8 @@ import type { Diagnostic } from '../net/index.ts';
 
 export { ResilientInformer, objectKey, stripServerFields, identityOf } from './informer.ts';
 export type { InformerEvent } from './informer.ts';
-export { loadKubeConfig, kubeRequest, KubeApiError } from './kube.ts';
+export { loadKubeConfig, kubeRequest, KubeApiError, observeKubeRequests } from './kube.ts';
+export type { RequestObserver } from './kube.ts';
 
 export const LABEL_SERVICE_PROXY_NAME = 'service.kubernetes.io/service-proxy-name';
 export const LABEL_HEADLESS = 'service.kubernetes.io/headless';

@@ -21,7 +21,7 @@ import { Watch } from '@kubernetes/client-node/dist/watch.js';
 import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import type { KubernetesObject } from '@kubernetes/client-node/dist/types.js';
 import { Subject, type Observable } from 'rxjs';
-import { forEachListed } from './kube.ts';
+import { forEachListed, reportKubeRequest } from './kube.ts';
 
 export type InformerEventType = 'upsert' | 'delete';
 
@@ -192,16 +192,32 @@ export class ResilientInformer<T extends KubernetesObject = KubernetesObject> {
         if (gen !== this.generation) return;
       }
       const opened = Date.now();
-      const request = await this.watcher.watch(
-        this.path,
-        { resourceVersion: this.resourceVersion, allowWatchBookmarks: true, labelSelector: this.opts.labelSelector, fieldSelector: this.opts.fieldSelector },
-        (phase, obj) => {
-          if (gen === this.generation) this.onWatchEvent(phase, obj as T & WatchEventObject);
-        },
-        (err) => {
-          if (gen === this.generation) this.onWatchDone(err, Date.now() - opened);
-        },
-      );
+      // client-go's rest_client_* count a watch once, when its answer starts (200) or fails.
+      const t0 = performance.now();
+      let reported = false;
+      const report = (code: string) => {
+        if (reported) return;
+        reported = true;
+        reportKubeRequest(this.kc, 'GET', code, (performance.now() - t0) / 1000);
+      };
+      let request: Awaited<ReturnType<Watch['watch']>>;
+      try {
+        request = await this.watcher.watch(
+          this.path,
+          { resourceVersion: this.resourceVersion, allowWatchBookmarks: true, labelSelector: this.opts.labelSelector, fieldSelector: this.opts.fieldSelector },
+          (phase, obj) => {
+            if (gen === this.generation) this.onWatchEvent(phase, obj as T & WatchEventObject);
+          },
+          (err) => {
+            if (err) report(String(statusCode(err) ?? '<error>'));
+            if (gen === this.generation) this.onWatchDone(err, Date.now() - opened);
+          },
+        );
+      } catch (e) {
+        report(String(statusCode(e) ?? '<error>'));
+        throw e;
+      }
+      report('200');
       // The watch may already have ended (its done callback runs before watch() returns on a
       // non-200 answer) or the informer been stopped: then this connection is no longer current.
       if (gen === this.generation) this.request = request;

@@ -79,6 +79,24 @@ export interface RequestOptions {
   signal?: AbortSignal;
 }
 
+/** Told of every finished API request (client-go's rest_client_* metrics); code "<error>" when no answer came. */
+export type RequestObserver = (r: { method: string; host: string; code: string; seconds: number }) => void;
+const requestObservers = new Set<RequestObserver>();
+/** Observe every kubeRequest (lists, Events); returns the function that stops observing. */
+export function observeKubeRequests(fn: RequestObserver): () => void {
+  requestObservers.add(fn);
+  return () => { requestObservers.delete(fn); };
+}
+
+/** Tell the observers of a request made outside kubeRequest (a watch, by client-node's Watch). */
+export function reportKubeRequest(kc: KubeConfig, method: string, code: string, seconds: number): void {
+  if (requestObservers.size === 0) return;
+  const server = kc.getCurrentCluster()?.server;
+  let host = '';
+  try { host = server ? new URL(server).host : ''; } catch { /* no usable server URL: no host label */ }
+  for (const o of requestObservers) o({ method, host, code, seconds });
+}
+
 /** One JSON request to the API server. Throws KubeApiError on a non-2xx answer. */
 export async function kubeRequest<T = unknown>(kc: KubeConfig, method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, opts: RequestOptions = {}): Promise<T> {
   const cluster = kc.getCurrentCluster();
@@ -96,8 +114,20 @@ export async function kubeRequest<T = unknown>(kc: KubeConfig, method: 'GET' | '
   // Every request ends: after 60 s, or at once when the caller's signal aborts (the agent stopping).
   const timeout = AbortSignal.timeout(60_000);
   const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
-  const res = await fetch(url, { method, headers, body, dispatcher: ctx.getDispatcher(), signal });
-  const text = await res.text();
+  const t0 = performance.now();
+  const observe = (code: string) => {
+    for (const o of requestObservers) o({ method, host: url.host, code, seconds: (performance.now() - t0) / 1000 });
+  };
+  let res: Awaited<ReturnType<typeof fetch>>;
+  let text: string;
+  try {
+    res = await fetch(url, { method, headers, body, dispatcher: ctx.getDispatcher(), signal });
+    text = await res.text();
+  } catch (e) {
+    observe('<error>');
+    throw e;
+  }
+  observe(String(res.status));
   let parsed: unknown;
   try {
     parsed = text ? JSON.parse(text) : undefined;

@@ -90,6 +90,16 @@ describe('agent (real apiserver, host)', () => {
     expect(Number(count?.[1])).toBeGreaterThanOrEqual(1);
     const changes = /kubeproxy_sync_proxy_rules_endpoint_changes_total (\d+)/.exec(m.body);
     expect(Number(changes?.[1])).toBeGreaterThanOrEqual(2);
+    // client-go's request counter (three lists and three watches at least), and component-base's build info
+    const lists = new RegExp(`rest_client_requests_total\\{code="200",method="GET",host="${new URL(admin.getCurrentCluster()!.server).host.replace(/\./g, '\\.')}"\\} (\\d+)`).exec(m.body);
+    expect(Number(lists?.[1])).toBeGreaterThanOrEqual(6);
+    expect(m.body).toMatch(/^kubernetes_build_info\{major="1",minor="37",.*\} 1$/m);
+  });
+
+  it('a Node change that only touches what no sync reads (an annotation, as a heartbeat does) is not synced for', async () => {
+    const before = agent.status()['nodeEventsIgnored'] as number;
+    await mergePatch(admin, `/api/v1/nodes/${nodeName}`, { metadata: { annotations: { 'ipvsnet.test/heartbeat': String(Date.now()) } } });
+    await eventually('the Node event classified as irrelevant', () => (agent.status()['nodeEventsIgnored'] as number) === before + 1);
   });
 
   it('/healthz and /livez follow kube-proxy: JSON body, 503 while the node is tainted ToBeDeletedByClusterAutoscaler or gone', async () => {

@@ -82,8 +82,9 @@ function startAgent(configFile?: string): { proc: ResultPromise; log: () => stri
   const proc = execa('ip', ['netns', 'exec', nodeNs, 'unshare', '--mount', '--propagation', 'private', '--',
     'sh', '-c', 'mount -t tmpfs ipvsnet-test /run && exec "$@"', 'sh',
     join(repoRoot, 'bin/ipvsnet'), 'agent', ...flags],
-    // no SIGKILL 5 s after our SIGTERM (execa's default): a hang must show as a long exit, not a kill
-    { reject: false, buffer: false, stdin: 'ignore', forceKillAfterDelay: false });
+    // no SIGKILL 5 s after our SIGTERM (execa's default): a hang must show as a long exit, not a kill;
+    // the host kernel has no IPVS: the agent's named test escape (src/cli/agent.ts TEST_WITHOUT_IPVS_ENV)
+    { reject: false, buffer: false, stdin: 'ignore', forceKillAfterDelay: false, env: { IPVSNET_TEST_WITHOUT_IPVS: '1' } });
   agents.push(proc);
   let text = '';
   proc.stderr!.on('data', (b: Buffer) => { text += b.toString(); });

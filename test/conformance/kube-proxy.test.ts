@@ -7,7 +7,7 @@
 // Many more: npm run bench:conformance. One seed: node scripts/conformance/run.ts --seed S --clusters 1
 
 import { beforeAll, describe, expect, it } from 'vitest';
-import { formatMismatch, harnessBinary, runConformance } from '../../scripts/conformance/run.ts';
+import { formatMismatch, harnessBinary, harnessRaces, runConformance } from '../../scripts/conformance/run.ts';
 import { canonicalFromPlan, type Canonical } from '../../scripts/conformance/canonical.ts';
 import { planCluster } from '../../scripts/conformance/ipvsnet-side.ts';
 
@@ -30,6 +30,10 @@ describe('kube-proxy v1.37.2 IPVS proxier vs ipvsnet planner', () => {
     expect(r.totals.realServers).toBeGreaterThan(CLUSTERS);
     const report = r.mismatches.slice(0, 5).map((m) => formatMismatch(m)).join('\n');
     expect(r.mismatches.map((m) => m.seed), `mismatching seeds (first five shown):\n${report}`).toEqual([]);
+  });
+
+  it('kube-proxy gives one answer per cluster: two runs agree (no slice-order race let through)', async () => {
+    expect(await harnessRaces({ firstSeed: FIRST_SEED, clusters: CLUSTERS, harness })).toEqual([]);
   });
 
   it('a difference on ipvsnet\'s side fails the comparison (the lane can fail)', async () => {

@@ -4,8 +4,8 @@
 // (scripts/conformance/build-harness.sh) so it can build kube-proxy's own IPVS Proxier around the
 // fake kernel interfaces kubernetes ships for its tests (FakeIPVS, the fake ipset, the fake iptables,
 // the fake netlink handle). It is ipvsnet's code, not part of kubernetes: one generated cluster in
-// (a JSON line), kube-proxy's first sync from an empty node, one JSON line out describing the
-// kernel state the proxier left behind.
+// (a JSON line), two syncs of kube-proxy from an empty node (its steady state), one JSON line out
+// describing the kernel state the proxier left behind.
 
 package ipvs
 
@@ -35,7 +35,6 @@ import (
 	ipvstest "k8s.io/kubernetes/pkg/proxy/ipvs/util/testing"
 	"k8s.io/kubernetes/pkg/proxy/runner"
 	proxyutil "k8s.io/kubernetes/pkg/proxy/util"
-	proxyutiltest "k8s.io/kubernetes/pkg/proxy/util/testing"
 	utiliptables "k8s.io/kubernetes/pkg/util/iptables"
 	iptablestest "k8s.io/kubernetes/pkg/util/iptables/testing"
 	utilnode "k8s.io/kubernetes/pkg/util/node"
@@ -88,6 +87,8 @@ type ConformanceFamily struct {
 	VirtualServers []confVirtualServer `json:"virtualServers"`
 	Bound          []string            `json:"bound"`
 	Ipsets         map[string][]string `json:"ipsets"`
+	// IpsetTypes: set name → "TYPE family FAMILY" as `ipset create` gets them ("bitmap:port" alone).
+	IpsetTypes map[string]string `json:"ipsetTypes"`
 	// Iptables: table → chain → rules (as iptables-save prints them), for every chain of nat and filter.
 	Iptables     map[string]map[string][]string `json:"iptables"`
 	HealthChecks map[string]confHealthCheck     `json:"healthChecks"`
@@ -188,14 +189,7 @@ func conformanceProxier(c *ConformanceCluster, family v1.IPFamily, logger klog.L
 	nl := netlinktest.NewFakeNetlinkHandle(isV6)
 	_ = nl.SetLocalAddresses("lo", "127.0.0.1", "::1")
 	_ = nl.SetLocalAddresses("eth0", nodeAddrs...)
-	nw := proxyutiltest.NewFakeNetwork()
-	var addrs []net.Addr
-	for _, a := range nodeAddrs {
-		if ip := netutils.ParseIPSloppy(a); ip != nil {
-			addrs = append(addrs, &net.IPNet{IP: ip, Mask: net.CIDRMask(len(ip)*8, len(ip)*8)})
-		}
-	}
-	nw.AddInterfaceAddr(&net.Interface{Name: "eth0", Index: 2, Flags: net.FlagUp}, addrs)
+	nw := conformanceInterfaces{nl}
 
 	ipt := iptablestest.NewFake()
 	if isV6 {
@@ -259,6 +253,33 @@ func conformanceProxier(c *ConformanceCluster, family v1.IPFamily, logger klog.L
 	return p, ipvs, ipset, nl, ipt
 }
 
+// conformanceInterfaces is the node's interface addresses as net.InterfaceAddrs() lists them (the
+// proxier's RealNetwork): every address of every device, kube-ipvs0's included, read from the same
+// fake netlink handle the proxier binds service addresses with.
+type conformanceInterfaces struct {
+	nl *netlinktest.FakeNetlinkHandle
+}
+
+func (c conformanceInterfaces) InterfaceAddrs() ([]net.Addr, error) {
+	var out []net.Addr
+	for _, dev := range []string{"lo", "eth0", defaultDummyDevice} {
+		addrs, err := c.nl.ListBindAddress(dev)
+		if err != nil {
+			continue // kube-ipvs0 before the first sync
+		}
+		for _, a := range addrs {
+			if ip := netutils.ParseIPSloppy(a); ip != nil {
+				bits := 128
+				if ip.To4() != nil {
+					ip, bits = ip.To4(), 32
+				}
+				out = append(out, &net.IPNet{IP: ip, Mask: net.CIDRMask(bits, bits)})
+			}
+		}
+	}
+	return out, nil
+}
+
 // The informers' label selectors of cmd/kube-proxy/app/server.go (kube-proxy without a proxy name).
 var (
 	conformanceNoProxyName, _        = labels.NewRequirement(apis.LabelServiceProxyName, selection.DoesNotExist, nil)
@@ -289,14 +310,18 @@ func conformanceSync(c *ConformanceCluster, family v1.IPFamily, logger klog.Logg
 	p.servicesSynced = true
 	p.endpointSlicesSynced = true
 	p.setInitialized(true)
-	if err := p.syncProxyRules(); err != nil {
-		return nil, fmt.Errorf("syncProxyRules (%s): %w", family, err)
+	// Two syncs: the state kube-proxy keeps from its second sync on (the first starts from an empty
+	// kube-ipvs0, which the second's interface addresses include).
+	for i := 0; i < 2; i++ {
+		if err := p.syncProxyRules(); err != nil {
+			return nil, fmt.Errorf("syncProxyRules (%s): %w", family, err)
+		}
 	}
 	return conformanceCollect(p, family, ipvs, ipset, nl, ipt)
 }
 
 func conformanceCollect(p *Proxier, family v1.IPFamily, ipvs *ipvstest.FakeIPVS, ipset *ipsettest.FakeIPSet, nl *netlinktest.FakeNetlinkHandle, ipt *iptablestest.FakeIPTables) (*ConformanceFamily, error) {
-	f := &ConformanceFamily{Ipsets: map[string][]string{}, Iptables: map[string]map[string][]string{}, HealthChecks: map[string]confHealthCheck{}}
+	f := &ConformanceFamily{Ipsets: map[string][]string{}, IpsetTypes: map[string]string{}, Iptables: map[string]map[string][]string{}, HealthChecks: map[string]confHealthCheck{}}
 	netmask := 32
 	if family == v1.IPv6Protocol {
 		netmask = 128 // toIPVSService: 0xffffffff for IPv4 (a /32), 128 for IPv6
@@ -327,8 +352,12 @@ func conformanceCollect(p *Proxier, family v1.IPFamily, ipvs *ipvstest.FakeIPVS,
 		return nil, err
 	}
 	f.Bound = sets2sorted(bound.UnsortedList())
-	for name := range ipset.Sets {
+	for name, set := range ipset.Sets {
 		f.Ipsets[name] = sets2sorted(ipset.Entries[name].UnsortedList())
+		f.IpsetTypes[name] = string(set.SetType)
+		if set.SetType != "bitmap:port" { // createSet passes a family to the hash types only
+			f.IpsetTypes[name] += " family " + set.HashFamily
+		}
 	}
 	for _, table := range []utiliptables.Table{utiliptables.TableNAT, utiliptables.TableFilter} {
 		t, err := ipt.Dump.GetTable(table)

@@ -169,13 +169,14 @@ export class Rtnl {
 
   // ---- addresses ----
 
-  async addresses(index?: number): Promise<AddrInfo[]> {
+  /** Every address, or those of link `index`; `exceptIndex` skips one link's (unparsed: kube-ipvs0 holds thousands). */
+  async addresses(index?: number, exceptIndex?: number): Promise<AddrInfo[]> {
     const msgs = await this.raw(RTM_GETADDR, [ifaddrmsg(AF_UNSPEC, 0, 0, 0, 0)], NLM_F_DUMP, 'list', 'addresses');
     const out: AddrInfo[] = [];
     for (const m of msgs) {
       if (m.type !== RTM_NEWADDR || m.data.length < 8) continue;
       const idx = m.data.readUInt32LE(4);
-      if (index !== undefined && idx !== index) continue;
+      if ((index !== undefined && idx !== index) || idx === exceptIndex) continue;
       const a = parseAttrs(m.data.subarray(8));
       const raw = a.get(IFA_LOCAL) ?? a.get(IFA_ADDRESS);
       const ip = raw ? fromBuffer(raw) : undefined;

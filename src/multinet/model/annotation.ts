@@ -9,11 +9,13 @@ import { z } from 'zod';
 import { fieldPath } from '../../model/diagnostics.ts';
 import { nameProblem } from '../../model/apivalidation.ts';
 import { parseCIDR, parseIP } from '../../net/index.ts';
-import { validateIfName } from '../../cni/proto/skel.ts';
+import { validateIfName } from '../../cniproto/skel.ts';
 import { invalid } from './errors.ts';
 
 export const NETWORKS_ANNOTATION = 'k8s.v1.cni.cncf.io/networks';
 export const NETWORK_STATUS_ANNOTATION = 'k8s.v1.cni.cncf.io/network-status';
+/** Multus's per-pod replacement of the default network by a NAD */
+export const DEFAULT_NETWORK_ANNOTATION = 'v1.multus-cni.io/default-network';
 
 export interface PortMapping {
   hostPort: number;

@@ -3,7 +3,8 @@
 //   { "cniVersion": "1.0.0", "name": "ipvsnet-multinet", "type": "ipvsnet-multinet",
 //     "capabilities": { "portMappings": true, "bandwidth": true },
 //     "delegates": [ <the default network: a conflist> ],
-//     "cacheDir": "/var/lib/ipvsnet/multinet", "confDir": "/etc/cni/net.d",
+//     "cacheDir": "/var/lib/cni/ipvsnet-multinet", "confDir": "/etc/cni/net.d",
+//     "defaultNetworks": ["kube-system/monitoring"], "readinessIndicatorFile": "/run/x/ready",
 //     "hostRoot": "/hostroot", "namespaceIsolation": false, "globalNamespaces": ["default"], "execTimeoutMs": 30000 }
 import { z } from 'zod';
 import { fieldPath } from '../../model/diagnostics.ts';
@@ -12,7 +13,11 @@ import { parseNetConf } from './netconf.ts';
 import type { NetConfList, Obj } from './netconf.ts';
 
 export const MULTINET_TYPE = 'ipvsnet-multinet';
-export const DEFAULT_CACHE_DIR = '/var/lib/ipvsnet/multinet';
+/**
+ * Beside the CNI state (/var/lib/cni, a host path in the DaemonSet): the agent's container and the
+ * standalone executable on the host (when the agent is down) see the same cache.
+ */
+export const DEFAULT_CACHE_DIR = '/var/lib/cni/ipvsnet-multinet';
 export const DEFAULT_EXEC_TIMEOUT_MS = 30_000;
 /** stdout of one delegate exec is cut (and the exec failed) beyond this */
 export const DEFAULT_MAX_OUTPUT = 1 << 20;
@@ -33,6 +38,10 @@ export interface TopLevelConf {
   maxOutputBytes: number;
   /** the runtime's capability args (runtimeConfig), passed to the default network */
   runtimeConfig: Obj;
+  /** NADs ("namespace/name" or "name" in the pod's namespace) every pod gets, before its annotation's */
+  defaultNetworks: string[];
+  /** ADD waits for this file (the default network's readiness indicator) and answers code 11 without it */
+  readinessIndicatorFile?: string;
 }
 
 const schema = z.looseObject({
@@ -49,6 +58,8 @@ const schema = z.looseObject({
   execTimeoutMs: z.number({ error: 'must be a number' }).int().min(100, { error: 'must be at least 100' }).max(600_000, { error: 'must be at most 600000' }).optional(),
   maxOutputBytes: z.number({ error: 'must be a number' }).int().min(4096).max(64 << 20).optional(),
   runtimeConfig: z.record(z.string(), z.unknown(), { error: 'must be an object' }).optional(),
+  defaultNetworks: z.array(z.string().regex(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?\/)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, { error: 'must be "namespace/name" or "name" of a NAD' }), { error: 'must be a list' }).optional(),
+  readinessIndicatorFile: z.string({ error: 'must be a string' }).startsWith('/', { error: 'must be an absolute path' }).optional(),
 });
 
 export function parseTopLevel(conf: Obj): TopLevelConf {
@@ -73,5 +84,7 @@ export function parseTopLevel(conf: Obj): TopLevelConf {
     execTimeoutMs: c.execTimeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS,
     maxOutputBytes: c.maxOutputBytes ?? DEFAULT_MAX_OUTPUT,
     runtimeConfig: c.runtimeConfig ?? {},
+    defaultNetworks: c.defaultNetworks ?? [],
+    ...(c.readinessIndicatorFile ? { readinessIndicatorFile: c.readinessIndicatorFile } : {}),
   };
 }

@@ -6,7 +6,7 @@
 // position i (1-based, counting the default network as 0) gets `net<i>` unless it asks for its own;
 // two attachments with one name are an error before anything runs.
 import { invalid, ErrTransient } from '../model/errors.ts';
-import { NETWORKS_ANNOTATION, parseNetworksAnnotation, podRef } from '../model/annotation.ts';
+import { DEFAULT_NETWORK_ANNOTATION, NETWORKS_ANNOTATION, parseNetworksAnnotation, podRef } from '../model/annotation.ts';
 import type { NetworkSelection } from '../model/annotation.ts';
 import { nadRef, parseNad } from '../model/nad.ts';
 import type { NadModel } from '../model/nad.ts';
@@ -96,22 +96,42 @@ function withCniArgs(conf: NetConfList, args: Obj | undefined): NetConfList {
   };
 }
 
+/**
+ * The default network: the wrapper's delegate, or the NAD the pod names in
+ * `v1.multus-cni.io/default-network` ("namespace/name" or "name"), on CNI_IFNAME.
+ */
+function defaultAttachment(input: PlanInput): Attachment {
+  const { pod, top } = input;
+  const base = { ifname: input.ifname, capabilityArgs: { ...top.runtimeConfig }, cniArgs: [], isDefaultNetwork: true };
+  const ref = pod.annotations[DEFAULT_NETWORK_ANNOTATION]?.trim();
+  if (!ref) return { ...base, network: top.defaultNetwork.name, conf: top.defaultNetwork };
+  const object = podRef(pod.namespace, pod.name);
+  const field = `metadata.annotations[${JSON.stringify(DEFAULT_NETWORK_ANNOTATION)}]`;
+  const [namespace, name] = ref.includes('/') ? [ref.slice(0, ref.indexOf('/')), ref.slice(ref.indexOf('/') + 1)] : [pod.namespace, ref];
+  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(namespace) || !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(name)) invalid(object, field, `${JSON.stringify(ref.slice(0, 80))} is not "namespace/name" or "name" of a NAD`);
+  if (top.namespaceIsolation && namespace !== pod.namespace && !top.globalNamespaces.includes(namespace)) invalid(object, field, `namespace isolation: ${JSON.stringify(namespace)} is not this pod's namespace nor a global one`);
+  const raw = input.nad(namespace, name);
+  if (raw === undefined) invalid(object, field, `${nadRef(namespace, name)} not found (is it created, and in this namespace?)`, ErrTransient);
+  const nad = parseNad(raw);
+  return { ...base, network: `${namespace}/${name}`, nad: { namespace, name, ...(nad.uid ? { uid: nad.uid } : {}) }, conf: nad.config ?? configFromFiles(nad, input.confFiles) };
+}
+
 export function planPod(input: PlanInput): PodPlan {
   const { pod, top } = input;
   const object = podRef(pod.namespace, pod.name);
-  const selections = parseNetworksAnnotation(pod.annotations[NETWORKS_ANNOTATION] ?? '', object);
-  const attachments: Attachment[] = [{
-    network: top.defaultNetwork.name,
-    ifname: input.ifname,
-    conf: top.defaultNetwork,
-    capabilityArgs: { ...top.runtimeConfig },
-    cniArgs: [],
-    isDefaultNetwork: true,
-  }];
+  // the cluster-wide defaultNetworks first, then the pod's own (Multus's order)
+  const selections: NetworkSelection[] = [
+    ...top.defaultNetworks.map((d): NetworkSelection => (d.includes('/') ? { namespace: d.slice(0, d.indexOf('/')), name: d.slice(d.indexOf('/') + 1) } : { name: d })),
+    ...parseNetworksAnnotation(pod.annotations[NETWORKS_ANNOTATION] ?? '', object),
+  ];
+  const attachments: Attachment[] = [defaultAttachment(input)];
   const field = `metadata.annotations[${JSON.stringify(NETWORKS_ANNOTATION)}]`;
+  const nd = top.defaultNetworks.length;
+  /** where selection i came from: the CNI config's defaultNetworks, or the pod's annotation */
+  const whereOf = (i: number) => (i < nd ? `defaultNetworks[${i}] (of the CNI config)` : `${field}[${i - nd}]`);
   selections.forEach((s, i) => {
     const namespace = s.namespace ?? pod.namespace;
-    const at = `${field}[${i}]`;
+    const at = whereOf(i);
     if (top.namespaceIsolation && namespace !== pod.namespace && !top.globalNamespaces.includes(namespace)) {
       invalid(object, `${at}.namespace`, `namespace isolation: this pod may use NADs of its own namespace ${JSON.stringify(pod.namespace)} or of ${top.globalNamespaces.map((g) => JSON.stringify(g)).join(', ') || 'no global namespace'}, not of ${JSON.stringify(namespace)}`);
     }
@@ -136,8 +156,8 @@ export function planPod(input: PlanInput): PodPlan {
   attachments.forEach((a, i) => {
     const j = seen.get(a.ifname);
     if (j !== undefined) {
-      const who = (k: number) => (k === 0 ? `the default network's ${JSON.stringify(input.ifname)}` : `selection [${k - 1}] (${attachments[k]!.network})`);
-      invalid(object, `${field}[${i - 1}].interface`, `interface name ${JSON.stringify(a.ifname)} is already used by ${who(j)}`);
+      const who = (k: number) => (k === 0 ? `the default network's ${JSON.stringify(input.ifname)}` : `${k - 1 < nd ? `defaultNetworks[${k - 1}]` : `selection [${k - 1 - nd}]`} (${attachments[k]!.network})`);
+      invalid(object, `${whereOf(i - 1)}.interface`, `interface name ${JSON.stringify(a.ifname)} is already used by ${who(j)}`);
     }
     seen.set(a.ifname, i);
   });

@@ -14,6 +14,8 @@ export interface MultinetConfOptions {
   namespaceIsolation?: boolean;
   globalNamespaces?: string[];
   execTimeoutMs?: number;
+  defaultNetworks?: string[];
+  readinessIndicatorFile?: string;
 }
 
 type Obj = Record<string, unknown>;
@@ -36,6 +38,8 @@ export function wrapDefaultNetwork(defaultNetwork: Obj, o: MultinetConfOptions =
     ...(o.hostRoot ? { hostRoot: o.hostRoot } : {}),
     ...(o.namespaceIsolation ? { namespaceIsolation: true, globalNamespaces: o.globalNamespaces ?? ['default'] } : {}),
     ...(o.execTimeoutMs ? { execTimeoutMs: o.execTimeoutMs } : {}),
+    ...(o.defaultNetworks?.length ? { defaultNetworks: o.defaultNetworks } : {}),
+    ...(o.readinessIndicatorFile ? { readinessIndicatorFile: o.readinessIndicatorFile } : {}),
   };
   return { cniVersion: defaultNetwork['cniVersion'] ?? '1.0.0', name: 'ipvsnet-multinet', plugins: [wrapper] };
 }

@@ -1,10 +1,10 @@
 // The per-container cache: what ADD ran, so DEL, CHECK and GC need neither the API server nor the
 // NAD nor the Pod. One JSON file per (container, interface) under the cache dir, written atomically
-// (temporary file, fsync, rename) before the first delegate ADD and again before and after each
-// one. A delegate marked `adding` may have done part of its work when the process died; DEL undoes
+// (temporary file, rename) before each delegate ADD and after it. Not fsynced: it is as durable as
+// host-local's own reservation files, and a process that dies leaves either the old or the new file. A delegate marked `adding` may have done part of its work when the process died; DEL undoes
 // it (delegate DEL is idempotent by the spec). A lock file per container serialises requests for
 // one container across worker processes; different containers never wait for each other.
-import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, statSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, statSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { LOCK_EX, LOCK_UN, flock } from '../../native/index.ts';
 import type { NetConfList, Obj } from '../model/netconf.ts';
@@ -74,7 +74,6 @@ export class AttachmentCache {
       const b = Buffer.from(JSON.stringify(r));
       let off = 0;
       while (off < b.length) off += writeSync(fd, b, off);
-      fsyncSync(fd);
     } finally {
       closeSync(fd);
     }

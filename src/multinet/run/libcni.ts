@@ -6,11 +6,11 @@
 //   - CHECK runs them in order with the cached result (0.4.0 and later; not when disableCheck);
 //   - `runtimeConfig` holds only the capabilities a plugin declares in `capabilities`;
 //   - a single plugin config (not a list) gets no prevResult on ADD.
-// Results stay in the list's own cniVersion here; the caller converts (src/cni/proto/types.ts).
-import { CniError, ErrDecodingFailure, ErrInternal } from '../../cni/proto/errors.ts';
-import { cmpVersion, convertResult, parseResult } from '../../cni/proto/types.ts';
+// Results stay in the list's own cniVersion here; the caller converts (src/cniproto/types.ts).
+import { CniError, ErrDecodingFailure, ErrInternal } from '../../cniproto/errors.ts';
+import { cmpVersion, convertResult, parseResult } from '../../cniproto/types.ts';
 import type { NetConfList, Obj } from '../model/netconf.ts';
-import { execPlugin } from './exec.ts';
+import { execPlugin, findPlugin } from './exec.ts';
 import type { ExecOptions } from './exec.ts';
 
 export interface RuntimeConf {
@@ -47,6 +47,29 @@ function parseJson(type: string, stdout: string): Obj {
 }
 
 const typeOf = (list: NetConfList, i: number) => String(list.plugins[i]!['type']);
+
+/**
+ * Every plugin of the list and every IPAM plugin it names is installed (or runs in-process), else a
+ * code-7 error naming the config field. Checked before a list runs (libcni finds each plugin as it
+ * goes): a list that names a missing plugin then fails without running half of itself, and needs no
+ * DEL, which would fail the same way.
+ */
+export function requirePlugins(list: NetConfList, o: ExecOptions): void {
+  const need = (t: string, field: string) => {
+    if (o.inProcess?.has(t)) return;
+    try {
+      findPlugin(t, o);
+    } catch (e) {
+      throw new CniError(e instanceof CniError ? e.code : ErrInternal, `${field}: ${(e as Error).message}`);
+    }
+  };
+  list.plugins.forEach((p, i) => {
+    const at = list.single ? 'spec.config' : `spec.config.plugins[${i}]`;
+    need(String(p['type']), `${at}.type`);
+    const ipam = p['ipam'] as Obj | undefined;
+    if (ipam && typeof ipam['type'] === 'string' && ipam['type'] !== '') need(ipam['type'], `${at}.ipam.type`);
+  });
+}
 
 /** ADD every plugin of the list in order; the last result (raw JSON, the list's version). */
 export async function addList(list: NetConfList, rt: RuntimeConf, o: ExecOptions): Promise<Obj> {

@@ -1,23 +1,23 @@
 // A pod's attachments run as Multus runs its delegates:
-//   ADD   the default network first, then each NAD in order; the cache is written before the first
-//         delegate and before and after each; a failure DELs, in reverse, everything started
+//   ADD   the default network first, then each NAD in order; the cache is written before and after
+//         each delegate; a failure DELs, in reverse, everything started
 //         (including the one that failed) and answers the failure, naming the network.
 //   DEL   from the cache, in reverse, carrying on past failures; the errors answered together. With
 //         no cache (a pod added before multi-network was on) the default network alone is DELed.
 //   CHECK from the cache: each attachment's CHECK with its cached result.
 //   GC    cache entries the runtime no longer lists are DELed; then GC on every network (1.1.0).
-import { CniError, ErrInternal, ErrInvalidNetworkConfig } from '../../cni/proto/errors.ts';
-import { parseResult } from '../../cni/proto/types.ts';
-import type { Result } from '../../cni/proto/types.ts';
+import { CniError, ErrInternal, ErrInvalidNetworkConfig } from '../../cniproto/errors.ts';
+import { parseResult } from '../../cniproto/types.ts';
+import type { Result } from '../../cniproto/types.ts';
 import { formatIP, parseCIDR } from '../../net/index.ts';
 import type { Attachment, PodPlan } from '../plan/attachments.ts';
 import type { NetConfList, Obj } from '../model/netconf.ts';
 import { AttachmentCache } from './cache.ts';
 import type { CacheRecord, CachedAttachment } from './cache.ts';
 import type { ExecOptions } from './exec.ts';
-import { addList, checkList, delList, gcList } from './libcni.ts';
+import { addList, checkList, delList, gcList, requirePlugins } from './libcni.ts';
 import type { RuntimeConf } from './libcni.ts';
-import { moveDefaultRoute } from './podns.ts';
+import { moveDefaultRoute, podHasLink } from './podns.ts';
 
 export interface Request {
   containerId: string;
@@ -49,10 +49,14 @@ function runtimeOf(req: Request, a: Pick<CachedAttachment, 'ifname' | 'cniArgs' 
   return { containerId: req.containerId, netns: req.netns, ifname: a.ifname, args, capabilityArgs: a.capabilityArgs };
 }
 
-/** the error of a delegate, prefixed with the network it belongs to; the code is the delegate's */
-function inNetwork(a: Pick<CachedAttachment, 'network' | 'ifname'>, e: unknown): CniError {
+/**
+ * The error of a delegate, prefixed with what it belongs to (the NAD, or the default network) and
+ * the interface; the code is the delegate's.
+ */
+function inNetwork(a: Pick<CachedAttachment, 'network' | 'ifname' | 'nad'>, e: unknown): CniError {
   const ce = e instanceof CniError ? e : new CniError(ErrInternal, e instanceof Error ? e.message : String(e));
-  return new CniError(ce.code, `network ${JSON.stringify(a.network)} (${a.ifname}): ${ce.message}`, ce.details);
+  const what = a.nad ? `NetworkAttachmentDefinition ${a.nad.namespace}/${a.nad.name}` : `default network ${JSON.stringify(a.network)}`;
+  return new CniError(ce.code, `${what} (${a.ifname}): ${ce.message}`, ce.details);
 }
 
 function toCached(a: Attachment): CachedAttachment {
@@ -86,12 +90,16 @@ export async function addAll(run: Runner, req: Request, plan: PodPlan): Promise<
     pod: { namespace: plan.pod.namespace, name: plan.pod.name, ...(plan.pod.uid ? { uid: plan.pod.uid } : {}) },
     attachments: plan.attachments.map(toCached),
   };
-  run.cache.write(rec);
+  // written before each delegate runs (state adding) and after it (added, with its result)
   const results: Result[] = [];
   for (const a of rec.attachments) {
-    a.state = 'adding';
-    run.cache.write(rec);
     try {
+      requirePlugins(a.conf, run.exec);
+      if (await podHasLink(req.netns, a.ifname)) {
+        throw new CniError(ErrInvalidNetworkConfig, `interface ${a.ifname} already exists in the pod's network namespace`);
+      }
+      a.state = 'adding';
+      run.cache.write(rec);
       const raw = await addList(a.conf, runtimeOf(req, a), run.exec);
       a.result = raw;
       a.state = 'added';

@@ -1,9 +1,23 @@
-// What the wrapper itself does inside the pod's network namespace, after the delegates: move the
-// default route (`default-route`).
+// What the wrapper itself does inside the pod's network namespace: before a delegate, check that its
+// interface name is free (a delegate that fails on an existing name would otherwise have it removed by
+// the rollback's DEL); after the delegates, move the default route (`default-route`).
 // Through `nsenter --net=<netns> ip …` with argument arrays; `ip -j` gives JSON.
 import { execa } from 'execa';
-import { CniError, ErrInternal } from '../../cni/proto/errors.ts';
+import { CniError, ErrInternal } from '../../cniproto/errors.ts';
+import { existsSync } from 'node:fs';
 import { parseIP } from '../../net/index.ts';
+import { LinkAdapter } from '../../kernel/link.ts';
+
+/** Whether `ifname` exists in the namespace at `netns` (false when there is no such namespace: the delegate reports that). */
+export async function podHasLink(netns: string, ifname: string): Promise<boolean> {
+  if (!netns || !existsSync(netns)) return false;
+  const links = new LinkAdapter(netns);
+  try {
+    return (await links.getLink(ifname)) !== undefined;
+  } finally {
+    links.close();
+  }
+}
 
 async function ipIn(netns: string, args: string[]): Promise<string> {
   const r = await execa('nsenter', [`--net=${netns}`, 'ip', ...args], { reject: false, timeout: 10_000, extendEnv: false, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });

@@ -119,12 +119,12 @@ describe('the image model (manifests/Dockerfile)', () => {
     expect(exists(final, posix.join('/opt/ipvsnet/dist/native', rel!))).toBe(true);
     // the CNI plugins the init container installs
     expect(under(final, '/opt/ipvsnet/cni').map(([p]) => p).sort()).toEqual([
-      '/opt/ipvsnet/cni/install.sh', '/opt/ipvsnet/cni/ipvsnet-bridge', '/opt/ipvsnet/cni/ipvsnet-ipam',
-      '/opt/ipvsnet/cni/ipvsnet-sea/ipvsnet-bridge', '/opt/ipvsnet/cni/ipvsnet-sea/ipvsnet-ipam',
+      '/opt/ipvsnet/cni/install.sh', '/opt/ipvsnet/cni/ipvsnet-bridge', '/opt/ipvsnet/cni/ipvsnet-ipam', '/opt/ipvsnet/cni/ipvsnet-multinet',
+      '/opt/ipvsnet/cni/ipvsnet-sea/ipvsnet-bridge', '/opt/ipvsnet/cni/ipvsnet-sea/ipvsnet-ipam', '/opt/ipvsnet/cni/ipvsnet-sea/ipvsnet-multinet',
       '/opt/ipvsnet/cni/ipvsnet-sea/ipvsnet_native.node',
     ]);
     // the tools the agent runs
-    for (const p of ['ipset', 'iptables', 'iproute2', 'conntrack', 'kmod']) expect(final.aptPackages, p).toContain(p);
+    for (const p of ['ipset', 'iptables', 'iproute2', 'conntrack', 'kmod', 'nftables']) expect(final.aptPackages, p).toContain(p);
   });
 });
 
@@ -317,9 +317,9 @@ describe('the image laid out on the host', () => {
     const r = await install();
     expect(r.exitCode, r.stderr).toBe(0);
     const listing = (d: string): string[] => readdirSync(d, { recursive: true, withFileTypes: true }).filter((e) => !e.isDirectory()).map((e) => posix.relative(d, join(e.parentPath, e.name))).sort();
-    expect(listing(cniBin)).toEqual(['ipvsnet-bridge', 'ipvsnet-ipam', 'ipvsnet-sea/ipvsnet-bridge', 'ipvsnet-sea/ipvsnet-ipam', 'ipvsnet-sea/ipvsnet_native.node']);
+    expect(listing(cniBin)).toEqual(['ipvsnet-bridge', 'ipvsnet-ipam', 'ipvsnet-multinet', 'ipvsnet-sea/ipvsnet-bridge', 'ipvsnet-sea/ipvsnet-ipam', 'ipvsnet-sea/ipvsnet-multinet', 'ipvsnet-sea/ipvsnet_native.node']);
     // no agent: each shim execs its own plugin (the single executable picks the plugin from its name)
-    for (const plugin of ['ipvsnet-bridge', 'ipvsnet-ipam']) {
+    for (const plugin of ['ipvsnet-bridge', 'ipvsnet-ipam', 'ipvsnet-multinet']) {
       const f = await execa(join(cniBin, plugin), [], { env: { CNI_COMMAND: 'VERSION' }, extendEnv: false, input: '', reject: false });
       expect(f.exitCode, f.stdout + f.stderr).toBe(0);
       expect(JSON.parse(f.stdout)).toEqual({ stub: plugin, command: 'VERSION' });

@@ -109,13 +109,14 @@ const abs = (root: string, p: string) => (p.startsWith('/') ? posix.normalize(p)
  * repository root, so relative arguments and outputs are relative to it. Kept honest by the tests:
  * manifests/cni/build-shims.sh is run for real by test/netns/manifests/dockerfile.test.ts and
  * compared with its entry; build/native/* and dist/* are what scripts/setup.d/10-native.sh and
- * 15-dist.sh leave in the repository (setup runs them; the test lays the image out from those files); build-sea.sh's three
+ * 15-dist.sh leave in the repository (setup runs them; the test lays the image out from those files); build-sea.sh's four
  * files are the ones test/netns/cni/sea.test.ts copies out of its output directory.
  */
 export const BUILD_STEPS: Record<string, StepSpec> = {
   'scripts/setup.d/10-native.sh': {
     outputs: (root) =>
-      ['build/native/ipvsnet_native.node', 'build/cni/ipvsnet-cni.mjs', 'build/cni/ipvsnet-bridge', 'build/cni/ipvsnet-ipam', 'build/cni/node/ipvsnet-bridge', 'build/cni/node/ipvsnet-ipam'].map((p) => abs(root, p)),
+      ['build/native/ipvsnet_native.node', 'build/cni/ipvsnet-cni.mjs', 'build/cni/ipvsnet-multinet.mjs', 'build/cni/ipvsnet-bridge', 'build/cni/ipvsnet-ipam', 'build/cni/ipvsnet-multinet',
+        'build/cni/node/ipvsnet-bridge', 'build/cni/node/ipvsnet-ipam', 'build/cni/node/ipvsnet-multinet'].map((p) => abs(root, p)),
   },
   'scripts/setup.d/15-dist.sh': {
     // src/ compiled to dist/: the files the script leaves in the repository (setup runs it).
@@ -132,14 +133,14 @@ export const BUILD_STEPS: Record<string, StepSpec> = {
       return [
         ...BUILD_STEPS['scripts/setup.d/10-native.sh']!.outputs(root, []),
         abs(root, 'build/sea/ipvsnet-cni.cjs'),
-        ...['ipvsnet-bridge', 'ipvsnet-ipam', 'ipvsnet_native.node'].map((f) => posix.join(out, f)),
+        ...['ipvsnet-bridge', 'ipvsnet-ipam', 'ipvsnet-multinet', 'ipvsnet_native.node'].map((f) => posix.join(out, f)),
       ];
     },
   },
   'manifests/cni/build-shims.sh': {
     outputs: (root, args) => {
       if (args.length < 2) throw new Error('manifests/cni/build-shims.sh needs OUTDIR FALLBACK_DIR [SOCKET]');
-      return ['ipvsnet-bridge', 'ipvsnet-ipam'].map((f) => posix.join(abs(root, args[0]!), f));
+      return ['ipvsnet-bridge', 'ipvsnet-ipam', 'ipvsnet-multinet'].map((f) => posix.join(abs(root, args[0]!), f));
     },
   },
 };

@@ -5,14 +5,14 @@
 // the delegate's error code, a crash between delegates, the agent down. (netns lane: it starts
 // processes; the fakes touch no kernel state.)
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { runSkel } from '../../../src/cni/proto/skel.ts';
+import { runSkel } from '../../../src/cniproto/skel.ts';
 import { multinetPlugin } from '../../../src/multinet/plugin.ts';
 import type { PodContext } from '../../../src/multinet/plugin.ts';
-import { SUPPORTED_VERSIONS } from '../../../src/cni/proto/types.ts';
+import { SUPPORTED_VERSIONS } from '../../../src/cniproto/types.ts';
 import { Fakes } from './fakes.ts';
 
 const ROOT = new URL('../../..', import.meta.url).pathname;
@@ -110,12 +110,19 @@ describe('ADD', () => {
   it('fails an attachment whose result lacks the requested ips or mac (code 7), rolling back', async () => {
     const r = await call('ADD', top(), ctxFor(JSON.stringify([{ name: 'fc', ips: ['10.5.0.9/24'] }])));
     expect(r.json).toMatchObject({ code: 7 });
-    expect(String(r.json!['msg'])).toMatch(/network "default\/fc" \(net1\): requested address 10.5.0.9\/24 was not configured \(the result holds 10.99.0.7\/24\)/);
+    expect(String(r.json!['msg'])).toMatch(/NetworkAttachmentDefinition default\/fc \(net1\): requested address 10.5.0.9\/24 was not configured \(the result holds 10.99.0.7\/24\)/);
     expect(fakes.trace().slice(-2)).toEqual(['fc DEL net1', 'fa DEL eth0']);
     fakes.reset();
     const m = await call('ADD', top(), ctxFor(JSON.stringify([{ name: 'fc', mac: '0a:0b:0c:0d:0e:0f' }])));
     expect(String(m.json!['msg'])).toMatch(/requested MAC 0a:0b:0c:0d:0e:0f was not set on net1 \(it has 0a:00:00:00:00:01\)/);
     expect(cacheFiles()).toEqual([]);
+  });
+
+  it('gives a caller that is not a Kubernetes pod (no K8S_POD_* in CNI_ARGS) the default network alone', async () => {
+    const out = await runSkel(multinetPlugin({}), { ...env('ADD'), CNI_ARGS: '' }, JSON.stringify(top({ defaultNetworks: ['fc'] })));
+    expect(out.exitCode, out.stdout).toBe(0);
+    expect(fakes.trace()).toEqual(['fa ADD eth0']);
+    expect((await call('DEL', top())).exitCode).toBe(0);
   });
 
   it('answers code 11 and runs nothing when the agent could not look the pod up (agent down)', async () => {
@@ -148,7 +155,7 @@ describe('ADD', () => {
     expect(r.json).toMatchObject({ code: 11 });
     const m = await call('ADD', top(), ctxFor('nx', { 'default/nx': nad('nx', { cniVersion: '1.0.0', type: 'not-installed' }) }));
     expect(m.json).toMatchObject({ code: 7 });
-    expect(String(m.json!['msg'])).toMatch(/network "default\/nx" \(net1\): failed to find plugin "not-installed"/);
+    expect(String(m.json!['msg'])).toMatch(/^NetworkAttachmentDefinition default\/nx \(net1\): spec.config.type: failed to find plugin "not-installed"/);
     fakes.reset();
     fakes.behave('fc', 'ADD', { out: 'not json at all' });
     const g = await call('ADD', top(), ctxFor('fc'));
@@ -162,6 +169,22 @@ function readLast(type: string): string {
   const c = fakes.calls().find((x) => x.type === type && x.command === 'ADD')!;
   return JSON.stringify({ cniVersion: c.conf['cniVersion'], interfaces: [{ name: c.env['CNI_IFNAME'], mac: '0a:00:00:00:00:01', sandbox: c.env['CNI_NETNS'] }], ips: [{ address: '10.99.0.7/24', gateway: '10.99.0.1', interface: 0 }], routes: [{ dst: '0.0.0.0/0', gw: '10.99.0.1' }], dns: {} });
 }
+
+describe('readinessIndicatorFile (P2)', () => {
+  it('answers ADD with code 11 and STATUS with code 50 until the file exists, running nothing', async () => {
+    const flag = join(work, 'ready');
+    rmSync(flag, { force: true });
+    const conf = top({ readinessIndicatorFile: flag });
+    expect((await call('ADD', conf, ctxFor('fc'))).json).toMatchObject({ code: 11, msg: expect.stringMatching(/is not ready/) });
+    expect((await call('STATUS', conf)).json).toMatchObject({ code: 50 });
+    expect(fakes.calls()).toEqual([]);
+    writeFileSync(flag, '');
+    expect((await call('ADD', conf, ctxFor('fc'))).exitCode).toBe(0);
+    expect((await call('STATUS', conf)).exitCode).toBe(0);
+    expect(fakes.trace()).toEqual(['fa ADD eth0', 'fc ADD net1', 'fa STATUS -']);
+    expect((await call('DEL', conf)).exitCode).toBe(0);
+  });
+});
 
 describe('DEL, CHECK, GC', () => {
   it('DELs in reverse from the cache without the Pod or NADs, carrying on past failures', async () => {
@@ -231,7 +254,7 @@ describe('a crash between delegates', () => {
   it('leaves a cache that DEL finishes: the delegate that was running is DELed too', async () => {
     fakes.behave('fb2', 'ADD', { sleep: 60 });
     const script = join(work, 'crash.ts');
-    writeFileSync(script, `import { runSkel } from ${JSON.stringify(join(ROOT, 'src/cni/proto/skel.ts'))};
+    writeFileSync(script, `import { runSkel } from ${JSON.stringify(join(ROOT, 'src/cniproto/skel.ts'))};
 import { multinetPlugin } from ${JSON.stringify(join(ROOT, 'src/multinet/plugin.ts'))};
 const [env, conf, ctx] = JSON.parse(process.argv[2]);
 await runSkel(multinetPlugin({ context: ctx }), env, JSON.stringify(conf));
@@ -255,3 +278,55 @@ await runSkel(multinetPlugin({ context: ctx }), env, JSON.stringify(conf));
     expect(readdirSync(cacheDir)).toEqual([]);
   });
 });
+
+describe('requests for one container are serialised, different containers are not', () => {
+  it('a DEL waits for the ADD of its container; another container\'s ADD does not wait', async () => {
+    fakes.behave('fb2', 'ADD', { sleep: 8 }); // long enough for c2's process to start and finish meanwhile, even under load
+    const script = join(work, 'one.ts');
+    writeFileSync(script, `import { runSkel } from ${JSON.stringify(join(ROOT, 'src/cniproto/skel.ts'))};
+import { multinetPlugin } from ${JSON.stringify(join(ROOT, 'src/multinet/plugin.ts'))};
+const [env, conf, ctx] = JSON.parse(process.argv[2]);
+const out = await runSkel(multinetPlugin(ctx ? { context: ctx } : {}), env, JSON.stringify(conf));
+process.stdout.write(JSON.stringify(out));
+`);
+    // each request in its own process, as the CNI server's workers run them
+    const child = (e: Record<string, string>, ctx?: PodContext) => execa(join(ROOT, 'node_modules/.bin/node'), [script, JSON.stringify([e, top(), ctx ?? null])], { reject: false });
+    const add1 = child(env('ADD', 'c1'), ctxFor('fb, fc'));
+    for (let i = 0; i < 400 && !fakes.trace().includes('fb2 ADD net1'); i++) await new Promise((r) => setTimeout(r, 25));
+    const del1 = child(env('DEL', 'c1'));
+    const add2 = child(env('ADD', 'c2'), ctxFor(''));
+    const [a1, d1, a2] = await Promise.all([add1, del1, add2]);
+    for (const r of [a1, d1, a2]) expect(JSON.parse(String(r.stdout)).exitCode, String(r.stdout) + String(r.stderr)).toBe(0);
+    const order = fakes.calls().map((c) => `${c.env['CNI_CONTAINERID']} ${c.type} ${c.command}`);
+    // c2's ADD ran while c1's ADD was still in fb2; c1's DEL only after c1's ADD had finished
+    expect(order.indexOf('c2 fa ADD')).toBeLessThan(order.indexOf('c1 fc ADD'));
+    expect(order.indexOf('c1 fc DEL')).toBeGreaterThan(order.indexOf('c1 fc ADD'));
+    expect(order.filter((o) => o.startsWith('c1 ') && o.endsWith(' DEL'))).toEqual(['c1 fc DEL', 'c1 fb2 DEL', 'c1 fb1 DEL', 'c1 fa DEL']);
+    expect((await call('DEL', top(), undefined, 'c2')).exitCode).toBe(0);
+    expect(readdirSync(cacheDir)).toEqual([]);
+  });
+});
+
+describe('hostRoot (the DaemonSet runs delegates in the host\'s root)', () => {
+  it('runs each delegate chrooted into hostRoot, finding it on the bin dirs inside it', async () => {
+    // a root holding busybox (the fakes' shell and tools) and the fakes under /cni, which the host lacks
+    const root = join(work, 'hostroot');
+    mkdirSync(join(root, 'bin'), { recursive: true });
+    copyFileSync('/usr/bin/busybox', join(root, 'bin', 'busybox'));
+    chmodSync(join(root, 'bin', 'busybox'), 0o755);
+    for (const a of ['sh', 'dirname', 'basename', 'ls', 'wc', 'printf', 'env', 'sort', 'cat', 'grep', 'cut', 'head', 'sleep']) symlinkSync('busybox', join(root, 'bin', a));
+    expect(existsSync('/cni')).toBe(false);
+    const inside = new Fakes(join(root, 'cni'), ['fa', 'fc']);
+    const conf = top({ binDirs: ['/cni'], hostRoot: root });
+    const r = await call('ADD', conf, ctxFor('fc'));
+    expect(r.exitCode, r.stdout).toBe(0);
+    expect(inside.trace()).toEqual(['fa ADD eth0', 'fc ADD net1']);
+    const argv = readdirSync(join(root, 'cni', 'log')).find((f) => f.startsWith('0000-') && f.endsWith('-fa-ADD.argv'))!;
+    expect(readFileSync(join(root, 'cni', 'log', argv), 'utf8').split('\n')[0]).toBe('/cni/fa');
+    expect(inside.calls()[0]!.env['CNI_PATH']).toBe('/cni');
+    expect((await call('DEL', conf, undefined)).exitCode).toBe(0);
+    expect(inside.trace().slice(2)).toEqual(['fc DEL net1', 'fa DEL eth0']);
+    expect(fakes.calls()).toEqual([]); // nothing ran from the host's copies
+  });
+});
+

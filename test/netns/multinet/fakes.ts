@@ -9,7 +9,7 @@ import { join } from 'node:path';
 const SCRIPT = `#!/bin/sh
 d=$(dirname "$0"); t=$(basename "$0"); log="$d/log"
 n=$(ls "$log" | wc -l); seq=$(printf %04d $((n / 3)))
-base="$log/$seq-$t-$CNI_COMMAND"
+base="$log/$seq-$$-$t-$CNI_COMMAND"
 printf '%s\\n' "$0" "$@" > "$base.argv"
 env | sort > "$base.env"
 cat > "$base.stdin"
@@ -68,7 +68,7 @@ export class Fakes {
     // a call is recorded once its stdin is (a fake still writing its record is not listed yet)
     return names.filter((n) => n.endsWith('.env') && names.includes(`${n.slice(0, -4)}.stdin`)).sort().map((n) => {
       const base = n.slice(0, -4);
-      const [seq, ...rest] = base.split('-');
+      const [seq, _pid, ...rest] = base.split('-'); // the pid keeps two fakes running at once apart
       const command = rest.pop()!;
       const env = Object.fromEntries(readFileSync(join(log, n), 'utf8').split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
       const stdin = readFileSync(join(log, `${base}.stdin`), 'utf8');

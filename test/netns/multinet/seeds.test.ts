@@ -4,27 +4,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { Node, addrs, inNs, ipJson, prerequisites } from './harness.ts';
+import { SEED001_TEST_NETWORK, SEED003_MACVLAN } from '../../fixtures/seeds/multinet.ts';
 
-// seed 001, verbatim
-const TEST_NETWORK = `apiVersion: "k8s.cni.cncf.io/v1"
-kind: NetworkAttachmentDefinition
-metadata:
-  name: test-network
-spec:
-  config: >
-    {
-        "cniVersion": "0.3.0",
-        "type": "bridge",
-        "bridge": "test-br",
-        "ipam": {
-            "type": "host-local",
-            "subnet": "192.168.1.0/24",
-            "rangeStart": "192.168.1.100",
-            "rangeEnd": "192.168.1.200"
-        }
-    }
-`;
+// seed 001 (its NAD verbatim from test/fixtures/seeds/multinet.ts)
+const TEST_NETWORK = SEED001_TEST_NETWORK;
 const testPod = (name: string) => `---
 apiVersion: v1
 kind: Pod
@@ -41,28 +26,7 @@ spec:
 `;
 
 // seed 003, verbatim (the master enp0s8 is a veth in the node's netns here)
-const MACVLAN = `apiVersion: "k8s.cni.cncf.io/v1"
-kind: NetworkAttachmentDefinition
-metadata:
-  name: privatezone-macvlan-conf
-spec:
-  config: '{
-      "cniVersion": "0.3.0",
-      "type": "macvlan",
-      "master": "enp0s8",
-      "mode": "bridge",
-      "ipam": {
-        "type": "host-local",
-        "subnet": "10.12.34.0/24",
-        "rangeStart": "10.12.34.200",
-        "rangeEnd": "10.12.34.220",
-        "routes": [
-          { "dst": "0.0.0.0/0" }
-        ],
-        "gateway": "10.12.34.254"
-      }
-    }'
-`;
+const MACVLAN = SEED003_MACVLAN;
 const macvlanPod = (name: string, annotation: string) => `apiVersion: v1
 kind: Pod
 metadata:
@@ -190,3 +154,56 @@ describe('seed 003: the generated top-level config and a macvlan NAD', () => {
     }
   });
 });
+
+describe('ips and mac requests (JSON form), on the reference plugins', () => {
+  it('honours them through static IPAM and tuning (capabilities), and through host-local by CNI_ARGS IP=; CHECK and DEL leave nothing', async () => {
+    // a NAD that declares the capabilities: macvlan with static IPAM ("ips"), then tuning ("mac")
+    const zone = await node.netns('ivmq');
+    await execa('ip', ['link', 'add', 'enp0s9', 'netns', node.ns, 'type', 'veth', 'peer', 'name', 'q0', 'netns', zone]);
+    await execa('ip', ['-n', node.ns, 'link', 'set', 'enp0s9', 'up']);
+    const capable = { cniVersion: '1.0.0', name: 'static-net', plugins: [
+      { type: 'macvlan', master: 'enp0s9', mode: 'bridge', capabilities: { ips: true }, ipam: { type: 'static' } },
+      { type: 'tuning', capabilities: { mac: true } },
+    ] };
+    const ignoring = { cniVersion: '1.0.0', type: 'macvlan', master: 'enp0s9', ipam: { type: 'host-local', subnet: '10.77.0.0/24', dataDir: join(node.dir, 'hl-ign') } };
+    const nad = (name: string, config: object) => JSON.stringify({ apiVersion: 'k8s.cni.cncf.io/v1', kind: 'NetworkAttachmentDefinition', metadata: { name, namespace: 'default' }, spec: { config: JSON.stringify(config) } });
+    node.apply('static-net.json', nad('static-net', capable));
+    node.apply('ignoring-net.json', nad('ignoring-net', ignoring));
+    node.apply('pod-s.yaml', macvlanPod('static-pod', '[{"name": "static-net", "ips": ["10.66.0.9/24"], "mac": "0a:66:00:00:00:09"}]'));
+    node.apply('pod-i.yaml', macvlanPod('ignored-pod', '[{"name": "ignoring-net", "ips": ["10.77.0.50/24"]}]'));
+    const ps = await node.addPodNetns();
+    const ok = await node.cni('ADD', { id: 'c-s', podNetns: ps, pod: 'static-pod' });
+    expect(ok.exitCode, ok.stdout).toBe(0);
+    expect(await addrs(ps, 'net1')).toEqual(['10.66.0.9/24']);
+    const [l] = await ipJson<Array<{ address?: string }>>(ps, ['link', 'show', 'dev', 'net1']);
+    expect(l!.address).toBe('0a:66:00:00:00:09');
+    expect((await node.cni('CHECK', { id: 'c-s', podNetns: ps })).exitCode).toBe(0);
+    expect((await node.cni('DEL', { id: 'c-s', podNetns: ps })).exitCode).toBe(0);
+
+    // host-local declares no capability but takes the address from CNI_ARGS IP= (which is passed too)
+    const pi = await node.addPodNetns();
+    const hl = await node.cni('ADD', { id: 'c-i', podNetns: pi, pod: 'ignored-pod' });
+    expect(hl.exitCode, hl.stdout).toBe(0);
+    expect(await addrs(pi, 'net1')).toEqual(['10.77.0.50/24']);
+    expect((await node.cni('DEL', { id: 'c-i', podNetns: pi })).exitCode).toBe(0);
+    expect(readdirSync(join(node.dir, 'hl-ign', 'ignoring-net')).filter((f) => /^\d/.test(f))).toEqual([]);
+    expect(readdirSync(node.cacheDir)).toEqual([]);
+  });
+});
+
+describe('an interface name that already exists in the pod', () => {
+  it('fails the ADD (code 7) before the delegate runs, leaving the pod\'s own interface, and rolls the default network back', async () => {
+    node.apply('test-network.yaml', TEST_NETWORK);
+    node.apply('test-pod9.yaml', testPod('test-pod9'));
+    const p = await node.addPodNetns();
+    await execa('ip', ['-n', p, 'link', 'add', 'net1', 'type', 'veth', 'peer', 'name', 'other1']);
+    const r = await node.cni('ADD', { id: 'c-pod9', podNetns: p, pod: 'test-pod9' });
+    expect(r.exitCode).toBe(1);
+    expect(r.json).toMatchObject({ code: 7, msg: "NetworkAttachmentDefinition default/test-network (net1): interface net1 already exists in the pod's network namespace" });
+    expect((await ipJson(p, ['link', 'show'])).map((l) => l['ifname']).sort()).toEqual(['lo', 'net1', 'other1']); // only what was there
+    expect(await addrs(p, 'net1')).toEqual([]);
+    expect(readdirSync(node.cacheDir)).toEqual([]);
+    expect(readdirSync(`${STORE}/test-network`).filter((f) => /^\d/.test(f))).toEqual([]);
+  });
+});
+

@@ -192,7 +192,7 @@ describe('resolveAgentConfig', () => {
     expect(d.metrics).toEqual({ host: '127.0.0.2', port: 9100 });
   });
 
-  it('carries the node settings it does not apply, with one warning per flag', () => {
+  it('honours the node settings (applied at start: src/cli/agent.ts applyNodeSettings, the planner\'s detect-local), warning only for what has no meaning', () => {
     const c = resolveAgentConfig(['--oom-score-adj=-500', '--conntrack-max-per-core=0', '--detect-local-mode=NodeCIDR', '--profiling', '--nodeport-addresses=primary,all'], {});
     expect(c.oomScoreAdj).toBe(-500);
     expect(c.conntrack.maxPerCore).toBe(0);
@@ -200,12 +200,8 @@ describe('resolveAgentConfig', () => {
     expect(c.nodePortAddresses).toEqual(['primary', 'all']);
     expect(c.node.nodePortAddresses).toEqual(['primary', '0.0.0.0/0', '::/0']);
     const w = c.kubeProxy.notes.filter((n) => n.level === 'warn').map((n) => `${n.msg} ${String(n.kv['flag'])}`);
-    expect(w).toEqual([
-      'Flag accepted, not applied yet --oom-score-adj',
-      'Flag accepted, not applied yet --conntrack-max-per-core',
-      'Flag accepted, not applied yet --detect-local-mode',
-      'Flag accepted, has no meaning for ipvsnet --profiling',
-    ]);
+    expect(c.node.detectLocalMode).toBe('NodeCIDR');
+    expect(w).toEqual(['Flag accepted, has no meaning for ipvsnet --profiling']);
   });
 
   it('parses a config text directly', () => {

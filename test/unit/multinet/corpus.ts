@@ -129,8 +129,9 @@ export const BAD_CASES: BadCase[] = [
   { label: 'NAD empty config and no file', annotation: 'n1', nads: [{ ...(nadWith('n1', '') as object), spec: {} }], code: 7, object: N('n1'), field: 'spec.config' },
 ];
 
-/** NAD cases that pass the model and fail only when run: the delegate is missing, and more */
+/** NAD cases that pass the model and fail only when run (a plugin missing on the node) */
 export const RUN_CASES: BadCase[] = [
-  { label: 'NAD names a plugin that is not installed', annotation: 'n1', nads: [nadWith('n1', conf({ type: 'no-such-plugin' }))], code: 7, object: N('n1'), field: 'spec.config.type' },
-  { label: 'NAD names an IPAM plugin that is not installed', annotation: 'n1', nads: [nadWith('n1', conf({ ipam: { type: 'no-such-ipam' } }))], code: 7, object: 'no-such-ipam', field: '' },
+  { label: 'NAD names a plugin that is not installed', annotation: 'n1', nads: [nadWith('n1', conf({ type: 'no-such-plugin' }))], code: 7, object: 'NetworkAttachmentDefinition default/n1 (net1)', field: 'spec.config.type' },
+  { label: 'NAD conflist names a plugin that is not installed', annotation: 'n1', nads: [nadWith('n1', { cniVersion: '1.0.0', plugins: [GOOD_CONFIG, { type: 'no-such-meta' }] })], code: 7, object: 'NetworkAttachmentDefinition default/n1 (net1)', field: 'spec.config.plugins[1].type' },
+  { label: 'NAD names an IPAM plugin that is not installed', annotation: 'n1', nads: [nadWith('n1', conf({ ipam: { type: 'no-such-ipam' } }))], code: 7, object: 'NetworkAttachmentDefinition default/n1 (net1)', field: 'spec.config.ipam.type' },
 ];

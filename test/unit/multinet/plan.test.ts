@@ -124,6 +124,25 @@ describe('planPod', () => {
   });
 });
 
+describe('P2: defaultNetworks and v1.multus-cni.io/default-network', () => {
+  it('puts the CNI config\'s defaultNetworks before the pod\'s own, numbered with them', () => {
+    const p = planPod(input('b', [nad('b'), nad('mon', 'kube-system')], {}, { ...TOP, defaultNetworks: ['kube-system/mon'] }));
+    expect(p.attachments.map((a) => [a.network, a.ifname])).toEqual([['ipvsnet', 'eth0'], ['kube-system/mon', 'net1'], ['default/b', 'net2']]);
+    expect(err(() => planPod(input('b@net1', [nad('b'), nad('mon', 'kube-system')], {}, { ...TOP, defaultNetworks: ['kube-system/mon'] }))).message)
+      .toMatch(/\[0\]\.interface: interface name "net1" is already used by defaultNetworks\[0\] \(kube-system\/mon\)/);
+    expect(err(() => planPod(input(undefined, [], {}, { ...TOP, defaultNetworks: ['gone'] }))).message).toMatch(/^Pod default\/test-pod2: defaultNetworks\[0\] \(of the CNI config\): NetworkAttachmentDefinition default\/gone not found/);
+  });
+
+  it('replaces the default network by the NAD the pod names, on CNI_IFNAME', () => {
+    const pod = { namespace: 'default', name: 'p', annotations: { 'v1.multus-cni.io/default-network': 'kube-system/alt' } };
+    const p = planPod(input(undefined, [nad('alt', 'kube-system')], { pod }));
+    expect(p.attachments).toHaveLength(1);
+    expect(p.attachments[0]).toMatchObject({ network: 'kube-system/alt', ifname: 'eth0', isDefaultNetwork: true, conf: { name: 'alt', plugins: [{ type: 'macvlan' }] } });
+    expect(err(() => planPod(input(undefined, [], { pod }))).code).toBe(11);
+    expect(err(() => planPod(input(undefined, [], { pod: { ...pod, annotations: { 'v1.multus-cni.io/default-network': 'Bad/Name' } } }))).message).toMatch(/v1.multus-cni.io\/default-network"\]: "Bad\/Name" is not/);
+  });
+});
+
 describe('networkStatus', () => {
   it('lists every attachment: IPs without prefix, mac, default, dns, gateway', () => {
     const p = planPod(input('test-network'));
