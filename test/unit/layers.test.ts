@@ -30,6 +30,8 @@ export const LAYERS: Record<string, number> = {
   'multinet/plan': 4,  // multi-network: a pod's delegate plan and its network-status (pure)
   'multinet/run': 5,   // multi-network: the delegate runner (libcni semantics), the per-container cache
   multinet: 6,         // multi-network: the wrapper plugin, its worker, the Pod/NAD sources and controller
+  'pools/model': 3,   // IP pools: Calico's selector language, the IPPool resource (pure, zod)
+  'pools/plan': 4,    // IP pools: which block a node claims, or why none (pure)
   metrics: 5,
   health: 6,
   agent: 7,      // the node agent: sources → planner → reconcilers, controllers, health, CNI server
