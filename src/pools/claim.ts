@@ -1,0 +1,70 @@
+// Claiming this Node's blocks from the IPPools against the API server (the agent side of
+// src/pools/plan/blocks.ts): read the pools and the Nodes, plan, write each new claim into the
+// pool's status with a compare-and-swap (PUT .../status carrying the resourceVersion that was read;
+// 409 Conflict means another agent wrote first), then set the Node's spec.podCIDR(s). After a
+// conflict everything is read and planned again, so two agents never get the same block: the
+// loser's next plan sees the winner's claim. The Node is patched only after all its claims are in.
+import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
+import { KubeApiError, kubeRequest, listCollection } from '../sources/kube.ts';
+import { IPPOOL_API_VERSION, IPPOOL_PLURAL, parseIPPools, type PoolDiagnostic } from './model/ippool.ts';
+import { planNodeBlocks } from './plan/blocks.ts';
+
+const POOLS = `/apis/${IPPOOL_API_VERSION}/${IPPOOL_PLURAL}`;
+
+interface RawNode { metadata: { name: string; labels?: Record<string, string> }; spec?: { podCIDR?: string; podCIDRs?: string[] } }
+interface RawPool { metadata: { name: string; resourceVersion?: string }; status?: { blocks?: { cidr: string; node: string }[] | null } | null }
+
+export interface ClaimResult {
+  /** the Node's podCIDRs after the claim (unchanged when nothing could be claimed) */
+  podCIDRs: string[];
+  /** true: this call set them */
+  set: boolean;
+  diagnostics: PoolDiagnostic[];
+  /** compare-and-swap conflicts lost on the way (each one re-read and re-planned) */
+  conflicts: number;
+}
+
+export interface ClaimOptions {
+  /** conflicts tolerated before giving up (default 20); every one is counted in the result */
+  maxConflicts?: number;
+  signal?: AbortSignal;
+}
+
+function podCIDRsOf(n: RawNode): string[] {
+  return n.spec?.podCIDRs?.length ? n.spec.podCIDRs : n.spec?.podCIDR ? [n.spec.podCIDR] : [];
+}
+
+/** Claim (or record) this Node's blocks and set its podCIDRs. Throws on API errors other than a lost CAS. */
+export async function claimNodeBlocks(kc: KubeConfig, nodeName: string, opts: ClaimOptions = {}): Promise<ClaimResult> {
+  const sig = opts.signal ? { signal: opts.signal } : {};
+  const maxConflicts = opts.maxConflicts ?? 20;
+  for (let conflicts = 0; ; conflicts++) {
+    const [pools, nodes] = await Promise.all([
+      listCollection<RawPool>(kc, POOLS, sig),
+      listCollection<RawNode>(kc, '/api/v1/nodes', sig),
+    ]);
+    const node = nodes.items.find((n) => n.metadata.name === nodeName);
+    if (!node) throw new Error(`Node ${nodeName} not found`);
+    const set = parseIPPools(pools.items);
+    const current = podCIDRsOf(node);
+    const others = nodes.items.filter((n) => n.metadata.name !== nodeName).flatMap(podCIDRsOf);
+    const plan = planNodeBlocks(set.pools, { name: nodeName, labels: node.metadata.labels ?? {}, podCIDRs: current }, others);
+    const diagnostics = [...set.diagnostics, ...plan.diagnostics];
+    try {
+      for (const c of plan.claims.filter((x) => !x.recorded)) {
+        const raw = pools.items.find((p) => p.metadata.name === c.pool)!;
+        const blocks = [...(raw.status?.blocks ?? []), { cidr: c.block, node: nodeName }];
+        await kubeRequest(kc, 'PUT', `${POOLS}/${encodeURIComponent(c.pool)}/status`,
+          { body: { ...raw, status: { ...(raw.status ?? {}), blocks } }, ...sig });
+      }
+    } catch (e) {
+      if (e instanceof KubeApiError && e.statusCode === 409 && conflicts < maxConflicts) continue;
+      throw e;
+    }
+    if (!plan.podCIDRs) return { podCIDRs: current, set: false, diagnostics, conflicts };
+    await kubeRequest(kc, 'PATCH', `/api/v1/nodes/${encodeURIComponent(nodeName)}`, {
+      body: { spec: { podCIDR: plan.podCIDRs[0], podCIDRs: plan.podCIDRs } }, contentType: 'application/merge-patch+json', ...sig,
+    });
+    return { podCIDRs: plan.podCIDRs, set: true, diagnostics, conflicts };
+  }
+}
