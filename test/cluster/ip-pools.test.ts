@@ -79,6 +79,11 @@ describe('IP pools (seed 004) against the real API server', () => {
     for (const p of pools) await deleteObject(admin, `${POOLS}/${p}`);
   });
 
+  it('docs/examples/seed-004-ippools.yaml is the same manifest', () => {
+    const file = readFileSync(join(repoRoot, 'docs/examples/seed-004-ippools.yaml'), 'utf8');
+    expect(file.split('\n').filter((l) => !l.startsWith('#')).join('\n')).toBe(SEED_004);
+  });
+
   it('gives the zone=east Node a block of 192.168.0.0/24 and the zone=west Node one of 192.168.1.0/24', async () => {
     const east = await node('east', { zone: 'east' }, 1);
     const west = await node('west', { zone: 'west' }, 2);
