@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import { claimNodeBlocks } from '../../src/pools/claim.ts';
 import { checkCIDR, contains } from '../../src/net/index.ts';
-import { adminKubeConfig, clusterState, deleteObject, eventually, kubeRequest, registerNode, repoRoot, uniq, KubeApiError } from './helpers.ts';
+import { adminKubeConfig, clusterState, deleteObject, eventually, kubeConfigForToken, kubeRequest, manifestObjects, objectPath, registerNode, repoRoot, serviceAccountToken, uniq, KubeApiError } from './helpers.ts';
 
 const admin = adminKubeConfig(clusterState());
 const CRD = '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/ippools.ipvsnet.io';
@@ -139,6 +139,25 @@ describe('IP pools (seed 004) against the real API server', () => {
     expect(await podCIDRs(n)).toEqual([]);
     expect(r.diagnostics).toContainEqual(expect.objectContaining({ kind: 'IPPool', object: `${tag}-bad`, field: 'spec.cidr', severity: 'error' }));
     expect(r.diagnostics).toContainEqual(expect.objectContaining({ kind: 'Node', object: n, reason: expect.stringContaining('no enabled Workload IPPool of IPv4 selects this Node') }));
+  });
+
+  it('works under the manifests\' ServiceAccount with the base role and manifests/ip-pools/rbac.yaml, and nothing less', async () => {
+    const apply = (obj: { apiVersion: string; kind: string; metadata: { name: string } }, path: string) =>
+      kubeRequest(admin, 'PATCH', path, { body: obj, contentType: 'application/apply-patch+yaml', query: { fieldManager: 'ipvsnet-tests', force: 'true' } });
+    for (const { obj } of manifestObjects().filter((o) => o.file === 'rbac.yaml')) await apply(obj, objectPath(obj));
+    const sa = kubeConfigForToken(await serviceAccountToken(admin, 'kube-system', 'ipvsnet'));
+    await createPool({ apiVersion: 'ipvsnet.io/v1alpha1', kind: 'IPPool', metadata: { name: `${tag}-rbac` }, spec: { cidr: '10.217.0.0/24', nodeSelector: `rbac == "${tag}"` } } as never);
+    const n = await node('rbac', { rbac: tag }, 40);
+    // the base role alone cannot read the pools
+    const denied = await claimNodeBlocks(sa, n).then(() => undefined, (e: unknown) => e);
+    expect((denied as KubeApiError).statusCode).toBe(403);
+    for (const d of parseAllDocuments(readFileSync(join(repoRoot, 'manifests/ip-pools/rbac.yaml'), 'utf8'))) {
+      const obj = d.toJS() as { apiVersion: string; kind: string; metadata: { name: string } };
+      await apply(obj, `/apis/rbac.authorization.k8s.io/v1/${obj.kind === 'ClusterRole' ? 'clusterroles' : 'clusterrolebindings'}/${obj.metadata.name}`);
+    }
+    const r = await eventually('the claim under the ServiceAccount', () => claimNodeBlocks(sa, n).catch(() => undefined), 30_000, 500);
+    expect(r.podCIDRs).toEqual(['10.217.0.0/26']);
+    expect(await podCIDRs(n)).toEqual(['10.217.0.0/26']);
   });
 
   it('the API server refuses a pool whose fields have the wrong type or value (the CRD schema)', async () => {
