@@ -8,11 +8,12 @@ import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import { KubeApiError, kubeRequest, listCollection } from '../sources/kube.ts';
 import { IPPOOL_API_VERSION, IPPOOL_PLURAL, parseIPPools, type PoolDiagnostic } from './model/ippool.ts';
 import { planNodeBlocks } from './plan/blocks.ts';
+import { desiredConditions, mergeConditions, type PoolCondition } from './model/conditions.ts';
 
 const POOLS = `/apis/${IPPOOL_API_VERSION}/${IPPOOL_PLURAL}`;
 
 interface RawNode { metadata: { name: string; labels?: Record<string, string> }; spec?: { podCIDR?: string; podCIDRs?: string[] } }
-interface RawPool { metadata: { name: string; resourceVersion?: string }; status?: { blocks?: { cidr: string; node: string }[] | null } | null }
+interface RawPool { metadata: { name: string; resourceVersion?: string }; status?: { blocks?: { cidr: string; node: string }[] | null; conditions?: PoolCondition[] | null } | null }
 
 export interface ClaimResult {
   /** the Node's podCIDRs after the claim (unchanged when nothing could be claimed) */
@@ -67,4 +68,30 @@ export async function claimNodeBlocks(kc: KubeConfig, nodeName: string, opts: Cl
     });
     return { podCIDRs: plan.podCIDRs, set: true, diagnostics, conflicts };
   }
+}
+
+/**
+ * Bring every pool's status.conditions (Valid, DirectRouting) up to date; a pool that already says
+ * the same is not written. A write that loses a compare-and-swap (409) or meets a deleted pool (404)
+ * is left to the next round. Returns the pools written.
+ */
+export async function syncPoolConditions(kc: KubeConfig, opts: { signal?: AbortSignal; now?: () => string } = {}): Promise<string[]> {
+  const sig = opts.signal ? { signal: opts.signal } : {};
+  const pools = await listCollection<RawPool>(kc, POOLS, sig);
+  const { diagnostics } = parseIPPools(pools.items);
+  const written: string[] = [];
+  for (const raw of pools.items) {
+    const name = raw.metadata?.name;
+    if (typeof name !== 'string') continue;
+    const current = Array.isArray(raw.status?.conditions) ? raw.status.conditions : [];
+    const next = mergeConditions(current, desiredConditions(name, diagnostics), (opts.now ?? (() => new Date().toISOString().replace(/\.\d+Z$/, 'Z')))());
+    if (!next) continue;
+    try {
+      await kubeRequest(kc, 'PUT', `${POOLS}/${encodeURIComponent(name)}/status`, { body: { ...raw, status: { ...(raw.status ?? {}), conditions: next } }, ...sig });
+      written.push(name);
+    } catch (e) {
+      if (!(e instanceof KubeApiError && (e.statusCode === 409 || e.statusCode === 404))) throw e;
+    }
+  }
+  return written;
 }

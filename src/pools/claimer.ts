@@ -1,11 +1,13 @@
 // The agent's IP-pool claimer (--ip-pools): until this Node has podCIDRs, claim its blocks
 // (claim.ts) and retry every few seconds, so a pool created or a label set later still gives the
-// Node its block; once the Node has podCIDRs it stops (they never move). Each distinct set of
-// diagnostics is logged once; the pod network controller sees the new podCIDR through its Node
-// informer like any other.
+// Node its block; once the Node has podCIDRs it claims no more (they never move). Each distinct set
+// of diagnostics is logged once; the pod network controller sees the new podCIDR through its Node
+// informer like any other. Every round, and every conditionsMs after the claim, it also brings the
+// pools' status.conditions up to date (syncPoolConditions; each agent does, a pool that already says
+// the same is not written).
 import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import type { Logger } from '../log/index.ts';
-import { claimNodeBlocks, type ClaimResult } from './claim.ts';
+import { claimNodeBlocks, syncPoolConditions, type ClaimResult } from './claim.ts';
 
 export interface PoolClaimerOptions {
   kc: KubeConfig;
@@ -13,14 +15,18 @@ export interface PoolClaimerOptions {
   logger?: Logger;
   /** pause between attempts while the Node has no podCIDRs (default 5 s) */
   retryMs?: number;
+  /** pause between condition updates once the Node has podCIDRs (default 30 s) */
+  conditionsMs?: number;
 }
 
 export class PoolClaimer {
   private readonly opts: PoolClaimerOptions;
   private readonly abort = new AbortController();
   private lastReport = '';
-  /** settles with the last result when the Node has podCIDRs, or undefined when stopped first */
+  /** settles when stopped, with the result that gave the Node podCIDRs (undefined: none did) */
   done: Promise<ClaimResult | undefined> = Promise.resolve(undefined);
+  /** the result that gave (or found) the Node's podCIDRs */
+  claimed: ClaimResult | undefined;
   attempts = 0;
 
   constructor(opts: PoolClaimerOptions) {
@@ -36,6 +42,33 @@ export class PoolClaimer {
   }
 
   private async loop(): Promise<ClaimResult | undefined> {
+    const claimed = await this.claimLoop();
+    while (!this.abort.signal.aborted) {
+      await this.syncConditions();
+      await this.pause(this.opts.conditionsMs ?? 30_000);
+    }
+    return claimed;
+  }
+
+  private async syncConditions(): Promise<void> {
+    try {
+      const written = await syncPoolConditions(this.opts.kc, { signal: this.abort.signal });
+      if (written.length) this.opts.logger?.info({ pools: written }, 'IP pools: status conditions written');
+    } catch (e) {
+      if (!this.abort.signal.aborted) this.opts.logger?.warn({ err: e instanceof Error ? e.message : String(e) }, 'IP pools: status conditions not written; retrying');
+    }
+  }
+
+  private pause(ms: number): Promise<void> {
+    const signal = this.abort.signal;
+    return new Promise<void>((resolve) => {
+      if (signal.aborted) return resolve();
+      const t = setTimeout(resolve, ms);
+      signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+    });
+  }
+
+  private async claimLoop(): Promise<ClaimResult | undefined> {
     const { kc, nodeName, logger } = this.opts;
     const signal = this.abort.signal;
     while (!signal.aborted) {
@@ -48,15 +81,16 @@ export class PoolClaimer {
           for (const d of r.diagnostics) (d.severity === 'error' ? logger?.error : logger?.warn)?.({ ...d }, 'IP pools');
         }
         if (r.set) logger?.info({ node: nodeName, podCIDRs: r.podCIDRs, conflicts: r.conflicts }, 'IP pools: podCIDRs claimed and set');
-        if (r.podCIDRs.length > 0) return r;
+        if (r.podCIDRs.length > 0) {
+          this.claimed = r;
+          return r;
+        }
       } catch (e) {
         if (signal.aborted) break;
         logger?.warn({ node: nodeName, err: e instanceof Error ? e.message : String(e), attempt: this.attempts }, 'IP pools: claim failed; retrying');
       }
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, this.opts.retryMs ?? 5000);
-        signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
-      });
+      await this.syncConditions();
+      await this.pause(this.opts.retryMs ?? 5000);
     }
     return undefined;
   }

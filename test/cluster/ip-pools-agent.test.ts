@@ -97,7 +97,10 @@ describe('agent --ip-pools: two agents racing for seed 004\'s zone-east pool (re
       got.push(cidrs[0]!);
     }
     expect(new Set(got).size).toBe(2);
-    const pool = await kubeRequest<{ status?: { blocks?: { cidr: string; node: string }[] } }>(admin, 'GET', `${POOLS}/zone-east-ippool`);
+    const pool = await eventually('the pool\'s conditions', async () => {
+      const p = await kubeRequest<{ status?: { blocks?: { cidr: string; node: string }[]; conditions?: Array<{ type: string; reason: string }> } }>(admin, 'GET', `${POOLS}/zone-east-ippool`);
+      return p.status?.conditions?.some((c) => c.type === 'DirectRouting' && c.reason === 'TunnelModeIgnored') ? p : undefined;
+    }, 60_000, 250);
     expect([...(pool.status?.blocks ?? [])].sort((x, y) => x.node.localeCompare(y.node)))
       .toEqual(agents.map((a, i) => ({ cidr: got[i]!, node: a.name })).sort((x, y) => x.node.localeCompare(y.node)));
     for (const [i, a] of agents.entries()) {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
-import { claimNodeBlocks } from '../../src/pools/claim.ts';
+import { claimNodeBlocks, syncPoolConditions } from '../../src/pools/claim.ts';
 import { checkCIDR, contains } from '../../src/net/index.ts';
 import { adminKubeConfig, clusterState, deleteObject, eventually, kubeConfigForToken, kubeRequest, manifestObjects, objectPath, registerNode, repoRoot, serviceAccountToken, uniq, KubeApiError } from './helpers.ts';
 
@@ -139,6 +139,14 @@ describe('IP pools (seed 004) against the real API server', () => {
     expect(await podCIDRs(n)).toEqual([]);
     expect(r.diagnostics).toContainEqual(expect.objectContaining({ kind: 'IPPool', object: `${tag}-bad`, field: 'spec.cidr', severity: 'error' }));
     expect(r.diagnostics).toContainEqual(expect.objectContaining({ kind: 'Node', object: n, reason: expect.stringContaining('no enabled Workload IPPool of IPv4 selects this Node') }));
+    // status.conditions: the bad pool says why it is not used; a second sync writes nothing
+    const written = await syncPoolConditions(admin);
+    expect(written).toContain(`${tag}-bad`);
+    const bad = await kubeRequest<{ status?: { conditions?: object[] } }>(admin, 'GET', `${POOLS}/${tag}-bad`);
+    expect(bad.status?.conditions).toEqual([expect.objectContaining({ type: 'Valid', status: 'False', reason: 'InvalidSpec', message: expect.stringContaining('spec.cidr: "10.215.0.1/24" has host bits set') })]);
+    const east = await kubeRequest<{ status?: { conditions?: object[] } }>(admin, 'GET', `${POOLS}/zone-east-ippool`);
+    expect(east.status?.conditions).toContainEqual(expect.objectContaining({ type: 'DirectRouting', status: 'True', reason: 'TunnelModeIgnored' }));
+    expect(await syncPoolConditions(admin)).toEqual([]);
   });
 
   it('works under the manifests\' ServiceAccount with the base role and manifests/ip-pools/rbac.yaml, and nothing less', async () => {
