@@ -12,7 +12,7 @@ import { desiredConditions, mergeConditions, type PoolCondition } from './model/
 
 const POOLS = `/apis/${IPPOOL_API_VERSION}/${IPPOOL_PLURAL}`;
 
-interface RawNode { metadata: { name: string; labels?: Record<string, string> }; spec?: { podCIDR?: string; podCIDRs?: string[] } }
+interface RawNode { metadata: { name: string; uid?: string; labels?: Record<string, string> }; spec?: { podCIDR?: string; podCIDRs?: string[] } }
 interface RawPool { metadata: { name: string; resourceVersion?: string }; status?: { blocks?: { cidr: string; node: string }[] | null; conditions?: PoolCondition[] | null } | null }
 
 export interface ClaimResult {
@@ -23,6 +23,8 @@ export interface ClaimResult {
   diagnostics: PoolDiagnostic[];
   /** compare-and-swap conflicts lost on the way (each one re-read and re-planned) */
   conflicts: number;
+  /** the Node's uid (for Events about it) */
+  nodeUid?: string;
 }
 
 export interface ClaimOptions {
@@ -51,6 +53,7 @@ export async function claimNodeBlocks(kc: KubeConfig, nodeName: string, opts: Cl
     const others = nodes.items.filter((n) => n.metadata.name !== nodeName).flatMap(podCIDRsOf);
     const plan = planNodeBlocks(set.pools, { name: nodeName, labels: node.metadata.labels ?? {}, podCIDRs: current }, others);
     const diagnostics = [...set.diagnostics, ...plan.diagnostics];
+    const uid = node.metadata.uid ? { nodeUid: node.metadata.uid } : {};
     try {
       for (const c of plan.claims.filter((x) => !x.recorded)) {
         const raw = pools.items.find((p) => p.metadata.name === c.pool)!;
@@ -62,11 +65,11 @@ export async function claimNodeBlocks(kc: KubeConfig, nodeName: string, opts: Cl
       if (e instanceof KubeApiError && e.statusCode === 409 && conflicts < maxConflicts) continue;
       throw e;
     }
-    if (!plan.podCIDRs) return { podCIDRs: current, set: false, diagnostics, conflicts };
+    if (!plan.podCIDRs) return { podCIDRs: current, set: false, diagnostics, conflicts, ...uid };
     await kubeRequest(kc, 'PATCH', `/api/v1/nodes/${encodeURIComponent(nodeName)}`, {
       body: { spec: { podCIDR: plan.podCIDRs[0], podCIDRs: plan.podCIDRs } }, contentType: 'application/merge-patch+json', ...sig,
     });
-    return { podCIDRs: plan.podCIDRs, set: true, diagnostics, conflicts };
+    return { podCIDRs: plan.podCIDRs, set: true, diagnostics, conflicts, ...uid };
   }
 }
 

@@ -1,13 +1,14 @@
 // The agent's IP-pool claimer (--ip-pools): until this Node has podCIDRs, claim its blocks
 // (claim.ts) and retry every few seconds, so a pool created or a label set later still gives the
 // Node its block; once the Node has podCIDRs it claims no more (they never move). Each distinct set
-// of diagnostics is logged once; the pod network controller sees the new podCIDR through its Node
+// of diagnostics is logged once, and each new one about the Node posted as an Event on it; the pod network controller sees the new podCIDR through its Node
 // informer like any other. Every round, and every conditionsMs after the claim, it also brings the
 // pools' status.conditions up to date (syncPoolConditions; each agent does, a pool that already says
 // the same is not written).
 import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import type { Logger } from '../log/index.ts';
 import { claimNodeBlocks, syncPoolConditions, type ClaimResult } from './claim.ts';
+import { postNodeEvent } from './events.ts';
 
 export interface PoolClaimerOptions {
   kc: KubeConfig;
@@ -23,6 +24,9 @@ export class PoolClaimer {
   private readonly opts: PoolClaimerOptions;
   private readonly abort = new AbortController();
   private lastReport = '';
+  /** Node diagnostics already posted as Events (code|reason); one that goes away may be posted again */
+  private posted = new Set<string>();
+  eventsPosted = 0;
   /** settles when stopped, with the result that gave the Node podCIDRs (undefined: none did) */
   done: Promise<ClaimResult | undefined> = Promise.resolve(undefined);
   /** the result that gave (or found) the Node's podCIDRs */
@@ -48,6 +52,23 @@ export class PoolClaimer {
       await this.pause(this.opts.conditionsMs ?? 30_000);
     }
     return claimed;
+  }
+
+  private async postEvents(r: ClaimResult): Promise<void> {
+    const now = new Set<string>();
+    for (const d of r.diagnostics.filter((x) => x.kind === 'Node')) {
+      const id = `${d.code}|${d.reason}`;
+      now.add(id);
+      if (this.posted.has(id)) continue;
+      try {
+        await postNodeEvent(this.opts.kc, { name: this.opts.nodeName, ...(r.nodeUid ? { uid: r.nodeUid } : {}) }, d, this.abort.signal);
+        this.posted.add(id);
+        this.eventsPosted++;
+      } catch (e) {
+        if (!this.abort.signal.aborted) this.opts.logger?.warn({ err: e instanceof Error ? e.message : String(e) }, 'IP pools: could not post Event');
+      }
+    }
+    for (const id of this.posted) if (!now.has(id)) this.posted.delete(id);
   }
 
   private async syncConditions(): Promise<void> {
@@ -80,6 +101,7 @@ export class PoolClaimer {
           this.lastReport = report;
           for (const d of r.diagnostics) (d.severity === 'error' ? logger?.error : logger?.warn)?.({ ...d }, 'IP pools');
         }
+        await this.postEvents(r);
         if (r.set) logger?.info({ node: nodeName, podCIDRs: r.podCIDRs, conflicts: r.conflicts }, 'IP pools: podCIDRs claimed and set');
         if (r.podCIDRs.length > 0) {
           this.claimed = r;

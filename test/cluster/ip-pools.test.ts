@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import { claimNodeBlocks, syncPoolConditions } from '../../src/pools/claim.ts';
+import { PoolClaimer } from '../../src/pools/claimer.ts';
 import { checkCIDR, contains } from '../../src/net/index.ts';
 import { adminKubeConfig, clusterState, deleteObject, eventually, kubeConfigForToken, kubeRequest, manifestObjects, objectPath, registerNode, repoRoot, serviceAccountToken, uniq, KubeApiError } from './helpers.ts';
 
@@ -147,6 +148,23 @@ describe('IP pools (seed 004) against the real API server', () => {
     const east = await kubeRequest<{ status?: { conditions?: object[] } }>(admin, 'GET', `${POOLS}/zone-east-ippool`);
     expect(east.status?.conditions).toContainEqual(expect.objectContaining({ type: 'DirectRouting', status: 'True', reason: 'TunnelModeIgnored' }));
     expect(await syncPoolConditions(admin)).toEqual([]);
+    // the agent's claimer keeps trying and posts one Warning Event on the Node, reason NoMatchingIPPool
+    const claimer = new PoolClaimer({ kc: admin, nodeName: n, retryMs: 100 });
+    claimer.start();
+    try {
+      const ev = await eventually('the NoMatchingIPPool Event', async () => {
+        const l = await kubeRequest<{ items: Array<{ reason: string; type: string; note: string; regarding: { kind: string; name: string } }> }>(admin, 'GET', '/apis/events.k8s.io/v1/namespaces/default/events');
+        const mine = l.items.filter((e) => e.regarding.kind === 'Node' && e.regarding.name === n);
+        return mine.length ? mine : undefined;
+      }, 30_000, 200);
+      await eventually('a few more claim rounds', () => claimer.attempts >= 4, 30_000, 50);
+      expect(claimer.eventsPosted).toBe(1);
+      expect(ev).toEqual([expect.objectContaining({ reason: 'NoMatchingIPPool', type: 'Warning', note: expect.stringContaining('no enabled Workload IPPool of IPv4 selects this Node') })]);
+      expect(await podCIDRs(n)).toEqual([]);
+    } finally {
+      claimer.stop();
+      await claimer.done;
+    }
   });
 
   it('works under the manifests\' ServiceAccount with the base role and manifests/ip-pools/rbac.yaml, and nothing less', async () => {

@@ -64,6 +64,8 @@ export interface PoolDiagnostic {
   reason: string;
   /** error: the pool is not used. warning: it is used, and this is worth knowing. */
   severity: 'error' | 'warning';
+  /** for a Node: the reason of the Event the agent posts about it */
+  code?: 'IPPoolExhausted' | 'NoMatchingIPPool' | 'PodCIDRLabelMismatch' | 'PodCIDRConflict' | 'PodCIDRNotABlock' | 'PodCIDRFamilyNotAdded';
 }
 
 export class IPPoolError extends Error {

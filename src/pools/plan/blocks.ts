@@ -48,8 +48,8 @@ export function isWorkloadPool(p: IPPoolModel): boolean {
   return !p.disabled && p.assignmentMode === 'Automatic' && p.allowedUses.includes('Workload');
 }
 
-function nodeDiag(node: string, reason: string, severity: 'error' | 'warning'): PoolDiagnostic {
-  return { kind: 'Node', object: node, field: 'spec.podCIDRs', reason, severity };
+function nodeDiag(node: string, reason: string, severity: 'error' | 'warning', code: NonNullable<PoolDiagnostic['code']>): PoolDiagnostic {
+  return { kind: 'Node', object: node, field: 'spec.podCIDRs', reason, severity, code };
 }
 
 interface Range { start: bigint; end: bigint }
@@ -99,22 +99,22 @@ export function planNodeBlocks(pools: readonly IPPoolModel[], node: NodeInput, o
       const holder = pool.blocks.find((b) => b.cidr === text);
       const aligned = c.prefix === pool.blockSize && pool.cidr.prefix <= c.prefix;
       if (holder && holder.node !== node.name) {
-        diagnostics.push(nodeDiag(node.name, `podCIDR ${text} is block of IPPool ${pool.name} claimed by Node ${holder.node}`, 'error'));
+        diagnostics.push(nodeDiag(node.name, `podCIDR ${text} is block of IPPool ${pool.name} claimed by Node ${holder.node}`, 'error', 'PodCIDRConflict'));
         continue;
       }
       if (!aligned) {
-        diagnostics.push(nodeDiag(node.name, `podCIDR ${text} lies in IPPool ${pool.name} (${pool.cidrText}) but is not one of its /${pool.blockSize} blocks; it is kept and not recorded`, 'warning'));
+        diagnostics.push(nodeDiag(node.name, `podCIDR ${text} lies in IPPool ${pool.name} (${pool.cidrText}) but is not one of its /${pool.blockSize} blocks; it is kept and not recorded`, 'warning', 'PodCIDRNotABlock'));
       } else {
         claims.push({ pool: pool.name, family: pool.family, block: text, recorded: holder !== undefined,
           ...(pool.resourceVersion ? { resourceVersion: pool.resourceVersion } : {}) });
       }
       if (!matches(pool.nodeSelector, node.labels)) {
-        diagnostics.push(nodeDiag(node.name, `podCIDR ${text} is in IPPool ${pool.name}, whose nodeSelector ${JSON.stringify(pool.nodeSelectorText)} no longer selects this Node; the podCIDR is kept (it never moves)`, 'warning'));
+        diagnostics.push(nodeDiag(node.name, `podCIDR ${text} is in IPPool ${pool.name}, whose nodeSelector ${JSON.stringify(pool.nodeSelectorText)} no longer selects this Node; the podCIDR is kept (it never moves)`, 'warning', 'PodCIDRLabelMismatch'));
       }
     }
     for (const f of families) {
       if (!own.some((c) => c.ip.family === f)) {
-        diagnostics.push(nodeDiag(node.name, `has podCIDRs but none of IPv${f}; the API server allows podCIDRs to be set only once, so no IPv${f} block is claimed`, 'warning'));
+        diagnostics.push(nodeDiag(node.name, `has podCIDRs but none of IPv${f}; the API server allows podCIDRs to be set only once, so no IPv${f} block is claimed`, 'warning', 'PodCIDRFamilyNotAdded'));
       }
     }
     return { claims, diagnostics };
@@ -134,7 +134,7 @@ export function planNodeBlocks(pools: readonly IPPoolModel[], node: NodeInput, o
     const matching = candidates.filter((p) => matches(p.nodeSelector, node.labels));
     if (matching.length === 0) {
       const labels = Object.keys(node.labels).length ? JSON.stringify(node.labels) : 'none';
-      diagnostics.push(nodeDiag(node.name, `no enabled Workload IPPool of IPv${f} selects this Node (labels: ${labels}; pools: ${candidates.map((p) => `${p.name} ${JSON.stringify(p.nodeSelectorText || 'all()')}`).join(', ')})`, 'warning'));
+      diagnostics.push(nodeDiag(node.name, `no enabled Workload IPPool of IPv${f} selects this Node (labels: ${labels}; pools: ${candidates.map((p) => `${p.name} ${JSON.stringify(p.nodeSelectorText || 'all()')}`).join(', ')})`, 'warning', 'NoMatchingIPPool'));
       continue;
     }
     let chosen: BlockClaimPlan | undefined;
@@ -146,7 +146,7 @@ export function planNodeBlocks(pools: readonly IPPoolModel[], node: NodeInput, o
       }
     }
     if (!chosen) {
-      diagnostics.push(nodeDiag(node.name, `IPPool ${matching.map((p) => `${p.name} (${p.cidrText}, /${p.blockSize} blocks)`).join(', ')} exhausted: no free block for this Node`, 'error'));
+      diagnostics.push(nodeDiag(node.name, `IPPool ${matching.map((p) => `${p.name} (${p.cidrText}, /${p.blockSize} blocks)`).join(', ')} exhausted: no free block for this Node`, 'error', 'IPPoolExhausted'));
       continue;
     }
     claims.push(chosen);

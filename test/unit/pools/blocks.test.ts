@@ -65,13 +65,14 @@ describe('planNodeBlocks', () => {
     const plan = planNodeBlocks([full, pool('v6', { cidr: 'fd00::/120' })], { name: 'n', labels: {}, podCIDRs: [] });
     expect(plan.podCIDRs).toBeUndefined();
     expect(plan.claims).toEqual([]);
-    expect(plan.diagnostics).toEqual([{ kind: 'Node', object: 'n', field: 'spec.podCIDRs', severity: 'error',
+    expect(plan.diagnostics).toEqual([{ kind: 'Node', object: 'n', field: 'spec.podCIDRs', severity: 'error', code: 'IPPoolExhausted',
       reason: 'IPPool v4 (10.0.0.0/26, /26 blocks) exhausted: no free block for this Node' }]);
   });
 
   it('warns when no pool selects the Node, naming its labels and the pools', () => {
     const plan = planNodeBlocks([EAST, WEST], { name: 'n', labels: { zone: 'north' }, podCIDRs: [] });
     expect(plan.podCIDRs).toBeUndefined();
+    expect(plan.diagnostics[0]!.code).toBe('NoMatchingIPPool');
     expect(plan.diagnostics[0]!.reason).toBe('no enabled Workload IPPool of IPv4 selects this Node (labels: {"zone":"north"}; pools: zone-east-ippool "zone == \\"east\\"", zone-west-ippool "zone == \\"west\\"")');
   });
 
@@ -80,7 +81,7 @@ describe('planNodeBlocks', () => {
     const plan = planNodeBlocks([east, WEST], { name: 'a', labels: { zone: 'west' }, podCIDRs: ['192.168.0.0/26'] });
     expect(plan.podCIDRs).toBeUndefined();
     expect(plan.claims).toEqual([{ pool: 'zone-east-ippool', family: 4, block: '192.168.0.0/26', resourceVersion: '7', recorded: true }]);
-    expect(plan.diagnostics).toEqual([{ kind: 'Node', object: 'a', field: 'spec.podCIDRs', severity: 'warning',
+    expect(plan.diagnostics).toEqual([{ kind: 'Node', object: 'a', field: 'spec.podCIDRs', severity: 'warning', code: 'PodCIDRLabelMismatch',
       reason: 'podCIDR 192.168.0.0/26 is in IPPool zone-east-ippool, whose nodeSelector "zone == \\"east\\"" no longer selects this Node; the podCIDR is kept (it never moves)' }]);
   });
 
@@ -90,12 +91,12 @@ describe('planNodeBlocks', () => {
     const held = pool('p', { cidr: '10.0.0.0/24' }, [{ cidr: '10.0.0.0/26', node: 'b' }]);
     const plan = planNodeBlocks([held], { name: 'a', labels: {}, podCIDRs: ['10.0.0.0/26'] });
     expect(plan.claims).toEqual([]);
-    expect(plan.diagnostics[0]).toMatchObject({ severity: 'error', reason: 'podCIDR 10.0.0.0/26 is block of IPPool p claimed by Node b' });
+    expect(plan.diagnostics[0]).toMatchObject({ severity: 'error', code: 'PodCIDRConflict', reason: 'podCIDR 10.0.0.0/26 is block of IPPool p claimed by Node b' });
   });
 
   it('does not add a family to a Node that has podCIDRs (the API server forbids it)', () => {
     const plan = planNodeBlocks([pool('v6', { cidr: 'fd00::/120' })], { name: 'a', labels: {}, podCIDRs: ['10.9.0.0/24'] });
-    expect(plan).toEqual({ claims: [], diagnostics: [{ kind: 'Node', object: 'a', field: 'spec.podCIDRs', severity: 'warning',
+    expect(plan).toEqual({ claims: [], diagnostics: [{ kind: 'Node', object: 'a', field: 'spec.podCIDRs', severity: 'warning', code: 'PodCIDRFamilyNotAdded',
       reason: 'has podCIDRs but none of IPv6; the API server allows podCIDRs to be set only once, so no IPv6 block is claimed' }] });
   });
 
