@@ -5,9 +5,9 @@
 // no exception escapes, every failure is one CNI error JSON with a known code and a message without
 // a stack trace, and no parser failure is an internal error (code 999: a TypeError and the like).
 import fc from 'fast-check';
-import { runSkel } from '../../src/cni/proto/skel.ts';
-import type { CmdContext, Plugin } from '../../src/cni/proto/skel.ts';
-import type { Result } from '../../src/cni/proto/types.ts';
+import { runSkel } from '../../src/cniproto/skel.ts';
+import type { CmdContext, Plugin } from '../../src/cniproto/skel.ts';
+import type { Result } from '../../src/cniproto/types.ts';
 import { loadBridgeConf } from '../../src/cni/bridge/config.ts';
 import { loadIpamConfig } from '../../src/ipam/config.ts';
 import { validAttachments } from '../../src/ipam/index.ts';

@@ -26,7 +26,7 @@ fi
 
 bundle=build/cni/ipvsnet-cni.mjs
 if [ ! -e "$bundle" ] || [ ! -e build/cni/ipvsnet-multinet.mjs ] || [ scripts/cni/build.mjs -nt "$bundle" ] \
-   || [ -n "$(find src/cni src/ipam src/net src/native src/kernel/rtnl src/kernel/netlink src/model src/multinet -name '*.ts' -newer "$bundle")" ]; then
+   || [ -n "$(find src/cni src/cniproto src/ipam src/net src/native src/kernel/rtnl src/kernel/netlink src/model src/multinet -name '*.ts' -newer "$bundle")" ]; then
   "$node" scripts/cni/build.mjs
   echo "10-native: bundled $bundle"
 fi

@@ -3,11 +3,11 @@
 // stdin (as the reference pkg/ipam ExecAdd/ExecDel/ExecCheck do).
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { CniError, ErrInvalidNetworkConfig, ErrInternal } from './proto/errors.ts';
-import type { CmdContext } from './proto/skel.ts';
-import { parseResult } from './proto/types.ts';
-import type { Result } from './proto/types.ts';
-import { isObj } from './proto/validate.ts';
+import { CniError, ErrInvalidNetworkConfig, ErrInternal } from '../cniproto/errors.ts';
+import type { CmdContext } from '../cniproto/skel.ts';
+import { parseResult } from '../cniproto/types.ts';
+import type { Result } from '../cniproto/types.ts';
+import { isObj } from '../cniproto/validate.ts';
 import { ipamAdd, ipamCheck, ipamDel, ipamGc, ipamRelease, ipamStatus } from '../ipam/index.ts';
 
 export const OWN_IPAM = 'ipvsnet-ipam';

@@ -1,6 +1,6 @@
 // ipvsnet-ipam as a standalone CNI IPAM plugin (drop-in for host-local).
-import type { CmdContext, Plugin } from './proto/skel.ts';
-import type { Result } from './proto/types.ts';
+import type { CmdContext, Plugin } from '../cniproto/skel.ts';
+import type { Result } from '../cniproto/types.ts';
 import { ipamAdd, ipamCheck, ipamDel, ipamGc, ipamStatus } from '../ipam/index.ts';
 
 export const ipamPlugin: Plugin = {

@@ -2,7 +2,7 @@
 // argv[2] selects the plugin ("bridge" or "ipam"); otherwise the executable's
 // name does (ipvsnet-bridge / ipvsnet-ipam, e.g. in a single executable build).
 import { basename } from 'node:path';
-import { pluginMain } from './proto/skel.ts';
+import { pluginMain } from '../cniproto/skel.ts';
 import { bridgePlugin } from './bridge/plugin.ts';
 import { ipamPlugin } from './ipam-plugin.ts';
 

@@ -4,7 +4,7 @@
 //   response: i32 exit_code u32 stdout_len stdout
 // Pure: no plugin code, so the agent process can frame requests and answer
 // errors without loading the plugins (they run in the CNI worker process).
-import { LATEST_VERSION, SUPPORTED_VERSIONS } from './proto/types.ts';
+import { LATEST_VERSION, SUPPORTED_VERSIONS } from '../cniproto/types.ts';
 
 export const MAX_REQUEST = 16 << 20;
 

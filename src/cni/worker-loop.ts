@@ -2,9 +2,9 @@
 // messages and are answered with their exit code, stdout and the plugin's report, one at a time.
 // Which plugin serves a mode is the entry point's choice (src/cni/worker.ts: bridge and ipam;
 // src/multinet/worker.ts: those and ipvsnet-multinet).
-import { runSkel } from './proto/skel.ts';
-import type { Plugin } from './proto/skel.ts';
-import { toCniError } from './proto/errors.ts';
+import { runSkel } from '../cniproto/skel.ts';
+import type { Plugin } from '../cniproto/skel.ts';
+import { toCniError } from '../cniproto/errors.ts';
 import type { WorkerAnswer, WorkerRequest } from './wire.ts';
 
 export interface Served {

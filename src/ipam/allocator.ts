@@ -1,6 +1,6 @@
 // Round-robin allocation over a range set, split from the store (as in the
 // reference host-local's backend/allocator vs backend/disk).
-import { CniError, ErrInvalidNetworkConfig, ErrTryAgainLater } from '../cni/proto/errors.ts';
+import { CniError, ErrInvalidNetworkConfig, ErrTryAgainLater } from '../cniproto/errors.ts';
 import { eq, formatIP, next } from '../net/index.ts';
 import type { IP } from '../net/index.ts';
 import { rangeSetContains, rangeSetString } from './config.ts';

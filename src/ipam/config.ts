@@ -4,11 +4,11 @@
 // runtimeConfig.ips; runtimeConfig.ipRanges. Semantics follow the reference
 // host-local (defaults: gateway = network+1, rangeStart = network+1,
 // rangeEnd = last address, minus one for IPv4).
-import { CniError, ErrInvalidNetworkConfig } from '../cni/proto/errors.ts';
-import { parseRoutes } from '../cni/proto/types.ts';
-import type { Route } from '../cni/proto/types.ts';
-import { isObj } from '../cni/proto/validate.ts';
-import type { Obj } from '../cni/proto/validate.ts';
+import { CniError, ErrInvalidNetworkConfig } from '../cniproto/errors.ts';
+import { parseRoutes } from '../cniproto/types.ts';
+import type { Route } from '../cniproto/types.ts';
+import { isObj } from '../cniproto/validate.ts';
+import type { Obj } from '../cniproto/validate.ts';
 import { bits, cmp, contains, eq, formatIP, lastAddress, network, next, parseCIDR, parseIP } from '../net/index.ts';
 import type { CIDR, IP } from '../net/index.ts';
 import { checkConfigPath } from './paths.ts';

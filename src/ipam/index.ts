@@ -1,10 +1,10 @@
 // IPAM operations over the host-local-compatible store. Synchronous (the store
 // lock is a blocking flock), usable in-process from the bridge plugin or from
 // the standalone `ipvsnet-ipam` plugin.
-import { CniError, ErrInvalidNetworkConfig, ErrPluginNotAvailable, ErrUnknownContainer } from '../cni/proto/errors.ts';
-import type { DNS, IPConfig, Result } from '../cni/proto/types.ts';
-import type { Obj } from '../cni/proto/validate.ts';
-import { isObj } from '../cni/proto/validate.ts';
+import { CniError, ErrInvalidNetworkConfig, ErrPluginNotAvailable, ErrUnknownContainer } from '../cniproto/errors.ts';
+import type { DNS, IPConfig, Result } from '../cniproto/types.ts';
+import type { Obj } from '../cniproto/validate.ts';
+import { isObj } from '../cniproto/validate.ts';
 import { allocate, freeCount } from './allocator.ts';
 import { loadIpamConfig, rangeSetContains, rangeSetString } from './config.ts';
 import type { IpamConfig } from './config.ts';

@@ -5,7 +5,7 @@
 // one component at a time (ensureDir), so a component that cannot be created is one error, not a loop.
 import { closeSync, constants, fstatSync, mkdirSync, openSync, readSync, statSync, statfsSync } from 'node:fs';
 import { posix } from 'node:path';
-import { CniError, ErrInvalidNetworkConfig, ErrIOFailure } from '../cni/proto/errors.ts';
+import { CniError, ErrInvalidNetworkConfig, ErrIOFailure } from '../cniproto/errors.ts';
 
 const PATH_MAX = 4095;
 const PSEUDO = ['/proc', '/sys', '/dev'];

@@ -5,7 +5,7 @@
 // STATUS work from the cache; ADD answers code 11 (only the agent can look up the Pod and its NADs).
 // Multi-network's code is loaded only for ipvsnet-multinet, so the bridge's start costs nothing more.
 import { basename } from 'node:path';
-import { pluginMain } from '../cni/proto/skel.ts';
+import { pluginMain } from '../cniproto/skel.ts';
 import { bridgePlugin } from '../cni/bridge/plugin.ts';
 import { ipamPlugin } from '../cni/ipam-plugin.ts';
 

@@ -5,9 +5,9 @@
 // cache and run in the standalone executable too.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CniError, ErrInvalidEnvironmentVariables, ErrPluginNotAvailable, ErrTryAgainLater } from '../cni/proto/errors.ts';
-import type { CmdContext, Plugin } from '../cni/proto/skel.ts';
-import type { Result } from '../cni/proto/types.ts';
+import { CniError, ErrInvalidEnvironmentVariables, ErrPluginNotAvailable, ErrTryAgainLater } from '../cniproto/errors.ts';
+import type { CmdContext, Plugin } from '../cniproto/skel.ts';
+import type { Result } from '../cniproto/types.ts';
 import { parseTopLevel } from './model/toplevel.ts';
 import type { TopLevelConf } from './model/toplevel.ts';
 import { planPod } from './plan/attachments.ts';

@@ -3,7 +3,7 @@
 // informers, or by manifests (tests, static nodes). Keeps of a Pod only its name, namespace, uid
 // and annotations.
 import type { ShimRequest } from '../cni/wire.ts';
-import { parseCniArgs } from '../cni/proto/args.ts';
+import { parseCniArgs } from '../cniproto/args.ts';
 import { DEFAULT_NETWORK_ANNOTATION, NETWORKS_ANNOTATION, parseNetworksAnnotation, podRef } from './model/annotation.ts';
 import { ErrTransient } from './model/errors.ts';
 import type { PodInfo } from './plan/attachments.ts';

@@ -8,28 +8,12 @@
 // made the same way, through kubectl exec and the node's own `ip`.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { kubectl, kubectlJson, onNode, createNamespace, runningPods, eventually, uniq, reservedAddresses } from '../node/helpers.ts';
+import { SEED001_TEST_NETWORK } from '../fixtures/seeds/multinet.ts';
 
 const ns = uniq('seed001');
 
 // The seed's test-network.yaml, verbatim (metadata.namespace added by kubectl -n).
-const NAD = `apiVersion: "k8s.cni.cncf.io/v1"
-kind: NetworkAttachmentDefinition
-metadata:
-  name: test-network
-spec:
-  config: >
-    {
-        "cniVersion": "0.3.0",
-        "type": "bridge",
-        "bridge": "test-br",
-        "ipam": {
-            "type": "host-local",
-            "subnet": "192.168.1.0/24",
-            "rangeStart": "192.168.1.100",
-            "rangeEnd": "192.168.1.200"
-        }
-    }
-`;
+const NAD = SEED001_TEST_NETWORK;
 
 /** The seed's test-pod1.yaml / test-pod2.yaml, with this environment's image. */
 function pod(name: string, networks?: string): string {

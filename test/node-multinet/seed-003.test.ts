@@ -7,33 +7,13 @@
 // (no registry here: ipvsnet.local/tools:1).
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { kubectl, kubectlJson, onNode, createNamespace, runningPods, eventually, uniq } from '../node/helpers.ts';
+import { SEED003_MACVLAN } from '../fixtures/seeds/multinet.ts';
 
 const ns = uniq('seed003');
 const ZONE = 'ipvsnet-zone003';
 
 // The seed's NAD, verbatim.
-const NAD = `apiVersion: "k8s.cni.cncf.io/v1"
-kind: NetworkAttachmentDefinition
-metadata:
-  name: privatezone-macvlan-conf
-spec:
-  config: '{
-      "cniVersion": "0.3.0",
-      "type": "macvlan",
-      "master": "enp0s8",
-      "mode": "bridge",
-      "ipam": {
-        "type": "host-local",
-        "subnet": "10.12.34.0/24",
-        "rangeStart": "10.12.34.200",
-        "rangeEnd": "10.12.34.220",
-        "routes": [
-          { "dst": "0.0.0.0/0" }
-        ],
-        "gateway": "10.12.34.254"
-      }
-    }'
-`;
+const NAD = SEED003_MACVLAN;
 
 function pod(name: string, networks: string): string {
   return JSON.stringify({

@@ -1,8 +1,8 @@
 // ipvsnet-bridge CHECK: the reference bridge plugin's checks of a prevResult against the kernel —
 // the bridge, the container interface and its veth peer on the bridge, addresses and routes.
-import { CniError, ErrInvalidNetworkConfig, ErrUnknownContainer } from '../proto/errors.ts';
-import type { CmdContext } from '../proto/skel.ts';
-import type { IPConfig, Route } from '../proto/types.ts';
+import { CniError, ErrInvalidNetworkConfig, ErrUnknownContainer } from '../../cniproto/errors.ts';
+import type { CmdContext } from '../../cniproto/skel.ts';
+import type { IPConfig, Route } from '../../cniproto/types.ts';
 import { loadBridgeConf } from './config.ts';
 import { Rtnl } from '../../kernel/rtnl/index.ts';
 import { ipamExecCheck } from '../delegate.ts';

@@ -1,11 +1,11 @@
 // ipvsnet-bridge network configuration (the reference bridge plugin's fields).
-import { CniError, ErrInvalidNetworkConfig, ErrUnsupportedField } from '../proto/errors.ts';
-import { validateIfName } from '../proto/skel.ts';
-import { fail, optBool, optInt, optObj, optStr, isObj } from '../proto/validate.ts';
-import type { Obj } from '../proto/validate.ts';
-import { parseResult, parseDns } from '../proto/types.ts';
-import type { DNS, Result } from '../proto/types.ts';
-import type { CniArgs } from '../proto/args.ts';
+import { CniError, ErrInvalidNetworkConfig, ErrUnsupportedField } from '../../cniproto/errors.ts';
+import { validateIfName } from '../../cniproto/skel.ts';
+import { fail, optBool, optInt, optObj, optStr, isObj } from '../../cniproto/validate.ts';
+import type { Obj } from '../../cniproto/validate.ts';
+import { parseResult, parseDns } from '../../cniproto/types.ts';
+import type { DNS, Result } from '../../cniproto/types.ts';
+import type { CniArgs } from '../../cniproto/args.ts';
 
 export const DEFAULT_BRIDGE = 'cni0';
 

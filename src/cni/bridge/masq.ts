@@ -12,7 +12,7 @@
 // POSTROUTING's jumps, so a chain whose jump was never added (an ADD killed or
 // failed in between) is found too.
 import { createHash } from 'node:crypto';
-import { CniError, ErrInternal } from '../proto/errors.ts';
+import { CniError, ErrInternal } from '../../cniproto/errors.ts';
 import { canonicalNetwork, parseCIDR } from '../../net/index.ts';
 
 export function chainName(network: string, containerId: string): string {

@@ -5,9 +5,9 @@
 // gateway address on the bridge, optionally masquerade. The result lists the
 // interfaces in the reference order: bridge, host veth, container interface.
 import { closeSync, openSync, writeFileSync, readFileSync } from 'node:fs';
-import { CniError, ErrInternal, ErrInvalidNetworkConfig, ErrIOFailure } from '../proto/errors.ts';
-import type { CmdContext, Plugin } from '../proto/skel.ts';
-import type { Interface, Result } from '../proto/types.ts';
+import { CniError, ErrInternal, ErrInvalidNetworkConfig, ErrIOFailure } from '../../cniproto/errors.ts';
+import type { CmdContext, Plugin } from '../../cniproto/skel.ts';
+import type { Interface, Result } from '../../cniproto/types.ts';
 import { loadBridgeConf } from './config.ts';
 import type { BridgeConf } from './config.ts';
 import { Rtnl, RtnlError, randomMac, RT_SCOPE_UNIVERSE } from '../../kernel/rtnl/index.ts';

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { fieldPath } from '../../model/diagnostics.ts';
 import { nameProblem } from '../../model/apivalidation.ts';
 import { parseCIDR, parseIP } from '../../net/index.ts';
-import { validateIfName } from '../../cni/proto/skel.ts';
+import { validateIfName } from '../../cniproto/skel.ts';
 import { invalid } from './errors.ts';
 
 export const NETWORKS_ANNOTATION = 'k8s.v1.cni.cncf.io/networks';

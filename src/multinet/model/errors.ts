@@ -1,7 +1,7 @@
 // The one error type of multi-network: a CNI error (spec code) that names the object and the field.
 // Every malformed annotation, NAD or request becomes exactly one of these; the CNI server answers it
 // as the error JSON, the agent posts it as a Warning Event on the Pod.
-import { CniError, ErrInvalidNetworkConfig } from '../../cni/proto/errors.ts';
+import { CniError, ErrInvalidNetworkConfig } from '../../cniproto/errors.ts';
 
 export { CniError };
 /** bad env (CNI_ARGS without the pod, say) */

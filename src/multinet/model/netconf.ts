@@ -2,8 +2,8 @@
 // as a list of plugin configs with the list's name and cniVersion (libcni's NetworkConfigList). Pure.
 // Used for a NAD's spec.config, for a config file a config-less NAD names, and for the default
 // network in the wrapper's top-level config.
-import { CniError, ErrIncompatibleCNIVersion } from '../../cni/proto/errors.ts';
-import { SUPPORTED_VERSIONS, isSupported } from '../../cni/proto/types.ts';
+import { CniError, ErrIncompatibleCNIVersion } from '../../cniproto/errors.ts';
+import { SUPPORTED_VERSIONS, isSupported } from '../../cniproto/types.ts';
 import { invalid, MultinetError } from './errors.ts';
 
 export type Obj = Record<string, unknown>;

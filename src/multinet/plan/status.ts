@@ -1,7 +1,7 @@
 // network-status (NPWG spec 4.1.2.1, as the NAD client library builds it): one entry per attachment,
 // its sandbox interface, IPs without prefix, its MAC, `default` on the network holding the default
 // route, dns, and the gateways of that default route. Pure.
-import type { Result } from '../../cni/proto/types.ts';
+import type { Result } from '../../cniproto/types.ts';
 import type { Attachment } from './attachments.ts';
 
 export interface NetworkStatus {

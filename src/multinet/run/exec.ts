@@ -9,9 +9,9 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { CniError, ErrInternal, ErrInvalidNetworkConfig, ErrTryAgainLater } from '../../cni/proto/errors.ts';
-import { runSkel } from '../../cni/proto/skel.ts';
-import type { Plugin } from '../../cni/proto/skel.ts';
+import { CniError, ErrInternal, ErrInvalidNetworkConfig, ErrTryAgainLater } from '../../cniproto/errors.ts';
+import { runSkel } from '../../cniproto/skel.ts';
+import type { Plugin } from '../../cniproto/skel.ts';
 
 export const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 

@@ -6,9 +6,9 @@
 //   - CHECK runs them in order with the cached result (0.4.0 and later; not when disableCheck);
 //   - `runtimeConfig` holds only the capabilities a plugin declares in `capabilities`;
 //   - a single plugin config (not a list) gets no prevResult on ADD.
-// Results stay in the list's own cniVersion here; the caller converts (src/cni/proto/types.ts).
-import { CniError, ErrDecodingFailure, ErrInternal } from '../../cni/proto/errors.ts';
-import { cmpVersion, convertResult, parseResult } from '../../cni/proto/types.ts';
+// Results stay in the list's own cniVersion here; the caller converts (src/cniproto/types.ts).
+import { CniError, ErrDecodingFailure, ErrInternal } from '../../cniproto/errors.ts';
+import { cmpVersion, convertResult, parseResult } from '../../cniproto/types.ts';
 import type { NetConfList, Obj } from '../model/netconf.ts';
 import { execPlugin, findPlugin } from './exec.ts';
 import type { ExecOptions } from './exec.ts';

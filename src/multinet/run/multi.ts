@@ -6,9 +6,9 @@
 //         no cache (a pod added before multi-network was on) the default network alone is DELed.
 //   CHECK from the cache: each attachment's CHECK with its cached result.
 //   GC    cache entries the runtime no longer lists are DELed; then GC on every network (1.1.0).
-import { CniError, ErrInternal, ErrInvalidNetworkConfig } from '../../cni/proto/errors.ts';
-import { parseResult } from '../../cni/proto/types.ts';
-import type { Result } from '../../cni/proto/types.ts';
+import { CniError, ErrInternal, ErrInvalidNetworkConfig } from '../../cniproto/errors.ts';
+import { parseResult } from '../../cniproto/types.ts';
+import type { Result } from '../../cniproto/types.ts';
 import { formatIP, parseCIDR } from '../../net/index.ts';
 import type { Attachment, PodPlan } from '../plan/attachments.ts';
 import type { NetConfList, Obj } from '../model/netconf.ts';

@@ -3,7 +3,7 @@
 // the rollback's DEL); after the delegates, move the default route (`default-route`).
 // Through `nsenter --net=<netns> ip …` with argument arrays; `ip -j` gives JSON.
 import { execa } from 'execa';
-import { CniError, ErrInternal } from '../../cni/proto/errors.ts';
+import { CniError, ErrInternal } from '../../cniproto/errors.ts';
 import { existsSync } from 'node:fs';
 import { parseIP } from '../../net/index.ts';
 import { LinkAdapter } from '../../kernel/link.ts';

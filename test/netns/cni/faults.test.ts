@@ -8,7 +8,7 @@ import { chmodSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFile
 import { join } from 'node:path';
 import { OURS, Scratch, ipJson, isCniError, nsPath, prerequisites, runPlugin, uniq, addrsOf } from './helpers.ts';
 import { ipamAdd } from '../../../src/ipam/index.ts';
-import { CniError } from '../../../src/cni/proto/errors.ts';
+import { CniError } from '../../../src/cniproto/errors.ts';
 import { IFALIAS_MAX, vethAlias } from '../../../src/cni/bridge/plugin.ts';
 import { chainName } from '../../../src/cni/bridge/masq.ts';
 import { Rtnl } from '../../../src/kernel/rtnl/index.ts';

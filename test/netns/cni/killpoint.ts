@@ -52,6 +52,6 @@ requireAddon.cache[addonPath]!.exports = counted;
 process.on('exit', () => {
   if (logPath) writeLog(logPath, ops.join('\n') + '\n');
 });
-const { pluginMain } = await import('../../../src/cni/proto/skel.ts');
+const { pluginMain } = await import('../../../src/cniproto/skel.ts');
 const { bridgePlugin } = await import('../../../src/cni/bridge/plugin.ts');
 await pluginMain(bridgePlugin);

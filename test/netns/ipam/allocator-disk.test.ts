@@ -9,7 +9,7 @@ import { loadIpamConfig } from '../../../src/ipam/config.ts';
 import { DiskStore } from '../../../src/ipam/store.ts';
 import { ipamAdd, ipamDel, ipamGc, ipamStatus } from '../../../src/ipam/index.ts';
 import { formatIP, parseIP } from '../../../src/net/index.ts';
-import { CniError } from '../../../src/cni/proto/errors.ts';
+import { CniError } from '../../../src/cniproto/errors.ts';
 
 const dirs: string[] = [];
 function tmp(): string {

@@ -9,10 +9,10 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { runSkel } from '../../../src/cni/proto/skel.ts';
+import { runSkel } from '../../../src/cniproto/skel.ts';
 import { multinetPlugin } from '../../../src/multinet/plugin.ts';
 import type { PodContext } from '../../../src/multinet/plugin.ts';
-import { SUPPORTED_VERSIONS } from '../../../src/cni/proto/types.ts';
+import { SUPPORTED_VERSIONS } from '../../../src/cniproto/types.ts';
 import { Fakes } from './fakes.ts';
 
 const ROOT = new URL('../../..', import.meta.url).pathname;
@@ -254,7 +254,7 @@ describe('a crash between delegates', () => {
   it('leaves a cache that DEL finishes: the delegate that was running is DELed too', async () => {
     fakes.behave('fb2', 'ADD', { sleep: 60 });
     const script = join(work, 'crash.ts');
-    writeFileSync(script, `import { runSkel } from ${JSON.stringify(join(ROOT, 'src/cni/proto/skel.ts'))};
+    writeFileSync(script, `import { runSkel } from ${JSON.stringify(join(ROOT, 'src/cniproto/skel.ts'))};
 import { multinetPlugin } from ${JSON.stringify(join(ROOT, 'src/multinet/plugin.ts'))};
 const [env, conf, ctx] = JSON.parse(process.argv[2]);
 await runSkel(multinetPlugin({ context: ctx }), env, JSON.stringify(conf));
@@ -283,7 +283,7 @@ describe('requests for one container are serialised, different containers are no
   it('a DEL waits for the ADD of its container; another container\'s ADD does not wait', async () => {
     fakes.behave('fb2', 'ADD', { sleep: 8 }); // long enough for c2's process to start and finish meanwhile, even under load
     const script = join(work, 'one.ts');
-    writeFileSync(script, `import { runSkel } from ${JSON.stringify(join(ROOT, 'src/cni/proto/skel.ts'))};
+    writeFileSync(script, `import { runSkel } from ${JSON.stringify(join(ROOT, 'src/cniproto/skel.ts'))};
 import { multinetPlugin } from ${JSON.stringify(join(ROOT, 'src/multinet/plugin.ts'))};
 const [env, conf, ctx] = JSON.parse(process.argv[2]);
 const out = await runSkel(multinetPlugin(ctx ? { context: ctx } : {}), env, JSON.stringify(conf));

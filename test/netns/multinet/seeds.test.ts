@@ -6,26 +6,10 @@ import { execa } from 'execa';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Node, addrs, inNs, ipJson, prerequisites } from './harness.ts';
+import { SEED001_TEST_NETWORK, SEED003_MACVLAN } from '../../fixtures/seeds/multinet.ts';
 
-// seed 001, verbatim
-const TEST_NETWORK = `apiVersion: "k8s.cni.cncf.io/v1"
-kind: NetworkAttachmentDefinition
-metadata:
-  name: test-network
-spec:
-  config: >
-    {
-        "cniVersion": "0.3.0",
-        "type": "bridge",
-        "bridge": "test-br",
-        "ipam": {
-            "type": "host-local",
-            "subnet": "192.168.1.0/24",
-            "rangeStart": "192.168.1.100",
-            "rangeEnd": "192.168.1.200"
-        }
-    }
-`;
+// seed 001 (its NAD verbatim from test/fixtures/seeds/multinet.ts)
+const TEST_NETWORK = SEED001_TEST_NETWORK;
 const testPod = (name: string) => `---
 apiVersion: v1
 kind: Pod
@@ -42,28 +26,7 @@ spec:
 `;
 
 // seed 003, verbatim (the master enp0s8 is a veth in the node's netns here)
-const MACVLAN = `apiVersion: "k8s.cni.cncf.io/v1"
-kind: NetworkAttachmentDefinition
-metadata:
-  name: privatezone-macvlan-conf
-spec:
-  config: '{
-      "cniVersion": "0.3.0",
-      "type": "macvlan",
-      "master": "enp0s8",
-      "mode": "bridge",
-      "ipam": {
-        "type": "host-local",
-        "subnet": "10.12.34.0/24",
-        "rangeStart": "10.12.34.200",
-        "rangeEnd": "10.12.34.220",
-        "routes": [
-          { "dst": "0.0.0.0/0" }
-        ],
-        "gateway": "10.12.34.254"
-      }
-    }'
-`;
+const MACVLAN = SEED003_MACVLAN;
 const macvlanPod = (name: string, annotation: string) => `apiVersion: v1
 kind: Pod
 metadata:

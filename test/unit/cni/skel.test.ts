@@ -1,10 +1,10 @@
 // The protocol layer on its own: a tiny in-memory plugin (no kernel) behind runSkel.
 import { describe, expect, it } from 'vitest';
-import { runSkel } from '../../../src/cni/proto/skel.ts';
-import type { CmdContext, Plugin } from '../../../src/cni/proto/skel.ts';
-import { convertResult, parseResult } from '../../../src/cni/proto/types.ts';
-import { parseCniArgs } from '../../../src/cni/proto/args.ts';
-import { CniError } from '../../../src/cni/proto/errors.ts';
+import { runSkel } from '../../../src/cniproto/skel.ts';
+import type { CmdContext, Plugin } from '../../../src/cniproto/skel.ts';
+import { convertResult, parseResult } from '../../../src/cniproto/types.ts';
+import { parseCniArgs } from '../../../src/cniproto/args.ts';
+import { CniError } from '../../../src/cniproto/errors.ts';
 
 function plugin(): Plugin & { seen: CmdContext[] } {
   const seen: CmdContext[] = [];

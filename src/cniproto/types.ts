@@ -1,7 +1,7 @@
 // CNI result types (the 1.x shape is the internal form) and conversion
 // between spec versions 0.3.0, 0.3.1, 0.4.0, 1.0.0 and 1.1.0.
 import { CniError, ErrDecodingFailure, ErrIncompatibleCNIVersion } from './errors.ts';
-import { parseCIDR, parseIP } from '../../net/index.ts';
+import { parseCIDR, parseIP } from '../net/index.ts';
 import { isObj } from './validate.ts';
 import type { Obj } from './validate.ts';
 
