@@ -6,8 +6,9 @@
 // loser's next plan sees the winner's claim. The Node is patched only after all its claims are in.
 import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import { KubeApiError, kubeRequest, listCollection } from '../sources/kube.ts';
-import { IPPOOL_API_VERSION, IPPOOL_PLURAL, parseIPPools, type PoolDiagnostic } from './model/ippool.ts';
+import { IPPOOL_API_VERSION, IPPOOL_PLURAL, parseIPPool, parseIPPools, IPPoolError, type IPPoolModel, type PoolDiagnostic } from './model/ippool.ts';
 import { planNodeBlocks } from './plan/blocks.ts';
+import { planReleases, type Release } from './plan/release.ts';
 import { desiredConditions, mergeConditions, type PoolCondition } from './model/conditions.ts';
 
 const POOLS = `/apis/${IPPOOL_API_VERSION}/${IPPOOL_PLURAL}`;
@@ -97,4 +98,36 @@ export async function syncPoolConditions(kc: KubeConfig, opts: { signal?: AbortS
     }
   }
   return written;
+}
+
+/**
+ * Free the blocks of Nodes missing for graceMs (planReleases): each pool rewritten without them with
+ * a compare-and-swap; a lost one (409) or a deleted pool (404) waits for the next round. `missing`
+ * is the caller's memory of when each Node was first seen missing, updated in place.
+ */
+export async function releaseStaleBlocks(kc: KubeConfig, missing: Map<string, number>, graceMs: number, opts: { signal?: AbortSignal; now?: number } = {}): Promise<Release[]> {
+  const sig = opts.signal ? { signal: opts.signal } : {};
+  const [pools, nodes] = await Promise.all([
+    listCollection<RawPool>(kc, POOLS, sig),
+    listCollection<RawNode>(kc, '/api/v1/nodes', sig),
+  ]);
+  // every pool whose status parses (a pool refused for its spec still holds claims worth freeing)
+  const models = pools.items.map((raw) => { try { return parseIPPool(raw); } catch (e) { if (e instanceof IPPoolError) return undefined; throw e; } })
+    .filter((p): p is IPPoolModel => p !== undefined);
+  const plan = planReleases(models, new Set(nodes.items.map((n) => n.metadata.name)), missing, opts.now ?? Date.now(), graceMs);
+  missing.clear();
+  for (const [k, v] of plan.missingSince) missing.set(k, v);
+  const done: Release[] = [];
+  for (const name of new Set(plan.release.map((r) => r.pool))) {
+    const raw = pools.items.find((p) => p.metadata.name === name)!;
+    const mine = plan.release.filter((r) => r.pool === name);
+    const blocks = (raw.status?.blocks ?? []).filter((b) => !mine.some((r) => r.node === b.node && r.block === b.cidr));
+    try {
+      await kubeRequest(kc, 'PUT', `${POOLS}/${encodeURIComponent(name)}/status`, { body: { ...raw, status: { ...(raw.status ?? {}), blocks } }, ...sig });
+      done.push(...mine);
+    } catch (e) {
+      if (!(e instanceof KubeApiError && (e.statusCode === 409 || e.statusCode === 404))) throw e;
+    }
+  }
+  return done;
 }

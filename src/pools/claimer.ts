@@ -2,12 +2,13 @@
 // (claim.ts) and retry every few seconds, so a pool created or a label set later still gives the
 // Node its block; once the Node has podCIDRs it claims no more (they never move). Each distinct set
 // of diagnostics is logged once, and each new one about the Node posted as an Event on it; the pod network controller sees the new podCIDR through its Node
-// informer like any other. Every round, and every conditionsMs after the claim, it also brings the
-// pools' status.conditions up to date (syncPoolConditions; each agent does, a pool that already says
-// the same is not written).
+// informer like any other. Every round, and every conditionsMs after the claim, it also frees the
+// blocks of Nodes missing for releaseGraceMs (releaseStaleBlocks) and brings the pools'
+// status.conditions up to date (syncPoolConditions); each agent does, a pool that already says the
+// same is not written.
 import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import type { Logger } from '../log/index.ts';
-import { claimNodeBlocks, syncPoolConditions, type ClaimResult } from './claim.ts';
+import { claimNodeBlocks, releaseStaleBlocks, syncPoolConditions, type ClaimResult } from './claim.ts';
 import { postNodeEvent } from './events.ts';
 
 export interface PoolClaimerOptions {
@@ -18,12 +19,16 @@ export interface PoolClaimerOptions {
   retryMs?: number;
   /** pause between condition updates once the Node has podCIDRs (default 30 s) */
   conditionsMs?: number;
+  /** a deleted Node's block is freed after it has been missing this long (default 5 min) */
+  releaseGraceMs?: number;
 }
 
 export class PoolClaimer {
   private readonly opts: PoolClaimerOptions;
   private readonly abort = new AbortController();
   private lastReport = '';
+  /** node name → when this claimer first saw it missing (for releaseStaleBlocks) */
+  private readonly missing = new Map<string, number>();
   /** Node diagnostics already posted as Events (code|reason); one that goes away may be posted again */
   private posted = new Set<string>();
   eventsPosted = 0;
@@ -73,6 +78,8 @@ export class PoolClaimer {
 
   private async syncConditions(): Promise<void> {
     try {
+      const released = await releaseStaleBlocks(this.opts.kc, this.missing, this.opts.releaseGraceMs ?? 300_000, { signal: this.abort.signal });
+      for (const r of released) this.opts.logger?.info({ ...r }, 'IP pools: block of a deleted Node freed');
       const written = await syncPoolConditions(this.opts.kc, { signal: this.abort.signal });
       if (written.length) this.opts.logger?.info({ pools: written }, 'IP pools: status conditions written');
     } catch (e) {

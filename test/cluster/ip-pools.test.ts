@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
-import { claimNodeBlocks, syncPoolConditions } from '../../src/pools/claim.ts';
+import { claimNodeBlocks, releaseStaleBlocks, syncPoolConditions } from '../../src/pools/claim.ts';
 import { PoolClaimer } from '../../src/pools/claimer.ts';
 import { checkCIDR, contains } from '../../src/net/index.ts';
 import { adminKubeConfig, clusterState, deleteObject, eventually, kubeConfigForToken, kubeRequest, manifestObjects, objectPath, registerNode, repoRoot, serviceAccountToken, uniq, KubeApiError } from './helpers.ts';
@@ -184,6 +184,25 @@ describe('IP pools (seed 004) against the real API server', () => {
     const r = await eventually('the claim under the ServiceAccount', () => claimNodeBlocks(sa, n).catch(() => undefined), 30_000, 500);
     expect(r.podCIDRs).toEqual(['10.217.0.0/26']);
     expect(await podCIDRs(n)).toEqual(['10.217.0.0/26']);
+  });
+
+  it('frees a deleted Node\'s block after the grace period, and a new Node gets it', async () => {
+    await createPool({ apiVersion: 'ipvsnet.io/v1alpha1', kind: 'IPPool', metadata: { name: `${tag}-gone` }, spec: { cidr: '10.218.0.0/26', nodeSelector: `gone == "${tag}"` } } as never);
+    const first = await node('gone1', { gone: tag }, 50);
+    expect((await claimNodeBlocks(admin, first)).podCIDRs).toEqual(['10.218.0.0/26']);
+    await kubeRequest(admin, 'DELETE', `/api/v1/nodes/${first}`);
+    const second = await node('gone2', { gone: tag }, 51);
+    expect((await claimNodeBlocks(admin, second)).diagnostics).toContainEqual(expect.objectContaining({ code: 'IPPoolExhausted' }));
+    const missing = new Map<string, number>();
+    const t0 = Date.now();
+    expect(await releaseStaleBlocks(admin, missing, 60_000, { now: t0 })).toEqual([]);
+    expect(missing.get(first)).toBe(t0);
+    expect(await releaseStaleBlocks(admin, missing, 60_000, { now: t0 + 59_999 })).toEqual([]);
+    expect(await releaseStaleBlocks(admin, missing, 60_000, { now: t0 + 60_000 })).toEqual([{ pool: `${tag}-gone`, block: '10.218.0.0/26', node: first }]);
+    const r = await claimNodeBlocks(admin, second);
+    expect(r.podCIDRs).toEqual(['10.218.0.0/26']);
+    const pool = await kubeRequest<{ status?: { blocks?: object[] } }>(admin, 'GET', `${POOLS}/${tag}-gone`);
+    expect(pool.status?.blocks).toEqual([{ cidr: '10.218.0.0/26', node: second }]);
   });
 
   it('the API server refuses a pool whose fields have the wrong type or value (the CRD schema)', async () => {
