@@ -2,8 +2,9 @@
 // src/pools/plan/blocks.ts): read the pools and the Nodes, plan, write each new claim into the
 // pool's status with a compare-and-swap (PUT .../status carrying the resourceVersion that was read;
 // 409 Conflict means another agent wrote first), then set the Node's spec.podCIDR(s). After a
-// conflict everything is read and planned again, so two agents never get the same block: the
-// loser's next plan sees the winner's claim. The Node is patched only after all its claims are in.
+// conflict everything is read and planned again (after a short random pause), so two agents never
+// get the same block: the loser's next plan sees the winner's claim. The Node is patched only
+// after all its claims are in.
 import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import { KubeApiError, kubeRequest, listCollection } from '../sources/kube.ts';
 import { IPPOOL_API_VERSION, IPPOOL_PLURAL, parseIPPool, parseIPPools, IPPoolError, type IPPoolModel, type PoolDiagnostic } from './model/ippool.ts';
@@ -63,7 +64,11 @@ export async function claimNodeBlocks(kc: KubeConfig, nodeName: string, opts: Cl
           { body: { ...raw, status: { ...(raw.status ?? {}), blocks } }, ...sig });
       }
     } catch (e) {
-      if (e instanceof KubeApiError && e.statusCode === 409 && conflicts < maxConflicts) continue;
+      if (e instanceof KubeApiError && e.statusCode === 409 && conflicts < maxConflicts) {
+        // a random pause (up to 10 ms × conflicts so far, at most 200 ms) spreads claimers that collided
+        await new Promise((r) => setTimeout(r, Math.random() * Math.min(200, 10 * (conflicts + 1))));
+        continue;
+      }
       throw e;
     }
     if (!plan.podCIDRs) return { podCIDRs: current, set: false, diagnostics, conflicts, ...uid };
