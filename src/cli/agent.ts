@@ -246,6 +246,9 @@ export async function run(argv: string[]): Promise<number> {
   for (const p of problems) log.warn({ problem: p }, 'kernel feature missing');
   await applyProxySysctls(cfg, log);
 
+  // IP pools (opt-in): claim this Node's podCIDR(s) from the IPPools that select it (src/pools).
+  const claimer = cfg.ipPools ? new (await import('../pools/claimer.ts')).PoolClaimer({ kc, nodeName: cfg.nodeName, logger: log }) : undefined;
+  claimer?.start();
   // The pod network (opt-in): peer routes and the egress chain with --pod-routes, the conflist with --cni-conf-dir.
   const controllers: AgentController[] = [];
   let closePodNetwork = () => {};
@@ -326,6 +329,7 @@ export async function run(argv: string[]): Promise<number> {
     if (stopping) return;
     stopping = true;
     configWatch?.close();
+    claimer?.stop();
     const t0 = performance.now();
     log.info({ signal: sig }, 'stopping (kernel state left in place)');
     const deadline = setTimeout(() => {

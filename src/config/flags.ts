@@ -96,6 +96,7 @@ export const AGENT_FLAGS: readonly AgentFlag[] = [
   f('cni-conf-dir', 'string', 'honoured', "ipvsnet: write the node's CNI conflist (10-ipvsnet.conflist) into this directory and serve CNI in thick mode.", { own: true, withConfig: true }),
   f('cni-request-timeout', 'duration', 'honoured', 'ipvsnet: deadline of one thick-mode CNI request (default 1m0s).', { own: true, withConfig: true }),
   f('cni-socket', 'string', 'honoured', 'ipvsnet: unix socket of the CNI thick-mode server (default /run/ipvsnet/cni.sock).', { own: true, withConfig: true }),
+  f('ip-pools', 'bool', 'honoured', "ipvsnet: a Node without podCIDRs claims a block from the IPPools (ipvsnet.io/v1alpha1) whose nodeSelector selects it and sets its podCIDR(s).", { own: true, withConfig: true }),
   f('multi-network', 'bool', 'honoured', 'ipvsnet: multi-network pods (NetworkAttachmentDefinitions and the k8s.v1.cni.cncf.io/networks annotation, in the manner of Multus); needs --cni-conf-dir.', { own: true, withConfig: true }),
   f('multi-network-host-root', 'string', 'honoured', "ipvsnet: with --multi-network, run delegate plugins chrooted into this directory (the host's / mounted into the agent's container, e.g. /hostroot).", { own: true, withConfig: true }),
   f('multi-network-default-networks', 'string', 'honoured', 'ipvsnet: with --multi-network, NADs every pod gets before its own (comma-separated "namespace/name").', { own: true, withConfig: true }),

@@ -68,6 +68,8 @@ export interface AgentConfig {
   cniSocket?: string;
   /** deadline of one thick-mode CNI request (ms) */
   cniRequestTimeoutMs: number;
+  /** claim this Node's podCIDR(s) from IPPools when it has none (src/pools) */
+  ipPools: boolean;
   /** multi-network pods (NetworkAttachmentDefinitions, the networks annotation; needs cniConfDir) */
   multiNetwork: boolean;
   /** with multiNetwork: delegates run chrooted here (the host's root inside the agent's container) */
@@ -260,6 +262,7 @@ export function agentConfigFrom(kp: ResolvedKubeProxy, env: NodeJS.ProcessEnv = 
     ...(cniConfDir ? { cniConfDir } : {}),
     ...(cniSocket !== undefined ? { cniSocket } : {}),
     cniRequestTimeoutMs,
+    ipPools: bool('ip-pools') === true,
     multiNetwork,
     ...(multiNetworkGlobalNamespaces ? { multiNetworkGlobalNamespaces } : {}),
     ...(hostRoot ? { multiNetworkHostRoot: hostRoot } : {}),

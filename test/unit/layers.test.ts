@@ -29,7 +29,10 @@ export const LAYERS: Record<string, number> = {
   'multinet/model': 3, // multi-network: the networks annotation, NADs, delegate configs (pure, zod)
   'multinet/plan': 4,  // multi-network: a pod's delegate plan and its network-status (pure)
   'multinet/run': 5,   // multi-network: the delegate runner (libcni semantics), the per-container cache
+  pools: 6,           // IP pools: claiming a Node's blocks through the API server
   multinet: 6,         // multi-network: the wrapper plugin, its worker, the Pod/NAD sources and controller
+  'pools/model': 3,   // IP pools: Calico's selector language, the IPPool resource (pure, zod)
+  'pools/plan': 4,    // IP pools: which block a node claims, or why none (pure)
   metrics: 5,
   health: 6,
   agent: 7,      // the node agent: sources → planner → reconcilers, controllers, health, CNI server
