@@ -7,21 +7,15 @@
 import { closeSync, fstatSync, mkdirSync, openSync, statSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { LOCK_EX, LOCK_UN, flock } from '../../native/index.ts';
-import type { NetConfList, Obj } from '../model/netconf.ts';
+import type { Obj } from '../model/netconf.ts';
+import type { Attachment } from '../plan/attachments.ts';
 
 export const CACHE_FORMAT = 1;
 
 export type AttachmentState = 'pending' | 'adding' | 'added';
 
-export interface CachedAttachment {
-  network: string;
-  nad?: { namespace: string; name: string; uid?: string };
-  ifname: string;
-  conf: NetConfList;
-  capabilityArgs: Obj;
-  cniArgs: Array<[string, string]>;
-  defaultRoute?: string[];
-  isDefaultNetwork: boolean;
+/** An attachment of the plan as the cache keeps it, with how far its ADD got. */
+export interface CachedAttachment extends Attachment {
   state: AttachmentState;
   /** the delegate list's ADD result, in its own cniVersion */
   result?: Obj;
