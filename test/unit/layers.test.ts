@@ -15,7 +15,7 @@ const SRC = join(ROOT, 'src');
 export const LAYERS: Record<string, number> = {
   net: 0,        // IP/CIDR maths, Family, Protocol, Diagnostic
   log: 0,        // the one logger (klog text / Kubernetes JSON)
-  native: 1,     // the N-API addon loader (setns, flock)
+  native: 1,     // the N-API addon loader (setns, flock, netlink sockets)
   kernel: 2,     // adapters: netlink core, rtnetlink, ipvs, ipset, iptables, sysctl
   model: 2,      // validated Kubernetes objects (pure)
   cniproto: 2,   // the CNI protocol: skel, args, errors, result types and versions, validation (no plugin logic)
