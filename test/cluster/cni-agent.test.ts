@@ -15,7 +15,7 @@ import { connect } from 'node:net';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { clusterState, registerNode, deleteObject, eventually, uniq, repoRoot, adminKubeConfig, sleep, relayApiserverInto } from './helpers.ts';
+import { clusterState, registerNode, deleteObject, eventually, uniq, repoRoot, adminKubeConfig, sleep, relayApiserverInto, collectOutput } from './helpers.ts';
 import { OURS, prerequisites, runPlugin, Scratch, type PluginRun } from '../netns/cni/helpers.ts';
 
 // Bounds for a loaded 2-core machine (node start-ups, a full agent); not speed assertions.
@@ -40,8 +40,7 @@ let relayApi: { close(): Promise<void> } | undefined;
 let agent: ResultPromise | undefined;
 let agentExit: Promise<unknown> | undefined;
 let agentDone = false;
-const agentLog: Array<Record<string, unknown>> = [];
-let agentText = '';
+let agentOutput: ReturnType<typeof collectOutput> = { text: () => '', log: [] };
 const pods: Array<{ proc: ResultPromise; netns: string }> = [];
 
 /** The host's real thick-mode socket, as it was before the test (undefined: absent); the agent must not touch it. */
@@ -93,7 +92,7 @@ async function hostRoutes(dst: string): Promise<unknown[]> {
 
 /** The requests the agent logged as served by its thick-mode server. */
 function served(): Array<{ command: string; containerId: string; exitCode: number }> {
-  return agentLog.filter((l) => l['msg'] === 'CNI request served') as never;
+  return agentOutput.log.filter((l) => l['msg'] === 'CNI request served') as never;
 }
 
 function inPodCIDR(cidr: string): boolean {
@@ -113,7 +112,7 @@ async function whileAgentRuns<T>(what: string, fn: () => Promise<T> | T, timeout
 }
 
 function tail(): string {
-  return agentText.split('\n').slice(-40).join('\n');
+  return agentOutput.text().split('\n').slice(-40).join('\n');
 }
 
 let conf: Record<string, unknown> = {};
@@ -154,21 +153,7 @@ describe('agent: CNI conflist, thick-mode socket and pod routes (real agent proc
         // the host kernel has no IPVS: the agent's named test escape (src/cli/agent.ts TEST_WITHOUT_IPVS_ENV)
         env: { IPVSNET_TEST_WITHOUT_IPVS: '1' },
       });
-    let partial = '';
-    agent.stderr!.on('data', (b: Buffer) => {
-      agentText += b.toString();
-      if (agentText.length > 4_000_000) agentText = agentText.slice(-2_000_000);
-      const lines = (partial + b.toString()).split('\n');
-      partial = lines.pop() ?? '';
-      for (const line of lines) {
-        try {
-          agentLog.push(JSON.parse(line) as Record<string, unknown>);
-        } catch {
-          /* not pino JSON */
-        }
-      }
-    });
-    agent.stdout!.on('data', (b: Buffer) => { agentText += b.toString(); });
+    agentOutput = collectOutput(agent);
     agentExit = agent.then((r) => {
       agentDone = true;
       return r;
@@ -202,7 +187,7 @@ describe('agent: CNI conflist, thick-mode socket and pod routes (real agent proc
     expect(bridge['ipam']).toMatchObject({ type: 'ipvsnet-ipam', ranges: [[{ subnet: POD_CIDR, gateway: '10.246.31.1' }]] });
     // what a runtime hands the first plugin; the IPAM store in a temp dir instead of /var/lib
     conf = { cniVersion: list.cniVersion, name: list.name, ...bridge, ipam: { ...(bridge['ipam'] as object), dataDir } };
-    expect(agentLog.find((l) => l['msg'] === 'CNI thick-mode server listening')?.['socket']).toBe(socketPath);
+    expect(agentOutput.log.find((l) => l['msg'] === 'CNI thick-mode server listening')?.['socket']).toBe(socketPath);
     expect(existsSync(socketPath)).toBe(true);
     expect(hostSocketStamp()).toBe(hostSocketBefore);
   });
@@ -267,7 +252,7 @@ describe('agent: CNI conflist, thick-mode socket and pod routes (real agent proc
     agent!.kill('SIGTERM');
     const r = (await agentExit) as { exitCode?: number };
     expect(r.exitCode, tail()).toBe(0);
-    expect(agentLog.some((l) => l['msg'] === 'stopping (kernel state left in place)')).toBe(true);
+    expect(agentOutput.log.some((l) => l['msg'] === 'stopping (kernel state left in place)')).toBe(true);
     expect(existsSync(socketPath)).toBe(false);
     const refused = await new Promise<string>((resolve) => {
       const c = connect(socketPath);

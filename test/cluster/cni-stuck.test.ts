@@ -17,7 +17,7 @@ import { execa, type ResultPromise } from 'execa';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { clusterState, registerNode, deleteObject, eventually, uniq, repoRoot, adminKubeConfig, sleep, createNamespace, createService, relayApiserverInto } from './helpers.ts';
+import { clusterState, registerNode, deleteObject, eventually, uniq, repoRoot, adminKubeConfig, sleep, createNamespace, createService, relayApiserverInto, collectOutput } from './helpers.ts';
 import { OURS, isCniError, prerequisites, runPlugin, Scratch, type PluginRun } from '../netns/cni/helpers.ts';
 
 // Bounds for a loaded 2-core machine (node start-ups, a full agent); not speed assertions.
@@ -64,30 +64,14 @@ function startAgent(tag: string): RunningAgent {
       // the host kernel has no IPVS: the agent's named test escape (src/cli/agent.ts TEST_WITHOUT_IPVS_ENV)
       env: { IPVSNET_TEST_WITHOUT_IPVS: '1' },
     });
-  let text = '';
-  let partial = '';
-  const log: Array<Record<string, unknown>> = [];
-  proc.stderr!.on('data', (b: Buffer) => {
-    text += b.toString();
-    if (text.length > 4_000_000) text = text.slice(-2_000_000);
-    const lines = (partial + b.toString()).split('\n');
-    partial = lines.pop() ?? '';
-    for (const line of lines) {
-      try {
-        log.push(JSON.parse(line) as Record<string, unknown>);
-      } catch {
-        /* not pino JSON */
-      }
-    }
-  });
-  proc.stdout!.on('data', (b: Buffer) => { text += b.toString(); });
+  const { text: output, log } = collectOutput(proc);
   let done = false;
   const exit = proc.then((r) => {
     done = true;
     return r as { exitCode?: number };
   });
   const a: RunningAgent = {
-    proc, exit, done: () => done, log, text: () => text.split('\n').slice(-60).join('\n'), socket, confDir,
+    proc, exit, done: () => done, log, text: () => output().split('\n').slice(-60).join('\n'), socket, confDir,
     // ip netns exec, unshare and sh all exec: the process execa started is the agent itself
     pid: async () => {
       const cmd = readFileSync(`/proc/${proc.pid}/cmdline`, 'utf8').split('\0');

@@ -245,3 +245,31 @@ export async function relayApiserverInto(netns: string, apiPort: number, dir: st
     },
   };
 }
+
+/**
+ * A child's output as the agent tests read it: stdout and stderr text (the last 2-4 MB), and every
+ * stderr line that parses as a JSON log record, in order.
+ */
+export function collectOutput(proc: { stdout: NodeJS.ReadableStream | null; stderr: NodeJS.ReadableStream | null }): { text: () => string; log: Array<Record<string, unknown>> } {
+  let text = '';
+  let partial = '';
+  const log: Array<Record<string, unknown>> = [];
+  const append = (b: Buffer): void => {
+    text += b.toString();
+    if (text.length > 4_000_000) text = text.slice(-2_000_000);
+  };
+  proc.stderr!.on('data', (b: Buffer) => {
+    append(b);
+    const lines = (partial + b.toString()).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) {
+      try {
+        log.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        /* not a JSON log line */
+      }
+    }
+  });
+  proc.stdout!.on('data', append);
+  return { text: () => text, log };
+}
