@@ -2,24 +2,13 @@
 // again (every 5 s in kube-proxy; 50 ms here), the agent running meanwhile; with bindAddressHardFail
 // the start fails instead.
 import { afterEach, describe, expect, it } from 'vitest';
-import { Subject } from 'rxjs';
 import { createServer, type Server } from 'node:net';
-import type { KubernetesObject } from '@kubernetes/client-node';
 import { Agent } from '../../../src/agent/agent.ts';
-import type { AgentSources } from '../../../src/agent/agent.ts';
 import { AgentMetrics } from '../../../src/metrics/index.ts';
 import { resolveAgentConfig } from '../../../src/config/index.ts';
-import type { SourceEvent } from '../../../src/sources/index.ts';
 import type { Plan } from '../../../src/plan/types.ts';
+import { ListSources } from './fakes.ts';
 
-class Sources implements AgentSources {
-  readonly events$ = new Subject<SourceEvent>();
-  hasSynced = false;
-  async start(): Promise<void> { this.hasSynced = true; }
-  async stop(): Promise<void> { this.events$.complete(); }
-  lookup(): KubernetesObject | undefined { return undefined; }
-  stats() { return { services: 0, endpointSlices: 0, nodes: 0, relists: 0, restarts: 0 }; }
-}
 const plan = (): Plan => ({ node: 'node-a', families: [], healthCheckNodePorts: [], diagnostics: [] });
 
 let agent: Agent | undefined;
@@ -40,7 +29,7 @@ function build(flags: string[], errors: string[]) {
   const cfg = resolveAgentConfig(['--hostname-override=node-a', '--metrics-bind-address=', '--ipvs-min-sync-period=0s', '--ipvs-sync-period=1h', ...flags], {});
   const logger = { error: (o: object | string, m?: string) => errors.push(`${m ?? ''} ${JSON.stringify(o)}`), warn() {}, info() {}, debug() {}, trace() {} };
   return new Agent(cfg, {
-    sources: new Sources(), planner: { upsertService: () => undefined, deleteService() {}, upsertEndpointSlice: () => undefined, deleteEndpointSlice() {}, upsertNode: () => undefined, deleteNode() {}, plan },
+    sources: new ListSources(), planner: { upsertService: () => undefined, deleteService() {}, upsertEndpointSlice: () => undefined, deleteEndpointSlice() {}, upsertNode: () => undefined, deleteNode() {}, plan },
     reconciler: { sync: async () => ({ failures: [] }) }, events: { report: async () => {}, posted: 0, failed: 0 },
     metrics: new AgentMetrics({ defaultMetrics: false }), logger: logger as never, serverRetryMs: 50,
   });

@@ -3,26 +3,17 @@
 // and the report forgets it once the port is free and served.
 import { afterEach, describe, expect, it } from 'vitest';
 import pino from 'pino';
-import { Subject, firstValueFrom } from 'rxjs';
+import { firstValueFrom } from 'rxjs';
 import { createServer } from 'node:net';
-import type { KubernetesObject } from '@kubernetes/client-node';
 import { Agent } from '../../../src/agent/agent.ts';
-import type { AgentSources, PlannerLike } from '../../../src/agent/agent.ts';
+import type { PlannerLike } from '../../../src/agent/agent.ts';
 import { AgentMetrics } from '../../../src/metrics/index.ts';
 import { resolveAgentConfig } from '../../../src/config/index.ts';
-import type { SourceEvent } from '../../../src/sources/index.ts';
 import type { Diagnostic } from '../../../src/net/index.ts';
 import type { Plan } from '../../../src/plan/types.ts';
+import { ListSources } from './fakes.ts';
 
 const NODE = 'node-a';
-class Sources implements AgentSources {
-  readonly events$ = new Subject<SourceEvent>();
-  hasSynced = false;
-  async start(): Promise<void> { this.hasSynced = true; }
-  async stop(): Promise<void> { this.events$.complete(); }
-  lookup(): KubernetesObject | undefined { return undefined; }
-  stats() { return { services: 0, endpointSlices: 0, nodes: 0, relists: 0, restarts: 0 }; }
-}
 
 let agent: Agent | undefined;
 afterEach(async () => { await agent?.stop(); agent = undefined; });
@@ -42,7 +33,7 @@ describe('healthCheckNodePort that cannot be listened on', () => {
     const reports: Diagnostic[][] = [];
     const cfg = resolveAgentConfig([`--hostname-override=${NODE}`, '--healthz-bind-address=', '--metrics-bind-address=', '--ipvs-min-sync-period=0s', '--ipvs-sync-period=1h'], {});
     agent = new Agent(cfg, {
-      sources: new Sources(), planner, reconciler: { sync: async () => ({ failures: [] }) },
+      sources: new ListSources(), planner, reconciler: { sync: async () => ({ failures: [] }) },
       events: { report: async (d) => { reports.push(d); }, posted: 0, failed: 0 },
       metrics: new AgentMetrics({ defaultMetrics: false }), logger: pino({ level: 'silent' }),
     });

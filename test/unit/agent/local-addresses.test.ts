@@ -2,36 +2,22 @@
 // (NodePorts are served there); a failed read is logged and the planner keeps the last ones.
 import { afterEach, describe, expect, it } from 'vitest';
 import pino from 'pino';
-import { Subject, firstValueFrom } from 'rxjs';
+import { firstValueFrom } from 'rxjs';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { Agent } from '../../../src/agent/agent.ts';
-import type { AgentSources } from '../../../src/agent/agent.ts';
 import { AgentMetrics } from '../../../src/metrics/index.ts';
 import { resolveAgentConfig } from '../../../src/config/index.ts';
 import { IncrementalPlanner } from '../../../src/plan/incremental.ts';
 import { defaultNodeConfig } from '../../../src/plan/config.ts';
 import type { SourceEvent } from '../../../src/sources/index.ts';
 import type { Plan } from '../../../src/plan/types.ts';
+import { ListSources } from './fakes.ts';
 
 const NODE = 'node-a';
 const objects: KubernetesObject[] = [
   { kind: 'Node', metadata: { name: NODE }, status: { addresses: [{ type: 'InternalIP', address: '192.168.0.11' }] } } as KubernetesObject,
   { kind: 'Service', metadata: { name: 'np', namespace: 'default' }, spec: { type: 'NodePort', clusterIP: '10.96.0.10', ports: [{ name: 'http', port: 80, protocol: 'TCP', nodePort: 30080 }] } } as KubernetesObject,
 ];
-class Sources implements AgentSources {
-  readonly events$ = new Subject<SourceEvent>();
-  hasSynced = false;
-  async start(): Promise<void> {
-    for (const raw of objects) {
-      const kind = raw.kind as 'Node' | 'Service';
-      this.events$.next({ kind, type: 'upsert', key: kind === 'Node' ? NODE : 'default/np', raw, receivedAt: Date.now(), diagnostics: [] } as SourceEvent);
-    }
-    this.hasSynced = true;
-  }
-  async stop(): Promise<void> { this.events$.complete(); }
-  lookup(): KubernetesObject | undefined { return undefined; }
-  stats() { return { services: 1, endpointSlices: 0, nodes: 1, relists: 0, restarts: 0 }; }
-}
 
 let agent: Agent | undefined;
 afterEach(async () => { await agent?.stop(); agent = undefined; });
@@ -42,7 +28,10 @@ describe('Agent: the node\'s interface addresses', () => {
     const reads: Array<string[] | Error> = [['192.168.0.11', '10.20.0.5', '127.0.0.1'], new Error('netlink: EBUSY'), ['10.20.0.5']];
     const plans: Plan[] = [];
     agent = new Agent(cfg, {
-      sources: new Sources(),
+      sources: new ListSources(() => objects.map((raw) => {
+        const kind = raw.kind as 'Node' | 'Service';
+        return { kind, type: 'upsert', key: kind === 'Node' ? NODE : 'default/np', raw, receivedAt: Date.now(), diagnostics: [] } as SourceEvent;
+      })),
       planner: new IncrementalPlanner(defaultNodeConfig({ nodeName: NODE, families: [4] })),
       reconciler: { sync: async (p: Plan) => { plans.push(p); return { failures: [] }; } },
       events: { report: async () => {}, posted: 0, failed: 0 },

@@ -3,15 +3,16 @@
 // Node and a deleted one do. The local Node's heartbeat still reaches /healthz (taints, deletion).
 import { afterEach, describe, expect, it } from 'vitest';
 import pino from 'pino';
-import { Subject, firstValueFrom } from 'rxjs';
+import { firstValueFrom } from 'rxjs';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { Agent } from '../../../src/agent/agent.ts';
-import type { AgentController, AgentSources, ControllerOutcome, PlannerLike } from '../../../src/agent/agent.ts';
+import type { AgentController, ControllerOutcome, PlannerLike } from '../../../src/agent/agent.ts';
 import { nodeFingerprint } from '../../../src/agent/node-relevance.ts';
 import { AgentMetrics } from '../../../src/metrics/index.ts';
 import { resolveAgentConfig } from '../../../src/config/index.ts';
 import type { SourceEvent } from '../../../src/sources/index.ts';
 import type { Plan } from '../../../src/plan/types.ts';
+import { ListSources } from './fakes.ts';
 
 const NODE = 'node-a';
 type RawNode = { metadata: Record<string, unknown>; spec?: Record<string, unknown>; status?: Record<string, unknown> };
@@ -23,14 +24,6 @@ const node = (name: string, o: { rv: string; labels?: Record<string, string>; ip
 const ev = (type: 'upsert' | 'delete', raw: RawNode): SourceEvent =>
   ({ kind: 'Node', type, key: raw.metadata['name'] as string, raw: raw as KubernetesObject, receivedAt: Date.now(), diagnostics: [] }) as SourceEvent;
 
-class Sources implements AgentSources {
-  readonly events$ = new Subject<SourceEvent>();
-  hasSynced = false;
-  async start(): Promise<void> { this.events$.next(ev('upsert', node(NODE, { rv: '1' }))); this.hasSynced = true; }
-  async stop(): Promise<void> { this.events$.complete(); }
-  lookup(): KubernetesObject | undefined { return undefined; }
-  stats() { return { services: 0, endpointSlices: 0, nodes: 1, relists: 0, restarts: 0 }; }
-}
 class Planner implements PlannerLike {
   nodeUpserts = 0;
   upsertService() { return undefined; }
@@ -53,7 +46,7 @@ afterEach(async () => { await agent?.stop(); agent = undefined; });
 
 async function build() {
   const cfg = resolveAgentConfig([`--hostname-override=${NODE}`, '--healthz-bind-address=', '--metrics-bind-address=', '--ipvs-min-sync-period=0s', '--ipvs-sync-period=1h'], {});
-  const sources = new Sources();
+  const sources = new ListSources(() => [ev('upsert', node(NODE, { rv: '1' }))]);
   const planner = new Planner();
   const controller = new Controller();
   agent = new Agent(cfg, { sources, planner, reconciler: { sync: async () => ({ failures: [] }) }, controllers: [controller], events: { report: async () => {}, posted: 0, failed: 0 }, metrics: new AgentMetrics({ defaultMetrics: false }), logger: pino({ level: 'silent' }) });

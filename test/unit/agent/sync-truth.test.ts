@@ -6,28 +6,16 @@
 // metrics port serves /healthz, /proxyMode and /configz as kube-proxy's does.
 import { afterEach, describe, expect, it } from 'vitest';
 import pino from 'pino';
-import { Subject, firstValueFrom } from 'rxjs';
-import type { KubernetesObject } from '@kubernetes/client-node';
+import { firstValueFrom } from 'rxjs';
 import { Agent, iptablesFailureFamily } from '../../../src/agent/agent.ts';
-import type { AgentSources, PlannerLike, ReconcilerLike, SyncOutcome } from '../../../src/agent/agent.ts';
+import type { PlannerLike, ReconcilerLike, SyncOutcome } from '../../../src/agent/agent.ts';
 import { AgentMetrics } from '../../../src/metrics/index.ts';
 import { resolveAgentConfig } from '../../../src/config/index.ts';
 import type { SourceEvent } from '../../../src/sources/index.ts';
 import type { FamilyPlan, Plan } from '../../../src/plan/types.ts';
+import { ListSources } from './fakes.ts';
 
 const NODE = 'node-a';
-
-class Sources implements AgentSources {
-  readonly events$ = new Subject<SourceEvent>();
-  hasSynced = false;
-  async start(): Promise<void> {
-    this.events$.next({ kind: 'Node', type: 'upsert', key: NODE, raw: { metadata: { name: NODE } }, receivedAt: Date.now(), diagnostics: [] } as SourceEvent);
-    this.hasSynced = true;
-  }
-  async stop(): Promise<void> { this.events$.complete(); }
-  lookup(): KubernetesObject | undefined { return undefined; }
-  stats() { return { services: 0, endpointSlices: 0, nodes: 1, relists: 0, restarts: 0 }; }
-}
 
 const family = (f: 4 | 6, noLocal = { internal: 0, external: 0 }): FamilyPlan =>
   ({ family: f, virtualServers: [], boundAddresses: [], ipsets: [], iptables: { restore: '' }, noLocalEndpoints: noLocal });
@@ -59,7 +47,7 @@ afterEach(async () => { await agent?.stop(); agent = undefined; });
 function build(extraFlags: string[] = []) {
   let clock = Date.now();
   const cfg = resolveAgentConfig([`--hostname-override=${NODE}`, '--healthz-bind-address=', '--metrics-bind-address=', '--ipvs-min-sync-period=0s', '--ipvs-sync-period=1h', ...extraFlags], {});
-  const sources = new Sources();
+  const sources = new ListSources(() => [{ kind: 'Node', type: 'upsert', key: NODE, raw: { metadata: { name: NODE } }, receivedAt: Date.now(), diagnostics: [] } as SourceEvent]);
   const planner = new Planner();
   const reconciler = new Reconciler();
   const metrics = new AgentMetrics({ defaultMetrics: false });
