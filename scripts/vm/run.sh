@@ -193,6 +193,12 @@ tail_console() {
 qpid=
 cleanup_signal() { [ -n "$qpid" ] && kill "$qpid" 2>/dev/null; echo "ipvsnet-vm: interrupted; qemu killed (run dir $run)" >&2; exit 130; }
 trap cleanup_signal INT TERM HUP
+# IPVSNET_VM_LOCK=FILE: wait (flock) until no other run.sh holding the same FILE has a guest up, so
+# several people on one machine get one guest at a time; the wait is outside --timeout.
+if [ -n "${IPVSNET_VM_LOCK:-}" ]; then
+  exec 9>>"$IPVSNET_VM_LOCK"
+  flock -n 9 || { echo "ipvsnet-vm: waiting for $IPVSNET_VM_LOCK (another guest is up)" >&2; flock 9; }
+fi
 start=$(date +%s)
 timeout -k 10 "$timeout_s" "${qemu[@]}" </dev/null &
 qpid=$!
