@@ -2,7 +2,7 @@
 // per subsystem, each owning its cache of the kernel:
 //
 //   ./addresses.ts  kube-ipvs0 and its addresses     ./ipvs.ts      IPVS virtual and real servers
-//   ./ipsets.ts     ipsets (one `ipset restore`)      ./iptables.ts  chains and jumps (one restore per family)
+//   ./ipsets.ts     ipsets (over netlink)             ./iptables.ts  chains and jumps (one restore per family)
 //
 // Order inside one sync (so traffic never meets a half-built state):
 //   1. kube-ipvs0 exists; new service addresses are bound;
@@ -39,6 +39,7 @@ import { AddressReconciler, DEFAULT_DUMMY } from './addresses.ts';
 import { IpvsReconciler } from './ipvs.ts';
 import { IpsetReconciler } from './ipsets.ts';
 import { IptablesReconciler } from './iptables.ts';
+import { repairDue } from './repair.ts';
 
 export { GracefulQueue } from './graceful.ts';
 export { diffIpvs, toIpvsDest } from './ipvs-diff.ts';
@@ -46,6 +47,7 @@ export { cacheEntry } from './ipvs.ts';
 export { OPERATION_KINDS } from './result.ts';
 export type { OperationKind, SyncFailure, SyncResult } from './result.ts';
 export { DEFAULT_DUMMY } from './addresses.ts';
+export { repairDue } from './repair.ts';
 
 export interface ReconcilerOptions {
   /** IPVS adapter; null = do not program IPVS (tests of the other parts). */
@@ -60,7 +62,7 @@ export interface ReconcilerOptions {
   logger?: Logger;
   /** Bound on graceful termination of a TCP dest (default 60 s). */
   gracefulTimeoutMs?: number;
-  /** Full kernel read every … ms (default 0: every sync). */
+  /** A repair pass (full kernel read) every … ms (default 0: every sync; the agent: its syncPeriod; ./repair.ts). */
   repairIntervalMs?: number;
   /** --ipvs-exclude-cidrs: virtual servers there are never touched. */
   excludeCIDRs?: string[];
@@ -132,6 +134,7 @@ export class Reconciler {
       ...(opts.backend ? { backend: opts.backend } : {}),
       ownsSet: (n) => OWNED_SETS.has(n),
       onIpsetFallback: (why) => log.warn({ why }, 'ipset: netlink read failed; read with "ipset save" instead'),
+      onIpsetWriteFallback: (why) => log.warn({ why }, 'ipset: netlink write failed; written with "ipset restore" from now on'),
       given: {
         ...(opts.ipvs !== undefined ? { ipvs: opts.ipvs } : {}),
         ...(opts.link !== undefined ? { link: opts.link } : {}),
@@ -159,7 +162,8 @@ export class Reconciler {
     const procs0 = this.#runner.count();
     this.#state ??= await loadState(this.#stateFile);
     const state = this.#state;
-    const full = this.#forceFull || this.#repairMs <= 0 || this.#now() - this.#lastFullRead >= this.#repairMs;
+    const startedAt = this.#now();
+    const full = this.#forceFull || repairDue(startedAt, this.#lastFullRead, this.#repairMs);
     this.#forceFull = false;
     const result = emptyResult(full);
     const ctx: SyncContext = this.#failures.context(result);
@@ -196,7 +200,7 @@ export class Reconciler {
     await this.#ipsets?.sync(plan.families.flatMap((f) => f.ipsets), ctx);
     await this.#iptables.sync(plan.families, state.iptables, ctx);
 
-    if (full) this.#lastFullRead = this.#now();
+    if (full) this.#lastFullRead = startedAt;
 
     // Record what is owned now.
     const keys = new Set(desired.keys());
