@@ -40,6 +40,7 @@ import { IpvsReconciler } from './ipvs.ts';
 import { IpsetReconciler } from './ipsets.ts';
 import { IptablesReconciler } from './iptables.ts';
 import { repairDue } from './repair.ts';
+import { DesiredIndex } from './desired.ts';
 
 export { GracefulQueue } from './graceful.ts';
 export { diffIpvs, toIpvsDest } from './ipvs-diff.ts';
@@ -93,6 +94,10 @@ export class Reconciler {
   #recordedKeys: Set<string> | undefined;
   #lastFullRead = -Infinity;
   #forceFull = true;
+  readonly #desired = new DesiredIndex();
+  /** Keys of the graceful queue at the end of the last sync; whether that sync had failures. */
+  #lastGraceful = new Set<string>();
+  #lastFailed = true;
 
   constructor(opts: ReconcilerOptions) {
     this.#runner = opts.runner ?? createRunner();
@@ -168,22 +173,20 @@ export class Reconciler {
     const result = emptyResult(full);
     const ctx: SyncContext = this.#failures.context(result);
 
-    const desiredVs: VirtualServer[] = plan.families.flatMap((f) => f.virtualServers);
-
     // 1. kube-ipvs0 and its new addresses.
     const bound = this.#addresses ? (await this.#addresses.bind(plan.families, ctx)).bound : [];
 
     // 2. IPVS.
     // Every virtual server on a service address ipvsnet binds is its own; on a node address (NodePort),
     // only the planned and recorded keys are: another one there belongs to someone else.
-    const keyed = new Map<string, VirtualServer>();
-    for (const vs of desiredVs) keyed.set(virtualServerKey(vs), vs);
-    const serviceAddrs = new Set<string>();
-    for (const vs of desiredVs) if (vs.kind !== 'nodePort') serviceAddrs.add(vs.address);
+    // The plan's virtual servers by key and its service addresses, updated by the keys that changed.
+    const changedKeys = this.#desired.update(plan);
+    const keyed = this.#desired.byKey;
+    const serviceAddrs = this.#desired.serviceAddrs;
     const own = new Ownership({ bound, planned: serviceAddrs, plannedKeys: keyed, recorded: this.#recordedKeys ?? state.virtualServers, excludeCIDRs: this.#exclude });
     const desired = this.#exclude.length === 0 ? keyed : new Map([...keyed].filter(([, vs]) => !own.excluded(vs.address)));
     if (this.#ipvs) {
-      await this.#recordAhead(desired, state, ctx);
+      await this.#recordAhead(desired, changedKeys, state, ctx);
       try {
         await this.#ipvs.sync(desired, own, plan, ctx);
       } catch (err) {
@@ -202,13 +205,34 @@ export class Reconciler {
 
     if (full) this.#lastFullRead = startedAt;
 
-    // Record what is owned now.
-    const keys = new Set(desired.keys());
-    for (const t of this.#graceful.entries()) keys.add(virtualServerKey(t.id));
-    if (this.#ipvs) for (const k of this.#ipvs.cachedKeys()) keys.add(k);
-    const recorded = this.#recordedKeys ?? new Set(state.virtualServers);
-    let same = recorded.size === keys.size;
-    if (same) for (const k of keys) if (!recorded.has(k)) { same = false; break; }
+    // Record what is owned now: the planned keys, the terminating ones, and what the IPVS cache holds.
+    // After a delta without failures (before or now) only the keys that can have moved are looked at.
+    const graceful = new Set<string>();
+    for (const t of this.#graceful.entries()) graceful.add(virtualServerKey(t.id));
+    const failed = result.failures.length > 0;
+    let keys: Set<string>;
+    let same = true;
+    if (changedKeys && !full && !failed && !this.#lastFailed && this.#recordedKeys) {
+      keys = this.#recordedKeys;
+      const look = (k: string): void => {
+        const want = desired.has(k) || graceful.has(k) || (this.#ipvs?.hasCached(k) ?? false);
+        if (want === keys.has(k)) return;
+        same = false;
+        if (want) keys.add(k); else keys.delete(k);
+      };
+      for (const k of changedKeys) look(k);
+      for (const k of this.#lastGraceful) look(k);
+      for (const k of graceful) look(k);
+    } else {
+      keys = new Set(desired.keys());
+      for (const k of graceful) keys.add(k);
+      if (this.#ipvs) for (const k of this.#ipvs.cachedKeys()) keys.add(k);
+      const recorded = this.#recordedKeys ?? new Set(state.virtualServers);
+      same = recorded.size === keys.size;
+      if (same) for (const k of keys) if (!recorded.has(k)) { same = false; break; }
+    }
+    this.#lastGraceful = graceful;
+    this.#lastFailed = failed;
     if (!same) state.virtualServers = [...keys].sort();
     this.#recordedKeys = keys;
     if (!same || result.operations.iptablesRestore > 0) {
@@ -223,10 +247,14 @@ export class Reconciler {
    * leaves one that a later cleanup cannot find. Service-address ones need no record (kube-ipvs0
    * holds their address first).
    */
-  async #recordAhead(desired: ReadonlyMap<string, VirtualServer>, state: OwnedState, ctx: SyncContext): Promise<void> {
+  async #recordAhead(desired: ReadonlyMap<string, VirtualServer>, changed: ReadonlySet<string> | undefined, state: OwnedState, ctx: SyncContext): Promise<void> {
     const recorded = this.#recordedKeys ?? new Set(state.virtualServers);
     let ahead: Set<string> | undefined;
-    for (const [k, vs] of desired) if (vs.kind === 'nodePort' && !recorded.has(k)) (ahead ??= new Set(recorded)).add(k);
+    // A delta's new virtual servers are among its changed keys (the index was updated from them).
+    for (const k of changed ?? desired.keys()) {
+      const vs = desired.get(k);
+      if (vs?.kind === 'nodePort' && !recorded.has(k)) (ahead ??= new Set(recorded)).add(k);
+    }
     if (!ahead) return;
     state.virtualServers = [...ahead].sort();
     this.#recordedKeys = ahead;
@@ -253,6 +281,7 @@ export class Reconciler {
     try { await saveState(this.#stateFile, { virtualServers: [], iptables: {} }); } catch { /* nothing recorded */ }
     this.#state = undefined;
     this.#recordedKeys = undefined;
+    this.#lastFailed = true;
     this.#forceFull = true;
     return this.#finish(result, t0, procs0);
   }
