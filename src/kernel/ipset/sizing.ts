@@ -1,8 +1,9 @@
 // How big a set ipvsnet creates (pure). kube-proxy creates every hash set with `hashsize 1024
 // maxelem 65536` whatever it will hold, so its KUBE-CLUSTER-IP or KUBE-LOOP-BACK stops taking members
 // past 65,536 ("Hash is full"). ipvsnet keeps those figures while a set's planned members fit them
-// with room to spare, and sizes a bigger set for twice its members (a power of two), with a hash
-// table a quarter of that, so that the kernel does not rehash it again and again while it is filled.
+// with room to spare (up to 49,152), and sizes a bigger set for twice its members (a power of two), with
+// one hash bucket per four members, so that the kernel does not rehash it again and again while it is
+// filled.
 // A set already in the kernel whose maxelem is below its planned members is rebuilt with the bigger
 // size under a temporary name and swapped in (./restore.ts): maxelem cannot be changed in place.
 
