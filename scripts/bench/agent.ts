@@ -67,8 +67,8 @@ for (const n of sizes) {
   // replaces them for experiments), plus --expose-gc so the RSS is read after a full collection.
   const nodeFlags = [...(process.env['IPVSNET_BENCH_NODE_FLAGS'] ?? launcherAgentFlags()).split(' ').filter(Boolean), '--expose-gc'];
   const child = fork(join(here, 'agent-child.mjs'), [`--kubeconfig=${state.kubeconfig}`, '--hostname-override=bench-node', '--healthz-bind-address=', '--metrics-bind-address=', `--ipvs-min-sync-period=${minSync}`, '--ipvs-sync-period=30s'], {
-    // In a namespace: `ip netns exec NS node …` (the IPC channel's descriptor is inherited through it).
-    ...(netns ? { execPath: 'ip', execArgv: ['netns', 'exec', netns, process.execPath, ...nodeFlags], env: { ...process.env, IPVSNET_BENCH_KERNEL: 'netns' } } : { execArgv: nodeFlags }),
+    execArgv: nodeFlags,
+    ...(netns ? { env: { ...process.env, IPVSNET_BENCH_NETNS: netns } } : {}),
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const kernelSyncs: Array<{ processes: number; operations: number; fullRead: boolean; ms: number }> = [];
