@@ -56,7 +56,8 @@ async function waitFor<T>(fn: () => Promise<T | undefined | false>, timeoutMs: n
     const v = await fn().catch(() => undefined);
     if (v) return { value: v as T, ms: Date.now() - t0 };
     if (Date.now() - t0 > timeoutMs) return { ms: Date.now() - t0 };
-    await sleep(200);
+    // each probe starts several processes: probing more often slows the emulated guest down
+    await sleep(1000);
   }
 }
 
