@@ -102,13 +102,13 @@ outer: for (let r = 0; r < runs; r++) {
     ], { reject: false, stdin: 'ignore', stdout: 2, stderr: 2, cwd: root });
     // The load average when the guest is up (after any wait for the lock): the first console line.
     const waitBoot = setInterval(() => {
-      if (loadStart < 0 && existsSync(`${base}.${side}.log`)) loadStart = loadavg()[0]!;
+      if (loadStart < 0 && existsSync(`${base}.json.${side}.log`)) loadStart = loadavg()[0]!;
     }, 1000);
     const exit = await vm;
     clearInterval(waitBoot);
     const res = existsSync(`${base}.json`) ? (JSON.parse(readFileSync(`${base}.json`, 'utf8')) as RunResult) : undefined;
     if (exit.exitCode !== 0 || !res || res.error) {
-      failed = `run ${r + 1}, ${side}: ${res?.error ?? `the guest failed (exit ${exit.exitCode}) before writing a result`}; log: ${base}.${side}.log`;
+      failed = `run ${r + 1}, ${side}: ${res?.error ?? `the guest failed (exit ${exit.exitCode}) before writing a result`}; log: ${base}.json.${side}.log`;
       if (res) results.push({ ...res, run: r + 1, load: [loadStart, loadavg()[0]!] });
       break outer;
     }
