@@ -117,10 +117,14 @@ outer: for (let r = 0; r < runs; r++) {
   }
 }
 await resetChanged();
+const resultsFile = join(root, `build/results/vs-kube-proxy-${n}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+mkdirSync(dirname(resultsFile), { recursive: true });
+writeFileSync(resultsFile, JSON.stringify(results.map(({ state: _state, ...r }) => r), null, 1) + '\n');
 
 process.stdout.write(`\nkube-proxy v1.37.2 (IPVS) and ipvsnet agent in the VM guest (TCG), ${n} Services × 5 endpoints, ${nChanges} EndpointSlice changes 1 s apart, minSyncPeriod 1 s, syncPeriod 30 s\n`);
 process.stdout.write(summary(results));
 process.stdout.write(compareStates(results));
+process.stdout.write(`\nEvery run's figures: ${resultsFile}\n`);
 if (started) await down();
 if (failed) {
   process.stderr.write(`\nvs-kube-proxy: FAILED: ${failed}\n`);
