@@ -86,11 +86,11 @@ function diffLists(a: string[], b: string[]): { onlyA: string[]; onlyB: string[]
   return { onlyA: a.filter((x) => !sb.has(x)), onlyB: b.filter((x) => !sa.has(x)) };
 }
 
-/** Each run's final kernel state against the first kube-proxy run's; prints every difference (20 lines of each kind at most). */
+/** Each run's final kernel state against the first kube-proxy run's (else the first run's); prints every difference (20 lines of each kind at most). */
 export function compareStates(results: RunResult[]): string {
   const withState = results.filter((r) => r.state);
-  const ref = withState.find((r) => r.side === 'kube-proxy');
-  if (!ref) return '\nFinal kernel states: no kube-proxy run finished; nothing to compare.\n';
+  const ref = withState.find((r) => r.side === 'kube-proxy') ?? withState[0];
+  if (!ref || withState.length < 2) return '\nFinal kernel states: fewer than two runs finished; nothing to compare.\n';
   const name = (r: RunResult) => `run ${r.run} ${r.side}`;
   let out = `\nFinal kernel state against ${name(ref)}'s (${ref.state!.virtualServers.length} virtual servers, sets ${Object.entries(ref.state!.sets).map(([k, v]) => `${k.split(' ')[0]} ${v.length}`).join(', ')}):\n`;
   const show = (label: string, xs: string[]) => (xs.length ? `    ${label} (${xs.length}):\n${xs.slice(0, 20).map((x) => `      ${x}`).join('\n')}${xs.length > 20 ? '\n      …' : ''}\n` : '');

@@ -1,7 +1,7 @@
 // kube-proxy v1.37.2 (IPVS mode) and `ipvsnet agent` side by side, on a real kernel with IPVS (the VM
 // lane's guest), against the same kube-apiserver (on the host, scripts/cluster/up.sh, started if none
 // runs) and the same cluster: N Services × 5 endpoints (one EndpointSlice each) in one namespace.
-//   npm run bench:vs-kube-proxy -- [--services 1000] [--runs 2] [--changes 30] [--timeout 3600]
+//   npm run bench:vs-kube-proxy -- [--services 1000] [--runs 2] [--changes 30] [--timeout 3600] [--sides kube-proxy,ipvsnet]
 // kube-proxy is built from the Go module proxy like the apiserver (scripts/cluster/build-apiserver.sh
 // kube-proxy, cached in ~/.cache/ipvsnet). Each side runs --runs times, alternating (kube-proxy first),
 // each run in a fresh guest (an empty kernel) bounded by --timeout seconds (boot included); the guest
@@ -30,6 +30,9 @@ const n = intArg('services', 1000);
 const runs = intArg('runs', 2);
 const nChanges = intArg('changes', 30);
 const timeout = intArg('timeout', 3600);
+// --sides ipvsnet re-measures one side alone (e.g. after a change to the agent); the ratios need both.
+const sides = (process.argv.includes('--sides') ? process.argv[process.argv.indexOf('--sides') + 1] ?? '' : 'kube-proxy,ipvsnet').split(',');
+if (!sides.length || sides.some((x) => x !== 'kube-proxy' && x !== 'ipvsnet')) throw new Error('--sides takes kube-proxy, ipvsnet or both, comma-separated');
 if (nChanges > n) throw new Error(`--changes ${nChanges} needs at least as many --services (one change per Service)`);
 
 const kubeProxy = execFileSync('bash', [join(root, 'scripts/cluster/build-apiserver.sh'), 'kube-proxy'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').at(-1)!;
@@ -88,7 +91,7 @@ mkdirSync(share, { recursive: true });
 const results: RunResult[] = [];
 let failed = '';
 outer: for (let r = 0; r < runs; r++) {
-  for (const side of ['kube-proxy', 'ipvsnet'] as const) {
+  for (const side of sides as Array<'kube-proxy' | 'ipvsnet'>) {
     await resetChanged();
     const base = join(share, `vs-kube-proxy-${side}-${r}-${Date.now()}`);
     const input: GuestInput = { side, kubeProxy, kubeconfig: state.guestKubeconfig, ns, services, changes, deadline: timeout - 90 };
