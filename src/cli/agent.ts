@@ -249,6 +249,7 @@ export async function run(argv: string[]): Promise<number> {
   // IP pools (opt-in): claim this Node's podCIDR(s) from the IPPools that select it (src/pools).
   const claimer = cfg.ipPools ? new (await import('../pools/claimer.ts')).PoolClaimer({ kc, nodeName: cfg.nodeName, logger: log }) : undefined;
   claimer?.start();
+  const lbParts = await (await import('./agent-lb.ts')).startLoadBalancerParts(cfg, kc, log);
   // The pod network (opt-in): peer routes and the egress chain with --pod-routes, the conflist with --cni-conf-dir.
   const controllers: AgentController[] = [];
   let closePodNetwork = () => {};
@@ -336,7 +337,7 @@ export async function run(argv: string[]): Promise<number> {
       log.warn({ deadlineMs: SHUTDOWN_DEADLINE_MS }, 'shutdown deadline reached; exiting with parts still stopping');
       exitSoon(code);
     }, SHUTDOWN_DEADLINE_MS);
-    void Promise.allSettled([agent.stop(), cniServer?.close()]).then((results) => {
+    void Promise.allSettled([agent.stop(), cniServer?.close(), lbParts?.stop()]).then((results) => {
       multinet?.stop();
       closePodNetwork();
       addressSource.close();
