@@ -93,10 +93,11 @@ export class LoadBalancerAllocator {
     this.done = this.loop();
   }
 
-  async stop(): Promise<void> {
+  /** Stop; release=false leaves the Lease naming this holder (as a killed process would). */
+  async stop(release = true): Promise<void> {
     this.abort.abort();
     await this.done;
-    await this.elector.stop();
+    await this.elector.stop(release);
   }
 
   private async loop(): Promise<void> {
