@@ -253,7 +253,7 @@ export async function run(argv: string[]): Promise<number> {
   claimer?.start();
   const lbParts = await (await import('./agent-lb.ts')).startLoadBalancerParts(cfg, kc, log);
   // The pod network (opt-in): peer routes and the egress chain with --pod-routes, the conflist with --cni-conf-dir.
-  const controllers: AgentController[] = [];
+  const controllers: AgentController[] = lbParts?.controller ? [lbParts.controller] : [];
   let closePodNetwork = () => {};
   if (cfg.podRoutes || cfg.cniConfDir) {
     const podnet = await import('../podnet/index.ts');
