@@ -24,6 +24,7 @@ import { inNetns, packetSend } from '../../src/native/index.ts';
 const count = Number(process.argv[2] ?? 20);
 const pct = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;
 const fmt = (xs: number[]): string => `median ${pct(xs, 0.5).toFixed(1)} ms, p95 ${pct(xs, 0.95).toFixed(1)} ms, max ${Math.max(...xs).toFixed(1)} ms (n=${xs.length})`;
+const debugLog = { info: (o: object | string, m?: string) => process.stderr.write(`${m ?? ''} ${JSON.stringify(o)}\n`), warn: (o: object | string, m?: string) => process.stderr.write(`WARN ${m ?? ''} ${JSON.stringify(o)}\n`), error: () => {}, debug: () => {}, trace: () => {}, child: () => debugLog } as unknown as import('../../src/log/index.ts').Logger;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // (1) the planner alone
@@ -96,7 +97,7 @@ try {
   };
   const t0 = performance.now();
   for (const n of nodes) {
-    n.a = new L2Announcer({ kc, nodeName: n.ns, leaseNamespace: tag, kernel: { rtnl: n.rtnl, send: (i, f) => inNetns(`/var/run/netns/${n.ns}`, () => packetSend(i, f)), lifetimeSec: 15 } });
+    n.a = new L2Announcer({ kc, nodeName: n.ns, leaseNamespace: tag, ...(process.env['LB_BENCH_DEBUG'] ? { logger: debugLog } : {}), kernel: { rtnl: n.rtnl, send: (i, f) => inNetns(`/var/run/netns/${n.ns}`, () => packetSend(i, f)), lifetimeSec: 15 } });
     announcers.push(n.a);
     n.a.onEvent({ kind: 'Service', type: 'upsert', key: `${tag}/s0`, raw });
     n.a.start(2000);
@@ -114,7 +115,7 @@ try {
     while ((h = await holder()) === undefined || h === first) await sleep(20);
     process.stdout.write(`failover, announcing agent ${mode}: ${(performance.now() - t1).toFixed(0)} ms (agent defaults: lease 15 s, retry 2 s)\n`);
     // restart the stopped one so the next round has a standby
-    n.a = new L2Announcer({ kc, nodeName: n.ns, leaseNamespace: tag, kernel: { rtnl: n.rtnl, send: (i, f) => inNetns(`/var/run/netns/${n.ns}`, () => packetSend(i, f)), lifetimeSec: 15 } });
+    n.a = new L2Announcer({ kc, nodeName: n.ns, leaseNamespace: tag, ...(process.env['LB_BENCH_DEBUG'] ? { logger: debugLog } : {}), kernel: { rtnl: n.rtnl, send: (i, f) => inNetns(`/var/run/netns/${n.ns}`, () => packetSend(i, f)), lifetimeSec: 15 } });
     announcers.push(n.a);
     n.a.onEvent({ kind: 'Service', type: 'upsert', key: `${tag}/s0`, raw });
     n.a.start(2000);

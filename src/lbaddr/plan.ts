@@ -72,17 +72,25 @@ function poolOf(pools: readonly LBPool[], ip: string): LBPool | undefined {
 const familyOf = (ip: string): Family => (ip.includes(':') ? 6 : 4);
 const age = (s: LBService): string => s.creationTimestamp ?? '\uffff';
 
-/** The lowest usable address of the pool not in taken. */
-function lowestFree(p: LBPool, taken: ReadonlySet<string>): string | undefined {
-  const [first, last] = usableRange(p);
-  const used = [...taken].map(parseIP).filter((a) => a !== undefined && a.family === p.family && contains(p.cidr, a))
-    .map((a) => a!.value).sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
-  let c = first;
-  for (const u of used) {
-    if (u === c) c++;
-    else if (u > c) break;
+/**
+ * Per pool, the lowest usable address not known to be taken: a cursor that only moves up (addresses
+ * are only ever added to `used`), so handing out n addresses costs O(n) in all.
+ */
+class FreeCursor {
+  private readonly used = new Set<bigint>();
+  private c: bigint;
+  private readonly last: bigint;
+  private readonly pool: LBPool;
+  constructor(pool: LBPool) {
+    this.pool = pool;
+    [this.c, this.last] = usableRange(pool);
   }
-  return c <= last ? formatIP(ipFromBigInt(p.family, c)!) : undefined;
+  markUsed(v: bigint): void { this.used.add(v); }
+  /** the lowest free address, without taking it */
+  peek(): string | undefined {
+    while (this.c <= this.last && this.used.has(this.c)) this.c++;
+    return this.c <= this.last ? formatIP(ipFromBigInt(this.pool.family, this.c)!) : undefined;
+  }
 }
 
 export function planLBAddresses(pools: readonly LBPool[], services: readonly LBService[]): LBPlan {
@@ -129,17 +137,23 @@ export function planLBAddresses(pools: readonly LBPool[], services: readonly LBS
     for (const ip of want) { mine.set(familyOf(ip), ip); taken.set(ip, s.key); }
   }
   // 3. the rest
+  const cursors = new Map(pools.filter((p) => !p.disabled).map((p) => [p.name, new FreeCursor(p)]));
+  const take = (ip: string, key: string) => {
+    taken.set(ip, key);
+    const p = poolOf(pools, ip);
+    if (p) cursors.get(p.name)?.markUsed(parseIP(ip)!.value);
+  };
+  for (const ip of taken.keys()) take(ip, taken.get(ip)!);
   for (const s of served) {
     if (blocked.has(s.key)) continue;
     const mine = kept.get(s.key)!;
     const fresh: [Family, string][] = [];
     const problems: LBDiagnostic[] = [];
-    const hold = new Set(taken.keys());
     for (const f of s.families.filter((x) => !mine.has(x))) {
       const candidates = pools.filter((p) => p.family === f && !p.disabled);
       let ip: string | undefined;
-      for (const p of candidates) if ((ip = lowestFree(p, hold)) !== undefined) break;
-      if (ip !== undefined) { fresh.push([f, ip]); hold.add(ip); continue; }
+      for (const p of candidates) if ((ip = cursors.get(p.name)!.peek()) !== undefined) break;
+      if (ip !== undefined) { fresh.push([f, ip]); continue; }
       if (s.policy === 'PreferDualStack' && candidates.length === 0) continue;
       problems.push(candidates.length === 0
         ? { service: s.key, field: 'spec.ipFamilies', code: 'LoadBalancerNoPool', reason: `no enabled IPPool with allowedUses [LoadBalancer] holds IPv${f} addresses` }
@@ -150,7 +164,7 @@ export function planLBAddresses(pools: readonly LBPool[], services: readonly LBS
       continue;
     }
     diagnostics.push(...problems);
-    for (const [f, ip] of fresh) { mine.set(f, ip); taken.set(ip, s.key); }
+    for (const [f, ip] of fresh) { mine.set(f, ip); take(ip, s.key); }
   }
   const assigned = new Map<string, string[]>();
   const writes: LBWrite[] = [];
