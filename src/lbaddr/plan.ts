@@ -86,6 +86,8 @@ class FreeCursor {
     [this.c, this.last] = usableRange(pool);
   }
   markUsed(v: bigint): void { this.used.add(v); }
+  /** free v again (a request rolled back); the cursor does not move back, so it is offered from the next plan on */
+  unmark(v: bigint): void { this.used.delete(v); }
   /** the lowest free address, without taking it */
   peek(): string | undefined {
     while (this.c <= this.last && this.used.has(this.c)) this.c++;
@@ -100,6 +102,8 @@ export function planLBAddresses(pools: readonly LBPool[], services: readonly LBS
   const kept = new Map<string, Map<Family, string>>();
   const diagnostics: LBDiagnostic[] = [];
   const blocked = new Set<string>();
+  /** requested addresses given in step 2, taken back if the Service's other families fail in step 3 */
+  const requestedNow = new Map<string, string[]>();
   // 1. keep
   for (const s of served) {
     const mine = new Map<Family, string>();
@@ -135,6 +139,7 @@ export function planLBAddresses(pools: readonly LBPool[], services: readonly LBS
       continue;
     }
     for (const ip of want) { mine.set(familyOf(ip), ip); taken.set(ip, s.key); }
+    requestedNow.set(s.key, want);
   }
   // 3. the rest
   const cursors = new Map(pools.filter((p) => !p.disabled).map((p) => [p.name, new FreeCursor(p)]));
@@ -161,6 +166,12 @@ export function planLBAddresses(pools: readonly LBPool[], services: readonly LBS
     }
     if (problems.length && !(s.policy === 'PreferDualStack' && fresh.length + mine.size > 0)) {
       diagnostics.push(...problems);
+      for (const ip of requestedNow.get(s.key) ?? []) { // nothing half-allocated
+        mine.delete(familyOf(ip));
+        taken.delete(ip);
+        const p = poolOf(pools, ip);
+        if (p) cursors.get(p.name)?.unmark(parseIP(ip)!.value);
+      }
       continue;
     }
     diagnostics.push(...problems);

@@ -92,6 +92,13 @@ describe('planLBAddresses', () => {
     expect(half.assigned.get('ns/bb')).toEqual([]); // nothing half-allocated
     expect(half.diagnostics).toEqual([{ service: 'ns/bb', field: 'spec.ipFamilies', code: 'LoadBalancerNoPool', reason: 'no enabled IPPool with allowedUses [LoadBalancer] holds IPv6 addresses' }]);
   });
+  it('a requested address is given back when another family of the Service cannot be allocated (found by the property test)', () => {
+    const v6full = ['a', 'b', 'c', 'd'].map((n) => svc({ name: n, fams: ['IPv6'], created: '2026-01-01T00:00:00Z' }));
+    const p = planLBAddresses(DUAL, [...v6full, svc({ name: 'aa', fams: ['IPv4', 'IPv6'], policy: 'RequireDualStack', lbIP: '10.200.0.3', created: '2026-01-02T00:00:00Z' })]);
+    expect(p.assigned.get('ns/aa')).toEqual([]);
+    expect(p.diagnostics.map((d) => d.code)).toEqual(['LoadBalancerPoolExhausted']);
+  });
+
   it('frees the address of a Service that is no longer type LoadBalancer, and leaves other classes alone', () => {
     const p = planLBAddresses(V4, [svc({ name: 'a', type: 'ClusterIP', ingress: ['10.200.0.1'] }), svc({ name: 'bb', cls: 'x.io/y', ingress: ['10.200.0.2'] }), svc({ name: 'ccc' })]);
     expect(p.writes).toEqual([{ service: 'ns/ccc', ingress: ['10.200.0.1'] }, { service: 'ns/a', ingress: [] }]);
