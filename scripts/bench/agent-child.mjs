@@ -1,6 +1,11 @@
 // The agent process measured by scripts/bench/agent.ts: the real Agent (sources, planner, runner,
 // health, metrics) against the real apiserver. The host has no IPVS, so the kernel step is a sink
-// that holds the plan; the figures are the agent's own pipeline (watch → plan → "programmed").
+// that holds the plan (the figures are the agent's own pipeline: watch → plan → "programmed"), or,
+// with IPVSNET_BENCH_NETNS=NAME (agent.ts --kernel netns, which makes the namespace), the real
+// Reconciler programming that network namespace's ipsets (netlink sockets opened there) and iptables
+// (`ip netns exec NAME iptables-…`), with the in-memory IPVS model in place of the kernel's, a repair
+// pass every syncPeriod as the agent runs it. The process itself stays in the host's namespace, where
+// the API server is.
 // Reports over IPC: {type:'synced', ...} after every sync, {type:'rss', rss} on request.
 //
 // Plain JavaScript on the compiled dist/ (as bin/ipvsnet runs it), so that the process carries what
@@ -14,16 +19,43 @@ const { Agent } = await import('../../dist/agent/agent.js');
 const { IncrementalPlanner } = await import('../../dist/plan/index.js');
 const { resolveAgentConfig } = await import('../../dist/config/index.js');
 const { loadKubeConfig } = await import('../../dist/sources/kube.js');
+const { clusterDeps } = await import('../../dist/agent/cluster.js');
 
 const argv = process.argv.slice(2);
 const cfg = resolveAgentConfig(argv);
 const kc = loadKubeConfig({ kubeconfig: cfg.kubeconfig });
 let last;
+const sink = { sync: async (p) => { last = p; return { failures: [] }; } };
+let reconciler = sink;
+const benchNetns = process.env['IPVSNET_BENCH_NETNS'];
+if (benchNetns) {
+  const { Reconciler } = await import('../../dist/reconcile/index.js');
+  const { MemoryIpvs } = await import('../../dist/kernel/ipvs/memory.js');
+  const { IpsetAdapter } = await import('../../dist/kernel/ipset/index.js');
+  const { IptablesAdapter } = await import('../../dist/kernel/iptables.js');
+  const { createRunner } = await import('../../dist/kernel/exec.js');
+  const host = createRunner();
+  // Every command runs inside the namespace; counted as the command it runs.
+  let count = 0;
+  const per = {};
+  const runner = {
+    run: (file, args, input) => { count++; per[file] = (per[file] ?? 0) + 1; return host.run('ip', ['netns', 'exec', benchNetns, file, ...args], input); },
+    count: () => count,
+    byCommand: () => ({ ...per }),
+  };
+  const real = new Reconciler({
+    ipvs: new MemoryIpvs(), link: null, runner, stateFile: null, logger: pino({ level: 'warn' }, pino.destination(2)), repairIntervalMs: cfg.syncPeriodMs, conntrack: false,
+    ipset: new IpsetAdapter({ run: runner.run, netns: `/run/netns/${benchNetns}` }), iptables: { 4: new IptablesAdapter({ family: 4, backend: 'nft', run: runner.run }) },
+  });
+  reconciler = { sync: async (p) => { last = p; const r = await real.sync(p); if (r.failures.length) process.stderr.write(`sync failures: ${JSON.stringify(r.failures.slice(0, 3))}\n`); process.send?.({ type: 'kernel', processes: r.processes, operations: r.totalOperations, fullRead: r.fullRead, ms: r.durationMs }); return r; } };
+}
+const logger = pino({ level: 'warn' }, pino.destination(2));
 const agent = new Agent(cfg, {
-  kc,
+  // As src/cli/agent.ts builds it without --pod-routes: the informers watch this Node alone.
+  ...clusterDeps(kc, cfg.nodeName, logger, undefined, { allNodes: false }),
   planner: new IncrementalPlanner(cfg.node),
-  reconciler: { sync: async (p) => { last = p; return { failures: [] }; } },
-  logger: pino({ level: 'warn' }, pino.destination(2)),
+  reconciler,
+  logger,
 });
 const t0 = Date.now();
 agent.synced$.subscribe((r) => {

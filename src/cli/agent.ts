@@ -238,7 +238,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   // Without IPVS (the test escape only) there is nothing to bind kube-ipvs0's addresses for.
   const { reconciler, problems } = await Reconciler.open({
-    logger: log, families, excludeCIDRs: cfg.node.excludeCIDRs, ipvs, ...(ipvs ? {} : { link: null }), gracefulTimeoutMs: cfg.gracefulTerminationBoundMs || Infinity,
+    logger: log, families, excludeCIDRs: cfg.node.excludeCIDRs, ipvs, ...(ipvs ? {} : { link: null }), gracefulTimeoutMs: cfg.gracefulTerminationBoundMs || Infinity, repairIntervalMs: cfg.syncPeriodMs,
   });
   for (const p of problems) log.warn({ problem: p }, 'kernel feature missing');
   await applyProxySysctls(cfg, log);
