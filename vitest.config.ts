@@ -12,6 +12,7 @@ import { defineConfig } from 'vitest/config';
 //   cluster – against a real kube-apiserver + etcd started by scripts/cluster
 //   node   – a real node (kubelet, containerd, controllers, ipvsnet agent) started by scripts/node/up.sh
 //   node-multinet – the same node brought up again with multi-network on (scripts/lanes/node.sh's second phase)
+//   node-pools – the same node brought up again with IP pools on (scripts/lanes/node.sh's third phase)
 export default defineConfig({
   test: {
     projects: [
@@ -22,6 +23,7 @@ export default defineConfig({
       { test: { name: 'cluster', include: ['test/cluster/**/*.test.ts'], environment: 'node', fileParallelism: false, testTimeout: 300_000, hookTimeout: 300_000 } },
       { test: { name: 'node', include: ['test/node/**/*.test.ts'], environment: 'node', fileParallelism: false, testTimeout: 600_000, hookTimeout: 600_000 } },
       { test: { name: 'node-multinet', include: ['test/node-multinet/**/*.test.ts'], environment: 'node', fileParallelism: false, testTimeout: 600_000, hookTimeout: 600_000 } },
+      { test: { name: 'node-pools', include: ['test/node-pools/**/*.test.ts'], environment: 'node', fileParallelism: false, testTimeout: 600_000, hookTimeout: 600_000 } },
     ],
   },
 });

@@ -111,11 +111,14 @@ agent_restarts=0
 # has IPVS and runs the agent as a node would.
 agent_env=()
 [ "$NODE_WHERE" = host ] && agent_env=(IPVSNET_TEST_WITHOUT_IPVS=1)
-multinet_flag=()
-[ "${MULTI_NETWORK:-0}" = 1 ] && multinet_flag=(--multi-network)
+extra_flags=()
+[ "${MULTI_NETWORK:-0}" = 1 ] && extra_flags=(--multi-network)
+# IP pools (IP_POOLS=1): the Node's podCIDR from an IPPool, LoadBalancer addresses from LoadBalancer
+# pools, and the layer-2 announcement of those in the node's subnet (eth0), with strict ARP.
+[ "${IP_POOLS:-0}" = 1 ] && extra_flags+=(--ip-pools --loadbalancer-addresses --loadbalancer-announce --ipvs-strict-arp)
 start_agent() {
   env "${agent_env[@]}" "$REPO/bin/ipvsnet" agent --kubeconfig "$KUBECONFIG_NODE" --hostname-override "$NODE_NAME" \
-    --cluster-cidr "$CLUSTER_CIDR" --cni-conf-dir "$run/cni/net.d" --pod-routes "${multinet_flag[@]}" \
+    --cluster-cidr "$CLUSTER_CIDR" --cni-conf-dir "$run/cni/net.d" --pod-routes "${extra_flags[@]}" \
     --ipvs-sync-period "${AGENT_SYNC_PERIOD:-10s}" --ipvs-min-sync-period 1s \
     >>"$STATE/agent.log" 2>&1 &
   agent_pid=$!

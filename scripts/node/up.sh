@@ -15,7 +15,10 @@
 #   host   in the network namespace ipvsnet-node (veth, node address 172.31.243.2), in a private mount
 #          namespace and a PID namespace of its own; the host kernel has no IPVS, so Services are
 #          programmed into ipsets and iptables but no virtual server exists
-# Waits until the Node is Ready with a podCIDR and prints, as its LAST line, the admin kubeconfig's path.
+# IPVSNET_NODE_IP_POOLS=1: the IPPool CRD, kube-controller-manager without node IPAM, the agent with
+# --ip-pools --loadbalancer-addresses (scripts/node/README.md); the Node then waits for an IPPool.
+# Waits until the Node is Ready with a podCIDR (with IP pools: registered) and prints, as its LAST line,
+# the admin kubeconfig's path.
 # On any failure it prints one line naming the missing part and stops whatever it started.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -93,11 +96,23 @@ kubectl=("$(node_bin kubectl)" --kubeconfig "$admin_kc")
 # A Node left by an earlier run (a reused apiserver) would look Ready with an old podCIDR: start clean.
 "${kubectl[@]}" delete node "$NODE_NAME" --ignore-not-found --wait=true >/dev/null || node_die "could not delete the old Node $NODE_NAME"
 
+# IP pools (IPVSNET_NODE_IP_POOLS=1): the IPPool CRD; no node IPAM in kube-controller-manager, so the
+# agent's pool claimer (--ip-pools) is what sets the Node's podCIDR, from an IPPool that selects it.
+ip_pools=${IPVSNET_NODE_IP_POOLS:-0}
+case "$ip_pools" in 0|1) ;; *) node_die "IPVSNET_NODE_IP_POOLS must be 0 or 1, not '$ip_pools'";; esac
+cluster_cidr=10.244.0.0/16
+kcm_ipam=(node-ipam-controller, --allocate-node-cidrs --cluster-cidr=$cluster_cidr --node-cidr-mask-size=24)
+if [ "$ip_pools" = 1 ]; then
+  # seed 004's two pools (192.168.0.0/24, 192.168.1.0/24) are the cluster's pod addresses
+  cluster_cidr=192.168.0.0/23
+  kcm_ipam=('' --allocate-node-cidrs=false)
+  "${kubectl[@]}" apply -f "$NODE_REPO/manifests/ip-pools/crd.yaml" >/dev/null || node_die "could not install the IPPool CRD (manifests/ip-pools/crd.yaml)"
+fi
 daemon kube-controller-manager "$NODE_STATE/kube-controller-manager.log" "$(node_bin kube-controller-manager)" \
   --kubeconfig="$admin_kc" --authentication-kubeconfig="$admin_kc" --authorization-kubeconfig="$admin_kc" \
   --bind-address=127.0.0.1 --secure-port=0 --leader-elect=false \
-  --controllers=endpointslice-controller,namespace-controller,serviceaccount-controller,garbage-collector-controller,deployment-controller,replicaset-controller,node-ipam-controller,node-lifecycle-controller,root-ca-certificate-publisher-controller \
-  --allocate-node-cidrs --cluster-cidr=10.244.0.0/16 --node-cidr-mask-size=24 --service-cluster-ip-range=10.96.0.0/16 \
+  --controllers=endpointslice-controller,namespace-controller,serviceaccount-controller,garbage-collector-controller,deployment-controller,replicaset-controller,${kcm_ipam[0]}node-lifecycle-controller,root-ca-certificate-publisher-controller \
+  "${kcm_ipam[@]:1}" --service-cluster-ip-range=10.96.0.0/16 \
   --root-ca-file="$(st caFile)" --use-service-account-credentials=false --concurrent-deployment-syncs=2 --v=1
 daemon kube-scheduler "$NODE_STATE/kube-scheduler.log" "$(node_bin kube-scheduler)" \
   --kubeconfig="$admin_kc" --authentication-kubeconfig="$admin_kc" --authorization-kubeconfig="$admin_kc" \
@@ -106,10 +121,11 @@ daemon kube-scheduler "$NODE_STATE/kube-scheduler.log" "$(node_bin kube-schedule
 # --- the node ---------------------------------------------------------------------------------------
 env_file=$NODE_STATE/node.env
 {
-  printf 'NODE_WHERE=%q\nNODE_NAME=%q\nSTATE=%q\nREPO=%q\nKUBELET=%q\nCLUSTER_CIDR=10.244.0.0/16\n' \
-    "$where" "$NODE_NAME" "$NODE_STATE" "$NODE_REPO" "$(node_bin kubelet)"
+  printf 'NODE_WHERE=%q\nNODE_NAME=%q\nSTATE=%q\nREPO=%q\nKUBELET=%q\nCLUSTER_CIDR=%q\n' \
+    "$where" "$NODE_NAME" "$NODE_STATE" "$NODE_REPO" "$(node_bin kubelet)" "$cluster_cidr"
   printf 'PAUSE_ARCHIVE=%q\nTOOLS_ARCHIVE=%q\n' "${archives[0]}" "${archives[1]}"
   printf 'MULTI_NETWORK=%q\n' "${IPVSNET_NODE_MULTI_NETWORK:-0}"
+  printf 'IP_POOLS=%q\n' "$ip_pools"
 } > "$env_file"
 # multi-network pods (IPVSNET_NODE_MULTI_NETWORK=1): the NAD CRD; the agent runs with --multi-network
 if [ "${IPVSNET_NODE_MULTI_NETWORK:-0}" = 1 ]; then
@@ -152,10 +168,17 @@ while :; do
   done
   ready=$("${kubectl[@]}" get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status} {.spec.podCIDR}' 2>/dev/null || true)
   [[ $ready == "True "* ]] && [ -n "${ready#True }" ] && break
+  # With IP pools the Node gets its podCIDR (and with it the conflist, then Ready) only once an IPPool
+  # selects it, which is the user's step (seed 004: label the node, create the pools): registered is up.
+  [ "$ip_pools" = 1 ] && [ -n "$ready" ] && [ -e "$NODE_STATE/started" ] && break
   [ "$(date +%s)" -lt "$deadline" ] || node_die "node $NODE_NAME not Ready after ${IPVSNET_NODE_READY_TIMEOUT:-900}s (Ready/podCIDR: '$ready'); see $NODE_STATE/{kubelet,containerd,agent}.log"
   sleep 1
 done
-echo "node: $NODE_NAME Ready with podCIDR ${ready#True } after $(elapsed)s ($where)" >&2
+if [ "$ip_pools" = 1 ]; then
+  echo "node: $NODE_NAME registered after $(elapsed)s ($where, IP pools: its podCIDR comes from the IPPool that selects it)" >&2
+else
+  echo "node: $NODE_NAME Ready with podCIDR ${ready#True } after $(elapsed)s ($where)" >&2
+fi
 echo "$(elapsed)" > "$NODE_STATE/ready-seconds"
 ok=1
 echo "$admin_kc"
