@@ -5,9 +5,9 @@
 // A standalone plugin is a process per ADD and per DEL, so compiling its code is a good part of its
 // cost. Node's own compile cache (NODE_COMPILE_CACHE) keeps only what is compiled when the file is
 // first compiled, the top level: the functions an ADD runs are compiled lazily in every process. This
-// loader compiles the bundle with vm.Script and, after the first run of each command, stores V8's code
-// cache as it is then (with every function that command compiled), so the next run of the same command
-// starts with that code. The plugin itself runs as it would under `node BUNDLE MODE`: same code, same
+// loader compiles the bundle with vm.Script and, after the first successful run of each command, stores
+// V8's code cache as it is then (with every function that command compiled), so the next run of the
+// same command starts with that code. The plugin itself runs as it would under `node BUNDLE MODE`: same code, same
 // argv, same results, errors and exit codes.
 //
 // The cache (IPVSNET_COMPILE_CACHE, else .code-cache beside the bundle) holds code that runs as root:
@@ -75,8 +75,10 @@ const script = new Script(`(function (exports, require, module, __filename, __di
   ...(cached ? { cachedData: cached } : {}),
 });
 if (file && (!cached || script.cachedDataRejected)) {
-  // at exit (the plugin ends with process.exit), with everything this command compiled
-  process.once('exit', () => {
+  // at exit (the plugin ends with process.exit), with everything this command compiled; only after a
+  // success, which ran the command's whole path (an early error would leave a cache without it)
+  process.once('exit', (code) => {
+    if (code !== 0) return;
     const tmp = `${file}.${process.pid}.tmp`;
     try {
       writeFileSync(tmp, script.createCachedData(), { mode: 0o600 });
