@@ -1,6 +1,11 @@
 // The agent process measured by scripts/bench/agent.ts: the real Agent (sources, planner, runner,
 // health, metrics) against the real apiserver. The host has no IPVS, so the kernel step is a sink
-// that holds the plan; the figures are the agent's own pipeline (watch → plan → "programmed").
+// that holds the plan (the figures are the agent's own pipeline: watch → plan → "programmed"), or,
+// with IPVSNET_BENCH_NETNS=NAME (agent.ts --kernel netns, which makes the namespace), the real
+// Reconciler programming that network namespace's ipsets (netlink sockets opened there) and iptables
+// (`ip netns exec NAME iptables-…`), with the in-memory IPVS model in place of the kernel's, a repair
+// pass every syncPeriod as the agent runs it. The process itself stays in the host's namespace, where
+// the API server is.
 // Reports over IPC: {type:'synced', ...} after every sync, {type:'rss', rss, live, peak, heap} on request
 // (rss and heap after a full collection, live before it, peak: VmHWM).
 //
@@ -29,10 +34,35 @@ const cfg = resolveAgentConfig(argv);
 const kc = loadKubeConfig({ kubeconfig: cfg.kubeconfig });
 const logger = createLogger({ ...cfg.logging, minSeverity: 'warn' });
 let last;
+const sink = { sync: async (p) => { last = p; return { failures: [] }; } };
+let reconciler = sink;
+const benchNetns = process.env['IPVSNET_BENCH_NETNS'];
+if (benchNetns) {
+  const { Reconciler } = await import('../../dist/reconcile/index.js');
+  const { MemoryIpvs } = await import('../../dist/kernel/ipvs/memory.js');
+  const { IpsetAdapter } = await import('../../dist/kernel/ipset/index.js');
+  const { IptablesAdapter } = await import('../../dist/kernel/iptables.js');
+  const { createRunner } = await import('../../dist/kernel/exec.js');
+  const host = createRunner();
+  // Every command runs inside the namespace; counted as the command it runs.
+  let count = 0;
+  const per = {};
+  const runner = {
+    run: (file, args, input) => { count++; per[file] = (per[file] ?? 0) + 1; return host.run('ip', ['netns', 'exec', benchNetns, file, ...args], input); },
+    count: () => count,
+    byCommand: () => ({ ...per }),
+  };
+  const real = new Reconciler({
+    ipvs: new MemoryIpvs(), link: null, runner, stateFile: null, logger, repairIntervalMs: cfg.syncPeriodMs, conntrack: false,
+    ipset: new IpsetAdapter({ run: runner.run, netns: `/run/netns/${benchNetns}` }), iptables: { 4: new IptablesAdapter({ family: 4, backend: 'nft', run: runner.run }) },
+  });
+  reconciler = { sync: async (p) => { last = p; const r = await real.sync(p); if (r.failures.length) process.stderr.write(`sync failures: ${JSON.stringify(r.failures.slice(0, 3))}\n`); process.send?.({ type: 'kernel', processes: r.processes, operations: r.totalOperations, fullRead: r.fullRead, ms: r.durationMs }); return r; } };
+}
 const agent = new Agent(cfg, {
-  ...clusterDeps(kc, cfg.nodeName, logger, new AgentMetrics({ version: ipvsnetVersion() }), { allNodes: cfg.podRoutes }),
+  // As src/cli/agent.ts builds it without --pod-routes: the informers watch this Node alone.
+  ...clusterDeps(kc, cfg.nodeName, logger, new AgentMetrics({ version: ipvsnetVersion() }), { allNodes: false }),
   planner: new IncrementalPlanner(cfg.node),
-  reconciler: { sync: async (p) => { last = p; return { failures: [] }; } },
+  reconciler,
   logger,
 });
 const t0 = Date.now();
