@@ -4,7 +4,8 @@
 //   1. start → fully programmed: agent process start until its first sync holds all N virtual servers;
 //   2. event-to-kernel under churn: 10 EndpointSlice changes per second, each stamped with
 //      endpoints.kubernetes.io/last-change-trigger-time at write time; latency = sync end − that time;
-//   3. the agent process's RSS (after the churn).
+//   3. the agent process's RSS after the churn: as a process listing sees it, after a full collection,
+//      and its peak since start (VmHWM).
 // Latency is reported twice: from the API write (the annotation) and from the agent receiving the
 // watch event; the difference is the apiserver's own write+watch delay on this machine.
 // Kernel programming: with --kernel sink (default) none, the plan is held (the host has no IPVS); with
@@ -75,12 +76,12 @@ for (const n of sizes) {
   const triggerLat: number[] = [];
   const agentLat: number[] = [];
   const syncMs: number[] = [];
-  let rssResolve: ((v: { rss: number; heap: number }) => void) | undefined;
+  let rssResolve: ((v: { rss: number; heap: number; live: number; peak: number }) => void) | undefined;
   const startT = Date.now();
   let programmedMs = -1;
   let totalVs = 0;
   const programmed = new Promise<void>((resolve) => {
-    child.on('message', (m: { type: string; vs?: number; ms?: number; triggerLatenciesMs?: number[]; latenciesMs?: number[]; rss?: number; heap?: number }) => {
+    child.on('message', (m: { type: string; vs?: number; ms?: number; triggerLatenciesMs?: number[]; latenciesMs?: number[]; rss?: number; heap?: number; live?: number; peak?: number }) => {
       if (m.type === 'synced') {
         if (programmedMs >= 0) syncMs.push(m.ms ?? 0);
         totalVs = m.vs ?? 0;
@@ -91,7 +92,7 @@ for (const n of sizes) {
         triggerLat.push(...(m.triggerLatenciesMs ?? []));
         agentLat.push(...(m.latenciesMs ?? []));
       }
-      if (m.type === 'rss') rssResolve?.({ rss: m.rss!, heap: m.heap! });
+      if (m.type === 'rss') rssResolve?.({ rss: m.rss!, heap: m.heap!, live: m.live!, peak: m.peak! });
       if (m.type === 'kernel') kernelSyncs.push(m as unknown as (typeof kernelSyncs)[number]);
     });
   });
@@ -118,7 +119,7 @@ for (const n of sizes) {
   }
   await Promise.allSettled(pending);
   await sleep(3000);
-  const rss = await new Promise<{ rss: number; heap: number }>((resolve) => {
+  const rss = await new Promise<{ rss: number; heap: number; live: number; peak: number }>((resolve) => {
     rssResolve = resolve;
     child.send({ type: 'rss' });
   });
@@ -140,7 +141,9 @@ for (const n of sizes) {
     'sync p50 ms': pct(syncMs, 50),
     'sync p99 ms': pct(syncMs, 99),
     loadavg: (await import('node:os')).loadavg()[0]!.toFixed(1),
-    'RSS MB': Math.round(rss.rss / 1048576),
+    'RSS MB': Math.round(rss.live / 1048576),
+    'RSS after GC MB': Math.round(rss.rss / 1048576),
+    'peak RSS MB': Math.round(rss.peak / 1048576),
     'heap MB': Math.round(rss.heap / 1048576),
     minSyncPeriod: minSync,
     ...(netns ? {
