@@ -238,16 +238,19 @@ export async function run(argv: string[]): Promise<number> {
   }
   // Without IPVS (the test escape only) there is nothing to bind kube-ipvs0's addresses for.
   const { reconciler, problems } = await Reconciler.open({
-    logger: log, families, excludeCIDRs: cfg.node.excludeCIDRs, ipvs, ...(ipvs ? {} : { link: null }), gracefulTimeoutMs: cfg.gracefulTerminationBoundMs || Infinity,
+    logger: log, families, excludeCIDRs: cfg.node.excludeCIDRs, ipvs, ...(ipvs ? {} : { link: null }), gracefulTimeoutMs: cfg.gracefulTerminationBoundMs || Infinity, repairIntervalMs: cfg.syncPeriodMs,
   });
   for (const p of problems) log.warn({ problem: p }, 'kernel feature missing');
   await applyProxySysctls(cfg, log);
 
   // IP pools (opt-in): claim this Node's podCIDR(s) from the IPPools that select it (src/pools).
-  const claimer = cfg.ipPools ? new (await import('../pools/claimer.ts')).PoolClaimer({ kc, nodeName: cfg.nodeName, logger: log }) : undefined;
+  let podnetCtl: import('../podnet/index.ts').PodNetworkController | undefined; // fed the pools (natOutgoing) by the claimer
+  const claimer = cfg.ipPools ? new (await import('../pools/claimer.ts')).PoolClaimer({ kc, nodeName: cfg.nodeName, logger: log,
+    onPools: (pools) => podnetCtl?.setPools(pools.map((p) => ({ name: p.name, cidr: p.cidrText, natOutgoing: p.natOutgoing }))) }) : undefined;
   claimer?.start();
+  const lbParts = await (await import('./agent-lb.ts')).startLoadBalancerParts(cfg, kc, log);
   // The pod network (opt-in): peer routes and the egress chain with --pod-routes, the conflist with --cni-conf-dir.
-  const controllers: AgentController[] = [];
+  const controllers: AgentController[] = lbParts?.controller ? [lbParts.controller] : [];
   let closePodNetwork = () => {};
   if (cfg.podRoutes || cfg.cniConfDir) {
     const podnet = await import('../podnet/index.ts');
@@ -255,7 +258,7 @@ export async function run(argv: string[]): Promise<number> {
     closePodNetwork = () => kernel.close();
     const clusterFamilies = [...new Set(cfg.node.clusterCIDRs.map((c) => parseCIDR(c)?.ip.family).filter((f): f is Family => f !== undefined))];
     const reconcilerPn = new podnet.PodNetworkReconciler(kernel, { egressFamilies: clusterFamilies, verifyIntervalMs: cfg.syncPeriodMs });
-    controllers.push(new podnet.PodNetworkController({
+    controllers.push(podnetCtl = new podnet.PodNetworkController({
       nodeName: cfg.nodeName,
       routes: cfg.podRoutes,
       ...(cfg.podRoutes ? { egress: { enabled: cfg.podEgressMasquerade, clusterCIDRs: cfg.node.clusterCIDRs, randomFully: cfg.node.randomFully } } : {}),
@@ -333,7 +336,7 @@ export async function run(argv: string[]): Promise<number> {
       log.warn({ deadlineMs: SHUTDOWN_DEADLINE_MS }, 'shutdown deadline reached; exiting with parts still stopping');
       exitSoon(code);
     }, SHUTDOWN_DEADLINE_MS);
-    void Promise.allSettled([agent.stop(), cniServer?.close()]).then((results) => {
+    void Promise.allSettled([agent.stop(), cniServer?.close(), lbParts?.stop()]).then((results) => {
       multinet?.stop();
       closePodNetwork();
       addressSource.close();

@@ -97,6 +97,8 @@ export const AGENT_FLAGS: readonly AgentFlag[] = [
   f('cni-request-timeout', 'duration', 'honoured', 'ipvsnet: deadline of one thick-mode CNI request (default 1m0s).', { own: true, withConfig: true }),
   f('cni-socket', 'string', 'honoured', 'ipvsnet: unix socket of the CNI thick-mode server (default /run/ipvsnet/cni.sock).', { own: true, withConfig: true }),
   f('ip-pools', 'bool', 'honoured', "ipvsnet: a Node without podCIDRs claims a block from the IPPools (ipvsnet.io/v1alpha1) whose nodeSelector selects it and sets its podCIDR(s).", { own: true, withConfig: true }),
+  f('loadbalancer-addresses', 'bool', 'honoured', "ipvsnet: fill status.loadBalancer.ingress of LoadBalancer Services (no class or ipvsnet.io/lb) from the IPPools with allowedUses [LoadBalancer]; one agent writes, elected through a Lease.", { own: true, withConfig: true }),
+  f('loadbalancer-announce', 'bool', 'honoured', "ipvsnet: answer ARP/NDP for LoadBalancer addresses in this node's subnets while this node holds the Service's Lease (one node per Service; needs --ipvs-strict-arp).", { own: true, withConfig: true }),
   f('multi-network', 'bool', 'honoured', 'ipvsnet: multi-network pods (NetworkAttachmentDefinitions and the k8s.v1.cni.cncf.io/networks annotation, in the manner of Multus); needs --cni-conf-dir.', { own: true, withConfig: true }),
   f('multi-network-host-root', 'string', 'honoured', "ipvsnet: with --multi-network, run delegate plugins chrooted into this directory (the host's / mounted into the agent's container, e.g. /hostroot).", { own: true, withConfig: true }),
   f('multi-network-default-networks', 'string', 'honoured', 'ipvsnet: with --multi-network, NADs every pod gets before its own (comma-separated "namespace/name").', { own: true, withConfig: true }),

@@ -70,6 +70,10 @@ export interface AgentConfig {
   cniRequestTimeoutMs: number;
   /** claim this Node's podCIDR(s) from IPPools when it has none (src/pools) */
   ipPools: boolean;
+  /** allocate LoadBalancer Service addresses from LoadBalancer IPPools (src/lbaddr) */
+  loadBalancerAddresses: boolean;
+  /** announce LoadBalancer addresses on layer 2 (src/l2announce) */
+  loadBalancerAnnounce: boolean;
   /** multi-network pods (NetworkAttachmentDefinitions, the networks annotation; needs cniConfDir) */
   multiNetwork: boolean;
   /** with multiNetwork: delegates run chrooted here (the host's root inside the agent's container) */
@@ -263,6 +267,8 @@ export function agentConfigFrom(kp: ResolvedKubeProxy, env: NodeJS.ProcessEnv = 
     ...(cniSocket !== undefined ? { cniSocket } : {}),
     cniRequestTimeoutMs,
     ipPools: bool('ip-pools') === true,
+    loadBalancerAddresses: bool('loadbalancer-addresses') === true,
+    loadBalancerAnnounce: bool('loadbalancer-announce') === true,
     multiNetwork,
     ...(multiNetworkGlobalNamespaces ? { multiNetworkGlobalNamespaces } : {}),
     ...(hostRoot ? { multiNetworkHostRoot: hostRoot } : {}),

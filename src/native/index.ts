@@ -1,7 +1,7 @@
 // Loader for the ipvsnet N-API addon (src/native/ipvsnet_native.c, built by
 // scripts/setup.d/10-native.sh into build/native/). It gives Node the system
-// calls it lacks: setns(2) for the calling thread, flock(2), and a synchronous
-// netlink socket (socket/bind/sendto/poll+recv/close) that src/kernel/netlink
+// calls it lacks: setns(2) for the calling thread, flock(2), one raw Ethernet frame out of a link
+// (AF_PACKET: gratuitous ARP, unsolicited NA), and a synchronous netlink socket (socket/bind/sendto/poll+recv/close) that src/kernel/netlink
 // builds its transport on.
 import { createRequire } from 'node:module';
 import { getSystemErrorName } from 'node:util';
@@ -21,6 +21,7 @@ interface NativeAddon {
   nlSend(fd: number, buf: Buffer): number;
   nlRecv(fd: number, timeoutMs: number): Buffer | null;
   nlClose(fd: number): void;
+  packetSend(ifindex: number, frame: Buffer): number;
 }
 
 let addon: NativeAddon | undefined;
@@ -28,7 +29,7 @@ let addon: NativeAddon | undefined;
 function candidates(): string[] {
   const out: string[] = [];
   if (process.env['IPVSNET_NATIVE']) out.push(process.env['IPVSNET_NATIVE']);
-  // From src/native/index.ts (source tree) and from build/cni/ipvsnet-cni.mjs (bundle).
+  // From src/native/index.ts (source tree) and from build/cni/ipvsnet-cni.cjs (bundle).
   for (const rel of ['../../build/native/ipvsnet_native.node', '../native/ipvsnet_native.node', './ipvsnet_native.node']) {
     out.push(new URL(rel, import.meta.url).pathname);
   }
@@ -139,4 +140,9 @@ export function netlinkRecv(fd: number, timeoutMs: number): Buffer | null {
 
 export function netlinkClose(fd: number): void {
   call(() => native().nlClose(fd));
+}
+
+/** Send one whole Ethernet frame out of link `ifindex` in the calling thread's netns (AF_PACKET; never waits). */
+export function packetSend(ifindex: number, frame: Buffer): void {
+  call(() => native().packetSend(ifindex, frame));
 }

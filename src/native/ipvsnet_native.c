@@ -21,6 +21,11 @@
 //                        MSG_PEEK|MSG_TRUNC and returns it whole as a Buffer;
 //                        null when none came in time. Never blocks past `ms`.
 //   nlClose(fd)        – close(2).
+//   packetSend(ifindex, frame) – one whole Ethernet frame out of link `ifindex`
+//                        (AF_PACKET, SOCK_RAW, opened, sendto, closed; in the
+//                        calling thread's netns; a full queue is EAGAIN, never a
+//                        wait). Gratuitous ARP and unsolicited NA are built in
+//                        TypeScript (src/l2announce/frames.ts).
 // The netlink calls are synchronous: the kernel answers rtnetlink, generic and
 // netfilter netlink requests inside sendmsg, and builds a dump's next part
 // inside recvmsg, so the replies are queued before nlRecv waits.
@@ -40,6 +45,9 @@
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <linux/netlink.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <arpa/inet.h>
 #include <node_api.h>
 
 #ifndef SO_RCVBUFFORCE
@@ -225,6 +233,35 @@ static napi_value js_nl_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value js_packet_send(napi_env env, napi_callback_info info) {
+  int32_t a[2] = { 0, 0 };
+  napi_value argv[2];
+  if (!int_args(env, info, 2, a, argv)) return NULL;
+  void *data;
+  size_t len;
+  if (napi_get_buffer_info(env, argv[1], &data, &len) != napi_ok || len < 14) {
+    napi_throw_type_error(env, NULL, "packetSend: expected a Buffer holding an Ethernet frame");
+    return NULL;
+  }
+  int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return throw_errno(env, "socket(AF_PACKET)", errno);
+  struct sockaddr_ll to;
+  memset(&to, 0, sizeof to);
+  to.sll_family = AF_PACKET;
+  to.sll_ifindex = a[0];
+  to.sll_halen = ETH_ALEN;
+  memcpy(to.sll_addr, data, ETH_ALEN);
+  memcpy(&to.sll_protocol, (char *)data + 12, 2);
+  ssize_t n;
+  do { n = sendto(fd, data, len, 0, (struct sockaddr *)&to, sizeof to); } while (n < 0 && errno == EINTR);
+  int err = errno;
+  close(fd);
+  if (n < 0) return throw_errno(env, "sendto(AF_PACKET)", err);
+  napi_value out;
+  napi_create_int64(env, n, &out);
+  return out;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     { "setns", NULL, js_setns, NULL, NULL, NULL, napi_default, NULL },
@@ -234,6 +271,7 @@ static napi_value init(napi_env env, napi_value exports) {
     { "nlSend", NULL, js_nl_send, NULL, NULL, NULL, napi_default, NULL },
     { "nlRecv", NULL, js_nl_recv, NULL, NULL, NULL, napi_default, NULL },
     { "nlClose", NULL, js_nl_close, NULL, NULL, NULL, napi_default, NULL },
+    { "packetSend", NULL, js_packet_send, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

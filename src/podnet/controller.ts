@@ -6,7 +6,7 @@ import type { Logger } from '../log/index.ts';
 import type { Diagnostic, Family } from '../net/index.ts';
 import { PodNodes } from './model.ts';
 import { DEFAULT_BIN_DIR, conflistPath, planPodNetwork } from './plan/index.ts';
-import type { PodNetworkFacts, PodNetworkOptions, PodNetworkPlan } from './plan/index.ts';
+import type { EgressPool, PodNetworkFacts, PodNetworkOptions, PodNetworkPlan } from './plan/index.ts';
 import type { PodNetworkCleanupResult, PodNetworkSyncResult } from './reconcile/index.ts';
 
 /** A watch event as the agent hands it on (only Node events matter here). */
@@ -41,6 +41,7 @@ export class PodNetworkController {
   readonly nodes = new PodNodes();
   readonly #opts: PodNetworkControllerOptions;
   #lastProblems = '';
+  #pools: readonly EgressPool[] | undefined;
 
   constructor(opts: PodNetworkControllerOptions) {
     this.#opts = opts;
@@ -53,12 +54,18 @@ export class PodNetworkController {
     else this.nodes.delete(e.key);
   }
 
+  /** The IP pools as last listed (--ip-pools): used by the next sync's egress chain. */
+  setPools(pools: readonly EgressPool[]): void {
+    this.#pools = pools;
+  }
+
   /** Plan from the Nodes known now and bring the kernel in line. Throws only when the kernel cannot be read. */
   async sync(): Promise<PodNetworkReport> {
     const o = this.#opts;
     const portmapPath = o.conflist ? `${(o.conflist.binDir ?? DEFAULT_BIN_DIR).replace(/\/+$/, '')}/portmap` : undefined;
     const facts = await o.reconciler.observe({ routes: o.routes, ...(portmapPath ? { portmapPath } : {}) });
-    const plan = planPodNetwork(this.nodes.list(), this.nodes.diagnostics(), facts, o);
+    const opts = this.#pools && o.egress ? { ...o, egress: { ...o.egress, pools: this.#pools } } : o;
+    const plan = planPodNetwork(this.nodes.list(), this.nodes.diagnostics(), facts, opts);
     const result = await o.reconciler.sync(plan);
     this.#log(plan, result);
     return { plan, result, diagnostics: plan.diagnostics, errors: result.errors };

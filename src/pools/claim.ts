@@ -82,12 +82,13 @@ export async function claimNodeBlocks(kc: KubeConfig, nodeName: string, opts: Cl
 /**
  * Bring every pool's status.conditions (Valid, DirectRouting) up to date; a pool that already says
  * the same is not written. A write that loses a compare-and-swap (409) or meets a deleted pool (404)
- * is left to the next round. Returns the pools written.
+ * is left to the next round. Returns the pools written; onPools is handed the valid pools listed.
  */
-export async function syncPoolConditions(kc: KubeConfig, opts: { signal?: AbortSignal; now?: () => string } = {}): Promise<string[]> {
+export async function syncPoolConditions(kc: KubeConfig, opts: { signal?: AbortSignal; now?: () => string; onPools?: (valid: IPPoolModel[]) => void } = {}): Promise<string[]> {
   const sig = opts.signal ? { signal: opts.signal } : {};
   const pools = await listCollection<RawPool>(kc, POOLS, sig);
-  const { diagnostics } = parseIPPools(pools.items);
+  const { diagnostics, pools: valid } = parseIPPools(pools.items);
+  opts.onPools?.(valid);
   const written: string[] = [];
   for (const raw of pools.items) {
     const name = raw.metadata?.name;

@@ -5,11 +5,12 @@
 // informer like any other. Every round, and every conditionsMs after the claim, it also frees the
 // blocks of Nodes missing for releaseGraceMs (releaseStaleBlocks) and brings the pools'
 // status.conditions up to date (syncPoolConditions); each agent does, a pool that already says the
-// same is not written.
+// same is not written. The pools listed then are handed to onPools (the pod network's natOutgoing).
 import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import type { Logger } from '../log/index.ts';
 import { claimNodeBlocks, releaseStaleBlocks, syncPoolConditions, type ClaimResult } from './claim.ts';
 import { postNodeEvent } from './events.ts';
+import type { IPPoolModel } from './model/ippool.ts';
 
 export interface PoolClaimerOptions {
   kc: KubeConfig;
@@ -21,6 +22,8 @@ export interface PoolClaimerOptions {
   conditionsMs?: number;
   /** a deleted Node's block is freed after it has been missing this long (default 5 min) */
   releaseGraceMs?: number;
+  /** handed the valid pools at every condition round (the pod network's egress chain uses them) */
+  onPools?: (pools: IPPoolModel[]) => void;
 }
 
 export class PoolClaimer {
@@ -80,7 +83,7 @@ export class PoolClaimer {
     try {
       const released = await releaseStaleBlocks(this.opts.kc, this.missing, this.opts.releaseGraceMs ?? 300_000, { signal: this.abort.signal });
       for (const r of released) this.opts.logger?.info({ ...r }, 'IP pools: block of a deleted Node freed');
-      const written = await syncPoolConditions(this.opts.kc, { signal: this.abort.signal });
+      const written = await syncPoolConditions(this.opts.kc, { signal: this.abort.signal, ...(this.opts.onPools ? { onPools: this.opts.onPools } : {}) });
       if (written.length) this.opts.logger?.info({ pools: written }, 'IP pools: status conditions written');
     } catch (e) {
       if (!this.abort.signal.aborted) this.opts.logger?.warn({ err: e instanceof Error ? e.message : String(e) }, 'IP pools: status conditions not written; retrying');

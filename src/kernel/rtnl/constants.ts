@@ -16,6 +16,7 @@ export const IFLA_INFO_SLAVE_DATA = 5;
 export const IFA_ADDRESS = 1;
 export const IFA_LOCAL = 2;
 export const IFA_BROADCAST = 4;
+export const IFA_CACHEINFO = 6;
 export const IFA_FLAGS = 8;
 export const IFA_F_NODAD = 0x02;
 export const RTA_DST = 1;

@@ -12,7 +12,7 @@ import { NlSocket } from '../netlink/socket.ts';
 import { formatIP, fromBuffer, lastAddress, parseCIDR, toBuffer } from '../../net/index.ts';
 import { AF_BRIDGE, AF_INET, AF_INET6, AF_UNSPEC, NETLINK_ROUTE, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REPLACE } from '../netlink/constants.ts';
 import { attr, nested, parseAttrs, str, u16, u32, u8 } from '../netlink/attrs.ts';
-import { BRIDGE_FLAGS_SELF, BRIDGE_VLAN_INFO_PVID, BRIDGE_VLAN_INFO_UNTAGGED, IFA_ADDRESS, IFA_BROADCAST, IFA_FLAGS, IFA_F_NODAD, IFA_LOCAL, IFF_PROMISC, IFF_UP, IFLA_ADDRESS, IFLA_AF_SPEC, IFLA_BRIDGE_FLAGS, IFLA_BRIDGE_VLAN_INFO, IFLA_BRPORT_MODE, IFLA_BR_VLAN_FILTERING, IFLA_IFALIAS, IFLA_IFNAME, IFLA_INFO_DATA, IFLA_INFO_KIND, IFLA_LINKINFO, IFLA_MASTER, IFLA_MTU, IFLA_NET_NS_FD, IFLA_PROTINFO, RTA_DST, RTA_GATEWAY, RTA_OIF, RTA_PRIORITY, RTA_TABLE, RTM_DELADDR, RTM_DELLINK, RTM_DELROUTE, RTM_GETADDR, RTM_GETLINK, RTM_GETROUTE, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWROUTE, RTM_SETLINK, RT_SCOPE_UNIVERSE, VETH_INFO_PEER } from './constants.ts';
+import { BRIDGE_FLAGS_SELF, BRIDGE_VLAN_INFO_PVID, BRIDGE_VLAN_INFO_UNTAGGED, IFA_ADDRESS, IFA_BROADCAST, IFA_CACHEINFO, IFA_FLAGS, IFA_F_NODAD, IFA_LOCAL, IFF_PROMISC, IFF_UP, IFLA_ADDRESS, IFLA_AF_SPEC, IFLA_BRIDGE_FLAGS, IFLA_BRIDGE_VLAN_INFO, IFLA_BRPORT_MODE, IFLA_BR_VLAN_FILTERING, IFLA_IFALIAS, IFLA_IFNAME, IFLA_INFO_DATA, IFLA_INFO_KIND, IFLA_LINKINFO, IFLA_MASTER, IFLA_MTU, IFLA_NET_NS_FD, IFLA_PROTINFO, RTA_DST, RTA_GATEWAY, RTA_OIF, RTA_PRIORITY, RTA_TABLE, RTM_DELADDR, RTM_DELLINK, RTM_DELROUTE, RTM_GETADDR, RTM_GETLINK, RTM_GETROUTE, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWROUTE, RTM_SETLINK, RT_SCOPE_UNIVERSE, VETH_INFO_PEER } from './constants.ts';
 import { RtnlError } from './errors.ts';
 import { familyOf, ifaddrmsg, ifinfomsg, macBytes, parseLink, routeMsg, rtmsg } from './codec.ts';
 import type { AddrInfo, LinkInfo, RouteInfo, RouteSpec } from './codec.ts';
@@ -206,6 +206,28 @@ export class Rtnl {
       const err = new RtnlError('add address', `${cidr} to ${what}${this.where()}`, e);
       if (okIfExists && err.code === 'EEXIST') return;
       throw err;
+    }
+  }
+
+  /**
+   * Add or refresh an address of `scope` (IPv4; IPv6 takes its scope from the address) that the
+   * kernel itself removes `lifetimeSec` after the last refresh; preferred for `preferredSec` (0:
+   * deprecated at once, never picked as a source). IPv6 without DAD.
+   */
+  async putExpiringAddress(index: number, cidr: string, scope: number, lifetimeSec: number, preferredSec: number, what = `link #${index}`): Promise<void> {
+    const c = parseCIDR(cidr);
+    if (!c) throw new RtnlError('put address', `${cidr} on ${what}`, new Error('invalid CIDR'));
+    const v4 = c.ip.family === 4;
+    const b = toBuffer(c.ip);
+    const cache = Buffer.alloc(16);
+    cache.writeUInt32LE(Math.min(preferredSec, lifetimeSec), 0); // preferred
+    cache.writeUInt32LE(lifetimeSec, 4); // valid
+    const parts: Uint8Array[] = [ifaddrmsg(v4 ? AF_INET : AF_INET6, c.prefix, v4 ? 0 : IFA_F_NODAD, scope, index)];
+    parts.push(...(v4 ? [attr(IFA_LOCAL, b), attr(IFA_ADDRESS, b)] : [attr(IFA_ADDRESS, b), u32(IFA_FLAGS, IFA_F_NODAD)]), attr(IFA_CACHEINFO, cache));
+    try {
+      await this.sock.request(RTM_NEWADDR, parts, NLM_F_CREATE | NLM_F_REPLACE);
+    } catch (e) {
+      throw new RtnlError('put address', `${cidr} on ${what}${this.where()}`, e);
     }
   }
 

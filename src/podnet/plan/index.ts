@@ -12,7 +12,7 @@ import type { ConflistOptions, ConflistPlan } from './conflist.ts';
 export { planRoutes } from './routes.ts';
 export type { DesiredRoute, RoutePlan } from './routes.ts';
 export { planEgress, egressRestoreText, clusterCIDRsOf, POD_EGRESS_CHAIN, POD_EGRESS_JUMP_COMMENT } from './egress.ts';
-export type { EgressOptions, EgressPlan } from './egress.ts';
+export type { EgressOptions, EgressPlan, EgressPool } from './egress.ts';
 export { buildConflist, planConflist, conflistPath, isOwnConflist, CONFLIST_NAME, DEFAULT_CONF_DIR, DEFAULT_BIN_DIR } from './conflist.ts';
 export type { ConflistOptions, ConflistPlan } from './conflist.ts';
 

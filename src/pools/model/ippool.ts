@@ -144,7 +144,9 @@ export function parseIPPool(raw: unknown): IPPoolModel {
   const cidr = c.cidr!;
   const family = cidr.ip.family;
   const range = BLOCK_SIZE[family];
-  const blockSize = spec.blockSize ?? range.default;
+  // a LoadBalancer pool hands out single addresses: without a blockSize, one smaller than the default block is fine
+  const lbOnly = spec.allowedUses?.includes('LoadBalancer') === true;
+  const blockSize = spec.blockSize ?? (lbOnly ? Math.max(range.default, cidr.prefix) : range.default);
   if (blockSize < range.min || blockSize > range.max) {
     fail(object, 'spec.blockSize', `${blockSize} is out of range: IPv${family} block sizes are ${range.min}..${range.max}`);
   }

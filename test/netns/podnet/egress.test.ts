@@ -20,7 +20,7 @@ import { OURS, ROOT, Scratch, nsPath, prerequisites, runPlugin, uniq } from '../
 import { nsRunner } from '../kernel/netns.ts';
 import { Rtnl } from '../../../src/kernel/rtnl/index.ts';
 import { EgressReconciler, POD_EGRESS_CHAIN, POD_EGRESS_JUMP, openPodNetworkKernel, planEgress, planConflist, podNodeOf } from '../../../src/podnet/index.ts';
-import type { EgressSyncResult } from '../../../src/podnet/index.ts';
+import type { EgressPool, EgressSyncResult } from '../../../src/podnet/index.ts';
 import { isJump, parseRules } from '../../../src/kernel/iptables.ts';
 import type { Backend } from '../../../src/kernel/iptables.ts';
 import { joinUnderlay, nodePodNetwork, type NodePodNetwork } from './underlay.ts';
@@ -268,6 +268,36 @@ describe('pod egress masquerading, two nodes and an internet', () => {
     expect((await pe.sync(A.obj)).restores).toBe(1);
     expect(podEgressRulesIn(await natSave(A.ns)).chain![2]).toMatch(/^! -s 10\.244\.1\.0\/24 /);
     expect(await seenAs(A.pods[0]!.ns, INTERNET, 9000)).toBe('203.0.113.1');
+  });
+
+  it('IP pools: natOutgoing false keeps the pod source, true masquerades; a pool counts as inside the cluster without --cluster-cidr', async () => {
+    const er = () => {
+      const kernel = openPodNetworkKernel({ rtnl: A.rtnl!, run: nsRunner(A.ns).run, backend: 'nft' });
+      return new EgressReconciler({ iptables: kernel.iptables });
+    };
+    const plan = (pools: EgressPool[]) => planEgress(podNodeOf(A.obj).node!, { clusterCIDRs: [], pools });
+    const noNat = [{ name: 'east', cidr: '10.244.0.0/16', natOutgoing: false }];
+    expect((await er().sync(plan(noNat))).errors).toEqual([]);
+    expect(podEgressRulesIn(await natSave(A.ns)).chain!.some((r) => r.includes('MASQUERADE'))).toBe(false);
+    netServer!.peers.length = 0;
+    expect(await ask(A.pods[0]!.ns, INTERNET, 9000)).toBe(''); // left with its pod IP: the internet cannot answer
+    expect(netServer!.peers).toContain(A.pods[0]!.ip);
+    const nat = [{ name: 'east', cidr: '10.244.0.0/16', natOutgoing: true }];
+    expect((await er().sync(plan(nat))).restores).toBe(1);
+    expect(podEgressRulesIn(await natSave(A.ns)).chain![0]).toBe('-d 10.244.0.0/16 -m comment --comment "ipvsnet pod egress: destination in an IP pool" -j RETURN');
+    expect(await seenAs(A.pods[0]!.ns, INTERNET, 9000)).toBe('203.0.113.1');
+    // the pool is inside the cluster: pod to pod across nodes keeps the pod IP
+    expect(await seenAs(A.pods[0]!.ns, A.pods[1]!.ip, 9001)).toBe(A.pods[0]!.ip);
+    const onB = new PeerEcho(B.pods[1]!.ns, 9003);
+    await onB.start();
+    try {
+      expect(await seenAs(A.pods[0]!.ns, B.pods[1]!.ip, 9003)).toBe(A.pods[0]!.ip);
+    } finally {
+      await onB.stop();
+    }
+    // back to the chain the other tests expect
+    const { pe } = controller(A, { backend: 'nft' });
+    expect((await pe.sync(A.obj)).restores).toBe(1);
   });
 
   it('disabling removes the chain and its jump (the pod is no longer masqueraded); a second remove does nothing', async () => {

@@ -27,6 +27,24 @@ describe('planEgress', () => {
     });
   });
 
+  it('IP pools: every pool is a RETURN destination; the pool holding the podCIDR decides MASQUERADE by natOutgoing', () => {
+    const RET_POOL = `${C} "ipvsnet pod egress: destination in an IP pool" -j RETURN`;
+    const pools = [
+      { name: 'zone-east-ippool', cidr: '192.168.0.0/24', natOutgoing: false },
+      { name: 'zone-west-ippool', cidr: '192.168.1.0/24', natOutgoing: true },
+      { name: 'v6', cidr: 'fd00:1::/64', natOutgoing: true },
+      { name: 'inside', cidr: '10.244.0.0/16', natOutgoing: true },
+    ];
+    const east = planEgress(node(['192.168.0.0/26']), { clusterCIDRs: ['10.244.0.0/16'], pools });
+    expect(east.diagnostics).toEqual([]);
+    expect(east.families[4]).toEqual([`-d 10.244.0.0/16 ${RET_CLUSTER}`, `-d 192.168.0.0/24 ${RET_POOL}`, `-d 192.168.1.0/24 ${RET_POOL}`, `-d 224.0.0.0/4 ${RET_MCAST}`, `! -s 192.168.0.0/26 ${RET_FOREIGN}`]);
+    const west = planEgress(node(['192.168.1.64/26']), { clusterCIDRs: [], pools });
+    expect(west.diagnostics).toEqual([]);
+    expect(west.families[4]).toEqual([`-d 192.168.0.0/24 ${RET_POOL}`, `-d 192.168.1.0/24 ${RET_POOL}`, `-d 10.244.0.0/16 ${RET_POOL}`, `-d 224.0.0.0/4 ${RET_MCAST}`, `! -s 192.168.1.64/26 ${RET_FOREIGN}`, `${MASQ} --random-fully`]);
+    // a podCIDR in no pool (given by someone else) keeps today's behaviour
+    expect(planEgress(node(['10.244.1.0/24']), { clusterCIDRs: ['10.244.0.0/16'], pools: [] }).families[4]!.at(-1)).toBe(`${MASQ} --random-fully`);
+  });
+
   it('without randomFully the MASQUERADE has no --random-fully', () => {
     expect(planPodEgress(node(['10.244.1.0/24']), ['10.244.0.0/16'], { randomFully: false }).families[4]!.at(-1)).toBe(MASQ);
   });

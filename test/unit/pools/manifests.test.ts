@@ -16,14 +16,15 @@ const argsOf = (ds: DaemonSet | undefined): string[] => ds!.spec.template.spec.c
 describe('manifests/ip-pools', () => {
   it('the kustomization builds on the base with the CRD, the RBAC and the DaemonSet patch', () => {
     const k = yaml('manifests/ip-pools/kustomization.yaml');
-    expect(k.resources).toEqual(['../', 'crd.yaml', 'rbac.yaml']);
+    expect(k.resources).toEqual(['../', 'crd.yaml', 'rbac.yaml', 'loadbalancer-rbac.yaml']);
     expect(k.patches).toEqual([{ path: 'daemonset-patch.yaml' }]);
   });
 
-  it('the DaemonSet patch is the base args plus --ip-pools, a flag the agent knows', () => {
+  it('the DaemonSet patch is the base args plus --ip-pools and --loadbalancer-addresses, flags the agent knows', () => {
     const base = docs<DaemonSet>('manifests/daemonset.yaml').find((o) => o?.kind === 'DaemonSet');
-    expect(argsOf(yaml<DaemonSet>('manifests/ip-pools/daemonset-patch.yaml'))).toEqual([...argsOf(base), '--ip-pools']);
+    expect(argsOf(yaml<DaemonSet>('manifests/ip-pools/daemonset-patch.yaml'))).toEqual([...argsOf(base), '--ip-pools', '--loadbalancer-addresses']);
     expect(FLAG_BY_NAME.get('ip-pools')?.type).toBe('bool');
+    expect(FLAG_BY_NAME.get('loadbalancer-addresses')?.type).toBe('bool');
   });
 
   it('the ClusterRole grants what the claimer uses and no more', () => {
@@ -33,5 +34,13 @@ describe('manifests/ip-pools', () => {
       { apiGroups: ['ipvsnet.io'], resources: ['ippools/status'], verbs: ['update'] },
       { apiGroups: [''], resources: ['nodes'], verbs: ['patch'] },
     ]);
+  });
+
+  it('the LoadBalancer allocator\'s roles grant the Service status update and the Lease in kube-system, no more', () => {
+    const lb = docs('manifests/ip-pools/loadbalancer-rbac.yaml') as Array<Doc & { metadata?: { namespace?: string } }>;
+    expect(lb.find((d) => d.kind === 'ClusterRole')?.rules).toEqual([{ apiGroups: [''], resources: ['services/status'], verbs: ['update'] }]);
+    const role = lb.find((d) => d.kind === 'Role');
+    expect(role?.metadata?.namespace).toBe('kube-system');
+    expect(role?.rules).toEqual([{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] }]);
   });
 });

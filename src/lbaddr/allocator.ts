@@ -1,0 +1,143 @@
+// The LoadBalancer address allocator (--loadbalancer-addresses): every agent contends for one Lease
+// (LB_LEASE in the lease namespace); only its holder writes. Each round the holder lists the IPPools
+// and all Services, plans (plan.ts, pure) and writes each changed status.loadBalancer.ingress with
+// the resourceVersion it read (409: the Service changed meanwhile, the next round plans again).
+// Each new diagnostic is posted once as a Warning Event on its Service. It remembers nothing the
+// Services' status does not say, so a restarted or newly elected holder carries on where the last
+// one stopped.
+import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
+import type { Logger } from '../log/index.ts';
+import { KubeApiError, kubeRequest, listCollection } from '../sources/kube.ts';
+import { IPPOOL_API_VERSION, IPPOOL_PLURAL, parseIPPools } from '../pools/model/ippool.ts';
+import { LeaseElector } from '../lease/elector.ts';
+import { parseLBService, type LBService } from './model.ts';
+import { lbPools, planLBAddresses, type LBPlan } from './plan.ts';
+import { postServiceEvent } from './events.ts';
+
+export const LB_LEASE = 'ipvsnet-loadbalancer-addresses';
+
+export interface AllocatorOptions {
+  kc: KubeConfig;
+  identity: string;
+  logger?: Logger;
+  leaseNamespace?: string;
+  /** pause between rounds (default 1 s) */
+  intervalMs?: number;
+  leaseDurationMs?: number;
+  leaseRetryMs?: number;
+}
+
+interface RawService { metadata: { name: string; namespace?: string; resourceVersion?: string }; status?: { loadBalancer?: { ingress?: Array<{ ip?: string; hostname?: string }> } } }
+
+export interface RoundResult { plan: LBPlan; written: string[]; conflicts: number }
+
+/** One round against the API server (the holder's work; callable alone in tests). */
+export async function allocateOnce(kc: KubeConfig, signal?: AbortSignal): Promise<RoundResult & { services: Map<string, LBService> }> {
+  const sig = signal ? { signal } : {};
+  const [pools, services] = await Promise.all([
+    listCollection<unknown>(kc, `/apis/${IPPOOL_API_VERSION}/${IPPOOL_PLURAL}`, sig).catch((e: unknown) => {
+      if (e instanceof KubeApiError && e.statusCode === 404) return { items: [] }; // the CRD is not installed: no pools
+      throw e;
+    }),
+    listCollection<RawService>(kc, '/api/v1/services', sig),
+  ]);
+  const parsed = new Map<string, LBService>();
+  const raws = new Map<string, RawService>();
+  for (const raw of services.items) {
+    const s = parseLBService(raw);
+    if (s) { parsed.set(s.key, s); raws.set(s.key, raw); }
+  }
+  const plan = planLBAddresses(lbPools(parseIPPools(pools.items).pools), [...parsed.values()]);
+  const written: string[] = [];
+  let conflicts = 0;
+  for (const w of plan.writes) {
+    const raw = raws.get(w.service)!;
+    const s = parsed.get(w.service)!;
+    // a served Service lists only ipvsnet's addresses; another keeps its hostname entries
+    const others = s.eligible ? [] : (raw.status?.loadBalancer?.ingress ?? []).filter((i) => !i.ip);
+    const body = { ...raw, status: { ...(raw.status ?? {}), loadBalancer: { ...(raw.status?.loadBalancer ?? {}), ingress: [...w.ingress.map((ip) => ({ ip, ipMode: 'VIP' })), ...others] } } };
+    try {
+      await kubeRequest(kc, 'PUT', `/api/v1/namespaces/${encodeURIComponent(s.namespace)}/services/${encodeURIComponent(s.name)}/status`, { body, ...sig });
+      written.push(w.service);
+    } catch (e) {
+      if (e instanceof KubeApiError && (e.statusCode === 409 || e.statusCode === 404)) { conflicts++; continue; }
+      throw e;
+    }
+  }
+  return { plan, written, conflicts, services: parsed };
+}
+
+export class LoadBalancerAllocator {
+  private readonly o: AllocatorOptions;
+  private readonly abort = new AbortController();
+  readonly elector: LeaseElector;
+  /** diagnostics already posted (service|code|field|reason); one that goes away may be posted again */
+  private posted = new Set<string>();
+  rounds = 0;
+  eventsPosted = 0;
+  last: RoundResult | undefined;
+  done: Promise<void> = Promise.resolve();
+
+  constructor(o: AllocatorOptions) {
+    this.o = o;
+    this.elector = new LeaseElector({
+      kc: o.kc, namespace: o.leaseNamespace ?? 'kube-system', name: LB_LEASE, identity: o.identity,
+      ...(o.leaseDurationMs ? { durationMs: o.leaseDurationMs } : {}),
+      ...(o.leaseRetryMs ? { retryMs: o.leaseRetryMs } : {}),
+      onChange: (leader, holder) => o.logger?.info({ leader, holder, lease: LB_LEASE }, leader ? 'LoadBalancer addresses: this agent is the allocator' : 'LoadBalancer addresses: not the allocator'),
+    });
+  }
+
+  start(): void {
+    this.elector.start();
+    this.done = this.loop();
+  }
+
+  /** Stop; release=false leaves the Lease naming this holder (as a killed process would). */
+  async stop(release = true): Promise<void> {
+    this.abort.abort();
+    await this.done;
+    await this.elector.stop(release);
+  }
+
+  private async loop(): Promise<void> {
+    const signal = this.abort.signal;
+    while (!signal.aborted) {
+      if (this.elector.isLeader()) {
+        try {
+          const r = await allocateOnce(this.o.kc, signal);
+          this.rounds++;
+          this.last = r;
+          if (r.written.length) this.o.logger?.info({ services: r.written, assigned: Object.fromEntries(r.written.map((k) => [k, r.plan.assigned.get(k) ?? []])) }, 'LoadBalancer addresses written');
+          await this.postEvents(r.plan, r.services);
+        } catch (e) {
+          if (!signal.aborted) this.o.logger?.warn({ err: e instanceof Error ? e.message : String(e) }, 'LoadBalancer addresses: round failed; retrying');
+        }
+      }
+      await new Promise<void>((resolve) => {
+        if (signal.aborted) return resolve();
+        const t = setTimeout(resolve, this.o.intervalMs ?? 1000);
+        signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+      });
+    }
+  }
+
+  private async postEvents(plan: LBPlan, services: Map<string, LBService>): Promise<void> {
+    const now = new Set<string>();
+    for (const d of plan.diagnostics) {
+      const id = `${d.service}|${d.code}|${d.field}|${d.reason}`;
+      now.add(id);
+      if (this.posted.has(id)) continue;
+      this.o.logger?.warn({ ...d }, 'LoadBalancer addresses');
+      const s = services.get(d.service)!;
+      try {
+        await postServiceEvent(this.o.kc, s, d, this.o.identity, this.abort.signal);
+        this.posted.add(id);
+        this.eventsPosted++;
+      } catch (e) {
+        if (!this.abort.signal.aborted) this.o.logger?.warn({ err: e instanceof Error ? e.message : String(e) }, 'LoadBalancer addresses: could not post Event');
+      }
+    }
+    for (const id of this.posted) if (!now.has(id)) this.posted.delete(id);
+  }
+}
