@@ -1,13 +1,17 @@
 // Agent benchmark against the real kube-apiserver (scripts/cluster/up.sh is started if needed):
-//   node scripts/bench/agent.ts [--services 1000,10000] [--churn-seconds 30] [--min-sync-period 1s]
+//   node scripts/bench/agent.ts [--services 1000,10000] [--churn-seconds 30] [--min-sync-period 1s] [--kernel sink|netns]
 // For each size N: N Services × 5 endpoints (one EndpointSlice each) are created through the API; then
 //   1. start → fully programmed: agent process start until its first sync holds all N virtual servers;
 //   2. event-to-kernel under churn: 10 EndpointSlice changes per second, each stamped with
 //      endpoints.kubernetes.io/last-change-trigger-time at write time; latency = sync end − that time;
-//   3. the agent process's RSS (after the churn).
+//   3. the agent process's RSS after the churn: as a process listing sees it, after a full collection,
+//      and its peak since start (VmHWM).
 // Latency is reported twice: from the API write (the annotation) and from the agent receiving the
 // watch event; the difference is the apiserver's own write+watch delay on this machine.
-// Kernel programming is not included: the host has no IPVS (see agent-child.ts). Prints a table.
+// Kernel programming: with --kernel sink (default) none, the plan is held (the host has no IPVS); with
+// --kernel netns the real reconciler programs ipsets and iptables in a network namespace made for the
+// run (IPVS in memory; see agent-child.mjs), and the processes and kernel operations per sync are
+// counted (every endpoint is on the agent's node, so KUBE-LOOP-BACK holds all N × 5). Prints a table.
 import { fork, execFileSync } from 'node:child_process';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +32,8 @@ const churnSeconds = Number(opt('churn-seconds', '30'));
 const minSync = opt('min-sync-period', '1s');
 // --ns NAME reuses (and completes) a namespace from an earlier run; only with a single size.
 const reuseNs = opt('ns', '');
+const kernel = opt('kernel', 'sink');
+if (kernel !== 'sink' && kernel !== 'netns') throw new Error('--kernel must be sink or netns');
 
 // The child runs the compiled dist/ as bin/ipvsnet does; (re)build it if src/ changed.
 execFileSync('bash', [join(here, '../setup.d/15-dist.sh')], { stdio: 'inherit' });
@@ -56,21 +62,26 @@ for (const n of sizes) {
   const fillSeconds = await fillNamespace(kc, ns, n, reuseNs !== '');
   process.stderr.write(`bench: created ${n} Services + ${n} EndpointSlices in ${fillSeconds.toFixed(1)} s\n`);
 
+  const netns = kernel === 'netns' ? `ipvsnet-bench-agent-${process.pid}` : undefined;
+  if (netns) execFileSync('ip', ['netns', 'add', netns]);
+  // The flags bin/ipvsnet starts the agent with (its RSS is part of what is measured; IPVSNET_BENCH_NODE_FLAGS
+  // replaces them for experiments), plus --expose-gc so the RSS is read after a full collection.
+  const nodeFlags = [...(process.env['IPVSNET_BENCH_NODE_FLAGS'] ?? launcherAgentFlags()).split(' ').filter(Boolean), '--expose-gc'];
   const child = fork(join(here, 'agent-child.mjs'), [`--kubeconfig=${state.kubeconfig}`, '--hostname-override=bench-node', '--healthz-bind-address=', '--metrics-bind-address=', `--ipvs-min-sync-period=${minSync}`, '--ipvs-sync-period=30s'], {
-    // The flags bin/ipvsnet starts the agent with (its RSS is part of what is measured; IPVSNET_BENCH_NODE_FLAGS
-    // replaces them for experiments), plus --expose-gc so the RSS is read after a full collection.
-    execArgv: [...(process.env['IPVSNET_BENCH_NODE_FLAGS'] ?? launcherAgentFlags()).split(' ').filter(Boolean), '--expose-gc'],
+    execArgv: nodeFlags,
+    ...(netns ? { env: { ...process.env, IPVSNET_BENCH_NETNS: netns } } : {}),
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
+  const kernelSyncs: Array<{ processes: number; operations: number; fullRead: boolean; ms: number }> = [];
   const triggerLat: number[] = [];
   const agentLat: number[] = [];
   const syncMs: number[] = [];
-  let rssResolve: ((v: { rss: number; heap: number }) => void) | undefined;
+  let rssResolve: ((v: { rss: number; heap: number; live: number; peak: number }) => void) | undefined;
   const startT = Date.now();
   let programmedMs = -1;
   let totalVs = 0;
   const programmed = new Promise<void>((resolve) => {
-    child.on('message', (m: { type: string; vs?: number; ms?: number; triggerLatenciesMs?: number[]; latenciesMs?: number[]; rss?: number; heap?: number }) => {
+    child.on('message', (m: { type: string; vs?: number; ms?: number; triggerLatenciesMs?: number[]; latenciesMs?: number[]; rss?: number; heap?: number; live?: number; peak?: number }) => {
       if (m.type === 'synced') {
         if (programmedMs >= 0) syncMs.push(m.ms ?? 0);
         totalVs = m.vs ?? 0;
@@ -81,16 +92,19 @@ for (const n of sizes) {
         triggerLat.push(...(m.triggerLatenciesMs ?? []));
         agentLat.push(...(m.latenciesMs ?? []));
       }
-      if (m.type === 'rss') rssResolve?.({ rss: m.rss!, heap: m.heap! });
+      if (m.type === 'rss') rssResolve?.({ rss: m.rss!, heap: m.heap!, live: m.live!, peak: m.peak! });
+      if (m.type === 'kernel') kernelSyncs.push(m as unknown as (typeof kernelSyncs)[number]);
     });
   });
   await programmed;
   process.stderr.write(`bench: N=${n}: programmed ${totalVs} virtual servers ${programmedMs} ms after start\n`);
 
   // Churn: 10 changes/s, each a new endpoint set with the trigger-time annotation.
+  const firstKernel = kernelSyncs[0];
   triggerLat.length = 0;
   agentLat.length = 0;
   syncMs.length = 0;
+  kernelSyncs.length = 0;
   const churnT0 = Date.now();
   let k = 0;
   const pending: Promise<unknown>[] = [];
@@ -105,12 +119,14 @@ for (const n of sizes) {
   }
   await Promise.allSettled(pending);
   await sleep(3000);
-  const rss = await new Promise<{ rss: number; heap: number }>((resolve) => {
+  const rss = await new Promise<{ rss: number; heap: number; live: number; peak: number }>((resolve) => {
     rssResolve = resolve;
     child.send({ type: 'rss' });
   });
   child.send({ type: 'stop' });
   await new Promise((r) => child.once('exit', r));
+  if (netns) execFileSync('ip', ['netns', 'del', netns]);
+  const deltas = kernelSyncs.filter((k) => !k.fullRead);
   results.push({
     services: n,
     endpoints: n * 5,
@@ -125,9 +141,19 @@ for (const n of sizes) {
     'sync p50 ms': pct(syncMs, 50),
     'sync p99 ms': pct(syncMs, 99),
     loadavg: (await import('node:os')).loadavg()[0]!.toFixed(1),
-    'RSS MB': Math.round(rss.rss / 1048576),
+    'RSS MB': Math.round(rss.live / 1048576),
+    'RSS after GC MB': Math.round(rss.rss / 1048576),
+    'peak RSS MB': Math.round(rss.peak / 1048576),
     'heap MB': Math.round(rss.heap / 1048576),
     minSyncPeriod: minSync,
+    ...(netns ? {
+      'first sync: processes': firstKernel?.processes ?? NaN,
+      'first sync: kernel ops': firstKernel?.operations ?? NaN,
+      'first sync: reconcile ms': Math.round(firstKernel?.ms ?? NaN),
+      'delta syncs': deltas.length,
+      'processes per delta sync (max)': Math.max(...deltas.map((k) => k.processes)),
+      'repair passes': kernelSyncs.length - deltas.length,
+    } : {}),
   });
   process.stderr.write(`bench: ${JSON.stringify(results.at(-1))}\n`);
 }

@@ -1,5 +1,5 @@
 // Planner benchmark (a benchmark, not a test): a synthetic cluster of 10,000
-// Services (10% NodePort, 5% LoadBalancer, 5% externalTrafficPolicy Local) with
+// Services (10% NodePort, 5% LoadBalancer, 5% externalTrafficPolicy Local, of the first 10,000) with
 // 5 endpoints each over 100 nodes. Prints the full plan time, peak RSS, and the
 // median/p99 time to replan after one EndpointSlice change and one Service change.
 //
@@ -34,7 +34,10 @@ export function node(i: number): Obj {
 }
 
 export function service(i: number, generation = 0): Obj {
-  const kind = i % 20; // 0,1 → NodePort (10%); 2 → LoadBalancer (5%); 3 → NodePort+ETP Local (5%)
+  // 0,1 → NodePort (10%); 2 → LoadBalancer (5%); 3 → NodePort+ETP Local (5%). Node ports 30000-31999 are
+  // theirs (healthCheckNodePorts take 32000-32699), so past 10,000 Services every Service is ClusterIP:
+  // the API server's default range (30000-32767) holds no more.
+  const kind = i < 10_000 ? i % 20 : 4;
   const type = kind === 2 ? 'LoadBalancer' : kind <= 1 || kind === 3 ? 'NodePort' : 'ClusterIP';
   const nodePort = type === 'ClusterIP' ? {} : { nodePort: 30000 + Math.floor(i / 20) * 4 + (i % 20) };
   return {

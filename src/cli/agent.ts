@@ -236,12 +236,9 @@ export async function run(argv: string[]): Promise<number> {
     log.error({ err: message(e) }, 'Error running ProxyServer');
     return 1;
   }
-  // kube-proxy in IPVS mode removes the nftables mode's tables at start; ipvsnet also removes the
-  // iptables mode's chains, whose rules would otherwise sit in front of its virtual servers.
-  await removeLeftovers(log);
   // Without IPVS (the test escape only) there is nothing to bind kube-ipvs0's addresses for.
   const { reconciler, problems } = await Reconciler.open({
-    logger: log, families, excludeCIDRs: cfg.node.excludeCIDRs, ipvs, ...(ipvs ? {} : { link: null }), gracefulTimeoutMs: cfg.gracefulTerminationBoundMs || Infinity,
+    logger: log, families, excludeCIDRs: cfg.node.excludeCIDRs, ipvs, ...(ipvs ? {} : { link: null }), gracefulTimeoutMs: cfg.gracefulTerminationBoundMs || Infinity, repairIntervalMs: cfg.syncPeriodMs,
   });
   for (const p of problems) log.warn({ problem: p }, 'kernel feature missing');
   await applyProxySysctls(cfg, log);
@@ -386,5 +383,10 @@ export async function run(argv: string[]): Promise<number> {
     return 1;
   }
   if (!stopping) log.info(agent.status(), 'first sync done');
+  // kube-proxy in IPVS mode removes the nftables mode's tables at start; ipvsnet also removes the
+  // iptables mode's chains, whose rules would otherwise sit in front of its virtual servers. After
+  // the first sync: until IPVS serves the Services, kube-proxy's rules go on serving them on a node
+  // taken over from kube-proxy (test/cluster/vm-migrate.test.ts).
+  if (!stopping) await removeLeftovers(log);
   return done;
 }

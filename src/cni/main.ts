@@ -1,4 +1,4 @@
-// Entry point of the CNI executables (bundled into build/cni/ipvsnet-cni.mjs).
+// Entry point of the CNI executables (bundled into build/cni/ipvsnet-cni.cjs, run by launch.ts).
 // argv[2] selects the plugin ("bridge" or "ipam"); otherwise the executable's
 // name does (ipvsnet-bridge / ipvsnet-ipam, e.g. in a single executable build).
 import { basename } from 'node:path';

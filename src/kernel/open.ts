@@ -51,6 +51,8 @@ export interface OpenKernelOptions {
   ownsSet?: (name: string) => boolean;
   /** Told why, each time an ipset read falls back from netlink to `ipset save`. */
   onIpsetFallback?: (why: string) => void;
+  /** Told why, when ipset writes fall back from netlink to `ipset restore` for good. */
+  onIpsetWriteFallback?: (why: string) => void;
   /** Adapters given by the caller are used as they are (null: that part is off). */
   given?: Partial<KernelAdapters>;
 }
@@ -68,7 +70,7 @@ export async function openKernel(opts: OpenKernelOptions): Promise<{ adapters: K
     try { await link.getLink('lo'); } catch (err) { problems.push(`rtnetlink unavailable: ${String(err)}`); link.close(); link = null; }
   }
   let ipset: IpsetAdapter | null = given.ipset === undefined
-    ? new IpsetAdapter({ run: opts.runner.run, ...(opts.ownsSet ? { owns: opts.ownsSet } : {}), ...(opts.onIpsetFallback ? { onFallback: opts.onIpsetFallback } : {}) })
+    ? new IpsetAdapter({ run: opts.runner.run, ...(opts.ownsSet ? { owns: opts.ownsSet } : {}), ...(opts.onIpsetFallback ? { onFallback: opts.onIpsetFallback } : {}), ...(opts.onIpsetWriteFallback ? { onWriteFallback: opts.onIpsetWriteFallback } : {}) })
     : given.ipset;
   if (ipset) {
     try { await ipset.version(); } catch (err) { problems.push(err instanceof Error ? err.message : String(err)); ipset = null; }

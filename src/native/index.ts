@@ -29,7 +29,7 @@ let addon: NativeAddon | undefined;
 function candidates(): string[] {
   const out: string[] = [];
   if (process.env['IPVSNET_NATIVE']) out.push(process.env['IPVSNET_NATIVE']);
-  // From src/native/index.ts (source tree) and from build/cni/ipvsnet-cni.mjs (bundle).
+  // From src/native/index.ts (source tree) and from build/cni/ipvsnet-cni.cjs (bundle).
   for (const rel of ['../../build/native/ipvsnet_native.node', '../native/ipvsnet_native.node', './ipvsnet_native.node']) {
     out.push(new URL(rel, import.meta.url).pathname);
   }

@@ -2,7 +2,7 @@
 // per subsystem, each owning its cache of the kernel:
 //
 //   ./addresses.ts  kube-ipvs0 and its addresses     ./ipvs.ts      IPVS virtual and real servers
-//   ./ipsets.ts     ipsets (one `ipset restore`)      ./iptables.ts  chains and jumps (one restore per family)
+//   ./ipsets.ts     ipsets (over netlink)             ./iptables.ts  chains and jumps (one restore per family)
 //
 // Order inside one sync (so traffic never meets a half-built state):
 //   1. kube-ipvs0 exists; new service addresses are bound;
@@ -39,6 +39,8 @@ import { AddressReconciler, DEFAULT_DUMMY } from './addresses.ts';
 import { IpvsReconciler } from './ipvs.ts';
 import { IpsetReconciler } from './ipsets.ts';
 import { IptablesReconciler } from './iptables.ts';
+import { repairDue } from './repair.ts';
+import { DesiredIndex } from './desired.ts';
 
 export { GracefulQueue } from './graceful.ts';
 export { diffIpvs, toIpvsDest } from './ipvs-diff.ts';
@@ -46,6 +48,7 @@ export { cacheEntry } from './ipvs.ts';
 export { OPERATION_KINDS } from './result.ts';
 export type { OperationKind, SyncFailure, SyncResult } from './result.ts';
 export { DEFAULT_DUMMY } from './addresses.ts';
+export { repairDue } from './repair.ts';
 
 export interface ReconcilerOptions {
   /** IPVS adapter; null = do not program IPVS (tests of the other parts). */
@@ -60,7 +63,7 @@ export interface ReconcilerOptions {
   logger?: Logger;
   /** Bound on graceful termination of a TCP dest (default 60 s). */
   gracefulTimeoutMs?: number;
-  /** Full kernel read every … ms (default 0: every sync). */
+  /** A repair pass (full kernel read) every … ms (default 0: every sync; the agent: its syncPeriod; ./repair.ts). */
   repairIntervalMs?: number;
   /** --ipvs-exclude-cidrs: virtual servers there are never touched. */
   excludeCIDRs?: string[];
@@ -91,6 +94,10 @@ export class Reconciler {
   #recordedKeys: Set<string> | undefined;
   #lastFullRead = -Infinity;
   #forceFull = true;
+  readonly #desired = new DesiredIndex();
+  /** Keys of the graceful queue at the end of the last sync; whether that sync had failures. */
+  #lastGraceful = new Set<string>();
+  #lastFailed = true;
 
   constructor(opts: ReconcilerOptions) {
     this.#runner = opts.runner ?? createRunner();
@@ -132,6 +139,7 @@ export class Reconciler {
       ...(opts.backend ? { backend: opts.backend } : {}),
       ownsSet: (n) => OWNED_SETS.has(n),
       onIpsetFallback: (why) => log.warn({ why }, 'ipset: netlink read failed; read with "ipset save" instead'),
+      onIpsetWriteFallback: (why) => log.warn({ why }, 'ipset: netlink write failed; written with "ipset restore" from now on'),
       given: {
         ...(opts.ipvs !== undefined ? { ipvs: opts.ipvs } : {}),
         ...(opts.link !== undefined ? { link: opts.link } : {}),
@@ -159,12 +167,11 @@ export class Reconciler {
     const procs0 = this.#runner.count();
     this.#state ??= await loadState(this.#stateFile);
     const state = this.#state;
-    const full = this.#forceFull || this.#repairMs <= 0 || this.#now() - this.#lastFullRead >= this.#repairMs;
+    const startedAt = this.#now();
+    const full = this.#forceFull || repairDue(startedAt, this.#lastFullRead, this.#repairMs);
     this.#forceFull = false;
     const result = emptyResult(full);
     const ctx: SyncContext = this.#failures.context(result);
-
-    const desiredVs: VirtualServer[] = plan.families.flatMap((f) => f.virtualServers);
 
     // 1. kube-ipvs0 and its new addresses.
     const bound = this.#addresses ? (await this.#addresses.bind(plan.families, ctx)).bound : [];
@@ -172,14 +179,14 @@ export class Reconciler {
     // 2. IPVS.
     // Every virtual server on a service address ipvsnet binds is its own; on a node address (NodePort),
     // only the planned and recorded keys are: another one there belongs to someone else.
-    const keyed = new Map<string, VirtualServer>();
-    for (const vs of desiredVs) keyed.set(virtualServerKey(vs), vs);
-    const serviceAddrs = new Set<string>();
-    for (const vs of desiredVs) if (vs.kind !== 'nodePort') serviceAddrs.add(vs.address);
+    // The plan's virtual servers by key and its service addresses, updated by the keys that changed.
+    const changedKeys = this.#desired.update(plan);
+    const keyed = this.#desired.byKey;
+    const serviceAddrs = this.#desired.serviceAddrs;
     const own = new Ownership({ bound, planned: serviceAddrs, plannedKeys: keyed, recorded: this.#recordedKeys ?? state.virtualServers, excludeCIDRs: this.#exclude });
     const desired = this.#exclude.length === 0 ? keyed : new Map([...keyed].filter(([, vs]) => !own.excluded(vs.address)));
     if (this.#ipvs) {
-      await this.#recordAhead(desired, state, ctx);
+      await this.#recordAhead(desired, changedKeys, state, ctx);
       try {
         await this.#ipvs.sync(desired, own, plan, ctx);
       } catch (err) {
@@ -196,15 +203,36 @@ export class Reconciler {
     await this.#ipsets?.sync(plan.families.flatMap((f) => f.ipsets), ctx);
     await this.#iptables.sync(plan.families, state.iptables, ctx);
 
-    if (full) this.#lastFullRead = this.#now();
+    if (full) this.#lastFullRead = startedAt;
 
-    // Record what is owned now.
-    const keys = new Set(desired.keys());
-    for (const t of this.#graceful.entries()) keys.add(virtualServerKey(t.id));
-    if (this.#ipvs) for (const k of this.#ipvs.cachedKeys()) keys.add(k);
-    const recorded = this.#recordedKeys ?? new Set(state.virtualServers);
-    let same = recorded.size === keys.size;
-    if (same) for (const k of keys) if (!recorded.has(k)) { same = false; break; }
+    // Record what is owned now: the planned keys, the terminating ones, and what the IPVS cache holds.
+    // After a delta without failures (before or now) only the keys that can have moved are looked at.
+    const graceful = new Set<string>();
+    for (const t of this.#graceful.entries()) graceful.add(virtualServerKey(t.id));
+    const failed = result.failures.length > 0;
+    let keys: Set<string>;
+    let same = true;
+    if (changedKeys && !full && !failed && !this.#lastFailed && this.#recordedKeys) {
+      keys = this.#recordedKeys;
+      const look = (k: string): void => {
+        const want = desired.has(k) || graceful.has(k) || (this.#ipvs?.hasCached(k) ?? false);
+        if (want === keys.has(k)) return;
+        same = false;
+        if (want) keys.add(k); else keys.delete(k);
+      };
+      for (const k of changedKeys) look(k);
+      for (const k of this.#lastGraceful) look(k);
+      for (const k of graceful) look(k);
+    } else {
+      keys = new Set(desired.keys());
+      for (const k of graceful) keys.add(k);
+      if (this.#ipvs) for (const k of this.#ipvs.cachedKeys()) keys.add(k);
+      const recorded = this.#recordedKeys ?? new Set(state.virtualServers);
+      same = recorded.size === keys.size;
+      if (same) for (const k of keys) if (!recorded.has(k)) { same = false; break; }
+    }
+    this.#lastGraceful = graceful;
+    this.#lastFailed = failed;
     if (!same) state.virtualServers = [...keys].sort();
     this.#recordedKeys = keys;
     if (!same || result.operations.iptablesRestore > 0) {
@@ -219,10 +247,14 @@ export class Reconciler {
    * leaves one that a later cleanup cannot find. Service-address ones need no record (kube-ipvs0
    * holds their address first).
    */
-  async #recordAhead(desired: ReadonlyMap<string, VirtualServer>, state: OwnedState, ctx: SyncContext): Promise<void> {
+  async #recordAhead(desired: ReadonlyMap<string, VirtualServer>, changed: ReadonlySet<string> | undefined, state: OwnedState, ctx: SyncContext): Promise<void> {
     const recorded = this.#recordedKeys ?? new Set(state.virtualServers);
     let ahead: Set<string> | undefined;
-    for (const [k, vs] of desired) if (vs.kind === 'nodePort' && !recorded.has(k)) (ahead ??= new Set(recorded)).add(k);
+    // A delta's new virtual servers are among its changed keys (the index was updated from them).
+    for (const k of changed ?? desired.keys()) {
+      const vs = desired.get(k);
+      if (vs?.kind === 'nodePort' && !recorded.has(k)) (ahead ??= new Set(recorded)).add(k);
+    }
     if (!ahead) return;
     state.virtualServers = [...ahead].sort();
     this.#recordedKeys = ahead;
@@ -249,6 +281,7 @@ export class Reconciler {
     try { await saveState(this.#stateFile, { virtualServers: [], iptables: {} }); } catch { /* nothing recorded */ }
     this.#state = undefined;
     this.#recordedKeys = undefined;
+    this.#lastFailed = true;
     this.#forceFull = true;
     return this.#finish(result, t0, procs0);
   }

@@ -1,7 +1,8 @@
-// The ipset reconciler: the kernel's sets hold the plan's members, with one `ipset restore` per sync
-// (src/kernel/ipset.ts). The kernel's sets are read (over netlink) on the first sync, each repair
-// pass and after a failure; in between, the cache is the plan's prepared members of the last sync
-// without failures, so a delta diffs against what the kernel was made to hold.
+// The ipset reconciler: the kernel's sets hold the plan's members (src/kernel/ipset: the diff written
+// over netlink, or with one `ipset restore` when it is large). The kernel's sets are read (over
+// netlink) on the first sync, each repair pass and after a failure; in between, the cache is the
+// plan's prepared members of the last sync without failures, so a delta diffs against what the
+// kernel was made to hold, and an EndpointSlice change costs its member adds and dels, no process.
 
 import type { IpsetSpec } from '../plan/types.ts';
 import type { IpsetAdapter, KernelSet } from '../kernel/ipset/index.ts';
@@ -9,6 +10,7 @@ import type { IpsetAdapter, KernelSet } from '../kernel/ipset/index.ts';
 // binding is a native addon that the reconciler's unit tests must not load).
 import { prepareMembers } from '../kernel/ipset/members.ts';
 import { TEMP_PREFIX } from '../kernel/ipset/restore.ts';
+import { createLineOf, createOptions, maxelemOf } from '../kernel/ipset/sizing.ts';
 import { OWNED_SETS } from './names.ts';
 import type { SyncContext } from './result.ts';
 
@@ -17,13 +19,14 @@ function cacheFromPlan(sets: readonly IpsetSpec[], before: Map<string, KernelSet
   const out = new Map(before);
   for (const s of sets) {
     const prev = before.get(s.name);
+    const want = prepareMembers(s).want;
     // A newly created set's kernel create line is unknown until the next read; keep the one we sent.
-    // A set recreated because its type or family changed gets the new type's line too.
-    const same = prev && prev.type === s.type && (prev.family === undefined || prev.family === s.family);
-    const createLine = (same ? prev.createLine : undefined) ?? (s.type === 'bitmap:port' ? `create ${s.name} bitmap:port range 0-65535` : `create ${s.name} ${s.type} family ${s.family === 6 ? 'inet6' : 'inet'} hashsize 1024 maxelem 65536`);
+    // A set recreated because its type or family changed, or rebuilt bigger, gets the new line too.
+    const same = prev && prev.type === s.type && (prev.family === undefined || prev.family === s.family) && (maxelemOf(prev.createLine) ?? Infinity) >= want.size;
+    const createLine = same ? prev.createLine : createLineOf(s.name, createOptions(s.type, s.family, want.size));
     // The prepared set itself (shared, never mutated): the next diff sees `have.members === want`
     // and skips the set while neither the plan's array nor the kernel read changes.
-    out.set(s.name, { name: s.name, type: s.type, family: s.family, createLine, members: prepareMembers(s).want });
+    out.set(s.name, { name: s.name, type: s.type, family: s.family, createLine, members: want });
   }
   for (const k of [...out.keys()]) if (k.startsWith(TEMP_PREFIX)) out.delete(k);
   return out;
@@ -47,7 +50,7 @@ export class IpsetReconciler {
       // (50,000 strings at 10,000 Services). Failures force a re-read.
       this.#cache = r.failures.length ? undefined : cacheFromPlan(sets, this.#cache);
     } catch (err) {
-      ctx.fail('ipset', 'ipset save/restore', err);
+      ctx.fail('ipset', 'ipset read/write', err);
       this.#cache = undefined;
     }
   }

@@ -80,6 +80,9 @@ export class IpvsReconciler {
   /** Keys of the owned services in the cache. */
   cachedKeys(): IterableIterator<string> { return this.#cache.keys(); }
 
+  /** Whether the cache holds the owned service `key`. */
+  hasCached(key: string): boolean { return this.#cache.has(key); }
+
   /** Forget the cache (after a cleanup, or when the next sync must read everything). */
   reset(): void {
     this.#cache.clear();
@@ -129,15 +132,18 @@ export class IpvsReconciler {
     let toDiff: VirtualServer[];
     let kernel: ReadonlyMap<string, KernelService> = this.#cache;
     if (changed) {
+      // The changed keys name every virtual server added or removed since that plan (so every owned
+      // one that left it), and the re-read ones are added: the rest of the plan is not walked.
       toDiff = [];
       const sub = new Map<string, KernelService>();
-      for (const [k, vs] of desired) {
-        if (!changed.has(k) && !reread.has(k)) continue;
-        toDiff.push(vs);
+      const visit = (k: string): void => {
+        const vs = desired.get(k);
+        if (vs) toDiff.push(vs);
         const c = this.#cache.get(k);
         if (c) sub.set(k, c);
-      }
-      for (const [k, c] of this.#cache) if (!desired.has(k)) sub.set(k, c);
+      };
+      for (const k of changed) visit(k);
+      for (const k of reread) if (!changed.has(k)) visit(k);
       kernel = sub;
     } else {
       toDiff = [...desired.values()];

@@ -8,8 +8,11 @@
 //
 // This module registers a module resolution hook (node:module registerHooks, synchronous and in-thread)
 // that answers config.js's import of ./gen/index.js with ./client-node-gen-lite.ts, which provides the
-// two names config.js imports and makes makeApiClient fail with a clear message. Nothing else is
-// redirected: any other importer of the generated API (the package index, for one) gets the real thing.
+// two names config.js imports and makes makeApiClient fail with a clear message. It also answers
+// config.js's imports of the OIDC, Azure and GCP auth providers and of the SOCKS and HTTP proxy agents
+// with ./client-node-optional.ts, whose stand-ins load the real ones on first use (about 3 MB of RSS
+// for kubeconfigs that use none). Nothing else is redirected: any other importer of these modules (the
+// package index, for one) gets the real thing.
 // test/unit/sources/client-node-lite.test.ts checks that config.js still imports only those two names,
 // so a client-node upgrade that needs more fails there, not in production.
 //
@@ -22,6 +25,9 @@ export const CONFIG_MODULE_SUFFIX = '/@kubernetes/client-node/dist/config.js';
 // Beside this module, as TypeScript (src/) or as the build's JavaScript (js/, see bin/ipvsnet).
 const FROM_TS = import.meta.url.endsWith('.ts');
 const LITE_URL = new URL(FROM_TS ? './client-node-gen-lite.ts' : './client-node-gen-lite.js', import.meta.url).href;
+/** config.js's imports of auth providers and proxy agents a kubeconfig rarely uses: loaded on first use (client-node-optional.ts). */
+export const OPTIONAL_SPECIFIERS: readonly string[] = ['./oidc_auth.js', './azure_auth.js', './gcp_auth.js', 'socks-proxy-agent', 'socks', 'hpagent'];
+const OPTIONAL_URL = new URL(FROM_TS ? './client-node-optional.ts' : './client-node-optional.js', import.meta.url).href;
 
 let installed = false;
 
@@ -31,8 +37,9 @@ export function installClientNodeLite(): boolean {
   installed = true;
   registerHooks({
     resolve(specifier, context, nextResolve) {
-      if (specifier === GEN_INDEX_SPECIFIER && context.parentURL?.endsWith(CONFIG_MODULE_SUFFIX)) {
-        return { url: LITE_URL, format: FROM_TS ? 'module-typescript' : 'module', shortCircuit: true };
+      if (context.parentURL?.endsWith(CONFIG_MODULE_SUFFIX)) {
+        if (specifier === GEN_INDEX_SPECIFIER) return { url: LITE_URL, format: FROM_TS ? 'module-typescript' : 'module', shortCircuit: true };
+        if (OPTIONAL_SPECIFIERS.includes(specifier)) return { url: OPTIONAL_URL, format: FROM_TS ? 'module-typescript' : 'module', shortCircuit: true };
       }
       return nextResolve(specifier, context);
     },

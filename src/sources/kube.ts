@@ -8,7 +8,9 @@
 import { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import { RequestContext, HttpMethod } from '@kubernetes/client-node/dist/gen/http/http.js';
 import { fetch } from 'undici';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
 
 export interface ConnectOptions {
   /** Path to a kubeconfig; empty → in-cluster service account (then $KUBECONFIG, then ~/.kube/config). */
@@ -28,6 +30,7 @@ export function loadKubeConfig(opts: ConnectOptions): KubeConfig {
   if (opts.kubeconfig) {
     if (!existsSync(opts.kubeconfig)) throw new Error(`kubeconfig ${opts.kubeconfig}: file not found`);
     kc.loadFromFile(opts.kubeconfig);
+    useTokenFiles(kc, opts.kubeconfig);
   } else if ((opts.env ?? process.env)['KUBERNETES_SERVICE_HOST'] && existsSync(`${opts.serviceAccountRoot ?? ''}${SERVICE_ACCOUNT_DIR}/token`)) {
     // In-cluster: the service account's token (re-read on every request, so rotation works) and CA.
     const env = opts.env ?? process.env;
@@ -59,6 +62,23 @@ export function loadKubeConfig(opts: ConnectOptions): KubeConfig {
   }
   if (!kc.getCurrentCluster()) throw new Error('no API server: pass --kubeconfig or --master, or run in-cluster');
   return kc;
+}
+
+/**
+ * client-go's `tokenFile` user field, which client-node does not read (kubeadm's kube-proxy kubeconfig
+ * names the service account token this way): the token is read from the file, re-read every minute like
+ * the in-cluster token, and a relative path is taken from the kubeconfig's directory, as client-go does.
+ * A literal `token` wins, as in client-go.
+ */
+function useTokenFiles(kc: KubeConfig, file: string): void {
+  const raw = parseYaml(readFileSync(file, 'utf8')) as { users?: Array<{ name?: unknown; user?: { token?: unknown; tokenFile?: unknown } | null }> } | null;
+  const files = new Map<string, string>();
+  for (const u of raw?.users ?? []) {
+    const tf = u?.user?.tokenFile;
+    if (typeof u?.name === 'string' && typeof tf === 'string' && tf !== '' && !u.user?.token) files.set(u.name, resolve(dirname(file), tf));
+  }
+  if (files.size === 0) return;
+  kc.users = kc.users.map((u) => (files.has(u.name) && !u.token && !u.authProvider && !u.exec ? { ...u, authProvider: { name: 'tokenFile', config: { tokenFile: files.get(u.name)! } } } : u));
 }
 
 export class KubeApiError extends Error {

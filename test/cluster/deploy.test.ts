@@ -3,7 +3,8 @@
 // is one the agent accepts, and the systemd unit passes `systemd-analyze verify`.
 import { describe, it, expect } from 'vitest';
 import { mkdtempSync, writeFileSync, rmSync, readFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
+import { parse, parseAllDocuments } from 'yaml';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { clusterState, adminKubeConfig, kubeRequest, repoRoot, manifestObjects, objectPath, createNamespace, createService, uniq, type ManifestObject as Obj } from './helpers.ts';
@@ -72,6 +73,56 @@ describe('manifests', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('the kubeadm drop-in (manifests/kube-proxy/)', () => {
+  const kubectl = join(process.env['IPVSNET_CACHE'] ?? join(homedir(), '.cache', 'ipvsnet'), 'kubectl-v1.37.2');
+  async function render(dir: string): Promise<Obj & { spec: { template: { spec: DsSpec } } }> {
+    if (!existsSync(kubectl)) throw new Error(`${kubectl} missing: run bash scripts/setup.d/40-node.sh`);
+    const docs = parseAllDocuments((await execa(kubectl, ['kustomize', join(repoRoot, 'manifests/kube-proxy', dir)])).stdout).map((d) => d.toJS() as Obj);
+    expect(docs.map((d) => d.kind)).toEqual(['DaemonSet']);
+    return docs[0] as Obj & { spec: { template: { spec: DsSpec } } };
+  }
+  interface DsSpec {
+    hostPID?: boolean;
+    initContainers?: unknown[];
+    containers: Array<{ args: string[]; volumeMounts: Array<{ name: string; mountPath: string }> }>;
+    volumes: Array<{ name: string; configMap?: { name: string } }>;
+  }
+  const dryRun = (obj: Obj) => kubeRequest<Obj>(admin, 'PATCH', objectPath(obj), { body: obj, contentType: 'application/apply-patch+yaml', query: { fieldManager: 'ipvsnet-tests', dryRun: 'All', force: 'true' } });
+
+  it("base: kubeadm's ConfigMap at kubeadm's path, kubeadm's command line (accepted with the fixture's config.conf), no pod networking; passes a dry-run apply", async () => {
+    const ds = await render('base');
+    const spec = ds.spec.template.spec;
+    expect(spec.containers[0]!.args).toEqual(['--config=/var/lib/kube-proxy/config.conf', '--hostname-override=$(NODE_NAME)']);
+    expect(spec.volumes.find((v) => v.configMap)?.configMap?.name).toBe('kube-proxy');
+    expect(spec.containers[0]!.volumeMounts.find((m) => m.name === 'kube-proxy')?.mountPath).toBe('/var/lib/kube-proxy');
+    expect(spec.hostPID).toBeUndefined();
+    expect(spec.initContainers).toBeUndefined();
+    expect(spec.volumes.map((v) => v.name)).toEqual(['kube-proxy', 'lib-modules', 'xtables-lock']);
+    const cm = parse(readFileSync(join(repoRoot, 'test/fixtures/kubeadm/kube-proxy-configmap.yaml'), 'utf8')) as { data: Record<string, string> };
+    const dir = mkdtempSync(join(tmpdir(), 'ipvsnet-kubeadm-'));
+    try {
+      writeFileSync(join(dir, 'config.conf'), cm.data['config.conf']!);
+      const c = resolveAgentConfig(spec.containers[0]!.args.map((a) => a.replace('/var/lib/kube-proxy', dir).replace('$(NODE_NAME)', 'n1')), {});
+      expect(c.kubeconfig).toBe('/var/lib/kube-proxy/kubeconfig.conf');
+      expect(c.podRoutes).toBe(false);
+      expect(c.cniConfDir).toBeUndefined();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect((await dryRun(ds)).kind).toBe('DaemonSet');
+  });
+
+  it('pod-network overlay: the same DaemonSet with pod routes, the CNI config, the socket, hostPID and install-cni; passes a dry-run apply', async () => {
+    const ds = await render('pod-network');
+    const spec = ds.spec.template.spec;
+    expect(spec.containers[0]!.args).toEqual(['--config=/var/lib/kube-proxy/config.conf', '--hostname-override=$(NODE_NAME)', '--pod-routes', '--cni-conf-dir=/etc/cni/net.d', '--cni-socket=/run/ipvsnet/cni.sock']);
+    expect(spec.hostPID).toBe(true);
+    expect(spec.initContainers).toHaveLength(1);
+    expect(spec.volumes.map((v) => v.name).sort()).toEqual(['cni-bin', 'cni-conf', 'cni-data', 'cni-run', 'kube-proxy', 'lib-modules', 'netns', 'xtables-lock']);
+    expect((await dryRun(ds)).kind).toBe('DaemonSet');
   });
 });
 

@@ -198,7 +198,9 @@ class ElementFields {
 
 /** One element → its member text, normalised like normalizeMember(`ipset save`'s text). */
 function memberText(type: string, dims: Dim[], f: ElementFields, where: string): string {
-  let text = '';
+  // Joined from its parts rather than concatenated: join() makes a flat string, which a Set of
+  // hundreds of thousands of members hashes and compares several times faster than a rope.
+  const parts: string[] = [];
   let addr = 0; // which address dimension comes next: IP/CIDR, then IP2/CIDR2
   for (let i = 0; i < dims.length; i++) {
     const d = dims[i]!;
@@ -232,8 +234,9 @@ function memberText(type: string, dims: Dim[], f: ElementFields, where: string):
       if (i === dims.length - 1 && type === 'bitmap:ip,mac') break; // its MAC is optional
       throw new IpsetNetlinkError(`ipset netlink dump: ${where}: element without its ${d} (type ${type})`, 'EDECODE');
     }
-    text = i === 0 ? part : `${text},${part}`;
+    parts.push(part);
   }
+  const text = parts.join(',');
   // Addresses and numbers are already in normalizeMember's form; protocol and ICMP names only need lower case.
   return FAST.has(type) ? (f.proto === 1 || f.proto === 58 || (f.proto >= 0 && !PORTED.has(f.proto)) ? text.toLowerCase() : text) : normalizeMember(text);
 }

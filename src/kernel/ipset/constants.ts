@@ -4,9 +4,18 @@
 export const NFNL_SUBSYS_IPSET = 6;
 export const IPSET_PROTOCOL_MIN = 6;
 export const IPSET_PROTOCOL = 7;
+export const IPSET_CMD_PROTOCOL = 1;
+export const IPSET_CMD_CREATE = 2;
+export const IPSET_CMD_DESTROY = 3;
+export const IPSET_CMD_FLUSH = 4;
+export const IPSET_CMD_SWAP = 6;
 export const IPSET_CMD_LIST = 7;
 export const IPSET_CMD_SAVE = 8;
+export const IPSET_CMD_ADD = 9;
+export const IPSET_CMD_DEL = 10;
+export const IPSET_CMD_TYPE = 13;
 
+export const NFPROTO_UNSPEC = 0;
 export const NFPROTO_IPV4 = 2;
 export const NFPROTO_IPV6 = 10;
 
@@ -14,9 +23,13 @@ export const NFPROTO_IPV6 = 10;
 export const ATTR_PROTOCOL = 1;
 export const ATTR_SETNAME = 2;
 export const ATTR_TYPENAME = 3;
+export const ATTR_SETNAME2 = 3;
+export const ATTR_REVISION = 4;
 export const ATTR_FAMILY = 5;
 export const ATTR_DATA = 7;
 export const ATTR_ADT = 8;
+export const ATTR_PROTOCOL_MIN = 10;
+export const ATTR_REVISION_MIN = 10;
 // CADT attributes (create header and elements).
 export const ATTR_IP = 1;
 export const ATTR_IP_TO = 2;
@@ -58,7 +71,26 @@ export const IPSET_ERRORS: Record<number, string> = {
   4098: 'IPSET_ERR_FIND_TYPE',
   4099: 'IPSET_ERR_MAX_SETS',
   4100: 'IPSET_ERR_BUSY',
+  4101: 'IPSET_ERR_EXIST_SETNAME2',
+  4102: 'IPSET_ERR_TYPE_MISMATCH',
+  4103: 'IPSET_ERR_EXIST',
+  4104: 'IPSET_ERR_INVALID_CIDR',
+  4105: 'IPSET_ERR_INVALID_NETMASK',
+  4106: 'IPSET_ERR_INVALID_FAMILY',
+  4107: 'IPSET_ERR_TIMEOUT',
+  4108: 'IPSET_ERR_REFERENCED',
+  4109: 'IPSET_ERR_IPADDR_IPV4',
+  4110: 'IPSET_ERR_IPADDR_IPV6',
+  4111: 'IPSET_ERR_COUNTER',
+  4112: 'IPSET_ERR_COMMENT',
+  4113: 'IPSET_ERR_INVALID_MARKMASK',
+  4114: 'IPSET_ERR_SKBINFO',
+  4115: 'IPSET_ERR_BITMASK_NETMASK_EXCL',
 };
+/** The first type-specific error number: its meaning depends on the set's type (ip_set_hash.h, ip_set_bitmap.h). */
+export const IPSET_ERR_TYPE_SPECIFIC = 4352;
+export const HASH_ERRORS = ['IPSET_ERR_HASH_FULL', 'IPSET_ERR_HASH_ELEM', 'IPSET_ERR_INVALID_PROTO', 'IPSET_ERR_MISSING_PROTO', 'IPSET_ERR_HASH_RANGE_UNSUPPORTED', 'IPSET_ERR_HASH_RANGE'];
+export const BITMAP_ERRORS = ['IPSET_ERR_BITMAP_RANGE', 'IPSET_ERR_BITMAP_RANGE_SIZE'];
 
 // Names `ipset save` prints for ICMP / ICMPv6 type/code pairs (libipset's tables, as ipset 7.17 prints them).
 export const ICMP_NAMES: Record<number, string> = {

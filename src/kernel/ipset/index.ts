@@ -1,16 +1,24 @@
 // The ipset adapter. Reads the kernel's sets over netfilter netlink (./transport.ts, no process;
-// `ipset save` when that read fails, see IpsetAdapter.read) and applies a sync with ONE
-// `ipset restore -exist` process (the payload from ./restore.ts). Only the sets named by the
+// `ipset save` when that read fails, see IpsetAdapter.read) and applies a sync's diff (./restore.ts)
+// over netlink too (./write.ts, no process), every diff from a single member change to a first
+// sync: measured on the host (scripts/bench/ipset-write.ts), filling a set over netlink takes a
+// third to a sixteenth of one `ipset restore`'s time at every size from 100 to 250,000 members.
+// `ipset restore -exist` (ONE process) remains for what netlink does not do: the lines from the
+// first member the encoder cannot write (a foreign member form read back from the kernel) on, every
+// write once a netlink write failed in a way that will not go away (no socket, protocol refused),
+// writer 'restore', and diffs above `restoreAbove` lines (default: none). Only the sets named by the
 // caller (the planner's names) and ipvsnet's own temporary sets are ever touched; this module knows
 // no set names of its own.
 //
 // When a line fails, ipset restore stops there: everything before it has been applied. The failing
 // line is recorded (set, member, line) and the rest of the payload is re-run, so one bad member
-// never blocks the others.
+// never blocks the others. Over netlink every line is sent; each failing one is reported alike.
 //
-//   ./constants.ts  netlink numbers      ./codec.ts      dump request and decoder (pure)
-//   ./transport.ts  the netlink read     ./members.ts    member text: normalise, validate (pure)
-//   ./restore.ts    save parser, diff → restore lines    ./errors.ts, ./types.ts
+//   ./constants.ts  netlink numbers       ./codec.ts      dump request and decoder (pure)
+//   ./transport.ts  the netlink read      ./members.ts    member text: normalise, validate (pure)
+//   ./encode.ts     write requests (pure) ./write.ts      the netlink write
+//   ./restore.ts    save parser, diff → lines             ./sizing.ts  hashsize, maxelem (pure)
+//   ./path.ts       netlink or restore (pure)             ./errors.ts, ./types.ts
 
 import type { SetSpec } from '../types.ts';
 import type { CommandRunner } from '../exec.ts';
@@ -18,11 +26,16 @@ import { IpsetError, IpsetNetlinkError } from './errors.ts';
 import { TEMP_PREFIX, diffSets, parseSave } from './restore.ts';
 import type { PayloadLine } from './restore.ts';
 import type { IpsetReadInfo, KernelSet } from './types.ts';
+import type { IpsetKernelInfo } from './write.ts';
+import { chooseWritePath } from './path.ts';
 
 export { IpsetError, IpsetNetlinkError } from './errors.ts';
 export { TEMP_PREFIX, diffSets, parseSave, tempName } from './restore.ts';
 export type { IpsetPlanned, PayloadLine } from './restore.ts';
 export { normalizeMember, prepareMembers, validateMember } from './members.ts';
+export { createLineOf, createOptions, maxelemOf } from './sizing.ts';
+export { chooseWritePath } from './path.ts';
+export type { WritePath } from './path.ts';
 export type { PreparedMembers } from './members.ts';
 export { IpsetDumpDecoder, formatAddress, typeDims } from './codec.ts';
 export type { ReadSetsOptions } from './transport.ts';
@@ -37,8 +50,13 @@ export interface IpsetSyncResult {
   creates: number;
   /** Processes exec'd (restore runs; more than one only after a failing line). */
   restores: number;
+  /** How the diff was written: over netlink, with `ipset restore`, or not at all (nothing to change). */
+  via: 'netlink' | 'restore' | 'none';
   failures: IpsetError[];
 }
+
+/** Diffs of more lines than this are written with `ipset restore`: none, netlink being faster at every size measured (see the header). */
+export const DEFAULT_RESTORE_ABOVE = Infinity;
 
 export interface IpsetAdapterOptions {
   run: CommandRunner;
@@ -51,7 +69,13 @@ export interface IpsetAdapterOptions {
    * namespace (tests run `ip netns exec NAME ipset …`).
    */
   netns?: string;
-  /** IPSET_ATTR_PROTOCOL the netlink reader sends (default 6; see ./ipset-netlink.ts). */
+  /** How sync() and destroy() write: 'netlink' (default: see the header for when `ipset restore` is used instead) or 'restore' always. */
+  writer?: 'netlink' | 'restore';
+  /** Diffs of more lines than this go through `ipset restore` (default DEFAULT_RESTORE_ABOVE). */
+  restoreAbove?: number;
+  /** Told why, each time a write falls back from netlink to `ipset restore` for good. */
+  onWriteFallback?: (why: string) => void;
+  /** IPSET_ATTR_PROTOCOL the netlink reader sends (default 6; see ./transport.ts). */
   netlinkProtocol?: number;
   /** Told why, each time a read falls back from netlink to `ipset save`. */
   onFallback?: (why: string) => void;
@@ -73,6 +97,10 @@ export class IpsetAdapter {
   readonly #protocol: number | undefined;
   readonly #onFallback: ((why: string) => void) | undefined;
   readonly #owns: (name: string) => boolean;
+  #writer: 'netlink' | 'restore';
+  readonly #restoreAbove: number;
+  readonly #onWriteFallback: ((why: string) => void) | undefined;
+  #kernelInfo: IpsetKernelInfo | undefined;
   #lastRead: IpsetReadInfo | undefined;
 
   constructor(opts: IpsetAdapterOptions) {
@@ -83,7 +111,13 @@ export class IpsetAdapter {
     this.#protocol = opts.netlinkProtocol;
     this.#onFallback = opts.onFallback;
     this.#owns = opts.owns ?? (() => false);
+    this.#writer = opts.writer ?? 'netlink';
+    this.#restoreAbove = opts.restoreAbove ?? DEFAULT_RESTORE_ABOVE;
+    this.#onWriteFallback = opts.onWriteFallback;
   }
+
+  /** The writer in use: 'restore' after a permanent netlink write failure. */
+  get writer(): 'netlink' | 'restore' { return this.#writer; }
 
   /** The reader in use: 'exec' after a permanent netlink failure. */
   get reader(): 'netlink' | 'exec' { return this.#reader; }
@@ -186,17 +220,44 @@ export class IpsetAdapter {
     return { restores, failures };
   }
 
+  /**
+   * Apply payload lines over netlink; `rest`: the lines from the first one it cannot encode on.
+   * Undefined when they all go through `ipset restore` instead (writer 'restore', more than
+   * `restoreAbove` lines, or a netlink failure that will not go away, after which every write does).
+   */
+  async #writeNetlink(lines: readonly PayloadLine[]): Promise<{ failures: IpsetError[]; rest: PayloadLine[] } | undefined> {
+    if (chooseWritePath(lines, { writer: this.#writer, restoreAbove: this.#restoreAbove }) !== 'netlink') return undefined;
+    // Loaded on the first write, as the reader is: it loads the netlink binding (a native addon).
+    const { IpsetKernelInfo, writeSetsNetlink } = await import('./write.ts');
+    this.#kernelInfo ??= new IpsetKernelInfo();
+    try {
+      return await writeSetsNetlink(lines, this.#kernelInfo, { ...(this.#netns !== undefined ? { netns: this.#netns } : {}) });
+    } catch (err) {
+      if (!(err instanceof IpsetNetlinkError) || !PERMANENT_NETLINK_FAILURES.has(err.code)) throw err;
+      this.#writer = 'restore';
+      this.#onWriteFallback?.(`${err.message}; every later write uses "ipset restore"`);
+      return undefined;
+    }
+  }
+
   /** Read, diff and apply `desired`. `kernel` may be passed when already read. */
   async sync(desired: readonly SetSpec[], kernel?: Map<string, KernelSet>): Promise<IpsetSyncResult> {
     const have = kernel ?? (await this.read());
     const d = diffSets(desired, have);
     const changing = d.lines.filter((l) => !(l.op === 'create' && have.has(l.set) && l.text.startsWith(`create ${l.set} `)));
-    if (changing.length === 0) return { operations: 0, adds: 0, dels: 0, swaps: 0, creates: 0, restores: 0, failures: d.invalid };
+    const counts = { operations: d.adds + d.dels + d.swaps + d.creates, adds: d.adds, dels: d.dels, swaps: d.swaps, creates: d.creates };
+    if (changing.length === 0) return { operations: 0, adds: 0, dels: 0, swaps: 0, creates: 0, restores: 0, via: 'none', failures: d.invalid };
+    const nl = await this.#writeNetlink(d.lines);
+    if (nl) {
+      // Lines from the first one netlink cannot encode on (a foreign member form read back) go through restore.
+      const r = nl.rest.length ? await this.restore(nl.rest) : { restores: 0, failures: [] };
+      return { ...counts, restores: r.restores, via: r.restores ? 'restore' : 'netlink', failures: [...d.invalid, ...nl.failures, ...r.failures] };
+    }
     const r = await this.restore(d.lines);
-    return { operations: d.adds + d.dels + d.swaps + d.creates, adds: d.adds, dels: d.dels, swaps: d.swaps, creates: d.creates, restores: r.restores, failures: [...d.invalid, ...r.failures] };
+    return { ...counts, restores: r.restores, via: 'restore', failures: [...d.invalid, ...r.failures] };
   }
 
-  /** Destroy the named sets (those that exist) and ipvsnet's temporaries, in one restore. */
+  /** Destroy the named sets (those that exist) and ipvsnet's temporaries, over netlink or in one restore. */
   async destroy(names: readonly string[]): Promise<{ destroyed: string[]; failures: IpsetError[] }> {
     const have = await this.read();
     const targets = [...new Set([...names.filter((n) => have.has(n)), ...[...have.keys()].filter((k) => k.startsWith(TEMP_PREFIX))])];
@@ -205,7 +266,8 @@ export class IpsetAdapter {
       ...targets.map((t) => ({ text: `flush ${t}`, set: t, op: 'flush' as const })),
       ...targets.map((t) => ({ text: `destroy ${t}`, set: t, op: 'destroy' as const })),
     ];
-    const r = await this.restore(lines);
+    const nl = await this.#writeNetlink(lines);
+    const r = nl ? { failures: [...nl.failures, ...(nl.rest.length ? (await this.restore(nl.rest)).failures : [])] } : await this.restore(lines);
     const failed = new Set(r.failures.map((f) => f.set));
     return { destroyed: targets.filter((t) => !failed.has(t)), failures: r.failures };
   }

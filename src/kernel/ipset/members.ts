@@ -85,20 +85,27 @@ export interface PreparedMembers {
 // Services. The planner hands back the same `members` array for a set that did not change, and plan
 // output is never mutated, so the work is remembered per array.
 const preparedByArray = new WeakMap<readonly string[], PreparedMembers>();
+// The last prepared members per set name: a member it holds is valid and already in the kernel's form
+// (normalizeMember hands back the same string then), so a new array of a big set whose members mostly
+// stay (KUBE-LOOP-BACK after one endpoint change) is validated only for its new members.
+const lastByName = new Map<string, PreparedMembers>();
 
 /** `spec`'s members validated and normalised, computed once per members array. */
 export function prepareMembers(spec: SetSpec): PreparedMembers {
   const hit = preparedByArray.get(spec.members);
   if (hit && hit.name === spec.name && hit.type === spec.type && hit.family === spec.family) return hit;
+  const last = lastByName.get(spec.name);
+  const known = last && last.type === spec.type && last.family === spec.family ? last.want : undefined;
   const want = new Set<string>();
   const invalid: IpsetError[] = [];
   for (const raw of spec.members) {
+    if (known?.has(raw)) { want.add(raw); continue; }
     const why = validateMember(spec.type, spec.family, raw);
     if (why) invalid.push(new IpsetError(`ipset set ${spec.name} member "${raw}": ${why}`, { set: spec.name, member: raw, operation: `add ${spec.name} ${raw}` }));
     else want.add(normalizeMember(raw));
   }
   const p: PreparedMembers = { name: spec.name, type: spec.type, family: spec.family, want, invalid };
   preparedByArray.set(spec.members, p);
+  lastByName.set(spec.name, p);
   return p;
 }
-

@@ -1,17 +1,20 @@
-// The `ipset restore` side: `ipset save` text parsed, and a diff of desired sets against the kernel's
-// written as the lines of ONE `ipset restore -exist` payload:
+// `ipset save` text parsed, and a diff of desired sets against the kernel's as the lines of ONE
+// `ipset restore -exist` payload, each line also in structured form for the netlink writer
+// (./write.ts), which sends the same operations without the text:
 //   - `create … -exist` for every planned set (an existing set's own create line
-//     is reused verbatim, so its options never conflict);
+//     is reused verbatim, so its options never conflict; the netlink writer skips these);
 //   - member adds / deletes as deltas only;
 //   - a set whose contents are fully replaced is built under a temporary name
 //     and `swap`ped in, then the temporary set is destroyed, so no reader ever
-//     sees it half-built.
+//     sees it half-built; so is a set whose maxelem is too small for its members (./sizing.ts).
 
 import { createHash } from 'node:crypto';
 import type { Family, IpsetType, SetSpec } from '../types.ts';
 import type { KernelSet } from './types.ts';
 import { IpsetError } from './errors.ts';
 import { normalizeMember, prepareMembers } from './members.ts';
+import type { CreateOptions } from './encode.ts';
+import { createLineOf, createOptions, maxelemOf, optionsOfCreateLine } from './sizing.ts';
 
 /** Prefix of ipvsnet's temporary sets (build-then-swap). */
 export const TEMP_PREFIX = 'IPVSNET-TMP-';
@@ -50,17 +53,22 @@ export function tempName(name: string): string {
   return TEMP_PREFIX + createHash('sha256').update(name).digest('hex').slice(0, 16);
 }
 
-function createLine(name: string, type: IpsetType, family: Family): string {
-  if (type === 'bitmap:port') return `create ${name} bitmap:port range 0-65535`;
-  return `create ${name} ${type} family ${family === 6 ? 'inet6' : 'inet'} hashsize 1024 maxelem 65536`;
-}
-
 /** One line of the restore payload and what it is about. */
 export interface PayloadLine {
   text: string;
+  /** The planned set the line is about. */
   set: string;
   member?: string;
   op: 'create' | 'add' | 'del' | 'swap' | 'destroy' | 'flush';
+  /** The set the command acts on when it is not `set` (a temporary set being built). */
+  target?: string;
+  /** add/del: the type and family of the set the member goes into. */
+  type?: IpsetType;
+  family?: Family;
+  /** create: the options; absent for an existing set's own line sent with `-exist` (no change). */
+  create?: CreateOptions;
+  /** swap: the set exchanged with `target`. */
+  with?: string;
 }
 
 export interface IpsetPlanned {
@@ -84,41 +92,55 @@ export function diffSets(desired: readonly SetSpec[], kernel: Map<string, Kernel
     const prep = prepareMembers(spec);
     invalid.push(...prep.invalid);
     const want = prep.want;
+    const { type, family } = spec;
+    const addAll = (into: string): void => {
+      const prefix = `add ${into} `;
+      const target = into === spec.name ? undefined : into;
+      for (const m of want) {
+        lines.push(target ? { text: prefix + m, set: spec.name, member: m, op: 'add', target, type, family } : { text: prefix + m, set: spec.name, member: m, op: 'add', type, family });
+      }
+      adds += want.size;
+    };
+    const opts = createOptions(type, family, want.size);
     const have = kernel.get(spec.name);
     if (!have) {
-      lines.push({ text: createLine(spec.name, spec.type, spec.family) + ' -exist', set: spec.name, op: 'create' });
+      lines.push({ text: createLineOf(spec.name, opts) + ' -exist', set: spec.name, op: 'create', create: opts });
       creates++;
-      for (const m of want) { lines.push({ text: `add ${spec.name} ${m}`, set: spec.name, member: m, op: 'add' }); adds++; }
+      addAll(spec.name);
       continue;
     }
-    if (have.type !== spec.type || (have.family !== undefined && have.family !== spec.family)) {
+    if (have.type !== type || (have.family !== undefined && have.family !== family)) {
       // Incompatible kernel set: it cannot be swapped; destroy and recreate.
       lines.push({ text: `destroy ${spec.name}`, set: spec.name, op: 'destroy' });
-      lines.push({ text: createLine(spec.name, spec.type, spec.family), set: spec.name, op: 'create' });
+      lines.push({ text: createLineOf(spec.name, opts), set: spec.name, op: 'create', create: opts });
       creates++;
-      for (const m of want) { lines.push({ text: `add ${spec.name} ${m}`, set: spec.name, member: m, op: 'add' }); adds++; }
+      addAll(spec.name);
       continue;
     }
     lines.push({ text: `${have.createLine} -exist`, set: spec.name, op: 'create' });
     // The kernel's set is known to hold exactly these members (a cache entry built from them).
     if (have.members === want) continue;
-    const toAdd = [...want].filter((m) => !have.members.has(m));
-    const toDel = [...have.members].filter((m) => !want.has(m));
+    const toAdd: string[] = [];
+    for (const m of want) if (!have.members.has(m)) toAdd.push(m);
+    const toDel: string[] = [];
+    for (const m of have.members) if (!want.has(m)) toDel.push(m);
     if (toAdd.length === 0 && toDel.length === 0) continue;
     const fullyReplaced = have.members.size > 0 && want.size > 0 && toDel.length === have.members.size;
-    if (fullyReplaced) {
+    const tooSmall = (maxelemOf(have.createLine) ?? Infinity) < want.size;
+    if (fullyReplaced || tooSmall) {
+      // Built whole under a temporary name and swapped in; a set too small for its members gets the size it needs.
       const tmp = tempName(spec.name);
-      const tmpCreate = have.createLine.replace(/^create \S+/, `create ${tmp}`).replace(/ initval \S+/, '');
-      lines.push({ text: tmpCreate, set: spec.name, op: 'create' });
-      for (const m of want) { lines.push({ text: `add ${tmp} ${m}`, set: spec.name, member: m, op: 'add' }); adds++; }
-      lines.push({ text: `swap ${tmp} ${spec.name}`, set: spec.name, op: 'swap' });
-      lines.push({ text: `destroy ${tmp}`, set: spec.name, op: 'destroy' });
+      const kept = optionsOfCreateLine(have.createLine);
+      const tmpOpts = tooSmall ? { ...kept, ...opts } : { ...opts, ...kept };
+      lines.push({ text: createLineOf(tmp, tmpOpts), set: spec.name, op: 'create', target: tmp, create: tmpOpts });
+      addAll(tmp);
+      lines.push({ text: `swap ${tmp} ${spec.name}`, set: spec.name, op: 'swap', target: tmp, with: spec.name });
+      lines.push({ text: `destroy ${tmp}`, set: spec.name, op: 'destroy', target: tmp });
       swaps++;
       continue;
     }
-    for (const m of toDel) { lines.push({ text: `del ${spec.name} ${m}`, set: spec.name, member: m, op: 'del' }); dels++; }
-    for (const m of toAdd) { lines.push({ text: `add ${spec.name} ${m}`, set: spec.name, member: m, op: 'add' }); adds++; }
+    for (const m of toDel) { lines.push({ text: `del ${spec.name} ${m}`, set: spec.name, member: m, op: 'del', type, family }); dels++; }
+    for (const m of toAdd) { lines.push({ text: `add ${spec.name} ${m}`, set: spec.name, member: m, op: 'add', type, family }); adds++; }
   }
   return { lines, invalid, adds, dels, swaps, creates };
 }
-

@@ -149,6 +149,52 @@ export class NlSocket {
     }
   }
 
+  /** A fresh sequence number, for a message the caller encodes itself (batch()). */
+  reserveSeq(): number {
+    this.seq = (this.seq + 1) >>> 0 || 1;
+    return this.seq;
+  }
+
+  /**
+   * Send `datagram`, requests the caller encoded with sequence numbers from reserveSeq(), `lastSeq`
+   * the last of them and the only one asking for an ACK; the kernel handles them in order inside the
+   * send. Resolves with the errors the kernel answered (sequence number → NlError) once the last
+   * one's ACK or error has come; bounded by the timeout like every wait here.
+   */
+  batch(datagram: Buffer, firstSeq: number, lastSeq: number, opts: { timeoutMs?: number } = {}): Map<number, NlError> {
+    if (this.closed) throw new NlTransportError('netlink socket closed', 'ECLOSED');
+    if (this.broken) throw new NlTransportError(`netlink socket unusable after an earlier failure: ${this.broken.message}`, this.broken.code, this.broken.errno);
+    try {
+      netlinkSend(this.fd, datagram);
+    } catch (e) {
+      throw transportError('sending the batch failed', e);
+    }
+    const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
+    const deadline = Date.now() + timeoutMs;
+    const errors = new Map<number, NlError>();
+    const ours = (seq: number): boolean => (firstSeq <= lastSeq ? seq >= firstSeq && seq <= lastSeq : seq >= firstSeq || seq <= lastSeq);
+    try {
+      for (;;) {
+        const left = deadline - Date.now();
+        const buf = left > 0 ? this.recv(left) : null;
+        if (buf === null) throw new NlTransportError(`netlink: the batch's last reply did not come within ${timeoutMs} ms`, 'ETIMEDOUT');
+        for (const m of splitNlmsgs(buf)) {
+          if (m.type === NLMSG_OVERRUN) throw new NlTransportError('netlink: NLMSG_OVERRUN (data lost)', 'EOVERRUN');
+          if (m.type !== NLMSG_ERROR || !ours(m.seq)) continue;
+          if (m.data.length < 4) throw new NlTransportError('netlink: NLMSG_ERROR without an error code', 'EDECODE');
+          const errno = m.data.readInt32LE(0);
+          if (errno !== 0) errors.set(m.seq, new NlError(errno, this.errnoName));
+          if (m.seq === lastSeq) return errors;
+        }
+      }
+    } catch (e) {
+      // Replies of this batch may still be queued: later requests on this socket would read them.
+      const err = e as Error & { code?: string; errno?: number };
+      this.broken = new NlTransportError(err.message, err.code ?? 'EABANDONED', err.errno);
+      throw e;
+    }
+  }
+
   private recv(timeoutMs: number): Buffer | null {
     try {
       return netlinkRecv(this.fd, timeoutMs);

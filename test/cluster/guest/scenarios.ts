@@ -8,11 +8,12 @@
 // This file is not a vitest test (the host cannot run it: no IPVS there).
 
 import { execa, type ResultPromise } from 'execa';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeConfig } from '@kubernetes/client-node';
 import { kubeRequest } from '../../../src/sources/kube.ts';
+import { addBackend, curl, httpd, setupNetwork, sh } from './node-net.ts';
 
 interface Params {
   ns: string;
@@ -39,62 +40,6 @@ admin.loadFromFile(P.adminKubeconfig);
 function check(name: string, ok: boolean, detail: unknown = {}): void {
   appendFileSync(report, JSON.stringify({ check: name, ok, detail }) + '\n');
   process.stdout.write(`[guest] ${ok ? 'PASS' : 'FAIL'} ${name} ${JSON.stringify(detail)}\n`);
-}
-
-async function sh(cmd: string, args: string[]): Promise<string> {
-  const r = await execa(cmd, args, { reject: false });
-  if (r.exitCode !== 0) throw new Error(`${cmd} ${args.join(' ')}: exit ${r.exitCode}: ${r.stderr}`);
-  return r.stdout;
-}
-
-async function nsExec(ns: string, cmd: string, args: string[]): Promise<{ code: number; out: string }> {
-  const r = await execa('ip', ['netns', 'exec', ns, cmd, ...args], { reject: false });
-  return { code: r.exitCode ?? -1, out: r.stdout };
-}
-
-// ---------------------------------------------------------------- backends and client
-async function setupNetwork(): Promise<void> {
-  await sh('sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
-  await sh('ip', ['link', 'add', 'cbr0', 'type', 'bridge']);
-  await sh('ip', ['addr', 'add', '10.244.0.1/24', 'dev', 'cbr0']);
-  await sh('ip', ['link', 'set', 'cbr0', 'up']);
-  for (const b of P.backends) await addBackend(b.name, b.ip);
-  // The client is routed (not bridged): its traffic and the replies cross the node's stack.
-  await sh('ip', ['netns', 'add', 'client']);
-  await sh('ip', ['link', 'add', 'cl-host', 'type', 'veth', 'peer', 'name', 'cl-pod']);
-  await sh('ip', ['link', 'set', 'cl-pod', 'netns', 'client']);
-  await sh('ip', ['addr', 'add', '10.250.0.1/24', 'dev', 'cl-host']);
-  await sh('ip', ['link', 'set', 'cl-host', 'up']);
-  await nsExec('client', 'ip', ['addr', 'add', '10.250.0.2/24', 'dev', 'cl-pod']);
-  await nsExec('client', 'ip', ['link', 'set', 'cl-pod', 'up']);
-  await nsExec('client', 'ip', ['link', 'set', 'lo', 'up']);
-  await nsExec('client', 'ip', ['route', 'add', 'default', 'via', '10.250.0.1']);
-}
-
-const httpd: ResultPromise[] = [];
-async function addBackend(name: string, ip: string): Promise<void> {
-  const dir = `/tmp/www-${name}`;
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'index.html'), `${name}\n`);
-  await sh('ip', ['netns', 'add', name]);
-  await sh('ip', ['link', 'add', `h-${name}`, 'type', 'veth', 'peer', 'name', `p-${name}`]);
-  await sh('ip', ['link', 'set', `p-${name}`, 'netns', name]);
-  await sh('ip', ['link', 'set', `h-${name}`, 'master', 'cbr0']);
-  await sh('ip', ['link', 'set', `h-${name}`, 'up']);
-  await nsExec(name, 'ip', ['addr', 'add', `${ip}/24`, 'dev', `p-${name}`]);
-  await nsExec(name, 'ip', ['link', 'set', `p-${name}`, 'up']);
-  await nsExec(name, 'ip', ['link', 'set', 'lo', 'up']);
-  await nsExec(name, 'ip', ['route', 'add', 'default', 'via', '10.244.0.1']);
-  const p = execa('ip', ['netns', 'exec', name, 'busybox', 'httpd', '-f', '-p', '8080', '-h', dir], { reject: false });
-  p.catch(() => undefined);
-  httpd.push(p);
-}
-
-async function curl(ns: string | undefined, url: string): Promise<string | undefined> {
-  // Generous: the guest CPU is emulated and the host is shared; a timeout here is not a dataplane verdict.
-  const args = ['-s', '--max-time', '10', url];
-  const r = ns ? await nsExec(ns, 'curl', args) : await execa('curl', args, { reject: false }).then((x) => ({ code: x.exitCode ?? -1, out: x.stdout }));
-  return r.code === 0 ? r.out.trim() : undefined;
 }
 
 // ---------------------------------------------------------------- kernel views
@@ -194,7 +139,7 @@ const svc = P.service;
 const want = (bs: Array<{ ip: string }>) => bs.map((b) => `${b.ip}:8080`).sort().join(',');
 
 async function main(): Promise<void> {
-  await setupNetwork();
+  await setupNetwork(P.backends);
   const extra = [{ name: 'be3', ip: '10.244.0.13' }, { name: 'be4', ip: '10.244.0.14' }];
   for (const b of extra) await addBackend(b.name, b.ip);
 

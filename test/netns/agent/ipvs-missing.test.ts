@@ -84,7 +84,7 @@ describe('agent on a kernel without IPVS', () => {
     }
   });
 
-  it('with IPVSNET_TEST_WITHOUT_IPVS=1 it says so and runs on (stopped here by SIGTERM), kube-proxy\'s iptables- and nftables-mode leftovers removed before it starts', async () => {
+  it('with IPVSNET_TEST_WITHOUT_IPVS=1 it says so and runs on (stopped here by SIGTERM); kube-proxy\'s iptables- and nftables-mode leftovers stay until a first sync (none here: no API server)', async () => {
     const fix = join(import.meta.dirname, 'fixtures');
     await execa('ip', ['netns', 'exec', ns, 'iptables-nft-restore'], { input: readFileSync(join(fix, 'kube-proxy-iptables-mode.rules'), 'utf8') });
     await execa('ip', ['netns', 'exec', ns, 'nft', '-f', join(fix, 'kube-proxy-nftables-mode.nft')]);
@@ -97,13 +97,14 @@ describe('agent on a kernel without IPVS', () => {
     while (!text.includes('"msg":"starting"') && Date.now() < deadline && !exited) await new Promise((r) => setTimeout(r, 100));
     expect(text).toContain('running WITHOUT IPVS and kube-ipvs0 for a test lane');
     expect(text).toContain('"msg":"starting"');
-    expect(text).toContain('"msg":"removed kube-proxy iptables-mode leftovers"');
+    // Leftovers go right after the first sync (test/netns/agent/leftovers.test.ts removes them, the VM
+    // lane's test/cluster/vm-migrate.test.ts through the agent); until then kube-proxy's rules serve.
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(text).not.toContain('"msg":"removed kube-proxy iptables-mode leftovers"');
     const saved = String((await execa('ip', ['netns', 'exec', ns, 'iptables-nft-save'])).stdout);
-    // no iptables-mode chain and no jump into one (KUBE-SVC-WEB stays: a foreign chain jumps to it)
-    expect(saved).not.toMatch(/^:(KUBE-(SEP|FW|EXT|SVL)-|KUBE-SVC-LB |KUBE-NODEPORTS |KUBE-EXTERNAL-SERVICES |KUBE-PROXY-CANARY )/m);
-    expect(saved).not.toMatch(/-j (KUBE-(SEP|FW|EXT|SVL)-|KUBE-SVC-LB$|KUBE-NODEPORTS$|KUBE-EXTERNAL-SERVICES$)/m);
-    expect(saved).toContain(':KUBE-NODE-PORT - ');
-    expect(String((await execa('ip', ['netns', 'exec', ns, 'nft', 'list', 'tables'])).stdout)).not.toContain('kube-proxy');
+    expect(saved).toMatch(/^:KUBE-SEP-/m);
+    expect(saved).toMatch(/^:KUBE-NODEPORTS /m);
+    expect(String((await execa('ip', ['netns', 'exec', ns, 'nft', 'list', 'tables'])).stdout)).toContain('kube-proxy');
     // oomScoreAdj from the file, on the agent itself (ip netns exec and bin/ipvsnet exec: the pid is the
     // agent's); raising it needs no CAP_SYS_RESOURCE, which this host's root lacks
     expect(readFileSync(`/proc/${p.pid}/oom_score_adj`, 'utf8').trim()).toBe('500');

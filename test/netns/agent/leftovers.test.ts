@@ -1,7 +1,7 @@
 // kube-proxy's iptables-mode and nftables-mode leftovers on a real kernel (iptables-nft, nft) in a
 // fresh network namespace: a hand-written dump in kube-proxy v1.37's layout (fixtures/), loaded beside
 // the IPVS mode's chains and foreign ones, then the agent's start cleanup (removeKubeProxyLeftoversHere,
-// what src/cli/agent.ts runs before its first sync) and `agent --cleanup`. Only the other modes'
+// what src/cli/agent.ts runs right after its first sync) and `agent --cleanup`. Only the other modes'
 // chains, jumps and tables go; the IPVS mode's chains and every foreign rule and table stay as they were.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { execa } from 'execa';

@@ -1,6 +1,7 @@
 // ipset adapter against the host kernel's ip_set, inside fresh network namespaces.
-// The adapter reads the namespace's sets over netlink (socket opened in the
-// namespace) and writes them with `ipset restore` run there.
+// The adapter reads and writes the namespace's sets over netlink (sockets opened in the
+// namespace), or writes them with `ipset restore` run there (writer 'restore', and the fallbacks);
+// test/netns/kernel/ipset-write.test.ts holds the netlink writer's own cases.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { IpsetAdapter, TEMP_PREFIX } from '../../../src/kernel/ipset/index.ts';
 import { OWNED_SETS } from '../../../src/reconcile/names.ts';
@@ -25,7 +26,7 @@ async function members(name: string): Promise<string[]> {
 }
 
 describe('ipset adapter (host kernel, fresh netns)', () => {
-  it('creates every set and its members with one restore process (the read is netlink), then does nothing when in sync', async () => {
+  it('creates every set and its members with no process (read and written over netlink), then does nothing when in sync', async () => {
     const r = nsRunner(ns);
     const a = adapter(r);
     const desired = [
@@ -38,8 +39,8 @@ describe('ipset adapter (host kernel, fresh netns)', () => {
     ];
     const res = await a.sync(desired);
     expect(res.failures).toEqual([]);
-    expect(res.restores).toBe(1);
-    expect(r.byCommand()).toEqual({ ipset: 1 }); // the restore; the read went over netlink
+    expect(res).toMatchObject({ restores: 0, via: 'netlink' });
+    expect(r.byCommand()).toEqual({});
     expect(a.lastRead).toMatchObject({ via: 'netlink' });
     expect(await members('KUBE-CLUSTER-IP')).toEqual(['10.96.0.1,tcp:443', '10.96.0.10,tcp:53', '10.96.0.10,udp:53']);
     expect(await members('KUBE-6-CLUSTER-IP')).toEqual(['fd00::10,tcp:80']);
@@ -47,16 +48,16 @@ describe('ipset adapter (host kernel, fresh netns)', () => {
     expect(await members('KUBE-NODE-PORT-TCP')).toEqual(['30080']);
     const again = await a.sync(desired);
     expect(again.operations).toBe(0);
-    expect(again.restores).toBe(0);
-    expect(r.byCommand()).toEqual({ ipset: 1 }); // a second read + nothing to write: no process
+    expect(again.via).toBe('none');
+    expect(r.byCommand()).toEqual({});
   });
 
-  it('with reader "exec", reads with one `ipset save` (two processes for a first sync)', async () => {
+  it('with reader "exec", reads with one `ipset save` (the one process of a first sync)', async () => {
     const r = nsRunner(ns);
-    const a = new IpsetAdapter({ run: r.run, reader: 'exec' });
+    const a = new IpsetAdapter({ run: r.run, reader: 'exec', netns: `/run/netns/${ns}` });
     const res = await a.sync([set('KUBE-CLUSTER-IP', ['10.96.0.1,tcp:443'])]);
     expect(res.failures).toEqual([]);
-    expect(r.byCommand()).toEqual({ ipset: 2 });
+    expect(r.byCommand()).toEqual({ ipset: 1 });
     expect(a.lastRead).toEqual({ via: 'exec' });
     expect(await members('KUBE-CLUSTER-IP')).toEqual(['10.96.0.1,tcp:443']);
   });
@@ -119,20 +120,24 @@ describe('ipset adapter (host kernel, fresh netns)', () => {
     expect(await members('KUBE-NODE-PORT-TCP')).toEqual(['30080']);
   });
 
-  it('a kernel-side failure names the set, the member and the payload line, and the rest of the payload still applies', async () => {
-    // A full set (maxelem 2) made by someone with kube-proxy's name: the third add fails in the kernel.
-    await inNs(ns, 'ipset', 'create', 'KUBE-EXTERNAL-IP', 'hash:ip,port', 'maxelem', '2');
-    const a = adapter();
+  it('with `ipset restore`, a kernel-side failure names the set, the member and the payload line, and the rest of the payload still applies', async () => {
+    // A bitmap made by someone with kube-proxy's name and a narrower range: 80 is out of it.
+    await inNs(ns, 'ipset', 'create', 'KUBE-NODE-PORT-TCP', 'bitmap:port', 'range', '30000-32767');
+    const r = nsRunner(ns);
+    const a = new IpsetAdapter({ run: r.run, netns: `/run/netns/${ns}`, writer: 'restore' });
     const res = await a.sync([
-      set('KUBE-EXTERNAL-IP', ['10.0.0.1,tcp:80', '10.0.0.2,tcp:80', '10.0.0.3,tcp:80']),
+      set('KUBE-NODE-PORT-TCP', ['30080', '80', '30081'], 'bitmap:port'),
       set('KUBE-CLUSTER-IP', ['10.96.0.1,tcp:443']),
     ]);
+    expect(res.via).toBe('restore');
     expect(res.failures).toHaveLength(1);
-    expect(res.failures[0]!.set).toBe('KUBE-EXTERNAL-IP');
-    expect(res.failures[0]!.member).toBe('10.0.0.3,tcp:80');
+    expect(res.failures[0]!.set).toBe('KUBE-NODE-PORT-TCP');
+    expect(res.failures[0]!.member).toBe('80');
     expect(res.failures[0]!.line).toBeGreaterThan(1);
-    expect(res.failures[0]!.message).toMatch(/maximal number|full/i);
+    expect(res.failures[0]!.message).toMatch(/out of the range/i);
+    expect(await members('KUBE-NODE-PORT-TCP')).toEqual(['30080', '30081']);
     expect(await members('KUBE-CLUSTER-IP')).toEqual(['10.96.0.1,tcp:443']);
+    expect(r.byCommand()).toEqual({ ipset: 2 }); // the restore, re-run after the failing line
   });
 
   it('keeps a pre-existing set with other options (e.g. created by kube-proxy with comments) and applies deltas to it', async () => {

@@ -115,7 +115,7 @@ const abs = (root: string, p: string) => (p.startsWith('/') ? posix.normalize(p)
 export const BUILD_STEPS: Record<string, StepSpec> = {
   'scripts/setup.d/10-native.sh': {
     outputs: (root) =>
-      ['build/native/ipvsnet_native.node', 'build/cni/ipvsnet-cni.mjs', 'build/cni/ipvsnet-multinet.mjs', 'build/cni/ipvsnet-bridge', 'build/cni/ipvsnet-ipam', 'build/cni/ipvsnet-multinet',
+      ['build/native/ipvsnet_native.node', 'build/cni/ipvsnet-cni.cjs', 'build/cni/ipvsnet-cni-launch.cjs', 'build/cni/ipvsnet-execa.cjs', 'build/cni/ipvsnet-multinet.mjs', 'build/cni/ipvsnet-bridge', 'build/cni/ipvsnet-ipam', 'build/cni/ipvsnet-multinet',
         'build/cni/node/ipvsnet-bridge', 'build/cni/node/ipvsnet-ipam', 'build/cni/node/ipvsnet-multinet'].map((p) => abs(root, p)),
   },
   'scripts/setup.d/15-dist.sh': {

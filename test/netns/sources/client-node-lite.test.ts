@@ -88,6 +88,58 @@ describe('client-node-lite', () => {
     expect(r.err).toMatch(/makeApiClient is not available in ipvsnet/);
   });
 
+  it("config.js still imports from its optional modules exactly the names client-node-optional.ts stands in for", async () => {
+    const require = createRequire(import.meta.url);
+    const pkgDir = dirname(require.resolve('@kubernetes/client-node/package.json'));
+    const src = readFileSync(join(pkgDir, 'dist/config.js'), 'utf8');
+    const { OPTIONAL_SPECIFIERS } = await import('../../../src/sources/client-node-lite.ts');
+    const optional = await import('../../../src/sources/client-node-optional.ts');
+    const imported = new Map<string, string[]>();
+    for (const m of src.matchAll(/import\s*\{([^}]*)\}\s*from\s*'([^']+)'/g)) {
+      imported.set(m[2]!, m[1]!.split(',').map((n) => n.trim()).filter(Boolean));
+    }
+    for (const spec of OPTIONAL_SPECIFIERS) {
+      const names = imported.get(spec);
+      expect(names, `config.js imports from ${spec}`).toBeDefined();
+      for (const n of names!) expect(Object.keys(optional), `${spec}: ${n}`).toContain(n);
+    }
+    // SocksClient is used for createConnection only
+    const socksUses = src.split('\n').filter((l) => /SocksClient\./.test(l)).map((l) => /SocksClient\.(\w+)/.exec(l)![1]);
+    expect(new Set(socksUses)).toEqual(new Set(['createConnection']));
+  });
+
+  it("with the hook, the agent's module graph loads no auth provider or proxy agent; a kubeconfig that names one gets the real one", () => {
+    const r = child(`${RECORD}
+      await import('./src/sources/client-node-lite.ts');
+      record();
+      await import('./src/cli/agent.ts');
+      const heavy = (u) => /\\/node_modules\\/(openid-client|jose|oauth4webapi|jsonpath-plus|socks|socks-proxy-agent|hpagent)\\/|\\/client-node\\/dist\\/(oidc|azure|gcp)_auth\\.js$/.test(u);
+      const before = [...new Set(seen.filter(heavy))];
+      const { KubeConfig } = await import('@kubernetes/client-node/dist/config.js');
+      const { RequestContext, HttpMethod } = await import('@kubernetes/client-node/dist/gen/http/http.js');
+      const kc = new KubeConfig();
+      kc.loadFromOptions({
+        clusters: [{ name: 'c', server: 'https://127.0.0.1:6443', skipTLSVerify: false, proxyUrl: 'http://127.0.0.1:3128' }],
+        users: [{ name: 'u', authProvider: { name: 'gcp', config: { 'access-token': 'gcp-token', expiry: '2999-01-01T00:00:00Z' } } }],
+        contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+        currentContext: 'x',
+      });
+      const ctx = new RequestContext('https://127.0.0.1:6443/api', HttpMethod.GET);
+      await kc.applySecurityAuthentication(ctx);
+      const opts = {};
+      await kc.applyToHTTPSOptions(opts);
+      const { HttpsProxyAgent } = await import('hpagent');
+      console.log(JSON.stringify({ before, after: [...new Set(seen.filter(heavy))].map((u) => u.replace(/.*\\/node_modules\\//, '')),
+        auth: ctx.getHeaders()['Authorization'] ?? ctx.getHeaders()['authorization'], proxy: opts.agent instanceof HttpsProxyAgent, proxyUrl: String(opts.agent?.proxy ?? '') }));
+    `);
+    expect(r.before).toEqual([]);
+    expect(r.auth).toBe('Bearer gcp-token');
+    expect(r.after).toEqual(expect.arrayContaining(['@kubernetes/client-node/dist/gcp_auth.js']));
+    expect(r.after.some((u: string) => u.startsWith('hpagent/'))).toBe(true);
+    expect(r.proxy).toBe(true);
+    expect(r.proxyUrl).toMatch(/127\.0\.0\.1:3128/);
+  }, 60_000); // a child process loading the module graph; a bound for a loaded 2-core machine, not a speed check
+
   it('the CLI entry point installs the hook before any command loads', () => {
     const main = readFileSync(join(root, 'src/cli/main.ts'), 'utf8');
     const firstImport = main.split('\n').find((l) => /^import\s/.test(l));

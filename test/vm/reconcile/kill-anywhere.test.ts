@@ -2,8 +2,9 @@
 //
 // A fixture process (fixtures/sync-kill-at.ts, test code: the agent never carries crash hooks) runs
 // the real Reconciler over the real adapters and kills itself at kill point k (before each kernel
-// operation, and three times around each ipset/iptables restore child). A first clean run counts the
-// points (N) and gives the reference kernel state of the plan. Then for every k = 1..N, twice:
+// operation, and three times around each iptables restore child, or ipset restore child when ipset
+// falls back to it). A first clean run counts the points (N) and gives the reference kernel state
+// of the plan. Then for every k = 1..N, twice:
 //   1. kill at k, then a fresh Reconciler (an agent restarted) syncs: the kernel must hold exactly
 //      the plan (the reference snapshot), with no failed operation; then cleanup;
 //   2. kill at k, then cleanup: the kernel must be exactly as before ipvsnet ran.
