@@ -7,6 +7,8 @@ import type { AgentController } from '../agent/types.ts';
 
 export interface LoadBalancerParts {
   controller?: AgentController;
+  /** LoadBalancer addresses the announcer may have put on this node's interfaces: not NodePort addresses. */
+  serviceAddresses?: () => ReadonlySet<string>;
   stop(): Promise<void>;
 }
 
@@ -17,6 +19,7 @@ export async function startLoadBalancerParts(
   if (!cfg.loadBalancerAddresses && !cfg.loadBalancerAnnounce) return undefined;
   const stops: Array<() => Promise<void>> = [];
   let controller: AgentController | undefined;
+  let serviceAddresses: (() => ReadonlySet<string>) | undefined;
   if (cfg.loadBalancerAddresses) {
     const { LoadBalancerAllocator } = await import('../lbaddr/allocator.ts');
     const allocator = new LoadBalancerAllocator({ kc, identity: cfg.nodeName, logger: log });
@@ -31,7 +34,17 @@ export async function startLoadBalancerParts(
     const announcer = new L2Announcer({ kc, nodeName: cfg.nodeName, kernel: { rtnl, send: packetSend, lifetimeSec: 15 }, logger: log });
     announcer.start();
     controller = announcer;
+    serviceAddresses = () => announcer.lbAddresses();
     stops.push(async () => { await announcer.stop(); rtnl.close(); });
   }
-  return { ...(controller ? { controller } : {}), stop: async () => { await Promise.all(stops.map((s) => s())); } };
+  return { ...(controller ? { controller } : {}), ...(serviceAddresses ? { serviceAddresses } : {}), stop: async () => { await Promise.all(stops.map((s) => s())); } };
+}
+
+/**
+ * The node's addresses for NodePorts: an announced LoadBalancer address sits on the node's interface
+ * (so the kernel answers ARP for it) but is a Service's, and kube-proxy never sees it there (MetalLB
+ * answers ARP from userspace), so it serves no NodePort.
+ */
+export function nodePortAddresses(local: readonly string[], serviceAddresses: ReadonlySet<string> | undefined): string[] {
+  return serviceAddresses?.size ? local.filter((a) => !serviceAddresses.has(a)) : [...local];
 }

@@ -248,7 +248,8 @@ export async function run(argv: string[]): Promise<number> {
   const claimer = cfg.ipPools ? new (await import('../pools/claimer.ts')).PoolClaimer({ kc, nodeName: cfg.nodeName, logger: log,
     onPools: (pools) => podnetCtl?.setPools(pools.map((p) => ({ name: p.name, cidr: p.cidrText, natOutgoing: p.natOutgoing }))) }) : undefined;
   claimer?.start();
-  const lbParts = await (await import('./agent-lb.ts')).startLoadBalancerParts(cfg, kc, log);
+  const { startLoadBalancerParts, nodePortAddresses } = await import('./agent-lb.ts');
+  const lbParts = await startLoadBalancerParts(cfg, kc, log);
   // The pod network (opt-in): peer routes and the egress chain with --pod-routes, the conflist with --cni-conf-dir.
   const controllers: AgentController[] = lbParts?.controller ? [lbParts.controller] : [];
   let closePodNetwork = () => {};
@@ -310,8 +311,8 @@ export async function run(argv: string[]): Promise<number> {
     // Every Node only for the peer routes; the proxy and the conflist read this node's alone (kube-proxy watches only its own).
     ...clusterDeps(kc, cfg.nodeName, log, new AgentMetrics({ version: ipvsnetVersion() }), { allNodes: cfg.podRoutes }),
     planner: new IncrementalPlanner(nodeConfig),
-    // NodePorts are served on the node's interface addresses (kube-ipvs0's excepted), read each sync.
-    localAddresses: () => addressSource.addressesExcept(DEFAULT_DUMMY),
+    // NodePorts are served on the node's interface addresses (kube-ipvs0's and announced LoadBalancer addresses excepted), read each sync.
+    localAddresses: async () => nodePortAddresses(await addressSource.addressesExcept(DEFAULT_DUMMY), lbParts?.serviceAddresses?.()),
     reconciler,
     controllers,
     logger: log,

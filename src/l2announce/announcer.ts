@@ -68,7 +68,8 @@ export class L2Announcer {
     return next;
   }
 
-  private lbAddresses(): Set<string> {
+  /** Every LoadBalancer address of the Services seen (canonical text): Service addresses, never the node's own. */
+  lbAddresses(): Set<string> {
     return new Set([...this.services.values()].filter((s) => s.typeLoadBalancer).flatMap((s) => s.ingress));
   }
 

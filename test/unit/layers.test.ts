@@ -33,6 +33,9 @@ export const LAYERS: Record<string, number> = {
   multinet: 6,         // multi-network: the wrapper plugin, its worker, the Pod/NAD sources and controller
   'pools/model': 3,   // IP pools: Calico's selector language, the IPPool resource (pure, zod)
   'pools/plan': 4,    // IP pools: which block a node claims, or why none (pure)
+  lease: 5,           // coordination.k8s.io Lease election (decide is pure; the elector writes)
+  lbaddr: 6,          // LoadBalancer addresses: Service model, pure planner, the elected allocator
+  l2announce: 7,      // layer-2 announcement: pure plan, frames, the addresses on the interface, per-Service Leases
   metrics: 5,
   health: 6,
   agent: 7,      // the node agent: sources → planner → reconcilers, controllers, health, CNI server
