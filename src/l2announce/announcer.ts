@@ -68,9 +68,17 @@ export class L2Announcer {
     return next;
   }
 
-  /** Every LoadBalancer address of the Services seen (canonical text): Service addresses, never the node's own. */
+  /** addresses this announcer put on an interface at its last sync (a deleted Service's included until removed) */
+  private put = new Set<string>();
+
+  /**
+   * Every LoadBalancer address of the Services seen and every address this announcer still has on an
+   * interface (canonical text): Service addresses, never the node's own.
+   */
   lbAddresses(): Set<string> {
-    return new Set([...this.services.values()].filter((s) => s.typeLoadBalancer).flatMap((s) => s.ingress));
+    const out = new Set([...this.services.values()].filter((s) => s.typeLoadBalancer).flatMap((s) => s.ingress));
+    for (const ip of this.put) out.add(ip);
+    return out;
   }
 
   private held(): Set<string> {
@@ -106,6 +114,8 @@ export class L2Announcer {
     // the held set may have changed while electors started or stopped
     const final = planL2([...this.services.values()], local, observed.interfaces, this.held());
     const result = await reconcileL2(this.o.kernel, observed, final.announce);
+    // a removal that failed is tried again at the next sync
+    this.put = new Set([...final.announce.map((a) => a.ip), ...(result.errors.length ? this.put : [])]);
     const now = Date.now();
     for (const c of result.added) this.announcedAt.set(c.replace(/\/\d+$/, ''), now);
     if (result.added.length || result.removed.length) this.o.logger?.info({ added: result.added, removed: result.removed }, 'layer 2: announced addresses');

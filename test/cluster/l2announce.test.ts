@@ -126,4 +126,14 @@ describe('layer-2 announcement: per-Service Leases against the real API server, 
     await eventually('the dead node\'s address expired', async () => !(await onEth0(first, LB)), 6000, 100);
     expect(await holders(LB)).toEqual([other.name]);
   });
+
+  it('a deleted Service: its holder takes the address off the interface at its next sync, not when the lifetime ends', async () => {
+    const holder = nodes[1]!;
+    expect(await onEth0(holder, LOCAL_LB)).toBe(true);
+    await deleteObject(admin, `/api/v1/namespaces/${ns}/services/local-only`);
+    holder.a!.onEvent({ kind: 'Service', type: 'delete', key: `${ns}/local-only`, raw: undefined });
+    await holder.a!.sync();
+    expect(await onEth0(holder, LOCAL_LB)).toBe(false); // at once: the 3 s lifetime has not run out
+    expect(holder.a!.lbAddresses().has(LOCAL_LB)).toBe(false);
+  });
 });
