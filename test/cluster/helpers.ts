@@ -162,6 +162,17 @@ export async function eventually<T>(what: string, fn: () => Promise<T> | T, time
   }
 }
 
+/** Server-side apply the CRD in manifests/`manifest` (named `name`) and wait until the API server has it Established. */
+export async function installCRD(kc: KubeConfig, manifest: string, name: string): Promise<void> {
+  const path = `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}`;
+  const crd = parseAllDocuments(readManifest(manifest))[0]!.toJS() as object;
+  await kubeRequest(kc, 'PATCH', path, { body: crd, contentType: 'application/apply-patch+yaml', query: { fieldManager: 'ipvsnet-tests', force: 'true' } });
+  await eventually(`the CRD ${name} established`, async () => {
+    const c = await kubeRequest<{ status?: { conditions?: Array<{ type: string; status: string }> } }>(kc, 'GET', path);
+    return c.status?.conditions?.some((x) => x.type === 'Established' && x.status === 'True');
+  }, 60_000, 200);
+}
+
 /** A ServiceAccount token from the TokenRequest API. */
 export async function serviceAccountToken(kc: KubeConfig, ns: string, sa: string, seconds = 3600): Promise<string> {
   const r = await kubeRequest<{ status: { token: string } }>(kc, 'POST', `/api/v1/namespaces/${ns}/serviceaccounts/${sa}/token`, {

@@ -8,8 +8,8 @@ import { execa, type ResultPromise } from 'execa';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parse, parseAllDocuments } from 'yaml';
-import { adminKubeConfig, clusterState, deleteObject, eventually, kubeRequest, registerNode, relayApiserverInto, repoRoot, uniq } from './helpers.ts';
+import { parseAllDocuments } from 'yaml';
+import { adminKubeConfig, clusterState, installCRD, deleteObject, eventually, kubeRequest, registerNode, relayApiserverInto, repoRoot, uniq } from './helpers.ts';
 import { Scratch } from '../netns/cni/helpers.ts';
 
 // Bounds for a loaded 2-core machine (two full agents starting); not speed assertions.
@@ -17,7 +17,6 @@ vi.setConfig({ testTimeout: 300_000, hookTimeout: 300_000 });
 
 const state = clusterState();
 const admin = adminKubeConfig(state);
-const CRD = '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/ippools.ipvsnet.io';
 const POOLS = '/apis/ipvsnet.io/v1alpha1/ippools';
 const SEED_004 = readFileSync(join(repoRoot, 'docs/examples/seed-004-ippools.yaml'), 'utf8');
 
@@ -34,12 +33,7 @@ async function podCIDRs(name: string): Promise<string[]> {
 describe('agent --ip-pools: two agents racing for seed 004\'s zone-east pool (real processes, real apiserver)', () => {
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'ivt-ip-pools-'));
-    const crd = parse(readFileSync(join(repoRoot, 'manifests/ip-pools/crd.yaml'), 'utf8')) as object;
-    await kubeRequest(admin, 'PATCH', CRD, { body: crd, contentType: 'application/apply-patch+yaml', query: { fieldManager: 'ipvsnet-tests', force: 'true' } });
-    await eventually('the IPPool CRD established', async () => {
-      const c = await kubeRequest<{ status?: { conditions?: Array<{ type: string; status: string }> } }>(admin, 'GET', CRD);
-      return c.status?.conditions?.some((x) => x.type === 'Established' && x.status === 'True');
-    }, 60_000, 200);
+    await installCRD(admin, 'ip-pools/crd.yaml', 'ippools.ipvsnet.io');
     for (const d of parseAllDocuments(SEED_004)) {
       const obj = d.toJS() as { metadata: { name: string } };
       await deleteObject(admin, `${POOLS}/${obj.metadata.name}`);

@@ -5,11 +5,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse, parseAllDocuments } from 'yaml';
+import { parseAllDocuments } from 'yaml';
 import { claimNodeBlocks, releaseStaleBlocks, syncPoolConditions } from '../../src/pools/claim.ts';
 import { PoolClaimer } from '../../src/pools/claimer.ts';
 import { checkCIDR, contains } from '../../src/net/index.ts';
-import { adminKubeConfig, clusterState, deleteObject, eventually, kubeConfigForToken, kubeRequest, manifestObjects, objectPath, registerNode, repoRoot, serviceAccountToken, uniq, KubeApiError } from './helpers.ts';
+import { adminKubeConfig, clusterState, installCRD, deleteObject, eventually, kubeConfigForToken, kubeRequest, manifestObjects, objectPath, registerNode, repoRoot, serviceAccountToken, uniq, KubeApiError } from './helpers.ts';
 
 const admin = adminKubeConfig(clusterState());
 const CRD = '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/ippools.ipvsnet.io';
@@ -62,12 +62,7 @@ const inside = (cidr: string, block: string): boolean => contains(checkCIDR(cidr
 
 describe('IP pools (seed 004) against the real API server', () => {
   beforeAll(async () => {
-    const crd = parse(readFileSync(join(repoRoot, 'manifests/ip-pools/crd.yaml'), 'utf8')) as object;
-    await kubeRequest(admin, 'PATCH', CRD, { body: crd, contentType: 'application/apply-patch+yaml', query: { fieldManager: 'ipvsnet-tests', force: 'true' } });
-    await eventually('the IPPool CRD established', async () => {
-      const c = await kubeRequest<{ status?: { conditions?: Array<{ type: string; status: string }> } }>(admin, 'GET', CRD);
-      return c.status?.conditions?.some((x) => x.type === 'Established' && x.status === 'True');
-    }, 60_000, 200);
+    await installCRD(admin, 'ip-pools/crd.yaml', 'ippools.ipvsnet.io');
     // The seed's pools are cluster-wide names; nothing else in the lane uses them.
     for (const d of parseAllDocuments(SEED_004)) {
       const obj = d.toJS() as { metadata: { name: string } };

@@ -4,15 +4,11 @@
 // loadBalancerClass, a dual-stack Service, a type change and a deletion freeing the address, and
 // the holder stopped: the other takes over within the lease's bound and keeps every address.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { parse } from 'yaml';
 import { LoadBalancerAllocator, LB_LEASE } from '../../src/lbaddr/allocator.ts';
 import { LB_CLASS, LB_IPS_ANNOTATION } from '../../src/lbaddr/model.ts';
-import { adminKubeConfig, clusterState, createNamespace, deleteObject, eventually, kubeRequest, repoRoot, sleep, uniq } from './helpers.ts';
+import { adminKubeConfig, clusterState, installCRD, createNamespace, deleteObject, eventually, kubeRequest, sleep, uniq } from './helpers.ts';
 
 const admin = adminKubeConfig(clusterState());
-const CRD = '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/ippools.ipvsnet.io';
 const POOLS = '/apis/ipvsnet.io/v1alpha1/ippools';
 const ns = uniq('lb');
 const leaseNs = ns;
@@ -44,12 +40,7 @@ function allocator(identity: string): LoadBalancerAllocator {
 
 describe('LoadBalancer address allocator against the real API server', () => {
   beforeAll(async () => {
-    const crd = parse(readFileSync(join(repoRoot, 'manifests/ip-pools/crd.yaml'), 'utf8')) as object;
-    await kubeRequest(admin, 'PATCH', CRD, { body: crd, contentType: 'application/apply-patch+yaml', query: { fieldManager: 'ipvsnet-tests', force: 'true' } });
-    await eventually('the IPPool CRD established', async () => {
-      const c = await kubeRequest<{ status?: { conditions?: Array<{ type: string; status: string }> } }>(admin, 'GET', CRD);
-      return c.status?.conditions?.some((x) => x.type === 'Established' && x.status === 'True');
-    }, 60_000, 200);
+    await installCRD(admin, 'ip-pools/crd.yaml', 'ippools.ipvsnet.io');
     await createNamespace(admin, ns);
     const mk = (name: string, spec: object) => eventually(`IPPool ${name}`, () => kubeRequest(admin, 'POST', POOLS, { body: { apiVersion: 'ipvsnet.io/v1alpha1', kind: 'IPPool', metadata: { name }, spec } }).then(() => true), 30_000, 500);
     await mk(pool4, { cidr: '10.123.0.0/29', allowedUses: ['LoadBalancer'] }); // .1 … .6
