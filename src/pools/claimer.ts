@@ -1,6 +1,7 @@
 // The agent's IP-pool claimer (--ip-pools): until this Node has podCIDRs, claim its blocks
 // (claim.ts) and retry every few seconds, so a pool created or a label set later still gives the
-// Node its block; once the Node has podCIDRs it claims no more (they never move). Each distinct set
+// Node its block; once the Node has podCIDRs it claims no more (they never move), and every
+// conditionsMs it checks them again, so a relabel that no longer matches their pool is reported. Each distinct set
 // of diagnostics is logged once, and each new one about the Node posted as an Event on it; the pod network controller sees the new podCIDR through its Node
 // informer like any other. Every round, and every conditionsMs after the claim, it also frees the
 // blocks of Nodes missing for releaseGraceMs (releaseStaleBlocks) and brings the pools'
@@ -58,8 +59,27 @@ export class PoolClaimer {
     while (!this.abort.signal.aborted) {
       await this.syncConditions();
       await this.pause(this.opts.conditionsMs ?? 30_000);
+      // the Node keeps its podCIDRs; a relabel that no longer matches their pool is reported
+      // (logged once, an Event on the Node) within a round, not only at the agent's next start
+      if (claimed && !this.abort.signal.aborted) await this.attempt().catch((e: unknown) => {
+        if (!this.abort.signal.aborted) this.opts.logger?.warn({ err: e instanceof Error ? e.message : String(e) }, 'IP pools: podCIDR check failed; retrying');
+      });
     }
     return claimed;
+  }
+
+  /** One claim (or, with podCIDRs set, a check): diagnostics logged once each, Node Events posted. */
+  private async attempt(): Promise<ClaimResult> {
+    const { kc, nodeName, logger } = this.opts;
+    const r = await claimNodeBlocks(kc, nodeName, { signal: this.abort.signal });
+    const report = JSON.stringify(r.diagnostics);
+    if (report !== this.lastReport) {
+      this.lastReport = report;
+      for (const d of r.diagnostics) (d.severity === 'error' ? logger?.error : logger?.warn)?.({ ...d }, 'IP pools');
+    }
+    await this.postEvents(r);
+    if (r.set) logger?.info({ node: nodeName, podCIDRs: r.podCIDRs, conflicts: r.conflicts }, 'IP pools: podCIDRs claimed and set');
+    return r;
   }
 
   private async postEvents(r: ClaimResult): Promise<void> {
@@ -105,14 +125,7 @@ export class PoolClaimer {
     while (!signal.aborted) {
       this.attempts++;
       try {
-        const r = await claimNodeBlocks(kc, nodeName, { signal });
-        const report = JSON.stringify(r.diagnostics);
-        if (report !== this.lastReport) {
-          this.lastReport = report;
-          for (const d of r.diagnostics) (d.severity === 'error' ? logger?.error : logger?.warn)?.({ ...d }, 'IP pools');
-        }
-        await this.postEvents(r);
-        if (r.set) logger?.info({ node: nodeName, podCIDRs: r.podCIDRs, conflicts: r.conflicts }, 'IP pools: podCIDRs claimed and set');
+        const r = await this.attempt();
         if (r.podCIDRs.length > 0) {
           this.claimed = r;
           return r;

@@ -99,14 +99,32 @@ describe('IP pools (seed 004) against the real API server', () => {
     expect({ set: again.set, podCIDRs: again.podCIDRs }).toEqual({ set: false, podCIDRs: a.podCIDRs });
   });
 
-  it('never moves a podCIDR when the Node is relabelled, and says so', async () => {
+  it('never moves a podCIDR when the Node is relabelled, and says so (a running agent\'s claimer too, with an Event)', async () => {
     const east = nodes.find((n) => n.endsWith('-east'))!;
     const before = await podCIDRs(east);
-    await kubeRequest(admin, 'PATCH', `/api/v1/nodes/${east}`, { body: { metadata: { labels: { zone: 'west' } } }, contentType: 'application/merge-patch+json' });
-    const r = await claimNodeBlocks(admin, east);
-    expect(r.set).toBe(false);
-    expect(await podCIDRs(east)).toEqual(before);
-    expect(r.diagnostics).toContainEqual(expect.objectContaining({ kind: 'Node', object: east, severity: 'warning', reason: expect.stringContaining('no longer selects this Node') }));
+    // the agent's claimer, running since before the relabel: it found the podCIDRs and nothing to report
+    const claimer = new PoolClaimer({ kc: admin, nodeName: east, retryMs: 100, conditionsMs: 200 });
+    claimer.start();
+    try {
+      await eventually('the claimer found the podCIDRs', () => claimer.claimed, 30_000, 50);
+      expect(claimer.eventsPosted).toBe(0);
+      await kubeRequest(admin, 'PATCH', `/api/v1/nodes/${east}`, { body: { metadata: { labels: { zone: 'west' } } }, contentType: 'application/merge-patch+json' });
+      const r = await claimNodeBlocks(admin, east);
+      expect(r.set).toBe(false);
+      expect(await podCIDRs(east)).toEqual(before);
+      expect(r.diagnostics).toContainEqual(expect.objectContaining({ kind: 'Node', object: east, severity: 'warning', reason: expect.stringContaining('no longer selects this Node') }));
+      const ev = await eventually('the PodCIDRLabelMismatch Event from the running claimer', async () => {
+        const l = await kubeRequest<{ items: Array<{ reason: string; type: string; regarding: { kind: string; name: string } }> }>(admin, 'GET', '/apis/events.k8s.io/v1/namespaces/default/events');
+        const mine = l.items.filter((e) => e.regarding.kind === 'Node' && e.regarding.name === east && e.reason === 'PodCIDRLabelMismatch');
+        return mine.length ? mine : undefined;
+      }, 30_000, 100);
+      expect(ev).toEqual([expect.objectContaining({ type: 'Warning' })]);
+      expect(claimer.eventsPosted).toBe(1);
+      expect(await podCIDRs(east)).toEqual(before);
+    } finally {
+      claimer.stop();
+      await claimer.done;
+    }
   });
 
   it('five agents racing for a pool of four blocks: four distinct blocks, one exhausted, nothing half-set', async () => {
