@@ -244,9 +244,11 @@ export async function run(argv: string[]): Promise<number> {
   await applyProxySysctls(cfg, log);
 
   // IP pools (opt-in): claim this Node's podCIDR(s) from the IPPools that select it (src/pools).
-  let podnetCtl: import('../podnet/index.ts').PodNetworkController | undefined; // fed the pools (natOutgoing) by the claimer
+  // The pod-network controller (below) is fed the pools (natOutgoing) by the claimer; a list made before it exists is kept for it.
+  let podnetCtl: import('../podnet/index.ts').PodNetworkController | undefined;
+  let listedPools: import('../podnet/index.ts').EgressPool[] | undefined;
   const claimer = cfg.ipPools ? new (await import('../pools/claimer.ts')).PoolClaimer({ kc, nodeName: cfg.nodeName, logger: log,
-    onPools: (pools) => podnetCtl?.setPools(pools.map((p) => ({ name: p.name, cidr: p.cidrText, natOutgoing: p.natOutgoing }))) }) : undefined;
+    onPools: (pools) => podnetCtl?.setPools(listedPools = pools.map((p) => ({ name: p.name, cidr: p.cidrText, natOutgoing: p.natOutgoing }))) }) : undefined;
   claimer?.start();
   const { startLoadBalancerParts, nodePortAddresses } = await import('./agent-lb.ts');
   const lbParts = await startLoadBalancerParts(cfg, kc, log);
@@ -267,6 +269,7 @@ export async function run(argv: string[]): Promise<number> {
       reconciler: reconcilerPn,
       logger: log,
     }));
+    if (listedPools) podnetCtl.setPools(listedPools);
   }
   // Multi-network (opt-in): its own Pod and NAD informers (never waited for), the wrapper conflist,
   // and the CNI server's multinet requests.

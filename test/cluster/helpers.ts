@@ -3,7 +3,8 @@
 
 import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync, readdirSync } from 'node:fs';
+import { readFileSync, writeFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { execa as run, type ResultPromise } from 'execa';
 import { parseAllDocuments } from 'yaml';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -283,4 +284,39 @@ export function collectOutput(proc: { stdout: NodeJS.ReadableStream | null; stde
   });
   proc.stdout!.on('data', append);
   return { text: () => text, log };
+}
+
+/**
+ * A real `bin/ipvsnet agent` as a "node": in `netns`, in a private mount namespace with a tmpfs on
+ * /run (its state file and anything else under /run never reach the host). The host kernel has no
+ * IPVS: the agent's named test escape (src/cli/agent.ts TEST_WITHOUT_IPVS_ENV) is set.
+ */
+export function startNodeAgent(netns: string, args: readonly string[]): { proc: ResultPromise; output: ReturnType<typeof collectOutput>; exited: Promise<unknown>; done: () => boolean } {
+  const proc = run('ip', ['netns', 'exec', netns, 'unshare', '--mount', '--propagation', 'private', '--',
+    'sh', '-c', 'mount -t tmpfs ipvsnet-test /run && exec "$@"', 'sh', join(repoRoot, 'bin/ipvsnet'), 'agent', ...args], {
+    reject: false, buffer: false, stdin: 'ignore', env: { IPVSNET_TEST_WITHOUT_IPVS: '1' },
+  });
+  let done = false;
+  const exited = proc.then((r) => {
+    done = true;
+    return r;
+  });
+  return { proc, output: collectOutput(proc), exited, done: () => done };
+}
+
+/** A pod: a fresh network namespace held by a sleeping process (kill it to end); CNI_NETNS is /proc/<pid>/ns/net, seen from every mount namespace. */
+export async function podNetns(): Promise<{ proc: ResultPromise; netns: string }> {
+  const proc = run('unshare', ['--net', '--', 'sleep', '3600'], { reject: false });
+  const pid = proc.pid!;
+  const netns = `/proc/${pid}/ns/net`;
+  const self = readlinkSync('/proc/self/ns/net');
+  await eventually('the pod process in its own netns', () => {
+    try {
+      return readlinkSync(netns) !== self && readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'sleep';
+    } catch {
+      return false;
+    }
+  }, 30_000, 20);
+  await run('nsenter', [`--net=${netns}`, 'ip', 'link', 'set', 'lo', 'up']);
+  return { proc, netns };
 }

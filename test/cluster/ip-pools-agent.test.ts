@@ -4,12 +4,11 @@
 // pool that selects them: each Node gets its own /26 of 192.168.0.0/24, the pool's status records
 // both, and each agent's conflist writer (--cni-conf-dir) writes its Node's new podCIDR unchanged.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { execa, type ResultPromise } from 'execa';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { adminKubeConfig, clusterState, installCRD, deleteObject, eventually, kubeRequest, registerNode, relayApiserverInto, repoRoot, uniq } from './helpers.ts';
+import { adminKubeConfig, clusterState, installCRD, deleteObject, eventually, kubeRequest, registerNode, relayApiserverInto, repoRoot, startNodeAgent, uniq } from './helpers.ts';
 import { Scratch } from '../netns/cni/helpers.ts';
 
 // Bounds for a loaded 2-core machine (two full agents starting); not speed assertions.
@@ -20,7 +19,7 @@ const admin = adminKubeConfig(state);
 const POOLS = '/apis/ipvsnet.io/v1alpha1/ippools';
 const SEED_004 = readFileSync(join(repoRoot, 'docs/examples/seed-004-ippools.yaml'), 'utf8');
 
-interface AgentNode { name: string; netns: string; dir: string; relay?: { close(): Promise<void> }; proc?: ResultPromise; done: boolean; text: string }
+interface AgentNode { name: string; netns: string; dir: string; relay?: { close(): Promise<void> }; agent?: ReturnType<typeof startNodeAgent> }
 const s = new Scratch();
 const agents: AgentNode[] = [];
 let work = '';
@@ -43,32 +42,24 @@ describe('agent --ip-pools: two agents racing for seed 004\'s zone-east pool (re
       const name = uniq(`ipp-east${i}`);
       const dir = join(work, `n${i}`);
       mkdirSync(dir);
-      const a: AgentNode = { name, netns: await s.addNetns('ivipp'), dir, done: false, text: '' };
+      const a: AgentNode = { name, netns: await s.addNetns('ivipp'), dir };
       agents.push(a);
       a.relay = await relayApiserverInto(a.netns, state.apiPort, dir);
       await registerNode(admin, name, { internalIP: `192.168.82.${i}`, labels: { zone: 'east' } });
     }
     // both agents at once
     for (const a of agents) {
-      a.proc = execa('ip', ['netns', 'exec', a.netns, 'unshare', '--mount', '--propagation', 'private', '--',
-        'sh', '-c', 'mount -t tmpfs ipvsnet-test /run && exec "$@"', 'sh',
-        join(repoRoot, 'bin/ipvsnet'), 'agent', `--kubeconfig=${state.kubeconfig}`, `--hostname-override=${a.name}`,
+      a.agent = startNodeAgent(a.netns, [`--kubeconfig=${state.kubeconfig}`, `--hostname-override=${a.name}`,
         '--ip-pools', `--cni-conf-dir=${join(a.dir, 'net.d')}`, `--cni-socket=${join(a.dir, 'cni.sock')}`,
-        '--healthz-bind-address=127.0.0.1:0', '--metrics-bind-address=127.0.0.1:0', '--logging-format=json'], {
-        reject: false, buffer: false, stdin: 'ignore',
-        // the host kernel has no IPVS: the agent's named test escape (src/agent/README.md)
-        env: { IPVSNET_TEST_WITHOUT_IPVS: '1' },
-      });
-      for (const st of [a.proc.stdout!, a.proc.stderr!]) st.on('data', (b: Buffer) => { a.text = (a.text + b.toString()).slice(-1_000_000); });
-      void a.proc.then(() => { a.done = true; });
+        '--healthz-bind-address=127.0.0.1:0', '--metrics-bind-address=127.0.0.1:0', '--logging-format=json']);
     }
   });
 
   afterAll(async () => {
     for (const a of agents) {
-      if (a.proc && !a.done) {
-        a.proc.kill('SIGTERM');
-        await a.proc;
+      if (a.agent && !a.agent.done()) {
+        a.agent.proc.kill('SIGTERM');
+        await a.agent.exited;
       }
       await a.relay?.close();
       await deleteObject(admin, `/api/v1/nodes/${a.name}`);
@@ -82,7 +73,7 @@ describe('agent --ip-pools: two agents racing for seed 004\'s zone-east pool (re
     const got: string[] = [];
     for (const a of agents) {
       const cidrs = await eventually(`${a.name}'s podCIDRs`, async () => {
-        if (a.done) throw new Error(`agent ${a.name} exited: ${a.text.slice(-2000)}`);
+        if (a.agent!.done()) throw new Error(`agent ${a.name} exited: ${a.agent!.output.text().slice(-2000)}`);
         const c = await podCIDRs(a.name);
         return c.length ? c : undefined;
       }, 180_000, 250);
@@ -100,9 +91,9 @@ describe('agent --ip-pools: two agents racing for seed 004\'s zone-east pool (re
     for (const [i, a] of agents.entries()) {
       const path = join(a.dir, 'net.d', '10-ipvsnet.conflist');
       await eventually(`${a.name}'s conflist`, () => existsSync(path) && readFileSync(path, 'utf8').includes(got[i]!), 120_000, 250);
-      expect(a.text).toContain('IP pools: podCIDRs claimed and set');
+      expect(a.agent!.output.text()).toContain('IP pools: podCIDRs claimed and set');
       // seed 004's ipipMode: Always is accepted; the agent says routing stays direct
-      expect(a.text).toContain('builds no tunnel');
+      expect(a.agent!.output.text()).toContain('builds no tunnel');
     }
   });
 });
