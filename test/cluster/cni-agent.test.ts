@@ -12,10 +12,10 @@
 import { describe, it, expect, beforeAll, afterAll, vi } from 'vitest';
 import { execa, type ResultPromise } from 'execa';
 import { connect } from 'node:net';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { clusterState, registerNode, deleteObject, eventually, uniq, repoRoot, adminKubeConfig, sleep, relayApiserverInto, collectOutput } from './helpers.ts';
+import { clusterState, registerNode, deleteObject, eventually, uniq, repoRoot, adminKubeConfig, sleep, relayApiserverInto, collectOutput, podNetns } from './helpers.ts';
 import { OURS, prerequisites, runPlugin, Scratch, type PluginRun } from '../netns/cni/helpers.ts';
 
 // Bounds for a loaded 2-core machine (node start-ups, a full agent); not speed assertions.
@@ -55,22 +55,11 @@ function hostSocketStamp(): string | undefined {
 }
 const hostSocketBefore = hostSocketStamp();
 
-/** A pod: a fresh network namespace held by a sleeping process; CNI_NETNS is /proc/<pid>/ns/net. */
+/** A pod: a fresh network namespace held by a sleeping process (killed in afterAll). */
 async function newPod(): Promise<string> {
-  const proc = execa('unshare', ['--net', '--', 'sleep', '3600'], { reject: false });
-  const pid = proc.pid!;
-  const netns = `/proc/${pid}/ns/net`;
-  pods.push({ proc, netns });
-  const self = readlinkSync('/proc/self/ns/net');
-  await eventually('the pod process in its own netns', () => {
-    try {
-      return readlinkSync(netns) !== self && readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'sleep';
-    } catch {
-      return false;
-    }
-  }, 30_000, 20);
-  await execa('nsenter', [`--net=${netns}`, 'ip', 'link', 'set', 'lo', 'up']);
-  return netns;
+  const pod = await podNetns();
+  pods.push(pod);
+  return pod.netns;
 }
 
 async function podAddrs(netns: string, dev = 'eth0'): Promise<string[]> {

@@ -14,10 +14,10 @@
 // member of KUBE-CLUSTER-IP in the node netns.
 import { describe, it, expect, beforeAll, afterAll, vi } from 'vitest';
 import { execa, type ResultPromise } from 'execa';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { clusterState, registerNode, deleteObject, eventually, uniq, repoRoot, adminKubeConfig, sleep, createNamespace, createService, relayApiserverInto, collectOutput } from './helpers.ts';
+import { clusterState, registerNode, deleteObject, eventually, uniq, repoRoot, adminKubeConfig, sleep, createNamespace, createService, relayApiserverInto, collectOutput, podNetns } from './helpers.ts';
 import { OURS, isCniError, prerequisites, runPlugin, Scratch, type PluginRun } from '../netns/cni/helpers.ts';
 
 // Bounds for a loaded 2-core machine (node start-ups, a full agent); not speed assertions.
@@ -109,21 +109,11 @@ async function clusterIpSet(): Promise<string> {
   return r.exitCode === 0 ? String(r.stdout) : '';
 }
 
-/** A pod: a fresh network namespace held by a sleeping process; CNI_NETNS is /proc/<pid>/ns/net. */
+/** A pod: a fresh network namespace held by a sleeping process (killed in afterAll). */
 async function newPod(): Promise<string> {
-  const proc = execa('unshare', ['--net', '--', 'sleep', '3600'], { reject: false });
-  const pid = proc.pid!;
-  const netns = `/proc/${pid}/ns/net`;
-  pods.push({ proc });
-  const self = readlinkSync('/proc/self/ns/net');
-  await eventually('the pod process in its own netns', () => {
-    try {
-      return readlinkSync(netns) !== self && readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'sleep';
-    } catch {
-      return false;
-    }
-  }, 30_000, 20);
-  return netns;
+  const pod = await podNetns();
+  pods.push(pod);
+  return pod.netns;
 }
 
 /** A process that holds flock(LOCK_EX) on `file` until killed. */

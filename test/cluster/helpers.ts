@@ -320,3 +320,30 @@ export async function podNetns(): Promise<{ proc: ResultPromise; netns: string }
   await run('nsenter', [`--net=${netns}`, 'ip', 'link', 'set', 'lo', 'up']);
   return { proc, netns };
 }
+
+export const IPPOOLS = '/apis/ipvsnet.io/v1alpha1/ippools';
+const SEED_004_POOLS = (): Array<{ metadata: { name: string } }> =>
+  parseAllDocuments(readFileSync(join(repoRoot, 'docs/examples/seed-004-ippools.yaml'), 'utf8')).map((d) => d.toJS() as { metadata: { name: string } });
+
+/** Install the IPPool CRD and create seed 004's IPPools afresh (docs/examples/seed-004-ippools.yaml, verbatim). */
+export async function createSeed004Pools(kc: KubeConfig): Promise<void> {
+  await installCRD(kc, 'ip-pools/crd.yaml', 'ippools.ipvsnet.io');
+  for (const obj of SEED_004_POOLS()) {
+    await deleteObject(kc, `${IPPOOLS}/${obj.metadata.name}`);
+    await eventually(`IPPool ${obj.metadata.name} created`, () => kubeRequest(kc, 'POST', IPPOOLS, { body: obj }).then(() => true), 30_000, 500);
+  }
+}
+
+export async function deleteSeed004Pools(kc: KubeConfig): Promise<void> {
+  for (const obj of SEED_004_POOLS()) await deleteObject(kc, `${IPPOOLS}/${obj.metadata.name}`);
+}
+
+/** Undo a node of the agent tests: stop its agent (SIGTERM, waited for), close its apiserver relay, delete its Node. */
+export async function stopAgentNode(kc: KubeConfig, n: { name: string; agent?: ReturnType<typeof startNodeAgent>; relay?: { close(): Promise<void> } }): Promise<void> {
+  if (n.agent && !n.agent.done()) {
+    n.agent.proc.kill('SIGTERM');
+    await n.agent.exited;
+  }
+  await n.relay?.close();
+  await deleteObject(kc, `/api/v1/nodes/${n.name}`);
+}

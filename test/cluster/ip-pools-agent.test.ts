@@ -7,8 +7,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseAllDocuments } from 'yaml';
-import { adminKubeConfig, clusterState, installCRD, deleteObject, eventually, kubeRequest, registerNode, relayApiserverInto, repoRoot, startNodeAgent, uniq } from './helpers.ts';
+import { adminKubeConfig, clusterState, createSeed004Pools, deleteSeed004Pools, eventually, IPPOOLS, kubeRequest, registerNode, relayApiserverInto, startNodeAgent, stopAgentNode, uniq } from './helpers.ts';
 import { Scratch } from '../netns/cni/helpers.ts';
 
 // Bounds for a loaded 2-core machine (two full agents starting); not speed assertions.
@@ -16,8 +15,6 @@ vi.setConfig({ testTimeout: 300_000, hookTimeout: 300_000 });
 
 const state = clusterState();
 const admin = adminKubeConfig(state);
-const POOLS = '/apis/ipvsnet.io/v1alpha1/ippools';
-const SEED_004 = readFileSync(join(repoRoot, 'docs/examples/seed-004-ippools.yaml'), 'utf8');
 
 interface AgentNode { name: string; netns: string; dir: string; relay?: { close(): Promise<void> }; agent?: ReturnType<typeof startNodeAgent> }
 const s = new Scratch();
@@ -32,12 +29,7 @@ async function podCIDRs(name: string): Promise<string[]> {
 describe('agent --ip-pools: two agents racing for seed 004\'s zone-east pool (real processes, real apiserver)', () => {
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'ivt-ip-pools-'));
-    await installCRD(admin, 'ip-pools/crd.yaml', 'ippools.ipvsnet.io');
-    for (const d of parseAllDocuments(SEED_004)) {
-      const obj = d.toJS() as { metadata: { name: string } };
-      await deleteObject(admin, `${POOLS}/${obj.metadata.name}`);
-      await eventually(`IPPool ${obj.metadata.name} created`, () => kubeRequest(admin, 'POST', POOLS, { body: obj }).then(() => true), 30_000, 500);
-    }
+    await createSeed004Pools(admin);
     for (const i of [1, 2]) {
       const name = uniq(`ipp-east${i}`);
       const dir = join(work, `n${i}`);
@@ -56,16 +48,9 @@ describe('agent --ip-pools: two agents racing for seed 004\'s zone-east pool (re
   });
 
   afterAll(async () => {
-    for (const a of agents) {
-      if (a.agent && !a.agent.done()) {
-        a.agent.proc.kill('SIGTERM');
-        await a.agent.exited;
-      }
-      await a.relay?.close();
-      await deleteObject(admin, `/api/v1/nodes/${a.name}`);
-    }
+    for (const a of agents) await stopAgentNode(admin, a);
     await s.cleanup();
-    for (const d of parseAllDocuments(SEED_004)) await deleteObject(admin, `${POOLS}/${(d.toJS() as { metadata: { name: string } }).metadata.name}`);
+    await deleteSeed004Pools(admin);
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
@@ -83,7 +68,7 @@ describe('agent --ip-pools: two agents racing for seed 004\'s zone-east pool (re
     }
     expect(new Set(got).size).toBe(2);
     const pool = await eventually('the pool\'s conditions', async () => {
-      const p = await kubeRequest<{ status?: { blocks?: { cidr: string; node: string }[]; conditions?: Array<{ type: string; reason: string }> } }>(admin, 'GET', `${POOLS}/zone-east-ippool`);
+      const p = await kubeRequest<{ status?: { blocks?: { cidr: string; node: string }[]; conditions?: Array<{ type: string; reason: string }> } }>(admin, 'GET', `${IPPOOLS}/zone-east-ippool`);
       return p.status?.conditions?.some((c) => c.type === 'DirectRouting' && c.reason === 'TunnelModeIgnored') ? p : undefined;
     }, 60_000, 250);
     expect([...(pool.status?.blocks ?? [])].sort((x, y) => x.node.localeCompare(y.node)))

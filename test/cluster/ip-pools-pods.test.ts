@@ -19,8 +19,7 @@ import { execa, type ResultPromise } from 'execa';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseAllDocuments } from 'yaml';
-import { adminKubeConfig, clusterState, deleteObject, eventually, installCRD, kubeRequest, mergePatch, podNetns, registerNode, relayApiserverInto, repoRoot, startNodeAgent, uniq } from './helpers.ts';
+import { adminKubeConfig, clusterState, createSeed004Pools, deleteSeed004Pools, eventually, IPPOOLS, kubeRequest, mergePatch, podNetns, registerNode, relayApiserverInto, startNodeAgent, stopAgentNode, uniq } from './helpers.ts';
 import { OURS, prerequisites, runPlugin, Scratch, uniq as linkName } from '../netns/cni/helpers.ts';
 
 // Bounds for a loaded 2-core machine (two full agents, a pool change seen within a 30 s round); not speed assertions.
@@ -28,8 +27,6 @@ vi.setConfig({ testTimeout: 300_000, hookTimeout: 300_000 });
 
 const state = clusterState();
 const admin = adminKubeConfig(state);
-const POOLS = '/apis/ipvsnet.io/v1alpha1/ippools';
-const SEED_004 = readFileSync(join(repoRoot, 'docs/examples/seed-004-ippools.yaml'), 'utf8');
 const OUTSIDE = '192.168.84.100';
 const PORT = 7070;
 
@@ -75,12 +72,7 @@ describe('seed 004\'s pools carry pod traffic: two agents (zone=east, zone=west)
   beforeAll(async () => {
     await prerequisites();
     work = mkdtempSync(join(tmpdir(), 'ivt-ip-pools-pods-'));
-    await installCRD(admin, 'ip-pools/crd.yaml', 'ippools.ipvsnet.io');
-    for (const d of parseAllDocuments(SEED_004)) {
-      const obj = d.toJS() as { metadata: { name: string } };
-      await deleteObject(admin, `${POOLS}/${obj.metadata.name}`);
-      await eventually(`IPPool ${obj.metadata.name} created`, () => kubeRequest(admin, 'POST', POOLS, { body: obj }).then(() => true), 30_000, 500);
-    }
+    await createSeed004Pools(admin);
     // the underlay: a bridge in the switch netns, the nodes and the outside host on it
     sw = await s.addNetns('ivsw');
     await execa('ip', ['-n', sw, 'link', 'add', 'br0', 'type', 'bridge']);
@@ -121,16 +113,9 @@ describe('seed 004\'s pools carry pod traffic: two agents (zone=east, zone=west)
       p.kill('SIGKILL');
       await p;
     }
-    for (const n of nodes) {
-      if (n.agent && !n.agent.done()) {
-        n.agent.proc.kill('SIGTERM');
-        await n.agent.exited;
-      }
-      await n.relay?.close();
-      await deleteObject(admin, `/api/v1/nodes/${n.name}`);
-    }
+    for (const n of nodes) await stopAgentNode(admin, n);
     await s.cleanup(); // the netns: the nodes' bridges, routes and chains go with them
-    for (const d of parseAllDocuments(SEED_004)) await deleteObject(admin, `${POOLS}/${(d.toJS() as { metadata: { name: string } }).metadata.name}`);
+    await deleteSeed004Pools(admin);
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
@@ -194,7 +179,7 @@ describe('seed 004\'s pools carry pod traffic: two agents (zone=east, zone=west)
       await eventually(`${n.name}'s egress chain masquerading`, async () => (await egressRules(n)).some((l) => l.includes('MASQUERADE')), 120_000, 250);
       expect(await sourceSeenBy(n.pod!.netns, OUTSIDE)).toBe(n.underlay);
     }
-    await mergePatch(admin, `${POOLS}/zone-west-ippool`, { spec: { natOutgoing: false } });
+    await mergePatch(admin, `${IPPOOLS}/zone-west-ippool`, { spec: { natOutgoing: false } });
     // the claimer hands the pools to the pod network every conditions round (30 s)
     await eventually(`${B.name}'s egress chain without MASQUERADE`, async () => !(await egressRules(B)).some((l) => l.includes('MASQUERADE')), 120_000, 500);
     expect(await sourceSeenBy(B.pod.netns, OUTSIDE)).toBe(B.pod.ip);
