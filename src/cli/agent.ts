@@ -244,11 +244,8 @@ export async function run(argv: string[]): Promise<number> {
   await applyProxySysctls(cfg, log);
 
   // IP pools (opt-in): claim this Node's podCIDR(s) from the IPPools that select it (src/pools).
-  // The pod-network controller (below) is fed the pools (natOutgoing) by the claimer; a list made before it exists is kept for it.
-  let podnetCtl: import('../podnet/index.ts').PodNetworkController | undefined;
-  let listedPools: import('../podnet/index.ts').EgressPool[] | undefined;
-  const claimer = cfg.ipPools ? new (await import('../pools/claimer.ts')).PoolClaimer({ kc, nodeName: cfg.nodeName, logger: log,
-    onPools: (pools) => podnetCtl?.setPools(listedPools = pools.map((p) => ({ name: p.name, cidr: p.cidrText, natOutgoing: p.natOutgoing }))) }) : undefined;
+  const poolFeed = new (await import('./agent-pools.ts')).PoolFeed(); // the pools (natOutgoing) for the pod network's egress chain
+  const claimer = cfg.ipPools ? new (await import('../pools/claimer.ts')).PoolClaimer({ kc, nodeName: cfg.nodeName, logger: log, onPools: poolFeed.onPools }) : undefined;
   claimer?.start();
   const { startLoadBalancerParts, nodePortAddresses } = await import('./agent-lb.ts');
   const lbParts = await startLoadBalancerParts(cfg, kc, log);
@@ -261,15 +258,16 @@ export async function run(argv: string[]): Promise<number> {
     closePodNetwork = () => kernel.close();
     const clusterFamilies = [...new Set(cfg.node.clusterCIDRs.map((c) => parseCIDR(c)?.ip.family).filter((f): f is Family => f !== undefined))];
     const reconcilerPn = new podnet.PodNetworkReconciler(kernel, { egressFamilies: clusterFamilies, verifyIntervalMs: cfg.syncPeriodMs });
-    controllers.push(podnetCtl = new podnet.PodNetworkController({
+    const podnetCtl = new podnet.PodNetworkController({
       nodeName: cfg.nodeName,
       routes: cfg.podRoutes,
       ...(cfg.podRoutes ? { egress: { enabled: cfg.podEgressMasquerade, clusterCIDRs: cfg.node.clusterCIDRs, randomFully: cfg.node.randomFully } } : {}),
       ...(cfg.cniConfDir ? { conflist: { confDir: cfg.cniConfDir } } : {}),
       reconciler: reconcilerPn,
       logger: log,
-    }));
-    if (listedPools) podnetCtl.setPools(listedPools);
+    });
+    controllers.push(podnetCtl);
+    poolFeed.feed(podnetCtl);
   }
   // Multi-network (opt-in): its own Pod and NAD informers (never waited for), the wrapper conflist,
   // and the CNI server's multinet requests.
@@ -322,6 +320,7 @@ export async function run(argv: string[]): Promise<number> {
     ...(ipvs ? { ipvsStats: ipvs as never } : {}),
     releaseMemory: () => { mallocTrim(); },
   });
+  poolFeed.syncWith(() => agent.runner.run());
 
   // Shutdown: stop every part at once; whatever has not finished by the deadline is left behind (the
   // kernel state stays either way), and the process exits even if a socket is still open.

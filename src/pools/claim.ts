@@ -4,7 +4,7 @@
 // 409 Conflict means another agent wrote first), then set the Node's spec.podCIDR(s). After a
 // conflict everything is read and planned again (after a short random pause), so two agents never
 // get the same block: the loser's next plan sees the winner's claim. The Node is patched only
-// after all its claims are in.
+// after all its claims are in, and after the pools are handed to onPools (the pod network's egress).
 import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import { KubeApiError, kubeRequest, listCollection } from '../sources/kube.ts';
 import { IPPOOL_API_VERSION, IPPOOL_PLURAL, parseIPPool, parseIPPools, IPPoolError, type IPPoolModel, type PoolDiagnostic } from './model/ippool.ts';
@@ -33,6 +33,8 @@ export interface ClaimOptions {
   /** conflicts tolerated before giving up (default 20); every one is counted in the result */
   maxConflicts?: number;
   signal?: AbortSignal;
+  /** handed the valid pools of the final plan before the Node is patched, so whatever sees its podCIDRs already has them */
+  onPools?: (valid: IPPoolModel[]) => void;
 }
 
 function podCIDRsOf(n: RawNode): string[] {
@@ -71,6 +73,7 @@ export async function claimNodeBlocks(kc: KubeConfig, nodeName: string, opts: Cl
       }
       throw e;
     }
+    opts.onPools?.(set.pools);
     if (!plan.podCIDRs) return { podCIDRs: current, set: false, diagnostics, conflicts, ...uid };
     await kubeRequest(kc, 'PATCH', `/api/v1/nodes/${encodeURIComponent(nodeName)}`, {
       body: { spec: { podCIDR: plan.podCIDRs[0], podCIDRs: plan.podCIDRs } }, contentType: 'application/merge-patch+json', ...sig,

@@ -23,7 +23,7 @@ export interface PoolClaimerOptions {
   conditionsMs?: number;
   /** a deleted Node's block is freed after it has been missing this long (default 5 min) */
   releaseGraceMs?: number;
-  /** handed the valid pools at every condition round (the pod network's egress chain uses them) */
+  /** handed the valid pools at each claim (before the Node's podCIDRs are set) and every condition round (the pod network's egress chain uses them) */
   onPools?: (pools: IPPoolModel[]) => void;
 }
 
@@ -71,7 +71,7 @@ export class PoolClaimer {
   /** One claim (or, with podCIDRs set, a check): diagnostics logged once each, Node Events posted. */
   private async attempt(): Promise<ClaimResult> {
     const { kc, nodeName, logger } = this.opts;
-    const r = await claimNodeBlocks(kc, nodeName, { signal: this.abort.signal });
+    const r = await claimNodeBlocks(kc, nodeName, { signal: this.abort.signal, ...(this.opts.onPools ? { onPools: this.opts.onPools } : {}) });
     const report = JSON.stringify(r.diagnostics);
     if (report !== this.lastReport) {
       this.lastReport = report;
