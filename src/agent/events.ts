@@ -6,7 +6,7 @@
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from '../log/index.ts';
 import type { Diagnostic } from '../net/index.ts';
-import { kubeRequest } from '../sources/kube.ts';
+import { kubeRequest, KubeApiError } from '../sources/kube.ts';
 
 export const REPORTING_CONTROLLER = 'ipvsnet.io/agent';
 
@@ -36,6 +36,8 @@ export class EventRecorder {
   private seq = 0;
   posted = 0;
   failed = 0;
+  /** Events for a namespace being deleted, which the API server refuses; dropped as client-go drops them */
+  dropped = 0;
 
   constructor(opts: EventRecorderOptions) {
     this.opts = opts;
@@ -99,8 +101,18 @@ export class EventRecorder {
       await kubeRequest(this.opts.kc, 'POST', `/apis/events.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/events`, { body: event, signal: this.closing.signal });
       this.posted++;
     } catch (e) {
+      if (namespaceTerminating(e)) {
+        this.dropped++;
+        this.opts.logger?.debug({ object: `${d.kind} ${d.object}` }, 'Event dropped: its namespace is being deleted');
+        return;
+      }
       this.failed++;
       this.opts.logger?.warn({ object: `${d.kind} ${d.object}`, err: e instanceof Error ? e.message : String(e) }, 'could not post Event');
     }
   }
+}
+
+/** The API server's refusal of new objects in a namespace being deleted (403, client-go's recorder drops these). */
+export function namespaceTerminating(e: unknown): boolean {
+  return e instanceof KubeApiError && e.statusCode === 403 && /because it is being terminated/.test(e.message);
 }
