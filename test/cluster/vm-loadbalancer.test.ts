@@ -4,7 +4,7 @@
 // allocator, one node announces it, a client on the same L2 segment reaches it through IPVS, and
 // killing the announcing agent moves the address to the other node. This side creates the API
 // objects and asserts each check the guest reported.
-import { describe, it, expect, beforeAll } from 'vitest';
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { execa } from 'execa';
 import { mkdirSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -50,6 +50,14 @@ let out = '';
 let exitCode: number | undefined;
 
 describe('seed 004 lab4-service: LoadBalancer address, layer-2 announcement and failover in the VM', () => {
+  let ns = '';
+  // The lane's files share one API server: the pool, the Nodes and the namespace go, so the next
+  // file's allocator sees no foreign LoadBalancer pool.
+  afterAll(async () => {
+    await deleteObject(admin, `/apis/ipvsnet.io/v1alpha1/ippools/${POOL.metadata.name}`);
+    for (const n of NODES) await deleteObject(admin, `/api/v1/nodes/${n.name}`);
+    if (ns) await deleteObject(admin, `/api/v1/namespaces/${ns}`);
+  });
   beforeAll(async () => {
     const crd = parse(readFileSync(join(repoRoot, 'manifests/ip-pools/crd.yaml'), 'utf8')) as object;
     await kubeRequest(admin, 'PATCH', CRD, { body: crd, contentType: 'application/apply-patch+yaml', query: { fieldManager: 'ipvsnet-tests', force: 'true' } });
@@ -60,7 +68,7 @@ describe('seed 004 lab4-service: LoadBalancer address, layer-2 announcement and 
       await deleteObject(admin, `/api/v1/nodes/${n.name}`);
       await registerNode(admin, n.name, { internalIP: n.ip });
     }
-    const ns = uniq('lab4');
+    ns = uniq('lab4');
     await createNamespace(admin, ns);
     await kubeRequest(admin, 'POST', `/api/v1/namespaces/${ns}/services`, { body: parse(SEED_004_SERVICE) });
     await createSlice(admin, sliceBody(ns, 'lab4-service-a', 'lab4-service', [{ ip: '10.88.0.100', nodeName: 'lbn1' }], [{ port: 3000 }]));
