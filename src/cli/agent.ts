@@ -326,6 +326,7 @@ export async function run(argv: string[]): Promise<number> {
   // kernel state stays either way), and the process exits even if a socket is still open.
   let stopping = false;
   let configWatch: FSWatcher | undefined;
+  let leftovers: Promise<unknown> | undefined;
   let finish!: (code: number) => void;
   const done = new Promise<number>((resolve) => (finish = resolve));
   const stop = (sig: string, code = 0) => {
@@ -339,7 +340,8 @@ export async function run(argv: string[]): Promise<number> {
       log.warn({ deadlineMs: SHUTDOWN_DEADLINE_MS }, 'shutdown deadline reached; exiting with parts still stopping');
       exitSoon(code);
     }, SHUTDOWN_DEADLINE_MS);
-    void Promise.allSettled([agent.stop(), cniServer?.close(), lbParts?.stop()]).then((results) => {
+    // the leftover clean-up's iptables children end before the process does (bounded by the deadline)
+    void Promise.allSettled([agent.stop(), cniServer?.close(), lbParts?.stop(), leftovers]).then((results) => {
       multinet?.stop();
       closePodNetwork();
       addressSource.close();
@@ -390,6 +392,6 @@ export async function run(argv: string[]): Promise<number> {
   // iptables mode's chains, whose rules would otherwise sit in front of its virtual servers. After
   // the first sync: until IPVS serves the Services, kube-proxy's rules go on serving them on a node
   // taken over from kube-proxy (test/cluster/vm-migrate.test.ts).
-  if (!stopping) await removeLeftovers(log);
+  if (!stopping) await (leftovers = removeLeftovers(log));
   return done;
 }
