@@ -129,6 +129,12 @@ describe('layer-2 announcement: per-Service Leases against the real API server, 
 
   it('a deleted Service: its holder takes the address off the interface at its next sync, not when the lifetime ends', async () => {
     const holder = nodes[1]!;
+    if (holder.a!.electors.size === 0 || !(await onEth0(holder, LOCAL_LB))) {
+      // the previous test stopped this node's announcer when it held lab4-service: start it again
+      startAnnouncer(holder);
+      await feed();
+      await eventually('the local node announcing again', () => onEth0(holder, LOCAL_LB), 10_000, 100);
+    }
     expect(await onEth0(holder, LOCAL_LB)).toBe(true);
     await deleteObject(admin, `/api/v1/namespaces/${ns}/services/local-only`);
     // and its slice, as the EndpointSlice controller would: an orphan slice makes other files' agents post Events here
