@@ -9,27 +9,14 @@ import { execa } from 'execa';
 import { mkdirSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { clusterState, adminKubeConfig, createNamespace, createSlice, sliceBody, registerNode, uniq, kubeRequest, deleteObject, eventually, repoRoot } from './helpers.ts';
+import { LAB4_SERVICE } from '../fixtures/seeds/seed004.ts';
+import { clusterState, adminKubeConfig, installCRD, createNamespace, createSlice, sliceBody, registerNode, uniq, kubeRequest, deleteObject, eventually, repoRoot } from './helpers.ts';
 
 const state = clusterState();
 const admin = adminKubeConfig(state);
-const CRD = '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/ippools.ipvsnet.io';
 const POOL = { apiVersion: 'ipvsnet.io/v1alpha1', kind: 'IPPool', metadata: { name: 'lab4-loadbalancer' }, spec: { cidr: '10.88.0.240/29', allowedUses: ['LoadBalancer'] } };
 const NODES = [{ name: 'lbn1', ip: '10.88.0.1' }, { name: 'lbn2', ip: '10.88.0.2' }];
 
-// Seed 004's Service as the user wrote it.
-const SEED_004_SERVICE = `apiVersion: v1
-kind: Service
-metadata:
-  name: lab4-service
-spec:
-  selector:
-    app: lab4-frontend
-  ports:
-    - port: 3000
-      targetPort: 3000
-  type: LoadBalancer
-`;
 
 const EXPECTED = [
   'allocator: lab4-service got an address of the LoadBalancer pool',
@@ -59,9 +46,7 @@ describe('seed 004 lab4-service: LoadBalancer address, layer-2 announcement and 
     if (ns) await deleteObject(admin, `/api/v1/namespaces/${ns}`);
   });
   beforeAll(async () => {
-    const crd = parse(readFileSync(join(repoRoot, 'manifests/ip-pools/crd.yaml'), 'utf8')) as object;
-    await kubeRequest(admin, 'PATCH', CRD, { body: crd, contentType: 'application/apply-patch+yaml', query: { fieldManager: 'ipvsnet-tests', force: 'true' } });
-    await eventually('the IPPool CRD established', async () => (await kubeRequest<{ status?: { conditions?: Array<{ type: string; status: string }> } }>(admin, 'GET', CRD)).status?.conditions?.some((x) => x.type === 'Established' && x.status === 'True'), 60_000, 200);
+    await installCRD(admin, 'ip-pools/crd.yaml', 'ippools.ipvsnet.io');
     await deleteObject(admin, `/apis/ipvsnet.io/v1alpha1/ippools/${POOL.metadata.name}`);
     await eventually('the pool created', () => kubeRequest(admin, 'POST', '/apis/ipvsnet.io/v1alpha1/ippools', { body: POOL }).then(() => true), 30_000, 500);
     for (const n of NODES) {
@@ -70,7 +55,7 @@ describe('seed 004 lab4-service: LoadBalancer address, layer-2 announcement and 
     }
     ns = uniq('lab4');
     await createNamespace(admin, ns);
-    await kubeRequest(admin, 'POST', `/api/v1/namespaces/${ns}/services`, { body: parse(SEED_004_SERVICE) });
+    await kubeRequest(admin, 'POST', `/api/v1/namespaces/${ns}/services`, { body: parse(LAB4_SERVICE) });
     await createSlice(admin, sliceBody(ns, 'lab4-service-a', 'lab4-service', [{ ip: '10.88.0.100', nodeName: 'lbn1' }], [{ port: 3000 }]));
     const ctl = join(repoRoot, 'build', 'vm-share', uniq('lb'));
     mkdirSync(ctl, { recursive: true });

@@ -13,6 +13,7 @@ import { readFileSync, writeFileSync, rmSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'node:net';
 import { execa } from 'execa';
+import { LAB4_SERVICE } from '../fixtures/seeds/seed004.ts';
 import {
   repoRoot, nodeState, nodeName, nodeWhere, kubectl, kubectlJson, onNode, ipsetMembers, createNamespace, runningPods,
   eventually, uniq, inCIDR, reservedAddresses,
@@ -56,19 +57,6 @@ spec:
             - containerPort: 3000
 `;
 
-// The seed's lab4-service.yaml, verbatim.
-const SERVICE = `apiVersion: v1
-kind: Service
-metadata:
-  name: lab4-service
-spec:
-  selector:
-    app: lab4-frontend
-  ports:
-    - port: 3000
-      targetPort: 3000
-  type: LoadBalancer
-`;
 
 /** `kubectl get svc NAME` as the seed reads it: the EXTERNAL-IP column. */
 async function externalIP(name: string): Promise<string> {
@@ -117,7 +105,7 @@ describe(`seed 004 through the real node (${where}): IPPools by label, the Deplo
 
   it('seed 004\'s Deployment and lab4-service applied with kubectl: every Pod Running with an address inside the block', async () => {
     writeFileSync(join(nodeState, 'seed004-deployment.yaml'), DEPLOYMENT);
-    writeFileSync(join(nodeState, 'seed004-service.yaml'), SERVICE);
+    writeFileSync(join(nodeState, 'seed004-service.yaml'), LAB4_SERVICE);
     // the seed: kubectl apply -f lab4-deployment.yaml -f lab4-service.yaml
     await kubectl(['-n', ns, 'apply', '-f', join(nodeState, 'seed004-deployment.yaml'), '-f', join(nodeState, 'seed004-service.yaml')]);
     const ps = await runningPods(ns, 'app=lab4-frontend', 2);
@@ -175,7 +163,7 @@ describe(`seed 004 through the real node (${where}): IPPools by label, the Deplo
     await eventually('KUBE-LOAD-BALANCER without the address', async () => !(await ipsetMembers('KUBE-LOAD-BALANCER')).some((m) => m.startsWith(`${lbIP},`)) || undefined, 60_000, 1000);
     // (today the announcer stops renewing the address and its 15 s lifetime runs out: up to 15 s)
     await eventually('the address off eth0', async () => !(await nodeAddrs()).includes(`inet ${lbIP}/`) || undefined, 60_000, 500);
-    await kubectl(['-n', ns, 'apply', '-f', '-'], { input: SERVICE.replace('name: lab4-service', 'name: lab4-service-again') });
+    await kubectl(['-n', ns, 'apply', '-f', '-'], { input: LAB4_SERVICE.replace('name: lab4-service', 'name: lab4-service-again') });
     const again = await eventually('lab4-service-again EXTERNAL-IP', async () => {
       const ip = await externalIP('lab4-service-again');
       return /^\d+\.\d+\.\d+\.\d+$/.test(ip) ? ip : undefined;
