@@ -11,12 +11,12 @@ import { resolveAgentConfig } from '../../src/config/index.ts';
 import type { Plan } from '../../src/plan/types.ts';
 import {
   clusterState, adminKubeConfig, createNamespace, createService, createSlice, sliceBody, replaceSlice, registerNode,
-  mergePatch, deleteObject, eventually, uniq, kubeRequest,
-} from './helpers.ts';
+  mergePatch, deleteObject, eventually, uniq, kubeRequest, removeNamespace } from './helpers.ts';
 
 const state = clusterState();
 const admin = adminKubeConfig(state);
 const ns = uniq('agent');
+const namespaces = [ns];
 const nodeName = uniq('node');
 
 class PlanSink {
@@ -61,6 +61,7 @@ describe('agent (real apiserver, host)', () => {
 
   afterAll(async () => {
     await agent?.stop();
+    for (const n of namespaces) await removeNamespace(admin, n);
   });
 
   it('the first sync already holds every pre-existing object', () => {
@@ -158,6 +159,7 @@ describe('agent (real apiserver, host)', () => {
 
   it('a Service in namespace aaa… claiming web\'s ClusterIP as an externalIP gets nothing: an AddressConflict Event and the metric (issue 10, fault 2)', async () => {
     const attackerNs = uniq('aaa');
+    namespaces.push(attackerNs);
     await createNamespace(admin, attackerNs);
     await kubeRequest(admin, 'POST', `/api/v1/namespaces/${attackerNs}/services`, {
       body: { apiVersion: 'v1', kind: 'Service', metadata: { name: 'thief', namespace: attackerNs }, spec: { ports: [{ name: 'http', port: 80, targetPort: 8080 }], externalIPs: [webIP] } },

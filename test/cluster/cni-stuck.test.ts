@@ -17,7 +17,7 @@ import { execa, type ResultPromise } from 'execa';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { clusterState, registerNode, deleteObject, eventually, uniq, repoRoot, adminKubeConfig, sleep, createNamespace, createService, relayApiserverInto, collectOutput, podNetns } from './helpers.ts';
+import { clusterState, registerNode, deleteObject, eventually, uniq, repoRoot, adminKubeConfig, sleep, createNamespace, createService, relayApiserverInto, collectOutput, podNetns, removeNamespace } from './helpers.ts';
 import { OURS, isCniError, prerequisites, runPlugin, Scratch, type PluginRun } from '../netns/cni/helpers.ts';
 
 // Bounds for a loaded 2-core machine (node start-ups, a full agent); not speed assertions.
@@ -195,7 +195,7 @@ describe('agent with a CNI request that never finishes (real agent process, real
     await relayApi?.close();
     await s.cleanup();
     await deleteObject(admin, `/api/v1/nodes/${nodeName}`);
-    await deleteObject(admin, `/api/v1/namespaces/${ns}`);
+    await removeNamespace(admin, ns);
     if (work) rmSync(work, { recursive: true, force: true });
   });
 

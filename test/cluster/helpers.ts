@@ -146,6 +146,21 @@ export async function deleteObject(kc: KubeConfig, path: string): Promise<void> 
   }
 }
 
+/**
+ * Remove a test namespace and what it holds that other files would see. The lane runs no
+ * kube-controller-manager, so deleting a namespace leaves its objects (Terminating, but still
+ * listed); its Services and EndpointSlices are deleted first, one by one: a LoadBalancer Service
+ * left behind takes an address from the next file's allocator.
+ */
+export async function removeNamespace(kc: KubeConfig, ns: string): Promise<void> {
+  for (const list of [`/api/v1/namespaces/${ns}/services`, `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`]) {
+    let names: string[] = [];
+    try { names = (await kubeRequest<{ items: Array<{ metadata: { name: string } }> }>(kc, 'GET', list)).items.map((o) => o.metadata.name); } catch (e) { if (!(e instanceof KubeApiError && e.statusCode === 404)) throw e; }
+    for (const n of names) await deleteObject(kc, `${list}/${n}`);
+  }
+  await deleteObject(kc, `/api/v1/namespaces/${ns}`);
+}
+
 /** Poll until fn returns a truthy value; throws with the last value/error when the deadline passes. */
 export async function eventually<T>(what: string, fn: () => Promise<T> | T, timeoutMs = 30_000, everyMs = 100): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;

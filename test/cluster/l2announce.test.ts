@@ -11,7 +11,7 @@ import { L2Announcer } from '../../src/l2announce/announcer.ts';
 import { leaseName } from '../../src/l2announce/plan.ts';
 import { Rtnl } from '../../src/kernel/rtnl/index.ts';
 import { inNetns, packetSend } from '../../src/native/index.ts';
-import { adminKubeConfig, clusterState, createNamespace, createSlice, deleteObject, eventually, kubeRequest, sleep, sliceBody, uniq } from './helpers.ts';
+import { adminKubeConfig, clusterState, createNamespace, createSlice, deleteObject, eventually, kubeRequest, sleep, sliceBody, uniq, removeNamespace } from './helpers.ts';
 
 const admin = adminKubeConfig(clusterState());
 const ns = uniq('l2');
@@ -89,7 +89,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const n of nodes) { await n.a?.stop().catch(() => {}); n.rtnl?.close(); }
   for (const x of [client, sw, ...nodes.map((n) => n.ns)]) await execa('ip', ['netns', 'del', x], { reject: false });
-  await deleteObject(admin, `/api/v1/namespaces/${ns}`);
+  await removeNamespace(admin, ns);
 });
 
 describe('layer-2 announcement: per-Service Leases against the real API server, on the real kernel', () => {

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LoadBalancerAllocator, LB_LEASE } from '../../src/lbaddr/allocator.ts';
 import { LB_CLASS, LB_IPS_ANNOTATION } from '../../src/lbaddr/model.ts';
-import { adminKubeConfig, clusterState, installCRD, createNamespace, deleteObject, eventually, kubeRequest, sleep, uniq } from './helpers.ts';
+import { adminKubeConfig, clusterState, installCRD, createNamespace, deleteObject, eventually, kubeRequest, sleep, uniq, removeNamespace } from './helpers.ts';
 
 const admin = adminKubeConfig(clusterState());
 const POOLS = '/apis/ipvsnet.io/v1alpha1/ippools';
@@ -40,6 +40,11 @@ function allocator(identity: string): LoadBalancerAllocator {
 
 describe('LoadBalancer address allocator against the real API server', () => {
   beforeAll(async () => {
+    // The allocator serves every namespace: a LoadBalancer Service another file left without an
+    // address would take one of this pool's six, and the exact addresses below would shift.
+    const all = await kubeRequest<{ items: Array<{ metadata: { namespace: string; name: string }; spec: { type?: string; loadBalancerClass?: string } }> }>(admin, 'GET', '/api/v1/services');
+    const strays = all.items.filter((s) => s.spec.type === 'LoadBalancer' && (!s.spec.loadBalancerClass || s.spec.loadBalancerClass === LB_CLASS)).map((s) => `${s.metadata.namespace}/${s.metadata.name}`);
+    if (strays.length) throw new Error(`LoadBalancer Services left by other test files (each file must remove its own): ${strays.join(', ')}`);
     await installCRD(admin, 'ip-pools/crd.yaml', 'ippools.ipvsnet.io');
     await createNamespace(admin, ns);
     const mk = (name: string, spec: object) => eventually(`IPPool ${name}`, () => kubeRequest(admin, 'POST', POOLS, { body: { apiVersion: 'ipvsnet.io/v1alpha1', kind: 'IPPool', metadata: { name }, spec } }).then(() => true), 30_000, 500);
@@ -51,7 +56,7 @@ describe('LoadBalancer address allocator against the real API server', () => {
   afterAll(async () => {
     await Promise.all(allocators.map((a) => a.stop()));
     for (const p of [pool4, pool6, poolOff]) await deleteObject(admin, `${POOLS}/${p}`);
-    await deleteObject(admin, `/api/v1/namespaces/${ns}`);
+    await removeNamespace(admin, ns);
   });
 
   it('two allocators racing: exactly one holds the Lease', async () => {

@@ -12,8 +12,7 @@ import type { Plan } from '../../src/plan/types.ts';
 import { CuttableProxy } from './tcpproxy.ts';
 import {
   clusterState, adminKubeConfig, kubeConfigForToken, createNamespace, createService, createSlice, sliceBody, replaceSlice, registerNode,
-  eventually, uniq, sleep,
-} from './helpers.ts';
+  eventually, uniq, sleep, removeNamespace } from './helpers.ts';
 import { startApiserver, stopApiserver } from '../../scripts/cluster/cluster.ts';
 
 const state = clusterState();
@@ -56,6 +55,7 @@ describe('API outages (real apiserver)', () => {
   afterAll(async () => {
     await agent?.stop();
     await proxy?.close();
+    await removeNamespace(admin, ns);
   });
 
   it('cut off from the apiserver for 30 s while changes are made: all of them arrive after reconnecting', async () => {

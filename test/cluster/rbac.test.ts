@@ -16,8 +16,7 @@ import type { Plan } from '../../src/plan/types.ts';
 import { parseAllDocuments } from 'yaml';
 import {
   clusterState, adminKubeConfig, kubeConfigForToken, createNamespace, createService, createSlice, sliceBody, registerNode,
-  eventually, uniq, kubeRequest, KubeApiError, manifestObjects, objectPath, serviceAccountToken, readManifest, deleteObject,
-} from './helpers.ts';
+  eventually, uniq, kubeRequest, KubeApiError, manifestObjects, objectPath, serviceAccountToken, readManifest, deleteObject, removeNamespace } from './helpers.ts';
 
 const state = clusterState();
 const admin = adminKubeConfig(state);
@@ -70,6 +69,7 @@ describe('RBAC: the agent under the manifest ServiceAccount and ClusterRole', ()
 
   afterAll(async () => {
     await agent?.stop();
+    await removeNamespace(admin, ns);
   });
 
   it('syncs: lists and watches Services, EndpointSlices and Nodes', async () => {

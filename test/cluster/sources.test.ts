@@ -5,8 +5,7 @@ import { ClusterSources, type SourceEvent } from '../../src/sources/index.ts';
 import { CuttableProxy } from './tcpproxy.ts';
 import {
   clusterState, adminKubeConfig, kubeConfigForToken, createNamespace, createService, createSlice, sliceBody, replaceSlice,
-  mergePatch, deleteObject, eventually, uniq, sleep,
-} from './helpers.ts';
+  mergePatch, deleteObject, eventually, uniq, sleep, removeNamespace } from './helpers.ts';
 import { startApiserver, stopApiserver } from '../../scripts/cluster/cluster.ts';
 
 const state = clusterState();
@@ -202,6 +201,6 @@ describe('sources (real apiserver)', () => {
   });
 
   afterAll(async () => {
-    // Namespaces cannot finish deleting without kube-controller-manager; objects are left for the lane's teardown.
+    await removeNamespace(admin, ns);
   });
 });

@@ -10,7 +10,7 @@ import { mkdirSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { LAB4_SERVICE } from '../fixtures/seeds/seed004.ts';
-import { clusterState, adminKubeConfig, installCRD, createNamespace, createSlice, sliceBody, registerNode, uniq, kubeRequest, deleteObject, eventually, repoRoot } from './helpers.ts';
+import { clusterState, adminKubeConfig, installCRD, createNamespace, createSlice, sliceBody, registerNode, uniq, kubeRequest, deleteObject, eventually, repoRoot, removeNamespace } from './helpers.ts';
 
 const state = clusterState();
 const admin = adminKubeConfig(state);
@@ -43,7 +43,7 @@ describe('seed 004 lab4-service: LoadBalancer address, layer-2 announcement and 
   afterAll(async () => {
     await deleteObject(admin, `/apis/ipvsnet.io/v1alpha1/ippools/${POOL.metadata.name}`);
     for (const n of NODES) await deleteObject(admin, `/api/v1/nodes/${n.name}`);
-    if (ns) await deleteObject(admin, `/api/v1/namespaces/${ns}`);
+    if (ns) await removeNamespace(admin, ns);
   });
   beforeAll(async () => {
     await installCRD(admin, 'ip-pools/crd.yaml', 'ippools.ipvsnet.io');
