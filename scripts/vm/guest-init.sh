@@ -85,7 +85,7 @@ cd "$(cat "$run/cwd")" || fail "cd $(cat "$run/cwd")"
 # not stop the crashes, whose cause is still unknown; the copy is kept because it costs nothing.
 nodebin=$(readlink -f node_modules/.bin/node 2>/dev/null)
 if [ -n "$nodebin" ] && [ -f "$nodebin" ]; then
-  if cp "$nodebin" /run/ipvsnet-node && chmod 755 /run/ipvsnet-node && mount --bind /run/ipvsnet-node "$nodebin"; then
+  if cp "$nodebin" /run/ipvsnet-vm-nodejs && chmod 755 /run/ipvsnet-vm-nodejs && mount --bind /run/ipvsnet-vm-nodejs "$nodebin"; then
     echo "guest: node runs from a RAM copy bound over $nodebin" > "$run/node-copy"
   else
     echo "guest: WARNING: could not bind a RAM copy of $nodebin; node pages come from 9p" | tee "$run/node-copy" > /dev/console
