@@ -13,6 +13,8 @@ import { defineConfig } from 'vitest/config';
 //   node   – a real node (kubelet, containerd, controllers, ipvsnet agent) started by scripts/node/up.sh
 //   node-multinet – the same node brought up again with multi-network on (scripts/lanes/node.sh's second phase)
 //   node-pools – the same node brought up again with IP pools on (scripts/lanes/node.sh's third phase)
+//   node-guest – the node inside the VM guest, next to real IPVS (scripts/lanes/node-guest.sh): test/node-guest/**
+//            and the node files that hold on either node (agent-restart, etp-local)
 export default defineConfig({
   test: {
     projects: [
@@ -24,6 +26,7 @@ export default defineConfig({
       { test: { name: 'node', include: ['test/node/**/*.test.ts'], environment: 'node', fileParallelism: false, testTimeout: 600_000, hookTimeout: 600_000 } },
       { test: { name: 'node-multinet', include: ['test/node-multinet/**/*.test.ts'], environment: 'node', fileParallelism: false, testTimeout: 600_000, hookTimeout: 600_000 } },
       { test: { name: 'node-pools', include: ['test/node-pools/**/*.test.ts'], environment: 'node', fileParallelism: false, testTimeout: 600_000, hookTimeout: 600_000 } },
+      { test: { name: 'node-guest', include: ['test/node-guest/**/*.test.ts', 'test/node/agent-restart.test.ts', 'test/node/etp-local.test.ts'], environment: 'node', fileParallelism: false, testTimeout: 900_000, hookTimeout: 900_000 } },
     ],
   },
 });

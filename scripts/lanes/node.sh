@@ -29,25 +29,9 @@ if [ $# -gt 0 ]; then
   [ ${#plain[@]} -gt 0 ] || run_plain=0; [ ${#multi[@]} -gt 0 ] || run_multi=0; [ ${#pools[@]} -gt 0 ] || run_pools=0
 fi
 
-rc=0
-phase() { # PROJECT MULTI_NETWORK IP_POOLS FILES...
-  local project=$1 multinet=$2 ippools=$3; shift 3
-  rm -f "build/results/$project.json"
-  local kc p0
-  p0=$(date +%s)
-  kc=$(IPVSNET_NODE_MULTI_NETWORK=$multinet IPVSNET_NODE_IP_POOLS=$ippools scripts/node/up.sh | tail -1) || { echo "node lane ($project): scripts/node/up.sh failed (above)" >&2; rc=1; return; }
-  [ -s "$kc" ] || { echo "node lane ($project): up.sh printed no kubeconfig" >&2; rc=1; return; }
-  local ready prc=0
-  ready=$(cat build/vm-share/node/ready-seconds)
-  timeout --kill-after=30 "${IPVSNET_NODE_LANE_TIMEOUT:-2400}" vitest run --project "$project" --reporter=default --reporter=json \
-    --outputFile.json="build/results/$project.json" "$@" || prc=$?
-  echo "node lane ($project): up.sh → node $([ "$ippools" = 1 ] && echo registered || echo Ready) ${ready}s (exit $prc)"
-  [ $prc = 0 ] || rc=$prc
-  scripts/node/down.sh || { echo "node lane ($project): down.sh failed" >&2; rc=1; }
-  echo "node lane ($project): phase $(( $(date +%s) - p0 ))s, up.sh to down.sh"
-}
-[ $run_plain = 1 ] && phase node 0 0 "${plain[@]}"
-[ $run_multi = 1 ] && phase node-multinet 1 0 "${multi[@]}"
-[ $run_pools = 1 ] && phase node-pools 0 1 "${pools[@]}"
-echo "node lane: total $(( $(date +%s) - t0 ))s (exit $rc)"
-exit $rc
+. scripts/lanes/node-phase.sh
+[ $run_plain = 1 ] && IPVSNET_NODE_MULTI_NETWORK=0 IPVSNET_NODE_IP_POOLS=0 node_phase node "${plain[@]}"
+[ $run_multi = 1 ] && IPVSNET_NODE_MULTI_NETWORK=1 IPVSNET_NODE_IP_POOLS=0 node_phase node-multinet "${multi[@]}"
+[ $run_pools = 1 ] && IPVSNET_NODE_MULTI_NETWORK=0 IPVSNET_NODE_IP_POOLS=1 node_phase node-pools "${pools[@]}"
+echo "node lane: total $(( $(date +%s) - t0 ))s (exit $node_rc)"
+exit $node_rc

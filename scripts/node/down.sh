@@ -50,6 +50,13 @@ if [ "$(node_where)" = host ]; then
     [ -d "$h/kubepods" ] && failed+=("cgroup $h/kubepods")
   done
 fi
+# The guest kubelet's address on the host's lo, when up.sh added it.
+if [ -e "$NODE_STATE/host-lo-addr" ]; then
+  if ip -o addr show dev lo | grep -qw "$NODE_GUEST_IP/32"; then ip addr del "$NODE_GUEST_IP/32" dev lo || failed+=("address $NODE_GUEST_IP/32 on lo"); fi
+  # up.sh replaced its local route (source 127.0.0.1); the kernel does not remove that one with the address.
+  if ip route show table local | grep -q "^local $NODE_GUEST_IP "; then ip route del local "$NODE_GUEST_IP" dev lo table local || failed+=("local route of $NODE_GUEST_IP"); fi
+  rm -f "$NODE_STATE/host-lo-addr"
+fi
 # containerd's images and kubelet's root of a host node (its mounts ended with its namespace).
 rm -rf "$NODE_STATE/disk" || failed+=("$NODE_STATE/disk")
 if [ -e "$NODE_STATE/started-cluster" ]; then

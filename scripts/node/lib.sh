@@ -10,6 +10,8 @@ NODE_NETNS=ipvsnet-node
 NODE_HOST_VETH=ipvsnet-nh
 NODE_HOST_ADDR=172.31.243.1
 NODE_HOST_IP=172.31.243.2
+# Guest-mode node: its address inside qemu's user network (also put on the host's lo, see up.sh).
+NODE_GUEST_IP=10.0.2.15
 # NodePorts the guest-mode node forwards from the host's 127.0.0.1 (same port numbers).
 NODE_FWD_PORTS=${IPVSNET_NODE_FWD_PORTS:-"30080 30081 30082 30090 30091"}
 node_bin() { echo "$NODE_CACHE/$1-$K8S_VERSION"; }

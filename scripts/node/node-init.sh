@@ -12,6 +12,9 @@ set -euo pipefail
 : "${NODE_WHERE:?}" "${NODE_NAME:?}" "${NODE_IP:?}" "${STATE:?}" "${REPO:?}" "${KUBECONFIG_NODE:?}"
 : "${KUBELET:?}" "${PAUSE_ARCHIVE:?}" "${TOOLS_ARCHIVE:?}" "${CLUSTER_CIDR:?}"
 say() { echo "node-init: $(date -u +%H:%M:%S) $*" >&2; }
+# Phase marks for up.sh's timing line: "NAME EPOCH-SECONDS" lines in STATE/phases.
+mark() { echo "$1 $(date +%s.%N)" >> "$STATE/phases"; }
+mark node-init
 pids=()
 stop_all() {
   trap - EXIT INT TERM
@@ -98,9 +101,11 @@ for _ in $(seq 1 600); do
   sleep 0.2
 done
 ctr -a "$CTRD_SOCK" version >/dev/null || { say "containerd did not answer on $CTRD_SOCK"; exit 1; }
+mark containerd
 for a in "$PAUSE_ARCHIVE" "$TOOLS_ARCHIVE"; do
-  ctr -a "$CTRD_SOCK" -n k8s.io image import --no-unpack "$a" >/dev/null || { say "ctr image import $a failed"; exit 1; }
+  ctr -a "$CTRD_SOCK" -n k8s.io image import "$a" >/dev/null || { say "ctr image import $a failed"; exit 1; }
 done
+mark images
 say "images imported: $(ctr -a "$CTRD_SOCK" -n k8s.io image ls -q | tr '\n' ' ')"
 
 # The agent is supervised like a DaemonSet's Pod or a systemd unit with Restart=always: when it dies it
@@ -116,6 +121,9 @@ extra_flags=()
 # IP pools (IP_POOLS=1): the Node's podCIDR from an IPPool, LoadBalancer addresses from LoadBalancer
 # pools, and the layer-2 announcement of those in the node's subnet (eth0), with strict ARP.
 [ "${IP_POOLS:-0}" = 1 ] && extra_flags+=(--ip-pools --loadbalancer-addresses --loadbalancer-announce --ipvs-strict-arp)
+# Node's compile cache (V8 code of dist/ and node_modules, kept on disk between runs): under the guest's
+# emulated CPU, compiling the agent's JavaScript is most of its start-up; the CNI workers it forks use it too.
+agent_env+=(NODE_COMPILE_CACHE="$REPO/build/vm-share/node-compile-cache")
 start_agent() {
   env "${agent_env[@]}" "$REPO/bin/ipvsnet" agent --kubeconfig "$KUBECONFIG_NODE" --hostname-override "$NODE_NAME" \
     --cluster-cidr "$CLUSTER_CIDR" --cni-conf-dir "$run/cni/net.d" --pod-routes "${extra_flags[@]}" \
@@ -154,6 +162,8 @@ syncFrequency: 10s
 fileCheckFrequency: 60s
 localStorageCapacityIsolation: false
 serializeImagePulls: false
+# The guest's emulated CPU: a sandbox start (shim, runc, CNI ADD) has taken over a minute there.
+runtimeRequestTimeout: 10m
 EOF
 say "starting kubelet"
 "$KUBELET" --config "$run/kubelet/config.yaml" --kubeconfig "$KUBECONFIG_NODE" --hostname-override "$NODE_NAME" \
@@ -161,6 +171,7 @@ say "starting kubelet"
   >>"$STATE/kubelet.log" 2>&1 &
 kubelet_pid=$!; pids+=("$kubelet_pid")
 echo "$kubelet_pid" > "$STATE/kubelet.pid"
+mark kubelet
 touch "$STATE/started"
 say "started (containerd $containerd_pid, agent $agent_pid, kubelet $kubelet_pid)"
 

@@ -49,6 +49,8 @@ if [ "$where" = guest ]; then
   for p in $NODE_FWD_PORTS; do
     ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || node_die "port 127.0.0.1:$p (a forwarded NodePort) is in use"
   done
+  [ -z "$(ss -Hltn 'sport = :10250')" ] || node_die "port 10250 is in use on the host (qemu forwards $NODE_GUEST_IP:10250 to the guest's kubelet): $(ss -Hltnp 'sport = :10250' | head -1)"
+
 else
   ! ip netns list | grep -qw "$NODE_NETNS" || node_die "network namespace $NODE_NETNS exists (left over?): run scripts/node/down.sh"
   ! ip link show "$NODE_HOST_VETH" >/dev/null 2>&1 || node_die "link $NODE_HOST_VETH exists (left over?): run scripts/node/down.sh"
@@ -132,8 +134,19 @@ if [ "${IPVSNET_NODE_MULTI_NETWORK:-0}" = 1 ]; then
   "${kubectl[@]}" apply -f "$NODE_REPO/manifests/multinet/crd.yaml" >/dev/null || node_die "could not install the NetworkAttachmentDefinition CRD"
 fi
 if [ "$where" = guest ]; then
-  printf 'NODE_IP=10.0.2.15\nKUBECONFIG_NODE=%q\n' "$(st guestKubeconfig)" >> "$env_file"
-  fwd=(); for p in $NODE_FWD_PORTS; do fwd+=(--hostfwd "tcp:$p:$p"); done
+  printf 'NODE_IP=%q\nKUBECONFIG_NODE=%q\n' "$NODE_GUEST_IP" "$(st guestKubeconfig)" >> "$env_file"
+  # kubectl exec/logs/port-forward: the apiserver dials the kubelet at the Node's InternalIP, the guest's
+  # 10.0.2.15, which exists only behind qemu's user network. That address on the host's loopback link
+  # with qemu forwarding $NODE_GUEST_IP:10250 into the guest makes the dial land on the guest's kubelet.
+  # Its local route gets source 127.0.0.1: qemu passes a peer address that is not loopback on to the
+  # guest as the packets' source, and the guest drops packets from its own 10.0.2.15 (qemu then resets
+  # the connection); a loopback peer reaches the guest as 10.0.2.2.
+  if ! ip -o addr show dev lo | grep -qw "$NODE_GUEST_IP/32"; then
+    ip addr add "$NODE_GUEST_IP/32" dev lo || node_die "could not add $NODE_GUEST_IP/32 to the host's lo (the guest kubelet's address for the apiserver)"
+    touch "$NODE_STATE/host-lo-addr"
+    ip route replace local "$NODE_GUEST_IP" dev lo table local proto kernel scope host src 127.0.0.1 || node_die "could not give the local route of $NODE_GUEST_IP the source 127.0.0.1"
+  fi
+  fwd=(--hostfwd "tcp:$NODE_GUEST_IP:10250:10250"); for p in $NODE_FWD_PORTS; do fwd+=(--hostfwd "tcp:$p:$p"); done
   daemon node "$NODE_STATE/vm.log" scripts/vm/run.sh --timeout "${IPVSNET_NODE_VM_TIMEOUT:-14400}" --mem "${IPVSNET_NODE_VM_MEM:-3072}" \
     --hostname "$NODE_NAME" "${fwd[@]}" -- bash scripts/node/node-init.sh "$env_file"
 else
@@ -180,5 +193,10 @@ else
   echo "node: $NODE_NAME Ready with podCIDR ${ready#True } after $(elapsed)s ($where)" >&2
 fi
 echo "$(elapsed)" > "$NODE_STATE/ready-seconds"
+# Where the time went, in seconds after up.sh began: the node's init (guest: the VM booted), containerd
+# answering, the images imported, kubelet started (node-init.sh's marks in STATE/phases).
+if [ -s "$NODE_STATE/phases" ]; then
+  echo "node: phases (s after up.sh began): $(awk -v t0="$t0" '{ printf "%s%s %.1f", sep, $1, $2 - t0; sep = ", " }' "$NODE_STATE/phases"), Ready $(elapsed)" >&2
+fi
 ok=1
 echo "$admin_kc"

@@ -16,8 +16,8 @@
 #   --share DIR         host directory mounted read-write in the guest at the same path (default:
 #                       <checkout>/build/vm-share). Everything else in the guest is the host's root,
 #                       read-only, under a tmpfs overlay: writes elsewhere vanish with the guest.
-#   --hostfwd SPEC      forward a host port to the guest: tcp:HOSTPORT:GUESTPORT or udp:… (repeatable),
-#                       the host port listening on 127.0.0.1.
+#   --hostfwd SPEC      forward a host port to the guest: tcp:[HOSTADDR:]HOSTPORT:GUESTPORT or udp:…
+#                       (repeatable), the host port listening on HOSTADDR (default 127.0.0.1).
 #   --hostname NAME     the guest's host name (default ipvsnet-vm).
 #   --kernel VERSION    kernel under /boot and /lib/modules (default: the newest *-amd64 one).
 #   --keep              keep the run directory (console.log, dmesg.log) even on success.
@@ -167,8 +167,8 @@ echo "$hostname" > "$run/hostname"
 
 nic=user,model=virtio-net-pci
 for f in "${fwds[@]+"${fwds[@]}"}"; do
-  [[ $f =~ ^(tcp|udp):([0-9]+):([0-9]+)$ ]] || die "--hostfwd $f: expected tcp:HOSTPORT:GUESTPORT"
-  nic+=",hostfwd=${BASH_REMATCH[1]}:127.0.0.1:${BASH_REMATCH[2]}-:${BASH_REMATCH[3]}"
+  [[ $f =~ ^(tcp|udp):(([0-9]+\.[0-9]+\.[0-9]+\.[0-9]+):)?([0-9]+):([0-9]+)$ ]] || die "--hostfwd $f: expected tcp:[HOSTADDR:]HOSTPORT:GUESTPORT"
+  nic+=",hostfwd=${BASH_REMATCH[1]}:${BASH_REMATCH[3]:-127.0.0.1}:${BASH_REMATCH[4]}-:${BASH_REMATCH[5]}"
 done
 
 append="console=ttyS0 panic=-1 no_timer_check quiet loglevel=3 ipvsnet.share=$share ipvsnet.init=$here/guest-init.sh ipvsnet.run=$run"

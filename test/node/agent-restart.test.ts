@@ -1,6 +1,8 @@
-// kill -9 of the node's agent while a client Pod keeps sending HTTP requests to a web Pod, with a Pod
-// created while the agent is down. node-init.sh supervises the agent like a DaemonSet Pod (it starts it
-// again unless STATE/agent.hold exists), so the test holds the restart, kills, acts, then releases.
+// kill -9 of the node's agent while a client Pod keeps sending HTTP requests, with a Pod created while
+// the agent is down. The requests go through the Service's ClusterIP on a node with IPVS (the guest; the
+// node-guest lane runs this file too) and straight to a web Pod on the host node, whose kernel has none.
+// node-init.sh supervises the agent like a DaemonSet Pod (it starts it again unless STATE/agent.hold
+// exists), so the test holds the restart, kills, acts, then releases.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { writeFileSync, rmSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,6 +16,7 @@ const where = nodeWhere();
 const ns = uniq('restart');
 let web: PodInfo[] = [];
 let client: PodInfo;
+let target = '';
 
 /** The kernel state the agent owns: iptables rules (no counters) and ipsets, sorted. */
 async function kernelState(): Promise<string> {
@@ -37,7 +40,9 @@ describe(`kill -9 of the agent on the real node (${where})`, () => {
     await createClientPod(ns, 'client');
     web = await runningPods(ns, 'app=web', 2);
     client = (await runningPods(ns, 'role=client', 1))[0]!;
-  }, 600_000);
+    const clusterIP = (await kubectl(['-n', ns, 'get', 'svc', 'web', '-o', 'jsonpath={.spec.clusterIP}'])).stdout;
+    target = where === 'guest' ? `${clusterIP} 80` : `${web[0]!.ip} 8080`;
+  }, 900_000);
   afterAll(async () => {
     rmSync(join(nodeState, 'agent.hold'), { force: true });
     await kubectl(['delete', 'namespace', ns, '--wait=true', '--timeout=120s'], { reject: false });
@@ -48,9 +53,9 @@ describe(`kill -9 of the agent on the real node (${where})`, () => {
     const before = await kernelState();
     const pid = readFileSync(join(nodeState, 'agent.pid'), 'utf8').trim();
     const restartsBefore = existsSync(join(nodeState, 'agent.restarts')) ? Number(readFileSync(join(nodeState, 'agent.restarts'), 'utf8')) : 0;
-    // The client loop: 150 requests, 0.1 s apart, from the client Pod to a web Pod.
+    // The client loop: 150 requests, 0.1 s apart, from the client Pod (to the ClusterIP on a guest node).
     const loop = execa(join(repoRoot, 'scripts/node/kubectl'), ['-n', ns, 'exec', client.name, '--', 'sh', '-c',
-      `i=0; f=0; while [ $i -lt 150 ]; do printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 ${web[0]!.ip} 8080 | grep -q '200 OK' || f=$((f+1)); i=$((i+1)); sleep 0.1; done; echo "$i $f"`], { reject: false });
+      `i=0; f=0; while [ $i -lt 150 ]; do printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 ${target} | grep -q '200 OK' || f=$((f+1)); i=$((i+1)); sleep 0.1; done; echo "$i $f"`], { reject: false });
     await sleep(2000);
     writeFileSync(join(nodeState, 'agent.hold'), 'node lane: agent-restart.test.ts\n');
     await onNode(['kill', '-9', pid]);
@@ -65,7 +70,7 @@ describe(`kill -9 of the agent on the real node (${where})`, () => {
     const newPid = readFileSync(join(nodeState, 'agent.pid'), 'utf8').trim();
     expect(newPid).not.toBe(pid);
     // The new process's metrics answer with a last sync time only after its first sync.
-    await eventually('restarted agent synced', lastSync, 120_000);
+    await eventually('restarted agent synced', lastSync, 600_000);
     expect(await kernelState()).toBe(before);
     const r = await loop;
     expect(r.exitCode, r.stderr).toBe(0);

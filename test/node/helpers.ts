@@ -137,15 +137,26 @@ export async function createNamespace(ns: string): Promise<void> {
   await eventually(`ServiceAccount default in ${ns}`, async () => (await kubectl(['-n', ns, 'get', 'sa', 'default'], { reject: false })).exitCode === 0, 60_000);
 }
 
+/**
+ * `kubectl ARGS --dry-run=client -o json`, then the object applied with terminationGracePeriodSeconds: 1.
+ * httpd and sleep run as PID 1 of their container without a SIGTERM handler, so the kernel drops
+ * SIGTERM and every stop would wait out the default 30 s grace period before SIGKILL.
+ */
+async function createQuickStop(args: string[]): Promise<void> {
+  const obj = JSON.parse((await kubectl([...args, '--dry-run=client', '-o', 'json'])).stdout);
+  (obj.kind === 'Pod' ? obj.spec : obj.spec.template.spec).terminationGracePeriodSeconds = 1;
+  await kubectl(['apply', '-f', '-'], { input: JSON.stringify(obj) });
+}
+
 /** A Deployment of the tools image serving its own Pod name over HTTP on 8080. */
 export async function createWebDeployment(ns: string, name: string, replicas: number): Promise<void> {
-  await kubectl(['-n', ns, 'create', 'deployment', name, '--image=ipvsnet.local/tools:1', `--replicas=${replicas}`, '--port=8080', '--',
+  await createQuickStop(['-n', ns, 'create', 'deployment', name, '--image=ipvsnet.local/tools:1', `--replicas=${replicas}`, '--port=8080', '--',
     '/bin/sh', '-c', 'mkdir -p /tmp/www && hostname > /tmp/www/index.html && exec httpd -f -p 8080 -h /tmp/www']);
 }
 
 /** A Pod of the tools image that only sleeps, labelled role=NAME. */
 export async function createClientPod(ns: string, name: string): Promise<void> {
-  await kubectl(['-n', ns, 'run', name, '--image=ipvsnet.local/tools:1', '--image-pull-policy=Never', '--restart=Never', `--labels=role=${name}`, '--command', '--', '/bin/sleep', '100000']);
+  await createQuickStop(['-n', ns, 'run', name, '--image=ipvsnet.local/tools:1', '--image-pull-policy=Never', '--restart=Never', `--labels=role=${name}`, '--command', '--', '/bin/sleep', '100000']);
 }
 
 export { sleep };
@@ -153,4 +164,25 @@ export { sleep };
 /** host:port at which the host reaches a node port (host node: its veth address; guest: qemu's forward). */
 export function nodeAddressFromHost(port: number): string {
   return nodeWhere() === 'host' ? `172.31.243.2:${port}` : `127.0.0.1:${port}`;
+}
+
+export interface IpvsReal { address: string; weight: number; active: number; inactive: number }
+
+/** The node's IPVS table (`ipvsadm -Ln` on the node): "TCP 10.96.0.10:80" → its real servers. */
+export async function ipvsTable(): Promise<Map<string, IpvsReal[]>> {
+  const out = (await onNode(['ipvsadm', '-Ln'])).stdout;
+  const table = new Map<string, IpvsReal[]>();
+  let current: IpvsReal[] | undefined;
+  for (const line of out.split('\n')) {
+    const vs = /^(TCP|UDP|SCTP)\s+(\S+)\s/.exec(line);
+    if (vs) { current = []; table.set(`${vs[1]} ${vs[2]}`, current); continue; }
+    const rs = /^\s+->\s+(\d+\.\d+\.\d+\.\d+:\d+)\s+\S+\s+(\d+)\s+(\d+)\s+(\d+)/.exec(line);
+    if (rs && current) current.push({ address: rs[1]!, weight: Number(rs[2]), active: Number(rs[3]), inactive: Number(rs[4]) });
+  }
+  return table;
+}
+
+/** The real servers of one virtual server ("TCP 10.96.0.10:80") that take new connections (weight > 0), sorted. */
+export function activeReals(table: Map<string, IpvsReal[]>, vs: string): string[] | undefined {
+  return table.get(vs)?.filter((r) => r.weight > 0).map((r) => r.address).sort();
 }
