@@ -143,7 +143,9 @@ export async function createNamespace(ns: string): Promise<void> {
  * SIGTERM and every stop would wait out the default 30 s grace period before SIGKILL.
  */
 async function createQuickStop(args: string[]): Promise<void> {
-  const obj = JSON.parse((await kubectl([...args, '--dry-run=client', '-o', 'json'])).stdout);
+  const dash = args.indexOf('--');
+  const at = dash < 0 ? args.length : dash; // the flags go before the container's command
+  const obj = JSON.parse((await kubectl([...args.slice(0, at), '--dry-run=client', '-o', 'json', ...args.slice(at)])).stdout);
   (obj.kind === 'Pod' ? obj.spec : obj.spec.template.spec).terminationGracePeriodSeconds = 1;
   await kubectl(['apply', '-f', '-'], { input: JSON.stringify(obj) });
 }
