@@ -207,6 +207,9 @@ const COLLECTIONS: Record<string, { path: string; namespaced: boolean }> = {
   'rbac.authorization.k8s.io/v1/ClusterRole': { path: '/apis/rbac.authorization.k8s.io/v1/clusterroles', namespaced: false },
   'rbac.authorization.k8s.io/v1/ClusterRoleBinding': { path: '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', namespaced: false },
   'apps/v1/DaemonSet': { path: '/apis/apps/v1/namespaces/{ns}/daemonsets', namespaced: true },
+  'rbac.authorization.k8s.io/v1/Role': { path: '/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/roles', namespaced: true },
+  'rbac.authorization.k8s.io/v1/RoleBinding': { path: '/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings', namespaced: true },
+  'apiextensions.k8s.io/v1/CustomResourceDefinition': { path: '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', namespaced: false },
 };
 
 export interface ManifestObject {
@@ -217,7 +220,7 @@ export interface ManifestObject {
 }
 
 export function manifestObjects(): Array<{ file: string; obj: ManifestObject }> {
-  const dir = join(repoRoot, 'manifests');
+  const dir = join(repoRoot, 'manifests', 'base');
   const out: Array<{ file: string; obj: ManifestObject }> = [];
   for (const f of readdirSync(dir).sort()) {
     if (!f.endsWith('.yaml') || f === 'kustomization.yaml') continue;

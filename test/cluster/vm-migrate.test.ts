@@ -4,7 +4,7 @@
 // (test/fixtures/kubeadm/kube-proxy-configmap.yaml, only the control-plane endpoint changed) as
 // ServiceAccount kube-system/kube-proxy bound to system:node-proxier, as kubeadm sets it up; then it is
 // stopped and ipvsnet's agent starts from the same files with kubeadm's command line, as ServiceAccount
-// ipvsnet (manifests/rbac.yaml). The guest side (test/cluster/guest/migrate.ts) sends the traffic, reads
+// ipvsnet (manifests/base/rbac.yaml). The guest side (test/cluster/guest/migrate.ts) sends the traffic, reads
 // the kernel and reports each check; this side creates the API objects and asserts the checks.
 import { describe, it, expect, beforeAll } from 'vitest';
 import { execa } from 'execa';

@@ -493,8 +493,8 @@ export function applyJsonPatch<T>(doc: T, ops: PatchOp[]): T {
   return root as T;
 }
 
-/** manifests/daemonset.yaml with manifests/proxy-only.json applied (the Service-proxy-only variant). */
+/** manifests/base/daemonset.yaml with manifests/proxy-only.json applied (the Service-proxy-only variant). */
 export function proxyOnlyDaemonSet(): DaemonSet {
   const ops = JSON.parse(readFileSync(join(repoRoot, 'manifests', 'proxy-only.json'), 'utf8')) as PatchOp[];
-  return applyJsonPatch(manifest<DaemonSet>('daemonset.yaml', 'DaemonSet'), ops);
+  return applyJsonPatch(manifest<DaemonSet>('base/daemonset.yaml', 'DaemonSet'), ops);
 }
