@@ -239,6 +239,28 @@ export function objectPath(obj: ManifestObject): string {
 }
 
 
+/** Server-side apply (forced, fieldManager ipvsnet-tests) of every object in one manifest file, e.g. 'ip-pools/rbac.yaml'. */
+export async function applyManifest(kc: KubeConfig, file: string): Promise<void> {
+  for (const d of parseAllDocuments(readManifest(file))) {
+    const obj = d.toJS() as ManifestObject | null;
+    if (obj) await kubeRequest(kc, 'PATCH', objectPath(obj), { body: obj, contentType: 'application/apply-patch+yaml', query: { fieldManager: 'ipvsnet-tests', force: 'true' } });
+  }
+}
+
+/**
+ * Delete the bindings of the overlays' RBAC (multi-network, IP pools, LoadBalancer) from the shared
+ * ServiceAccount kube-system/ipvsnet: a file that tests what the base role alone allows, or that
+ * applied an overlay, leaves the next file the base role only.
+ */
+export async function removeOverlayBindings(kc: KubeConfig): Promise<void> {
+  for (const file of ['multinet/rbac.yaml', 'ip-pools/rbac.yaml', 'ip-pools/loadbalancer-rbac.yaml']) {
+    for (const d of parseAllDocuments(readManifest(file))) {
+      const o = d.toJS() as ManifestObject;
+      if (o.kind === 'ClusterRoleBinding' || o.kind === 'RoleBinding') await deleteObject(kc, objectPath(o));
+    }
+  }
+}
+
 export { repoRoot, sleep };
 
 /**
