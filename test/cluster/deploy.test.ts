@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { clusterState, adminKubeConfig, kubeRequest, repoRoot, manifestObjects, objectPath, createNamespace, createService, uniq, removeNamespace, type ManifestObject as Obj } from './helpers.ts';
 import { parseKubeProxyConfiguration, resolveAgentConfig } from '../../src/config/index.ts';
-import { proxyOnlyDaemonSet } from '../netns/manifests/image.ts';
+import { proxyOnlyDaemonSet } from '../netns/manifests/pod-spec.ts';
 
 const state = clusterState();
 const admin = adminKubeConfig(state);

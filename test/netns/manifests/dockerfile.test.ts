@@ -14,10 +14,10 @@ import { dirname, join, posix } from 'node:path';
 import { resolveAgentConfig, type AgentConfig } from '../../../src/config/index.ts';
 import { DEFAULT_SOCKET, startCniServer } from '../../../src/cni/server.ts';
 import { DEFAULT_DATA_DIR } from '../../../src/ipam/config.ts';
+import { BUILD_STEPS, buildImage, exists, repoRoot, under, type Image, type Origin, type Stage, type StepRecord } from './image.ts';
 import {
-  BUILD_STEPS, buildImage, exists, expandArgs, hostPathOf, manifest, proxyOnlyDaemonSet, repoRoot, under,
-  applyJsonPatch, type ConfigMap, type Container, type DaemonSet, type Image, type Origin, type PatchOp, type PodSpec, type Stage, type StepRecord,
-} from './image.ts';
+  applyJsonPatch, expandArgs, hostPathOf, manifest, proxyOnlyDaemonSet, type ConfigMap, type Container, type DaemonSet, type PatchOp, type PodSpec,
+} from './pod-spec.ts';
 
 const dockerfileText = readFileSync(join(repoRoot, 'manifests/Dockerfile'), 'utf8');
 const image: Image = buildImage(dockerfileText);
