@@ -162,14 +162,16 @@ for (const s of subjects.slice(0, -1)) {
 }
 // what no Node-based standalone plugin can go below: two Node start-ups and nothing else
 for (const f of floors) console.log(`  ratio ${f.label} / reference at p50: ${(pct(f.t, 50) / pct(ref, 50)).toFixed(2)}`);
-console.log('  (CPU: user + system of the process tree per ADD+DEL, mean, from 10 ms clock ticks)');
+console.log('  (CPU: user + system of the process tree per ADD+DEL, mean, from 10 ms clock ticks; thick mode counts the shim only, the server is not a finished child)');
 
 if (breakdown) {
-  console.log(`\nWhere a standalone ADD and DEL spend their time (p50 of each phase over ${iterations} runs, ms; phases end at the named mark)`);
+  console.log(`\nWhere a standalone ADD and DEL spend their time (each phase over ${iterations} runs, ms: p50 and mean; phases end at the named mark;`);
+  console.log('the phases of one run add up to its wall time, so the means add up to the mean wall time, while delays from other load land in any phase)');
   for (const cmd of ['ADD', 'DEL'] as const) {
     const runs = perCmd[cmd];
     const counts = new Set(runs.map((r) => r.traces.length));
-    console.log(`  ${cmd}: wall p50 ${pct(runs.map((r) => r.ms), 50).toFixed(1)}; Node processes per ${cmd}: ${[...counts].join(', ')} (the reference: bridge + one host-local exec)`);
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    console.log(`  ${cmd}: wall p50 ${pct(runs.map((r) => r.ms), 50).toFixed(1)}, mean ${mean(runs.map((r) => r.ms)).toFixed(1)}; Node processes per ${cmd}: ${[...counts].join(', ')} (the reference: bridge + one host-local exec)`);
     const phases = new Map<string, number[]>();
     const add = (k: string, v: number) => { let a = phases.get(k); if (!a) phases.set(k, (a = [])); a.push(v); };
     for (const r of runs) {
@@ -193,11 +195,13 @@ if (breakdown) {
       add('process exit -> reaped (exit handlers, teardown)', r.end - at(prev));
     }
     let sum = 0;
+    let sumMean = 0;
     for (const [k, v] of phases) {
       sum += pct(v, 50);
-      console.log(`    ${k.padEnd(56)} ${fmt(pct(v, 50))}`);
+      sumMean += mean(v);
+      console.log(`    ${k.padEnd(56)} ${fmt(pct(v, 50))} ${fmt(mean(v))}`);
     }
-    console.log(`    ${'(sum of the phase medians)'.padEnd(56)} ${fmt(sum)}`);
+    console.log(`    ${'(sums)'.padEnd(56)} ${fmt(sum)} ${fmt(sumMean)}`);
   }
   console.log(`  reference: ADD p50 ${pct(refCmd.ADD, 50).toFixed(1)}, DEL p50 ${pct(refCmd.DEL, 50).toFixed(1)}; its host-local alone ADD+DEL p50 ${pct(hostLocal, 50).toFixed(1)}`);
 }
