@@ -133,6 +133,14 @@ start_agent() {
   echo "$agent_pid" > "$STATE/agent.pid.tmp" && mv "$STATE/agent.pid.tmp" "$STATE/agent.pid"
 }
 alive() { [ -r "/proc/$1/stat" ] && ! grep -q '^[0-9]* ([^)]*) Z' "/proc/$1/stat" 2>/dev/null; }
+# A node's prerequisite for IPVS Services between Pods of one bridge (as kubeadm checks it): with
+# br_netfilter, bridged replies pass the netfilter hooks where IPVS translates them back; without it a
+# Pod's reply to a client Pod on the same bridge bypasses IPVS and the client's connection never opens.
+# The host kernel has it built in; the guest loads the module.
+if [ "$NODE_WHERE" = guest ]; then
+  modprobe br_netfilter || { say "modprobe br_netfilter failed"; exit 1; }
+fi
+sysctl -qw net.bridge.bridge-nf-call-iptables=1 || { say "sysctl net.bridge.bridge-nf-call-iptables=1 failed"; exit 1; }
 say "starting ipvsnet agent"
 start_agent
 
