@@ -2,6 +2,7 @@
 # The whole test suite: set-up (scripts/setup.sh), then every lane, in order. A lane that cannot run FAILS; nothing is skipped.
 #   typecheck → unit → conformance (kube-proxy's IPVS proxier vs the planner) → netns (host kernel, namespaces) → vm (Debian kernel under qemu: IPVS, dummy)
 #   → cluster (real kube-apiserver + etcd; agent inside the VM) → node (kubelet, containerd, controllers, agent)
+#   → node-guest (the same node inside the VM, with real IPVS)
 # Each lane script writes vitest JSON to build/results/<lane>.json; the totals are printed at the end.
 set -u
 cd "$(dirname "$0")/.."
@@ -12,7 +13,7 @@ fi
 export PATH="$PWD/node_modules/.bin:$PATH"
 mkdir -p build/results
 rm -f build/results/*.json
-lanes=${IPVSNET_LANES:-"typecheck unit conformance netns vm cluster node"}
+lanes=${IPVSNET_LANES:-"typecheck unit conformance netns vm cluster node node-guest"}
 failed=()
 for lane in $lanes; do
   echo "=== lane: $lane ==="
