@@ -6,12 +6,15 @@
 // (`ip netns exec NAME iptables-…`), with the in-memory IPVS model in place of the kernel's, a repair
 // pass every syncPeriod as the agent runs it. The process itself stays in the host's namespace, where
 // the API server is.
-// Reports over IPC: {type:'synced', ...} after every sync, {type:'rss', rss, live, peak, heap} on request
-// (rss and heap after a full collection, live before it, peak: VmHWM).
+// Reports over IPC: {type:'synced', ...} after every sync, {type:'rss', rss, live, peak, heap, phases} on
+// request (rss and heap after a full collection, live before it, peak: VmHWM; phases: RSS, anonymous
+// and file-backed pages, heap and CPU so far after the modules load, at the first sync, now, and after
+// the collection).
 //
-// Plain JavaScript on the compiled dist/ (as bin/ipvsnet runs it), so that the process carries what
-// the agent carries and nothing more: a TypeScript file here would load Node's type stripper (~17 MB).
-// agent.ts builds dist/ first.
+// Plain JavaScript on the compiled dist/, so that the process carries what the agent carries and
+// nothing more: a TypeScript file here would load Node's type stripper (~17 MB). agent.ts builds dist/
+// and bundles this file with it as bin/ipvsnet's bundle is made (scripts/agent/build.mjs), and runs
+// that, unless IPVSNET_UNBUNDLED=1.
 import v8 from 'node:v8';
 import { readFileSync } from 'node:fs';
 // As in src/cli/main.ts: the hook goes in before anything loads client-node's config.js.
@@ -29,6 +32,15 @@ await import('../../dist/reconcile/index.js');
 await import('../../dist/kernel/link.js');
 await import('../../dist/native/index.js');
 
+/** RSS (as a process listing sees it) split into anonymous and file-backed pages, V8 heap, CPU so far. */
+function memory() {
+  const status = readFileSync('/proc/self/status', 'utf8');
+  const kb = (name) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
+  const cpu = process.cpuUsage();
+  return { rss: kb('VmRSS'), anon: kb('RssAnon'), file: kb('RssFile'), peak: kb('VmHWM'), heap: process.memoryUsage().heapUsed, cpuMs: (cpu.user + cpu.system) / 1000 };
+}
+// after the modules load, before the agent starts
+const loaded = memory();
 const argv = process.argv.slice(2);
 const cfg = resolveAgentConfig(argv);
 const kc = loadKubeConfig({ kubeconfig: cfg.kubeconfig });
@@ -66,8 +78,11 @@ const agent = new Agent(cfg, {
   logger,
 });
 const t0 = Date.now();
+let programmed;
 agent.synced$.subscribe((r) => {
   const vs = r.plan.families.reduce((n, f) => n + f.virtualServers.length, 0);
+  // the first sync: the phase snapshot 'programmed' goes with it
+  programmed ??= memory();
   const rs = r.plan.families.reduce((n, f) => n + f.virtualServers.reduce((m, v) => m + v.realServers.length, 0), 0);
   process.send?.({ type: 'synced', at: r.finishedAt, ms: r.finishedAt - r.startedAt, vs, rs, changes: r.changes, triggerLatenciesMs: r.triggerLatenciesMs, latenciesMs: r.latenciesMs });
 });
@@ -77,6 +92,7 @@ process.on('message', (msg) => {
     const status = readFileSync('/proc/self/status', 'utf8');
     const kb = (name) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
     const live = process.memoryUsage().rss;
+    const steady = memory();
     global.gc?.();
     const m = process.memoryUsage();
     if (process.env['IPVSNET_BENCH_MEMORY_DETAIL']) {
@@ -85,7 +101,7 @@ process.on('message', (msg) => {
     }
     // An experiment's aid: IPVSNET_BENCH_HEAP_SNAPSHOT=dir writes the agent's heap there (Chrome DevTools format).
     if (process.env['IPVSNET_BENCH_HEAP_SNAPSHOT']) v8.writeHeapSnapshot(`${process.env['IPVSNET_BENCH_HEAP_SNAPSHOT']}/agent-${process.pid}.heapsnapshot`);
-    process.send?.({ type: 'rss', rss: m.rss, heap: m.heapUsed, live, peak: kb('VmHWM') });
+    process.send?.({ type: 'rss', rss: m.rss, heap: m.heapUsed, live, peak: kb('VmHWM'), phases: { loaded, programmed, steady, afterGc: memory() } });
   }
   if (msg.type === 'stop') void agent.stop().then(() => process.exit(0));
 });

@@ -35,8 +35,15 @@ const reuseNs = opt('ns', '');
 const kernel = opt('kernel', 'sink');
 if (kernel !== 'sink' && kernel !== 'netns') throw new Error('--kernel must be sink or netns');
 
-// The child runs the compiled dist/ as bin/ipvsnet does; (re)build it if src/ changed.
+// The child runs what bin/ipvsnet runs: the compiled dist/ bundled by scripts/agent/build.mjs, the
+// child's own module bundled with it (build/bench-agent/); with IPVSNET_UNBUNDLED=1 dist/'s separate
+// modules, as the launcher then does. (Re)build dist/ if src/ changed.
 execFileSync('bash', [join(here, '../setup.d/15-dist.sh')], { stdio: 'inherit' });
+let childModule = join(here, 'agent-child.mjs');
+if (!process.env['IPVSNET_UNBUNDLED']) {
+  execFileSync(process.execPath, [join(here, '../agent/build.mjs'), join(here, '../../build/bench-agent'), childModule], { stdio: 'inherit' });
+  childModule = join(here, '../../build/bench-agent/agent-child.mjs');
+}
 
 /** The Node flags bin/ipvsnet runs `agent` with: its node_flags and agent_flags lines. */
 function launcherAgentFlags(): string {
@@ -57,6 +64,9 @@ function pct(xs: number[], p: number): number {
 }
 
 const results: Array<Record<string, string | number>> = [];
+type Phase = { rss: number; anon: number; file: number; peak: number; heap: number; cpuMs: number };
+const phases: Array<Record<string, string | number>> = [];
+const mb = (n: number) => Math.round(n / 1048576);
 for (const n of sizes) {
   const ns = reuseNs || `bench-${n}-${Date.now().toString(36)}`;
   const fillSeconds = await fillNamespace(kc, ns, n, reuseNs !== '');
@@ -67,7 +77,7 @@ for (const n of sizes) {
   // The flags bin/ipvsnet starts the agent with (its RSS is part of what is measured; IPVSNET_BENCH_NODE_FLAGS
   // replaces them for experiments), plus --expose-gc so the RSS is read after a full collection.
   const nodeFlags = [...(process.env['IPVSNET_BENCH_NODE_FLAGS'] ?? launcherAgentFlags()).split(' ').filter(Boolean), '--expose-gc'];
-  const child = fork(join(here, 'agent-child.mjs'), [`--kubeconfig=${state.kubeconfig}`, '--hostname-override=bench-node', '--healthz-bind-address=', '--metrics-bind-address=', `--ipvs-min-sync-period=${minSync}`, '--ipvs-sync-period=30s'], {
+  const child = fork(childModule, [`--kubeconfig=${state.kubeconfig}`, '--hostname-override=bench-node', '--healthz-bind-address=', '--metrics-bind-address=', `--ipvs-min-sync-period=${minSync}`, '--ipvs-sync-period=30s'], {
     execArgv: nodeFlags,
     ...(netns ? { env: { ...process.env, IPVSNET_BENCH_NETNS: netns } } : {}),
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -76,12 +86,13 @@ for (const n of sizes) {
   const triggerLat: number[] = [];
   const agentLat: number[] = [];
   const syncMs: number[] = [];
-  let rssResolve: ((v: { rss: number; heap: number; live: number; peak: number }) => void) | undefined;
+  type Rss = { rss: number; heap: number; live: number; peak: number; phases: Record<string, Phase> };
+  let rssResolve: ((v: Rss) => void) | undefined;
   const startT = Date.now();
   let programmedMs = -1;
   let totalVs = 0;
   const programmed = new Promise<void>((resolve) => {
-    child.on('message', (m: { type: string; vs?: number; ms?: number; triggerLatenciesMs?: number[]; latenciesMs?: number[]; rss?: number; heap?: number; live?: number; peak?: number }) => {
+    child.on('message', (m: { type: string; vs?: number; ms?: number; triggerLatenciesMs?: number[]; latenciesMs?: number[] } & Partial<Rss>) => {
       if (m.type === 'synced') {
         if (programmedMs >= 0) syncMs.push(m.ms ?? 0);
         totalVs = m.vs ?? 0;
@@ -92,7 +103,7 @@ for (const n of sizes) {
         triggerLat.push(...(m.triggerLatenciesMs ?? []));
         agentLat.push(...(m.latenciesMs ?? []));
       }
-      if (m.type === 'rss') rssResolve?.({ rss: m.rss!, heap: m.heap!, live: m.live!, peak: m.peak! });
+      if (m.type === 'rss') rssResolve?.(m as Rss);
       if (m.type === 'kernel') kernelSyncs.push(m as unknown as (typeof kernelSyncs)[number]);
     });
   });
@@ -119,7 +130,8 @@ for (const n of sizes) {
   }
   await Promise.allSettled(pending);
   await sleep(3000);
-  const rss = await new Promise<{ rss: number; heap: number; live: number; peak: number }>((resolve) => {
+  const loadNow = (await import('node:os')).loadavg()[0]!.toFixed(1);
+  const rss = await new Promise<Rss>((resolve) => {
     rssResolve = resolve;
     child.send({ type: 'rss' });
   });
@@ -140,7 +152,7 @@ for (const n of sizes) {
     'watch→programmed p99 ms': pct(agentLat, 99),
     'sync p50 ms': pct(syncMs, 50),
     'sync p99 ms': pct(syncMs, 99),
-    loadavg: (await import('node:os')).loadavg()[0]!.toFixed(1),
+    loadavg: loadNow,
     'RSS MB': Math.round(rss.live / 1048576),
     'RSS after GC MB': Math.round(rss.rss / 1048576),
     'peak RSS MB': Math.round(rss.peak / 1048576),
@@ -156,7 +168,14 @@ for (const n of sizes) {
     } : {}),
   });
   process.stderr.write(`bench: ${JSON.stringify(results.at(-1))}\n`);
+  for (const [phase, p] of Object.entries(rss.phases)) {
+    phases.push({ services: n, phase, 'RSS MB': mb(p.rss), 'anon MB': mb(p.anon), 'file MB': mb(p.file), 'heap MB': mb(p.heap), 'peak MB': mb(p.peak), 'agent CPU s': +(p.cpuMs / 1000).toFixed(1), loadavg: loadNow });
+  }
 }
 console.table(results);
+// Where the RSS is at each phase: after the modules load, at the first sync (programmed), after the
+// churn (steady, as a listing sees it) and after a full collection; anonymous vs file-backed pages
+// (the node binary's code and data that ran), and the agent process's CPU (user+system) so far.
+console.table(phases);
 if (started) await down();
 process.exit(0);
