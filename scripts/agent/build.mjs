@@ -13,7 +13,7 @@
 // gives it at run time: its imports of the generated API and of the optional auth providers and proxy
 // agents are answered with dist/sources/client-node-gen-lite.js and client-node-optional.js.
 import { build } from 'esbuild';
-import { rmSync, renameSync, mkdirSync } from 'node:fs';
+import { rmSync, renameSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 const root = new URL('../..', import.meta.url).pathname;
@@ -34,10 +34,35 @@ const clientNodeLite = {
   },
 };
 
+// Three modules dist/ finds at run time by a path relative to its own file, which a bundle must provide:
+//  * src/kernel/open.ts imports the IPVS netlink module with a computed specifier (so the CNI bundle
+//    leaves it out); here that import is made literal, and esbuild splits it into a chunk of its own;
+//  * src/cni/server.ts (thick-mode CNI requests) and src/multinet/entry.ts (the multi-network worker)
+//    fork `worker<their own extension>` beside themselves: in the bundle, where both would be the same
+//    worker.mjs, they fork cni-worker.mjs and multinet-worker.mjs, entry points of their own.
+// A rewrite that does not find its text fails the build.
+const REWRITES = [
+  { file: 'kernel/open.js', from: 'import(__rewriteRelativeImportExtension(genl))', to: "import('./ipvs/genl.js')" },
+  { file: 'cni/server.js', from: "'worker' + extname(self)", to: "'cni-worker.mjs'" },
+  { file: 'multinet/entry.js', from: "'worker' + extname(self)", to: "'multinet-worker.mjs'" },
+];
+const runtimePaths = {
+  name: 'runtime-paths',
+  setup(b) {
+    b.onLoad({ filter: /\.js$/ }, (a) => {
+      const r = REWRITES.find((x) => a.path === join(dist, x.file));
+      if (!r) return undefined;
+      const text = readFileSync(a.path, 'utf8');
+      if (!text.includes(r.from)) throw new Error(`${a.path}: no ${r.from} to rewrite; update scripts/agent/build.mjs`);
+      return { contents: text.replace(r.from, r.to), loader: 'js' };
+    });
+  },
+};
+
 const tmp = `${out}.tmp`;
 rmSync(tmp, { recursive: true, force: true });
 mkdirSync(tmp, { recursive: true });
-const entryPoints = { ipvsnet: join(dist, 'cli/main.js') };
+const entryPoints = { ipvsnet: join(dist, 'cli/main.js'), 'cni-worker': join(dist, 'cni/worker.js'), 'multinet-worker': join(dist, 'multinet/worker.js') };
 for (const e of extra) entryPoints[e.replace(/^.*\//, '').replace(/\.m?js$/, '')] = resolve(e);
 await build({
   entryPoints,
@@ -57,7 +82,7 @@ await build({
   external: ['*.node'],
   // CommonJS dependencies inlined into an ES module still call require() for Node's built-ins
   banner: { js: "import { createRequire as __ipvsnetCreateRequire } from 'node:module'; const require = __ipvsnetCreateRequire(import.meta.url);" },
-  plugins: [clientNodeLite],
+  plugins: [clientNodeLite, runtimePaths],
 });
 rmSync(out, { recursive: true, force: true });
 renameSync(tmp, out);
