@@ -6,8 +6,9 @@
 // (`ip netns exec NAME iptables-…`), with the in-memory IPVS model in place of the kernel's, a repair
 // pass every syncPeriod as the agent runs it. The process itself stays in the host's namespace, where
 // the API server is.
-// Reports over IPC: {type:'synced', ...} after every sync, {type:'rss', rss, live, peak, heap} on request
-// (rss and heap after a full collection, live before it, peak: VmHWM).
+// Reports over IPC: {type:'synced', ..., cpuMs} after every sync, {type:'rss', rss, live, peak, heap} on request
+// (rss and heap after a full collection, live before it, peak: VmHWM), {type:'cpu', ms} on request (the
+// process's CPU time so far).
 //
 // Plain JavaScript on the compiled dist/ (as bin/ipvsnet runs it), so that the process carries what
 // the agent carries and nothing more: a TypeScript file here would load Node's type stripper (~17 MB).
@@ -66,10 +67,15 @@ const agent = new Agent(cfg, {
   logger,
 });
 const t0 = Date.now();
+// cpuMs: the process's CPU time (user + system, every thread) since the previous sync ended: what this
+// sync cost with everything that led to it (watch events decoded, the model updated, the plan, the reconcile).
+let lastCpu = process.cpuUsage();
 agent.synced$.subscribe((r) => {
   const vs = r.plan.families.reduce((n, f) => n + f.virtualServers.length, 0);
   const rs = r.plan.families.reduce((n, f) => n + f.virtualServers.reduce((m, v) => m + v.realServers.length, 0), 0);
-  process.send?.({ type: 'synced', at: r.finishedAt, ms: r.finishedAt - r.startedAt, vs, rs, changes: r.changes, triggerLatenciesMs: r.triggerLatenciesMs, latenciesMs: r.latenciesMs });
+  const cpu = process.cpuUsage(lastCpu);
+  lastCpu = process.cpuUsage();
+  process.send?.({ type: 'synced', at: r.finishedAt, ms: r.finishedAt - r.startedAt, vs, rs, changes: r.changes, triggerLatenciesMs: r.triggerLatenciesMs, latenciesMs: r.latenciesMs, cpuMs: (cpu.user + cpu.system) / 1000 });
 });
 process.on('message', (msg) => {
   if (msg.type === 'rss') {
@@ -86,6 +92,10 @@ process.on('message', (msg) => {
     // An experiment's aid: IPVSNET_BENCH_HEAP_SNAPSHOT=dir writes the agent's heap there (Chrome DevTools format).
     if (process.env['IPVSNET_BENCH_HEAP_SNAPSHOT']) v8.writeHeapSnapshot(`${process.env['IPVSNET_BENCH_HEAP_SNAPSHOT']}/agent-${process.pid}.heapsnapshot`);
     process.send?.({ type: 'rss', rss: m.rss, heap: m.heapUsed, live, peak: kb('VmHWM') });
+  }
+  if (msg.type === 'cpu') {
+    const c = process.cpuUsage();
+    process.send?.({ type: 'cpu', ms: (c.user + c.system) / 1000 });
   }
   if (msg.type === 'stop') void agent.stop().then(() => process.exit(0));
 });

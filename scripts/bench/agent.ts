@@ -1,5 +1,5 @@
 // Agent benchmark against the real kube-apiserver (scripts/cluster/up.sh is started if needed):
-//   node scripts/bench/agent.ts [--services 1000,10000] [--churn-seconds 30] [--min-sync-period 1s] [--kernel sink|netns]
+//   node scripts/bench/agent.ts [--services 1000,10000] [--churn-seconds 30] [--min-sync-period 1s] [--kernel sink|netns] [--fresh]
 // For each size N: N Services × 5 endpoints (one EndpointSlice each) are created through the API; then
 //   1. start → fully programmed: agent process start until its first sync holds all N virtual servers;
 //   2. event-to-kernel under churn: 10 EndpointSlice changes per second, each stamped with
@@ -11,14 +11,18 @@
 // Kernel programming: with --kernel sink (default) none, the plan is held (the host has no IPVS); with
 // --kernel netns the real reconciler programs ipsets and iptables in a network namespace made for the
 // run (IPVS in memory; see agent-child.mjs), and the processes and kernel operations per sync are
-// counted (every endpoint is on the agent's node, so KUBE-LOOP-BACK holds all N × 5). Prints a table.
+// counted (every endpoint is on the agent's node, so KUBE-LOOP-BACK holds all N × 5). The agent's CPU time
+// per sync (since the previous sync ended) is reported for the delta syncs and the repair passes apart.
+// --fresh: each size on a cluster of its own (started for it and stopped after), so that N is all the
+// cluster holds; without it the sizes' namespaces add up in one cluster. The fill: scripts/bench/fill.ts.
+// Prints a table.
 import { fork, execFileSync } from 'node:child_process';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readFileSync } from 'node:fs';
 import { kubeRequest } from '../../src/sources/kube.ts';
-import { down } from '../cluster/cluster.ts';
+import { down, up } from '../cluster/cluster.ts';
 import { benchCluster, fillNamespace, slice } from './fill.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -33,6 +37,7 @@ const minSync = opt('min-sync-period', '1s');
 // --ns NAME reuses (and completes) a namespace from an earlier run; only with a single size.
 const reuseNs = opt('ns', '');
 const kernel = opt('kernel', 'sink');
+const fresh = args.includes('--fresh');
 if (kernel !== 'sink' && kernel !== 'netns') throw new Error('--kernel must be sink or netns');
 
 // The child runs the compiled dist/ as bin/ipvsnet does; (re)build it if src/ changed.
@@ -49,7 +54,7 @@ function launcherAgentFlags(): string {
   return `${line('node_flags')} ${line('agent_flags')}`;
 }
 
-const { state, kc, started } = await benchCluster();
+let { state, kc, started } = await benchCluster();
 
 function pct(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -57,7 +62,13 @@ function pct(xs: number[], p: number): number {
 }
 
 const results: Array<Record<string, string | number>> = [];
-for (const n of sizes) {
+for (const [sizeIndex, n] of sizes.entries()) {
+  if (fresh && sizeIndex > 0) {
+    await down();
+    await up();
+    ({ state, kc } = await benchCluster());
+    started = true;
+  }
   const ns = reuseNs || `bench-${n}-${Date.now().toString(36)}`;
   const fillSeconds = await fillNamespace(kc, ns, n, reuseNs !== '');
   process.stderr.write(`bench: created ${n} Services + ${n} EndpointSlices in ${fillSeconds.toFixed(1)} s\n`);
@@ -73,6 +84,9 @@ for (const n of sizes) {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const kernelSyncs: Array<{ processes: number; operations: number; fullRead: boolean; ms: number }> = [];
+  // After the first sync: each sync's CPU time, its changes and whether it was a repair pass (--kernel netns).
+  const syncCpu: Array<{ cpuMs: number; changes: number; fullRead: boolean }> = [];
+  let cpuResolve: ((ms: number) => void) | undefined;
   const triggerLat: number[] = [];
   const agentLat: number[] = [];
   const syncMs: number[] = [];
@@ -81,9 +95,10 @@ for (const n of sizes) {
   let programmedMs = -1;
   let totalVs = 0;
   const programmed = new Promise<void>((resolve) => {
-    child.on('message', (m: { type: string; vs?: number; ms?: number; triggerLatenciesMs?: number[]; latenciesMs?: number[]; rss?: number; heap?: number; live?: number; peak?: number }) => {
+    child.on('message', (m: { type: string; vs?: number; ms?: number; triggerLatenciesMs?: number[]; latenciesMs?: number[]; rss?: number; heap?: number; live?: number; peak?: number; cpuMs?: number; changes?: number }) => {
       if (m.type === 'synced') {
         if (programmedMs >= 0) syncMs.push(m.ms ?? 0);
+        if (programmedMs >= 0) syncCpu.push({ cpuMs: m.cpuMs ?? NaN, changes: m.changes ?? 0, fullRead: kernelSyncs.at(-1)?.fullRead ?? false });
         totalVs = m.vs ?? 0;
         if (programmedMs < 0 && (m.vs ?? 0) >= n) {
           programmedMs = Date.now() - startT;
@@ -92,6 +107,7 @@ for (const n of sizes) {
         triggerLat.push(...(m.triggerLatenciesMs ?? []));
         agentLat.push(...(m.latenciesMs ?? []));
       }
+      if (m.type === 'cpu') cpuResolve?.(m.ms!);
       if (m.type === 'rss') rssResolve?.({ rss: m.rss!, heap: m.heap!, live: m.live!, peak: m.peak! });
       if (m.type === 'kernel') kernelSyncs.push(m as unknown as (typeof kernelSyncs)[number]);
     });
@@ -105,6 +121,12 @@ for (const n of sizes) {
   agentLat.length = 0;
   syncMs.length = 0;
   kernelSyncs.length = 0;
+  syncCpu.length = 0;
+  const cpuNow = () => new Promise<number>((resolve) => {
+    cpuResolve = resolve;
+    child.send({ type: 'cpu' });
+  });
+  const cpu0 = await cpuNow();
   const churnT0 = Date.now();
   let k = 0;
   const pending: Promise<unknown>[] = [];
@@ -119,6 +141,8 @@ for (const n of sizes) {
   }
   await Promise.allSettled(pending);
   await sleep(3000);
+  const churnCpuMs = (await cpuNow()) - cpu0;
+  const churnWallMs = Date.now() - churnT0;
   const rss = await new Promise<{ rss: number; heap: number; live: number; peak: number }>((resolve) => {
     rssResolve = resolve;
     child.send({ type: 'rss' });
@@ -127,9 +151,14 @@ for (const n of sizes) {
   await new Promise((r) => child.once('exit', r));
   if (netns) execFileSync('ip', ['netns', 'del', netns]);
   const deltas = kernelSyncs.filter((k) => !k.fullRead);
+  const deltaCpu = syncCpu.filter((x) => !x.fullRead && x.changes > 0);
+  const repairCpu = syncCpu.filter((x) => x.fullRead);
+  const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
   results.push({
     services: n,
     endpoints: n * 5,
+    'fill s': Math.round(fillSeconds),
+    'fill objects/s': Math.round((2 * n) / fillSeconds),
     'start→programmed ms': programmedMs,
     changes: k,
     'measured': triggerLat.length,
@@ -140,6 +169,11 @@ for (const n of sizes) {
     'watch→programmed p99 ms': pct(agentLat, 99),
     'sync p50 ms': pct(syncMs, 50),
     'sync p99 ms': pct(syncMs, 99),
+    'agent CPU per delta sync p50 ms': Math.round(pct(deltaCpu.map((x) => x.cpuMs), 50)),
+    'agent CPU per delta sync p99 ms': Math.round(pct(deltaCpu.map((x) => x.cpuMs), 99)),
+    'agent CPU per change ms': Number((sum(deltaCpu.map((x) => x.cpuMs)) / Math.max(1, sum(deltaCpu.map((x) => x.changes)))).toFixed(1)),
+    ...(repairCpu.length ? { 'agent CPU per repair pass ms': Math.round(sum(repairCpu.map((x) => x.cpuMs)) / repairCpu.length) } : {}),
+    'agent CPU during churn %': Math.round((100 * churnCpuMs) / churnWallMs),
     loadavg: (await import('node:os')).loadavg()[0]!.toFixed(1),
     'RSS MB': Math.round(rss.live / 1048576),
     'RSS after GC MB': Math.round(rss.rss / 1048576),
@@ -158,5 +192,5 @@ for (const n of sizes) {
   process.stderr.write(`bench: ${JSON.stringify(results.at(-1))}\n`);
 }
 console.table(results);
-if (started) await down();
+if (started || fresh) await down();
 process.exit(0);
