@@ -66,6 +66,22 @@ const agent = new Agent(cfg, {
   reconciler,
   logger,
 });
+const profiler = {
+  session: undefined,
+  async start() {
+    const { Session } = await import('node:inspector/promises');
+    this.session = new Session();
+    this.session.connect();
+    await this.session.post('Profiler.enable');
+    await this.session.post('Profiler.start');
+  },
+  async stop(file) {
+    const { profile } = await this.session.post('Profiler.stop');
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(file, JSON.stringify(profile));
+    this.session.disconnect();
+  },
+};
 const t0 = Date.now();
 // cpuMs: the process's CPU time (user + system, every thread) since the previous sync ended: what this
 // sync cost with everything that led to it (watch events decoded, the model updated, the plan, the reconcile).
@@ -93,6 +109,10 @@ process.on('message', (msg) => {
     if (process.env['IPVSNET_BENCH_HEAP_SNAPSHOT']) v8.writeHeapSnapshot(`${process.env['IPVSNET_BENCH_HEAP_SNAPSHOT']}/agent-${process.pid}.heapsnapshot`);
     process.send?.({ type: 'rss', rss: m.rss, heap: m.heapUsed, live, peak: kb('VmHWM') });
   }
+  // An experiment's aid: IPVSNET_BENCH_CPU_PROFILE=dir profiles the agent during the churn (agent.ts sends
+  // profile-start and profile-stop) and writes dir/agent-PID.cpuprofile (Chrome DevTools format).
+  if (msg.type === 'profile-start' && process.env['IPVSNET_BENCH_CPU_PROFILE']) void profiler.start();
+  if (msg.type === 'profile-stop' && process.env['IPVSNET_BENCH_CPU_PROFILE']) void profiler.stop(`${process.env['IPVSNET_BENCH_CPU_PROFILE']}/agent-${process.pid}.cpuprofile`).then(() => process.send?.({ type: 'profiled' }));
   if (msg.type === 'cpu') {
     const c = process.cpuUsage();
     process.send?.({ type: 'cpu', ms: (c.user + c.system) / 1000 });

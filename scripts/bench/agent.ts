@@ -127,6 +127,8 @@ for (const [sizeIndex, n] of sizes.entries()) {
     child.send({ type: 'cpu' });
   });
   const cpu0 = await cpuNow();
+  child.send({ type: 'profile-start' });
+  const writeMs: number[] = [];
   const churnT0 = Date.now();
   let k = 0;
   const pending: Promise<unknown>[] = [];
@@ -135,13 +137,19 @@ for (const [sizeIndex, n] of sizes.entries()) {
     if (due > Date.now()) await sleep(due - Date.now());
     const i = (k * 7919) % n;
     const body = slice(ns, i, k + 1, new Date().toISOString());
+    const w0 = Date.now();
     pending.push(kubeRequest<{ metadata: { resourceVersion: string } }>(kc, 'GET', `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices/s${i}-a`).then((cur) =>
-      kubeRequest(kc, 'PUT', `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices/s${i}-a`, { body: { ...body, metadata: { ...body.metadata, resourceVersion: cur.metadata.resourceVersion } } })));
+      kubeRequest(kc, 'PUT', `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices/s${i}-a`, { body: { ...body, metadata: { ...body.metadata, resourceVersion: cur.metadata.resourceVersion } } })).then(() => { writeMs.push(Date.now() - w0); }));
     k++;
   }
   await Promise.allSettled(pending);
   await sleep(3000);
   const churnCpuMs = (await cpuNow()) - cpu0;
+  if (process.env['IPVSNET_BENCH_CPU_PROFILE']) {
+    const profiled = new Promise<void>((resolve) => child.on('message', (m: { type: string }) => { if (m.type === 'profiled') resolve(); }));
+    child.send({ type: 'profile-stop' });
+    await profiled;
+  }
   const churnWallMs = Date.now() - churnT0;
   const rss = await new Promise<{ rss: number; heap: number; live: number; peak: number }>((resolve) => {
     rssResolve = resolve;
@@ -165,6 +173,8 @@ for (const [sizeIndex, n] of sizes.entries()) {
     'p50 ms': pct(triggerLat, 50),
     'p99 ms': pct(triggerLat, 99),
     'max ms': Math.max(...triggerLat),
+    'API write (GET+PUT) p50 ms': pct(writeMs, 50),
+    'API write p99 ms': pct(writeMs, 99),
     'watch→programmed p50 ms': pct(agentLat, 50),
     'watch→programmed p99 ms': pct(agentLat, 99),
     'sync p50 ms': pct(syncMs, 50),
