@@ -94,7 +94,9 @@ for (const [sizeIndex, n] of sizes.entries()) {
   const startT = Date.now();
   let programmedMs = -1;
   let totalVs = 0;
-  const programmed = new Promise<void>((resolve) => {
+  const programmed = new Promise<void>((resolve, reject) => {
+    // An agent that exits before it programmed all N fails the bench (instead of a wait without end).
+    child.once('exit', (code, signal) => { if (programmedMs < 0) reject(new Error(`N=${n}: the agent exited (${signal ?? `code ${code}`}) before it programmed ${n} virtual servers (last sync: ${totalVs})`)); });
     child.on('message', (m: { type: string; vs?: number; ms?: number; triggerLatenciesMs?: number[]; latenciesMs?: number[]; rss?: number; heap?: number; live?: number; peak?: number; cpuMs?: number; changes?: number }) => {
       if (m.type === 'synced') {
         if (programmedMs >= 0) syncMs.push(m.ms ?? 0);
