@@ -1,17 +1,19 @@
 // Filling the real apiserver for the agent benchmarks (agent.ts on the host, agent-vm.ts in the VM,
 // vs-kube-proxy.ts): N Services × 5 endpoints, one EndpointSlice each, in one namespace.
 //
-// The fill keeps one HTTP/2 connection to the apiserver and a bounded number of requests in flight on
-// it (FILL_WIDTH). kubeRequest (src/sources/kube.ts) is the agent's client and makes a new TLS connection
-// per request (client-node hands it a new dispatcher each time); for the fill's 2N POSTs that, not the
-// apiserver, was the cost. The benchmark cluster's etcd runs with --unsafe-no-fsync (scripts/cluster).
+// The Services (and the IPAddress objects holding their ClusterIPs) are put into the benchmark cluster's
+// etcd, one object per transaction (fill-etcd.ts: kube-apiserver's ClusterIP allocator makes a Service
+// create cost O(Services), which held a fill through the API at 4–10 objects/s past 10,000);
+// IPVSNET_BENCH_FILL=api POSTs them instead. The EndpointSlices are POSTed on one HTTP/2 connection
+// with FILL_WIDTH requests in flight (kubeRequest, the agent's client, opens a TLS connection per
+// request: client-node hands it a new dispatcher each time). The benchmark cluster's etcd runs with
+// --unsafe-no-fsync (scripts/cluster).
 import { KubeConfig } from '@kubernetes/client-node';
 import { Agent, request } from 'undici';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RequestOptions as HttpsRequestOptions } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { kubeRequest } from '../../src/sources/kube.ts';
 import { up, loadState, defaultDir, type ClusterState } from '../cluster/cluster.ts';
 import { putServices } from './fill-etcd.ts';
 
@@ -29,20 +31,6 @@ export async function benchCluster(): Promise<{ state: ClusterState; kc: KubeCon
   const kc = new KubeConfig();
   kc.loadFromFile(state.kubeconfig);
   return { state, kc, started };
-}
-
-/** POST, retrying transient failures; an object that already exists (an earlier attempt or run) is fine. */
-export async function create(kc: KubeConfig, path: string, body: unknown): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await kubeRequest(kc, 'POST', path, { body });
-      return;
-    } catch (e) {
-      if ((e as { statusCode?: number }).statusCode === 409) return;
-      if (attempt >= 8) throw e;
-      await sleep(250 * attempt);
-    }
-  }
 }
 
 export async function pool<T>(items: T[], width: number, fn: (t: T) => Promise<void>): Promise<void> {
