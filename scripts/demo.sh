@@ -95,10 +95,10 @@ CLUSTER_IP=$(echo "$svc" | jsonfield spec.clusterIP)
 NODE_PORT=$(echo "$svc" | jsonfield spec.ports.0.nodePort)
 echo "   the apiserver allocated ClusterIP $CLUSTER_IP and NodePort $NODE_PORT"
 api POST /apis/discovery.k8s.io/v1/namespaces/demo/endpointslices "{\"apiVersion\":\"discovery.k8s.io/v1\",\"kind\":\"EndpointSlice\",\"metadata\":{\"name\":\"web-a\",\"labels\":{\"kubernetes.io/service-name\":\"web\"}},\"addressType\":\"IPv4\",\"endpoints\":[{\"addresses\":[\"10.244.0.11\"],\"nodeName\":\"$NODE\",\"conditions\":{\"ready\":true}},{\"addresses\":[\"10.244.0.12\"],\"nodeName\":\"$NODE\",\"conditions\":{\"ready\":true}}],\"ports\":[{\"name\":\"\",\"port\":8080,\"protocol\":\"TCP\"}]}" >/dev/null
-echo "== applying manifests/rbac.yaml (ServiceAccount, ClusterRole, binding) and requesting a token for the agent"
+echo "== applying manifests/base/rbac.yaml (ServiceAccount, ClusterRole, binding) and requesting a token for the agent"
 node --disable-warning=ExperimentalWarning -e '
   const { parseAllDocuments } = require("yaml");
-  for (const d of parseAllDocuments(require("fs").readFileSync("manifests/rbac.yaml", "utf8"))) console.log(JSON.stringify(d.toJS()));
+  for (const d of parseAllDocuments(require("fs").readFileSync("manifests/base/rbac.yaml", "utf8"))) console.log(JSON.stringify(d.toJS()));
 ' | while read -r doc; do
   kind=$(echo "$doc" | jsonfield kind); name=$(echo "$doc" | jsonfield metadata.name)
   case $kind in

@@ -9,7 +9,7 @@
 #   --kubeconfig FILE copied to /etc/ipvsnet/kubeconfig
 #   --no-start        do not run systemctl (also implied when systemd is not running or --root is set)
 #
-# /etc/ipvsnet/config.yaml is created from manifests/configmap.yaml's KubeProxyConfiguration when absent
+# /etc/ipvsnet/config.yaml is created from manifests/base/configmap.yaml's KubeProxyConfiguration when absent
 # (an existing file is kept).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -45,7 +45,7 @@ sed "s#@PREFIX@#$prefix#g" "$repo/scripts/systemd/ipvsnet.service" > "$root/etc/
 if [ ! -f "$root/etc/ipvsnet/config.yaml" ]; then
   # The KubeProxyConfiguration from the ConfigMap manifest (the lines under "config.conf: |").
   # clientConnection.kubeconfig points at /etc/ipvsnet/kubeconfig (with --config a --kubeconfig flag is ignored).
-  awk '/config.conf: \|/{f=1; next} f{sub(/^    /, ""); print}' "$repo/manifests/configmap.yaml" \
+  awk '/config.conf: \|/{f=1; next} f{sub(/^    /, ""); print}' "$repo/manifests/base/configmap.yaml" \
     | sed 's#^  kubeconfig: ""$#  kubeconfig: /etc/ipvsnet/kubeconfig#' > "$root/etc/ipvsnet/config.yaml"
 fi
 if [ -n "$kubeconfig" ]; then install -m 0600 "$kubeconfig" "$root/etc/ipvsnet/kubeconfig"; fi

@@ -236,9 +236,10 @@ export function agentConfigFrom(kp: ResolvedKubeProxy, env: NodeJS.ProcessEnv = 
   const egressFlag = bool('pod-egress-masquerade');
   if (egressFlag === true && !podRoutes) throw new ConfigError("--pod-egress-masquerade: only used with --pod-routes (it masquerades the egress of this node's podCIDR)");
   const podEgressMasquerade = podRoutes && (egressFlag ?? true);
-  if (podEgressMasquerade && clusterCIDRs.length === 0) {
+  // With --ip-pools the Workload pools are the pod network (src/podnet/plan/egress.ts returns them unmasqueraded).
+  if (podEgressMasquerade && clusterCIDRs.length === 0 && bool('ip-pools') !== true) {
     throw new ConfigError(
-      `--pod-egress-masquerade${egressFlag === undefined ? ' (on by default with --pod-routes)' : ''}: needs --cluster-cidr (or clusterCIDR in --config), the pod network whose destinations are not masqueraded; give it, or --pod-egress-masquerade=false`,
+      `--pod-egress-masquerade${egressFlag === undefined ? ' (on by default with --pod-routes)' : ''}: needs --cluster-cidr (or clusterCIDR in --config), the pod network whose destinations are not masqueraded; give it, or --ip-pools (the pools are the pod network), or --pod-egress-masquerade=false`,
     );
   }
   const sec = (ms: number) => Math.round(ms / 1000);

@@ -1,6 +1,6 @@
 // The LoadBalancer address allocator (--loadbalancer-addresses): every agent contends for one Lease
 // (LB_LEASE in the lease namespace); only its holder writes. Each round the holder lists the IPPools
-// and all Services, plans (plan.ts, pure) and writes each changed status.loadBalancer.ingress with
+// and the LoadBalancer Services, plans (plan.ts, pure) and writes each changed status.loadBalancer.ingress with
 // the resourceVersion it read (409: the Service changed meanwhile, the next round plans again).
 // Each new diagnostic is posted once as a Warning Event on its Service. It remembers nothing the
 // Services' status does not say, so a restarted or newly elected holder carries on where the last
@@ -39,7 +39,10 @@ export async function allocateOnce(kc: KubeConfig, signal?: AbortSignal): Promis
       if (e instanceof KubeApiError && e.statusCode === 404) return { items: [] }; // the CRD is not installed: no pools
       throw e;
     }),
-    listCollection<RawService>(kc, '/api/v1/services', sig),
+    // Only type LoadBalancer can hold status.loadBalancer: the API server clears it when the type
+    // changes (and loadBalancerClass cannot be set on any other type), so the server-side filter
+    // sees every address there is, and a round costs the LoadBalancer Services, not all Services.
+    listCollection<RawService>(kc, '/api/v1/services', { ...sig, fieldSelector: 'spec.type=LoadBalancer' }),
   ]);
   const parsed = new Map<string, LBService>();
   const raws = new Map<string, RawService>();

@@ -7,9 +7,9 @@ import { homedir, tmpdir } from 'node:os';
 import { parse, parseAllDocuments } from 'yaml';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { clusterState, adminKubeConfig, kubeRequest, repoRoot, manifestObjects, objectPath, createNamespace, createService, uniq, type ManifestObject as Obj } from './helpers.ts';
+import { clusterState, adminKubeConfig, kubeRequest, repoRoot, manifestObjects, objectPath, createNamespace, createService, uniq, removeNamespace, type ManifestObject as Obj } from './helpers.ts';
 import { parseKubeProxyConfiguration, resolveAgentConfig } from '../../src/config/index.ts';
-import { proxyOnlyDaemonSet } from '../netns/manifests/image.ts';
+import { proxyOnlyDaemonSet } from '../netns/manifests/pod-spec.ts';
 
 const state = clusterState();
 const admin = adminKubeConfig(state);
@@ -18,7 +18,7 @@ describe('manifests', () => {
   const objs = manifestObjects();
 
   it('the kustomization lists every manifest', () => {
-    const k = readFileSync(join(repoRoot, 'manifests', 'kustomization.yaml'), 'utf8');
+    const k = readFileSync(join(repoRoot, 'manifests', 'base', 'kustomization.yaml'), 'utf8');
     for (const f of new Set(objs.map((o) => o.file))) expect(k).toContain(f);
     expect(objs.map((o) => o.obj.kind).sort()).toEqual(['ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'DaemonSet', 'ServiceAccount']);
   });
@@ -34,6 +34,25 @@ describe('manifests', () => {
       });
       expect(r.kind, file).toBe(obj.kind);
       expect(r.metadata.name).toBe(obj.metadata.name);
+    }
+  });
+
+  it('kubectl kustomize builds the base and both overlays (multinet, ip-pools), and what it builds passes a server-side dry-run apply', async () => {
+    const kubectl = join(process.env['IPVSNET_CACHE'] ?? join(homedir(), '.cache', 'ipvsnet'), 'kubectl-v1.37.2');
+    if (!existsSync(kubectl)) throw new Error(`${kubectl} missing: run bash scripts/setup.d/40-node.sh`);
+    const flags = { '': [], multinet: ['--multi-network'], 'ip-pools': ['--ip-pools', '--loadbalancer-addresses'] } as const;
+    for (const [dir, extra] of Object.entries(flags)) {
+      const r = await execa(kubectl, ['kustomize', join(repoRoot, 'manifests', dir)], { reject: false });
+      expect(r.stderr, `manifests/${dir}`).toBe('');
+      const built = parseAllDocuments(r.stdout).map((d) => d.toJS() as Obj & { spec?: { template?: { spec: { containers: Array<{ args?: string[] }> } } } });
+      const ds = built.filter((o) => o.kind === 'DaemonSet');
+      expect(ds, `manifests/${dir}`).toHaveLength(1);
+      const args = ds[0]!.spec!.template!.spec.containers[0]!.args ?? [];
+      for (const f of extra) expect(args, `manifests/${dir}`).toContain(f);
+      for (const obj of built) {
+        await kubeRequest(admin, 'PATCH', objectPath(obj), { body: obj, contentType: 'application/apply-patch+yaml', query: { fieldManager: 'ipvsnet-tests', dryRun: 'All', force: 'true' } })
+          .catch((e: Error) => { throw new Error(`manifests/${dir}: ${obj.kind} ${obj.metadata.name}: ${e.message}`); });
+      }
     }
   });
 
@@ -168,6 +187,7 @@ describe('systemd', () => {
       expect([0, 3], r.stderr.slice(0, 2000)).toContain(r.exitCode);
       expect(r.stdout).toContain(`-A -t ${svc.spec.clusterIP}:8080`);
       expect(r.stderr).not.toMatch(new RegExp(`${ns}/web`));
+      await removeNamespace(admin, ns);
       // A kubeconfig that does not exist is a usage error naming it.
       const bad = await execa(join(home, 'bin/ipvsnet'), ['plan', '--kubeconfig', join(root, 'missing.kubeconfig')], { reject: false });
       expect(bad.exitCode).toBe(2);

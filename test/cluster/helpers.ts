@@ -207,6 +207,9 @@ const COLLECTIONS: Record<string, { path: string; namespaced: boolean }> = {
   'rbac.authorization.k8s.io/v1/ClusterRole': { path: '/apis/rbac.authorization.k8s.io/v1/clusterroles', namespaced: false },
   'rbac.authorization.k8s.io/v1/ClusterRoleBinding': { path: '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', namespaced: false },
   'apps/v1/DaemonSet': { path: '/apis/apps/v1/namespaces/{ns}/daemonsets', namespaced: true },
+  'rbac.authorization.k8s.io/v1/Role': { path: '/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/roles', namespaced: true },
+  'rbac.authorization.k8s.io/v1/RoleBinding': { path: '/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings', namespaced: true },
+  'apiextensions.k8s.io/v1/CustomResourceDefinition': { path: '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', namespaced: false },
 };
 
 export interface ManifestObject {
@@ -217,7 +220,7 @@ export interface ManifestObject {
 }
 
 export function manifestObjects(): Array<{ file: string; obj: ManifestObject }> {
-  const dir = join(repoRoot, 'manifests');
+  const dir = join(repoRoot, 'manifests', 'base');
   const out: Array<{ file: string; obj: ManifestObject }> = [];
   for (const f of readdirSync(dir).sort()) {
     if (!f.endsWith('.yaml') || f === 'kustomization.yaml') continue;
@@ -235,6 +238,28 @@ export function objectPath(obj: ManifestObject): string {
   return c.path.replace('{ns}', obj.metadata.namespace ?? 'default') + '/' + obj.metadata.name;
 }
 
+
+/** Server-side apply (forced, fieldManager ipvsnet-tests) of every object in one manifest file, e.g. 'ip-pools/rbac.yaml'. */
+export async function applyManifest(kc: KubeConfig, file: string): Promise<void> {
+  for (const d of parseAllDocuments(readManifest(file))) {
+    const obj = d.toJS() as ManifestObject | null;
+    if (obj) await kubeRequest(kc, 'PATCH', objectPath(obj), { body: obj, contentType: 'application/apply-patch+yaml', query: { fieldManager: 'ipvsnet-tests', force: 'true' } });
+  }
+}
+
+/**
+ * Delete the bindings of the overlays' RBAC (multi-network, IP pools, LoadBalancer) from the shared
+ * ServiceAccount kube-system/ipvsnet: a file that tests what the base role alone allows, or that
+ * applied an overlay, leaves the next file the base role only.
+ */
+export async function removeOverlayBindings(kc: KubeConfig): Promise<void> {
+  for (const file of ['multinet/rbac.yaml', 'ip-pools/rbac.yaml', 'ip-pools/loadbalancer-rbac.yaml']) {
+    for (const d of parseAllDocuments(readManifest(file))) {
+      const o = d.toJS() as ManifestObject;
+      if (o.kind === 'ClusterRoleBinding' || o.kind === 'RoleBinding') await deleteObject(kc, objectPath(o));
+    }
+  }
+}
 
 export { repoRoot, sleep };
 

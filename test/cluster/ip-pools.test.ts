@@ -9,7 +9,7 @@ import { parseAllDocuments } from 'yaml';
 import { claimNodeBlocks, releaseStaleBlocks, syncPoolConditions } from '../../src/pools/claim.ts';
 import { PoolClaimer } from '../../src/pools/claimer.ts';
 import { checkCIDR, contains } from '../../src/net/index.ts';
-import { adminKubeConfig, clusterState, installCRD, deleteObject, eventually, kubeConfigForToken, kubeRequest, manifestObjects, objectPath, registerNode, repoRoot, serviceAccountToken, uniq, KubeApiError } from './helpers.ts';
+import { adminKubeConfig, clusterState, installCRD, deleteObject, eventually, kubeConfigForToken, kubeRequest, manifestObjects, objectPath, registerNode, repoRoot, serviceAccountToken, uniq, KubeApiError, removeOverlayBindings } from './helpers.ts';
 
 const admin = adminKubeConfig(clusterState());
 const CRD = '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/ippools.ipvsnet.io';
@@ -183,6 +183,7 @@ describe('IP pools (seed 004) against the real API server', () => {
   it('works under the manifests\' ServiceAccount with the base role and manifests/ip-pools/rbac.yaml, and nothing less', async () => {
     const apply = (obj: { apiVersion: string; kind: string; metadata: { name: string } }, path: string) =>
       kubeRequest(admin, 'PATCH', path, { body: obj, contentType: 'application/apply-patch+yaml', query: { fieldManager: 'ipvsnet-tests', force: 'true' } });
+    await removeOverlayBindings(admin); // what other files of the lane applied to the same ServiceAccount
     for (const { obj } of manifestObjects().filter((o) => o.file === 'rbac.yaml')) await apply(obj, objectPath(obj));
     const sa = kubeConfigForToken(await serviceAccountToken(admin, 'kube-system', 'ipvsnet'));
     await createPool({ apiVersion: 'ipvsnet.io/v1alpha1', kind: 'IPPool', metadata: { name: `${tag}-rbac` }, spec: { cidr: '10.217.0.0/24', nodeSelector: `rbac == "${tag}"` } } as never);

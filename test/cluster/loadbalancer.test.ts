@@ -4,9 +4,11 @@
 // loadBalancerClass, a dual-stack Service, a type change and a deletion freeing the address, and
 // the holder stopped: the other takes over within the lease's bound and keeps every address.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LoadBalancerAllocator, LB_LEASE } from '../../src/lbaddr/allocator.ts';
+import { allocateOnce, LoadBalancerAllocator, LB_LEASE } from '../../src/lbaddr/allocator.ts';
+import { LeaseElector } from '../../src/lease/elector.ts';
+import { KubeApiError } from '../../src/sources/kube.ts';
 import { LB_CLASS, LB_IPS_ANNOTATION } from '../../src/lbaddr/model.ts';
-import { adminKubeConfig, clusterState, installCRD, createNamespace, deleteObject, eventually, kubeRequest, sleep, uniq, removeNamespace } from './helpers.ts';
+import { adminKubeConfig, clusterState, installCRD, createNamespace, deleteObject, eventually, kubeRequest, sleep, uniq, removeNamespace, applyManifest, removeOverlayBindings, serviceAccountToken, kubeConfigForToken } from './helpers.ts';
 
 const admin = adminKubeConfig(clusterState());
 const POOLS = '/apis/ipvsnet.io/v1alpha1/ippools';
@@ -150,5 +152,34 @@ describe('LoadBalancer address allocator against the real API server', () => {
     const took = Date.now() - t0;
     expect(took).toBeGreaterThan(2000); // it waited for the record to stay unchanged
     expect(took).toBeLessThan(3000 + 300 + 1000);
+  });
+
+  it("works under the manifests' ServiceAccount with the base, ip-pools and loadbalancer roles, and nothing less", async () => {
+    await Promise.all(allocators.map((a) => a.stop())); // from here on only the ServiceAccount writes
+    await removeOverlayBindings(admin);
+    await applyManifest(admin, 'base/rbac.yaml');
+    const sa = kubeConfigForToken(await serviceAccountToken(admin, 'kube-system', 'ipvsnet'));
+    await deleteObject(admin, `/api/v1/namespaces/${ns}/services/after`); // the pool's six addresses are all held: free one
+    await create('sa-svc');
+    const refused = (e: unknown) => (e instanceof KubeApiError ? e.statusCode : e);
+    // the base role alone: the pools cannot be read
+    expect(await allocateOnce(sa).then(() => 'allowed', refused)).toBe(403);
+    // with the IP pools' role: the pools are read, the status write is refused
+    await applyManifest(admin, 'ip-pools/rbac.yaml');
+    expect(await eventually('status write refused', () => allocateOnce(sa).then(() => undefined, refused), 30_000, 500)).toBe(403);
+    await applyManifest(admin, 'ip-pools/loadbalancer-rbac.yaml');
+    const r = await eventually('a round under the ServiceAccount', () => allocateOnce(sa).catch(() => undefined), 30_000, 500);
+    expect(r.written).toContain(`${ns}/sa-svc`);
+    expect((await ips('sa-svc'))[0]).toMatch(/^10\.123\.0\.[1-6]$/);
+    // and the Lease in kube-system (the allocator's and the layer-2 announcer's)
+    const elector = new LeaseElector({ kc: sa, namespace: 'kube-system', name: `${ns}-rbac`, identity: 'sa-node', durationMs: 3000, retryMs: 300 });
+    elector.start();
+    try {
+      await eventually('the ServiceAccount holds a kube-system Lease', () => elector.isLeader(), 10_000, 100);
+    } finally {
+      await elector.stop(true);
+      await deleteObject(admin, `/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/${ns}-rbac`);
+      await removeOverlayBindings(admin);
+    }
   });
 });

@@ -16,7 +16,7 @@ import type { Plan } from '../../src/plan/types.ts';
 import { parseAllDocuments } from 'yaml';
 import {
   clusterState, adminKubeConfig, kubeConfigForToken, createNamespace, createService, createSlice, sliceBody, registerNode,
-  eventually, uniq, kubeRequest, KubeApiError, manifestObjects, objectPath, serviceAccountToken, readManifest, deleteObject, removeNamespace } from './helpers.ts';
+  eventually, uniq, kubeRequest, KubeApiError, manifestObjects, objectPath, serviceAccountToken, readManifest, deleteObject, removeNamespace, removeOverlayBindings } from './helpers.ts';
 
 const state = clusterState();
 const admin = adminKubeConfig(state);
@@ -41,13 +41,7 @@ describe('RBAC: the agent under the manifest ServiceAccount and ClusterRole', ()
   beforeAll(async () => {
     // The base role alone: the overlays' bindings (multi-network, IP pools, LoadBalancer) that other
     // files of the lane applied to the same ServiceAccount grant more (Pods, for one), so they go first.
-    for (const file of ['multinet/rbac.yaml', 'ip-pools/rbac.yaml', 'ip-pools/loadbalancer-rbac.yaml']) {
-      for (const d of parseAllDocuments(readManifest(file))) {
-        const o = d.toJS() as { kind: string; metadata: { name: string; namespace?: string } };
-        if (o.kind === 'ClusterRoleBinding') await deleteObject(admin, `/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/${o.metadata.name}`);
-        if (o.kind === 'RoleBinding') await deleteObject(admin, `/apis/rbac.authorization.k8s.io/v1/namespaces/${o.metadata.namespace ?? 'default'}/rolebindings/${o.metadata.name}`);
-      }
-    }
+    await removeOverlayBindings(admin);
     for (const { obj } of manifestObjects().filter((o) => o.file === 'rbac.yaml')) {
       await kubeRequest(admin, 'PATCH', objectPath(obj), { body: obj, contentType: 'application/apply-patch+yaml', query: { fieldManager: 'ipvsnet-tests', force: 'true' } });
     }

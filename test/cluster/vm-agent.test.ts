@@ -11,17 +11,12 @@ import {
   clusterState, adminKubeConfig, createNamespace, createService, createSlice, sliceBody, registerNode, uniq, kubeRequest,
   manifestObjects, objectPath, serviceAccountToken, writeKubeconfig, repoRoot, sleep,
 } from './helpers.ts';
+import { GuestRun, guestCheckCases } from './guest-checks.ts';
 import { startApiserver, stopApiserver } from '../../scripts/cluster/cluster.ts';
 
 const state = clusterState();
 const admin = adminKubeConfig(state);
 const OUTAGE_SECONDS = 30;
-
-interface Check {
-  check: string;
-  ok: boolean;
-  detail: unknown;
-}
 
 const EXPECTED = [
   'start: ClusterIP virtual server with both endpoints',
@@ -46,9 +41,7 @@ const EXPECTED = [
   'outage: a change made after the restart is programmed',
 ];
 
-let checks: Check[] = [];
-let console = '';
-let exitCode: number | undefined;
+const run = new GuestRun();
 
 describe('agent in the VM against the real apiserver', () => {
   beforeAll(async () => {
@@ -96,22 +89,8 @@ describe('agent in the VM against the real apiserver', () => {
       await sleep(200);
     }
     const r = await vm;
-    console = r.all ?? '';
-    exitCode = r.exitCode;
-    const rep = join(ctl, 'report.jsonl');
-    checks = existsSync(rep) ? readFileSync(rep, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Check) : [];
+    run.record(r, ctl);
   }, 2_900_000);
 
-  it('the guest ran to completion', () => {
-    expect(exitCode, console.slice(-6000)).toBe(0);
-    expect(checks.find((c) => c.check === 'guest script crashed')).toBeUndefined();
-  });
-
-  for (const name of EXPECTED) {
-    it(name, () => {
-      const c = checks.find((x) => x.check === name);
-      expect(c, `check not reported; console tail:\n${console.slice(-3000)}`).toBeDefined();
-      expect(c!.ok, JSON.stringify(c!.detail)).toBe(true);
-    });
-  }
+  guestCheckCases(run, EXPECTED);
 });

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { LAB4_SERVICE } from '../fixtures/seeds/seed004.ts';
 import { clusterState, adminKubeConfig, installCRD, createNamespace, createSlice, sliceBody, registerNode, uniq, kubeRequest, deleteObject, eventually, repoRoot, removeNamespace } from './helpers.ts';
+import { GuestRun, guestCheckCases } from './guest-checks.ts';
 
 const state = clusterState();
 const admin = adminKubeConfig(state);
@@ -32,9 +33,7 @@ const EXPECTED = [
   'failover: with the new announcer unplugged nobody answers (the killed node is silent)',
 ];
 
-let checks: Array<{ check: string; ok: boolean; detail: unknown }> = [];
-let out = '';
-let exitCode: number | undefined;
+const run = new GuestRun();
 
 describe('seed 004 lab4-service: LoadBalancer address, layer-2 announcement and failover in the VM', () => {
   let ns = '';
@@ -61,23 +60,9 @@ describe('seed 004 lab4-service: LoadBalancer address, layer-2 announcement and 
     mkdirSync(ctl, { recursive: true });
     writeFileSync(join(ctl, 'params.json'), JSON.stringify({ ns, service: 'lab4-service', poolCIDR: POOL.spec.cidr, nodes: NODES, backend: '10.88.0.100', adminKubeconfig: state.guestKubeconfig }));
     const r = await execa(join(repoRoot, 'scripts/vm/run.sh'), ['--timeout', '1200', '--env', `IPVSNET_CTL=${ctl}`, '--env', `NODE_COMPILE_CACHE=${join(repoRoot, 'build', 'vm-share', 'node-compile-cache')}`, '--', 'node', 'test/cluster/guest/lb-scenario.ts'], { reject: false, all: true, cwd: repoRoot });
-    out = r.all ?? '';
-    exitCode = r.exitCode;
-    const rep = join(ctl, 'report.jsonl');
-    checks = existsSync(rep) ? readFileSync(rep, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { check: string; ok: boolean; detail: unknown }) : [];
+    run.record(r, ctl);
     if (existsSync(join(ctl, 'figures.json'))) process.stdout.write(`lab4-service figures: ${readFileSync(join(ctl, 'figures.json'), 'utf8')}\n`);
   }, 1_500_000);
 
-  it('the guest ran to completion', () => {
-    expect(exitCode, out.slice(-6000)).toBe(0);
-    expect(checks.find((c) => c.check === 'guest script crashed'), JSON.stringify(checks.find((c) => c.check === 'guest script crashed'))).toBeUndefined();
-  });
-
-  for (const name of EXPECTED) {
-    it(name, () => {
-      const c = checks.find((x) => x.check === name);
-      expect(c, `check not reported; console tail:\n${out.slice(-3000)}`).toBeDefined();
-      expect(c!.ok, JSON.stringify(c!.detail)).toBe(true);
-    });
-  }
+  guestCheckCases(run, EXPECTED);
 });

@@ -4,7 +4,7 @@
 // (test/fixtures/kubeadm/kube-proxy-configmap.yaml, only the control-plane endpoint changed) as
 // ServiceAccount kube-system/kube-proxy bound to system:node-proxier, as kubeadm sets it up; then it is
 // stopped and ipvsnet's agent starts from the same files with kubeadm's command line, as ServiceAccount
-// ipvsnet (manifests/rbac.yaml). The guest side (test/cluster/guest/migrate.ts) sends the traffic, reads
+// ipvsnet (manifests/base/rbac.yaml). The guest side (test/cluster/guest/migrate.ts) sends the traffic, reads
 // the kernel and reports each check; this side creates the API objects and asserts the checks.
 import { describe, it, expect, beforeAll } from 'vitest';
 import { execa } from 'execa';
@@ -16,17 +16,12 @@ import {
   clusterState, adminKubeConfig, createNamespace, createService, createSlice, sliceBody, registerNode, uniq, kubeRequest,
   manifestObjects, objectPath, serviceAccountToken, repoRoot,
 } from './helpers.ts';
+import { GuestRun, guestCheckCases } from './guest-checks.ts';
 import type { MigrateParams } from './guest/migrate.ts';
 
 const state = clusterState();
 const admin = adminKubeConfig(state);
 const KUBE_PROXY = join(process.env['IPVSNET_CACHE'] ?? join(homedir(), '.cache', 'ipvsnet'), 'kube-proxy-v1.37.2');
-
-interface Check {
-  check: string;
-  ok: boolean;
-  detail: unknown;
-}
 
 const EXPECTED = [
   'kube-proxy: iptables mode serves the ClusterIP and the NodePort',
@@ -38,9 +33,7 @@ const EXPECTED = [
   'after: ClusterIP and NodePort answer through IPVS',
 ];
 
-let checks: Check[] = [];
-let console = '';
-let exitCode: number | undefined;
+const run = new GuestRun();
 
 async function apply(obj: Record<string, unknown>, path: string): Promise<void> {
   await kubeRequest(admin, 'PATCH', path, { body: obj, contentType: 'application/apply-patch+yaml', query: { fieldManager: 'ipvsnet-tests', force: 'true' } });
@@ -89,22 +82,8 @@ describe('kube-proxy (iptables mode) → ipvsnet on a node in the VM', () => {
       all: true,
       cwd: repoRoot,
     });
-    console = r.all ?? '';
-    exitCode = r.exitCode;
-    const rep = join(ctl, 'report.jsonl');
-    checks = existsSync(rep) ? readFileSync(rep, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Check) : [];
+    run.record(r, ctl);
   }, 7_200_000); // includes waiting for the VM lock (IPVSNET_VM_LOCK) when others share the machine; run.sh --timeout bounds the guest
 
-  it('the guest ran to completion', () => {
-    expect(exitCode, console.slice(-6000)).toBe(0);
-    expect(checks.find((c) => c.check === 'guest script crashed')).toBeUndefined();
-  });
-
-  for (const name of EXPECTED) {
-    it(name, () => {
-      const c = checks.find((x) => x.check === name);
-      expect(c, `check not reported; console tail:\n${console.slice(-3000)}`).toBeDefined();
-      expect(c!.ok, JSON.stringify(c!.detail)).toBe(true);
-    });
-  }
+  guestCheckCases(run, EXPECTED);
 });

@@ -6,44 +6,22 @@
 // Every check reads the real kernel or sends real traffic, and is appended to
 // $IPVSNET_CTL/report.jsonl as {"check","ok","detail"}; the host test asserts them.
 import { execa, type ResultPromise } from 'execa';
-import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeConfig } from '@kubernetes/client-node';
 import { kubeRequest } from '../../../src/sources/kube.ts';
+import { sh } from './node-net.ts';
+import { guestContext, waitFor } from './harness.ts';
 
 interface Params { ns: string; service: string; poolCIDR: string; nodes: Array<{ name: string; ip: string }>; backend: string; adminKubeconfig: string }
 
-const ctl = process.env['IPVSNET_CTL'];
-if (!ctl || process.env['IPVSNET_VM'] !== '1') {
-  process.stderr.write('lb-scenario.ts runs inside the VM guest (IPVSNET_VM=1, IPVSNET_CTL set)\n');
-  process.exit(2);
-}
-const P = JSON.parse(readFileSync(join(ctl, 'params.json'), 'utf8')) as Params;
+const { ctl, params: P, check } = guestContext<Params>('lb-scenario.ts');
 const admin = new KubeConfig();
 admin.loadFromFile(P.adminKubeconfig);
 
-function check(name: string, ok: boolean, detail: unknown = {}): void {
-  appendFileSync(join(ctl!, 'report.jsonl'), JSON.stringify({ check: name, ok, detail }) + '\n');
-  process.stdout.write(`[guest] ${ok ? 'PASS' : 'FAIL'} ${name} ${JSON.stringify(detail)}\n`);
-}
-
-async function sh(cmd: string, args: string[]): Promise<string> {
-  const r = await execa(cmd, args, { reject: false });
-  if (r.exitCode !== 0) throw new Error(`${cmd} ${args.join(' ')}: exit ${r.exitCode}: ${r.stderr}`);
-  return r.stdout;
-}
 const inNs = (ns: string, cmd: string, args: string[]) => execa('ip', ['netns', 'exec', ns, cmd, ...args], { reject: false });
 
-async function waitFor<T>(fn: () => Promise<T | undefined | false | ''>, timeoutMs: number): Promise<{ value?: T; ms: number }> {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v) return { value: v as T, ms: Date.now() - t0 };
-    if (Date.now() - t0 > timeoutMs) return { ms: Date.now() - t0 };
-    await sleep(100);
-  }
-}
 
 const ports: Record<string, string> = {};
 async function plug(ns: string, ip: string): Promise<void> {
@@ -57,12 +35,12 @@ async function plug(ns: string, ip: string): Promise<void> {
 
 const agents = new Map<string, ResultPromise>();
 function startAgent(node: string): void {
-  const log = { file: join(ctl!, `agent-${node}.log`), append: true } as const;
+  const log = { file: join(ctl, `agent-${node}.log`), append: true } as const;
   const p = execa('ip', ['netns', 'exec', node, 'bin/ipvsnet', 'agent',
     `--kubeconfig=${P.adminKubeconfig}`, `--hostname-override=${node}`, '--cluster-cidr=10.244.0.0/16',
     '--ipvs-strict-arp', '--loadbalancer-addresses', '--loadbalancer-announce',
     '--ipvs-min-sync-period=100ms', '--healthz-bind-address=0.0.0.0:10256', '--metrics-bind-address=127.0.0.1:10249', '--logging-format=json'],
-  { reject: false, stdin: 'ignore', stdout: log, stderr: log, env: { NODE_COMPILE_CACHE: process.env['NODE_COMPILE_CACHE'] ?? join(ctl!, '..', 'node-compile-cache') } });
+  { reject: false, stdin: 'ignore', stdout: log, stderr: log, env: { NODE_COMPILE_CACHE: process.env['NODE_COMPILE_CACHE'] ?? join(ctl, '..', 'node-compile-cache') } });
   p.catch(() => undefined);
   agents.set(node, p);
 }
@@ -109,16 +87,16 @@ async function main(): Promise<void> {
   const t0 = Date.now();
   for (const n of P.nodes) startAgent(n.name);
   const path = `/api/v1/namespaces/${P.ns}/services/${P.service}`;
-  const got = await waitFor(async () => (await kubeRequest<{ status?: { loadBalancer?: { ingress?: Array<{ ip?: string }> } } }>(admin, 'GET', path)).status?.loadBalancer?.ingress?.[0]?.ip, 180_000);
+  const got = await waitFor(async () => (await kubeRequest<{ status?: { loadBalancer?: { ingress?: Array<{ ip?: string }> } } }>(admin, 'GET', path)).status?.loadBalancer?.ingress?.[0]?.ip, 180_000, 100);
   const lb = got.value ?? '';
   check('allocator: lab4-service got an address of the LoadBalancer pool', lb.startsWith(P.poolCIDR.split('/')[0]!.split('.').slice(0, 3).join('.') + '.'), { lb, msSinceAgentsStarted: Date.now() - t0 });
   if (!lb) return;
-  const one = await waitFor(async () => { const h = await holders(lb); return h.length === 1 ? h[0] : undefined; }, 120_000);
+  const one = await waitFor(async () => { const h = await holders(lb); return h.length === 1 ? h[0] : undefined; }, 120_000, 100);
   const first = one.value ?? '';
   check('announce: exactly one node puts the address on its interface', first !== '', { holder: first, ms: one.ms, holders: await holders(lb) });
   if (!first) return;
   const other = P.nodes.find((n) => n.name !== first)!.name;
-  const served = await waitFor(() => curl(`http://${lb}:3000/`), 60_000);
+  const served = await waitFor(() => curl(`http://${lb}:3000/`), 60_000, 100);
   check('traffic: the client reaches lab4-service at the LoadBalancer address', served.value === 'lab4-frontend', { body: served.value, ms: served.ms });
   const vs = (await inNs(first, 'ipvsadm', ['-Ln', '-t', `${lb}:3000`])).stdout;
   check('traffic: through IPVS on the announcing node', vs.includes(`${P.backend}:3000`), { vs });
@@ -134,19 +112,19 @@ async function main(): Promise<void> {
   // kill -9 the announcing node's agent: the other takes the Service's Lease when it runs out
   const tk = Date.now();
   agents.get(first)!.kill('SIGKILL');
-  const moved = await waitFor(async () => (await holders(lb)).includes(other) ? true : undefined, 60_000);
+  const moved = await waitFor(async () => (await holders(lb)).includes(other) ? true : undefined, 60_000, 100);
   check('failover: the other node announces the address after the agent is killed', moved.value === true, { failoverMs: moved.ms });
-  const flipped = await waitFor(async () => (await neigh(lb)) === (await macOf(other)) ? true : undefined, 5000);
+  const flipped = await waitFor(async () => (await neigh(lb)) === (await macOf(other)) ? true : undefined, 5000, 100);
   check('failover: the gratuitous ARP moves the client\'s cached entry to the new node', flipped.value === true, { mac: await neigh(lb), want: await macOf(other), ms: flipped.ms });
   const next = await curl(`http://${lb}:3000/`);
   check('failover: the client\'s next connection works', next === 'lab4-frontend', { body: next, msSinceKill: Date.now() - tk });
-  const expired = await waitFor(async () => (await holders(lb)).length === 1 ? true : undefined, 30_000);
+  const expired = await waitFor(async () => (await holders(lb)).length === 1 ? true : undefined, 30_000, 100);
   check('failover: the killed node\'s address expires; exactly one node holds it again', expired.value === true, { holders: await holders(lb), msSinceKill: Date.now() - tk });
   await sh('ip', ['link', 'set', ports[other]!, 'down']);
   const silent2 = await resolves(lb);
   await sh('ip', ['link', 'set', ports[other]!, 'up']);
   check('failover: with the new announcer unplugged nobody answers (the killed node is silent)', silent2 === '', { mac: silent2 });
-  writeFileSync(join(ctl!, 'figures.json'), JSON.stringify({ allocatedMsSinceStart: got.ms, announcedMs: one.ms, failoverMs: moved.ms }));
+  writeFileSync(join(ctl, 'figures.json'), JSON.stringify({ allocatedMsSinceStart: got.ms, announcedMs: one.ms, failoverMs: moved.ms }));
 }
 
 main().catch((e: unknown) => check('guest script crashed', false, { error: e instanceof Error ? e.stack : String(e) }))

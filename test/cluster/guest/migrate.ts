@@ -11,10 +11,11 @@
 // This file is not a vitest test (the host cannot run it: no IPVS there).
 
 import { execa, type ResultPromise } from 'execa';
-import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { curl, httpd, setupNetwork, sh } from './node-net.ts';
+import { guestContext, waitFor } from './harness.ts';
 
 export interface MigrateParams {
   nodeName: string;
@@ -31,13 +32,7 @@ export interface MigrateParams {
   afterSeconds: number;
 }
 
-const ctl = process.env['IPVSNET_CTL'];
-if (!ctl || process.env['IPVSNET_VM'] !== '1') {
-  process.stderr.write('migrate.ts runs inside the VM guest (IPVSNET_VM=1, IPVSNET_CTL set)\n');
-  process.exit(2);
-}
-const P = JSON.parse(readFileSync(join(ctl, 'params.json'), 'utf8')) as MigrateParams;
-const report = join(ctl, 'report.jsonl');
+const { ctl, params: P, check } = guestContext<MigrateParams>('migrate.ts');
 const SA = '/var/run/secrets/kubernetes.io/serviceaccount';
 const CONFIG = '/var/lib/kube-proxy/config.conf';
 // kubeadm's DaemonSet's command line, for both
@@ -45,21 +40,8 @@ const ARGS = [`--config=${CONFIG}`, `--hostname-override=${P.nodeName}`];
 const svc = P.service;
 const urls = { clusterIP: `http://${svc.clusterIP}:${svc.port}/`, nodePort: `http://10.0.2.15:${svc.nodePort}/` };
 
-function check(name: string, ok: boolean, detail: unknown = {}): void {
-  appendFileSync(report, JSON.stringify({ check: name, ok, detail }) + '\n');
-  process.stdout.write(`[guest] ${ok ? 'PASS' : 'FAIL'} ${name} ${JSON.stringify(detail)}\n`);
-}
-
-async function waitFor<T>(fn: () => Promise<T | undefined | false>, timeoutMs: number): Promise<{ value?: T; ms: number }> {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v) return { value: v as T, ms: Date.now() - t0 };
-    if (Date.now() - t0 > timeoutMs) return { ms: Date.now() - t0 };
-    // each probe starts several processes: probing more often slows the emulated guest down
-    await sleep(1000);
-  }
-}
+// each probe starts several processes: probing more often than once a second slows the emulated guest down
+const PROBE_MS = 1000;
 
 // ---------------------------------------------------------------- kubeadm's files, in place
 function installKubeadmFiles(token: string): void {
@@ -161,13 +143,13 @@ async function main(): Promise<void> {
   installKubeadmFiles(P.kubeProxyToken);
 
   // 1. kube-proxy v1.37.2, iptables mode (config.conf's mode "")
-  const kpLog = join(ctl!, 'kube-proxy.log');
+  const kpLog = join(ctl, 'kube-proxy.log');
   kubeProxy = execa(P.kubeProxyBin, ARGS, { reject: false, stdin: 'ignore', stdout: { file: kpLog }, stderr: { file: kpLog } });
   kubeProxy.catch(() => undefined);
   const kpUp = await waitFor(async () => {
     const lines = await savedLines();
     return lines.some((l) => /KUBE-SVC-/.test(l.line)) && (await curl('client', urls.clusterIP)) !== undefined && (await curl('client', urls.nodePort)) !== undefined;
-  }, 300_000);
+  }, 300_000, PROBE_MS);
   const kpMode = (await execa('curl', ['-s', '--max-time', '5', 'http://127.0.0.1:10249/proxyMode'], { reject: false })).stdout;
   const kpRules = iptablesModeLines(await savedLines());
   check('kube-proxy: iptables mode serves the ClusterIP and the NodePort', kpUp.value === true && kpMode === 'iptables' && kpRules.length > 0, {
@@ -189,11 +171,11 @@ async function main(): Promise<void> {
   const kpExit = await kubeProxy;
   const tStopped = Date.now();
   writeFileSync(join(SA, 'token'), P.ipvsnetToken); // the DaemonSet's pod runs as ServiceAccount ipvsnet
-  const agentLog = join(ctl!, 'agent.log');
+  const agentLog = join(ctl, 'agent.log');
   const tStart = Date.now();
   agent = execa('bin/ipvsnet', ['agent', ...ARGS], {
     reject: false, stdin: 'ignore', stdout: { file: agentLog }, stderr: { file: agentLog },
-    env: { NODE_COMPILE_CACHE: process.env['NODE_COMPILE_CACHE'] ?? join(ctl!, '..', 'node-compile-cache') },
+    env: { NODE_COMPILE_CACHE: process.env['NODE_COMPILE_CACHE'] ?? join(ctl, '..', 'node-compile-cache') },
   });
   let agentExited = false;
   agent.finally(() => (agentExited = true)).catch(() => undefined);
@@ -201,7 +183,7 @@ async function main(): Promise<void> {
     if ((await realServers()).length !== 2) return false;
     if ((await healthz()) !== 200) return false;
     return iptablesModeLines(await savedLines()).length === 0;
-  }, 600_000);
+  }, 600_000, PROBE_MS);
   const tTaken = Date.now();
   check('ipvsnet: started from the kubeadm ConfigMap unchanged and took over (IPVS virtual server with both endpoints, /healthz 200)', taken.value === true, {
     kubeProxyExit: { code: kpExit.exitCode, signal: kpExit.signal }, kubeProxyStopMs: tStopped - tStop, takeoverMs: tTaken - tStart,

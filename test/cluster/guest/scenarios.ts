@@ -8,12 +8,13 @@
 // This file is not a vitest test (the host cannot run it: no IPVS there).
 
 import { execa, type ResultPromise } from 'execa';
-import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeConfig } from '@kubernetes/client-node';
 import { kubeRequest } from '../../../src/sources/kube.ts';
 import { addBackend, curl, httpd, setupNetwork, sh } from './node-net.ts';
+import { guestContext, waitFor } from './harness.ts';
 
 interface Params {
   ns: string;
@@ -27,20 +28,9 @@ interface Params {
   outageSeconds: number;
 }
 
-const ctl = process.env['IPVSNET_CTL'];
-if (!ctl || process.env['IPVSNET_VM'] !== '1') {
-  process.stderr.write('scenarios.ts runs inside the VM guest (IPVSNET_VM=1, IPVSNET_CTL set)\n');
-  process.exit(2);
-}
-const P = JSON.parse(readFileSync(join(ctl, 'params.json'), 'utf8')) as Params;
-const report = join(ctl, 'report.jsonl');
+const { ctl, params: P, check } = guestContext<Params>('scenarios.ts');
 const admin = new KubeConfig();
 admin.loadFromFile(P.adminKubeconfig);
-
-function check(name: string, ok: boolean, detail: unknown = {}): void {
-  appendFileSync(report, JSON.stringify({ check: name, ok, detail }) + '\n');
-  process.stdout.write(`[guest] ${ok ? 'PASS' : 'FAIL'} ${name} ${JSON.stringify(detail)}\n`);
-}
 
 // ---------------------------------------------------------------- kernel views
 async function realServers(ip: string, port: number): Promise<string[] | undefined> {
@@ -49,21 +39,14 @@ async function realServers(ip: string, port: number): Promise<string[] | undefin
   return r.stdout.split('\n').filter((l) => l.includes('->') && !l.includes('RemoteAddress')).map((l) => l.trim().split(/\s+/)[1]!).sort();
 }
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs: number): Promise<{ value?: T; ms: number }> {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v) return { value: v as T, ms: Date.now() - t0 };
-    if (Date.now() - t0 > timeoutMs) return { ms: Date.now() - t0 };
-    await sleep(50);
-  }
-}
+/** Poll every 50 ms; `what` names the condition where it is awaited. */
+const until = <T>(_what: string, fn: () => Promise<T | undefined | false>, timeoutMs: number) => waitFor(fn, timeoutMs, 50);
 
 // ---------------------------------------------------------------- the agent
 let agent: ResultPromise | undefined;
 let agentRuns = 0;
 function agentLog(): string {
-  return join(ctl!, `agent-${agentRuns}.log`);
+  return join(ctl, `agent-${agentRuns}.log`);
 }
 function startAgent(): void {
   agentRuns++;
@@ -82,7 +65,7 @@ function startAgent(): void {
       '--logging-format=json',
     ],
     // Compiled-code cache on the writable share: later guests skip most of the (emulated) start-up.
-    { reject: false, stdin: 'ignore', stdout: out, stderr: out, env: { NODE_COMPILE_CACHE: process.env['NODE_COMPILE_CACHE'] ?? join(ctl!, '..', 'node-compile-cache') } },
+    { reject: false, stdin: 'ignore', stdout: out, stderr: out, env: { NODE_COMPILE_CACHE: process.env['NODE_COMPILE_CACHE'] ?? join(ctl, '..', 'node-compile-cache') } },
   );
   agent.catch(() => undefined);
 }
@@ -145,7 +128,7 @@ async function main(): Promise<void> {
 
   // ---- 1. start: the agent programs the kernel from the real apiserver.
   startAgent();
-  const started = await waitFor('virtual server programmed', async () => (await realServers(svc.clusterIP, svc.port))?.join(',') === want(P.backends), 900_000);
+  const started = await until('virtual server programmed', async () => (await realServers(svc.clusterIP, svc.port))?.join(',') === want(P.backends), 900_000);
   check('start: ClusterIP virtual server with both endpoints', started.value === true, { ms: started.ms, rs: await realServers(svc.clusterIP, svc.port) });
   const nodePortRs = await realServers('10.0.2.15', svc.nodePort);
   check('start: NodePort virtual server on the node IP', nodePortRs?.join(',') === want(P.backends), { rs: nodePortRs });
@@ -153,7 +136,7 @@ async function main(): Promise<void> {
   check('start: ClusterIP bound on kube-ipvs0', addrs.includes(`${svc.clusterIP}/32`), { addrs });
   // ipsets are applied after IPVS in the same sync: wait for them.
   const member = `${svc.clusterIP},tcp:${svc.port}`;
-  const setOk = await waitFor('ipset member', async () => (await sh('ipset', ['list', 'KUBE-CLUSTER-IP'])).includes(member), 120_000);
+  const setOk = await until('ipset member', async () => (await sh('ipset', ['list', 'KUBE-CLUSTER-IP'])).includes(member), 120_000);
   const setText = await sh('ipset', ['list', 'KUBE-CLUSTER-IP']).catch((e: Error) => e.message);
   check('start: KUBE-CLUSTER-IP ipset member', setOk.value === true, { ms: setOk.ms, set: setOk.value ? undefined : setText.slice(0, 800) });
 
@@ -179,7 +162,7 @@ async function main(): Promise<void> {
   // right after the traffic may lag behind it: scrape until the 8 requests show (bounded).
   const connsRe = new RegExp(`ipvsnet_virtual_server_connections_total\\{protocol="TCP",address="${svc.clusterIP.replace(/\./g, '\\.')}",port="${svc.port}",family="IPv4"\\} (\\d+)`);
   let conns: RegExpExecArray | null = null;
-  const scraped = await waitFor('IPVS stats in /metrics', async () => {
+  const scraped = await until('IPVS stats in /metrics', async () => {
     const metrics = await fetch('http://127.0.0.1:10249/metrics', { signal: AbortSignal.timeout(10_000) }).then((r) => r.text(), () => '');
     conns = connsRe.exec(metrics);
     return Number(conns?.[1] ?? 0) >= 8;
@@ -189,7 +172,7 @@ async function main(): Promise<void> {
   // ---- 3. an EndpointSlice change reaches the kernel.
   const t0 = Date.now();
   await setSlice([...P.backends, extra[0]!]);
-  const changed = await waitFor('third endpoint', async () => (await realServers(svc.clusterIP, svc.port))?.join(',') === want([...P.backends, extra[0]!]), 30_000);
+  const changed = await until('third endpoint', async () => (await realServers(svc.clusterIP, svc.port))?.join(',') === want([...P.backends, extra[0]!]), 30_000);
   check('change: new endpoint programmed', changed.value === true, { msFromApiWrite: Date.now() - t0 });
 
   // ---- 4. tampering is repaired by the periodic resync (no API object changes here, so nothing else
@@ -198,16 +181,16 @@ async function main(): Promise<void> {
   // a 13 s budget), so the bound allows the sync after it too: at most two syncPeriods plus 5 s.
   const budget = 2 * P.syncPeriodSeconds * 1000 + 5000;
   await sh('ipset', ['del', 'KUBE-CLUSTER-IP', `${svc.clusterIP},tcp:${svc.port}`]);
-  const r1 = await waitFor('ipset member back', async () => (await sh('ipset', ['list', 'KUBE-CLUSTER-IP'])).includes(`${svc.clusterIP},tcp:${svc.port}`), budget);
+  const r1 = await until('ipset member back', async () => (await sh('ipset', ['list', 'KUBE-CLUSTER-IP'])).includes(`${svc.clusterIP},tcp:${svc.port}`), budget);
   check('tamper: deleted ipset member restored by the periodic resync', r1.value === true && r1.ms <= budget, { ms: r1.ms, budget });
   await sh('ipvsadm', ['-D', '-t', `${svc.clusterIP}:${svc.port}`]);
-  const r2 = await waitFor('virtual server back', async () => (await realServers(svc.clusterIP, svc.port))?.length === 3, budget);
+  const r2 = await until('virtual server back', async () => (await realServers(svc.clusterIP, svc.port))?.length === 3, budget);
   check('tamper: deleted virtual server restored by the periodic resync', r2.value === true && r2.ms <= budget, { ms: r2.ms, budget });
   const rules = (await sh('iptables', ['-t', 'nat', '-S', 'KUBE-SERVICES'])).split('\n').filter((l) => l.startsWith('-A KUBE-SERVICES'));
   const victim = rules.find((l) => l.includes('KUBE-CLUSTER-IP')) ?? rules[0];
   if (victim) {
     await sh('iptables', ['-t', 'nat', ...victim.replace(/^-A /, '-D ').match(/(?:[^\s"]+|"[^"]*")+/g)!.map((s) => s.replace(/^"|"$/g, ''))]);
-    const r3 = await waitFor('KUBE-SERVICES rule back', async () => (await sh('iptables', ['-t', 'nat', '-S', 'KUBE-SERVICES'])).split('\n').includes(victim), budget);
+    const r3 = await until('KUBE-SERVICES rule back', async () => (await sh('iptables', ['-t', 'nat', '-S', 'KUBE-SERVICES'])).split('\n').includes(victim), budget);
     check('tamper: deleted KUBE-SERVICES rule restored by the periodic resync', r3.value === true && r3.ms <= budget, { ms: r3.ms, budget, rule: victim });
   } else {
     check('tamper: deleted KUBE-SERVICES rule restored by the periodic resync', false, { rules });
@@ -221,7 +204,7 @@ async function main(): Promise<void> {
   await agent;
   await sleep(1000);
   startAgent();
-  const resynced = await waitFor('restarted agent synced', async () => firstSyncLine(), 900_000);
+  const resynced = await until('restarted agent synced', async () => firstSyncLine(), 900_000);
   await sleep(1500);
   stopLoop = true;
   const loopRes = await loop;
@@ -230,18 +213,18 @@ async function main(): Promise<void> {
 
   // ---- 6. apiserver down for 30 s (the host stops it): dataplane untouched, health per the rule,
   //         and a change made right after it returns is applied within 2 s.
-  writeFileSync(join(ctl!, 'outage-ready'), String(Date.now()));
-  const downSeen = await waitFor('host stopped the apiserver', async () => existsSync(join(ctl!, 'host-apiserver-stopped')), 120_000);
+  writeFileSync(join(ctl, 'outage-ready'), String(Date.now()));
+  const downSeen = await until('host stopped the apiserver', async () => existsSync(join(ctl, 'host-apiserver-stopped')), 120_000);
   stopLoop = false;
   const outageLoop = clientLoop(() => stopLoop, 100_000);
   const statuses = new Map<number, number>();
-  const restarted = await waitFor(
+  const restarted = await until(
     'host restarted the apiserver',
     async () => {
       const s = await healthz();
       statuses.set(s, (statuses.get(s) ?? 0) + 1);
       await sleep(500);
-      return existsSync(join(ctl!, 'host-apiserver-restarted'));
+      return existsSync(join(ctl, 'host-apiserver-restarted'));
     },
     (P.outageSeconds + 180) * 1000,
   );
@@ -254,7 +237,7 @@ async function main(): Promise<void> {
   check('outage: virtual server untouched', (await realServers(svc.clusterIP, svc.port))?.length === 3, {});
   const tChange = Date.now();
   await setSlice([...P.backends, ...extra]);
-  const afterOutage = await waitFor('change after restart programmed', async () => (await realServers(svc.clusterIP, svc.port))?.length === 4, 30_000);
+  const afterOutage = await until('change after restart programmed', async () => (await realServers(svc.clusterIP, svc.port))?.length === 4, 30_000);
   // The time is a figure, not an assertion (emulated CPU); test/cluster/agent.test.ts measures the
   // agent's own recovery on the host.
   check('outage: a change made after the restart is programmed', afterOutage.value === true, { msFromApiWrite: Date.now() - tChange });

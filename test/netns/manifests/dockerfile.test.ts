@@ -1,4 +1,4 @@
-// manifests/Dockerfile and manifests/daemonset.yaml, checked against each other and the repository
+// manifests/Dockerfile and manifests/base/daemonset.yaml, checked against each other and the repository
 // without Docker (this machine has no engine, only the client, so the image itself is never built
 // here). test/netns/manifests/image.ts models each stage's file system from the Dockerfile; these
 // tests check that model against the DaemonSet (every path it executes, every host path the plugins
@@ -14,19 +14,19 @@ import { dirname, join, posix } from 'node:path';
 import { resolveAgentConfig, type AgentConfig } from '../../../src/config/index.ts';
 import { DEFAULT_SOCKET, startCniServer } from '../../../src/cni/server.ts';
 import { DEFAULT_DATA_DIR } from '../../../src/ipam/config.ts';
+import { BUILD_STEPS, buildImage, exists, repoRoot, under, type Image, type Origin, type Stage, type StepRecord } from './image.ts';
 import {
-  BUILD_STEPS, buildImage, exists, expandArgs, hostPathOf, manifest, proxyOnlyDaemonSet, repoRoot, under,
-  applyJsonPatch, type ConfigMap, type Container, type DaemonSet, type Image, type Origin, type PatchOp, type PodSpec, type Stage, type StepRecord,
-} from './image.ts';
+  applyJsonPatch, expandArgs, hostPathOf, manifest, proxyOnlyDaemonSet, type ConfigMap, type Container, type DaemonSet, type PatchOp, type PodSpec,
+} from './pod-spec.ts';
 
 const dockerfileText = readFileSync(join(repoRoot, 'manifests/Dockerfile'), 'utf8');
 const image: Image = buildImage(dockerfileText);
 const final = image.final;
-const ds = manifest<DaemonSet>('daemonset.yaml', 'DaemonSet');
+const ds = manifest<DaemonSet>('base/daemonset.yaml', 'DaemonSet');
 const pod = ds.spec.template.spec;
 const agent = pod.containers.find((c) => c.name === 'ipvsnet')!;
 const installCni = (pod.initContainers ?? []).find((c) => c.name === 'install-cni')!;
-const cm = manifest<ConfigMap>('configmap.yaml', 'ConfigMap');
+const cm = manifest<ConfigMap>('base/configmap.yaml', 'ConfigMap');
 
 /** The one RUN step of `stage` calling `script`. */
 function step(stage: Stage, script: string): StepRecord {
@@ -128,7 +128,7 @@ describe('the image model (manifests/Dockerfile)', () => {
   });
 });
 
-describe('manifests/daemonset.yaml against the image and the agent', () => {
+describe('manifests/base/daemonset.yaml against the image and the agent', () => {
   it('runs only what the image holds', () => {
     expect(installCni).toBeDefined();
     for (const c of [...(pod.initContainers ?? []), ...pod.containers]) {

@@ -9,8 +9,8 @@
 // the source address it saw. Checks: pods reach the internet as their node's address; pod-to-pod
 // across nodes keeps the pod IP; a second apply does nothing; the jump exists once (a duplicate is
 // removed, a flushed chain repaired); a podCIDR change rewrites the chain; disabling removes it;
-// `ipvsnet cleanup` removes it and spares a foreign chain. Plus both backends and ip6tables at the
-// rule level.
+// `ipvsnet cleanup` removes it and spares a foreign chain. Both backends and ip6tables at the rule
+// level: egress-backends.test.ts.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { execa } from 'execa';
 import type { ResultPromise } from 'execa';
@@ -19,11 +19,10 @@ import { join } from 'node:path';
 import { OURS, ROOT, Scratch, nsPath, prerequisites, runPlugin, uniq } from '../cni/helpers.ts';
 import { nsRunner } from '../kernel/netns.ts';
 import { Rtnl } from '../../../src/kernel/rtnl/index.ts';
-import { EgressReconciler, POD_EGRESS_CHAIN, POD_EGRESS_JUMP, openPodNetworkKernel, planEgress, planConflist, podNodeOf } from '../../../src/podnet/index.ts';
-import type { EgressPool, EgressSyncResult } from '../../../src/podnet/index.ts';
-import { isJump, parseRules } from '../../../src/kernel/iptables.ts';
-import type { Backend } from '../../../src/kernel/iptables.ts';
+import { EgressReconciler, POD_EGRESS_CHAIN, openPodNetworkKernel, planEgress, planConflist, podNodeOf } from '../../../src/podnet/index.ts';
+import type { EgressPool } from '../../../src/podnet/index.ts';
 import { joinUnderlay, nodePodNetwork, type NodePodNetwork } from './underlay.ts';
+import { egressInNetns, natSave, planPodEgress, podEgressRulesIn, type EgressInOptions, type NodeLike } from './egress-helpers.ts';
 
 // Bounds for a shared 2-core machine under heavy load (many plugin processes per test); not speed assertions.
 vi.setConfig({ testTimeout: 600_000, hookTimeout: 600_000 });
@@ -32,8 +31,6 @@ const s = new Scratch();
 const NODE = join(ROOT, 'node_modules/.bin/node');
 const CLUSTER = ['10.244.0.0/16'];
 const INTERNET = '203.0.113.100';
-
-type NodeLike = { metadata: { name: string }; spec: { podCIDR?: string; podCIDRs: string[] }; status?: { addresses: Array<{ type: string; address: string }> } };
 
 function node(name: string, podCIDR: string, internalIP: string): NodeLike {
   return { metadata: { name }, spec: { podCIDR, podCIDRs: [podCIDR] }, status: { addresses: [{ type: 'InternalIP', address: internalIP }] } };
@@ -103,35 +100,8 @@ async function routesIn(ns: string, selector: string[]): Promise<string[]> {
   return (JSON.parse(String(r.stdout) || '[]') as Array<{ dst: string; gateway?: string }>).map((x) => `${x.dst} via ${x.gateway ?? '-'}`).sort();
 }
 
-async function natSave(ns: string, cmd = 'iptables-save'): Promise<string> {
-  const r = await execa('ip', ['netns', 'exec', ns, cmd, '-t', 'nat']);
-  // packet counters on built-in chains change with traffic; the rules are what counts
-  return String(r.stdout).split('\n').filter((l) => !l.startsWith('#')).map((l) => l.replace(/\[\d+:\d+\]$/, '')).join('\n');
-}
-
-/** The chain's rules as the kernel lists them in `iptables-save` text, and the number of jumps to it. */
-function podEgressRulesIn(saveText: string): { chain: string[] | undefined; jumps: number } {
-  const nat = parseRules(saveText).get('nat');
-  const jumps = nat?.get('POSTROUTING')?.rules.filter((r) => isJump(r, POD_EGRESS_JUMP)).length ?? 0;
-  return { chain: nat?.get(POD_EGRESS_CHAIN)?.rules, jumps };
-}
-
-const planPodEgress = (obj: NodeLike, clusterCIDRs: readonly string[]) => planEgress(podNodeOf(obj).node!, { clusterCIDRs });
-
-/** The egress reconciler on the real iptables adapters of `ns`: sync(Node) plans and applies; remove() plans no chain. */
-function egressIn(ns: string, clusterCIDRs: readonly string[], opts: { verifyIntervalMs?: number; backend?: Backend } = {}) {
-  const runner = nsRunner(ns);
-  // only the iptables factory is used here; the route table (A's rtnl) is not
-  const kernel = openPodNetworkKernel({ rtnl: A.rtnl!, run: runner.run, ...(opts.backend ? { backend: opts.backend } : {}) });
-  const er = new EgressReconciler({ iptables: kernel.iptables, ...(opts.verifyIntervalMs !== undefined ? { verifyIntervalMs: opts.verifyIntervalMs } : {}) });
-  const pe = {
-    sync: (obj: NodeLike): Promise<EgressSyncResult> => er.sync(planPodEgress(obj, clusterCIDRs)),
-    remove: (): Promise<EgressSyncResult> => er.sync({ families: {}, diagnostics: [] }),
-  };
-  return { pe, runner };
-}
-
-const controller = (env: NodeEnv, opts: { verifyIntervalMs?: number; backend?: Backend } = {}) => egressIn(env.ns, CLUSTER, opts);
+const egressIn = (ns: string, clusterCIDRs: readonly string[], opts: EgressInOptions = {}) => egressInNetns(ns, A.rtnl!, clusterCIDRs, opts);
+const controller = (env: NodeEnv, opts: EgressInOptions = {}) => egressIn(env.ns, CLUSTER, opts);
 
 const echoInternet = () => new PeerEcho(internet, 9000);
 let netServer: PeerEcho | undefined;
@@ -384,34 +354,4 @@ describe('pod egress masquerading, two nodes and an internet', () => {
     expect(existsSync(join(confDir, '10-ipvsnet.conflist'))).toBe(false);
     expect(existsSync(foreignConf)).toBe(true);
   });
-});
-
-describe('rule text round trip through each backend and ip6tables (fresh netns)', () => {
-  const dual = { metadata: { name: 'node-d' }, spec: { podCIDRs: ['10.244.4.0/24', 'fd00:10:244:4::/64'] } } satisfies NodeLike;
-  const clusterCIDRs = ['10.244.0.0/16', 'fd00:10:244::/56'];
-  for (const backend of ['nft', 'legacy'] as Backend[]) {
-    it(`${backend}: both families applied with one restore each, then unchanged; remove leaves nothing`, async () => {
-      const ns = await s.addNetns('ivr');
-      const { pe, runner } = egressIn(ns, clusterCIDRs, { backend });
-      const r1 = await pe.sync(dual);
-      expect(r1.errors).toEqual([]);
-      expect(r1.families.map((f) => [f.family, f.action])).toEqual([[4, 'applied'], [6, 'applied']]);
-      const plan = planPodEgress(dual, clusterCIDRs);
-      const v4 = podEgressRulesIn(await natSave(ns, `iptables-${backend}-save`));
-      const v6 = podEgressRulesIn(await natSave(ns, `ip6tables-${backend}-save`));
-      expect(v4).toEqual({ chain: plan.families[4], jumps: 1 });
-      expect(v6).toEqual({ chain: plan.families[6], jumps: 1 });
-      const r2 = await pe.sync(dual);
-      expect(r2.families.map((f) => f.action)).toEqual(['unchanged', 'unchanged']);
-      expect(r2.restores).toBe(0);
-      expect(runner.byCommand()).toEqual({ [`iptables-${backend}-save`]: 2, [`ip6tables-${backend}-save`]: 2, [`iptables-${backend}-restore`]: 1, [`ip6tables-${backend}-restore`]: 1 });
-      // dropping the IPv6 podCIDR removes the IPv6 chain only
-      const r3 = await pe.sync({ ...dual, spec: { podCIDRs: ['10.244.4.0/24'] } });
-      expect(r3.families.map((f) => [f.family, f.action])).toEqual([[4, 'unchanged'], [6, 'removed']]);
-      expect(await natSave(ns, `ip6tables-${backend}-save`)).not.toContain(POD_EGRESS_CHAIN);
-      await pe.remove();
-      expect(await natSave(ns, `iptables-${backend}-save`)).not.toContain(POD_EGRESS_CHAIN);
-      await s.delNetns(ns);
-    });
-  }
 });

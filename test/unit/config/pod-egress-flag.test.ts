@@ -36,6 +36,12 @@ describe('--pod-egress-masquerade', () => {
     expect(off.podEgressMasquerade).toBe(false);
   });
 
+  it('with --ip-pools, --cluster-cidr is not needed: the Workload pools are the pod network', () => {
+    const cfg = resolveAgentConfig([...base, '--pod-routes', '--ip-pools'], {});
+    expect(cfg.podEgressMasquerade).toBe(true);
+    expect(cfg.node.clusterCIDRs).toEqual([]);
+  });
+
   it('takes the cluster CIDR from the --config file too (both families when dual-stack)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ivt-cfg-'));
     const file = join(dir, 'config.yaml');

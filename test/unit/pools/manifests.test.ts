@@ -16,12 +16,12 @@ const argsOf = (ds: DaemonSet | undefined): string[] => ds!.spec.template.spec.c
 describe('manifests/ip-pools', () => {
   it('the kustomization builds on the base with the CRD, the RBAC and the DaemonSet patch', () => {
     const k = yaml('manifests/ip-pools/kustomization.yaml');
-    expect(k.resources).toEqual(['../', 'crd.yaml', 'rbac.yaml', 'loadbalancer-rbac.yaml']);
+    expect(k.resources).toEqual(['../base', 'crd.yaml', 'rbac.yaml', 'loadbalancer-rbac.yaml']);
     expect(k.patches).toEqual([{ path: 'daemonset-patch.yaml' }]);
   });
 
   it('the DaemonSet patch is the base args plus --ip-pools and --loadbalancer-addresses, flags the agent knows', () => {
-    const base = docs<DaemonSet>('manifests/daemonset.yaml').find((o) => o?.kind === 'DaemonSet');
+    const base = docs<DaemonSet>('manifests/base/daemonset.yaml').find((o) => o?.kind === 'DaemonSet');
     expect(argsOf(yaml<DaemonSet>('manifests/ip-pools/daemonset-patch.yaml'))).toEqual([...argsOf(base), '--ip-pools', '--loadbalancer-addresses']);
     expect(FLAG_BY_NAME.get('ip-pools')?.type).toBe('bool');
     expect(FLAG_BY_NAME.get('loadbalancer-addresses')?.type).toBe('bool');
