@@ -12,15 +12,20 @@
 //
 // The cache (IPVSNET_COMPILE_CACHE, else .code-cache beside the bundle) holds code that runs as root:
 // it is used only when its directory belongs to this user and no one else may write to it (it is made
-// 0700, its files 0600). Its files are named after the command and the bundle's size, mtime and inode
-// and Node's version, so a rebuilt bundle or another Node never reads an old file; V8 also rejects a
-// cache made by another V8 or with other flags, and the file is written again then. Writes go to a
+// 0700, its files 0600). Its files are named after the command, Node's flags (a hash of execArgv), the
+// bundle's size, mtime and inode and Node's version, so a rebuilt bundle or another Node never reads an
+// old file, and runs with other flags (V8 rejects a cache made with other flags) keep files of their
+// own instead of rewriting one file in turn. V8 also rejects a cache made by another V8, and the file is
+// written again then. Writes go to a
 // temporary file renamed into place, so concurrent plugins never read half a file. Any failure of the
 // cache only means compiling without it.
 import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { Script } from 'node:vm';
+import { mark } from './trace.ts';
+
+mark('loader');
 
 const COMMANDS = new Set(['ADD', 'DEL', 'CHECK', 'GC', 'STATUS', 'VERSION']);
 
@@ -55,6 +60,13 @@ function tryRead(path: string): Buffer | undefined {
   }
 }
 
+/** FNV-1a, 32 bits, of Node's command-line flags: the part of V8's cache check a file name can carry */
+function flagsHash(): string {
+  let h = 0x811c9dc5;
+  for (const c of Buffer.from(process.execArgv.join('\0'))) h = Math.imul(h ^ c, 0x01000193) >>> 0;
+  return h.toString(16).padStart(8, '0');
+}
+
 const bundle = resolve(process.argv[2] ?? '');
 // the plugin sees the argv of `node BUNDLE MODE ...`
 process.argv.splice(1, 1);
@@ -66,7 +78,8 @@ closeSync(fd);
 
 const command = process.env['CNI_COMMAND'] ?? '';
 const dir = COMMANDS.has(command) ? cacheDir(process.env['IPVSNET_COMPILE_CACHE'] || join(dirname(bundle), '.code-cache')) : undefined;
-const name = `${command}-${st.size}-${Math.trunc(st.mtimeMs)}-${st.ino}-${process.version}-${process.arch}.v8cache`;
+const prefix = `${command}-${flagsHash()}-`;
+const name = `${prefix}${st.size}-${Math.trunc(st.mtimeMs)}-${st.ino}-${process.version}-${process.arch}.v8cache`;
 const file = dir && join(dir, name);
 const cached = file ? tryRead(file) : undefined;
 
@@ -83,12 +96,13 @@ if (file && (!cached || script.cachedDataRejected)) {
     try {
       writeFileSync(tmp, script.createCachedData(), { mode: 0o600 });
       renameSync(tmp, file);
-      // this command's files for an earlier bundle or Node
-      for (const f of readdirSync(dir!)) if (f.startsWith(`${command}-`) && f.endsWith('.v8cache') && f !== name) rmSync(join(dir!, f), { force: true });
+      // this command's files (with these flags) for an earlier bundle or Node
+      for (const f of readdirSync(dir!)) if (f.startsWith(prefix) && f.endsWith('.v8cache') && f !== name) rmSync(join(dir!, f), { force: true });
     } catch {
       rmSync(tmp, { force: true });
     }
   });
 }
+mark('compiled');
 const mod = { exports: {} };
 (script.runInThisContext() as (...a: unknown[]) => void)(mod.exports, createRequire(bundle), mod, bundle, dirname(bundle));

@@ -5,6 +5,9 @@ import { basename } from 'node:path';
 import { pluginMain } from '../cniproto/skel.ts';
 import { bridgePlugin } from './bridge/plugin.ts';
 import { ipamPlugin } from './ipam-plugin.ts';
+import { mark } from './trace.ts';
+
+mark('plugin');
 
 const sel = process.argv[2] ?? basename(process.argv[1] ?? process.execPath);
 const plugin = /ipam/.test(sel) ? ipamPlugin : bridgePlugin;

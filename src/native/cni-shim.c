@@ -8,6 +8,10 @@
 //
 // Build (scripts/setup.d/10-native.sh):
 //   gcc -O2 -DMODE='"bridge"' -DFALLBACK='"/path/to/node-launcher"' -DSOCKET='"/run/ipvsnet/cni.sock"'
+// FALLBACK_ARGV (optional) is the whole argument vector of the fallback, its first element the
+// program: `-DFALLBACK_ARGV='"/path/node","--flag","/path/loader.cjs","/path/bundle.cjs","bridge"'`
+// execs Node on the plugin directly, without a launcher script in between. Without it the fallback
+// is FALLBACK with no arguments (e.g. a single executable plugin).
 // Wire format (all integers little-endian u32 unless noted):
 //   request:  "IVN1" mode_len mode n_env { len "KEY=VALUE" }* stdin_len stdin
 //   response: exit_code(i32) stdout_len stdout
@@ -26,6 +30,9 @@
 #endif
 #ifndef FALLBACK
 #define FALLBACK "/opt/ipvsnet/cni/node/ipvsnet-bridge"
+#endif
+#ifndef FALLBACK_ARGV
+#define FALLBACK_ARGV FALLBACK
 #endif
 #ifndef SOCKET
 #define SOCKET "/run/ipvsnet/cni.sock"
@@ -85,8 +92,8 @@ int main(void) {
   if (!ok) {
     // agent not there: the standalone plugin, same stdin, same environment
     if (fd >= 0) close(fd);
-    char *const argv[] = { (char *)FALLBACK, NULL };
-    execv(FALLBACK, argv);
+    static const char *const argv[] = { FALLBACK_ARGV, NULL };
+    execv(argv[0], (char *const *)argv);
     fail(50, "ipvsnet: agent socket unavailable and the standalone plugin cannot be executed");
   }
   struct buf req = { 0 };

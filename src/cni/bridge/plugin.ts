@@ -18,6 +18,7 @@ import { canonicalNetwork, contains, formatIP, network, next, parseCIDR } from '
 import { validAttachments } from '../../ipam/index.ts';
 import { aliasPrefix, hostVethName, vethAlias, vlanGatewayPortName } from './names.ts';
 import { check } from './check.ts';
+import { mark } from '../trace.ts';
 
 export { ALIAS_PREFIX, IFALIAS_MAX, aliasPrefix, fnv1a32, hostVethName, vethAlias, vlanGatewayPortName } from './names.ts';
 
@@ -186,6 +187,7 @@ async function configureIface(cont: Rtnl, link: LinkInfo, r: Result, idx: number
 }
 
 async function add(ctx: CmdContext): Promise<Result> {
+  mark('command');
   const c = loadBridgeConf(ctx.conf, ctx.args);
   const prev = c.prevResult;
   const prevIfs: Interface[] = prev?.interfaces ?? [];
@@ -199,6 +201,7 @@ async function add(ctx: CmdContext): Promise<Result> {
   const hostName = hostVethName(c.name, ctx.containerId, ctx.ifname);
   try {
     const br = await ensureBridge(host, c);
+    mark('bridge');
     const r: Result = { cniVersion: ctx.cniVersion, ips: [], routes: [] };
     if (c.ipamType) {
       const ipamResult = await ipamExecAdd(c.ipamType, ctx);
@@ -208,6 +211,7 @@ async function add(ctx: CmdContext): Promise<Result> {
       r.routes = (ipamResult.routes ?? []).map((x) => ({ ...x }));
       if (ipamResult.dns) r.dns = ipamResult.dns;
     }
+    mark('ipam');
     const gws = calcGateways(r, c, base + 2);
 
     nsFd = openNetnsFd(ctx.netns);
@@ -233,6 +237,7 @@ async function add(ctx: CmdContext): Promise<Result> {
     await host.setLink(hostLink.index, { alias: vethAlias(c.name, ctx.containerId, ctx.ifname) }, `veth ${hostName}`);
     if (c.hairpinMode) await host.setHairpin(hostLink.index, true, `veth ${hostName}`);
     if (c.vlan) await setPortVlan(host, hostLink, c);
+    mark('veth');
 
     // inside the pod: socket + sysctls in one synchronous setns window
     cont = inNetns(ctx.netns, () => {
@@ -244,6 +249,7 @@ async function add(ctx: CmdContext): Promise<Result> {
     if (!contLink) throw new CniError(ErrInternal, `container interface ${ctx.ifname} not found in ${ctx.netns}`);
     await cont.setLink(contLink.index, { up: true }, `${ctx.ifname} in ${ctx.netns}`);
     if (c.ipamType) await configureIface(cont, contLink, r, base + 2);
+    mark('pod');
 
     let vlanGw: LinkInfo | undefined;
     if (c.isGateway) {
@@ -253,6 +259,7 @@ async function add(ctx: CmdContext): Promise<Result> {
       if (gws.families.has(4)) sysctl('/proc/sys/net/ipv4/ip_forward', '1');
       if (gws.families.has(6)) sysctl('/proc/sys/net/ipv6/conf/all/forwarding', '1');
     }
+    mark('gateway');
     if (c.ipMasq && c.ipamType) {
       const { setupMasq } = await import('./masq.ts');
       masqStarted = true;
@@ -295,6 +302,7 @@ async function add(ctx: CmdContext): Promise<Result> {
 }
 
 async function del(ctx: CmdContext): Promise<void> {
+  mark('command');
   const c = loadBridgeConf(ctx.conf, ctx.args);
   const host = Rtnl.open();
   try {
@@ -318,13 +326,16 @@ async function del(ctx: CmdContext): Promise<void> {
         }
       }
     }
+    mark('pod');
     // the host end, if it outlived its peer (e.g. the pod's interface was moved)
     const hostName = hostVethName(c.name, ctx.containerId, ctx.ifname);
     const h = await host.linkByName(hostName);
     if (h && h.alias === vethAlias(c.name, ctx.containerId, ctx.ifname)) {
       await host.deleteLink(h.index, `veth ${hostName}`).catch(() => undefined);
     }
+    mark('veth');
     if (c.ipamType) await ipamExecDel(c.ipamType, ctx);
+    mark('ipam');
     if (c.ipMasq) {
       const { teardownMasq } = await import('./masq.ts');
       await teardownMasq(c.name, ctx.containerId);

@@ -21,9 +21,9 @@ process.stdout.write(f() + '\\n');
 process.exit(process.env.CNI_COMMAND === 'ADD' ? 1 : 0);
 `;
 
-async function run(cmd: string, cache: string, direct = false) {
+async function run(cmd: string, cache: string, direct = false, flags: string[] = []) {
   const env = { CNI_COMMAND: cmd, IPVSNET_COMPILE_CACHE: cache, PATH: process.env['PATH'] ?? '/usr/bin:/bin' };
-  const r = await execa(node, direct ? [bundle, 'bridge', 'x'] : [loader, bundle, 'bridge', 'x'], { env, extendEnv: false, reject: false });
+  const r = await execa(node, [...flags, ...(direct ? [bundle, 'bridge', 'x'] : [loader, bundle, 'bridge', 'x'])], { env, extendEnv: false, reject: false });
   return { code: r.exitCode, out: String(r.stdout), err: String(r.stderr) };
 }
 
@@ -55,7 +55,7 @@ describe('standalone loader (ipvsnet-cni-launch.cjs)', () => {
     expect((await run('DEL', cache)).code).toBe(0);
     const written = files(cache);
     expect(written).toHaveLength(1);
-    expect(written[0]).toMatch(/^DEL-\d+-\d+-\d+-v\d+\.\d+\.\d+-\w+\.v8cache$/);
+    expect(written[0]).toMatch(/^DEL-[0-9a-f]{8}-\d+-\d+-\d+-v\d+\.\d+\.\d+-\w+\.v8cache$/);
     expect(statSync(cache).mode & 0o777).toBe(0o700);
     expect(statSync(join(cache, written[0]!)).mode & 0o777).toBe(0o600);
     const mtime = statSync(join(cache, written[0]!)).mtimeMs;
@@ -77,6 +77,21 @@ describe('standalone loader (ipvsnet-cni-launch.cjs)', () => {
     const after = files(cache);
     expect(after).toHaveLength(1);
     expect(after).not.toEqual(before);
+  });
+
+  it('keeps one file per set of Node flags, so runs with other flags do not rewrite each other\'s', async () => {
+    const cache = join(dir, 'c5');
+    const flags = ['--no-rehash-snapshot', '--jitless'];
+    expect((await run('DEL', cache)).code).toBe(0);
+    expect((await run('DEL', cache, false, flags)).code).toBe(0);
+    const both = files(cache).sort();
+    expect(both).toHaveLength(2);
+    const mtimes = both.map((f) => statSync(join(cache, f)).mtimeMs);
+    // each accepted by a run with its own flags, neither written again nor removed
+    expect((await run('DEL', cache)).code).toBe(0);
+    expect((await run('DEL', cache, false, flags)).code).toBe(0);
+    expect(files(cache).sort()).toEqual(both);
+    expect(both.map((f) => statSync(join(cache, f)).mtimeMs)).toEqual(mtimes);
   });
 
   it('uses no cache in a directory others may write to, and still runs the plugin', async () => {

@@ -114,7 +114,7 @@ export const BUILD_STEPS: Record<string, StepSpec> = {
   'scripts/setup.d/10-native.sh': {
     outputs: (root) =>
       ['build/native/ipvsnet_native.node', 'build/cni/ipvsnet-cni.cjs', 'build/cni/ipvsnet-cni-launch.cjs', 'build/cni/ipvsnet-execa.cjs', 'build/cni/ipvsnet-multinet.mjs', 'build/cni/ipvsnet-bridge', 'build/cni/ipvsnet-ipam', 'build/cni/ipvsnet-multinet',
-        'build/cni/node/ipvsnet-bridge', 'build/cni/node/ipvsnet-ipam', 'build/cni/node/ipvsnet-multinet'].map((p) => abs(root, p)),
+        'build/cni/node/ipvsnet-bridge', 'build/cni/node/ipvsnet-ipam', 'build/cni/node/ipvsnet-multinet', 'build/cni/node/flags'].map((p) => abs(root, p)),
   },
   'scripts/setup.d/15-dist.sh': {
     // src/ compiled to dist/: the files the script leaves in the repository (setup runs it).
