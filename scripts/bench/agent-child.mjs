@@ -6,12 +6,15 @@
 // (`ip netns exec NAME iptables-…`), with the in-memory IPVS model in place of the kernel's, a repair
 // pass every syncPeriod as the agent runs it. The process itself stays in the host's namespace, where
 // the API server is.
-// Reports over IPC: {type:'synced', ...} after every sync, {type:'rss', rss, live, peak, heap} on request
-// (rss and heap after a full collection, live before it, peak: VmHWM).
+// Reports over IPC: {type:'synced', ..., cpuMs} after every sync, {type:'rss', rss, live, peak, heap, phases}
+// on request (rss and heap after a full collection, live before it, peak: VmHWM; phases: RSS, anonymous
+// and file-backed pages, heap and CPU so far after the modules load, at the first sync, now, and after
+// the collection), {type:'cpu', ms} on request (the process's CPU time so far).
 //
-// Plain JavaScript on the compiled dist/ (as bin/ipvsnet runs it), so that the process carries what
-// the agent carries and nothing more: a TypeScript file here would load Node's type stripper (~17 MB).
-// agent.ts builds dist/ first.
+// Plain JavaScript on the compiled dist/, so that the process carries what the agent carries and
+// nothing more: a TypeScript file here would load Node's type stripper (~17 MB). agent.ts builds dist/
+// and bundles this file with it as bin/ipvsnet's bundle is made (scripts/agent/build.mjs), and runs
+// that, unless IPVSNET_UNBUNDLED=1.
 import v8 from 'node:v8';
 import { readFileSync } from 'node:fs';
 // As in src/cli/main.ts: the hook goes in before anything loads client-node's config.js.
@@ -29,6 +32,15 @@ await import('../../dist/reconcile/index.js');
 await import('../../dist/kernel/link.js');
 await import('../../dist/native/index.js');
 
+/** RSS (as a process listing sees it) split into anonymous and file-backed pages, V8 heap, CPU so far. */
+function memory() {
+  const status = readFileSync('/proc/self/status', 'utf8');
+  const kb = (name) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
+  const cpu = process.cpuUsage();
+  return { rss: kb('VmRSS'), anon: kb('RssAnon'), file: kb('RssFile'), peak: kb('VmHWM'), heap: process.memoryUsage().heapUsed, cpuMs: (cpu.user + cpu.system) / 1000 };
+}
+// after the modules load, before the agent starts
+const loaded = memory();
 const argv = process.argv.slice(2);
 const cfg = resolveAgentConfig(argv);
 const kc = loadKubeConfig({ kubeconfig: cfg.kubeconfig });
@@ -65,11 +77,35 @@ const agent = new Agent(cfg, {
   reconciler,
   logger,
 });
+const profiler = {
+  session: undefined,
+  async start() {
+    const { Session } = await import('node:inspector/promises');
+    this.session = new Session();
+    this.session.connect();
+    await this.session.post('Profiler.enable');
+    await this.session.post('Profiler.start');
+  },
+  async stop(file) {
+    const { profile } = await this.session.post('Profiler.stop');
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(file, JSON.stringify(profile));
+    this.session.disconnect();
+  },
+};
 const t0 = Date.now();
+let programmed;
+// cpuMs: the process's CPU time (user + system, every thread) since the previous sync ended: what this
+// sync cost with everything that led to it (watch events decoded, the model updated, the plan, the reconcile).
+let lastCpu = process.cpuUsage();
 agent.synced$.subscribe((r) => {
   const vs = r.plan.families.reduce((n, f) => n + f.virtualServers.length, 0);
+  // the first sync: the phase snapshot 'programmed' goes with it
+  programmed ??= memory();
   const rs = r.plan.families.reduce((n, f) => n + f.virtualServers.reduce((m, v) => m + v.realServers.length, 0), 0);
-  process.send?.({ type: 'synced', at: r.finishedAt, ms: r.finishedAt - r.startedAt, vs, rs, changes: r.changes, triggerLatenciesMs: r.triggerLatenciesMs, latenciesMs: r.latenciesMs });
+  const cpu = process.cpuUsage(lastCpu);
+  lastCpu = process.cpuUsage();
+  process.send?.({ type: 'synced', at: r.finishedAt, ms: r.finishedAt - r.startedAt, vs, rs, changes: r.changes, triggerLatenciesMs: r.triggerLatenciesMs, latenciesMs: r.latenciesMs, cpuMs: (cpu.user + cpu.system) / 1000 });
 });
 process.on('message', (msg) => {
   if (msg.type === 'rss') {
@@ -77,6 +113,7 @@ process.on('message', (msg) => {
     const status = readFileSync('/proc/self/status', 'utf8');
     const kb = (name) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
     const live = process.memoryUsage().rss;
+    const steady = memory();
     global.gc?.();
     const m = process.memoryUsage();
     if (process.env['IPVSNET_BENCH_MEMORY_DETAIL']) {
@@ -85,7 +122,15 @@ process.on('message', (msg) => {
     }
     // An experiment's aid: IPVSNET_BENCH_HEAP_SNAPSHOT=dir writes the agent's heap there (Chrome DevTools format).
     if (process.env['IPVSNET_BENCH_HEAP_SNAPSHOT']) v8.writeHeapSnapshot(`${process.env['IPVSNET_BENCH_HEAP_SNAPSHOT']}/agent-${process.pid}.heapsnapshot`);
-    process.send?.({ type: 'rss', rss: m.rss, heap: m.heapUsed, live, peak: kb('VmHWM') });
+    process.send?.({ type: 'rss', rss: m.rss, heap: m.heapUsed, live, peak: kb('VmHWM'), phases: { loaded, programmed, steady, afterGc: memory() } });
+  }
+  // An experiment's aid: IPVSNET_BENCH_CPU_PROFILE=dir profiles the agent during the churn (agent.ts sends
+  // profile-start and profile-stop) and writes dir/agent-PID.cpuprofile (Chrome DevTools format).
+  if (msg.type === 'profile-start' && process.env['IPVSNET_BENCH_CPU_PROFILE']) void profiler.start();
+  if (msg.type === 'profile-stop' && process.env['IPVSNET_BENCH_CPU_PROFILE']) void profiler.stop(`${process.env['IPVSNET_BENCH_CPU_PROFILE']}/agent-${process.pid}.cpuprofile`).then(() => process.send?.({ type: 'profiled' }));
+  if (msg.type === 'cpu') {
+    const c = process.cpuUsage();
+    process.send?.({ type: 'cpu', ms: (c.user + c.system) / 1000 });
   }
   if (msg.type === 'stop') void agent.stop().then(() => process.exit(0));
 });

@@ -4,11 +4,15 @@
 # to a module (rules/, build/native/) resolve the same. The launcher runs dist/ when dist/.built is newer
 # than every file under src/, and src/ itself otherwise: Node then strips the types at load time, which
 # costs ~17 MB of RSS (its TypeScript parser is WebAssembly) and start-up time.
+# dist/bundle/: then the CLI bundled from dist/ into one ES module per command by scripts/agent/build.mjs
+# (esbuild, minified, dependencies inlined and tree-shaken), which the launcher runs: the agent's
+# modules load in less than half the CPU time of the ~870 separate modules, with ~3 MB less RSS.
 # Idempotent; rebuilds only when something under src/ (or the build config) changed.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 stamp=dist/.built
 if [ -e "$stamp" ] && [ tsconfig.build.json -ot "$stamp" ] && [ tsconfig.json -ot "$stamp" ] \
+   && [ scripts/agent/build.mjs -ot "$stamp" ] && [ -e dist/bundle/ipvsnet.mjs ] \
    && [ -z "$(find src -newer "$stamp" -print -quit)" ]; then
   exit 0
 fi
@@ -29,5 +33,11 @@ elif [ "$rc" != 0 ]; then
 fi
 rm -rf dist
 mv dist.tmp dist
+# the stamp only once the bundle is there too (the launcher runs src/ until then)
+if ! node_modules/.bin/node scripts/agent/build.mjs; then
+  echo "15-dist: bundling dist/ failed; dist/bundle not built" >&2
+  rm -f dist.tmp.start
+  exit 1
+fi
 mv dist.tmp.start "$stamp"
-echo "15-dist: compiled src/ to dist/"
+echo "15-dist: compiled src/ to dist/, bundled it into dist/bundle/"
