@@ -181,8 +181,7 @@ export async function eventually<T>(what: string, fn: () => Promise<T> | T, time
 /** Server-side apply the CRD in manifests/`manifest` (named `name`) and wait until the API server has it Established. */
 export async function installCRD(kc: KubeConfig, manifest: string, name: string): Promise<void> {
   const path = `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}`;
-  const crd = parseAllDocuments(readManifest(manifest))[0]!.toJS() as object;
-  await kubeRequest(kc, 'PATCH', path, { body: crd, contentType: 'application/apply-patch+yaml', query: { fieldManager: 'ipvsnet-tests', force: 'true' } });
+  await applyObject(kc, parseAllDocuments(readManifest(manifest))[0]!.toJS() as object, path);
   await eventually(`the CRD ${name} established`, async () => {
     const c = await kubeRequest<{ status?: { conditions?: Array<{ type: string; status: string }> } }>(kc, 'GET', path);
     return c.status?.conditions?.some((x) => x.type === 'Established' && x.status === 'True');
@@ -239,11 +238,16 @@ export function objectPath(obj: ManifestObject): string {
 }
 
 
-/** Server-side apply (forced, fieldManager ipvsnet-tests) of every object in one manifest file, e.g. 'ip-pools/rbac.yaml'. */
+/** Server-side apply (forced, fieldManager ipvsnet-tests) of one object at `path` (its collection's, by default). */
+export async function applyObject(kc: KubeConfig, obj: object, path = objectPath(obj as ManifestObject)): Promise<void> {
+  await kubeRequest(kc, 'PATCH', path, { body: obj, contentType: 'application/apply-patch+yaml', query: { fieldManager: 'ipvsnet-tests', force: 'true' } });
+}
+
+/** applyObject for every object in one manifest file, e.g. 'base/rbac.yaml' or 'ip-pools/rbac.yaml'. */
 export async function applyManifest(kc: KubeConfig, file: string): Promise<void> {
   for (const d of parseAllDocuments(readManifest(file))) {
     const obj = d.toJS() as ManifestObject | null;
-    if (obj) await kubeRequest(kc, 'PATCH', objectPath(obj), { body: obj, contentType: 'application/apply-patch+yaml', query: { fieldManager: 'ipvsnet-tests', force: 'true' } });
+    if (obj) await applyObject(kc, obj);
   }
 }
 

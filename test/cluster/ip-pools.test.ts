@@ -9,7 +9,7 @@ import { parseAllDocuments } from 'yaml';
 import { claimNodeBlocks, releaseStaleBlocks, syncPoolConditions } from '../../src/pools/claim.ts';
 import { PoolClaimer } from '../../src/pools/claimer.ts';
 import { checkCIDR, contains } from '../../src/net/index.ts';
-import { adminKubeConfig, clusterState, installCRD, deleteObject, eventually, kubeConfigForToken, kubeRequest, manifestObjects, objectPath, registerNode, repoRoot, serviceAccountToken, uniq, KubeApiError, removeOverlayBindings } from './helpers.ts';
+import { adminKubeConfig, clusterState, installCRD, deleteObject, eventually, kubeConfigForToken, kubeRequest, registerNode, repoRoot, serviceAccountToken, uniq, KubeApiError, removeOverlayBindings, applyManifest } from './helpers.ts';
 
 const admin = adminKubeConfig(clusterState());
 const CRD = '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/ippools.ipvsnet.io';
@@ -181,20 +181,15 @@ describe('IP pools (seed 004) against the real API server', () => {
   });
 
   it('works under the manifests\' ServiceAccount with the base role and manifests/ip-pools/rbac.yaml, and nothing less', async () => {
-    const apply = (obj: { apiVersion: string; kind: string; metadata: { name: string } }, path: string) =>
-      kubeRequest(admin, 'PATCH', path, { body: obj, contentType: 'application/apply-patch+yaml', query: { fieldManager: 'ipvsnet-tests', force: 'true' } });
     await removeOverlayBindings(admin); // what other files of the lane applied to the same ServiceAccount
-    for (const { obj } of manifestObjects().filter((o) => o.file === 'rbac.yaml')) await apply(obj, objectPath(obj));
+    await applyManifest(admin, 'base/rbac.yaml');
     const sa = kubeConfigForToken(await serviceAccountToken(admin, 'kube-system', 'ipvsnet'));
     await createPool({ apiVersion: 'ipvsnet.io/v1alpha1', kind: 'IPPool', metadata: { name: `${tag}-rbac` }, spec: { cidr: '10.217.0.0/24', nodeSelector: `rbac == "${tag}"` } } as never);
     const n = await node('rbac', { rbac: tag }, 40);
     // the base role alone cannot read the pools
     const denied = await claimNodeBlocks(sa, n).then(() => undefined, (e: unknown) => e);
     expect((denied as KubeApiError).statusCode).toBe(403);
-    for (const d of parseAllDocuments(readFileSync(join(repoRoot, 'manifests/ip-pools/rbac.yaml'), 'utf8'))) {
-      const obj = d.toJS() as { apiVersion: string; kind: string; metadata: { name: string } };
-      await apply(obj, `/apis/rbac.authorization.k8s.io/v1/${obj.kind === 'ClusterRole' ? 'clusterroles' : 'clusterrolebindings'}/${obj.metadata.name}`);
-    }
+    await applyManifest(admin, 'ip-pools/rbac.yaml');
     const r = await eventually('the claim under the ServiceAccount', () => claimNodeBlocks(sa, n).catch(() => undefined), 30_000, 500);
     expect(r.podCIDRs).toEqual(['10.217.0.0/26']);
     expect(await podCIDRs(n)).toEqual(['10.217.0.0/26']);

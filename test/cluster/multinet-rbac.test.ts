@@ -3,17 +3,12 @@
 // this node's Pods and the NADs, patches network-status through pods/status and posts Events; every
 // other write it might attempt is refused by the apiserver's RBAC (least privilege).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { parseAllDocuments } from 'yaml';
 import { MultinetController } from '../../src/multinet/controller.ts';
-import { adminKubeConfig, clusterState, deleteObject, eventually, kubeConfigForToken, KubeApiError, kubeRequest, manifestObjects, objectPath, registerNode, repoRoot, serviceAccountToken, uniq } from './helpers.ts';
+import { adminKubeConfig, clusterState, deleteObject, eventually, kubeConfigForToken, KubeApiError, kubeRequest, registerNode, serviceAccountToken, uniq, applyManifest, installCRD } from './helpers.ts';
 
 const state = clusterState();
 const admin = adminKubeConfig(state);
 const nodeName = uniq('mnr-node');
-const CRD = '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/network-attachment-definitions.k8s.cni.cncf.io';
-const docs = (file: string) => parseAllDocuments(readFileSync(join(repoRoot, file), 'utf8')).map((d) => d.toJS() as { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } });
 let ctl: MultinetController | undefined;
 const pods = ['mnr-a', 'mnr-b'];
 
@@ -29,17 +24,9 @@ async function status(p: Promise<unknown>): Promise<number> {
 
 describe('RBAC: multi-network under the manifests ServiceAccount and ClusterRoles', () => {
   beforeAll(async () => {
-    const apply = (obj: { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } }, path: string) =>
-      kubeRequest(admin, 'PATCH', path, { body: obj, contentType: 'application/apply-patch+yaml', query: { fieldManager: 'ipvsnet-tests', force: 'true' } });
-    for (const { obj } of manifestObjects().filter((o) => o.file === 'rbac.yaml')) await apply(obj, objectPath(obj));
-    for (const obj of docs('manifests/multinet/rbac.yaml')) {
-      await apply(obj, `/apis/rbac.authorization.k8s.io/v1/${obj.kind === 'ClusterRole' ? 'clusterroles' : 'clusterrolebindings'}/${obj.metadata.name}`);
-    }
-    await apply(docs('manifests/multinet/crd.yaml')[0]!, CRD);
-    await eventually('the CRD established', async () => {
-      const c = await kubeRequest<{ status?: { conditions?: Array<{ type: string; status: string }> } }>(admin, 'GET', CRD);
-      return c.status?.conditions?.some((x) => x.type === 'Established' && x.status === 'True');
-    }, 60_000, 200);
+    await applyManifest(admin, 'base/rbac.yaml');
+    await applyManifest(admin, 'multinet/rbac.yaml');
+    await installCRD(admin, 'multinet/crd.yaml', 'network-attachment-definitions.k8s.cni.cncf.io');
     await kubeRequest(admin, 'POST', '/api/v1/namespaces/default/serviceaccounts', { body: { metadata: { name: 'default' } } }).catch(() => undefined);
     await registerNode(admin, nodeName, { internalIP: '192.168.79.10' });
     for (const [i, name] of pods.entries()) {

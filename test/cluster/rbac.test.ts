@@ -13,10 +13,9 @@ import { mkdtempSync, mkdirSync, writeFileSync, copyFileSync, rmSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Plan } from '../../src/plan/types.ts';
-import { parseAllDocuments } from 'yaml';
 import {
   clusterState, adminKubeConfig, kubeConfigForToken, createNamespace, createService, createSlice, sliceBody, registerNode,
-  eventually, uniq, kubeRequest, KubeApiError, manifestObjects, objectPath, serviceAccountToken, readManifest, deleteObject, removeNamespace, removeOverlayBindings } from './helpers.ts';
+  eventually, uniq, kubeRequest, KubeApiError, serviceAccountToken, deleteObject, removeNamespace, removeOverlayBindings, applyManifest } from './helpers.ts';
 
 const state = clusterState();
 const admin = adminKubeConfig(state);
@@ -42,9 +41,7 @@ describe('RBAC: the agent under the manifest ServiceAccount and ClusterRole', ()
     // The base role alone: the overlays' bindings (multi-network, IP pools, LoadBalancer) that other
     // files of the lane applied to the same ServiceAccount grant more (Pods, for one), so they go first.
     await removeOverlayBindings(admin);
-    for (const { obj } of manifestObjects().filter((o) => o.file === 'rbac.yaml')) {
-      await kubeRequest(admin, 'PATCH', objectPath(obj), { body: obj, contentType: 'application/apply-patch+yaml', query: { fieldManager: 'ipvsnet-tests', force: 'true' } });
-    }
+    await applyManifest(admin, 'base/rbac.yaml');
     await createNamespace(admin, ns);
     await registerNode(admin, nodeName, { internalIP: '192.168.78.10' });
     await createService(admin, ns, 'web', { ports: [{ port: 80 }] });

@@ -5,11 +5,11 @@
 // check the guest reported.
 import { describe, it, expect, beforeAll } from 'vitest';
 import { execa } from 'execa';
-import { mkdirSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
+import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   clusterState, adminKubeConfig, createNamespace, createService, createSlice, sliceBody, registerNode, uniq, kubeRequest,
-  manifestObjects, objectPath, serviceAccountToken, writeKubeconfig, repoRoot, sleep,
+  applyManifest, serviceAccountToken, writeKubeconfig, repoRoot, sleep,
 } from './helpers.ts';
 import { GuestRun, guestCheckCases } from './guest-checks.ts';
 import { startApiserver, stopApiserver } from '../../scripts/cluster/cluster.ts';
@@ -53,9 +53,7 @@ describe('agent in the VM against the real apiserver', () => {
     const svc = await createService(admin, ns, 'web', { type: 'NodePort', ports: [{ port: 80, targetPort: 8080 }] });
     const backends = [{ name: 'be1', ip: '10.244.0.11' }, { name: 'be2', ip: '10.244.0.12' }];
     await createSlice(admin, sliceBody(ns, 'web-a', 'web', backends.map((b) => ({ ip: b.ip, nodeName })), [{ port: 8080 }]));
-    for (const { obj } of manifestObjects().filter((o) => o.file === 'rbac.yaml')) {
-      await kubeRequest(admin, 'PATCH', objectPath(obj), { body: obj, contentType: 'application/apply-patch+yaml', query: { fieldManager: 'ipvsnet-tests', force: 'true' } });
-    }
+    await applyManifest(admin, 'base/rbac.yaml');
     const agentKubeconfig = writeKubeconfig('vm-agent', await serviceAccountToken(admin, 'kube-system', 'ipvsnet', 7200), state.guestServer);
     const ctl = join(repoRoot, 'build', 'vm-share', uniq('cluster'));
     mkdirSync(ctl, { recursive: true });

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import {
   clusterState, adminKubeConfig, createNamespace, createService, createSlice, sliceBody, registerNode, uniq, kubeRequest,
-  manifestObjects, objectPath, serviceAccountToken, repoRoot,
+  applyManifest, applyObject, serviceAccountToken, repoRoot,
 } from './helpers.ts';
 import { GuestRun, guestCheckCases } from './guest-checks.ts';
 import type { MigrateParams } from './guest/migrate.ts';
@@ -35,9 +35,7 @@ const EXPECTED = [
 
 const run = new GuestRun();
 
-async function apply(obj: Record<string, unknown>, path: string): Promise<void> {
-  await kubeRequest(admin, 'PATCH', path, { body: obj, contentType: 'application/apply-patch+yaml', query: { fieldManager: 'ipvsnet-tests', force: 'true' } });
-}
+const apply = (obj: Record<string, unknown>, path: string) => applyObject(admin, obj, path);
 
 describe('kube-proxy (iptables mode) → ipvsnet on a node in the VM', () => {
   beforeAll(async () => {
@@ -57,7 +55,7 @@ describe('kube-proxy (iptables mode) → ipvsnet on a node in the VM', () => {
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'system:node-proxier' },
       subjects: [{ kind: 'ServiceAccount', name: 'kube-proxy', namespace: 'kube-system' }],
     }, '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/kubeadm:node-proxier');
-    for (const { obj } of manifestObjects().filter((o) => o.file === 'rbac.yaml')) await apply(obj as unknown as Record<string, unknown>, objectPath(obj));
+    await applyManifest(admin, 'base/rbac.yaml');
 
     const cm = parse(readFileSync(join(repoRoot, 'test/fixtures/kubeadm/kube-proxy-configmap.yaml'), 'utf8')) as { data: Record<string, string> };
     const kubeconfigConf = cm.data['kubeconfig.conf']!.replace(/server: \S+/, `server: ${state.guestServer}`);
