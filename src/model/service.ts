@@ -2,7 +2,7 @@
 
 import { z } from 'zod';
 import type { ParseResult, ServiceModel, ServicePortModel } from './types.ts';
-import { DiagnosticSink, cidrString, metadataSchema, nonSpecialIPString, objectRef, parseWith, portNumber, protocolSchema, strictIPString, typeErr } from './common.ts';
+import { DiagnosticSink, listOrNone, cidrString, metadataSchema, nonSpecialIPString, objectRef, parseWith, portNumber, protocolSchema, strictIPString, typeErr } from './common.ts';
 import { clusterIPProblem } from './apivalidation.ts';
 import { canonicalIP, canonicalNetwork, formatIP, parseCIDR, parseIP } from '../net/index.ts';
 import { intern } from './intern.ts';
@@ -171,13 +171,13 @@ export function parseService(raw: unknown): ParseResult<ServiceModel> {
   }
   if (rawPorts.length === 0 && !headless && type !== 'ExternalName') sink.error('spec.ports', 'a Service needs at least one port');
 
-  const externalIPs = (spec.externalIPs ?? []).map((x) => canonicalIP(x)!);
-  const loadBalancerSourceRanges = (spec.loadBalancerSourceRanges ?? []).map((x) => canonicalNetwork(parseCIDR(x.trim(), 'keep')!));
-  const loadBalancerIngress = (s.status?.loadBalancer?.ingress ?? []).map((ing) => ({
+  const externalIPs = listOrNone((spec.externalIPs ?? []).map((x) => canonicalIP(x)!));
+  const loadBalancerSourceRanges = listOrNone((spec.loadBalancerSourceRanges ?? []).map((x) => canonicalNetwork(parseCIDR(x.trim(), 'keep')!)));
+  const loadBalancerIngress = listOrNone((s.status?.loadBalancer?.ingress ?? []).map((ing) => ({
     ...(ing.ip ? { ip: canonicalIP(ing.ip)! } : {}),
     ...(ing.hostname ? { hostname: ing.hostname } : {}),
     ipMode: ing.ipMode ?? ('VIP' as const),
-  }));
+  })));
 
   const sessionAffinity = spec.sessionAffinity ?? 'None';
   const sessionAffinityTimeout =
@@ -207,7 +207,8 @@ export function parseService(raw: unknown): ParseResult<ServiceModel> {
     created,
     uid,
     type,
-    clusterIPs,
+    // push() left spare capacity; the model lives as long as the Service.
+    clusterIPs: listOrNone(clusterIPs.slice()),
     headless,
     ports,
     externalIPs,
