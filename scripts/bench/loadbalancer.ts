@@ -1,6 +1,6 @@
 // LoadBalancer addresses: (1) the pure planner with many Services; against the real kube-apiserver
 // (2) the time from a type=LoadBalancer Service's creation to its address in status.loadBalancer
-// (the elected allocator, default 1 s round), (3) from that status to the address announced on a
+// (the elected allocator: a watch event brings a round), (3) from that status to the address announced on a
 // node's interface (the layer-2 announcer in a netns: its Lease won, the address put, gratuitous
 // ARP sent), and (4) the failover time when the announcing agent dies (its Lease runs out: the
 // agent's defaults, 15 s duration and 2 s retry) and when it stops cleanly (the Lease released).
