@@ -70,7 +70,7 @@ try {
     while (!(await ingressOf(`s${i}`))) await sleep(10);
     created.push(performance.now() - t0);
   }
-  process.stdout.write(`allocator (1 s rounds): Service created → address in status: ${fmt(created)}\n`);
+  process.stdout.write(`allocator (watch-driven rounds): Service created → address in status: ${fmt(created)}\n`);
 
   // (3) status → announced, and (4) failover: two "nodes" in netns on one bridge
   const sw = `${tag}-sw`.slice(0, 15);
