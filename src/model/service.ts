@@ -210,7 +210,7 @@ export function parseService(raw: unknown): ParseResult<ServiceModel> {
     // push() left spare capacity; the model lives as long as the Service.
     clusterIPs: listOrNone(clusterIPs.slice()),
     headless,
-    ports,
+    ports: ports.slice(),
     externalIPs,
     loadBalancerIngress,
     loadBalancerSourceRanges,
