@@ -51,7 +51,7 @@ export function parseEndpointSlice(raw: unknown): ParseResult<EndpointSliceModel
   const sink = new DiagnosticSink('EndpointSlice', objectRef(raw, true));
   const s = parseWith(sliceSchema, raw, sink);
   if (!s) return { diagnostics: sink.list };
-  const namespace = s.metadata.namespace ?? 'default';
+  const namespace = intern(s.metadata.namespace ?? 'default');
   const labels = s.metadata.labels ?? {};
   const svcName = labels[LABEL_SERVICE_NAME];
   if (!svcName) sink.error(`metadata.labels[${JSON.stringify(LABEL_SERVICE_NAME)}]`, 'missing: the slice does not say which Service it belongs to');

@@ -107,7 +107,8 @@ export function parseService(raw: unknown): ParseResult<ServiceModel> {
   const s = parseWith(serviceSchema, raw, sink);
   if (!s) return { diagnostics: sink.list };
   const spec = s.spec;
-  const namespace = s.metadata.namespace ?? 'default';
+  // Interned: every Service and EndpointSlice of a namespace shares one copy of its name.
+  const namespace = intern(s.metadata.namespace ?? 'default');
   const name = s.metadata.name;
   const labels = s.metadata.labels ?? {};
   const type = spec.type ?? 'ClusterIP';
