@@ -9,8 +9,11 @@
 // beside the wall time, which a busy machine stretches:
 //   N=10000 NODES=1 node scripts/bench/delta-cpu.ts
 //   N=50000 NODES=1 node scripts/bench/delta-cpu.ts       (KUBE-LOOP-BACK: 250,000 members)
-// RUNS=K sets the number of deltas (default 40).
+// RUNS=K sets the number of deltas (default 40); PROFILE=file.cpuprofile writes a V8 CPU profile of
+// the deltas alone (not the fill, the first sync or the repair pass), for Chrome DevTools or speedscope.
 import os from 'node:os';
+import { writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
 import { performance } from 'node:perf_hooks';
 import pino from 'pino';
 import { collectObjects, type LoadedManifests } from '../../src/model/load.ts';
@@ -70,6 +73,9 @@ try {
   let procs = 0;
   let ops = 0;
   const before = loopBack();
+  const profile = process.env['PROFILE'];
+  const session = profile ? new Session() : undefined;
+  if (session) { session.connect(); await session.post('Profiler.enable'); await session.post('Profiler.start'); }
   for (let k = 0; k < RUNS; k++) {
     // Even k: slice i gains a ready endpoint on this node; odd k: it is taken back.
     const i = (Math.floor(k / 2) * 7919) % N;
@@ -90,6 +96,12 @@ try {
     ops += res.totalOperations;
     if (res.failures.length) console.log(res.failures);
     if (k % 2 === 0 && loopBack() !== before + 1) throw new Error(`delta ${k}: KUBE-LOOP-BACK has ${loopBack()} members, not ${before + 1}: the change is not local`);
+  }
+  if (session) {
+    const { profile: p } = await session.post('Profiler.stop');
+    await writeFile(profile!, JSON.stringify(p));
+    session.disconnect();
+    console.log(`CPU profile of the deltas: ${profile}`);
   }
   // A repair pass with nothing to repair: the kernel read back in full and diffed (the agent's periodic sync).
   clock += 3_600_000;

@@ -4,7 +4,8 @@
 // buildPlan() over the same objects (checked by a property test).
 
 import type { Diagnostic, Family } from '../net/index.ts';
-import type { FamilyPlan, HealthCheckNodePort, Plan } from './types.ts';
+import type { FamilyPlan, HealthCheckNodePort, IpsetMemberChanges, Plan } from './types.ts';
+import { ipsetName } from './ipsets.ts';
 import { virtualServerKey } from './types.ts';
 import type { EndpointSliceModel, NodeModel, ServiceModel } from '../model/types.ts';
 import { parseService } from '../model/service.ts';
@@ -28,6 +29,13 @@ class FamilyState {
   readonly noLocal = { internal: 0, external: 0 };
   dirty = true;
   cached?: FamilyPlan;
+  /**
+   * Members whose presence changed since the last takeMemberChanges(), with whether each was present
+   * then, per base set name. Kept from the first take on (a family state built by rebuild() starts
+   * with every member new, which no plan reports as changes).
+   */
+  private readonly journal = new Map<string, Map<string, boolean>>();
+  private tracking = false;
   /** Told the virtualServerKey of every virtual server added or removed. */
   readonly onChange: (key: string) => void;
 
@@ -62,8 +70,30 @@ class FamilyState {
   private member(set: string, m: string, sign: 1 | -1): void {
     let bag = this.members.get(set);
     if (!bag) this.members.set(set, (bag = new SortedBag<string>(true)));
+    const had = bag.has(m);
     if (sign > 0) bag.add(m, m);
     else bag.remove(m);
+    if (!this.tracking || bag.has(m) === had) return;
+    let j = this.journal.get(set);
+    if (!j) this.journal.set(set, (j = new Map()));
+    if (!j.has(m)) j.set(m, had);
+  }
+
+  /** Each set's members added and removed since the last call (by kernel set name); starts the journal. */
+  takeMemberChanges(family: Family, into: Map<string, IpsetMemberChanges>): void {
+    this.tracking = true;
+    for (const [set, j] of this.journal) {
+      const bag = this.members.get(set)!;
+      const added: string[] = [];
+      const removed: string[] = [];
+      for (const [m, had] of j) {
+        const has = bag.has(m);
+        if (has && !had) added.push(m);
+        else if (!has && had) removed.push(m);
+      }
+      if (added.length || removed.length) into.set(ipsetName(set, family), { added: added.sort(), removed: removed.sort() });
+    }
+    this.journal.clear();
   }
 
   private claim(cl: Claim, sign: 1 | -1): void {
@@ -220,13 +250,15 @@ export class IncrementalPlanner {
     const since = this.generation++;
     const changed = this.changedKeys;
     this.changedKeys = new Set();
+    const ipsets = new Map<string, IpsetMemberChanges>();
+    for (const [f, st] of this.families) st.takeMemberChanges(f, ipsets);
     return {
       node: this.ctx.nodeName,
       families: this.ctx.families.map((f) => this.families.get(f)!.plan(f, this.ctx)),
       healthCheckNodePorts: this.healthCache,
       diagnostics: this.diagCache,
       generation: this.generation,
-      ...(changed ? { changed: { since, virtualServers: changed } } : {}),
+      ...(changed ? { changed: { since, virtualServers: changed, ipsets } } : {}),
     };
   }
 

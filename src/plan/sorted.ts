@@ -41,6 +41,11 @@ export class SortedBag<T> {
     return this.keys.length;
   }
 
+  /** Whether `sortKey` is in the bag (counted at least once). */
+  has(sortKey: string): boolean {
+    return (this.counts.get(sortKey) ?? 0) > 0;
+  }
+
   add(sortKey: string, value: T): void {
     const c = this.counts.get(sortKey);
     if (c !== undefined) {
