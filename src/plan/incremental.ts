@@ -4,7 +4,7 @@
 // buildPlan() over the same objects (checked by a property test).
 
 import type { Diagnostic, Family } from '../net/index.ts';
-import type { FamilyPlan, HealthCheckNodePort, IpsetMemberChanges, Plan } from './types.ts';
+import type { FamilyPlan, HealthCheckNodePort, IpsetMemberChanges, Plan, VirtualServer } from './types.ts';
 import { ipsetName } from './ipsets.ts';
 import { virtualServerKey } from './types.ts';
 import type { EndpointSliceModel, NodeModel, ServiceModel } from '../model/types.ts';
@@ -35,6 +35,8 @@ class FamilyState {
    * with every member new, which no plan reports as changes).
    */
   private readonly journal = new Map<string, Map<string, boolean>>();
+  /** The keys (virtualServerKey → sort key) of virtual servers claimed or released since the last take, kept alike. */
+  private readonly touched = new Map<string, string>();
   private tracking = false;
   /** Told the virtualServerKey of every virtual server added or removed. */
   readonly onChange: (key: string) => void;
@@ -50,9 +52,11 @@ class FamilyState {
     for (const cl of c.claims) {
       // A losing claim's key still counts as changed: the winner's virtual server is the same
       // object then, and the reconciler compares it with the kernel at no cost.
-      this.onChange(virtualServerKey(cl.vs));
+      const vkey = virtualServerKey(cl.vs);
+      this.onChange(vkey);
       // The sort key identifies (protocol, address, port) uniquely, so it doubles as the index key.
       const key = vsSortKey(cl.vs);
+      if (this.tracking) this.touched.set(vkey, key);
       const [before, after] = sign > 0 ? this.vs.add(key, key, cl) : this.vs.remove(key, cl);
       // Only the winning claim's members are in the sets: move them when the winner changes.
       if (before === after) continue;
@@ -77,6 +81,15 @@ class FamilyState {
     let j = this.journal.get(set);
     if (!j) this.journal.set(set, (j = new Map()));
     if (!j.has(m)) j.set(m, had);
+  }
+
+  /** The virtual server now planned on each key touched since the last call (none: not in the plan). */
+  takeTouched(into: Map<string, VirtualServer>): void {
+    for (const [vkey, key] of this.touched) {
+      const w = this.vs.winner(key);
+      if (w) into.set(vkey, w.vs);
+    }
+    this.touched.clear();
   }
 
   /** Each set's members added and removed since the last call (by kernel set name); starts the journal. */
@@ -251,14 +264,18 @@ export class IncrementalPlanner {
     const changed = this.changedKeys;
     this.changedKeys = new Set();
     const ipsets = new Map<string, IpsetMemberChanges>();
-    for (const [f, st] of this.families) st.takeMemberChanges(f, ipsets);
+    const planned = new Map<string, VirtualServer>();
+    for (const [f, st] of this.families) {
+      st.takeMemberChanges(f, ipsets);
+      st.takeTouched(planned);
+    }
     return {
       node: this.ctx.nodeName,
       families: this.ctx.families.map((f) => this.families.get(f)!.plan(f, this.ctx)),
       healthCheckNodePorts: this.healthCache,
       diagnostics: this.diagCache,
       generation: this.generation,
-      ...(changed ? { changed: { since, virtualServers: changed, ipsets } } : {}),
+      ...(changed ? { changed: { since, virtualServers: changed, planned, ipsets } } : {}),
     };
   }
 

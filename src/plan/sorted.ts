@@ -148,6 +148,11 @@ export class VirtualServerIndex {
     return [before, e.candidates[0]];
   }
 
+  /** The winning claim on a key now (undefined: none). */
+  winner(key: string): Claim | undefined {
+    return this.byKey.get(key)?.candidates[0];
+  }
+
   /** The claims of every contested key, each sorted winner first. */
   contestedClaims(): Iterable<readonly Claim[]> {
     return [...this.contested].map((e) => e.candidates);

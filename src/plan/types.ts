@@ -116,7 +116,13 @@ export interface Plan {
    * members added and removed. Absent when unknown (a full plan, or a planner rebuilt by a
    * configuration or local-Node change): then every virtual server and member may have changed.
    */
-  changed?: { since: number; virtualServers: ReadonlySet<string>; ipsets?: ReadonlyMap<string, IpsetMemberChanges> };
+  changed?: {
+    since: number;
+    virtualServers: ReadonlySet<string>;
+    /** (when the planner tracks them) The virtual server planned now on each of those keys that is in the plan: the family lists' own objects. */
+    planned?: ReadonlyMap<string, VirtualServer>;
+    ipsets?: ReadonlyMap<string, IpsetMemberChanges>;
+  };
 }
 
 /**

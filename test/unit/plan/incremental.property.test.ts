@@ -56,6 +56,10 @@ describe('IncrementalPlanner', { timeout: 300_000 }, () => {
             const b = byKey(next);
             const differing = [...new Set([...a.keys(), ...b.keys()])].filter((k) => JSON.stringify(a.get(k)) !== JSON.stringify(b.get(k)));
             expect(differing.filter((k) => !next.changed!.virtualServers.has(k))).toEqual([]);
+            // `planned` holds, for each changed key, the plan's own virtual server on it (or nothing when it left).
+            const planned = next.changed.planned!;
+            for (const k of next.changed.virtualServers) expect(planned.get(k)).toBe(b.get(k));
+            expect([...planned.keys()].filter((k) => !next.changed!.virtualServers.has(k))).toEqual([]);
             // The ipset member changes are exactly the difference of the two plans' members, set by set.
             expect(next.changed.ipsets).toBeDefined();
             const was = members(prev);
