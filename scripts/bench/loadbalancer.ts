@@ -1,6 +1,6 @@
 // LoadBalancer addresses: (1) the pure planner with many Services; against the real kube-apiserver
 // (2) the time from a type=LoadBalancer Service's creation to its address in status.loadBalancer
-// (the elected allocator, default 1 s round), (3) from that status to the address announced on a
+// (the elected allocator: a watch event brings a round), (3) from that status to the address announced on a
 // node's interface (the layer-2 announcer in a netns: its Lease won, the address put, gratuitous
 // ARP sent), and (4) the failover time when the announcing agent dies (its Lease runs out: the
 // agent's defaults, 15 s duration and 2 s retry) and when it stops cleanly (the Lease released).
@@ -70,7 +70,7 @@ try {
     while (!(await ingressOf(`s${i}`))) await sleep(10);
     created.push(performance.now() - t0);
   }
-  process.stdout.write(`allocator (1 s rounds): Service created → address in status: ${fmt(created)}\n`);
+  process.stdout.write(`allocator (watch-driven rounds): Service created → address in status: ${fmt(created)}\n`);
 
   // (3) status → announced, and (4) failover: two "nodes" in netns on one bridge
   const sw = `${tag}-sw`.slice(0, 15);

@@ -1,13 +1,16 @@
 // The LoadBalancer address allocator (--loadbalancer-addresses): every agent contends for one Lease
-// (LB_LEASE in the lease namespace); only its holder writes. Each round the holder lists the IPPools
-// and the LoadBalancer Services, plans (plan.ts, pure) and writes each changed status.loadBalancer.ingress with
-// the resourceVersion it read (409: the Service changed meanwhile, the next round plans again).
+// (LB_LEASE in the lease namespace); only its holder writes. While it holds the Lease it watches the
+// IPPools and the LoadBalancer Services (identities only) and runs a round when either changes, when
+// it is elected, and every resyncMs: a round lists the IPPools and the LoadBalancer Services, plans
+// (plan.ts, pure) and writes each changed status.loadBalancer.ingress with the resourceVersion it read
+// (409: the Service changed meanwhile; its watch event brings the next round).
 // Each new diagnostic is posted once as a Warning Event on its Service. It remembers nothing the
 // Services' status does not say, so a restarted or newly elected holder carries on where the last
 // one stopped.
 import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import type { Logger } from '../log/index.ts';
 import { KubeApiError, kubeRequest, listCollection } from '../sources/kube.ts';
+import { identityOf, ResilientInformer } from '../sources/informer.ts';
 import { IPPOOL_API_VERSION, IPPOOL_PLURAL, parseIPPools } from '../pools/model/ippool.ts';
 import { LeaseElector } from '../lease/elector.ts';
 import { parseLBService, type LBService } from './model.ts';
@@ -15,14 +18,18 @@ import { lbPools, planLBAddresses, type LBPlan } from './plan.ts';
 import { postServiceEvent } from './events.ts';
 
 export const LB_LEASE = 'ipvsnet-loadbalancer-addresses';
+const POOLS = `/apis/${IPPOOL_API_VERSION}/${IPPOOL_PLURAL}`;
+const LB_SERVICES = 'spec.type=LoadBalancer';
 
 export interface AllocatorOptions {
   kc: KubeConfig;
   identity: string;
   logger?: Logger;
   leaseNamespace?: string;
-  /** pause between rounds (default 1 s) */
-  intervalMs?: number;
+  /** a round at least this often while holding the Lease, changes or not (default 30 s) */
+  resyncMs?: number;
+  /** pause after a failed round (default 1 s) */
+  retryMs?: number;
   leaseDurationMs?: number;
   leaseRetryMs?: number;
 }
@@ -35,14 +42,14 @@ export interface RoundResult { plan: LBPlan; written: string[]; conflicts: numbe
 export async function allocateOnce(kc: KubeConfig, signal?: AbortSignal): Promise<RoundResult & { services: Map<string, LBService> }> {
   const sig = signal ? { signal } : {};
   const [pools, services] = await Promise.all([
-    listCollection<unknown>(kc, `/apis/${IPPOOL_API_VERSION}/${IPPOOL_PLURAL}`, sig).catch((e: unknown) => {
+    listCollection<unknown>(kc, POOLS, sig).catch((e: unknown) => {
       if (e instanceof KubeApiError && e.statusCode === 404) return { items: [] }; // the CRD is not installed: no pools
       throw e;
     }),
     // Only type LoadBalancer can hold status.loadBalancer: the API server clears it when the type
     // changes (and loadBalancerClass cannot be set on any other type), so the server-side filter
     // sees every address there is, and a round costs the LoadBalancer Services, not all Services.
-    listCollection<RawService>(kc, '/api/v1/services', { ...sig, fieldSelector: 'spec.type=LoadBalancer' }),
+    listCollection<RawService>(kc, '/api/v1/services', { ...sig, fieldSelector: LB_SERVICES }),
   ]);
   const parsed = new Map<string, LBService>();
   const raws = new Map<string, RawService>();
@@ -76,8 +83,16 @@ export class LoadBalancerAllocator {
   readonly elector: LeaseElector;
   /** diagnostics already posted (service|code|field|reason); one that goes away may be posted again */
   private posted = new Set<string>();
+  /** the holder's watches (undefined while not holding the Lease) */
+  private informers: ResilientInformer[] | undefined;
+  /** something changed since the last round began */
+  private dirty = true;
+  private nextResync = 0;
+  private wake: (() => void) | undefined;
   rounds = 0;
   eventsPosted = 0;
+  /** failed lists and watches of the holder's informers (each is retried) */
+  watchFailures = 0;
   last: RoundResult | undefined;
   done: Promise<void> = Promise.resolve();
 
@@ -87,7 +102,10 @@ export class LoadBalancerAllocator {
       kc: o.kc, namespace: o.leaseNamespace ?? 'kube-system', name: LB_LEASE, identity: o.identity,
       ...(o.leaseDurationMs ? { durationMs: o.leaseDurationMs } : {}),
       ...(o.leaseRetryMs ? { retryMs: o.leaseRetryMs } : {}),
-      onChange: (leader, holder) => o.logger?.info({ leader, holder, lease: LB_LEASE }, leader ? 'LoadBalancer addresses: this agent is the allocator' : 'LoadBalancer addresses: not the allocator'),
+      onChange: (leader, holder) => {
+        o.logger?.info({ leader, holder, lease: LB_LEASE }, leader ? 'LoadBalancer addresses: this agent is the allocator' : 'LoadBalancer addresses: not the allocator');
+        this.trigger();
+      },
     });
   }
 
@@ -99,30 +117,88 @@ export class LoadBalancerAllocator {
   /** Stop; release=false leaves the Lease naming this holder (as a killed process would). */
   async stop(release = true): Promise<void> {
     this.abort.abort();
+    this.wake?.();
     await this.done;
     await this.elector.stop(release);
   }
 
+  private readonly trigger = (): void => {
+    this.dirty = true;
+    this.wake?.();
+  };
+
+  /** Watch what a round reads; a watch event (or a relist's) asks for a round. */
+  private watch(): void {
+    if (this.informers) return;
+    const onError = (what: string) => (err: unknown, attempt: number) => {
+      this.watchFailures++;
+      if (attempt === 1 || attempt % 20 === 0) this.o.logger?.warn({ resource: what, attempt, err: err instanceof Error ? err.message : String(err) }, 'LoadBalancer addresses: watch/list failed; resuming');
+    };
+    this.informers = [
+      new ResilientInformer(this.o.kc, { path: '/api/v1/services', fieldSelector: LB_SERVICES, keep: identityOf, onError: onError('services') }),
+      // without the IPPool CRD the list answers 404 until it is installed: tried again every 30 s
+      new ResilientInformer(this.o.kc, { path: POOLS, keep: identityOf, maxBackoffMs: 30_000, onError: onError('ippools') }),
+    ];
+    for (const i of this.informers) {
+      i.events$.subscribe(this.trigger);
+      void i.start();
+    }
+  }
+
+  private unwatch(): void {
+    for (const i of this.informers ?? []) void i.stop();
+    this.informers = undefined;
+  }
+
+  /** Sleep ms, or until trigger() when wakeable. */
+  private pause(ms: number, wakeable: boolean): Promise<void> {
+    const signal = this.abort.signal;
+    return new Promise<void>((resolve) => {
+      if (signal.aborted) return resolve();
+      const done = (): void => { clearTimeout(t); this.wake = undefined; resolve(); };
+      const t = setTimeout(done, ms);
+      this.wake = wakeable ? done : () => { if (signal.aborted) done(); };
+    });
+  }
+
   private async loop(): Promise<void> {
     const signal = this.abort.signal;
-    while (!signal.aborted) {
-      if (this.elector.isLeader()) {
-        try {
-          const r = await allocateOnce(this.o.kc, signal);
-          this.rounds++;
-          this.last = r;
-          if (r.written.length) this.o.logger?.info({ services: r.written, assigned: Object.fromEntries(r.written.map((k) => [k, r.plan.assigned.get(k) ?? []])) }, 'LoadBalancer addresses written');
-          await this.postEvents(r.plan, r.services);
-        } catch (e) {
-          if (!signal.aborted) this.o.logger?.warn({ err: e instanceof Error ? e.message : String(e) }, 'LoadBalancer addresses: round failed; retrying');
+    const resyncMs = this.o.resyncMs ?? 30_000;
+    try {
+      while (!signal.aborted) {
+        if (!this.elector.isLeader()) {
+          this.unwatch();
+          this.dirty = true; // a newly elected holder starts with a round
+          await this.pause(resyncMs, true); // the elector's onChange wakes it
+          continue;
         }
+        this.watch();
+        if (this.dirty || Date.now() >= this.nextResync) {
+          this.dirty = false;
+          this.nextResync = Date.now() + resyncMs;
+          try {
+            await this.round(signal);
+          } catch (e) {
+            if (signal.aborted) break;
+            this.o.logger?.warn({ err: e instanceof Error ? e.message : String(e) }, 'LoadBalancer addresses: round failed; retrying');
+            this.dirty = true;
+            await this.pause(this.o.retryMs ?? 1000, false); // events during an outage do not hurry the retry
+            continue;
+          }
+        }
+        if (!this.dirty) await this.pause(Math.max(0, this.nextResync - Date.now()), true);
       }
-      await new Promise<void>((resolve) => {
-        if (signal.aborted) return resolve();
-        const t = setTimeout(resolve, this.o.intervalMs ?? 1000);
-        signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
-      });
+    } finally {
+      this.unwatch();
     }
+  }
+
+  private async round(signal: AbortSignal): Promise<void> {
+    const r = await allocateOnce(this.o.kc, signal);
+    this.rounds++;
+    this.last = r;
+    if (r.written.length) this.o.logger?.info({ services: r.written, assigned: Object.fromEntries(r.written.map((k) => [k, r.plan.assigned.get(k) ?? []])) }, 'LoadBalancer addresses written');
+    await this.postEvents(r.plan, r.services);
   }
 
   private async postEvents(plan: LBPlan, services: Map<string, LBService>): Promise<void> {
