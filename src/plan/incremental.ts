@@ -4,7 +4,8 @@
 // buildPlan() over the same objects (checked by a property test).
 
 import type { Diagnostic, Family } from '../net/index.ts';
-import type { FamilyPlan, HealthCheckNodePort, Plan } from './types.ts';
+import type { FamilyPlan, HealthCheckNodePort, IpsetMemberChanges, Plan, VirtualServer } from './types.ts';
+import { ipsetName } from './ipsets.ts';
 import { virtualServerKey } from './types.ts';
 import type { EndpointSliceModel, NodeModel, ServiceModel } from '../model/types.ts';
 import { parseService } from '../model/service.ts';
@@ -28,6 +29,15 @@ class FamilyState {
   readonly noLocal = { internal: 0, external: 0 };
   dirty = true;
   cached?: FamilyPlan;
+  /**
+   * Members whose presence changed since the last takeMemberChanges(), with whether each was present
+   * then, per base set name. Kept from the first take on (a family state built by rebuild() starts
+   * with every member new, which no plan reports as changes).
+   */
+  private readonly journal = new Map<string, Map<string, boolean>>();
+  /** The keys (virtualServerKey → sort key) of virtual servers claimed or released since the last take, kept alike. */
+  private readonly touched = new Map<string, string>();
+  private tracking = false;
   /** Told the virtualServerKey of every virtual server added or removed. */
   readonly onChange: (key: string) => void;
 
@@ -42,9 +52,11 @@ class FamilyState {
     for (const cl of c.claims) {
       // A losing claim's key still counts as changed: the winner's virtual server is the same
       // object then, and the reconciler compares it with the kernel at no cost.
-      this.onChange(virtualServerKey(cl.vs));
+      const vkey = virtualServerKey(cl.vs);
+      this.onChange(vkey);
       // The sort key identifies (protocol, address, port) uniquely, so it doubles as the index key.
       const key = vsSortKey(cl.vs);
+      if (this.tracking) this.touched.set(vkey, key);
       const [before, after] = sign > 0 ? this.vs.add(key, key, cl) : this.vs.remove(key, cl);
       // Only the winning claim's members are in the sets: move them when the winner changes.
       if (before === after) continue;
@@ -62,8 +74,39 @@ class FamilyState {
   private member(set: string, m: string, sign: 1 | -1): void {
     let bag = this.members.get(set);
     if (!bag) this.members.set(set, (bag = new SortedBag<string>(true)));
+    const had = bag.has(m);
     if (sign > 0) bag.add(m, m);
     else bag.remove(m);
+    if (!this.tracking || bag.has(m) === had) return;
+    let j = this.journal.get(set);
+    if (!j) this.journal.set(set, (j = new Map()));
+    if (!j.has(m)) j.set(m, had);
+  }
+
+  /** The virtual server now planned on each key touched since the last call (none: not in the plan). */
+  takeTouched(into: Map<string, VirtualServer>): void {
+    for (const [vkey, key] of this.touched) {
+      const w = this.vs.winner(key);
+      if (w) into.set(vkey, w.vs);
+    }
+    this.touched.clear();
+  }
+
+  /** Each set's members added and removed since the last call (by kernel set name); starts the journal. */
+  takeMemberChanges(family: Family, into: Map<string, IpsetMemberChanges>): void {
+    this.tracking = true;
+    for (const [set, j] of this.journal) {
+      const bag = this.members.get(set)!;
+      const added: string[] = [];
+      const removed: string[] = [];
+      for (const [m, had] of j) {
+        const has = bag.has(m);
+        if (has && !had) added.push(m);
+        else if (!has && had) removed.push(m);
+      }
+      if (added.length || removed.length) into.set(ipsetName(set, family), { added: added.sort(), removed: removed.sort() });
+    }
+    this.journal.clear();
   }
 
   private claim(cl: Claim, sign: 1 | -1): void {
@@ -220,13 +263,19 @@ export class IncrementalPlanner {
     const since = this.generation++;
     const changed = this.changedKeys;
     this.changedKeys = new Set();
+    const ipsets = new Map<string, IpsetMemberChanges>();
+    const planned = new Map<string, VirtualServer>();
+    for (const [f, st] of this.families) {
+      st.takeMemberChanges(f, ipsets);
+      st.takeTouched(planned);
+    }
     return {
       node: this.ctx.nodeName,
       families: this.ctx.families.map((f) => this.families.get(f)!.plan(f, this.ctx)),
       healthCheckNodePorts: this.healthCache,
       diagnostics: this.diagCache,
       generation: this.generation,
-      ...(changed ? { changed: { since, virtualServers: changed } } : {}),
+      ...(changed ? { changed: { since, virtualServers: changed, planned, ipsets } } : {}),
     };
   }
 

@@ -41,6 +41,11 @@ export class SortedBag<T> {
     return this.keys.length;
   }
 
+  /** Whether `sortKey` is in the bag (counted at least once). */
+  has(sortKey: string): boolean {
+    return (this.counts.get(sortKey) ?? 0) > 0;
+  }
+
   add(sortKey: string, value: T): void {
     const c = this.counts.get(sortKey);
     if (c !== undefined) {
@@ -141,6 +146,11 @@ export class VirtualServerIndex {
     }
     this.touched.add(e);
     return [before, e.candidates[0]];
+  }
+
+  /** The winning claim on a key now (undefined: none). */
+  winner(key: string): Claim | undefined {
+    return this.byKey.get(key)?.candidates[0];
   }
 
   /** The claims of every contested key, each sorted winner first. */

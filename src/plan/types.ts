@@ -112,10 +112,26 @@ export interface Plan {
   generation?: number;
   /**
    * What changed since plan `since` of the same planner: the keys (virtualServerKey) of virtual
-   * servers added, removed or replaced. Absent when unknown (a full plan, or a planner rebuilt by a
-   * configuration or local-Node change): then every virtual server may have changed.
+   * servers added, removed or replaced, and (`ipsets`, when the planner tracks them) each ipset's
+   * members added and removed. Absent when unknown (a full plan, or a planner rebuilt by a
+   * configuration or local-Node change): then every virtual server and member may have changed.
    */
-  changed?: { since: number; virtualServers: ReadonlySet<string> };
+  changed?: {
+    since: number;
+    virtualServers: ReadonlySet<string>;
+    /** (when the planner tracks them) The virtual server planned now on each of those keys that is in the plan: the family lists' own objects. */
+    planned?: ReadonlyMap<string, VirtualServer>;
+    ipsets?: ReadonlyMap<string, IpsetMemberChanges>;
+  };
+}
+
+/**
+ * (Plan.changed.ipsets) One set's members added and removed since plan `changed.since`, by kernel set
+ * name; a set not named there has the members it had. Each list sorted, the two disjoint.
+ */
+export interface IpsetMemberChanges {
+  added: readonly string[];
+  removed: readonly string[];
 }
 
 /** Stable identity of a virtual server: "TCP/10.96.0.1/443" or "TCP/[fd00::1]/443". */

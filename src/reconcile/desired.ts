@@ -1,9 +1,10 @@
 // The plan's virtual servers by key and its service addresses, kept from sync to sync, so that a delta
 // costs what changed rather than the whole plan (at 50,000 Services, rebuilding them took about
 // 40 ms of every delta; scripts/bench/delta-cpu.ts). A plan whose `changed.since` is the plan this
-// index last took is applied by its changed keys; any other plan (a full plan, a rebuilt planner)
-// rebuilds it. The virtual servers are still walked once per plan, but by object identity: each
-// object's key is computed once (the planner hands back the same object while it does not change).
+// index last took is applied by its changed keys, their virtual servers taken from `changed.planned`
+// (without it, the plan's virtual servers are walked once, by object identity: each object's key
+// is computed once, the planner handing back the same object while it does not change); any other
+// plan (a full plan, a rebuilt planner) rebuilds it.
 
 import type { Plan, VirtualServer } from '../plan/types.ts';
 import { virtualServerKey } from '../plan/types.ts';
@@ -43,6 +44,14 @@ export class DesiredIndex {
     for (const k of changed) {
       const old = this.byKey.get(k);
       if (old) this.#remove(k, old);
+    }
+    const planned = plan.changed?.planned;
+    if (planned) {
+      for (const k of changed) {
+        const vs = planned.get(k);
+        if (vs) this.#add(k, vs);
+      }
+      return changed;
     }
     for (const f of plan.families) {
       for (const vs of f.virtualServers) {

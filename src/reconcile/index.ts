@@ -200,7 +200,7 @@ export class Reconciler {
     await this.#addresses?.unbind(ctx);
 
     // 4. ipsets, then iptables.
-    await this.#ipsets?.sync(plan.families.flatMap((f) => f.ipsets), ctx);
+    await this.#ipsets?.sync(plan.families.flatMap((f) => f.ipsets), ctx, plan);
     await this.#iptables.sync(plan.families, state.iptables, ctx);
 
     if (full) this.#lastFullRead = startedAt;

@@ -1,32 +1,37 @@
-// The ipset reconciler: the kernel's sets hold the plan's members (src/kernel/ipset: the diff written
-// over netlink, or with one `ipset restore` when it is large). The kernel's sets are read (over
+// The ipset reconciler: the kernel's sets hold the plan's members (src/kernel/ipset: written over
+// netlink, or with one `ipset restore` when netlink cannot). The kernel's sets are read (over
 // netlink) on the first sync, each repair pass and after a failure; in between, the cache is the
-// plan's prepared members of the last sync without failures, so a delta diffs against what the
-// kernel was made to hold, and an EndpointSlice change costs its member adds and dels, no process.
+// last read plus this process's own successful writes, and
+//   - a plan that says which members changed since the plan synced last (Plan.changed.ipsets, from
+//     the incremental planner) is applied as that delta: the named members are looked up in the
+//     cache and added or deleted, nothing else is walked, so an EndpointSlice change costs its
+//     member adds and dels whatever the sets hold (diffMemberDeltas), and no process;
+//   - any other plan (the first, a repair pass, a rebuilt planner's, one after a skipped plan, or a
+//     delta that a set cannot take: too small for its members, missing) is diffed set by set in
+//     full against the cache (diffSets), and the cache then holds the plan's members as prepared.
+// The cache's member sets are this reconciler's own (fresh from a read or a diff), changed in place.
 
-import type { IpsetSpec } from '../plan/types.ts';
-import type { IpsetAdapter, KernelSet } from '../kernel/ipset/index.ts';
+import type { IpsetMemberChanges, IpsetSpec, Plan } from '../plan/types.ts';
+import type { IpsetAdapter, IpsetSyncResult, KernelSet } from '../kernel/ipset/index.ts';
 // The pure modules of the ipset folder, not its index, which also holds the netlink transport (its
 // binding is a native addon that the reconciler's unit tests must not load).
-import { prepareMembers } from '../kernel/ipset/members.ts';
-import { TEMP_PREFIX } from '../kernel/ipset/restore.ts';
+import { diffSets, TEMP_PREFIX } from '../kernel/ipset/restore.ts';
+import { applyMemberChanges, diffMemberDeltas, type SetMemberDelta } from '../kernel/ipset/delta.ts';
 import { createLineOf, createOptions, maxelemOf } from '../kernel/ipset/sizing.ts';
 import { OWNED_SETS } from './names.ts';
 import type { SyncContext } from './result.ts';
 
-/** The kernel's sets after a successful sync of `sets` over `before` (a restore, or nothing to do). */
-function cacheFromPlan(sets: readonly IpsetSpec[], before: Map<string, KernelSet>): Map<string, KernelSet> {
+/** The kernel's sets after a successful sync of `sets` over `before`: each planned set holds `want`, its prepared members. */
+function cacheFromPlan(sets: readonly IpsetSpec[], before: ReadonlyMap<string, KernelSet>, want: ReadonlyMap<string, Set<string>>): Map<string, KernelSet> {
   const out = new Map(before);
   for (const s of sets) {
     const prev = before.get(s.name);
-    const want = prepareMembers(s).want;
+    const members = want.get(s.name)!;
     // A newly created set's kernel create line is unknown until the next read; keep the one we sent.
     // A set recreated because its type or family changed, or rebuilt bigger, gets the new line too.
-    const same = prev && prev.type === s.type && (prev.family === undefined || prev.family === s.family) && (maxelemOf(prev.createLine) ?? Infinity) >= want.size;
-    const createLine = same ? prev.createLine : createLineOf(s.name, createOptions(s.type, s.family, want.size));
-    // The prepared set itself (shared, never mutated): the next diff sees `have.members === want`
-    // and skips the set while neither the plan's array nor the kernel read changes.
-    out.set(s.name, { name: s.name, type: s.type, family: s.family, createLine, members: want });
+    const same = prev && prev.type === s.type && (prev.family === undefined || prev.family === s.family) && (maxelemOf(prev.createLine) ?? Infinity) >= members.size;
+    const createLine = same ? prev.createLine : createLineOf(s.name, createOptions(s.type, s.family, members.size));
+    out.set(s.name, { name: s.name, type: s.type, family: s.family, createLine, members });
   }
   for (const k of [...out.keys()]) if (k.startsWith(TEMP_PREFIX)) out.delete(k);
   return out;
@@ -35,24 +40,62 @@ function cacheFromPlan(sets: readonly IpsetSpec[], before: Map<string, KernelSet
 export class IpsetReconciler {
   readonly #ipset: IpsetAdapter;
   #cache: Map<string, KernelSet> | undefined;
+  /** The generation of the plan the cache was last brought to (undefined: unknown, or none). */
+  #generation: number | undefined;
 
   constructor(ipset: IpsetAdapter) { this.#ipset = ipset; }
 
-  async sync(sets: readonly IpsetSpec[], ctx: SyncContext): Promise<void> {
-    const ops = ctx.result.operations;
+  /**
+   * Make the kernel's sets hold `sets`, the sets of `plan`. Its `changed.ipsets` are used when they
+   * are the changes since the plan this reconciler synced last (`changed.since` is its generation).
+   */
+  async sync(sets: readonly IpsetSpec[], ctx: SyncContext, plan: Pick<Plan, 'generation' | 'changed'> = {}): Promise<void> {
+    const generation = this.#generation;
+    this.#generation = undefined;
+    const changes = plan.changed && generation !== undefined && plan.changed.since === generation ? plan.changed.ipsets : undefined;
     try {
-      if (ctx.full || !this.#cache) this.#cache = await this.#ipset.read();
-      const r = await this.#ipset.sync(sets, this.#cache);
-      ops.ipsetAdd += r.adds; ops.ipsetDel += r.dels; ops.ipsetSwap += r.swaps; ops.ipsetCreate += r.creates;
-      for (const f of r.failures) ctx.fail(`ipset ${f.set ?? '?'}${f.member ? ` member ${f.member}` : ''}`, f.operation ?? 'ipset restore', f);
-      // Without failures the kernel's sets are now the plan's (changed by our restore, or found equal),
-      // so the cache holds the plan's prepared members rather than a second copy read from the kernel
-      // (50,000 strings at 10,000 Services). Failures force a re-read.
-      this.#cache = r.failures.length ? undefined : cacheFromPlan(sets, this.#cache);
+      await this.#sync(sets, ctx, changes);
+      this.#generation = plan.generation;
     } catch (err) {
       ctx.fail('ipset', 'ipset read/write', err);
       this.#cache = undefined;
     }
+  }
+
+  async #sync(sets: readonly IpsetSpec[], ctx: SyncContext, changes: ReadonlyMap<string, IpsetMemberChanges> | undefined): Promise<void> {
+    if (ctx.full || !this.#cache) this.#cache = await this.#ipset.read();
+    else if (changes && (await this.#delta(sets, changes, this.#cache, ctx))) return;
+    const cache = this.#cache;
+    const d = diffSets(sets, cache);
+    const r = this.#count(await this.#ipset.write(d), ctx);
+    // Without failures the kernel's sets are now the plan's (changed by the write, or found equal),
+    // so the cache holds the plan's prepared members rather than a second copy read from the kernel
+    // (250,000 strings at 50,000 Services). Failures force a re-read.
+    this.#cache = r.failures.length ? undefined : cacheFromPlan(sets, cache, d.want);
+  }
+
+  /** Apply `changes` as a member delta; false (nothing written) when a set needs a full diff instead. */
+  async #delta(sets: readonly IpsetSpec[], changes: ReadonlyMap<string, IpsetMemberChanges>, cache: Map<string, KernelSet>, ctx: SyncContext): Promise<boolean> {
+    if (changes.size === 0) return true;
+    const deltas: SetMemberDelta[] = [];
+    for (const s of sets) {
+      const c = changes.get(s.name);
+      if (c) deltas.push({ name: s.name, type: s.type, family: s.family, added: c.added, removed: c.removed });
+    }
+    if (deltas.length !== changes.size) return false; // a change to a set the plan does not hold: diff in full
+    const d = diffMemberDeltas(deltas, cache);
+    if (d.full.length > 0) return false;
+    const r = this.#count(await this.#ipset.write(d), ctx);
+    if (r.failures.length) this.#cache = undefined;
+    else applyMemberChanges(cache, d.changes);
+    return true;
+  }
+
+  #count(r: IpsetSyncResult, ctx: SyncContext): IpsetSyncResult {
+    const ops = ctx.result.operations;
+    ops.ipsetAdd += r.adds; ops.ipsetDel += r.dels; ops.ipsetSwap += r.swaps; ops.ipsetCreate += r.creates;
+    for (const f of r.failures) ctx.fail(`ipset ${f.set ?? '?'}${f.member ? ` member ${f.member}` : ''}`, f.operation ?? 'ipset restore', f);
+    return r;
   }
 
   /** Destroy every set ipvsnet owns (OWNED_SETS, the names rules/ gives) and `extra`; foreign sets stay. */

@@ -5,7 +5,7 @@
 // the NodePort (from the host, through qemu's forwarded port) reaches every Pod; scaled to 1, IPVS follows.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import {
-  nodeWhere, kubectl, createNamespace, createWebDeployment, createClientPod, runningPods, nodePodCIDR, inCIDR,
+  nodeWhere, kubectl, deployWebBehindNodePort, runningPods, nodePodCIDR, inCIDR,
   sliceAddresses, ipvsTable, activeReals, eventually, uniq, nodeAddressFromHost, type PodInfo,
 } from '../node/helpers.ts';
 
@@ -26,19 +26,13 @@ async function namesFromPod(url: string, count: number): Promise<string[]> {
 
 describe('Deployment of 3 + NodePort Service on the node in the VM guest, through real IPVS', () => {
   beforeAll(async () => {
-    await createNamespace(ns);
     const t0 = Date.now();
-    await createWebDeployment(ns, 'web', 3);
-    await kubectl(['-n', ns, 'create', 'service', 'nodeport', 'web', '--tcp=80:8080', `--node-port=${NODE_PORT}`]);
-    await createClientPod(ns, 'client');
-    web = await runningPods(ns, 'app=web', 3, 600_000);
-    const running = seconds(t0);
-    client = (await runningPods(ns, 'role=client', 1))[0]!;
-    clusterIP = (await kubectl(['-n', ns, 'get', 'svc', 'web', '-o', 'jsonpath={.spec.clusterIP}'])).stdout;
+    let runningSeconds: number;
+    ({ web, client, clusterIP, runningSeconds } = await deployWebBehindNodePort(ns, NODE_PORT, 600_000));
     const want = web.map((p) => `${p.ip}:8080`).sort();
     await eventually('the ClusterIP in IPVS with the three Pods', async () =>
       JSON.stringify(activeReals(await ipvsTable(), `TCP ${clusterIP}:80`)) === JSON.stringify(want), 300_000, 2000);
-    console.log(`node-guest: Deployment created → 3 Pods Running ${running}s, → programmed in IPVS ${seconds(t0)}s`);
+    console.log(`node-guest: Deployment created → 3 Pods Running ${runningSeconds.toFixed(1)}s, → programmed in IPVS ${seconds(t0)}s`);
   }, 900_000);
   afterAll(async () => {
     await kubectl(['delete', 'namespace', ns, '--wait=true', '--timeout=300s'], { reject: false });

@@ -4,7 +4,7 @@
 // kube-controller-manager writes the EndpointSlice, and the agent programs the node.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import {
-  nodeWhere, kubectl, kubectlJson, createNamespace, createWebDeployment, createClientPod, runningPods, nodePodCIDR, inCIDR,
+  nodeWhere, kubectl, kubectlJson, deployWebBehindNodePort, runningPods, nodePodCIDR, inCIDR,
   sliceAddresses, getFromPod, ipsetMembers, bridgePorts, reservedAddresses, podNetns, eventually, uniq, type PodInfo,
 } from './helpers.ts';
 
@@ -17,13 +17,7 @@ let clusterIP = '';
 
 describe(`Deployment of 3 + NodePort Service on the real node (${where})`, () => {
   beforeAll(async () => {
-    await createNamespace(ns);
-    await createWebDeployment(ns, 'web', 3);
-    await kubectl(['-n', ns, 'create', 'service', 'nodeport', 'web', '--tcp=80:8080', `--node-port=${NODE_PORT}`]);
-    await createClientPod(ns, 'client');
-    web = await runningPods(ns, 'app=web', 3);
-    client = (await runningPods(ns, 'role=client', 1))[0]!;
-    clusterIP = (await kubectl(['-n', ns, 'get', 'svc', 'web', '-o', 'jsonpath={.spec.clusterIP}'])).stdout;
+    ({ web, client, clusterIP } = await deployWebBehindNodePort(ns, NODE_PORT));
   }, 600_000);
   afterAll(async () => {
     await kubectl(['delete', 'namespace', ns, '--wait=true', '--timeout=120s'], { reject: false });

@@ -164,6 +164,24 @@ export async function createClientPod(ns: string, name: string): Promise<void> {
 export { sleep };
 
 /** host:port at which the host reaches a node port (host node: its veth address; guest: qemu's forward). */
+/**
+ * The user's scenario both node lanes replay: namespace `ns`, a Deployment `web` of 3 tools Pods
+ * serving HTTP on 8080 behind a NodePort Service (80 → 8080, nodePort), and a client Pod; resolves
+ * once all are Running, with the Service's ClusterIP and the seconds until the 3 web Pods ran.
+ */
+export async function deployWebBehindNodePort(ns: string, nodePort: number, timeoutMs?: number): Promise<{ web: PodInfo[]; client: PodInfo; clusterIP: string; runningSeconds: number }> {
+  await createNamespace(ns);
+  const t0 = Date.now();
+  await createWebDeployment(ns, 'web', 3);
+  await kubectl(['-n', ns, 'create', 'service', 'nodeport', 'web', '--tcp=80:8080', `--node-port=${nodePort}`]);
+  await createClientPod(ns, 'client');
+  const web = await runningPods(ns, 'app=web', 3, timeoutMs);
+  const runningSeconds = (Date.now() - t0) / 1000;
+  const client = (await runningPods(ns, 'role=client', 1, timeoutMs))[0]!;
+  const clusterIP = (await kubectl(['-n', ns, 'get', 'svc', 'web', '-o', 'jsonpath={.spec.clusterIP}'])).stdout;
+  return { web, client, clusterIP, runningSeconds };
+}
+
 export function nodeAddressFromHost(port: number): string {
   return nodeWhere() === 'host' ? `172.31.243.2:${port}` : `127.0.0.1:${port}`;
 }

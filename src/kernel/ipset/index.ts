@@ -18,20 +18,23 @@
 //   ./transport.ts  the netlink read      ./members.ts    member text: normalise, validate (pure)
 //   ./encode.ts     write requests (pure) ./write.ts      the netlink write
 //   ./restore.ts    save parser, diff → lines             ./sizing.ts  hashsize, maxelem (pure)
-//   ./path.ts       netlink or restore (pure)             ./errors.ts, ./types.ts
+//   ./path.ts       netlink or restore (pure)             ./delta.ts   a member delta → lines (pure)
+//   ./errors.ts, ./types.ts
 
 import type { SetSpec } from '../types.ts';
 import type { CommandRunner } from '../exec.ts';
 import { IpsetError, IpsetNetlinkError } from './errors.ts';
 import { TEMP_PREFIX, diffSets, parseSave } from './restore.ts';
-import type { PayloadLine } from './restore.ts';
+import type { IpsetPlanned, PayloadLine } from './restore.ts';
 import type { IpsetReadInfo, KernelSet } from './types.ts';
 import type { IpsetKernelInfo } from './write.ts';
 import { chooseWritePath } from './path.ts';
 
 export { IpsetError, IpsetNetlinkError } from './errors.ts';
 export { TEMP_PREFIX, diffSets, parseSave, tempName } from './restore.ts';
-export type { IpsetPlanned, PayloadLine } from './restore.ts';
+export type { IpsetDiff, IpsetPlanned, PayloadLine } from './restore.ts';
+export { applyMemberChanges, diffMemberDeltas } from './delta.ts';
+export type { DeltaPlanned, SetMemberDelta } from './delta.ts';
 export { normalizeMember, prepareMembers, validateMember } from './members.ts';
 export { createLineOf, createOptions, maxelemOf } from './sizing.ts';
 export { chooseWritePath } from './path.ts';
@@ -241,12 +244,15 @@ export class IpsetAdapter {
   }
 
   /** Read, diff and apply `desired`. `kernel` may be passed when already read. */
-  async sync(desired: readonly SetSpec[], kernel?: Map<string, KernelSet>): Promise<IpsetSyncResult> {
-    const have = kernel ?? (await this.read());
-    const d = diffSets(desired, have);
-    const changing = d.lines.filter((l) => !(l.op === 'create' && have.has(l.set) && l.text.startsWith(`create ${l.set} `)));
+  async sync(desired: readonly SetSpec[], kernel?: ReadonlyMap<string, KernelSet>): Promise<IpsetSyncResult> {
+    return this.write(diffSets(desired, kernel ?? (await this.read())));
+  }
+
+  /** Apply a diff's lines (diffSets, or diffMemberDeltas for a member delta); its invalid members come back as failures. */
+  async write(d: IpsetPlanned): Promise<IpsetSyncResult> {
     const counts = { operations: d.adds + d.dels + d.swaps + d.creates, adds: d.adds, dels: d.dels, swaps: d.swaps, creates: d.creates };
-    if (changing.length === 0) return { operations: 0, adds: 0, dels: 0, swaps: 0, creates: 0, restores: 0, via: 'none', failures: d.invalid };
+    // Nothing to change: no line, or only existing sets' own `create -exist` lines.
+    if (d.lines.every((l) => l.op === 'create' && !l.create)) return { operations: 0, adds: 0, dels: 0, swaps: 0, creates: 0, restores: 0, via: 'none', failures: [...d.invalid] };
     const nl = await this.#writeNetlink(d.lines);
     if (nl) {
       // Lines from the first one netlink cannot encode on (a foreign member form read back) go through restore.

@@ -1,6 +1,5 @@
 // Set members in `ipset` text syntax: normalised to the form `ipset save` prints (so a plan's member
-// and the kernel's compare as strings), validated against a set's type and family, and prepared
-// once per members array.
+// and the kernel's compare as strings), validated against a set's type and family.
 
 import type { Family, IpsetType, SetSpec } from '../types.ts';
 import { bits, canonicalIP, formatCIDR, formatIP, ipFamily, parseCIDR } from '../../net/index.ts';
@@ -76,36 +75,29 @@ export interface PreparedMembers {
   readonly name: string;
   readonly type: IpsetType;
   readonly family: Family;
-  /** Valid members, normalised. Shared (also by the reconciler's cache of the kernel): never mutate it. */
+  /** Valid members, normalised: a new set per call, the caller's to keep (the reconciler's cache of the kernel does). */
   readonly want: Set<string>;
   readonly invalid: readonly IpsetError[];
 }
 
-// Validating and normalising every member (an IP parse each) dominated a delta sync at 10,000
-// Services. The planner hands back the same `members` array for a set that did not change, and plan
-// output is never mutated, so the work is remembered per array.
-const preparedByArray = new WeakMap<readonly string[], PreparedMembers>();
-// The last prepared members per set name: a member it holds is valid and already in the kernel's form
-// (normalizeMember hands back the same string then), so a new array of a big set whose members mostly
-// stay (KUBE-LOOP-BACK after one endpoint change) is validated only for its new members.
-const lastByName = new Map<string, PreparedMembers>();
-
-/** `spec`'s members validated and normalised, computed once per members array. */
-export function prepareMembers(spec: SetSpec): PreparedMembers {
-  const hit = preparedByArray.get(spec.members);
-  if (hit && hit.name === spec.name && hit.type === spec.type && hit.family === spec.family) return hit;
-  const last = lastByName.get(spec.name);
-  const known = last && last.type === spec.type && last.family === spec.family ? last.want : undefined;
+/**
+ * `spec`'s members validated and normalised. `known`: members known to be valid for this set's type
+ * and family and already in the kernel's form (the kernel's own set of that type and family, as
+ * read back or cached), taken as they are: validating every member (an IP parse each) of a big set
+ * costs more than the rest of a diff.
+ */
+export function prepareMembers(spec: SetSpec, known?: ReadonlySet<string>): PreparedMembers {
   const want = new Set<string>();
   const invalid: IpsetError[] = [];
   for (const raw of spec.members) {
     if (known?.has(raw)) { want.add(raw); continue; }
     const why = validateMember(spec.type, spec.family, raw);
-    if (why) invalid.push(new IpsetError(`ipset set ${spec.name} member "${raw}": ${why}`, { set: spec.name, member: raw, operation: `add ${spec.name} ${raw}` }));
+    if (why) invalid.push(invalidMember(spec.name, raw, why));
     else want.add(normalizeMember(raw));
   }
-  const p: PreparedMembers = { name: spec.name, type: spec.type, family: spec.family, want, invalid };
-  preparedByArray.set(spec.members, p);
-  lastByName.set(spec.name, p);
-  return p;
+  return { name: spec.name, type: spec.type, family: spec.family, want, invalid };
+}
+
+export function invalidMember(set: string, raw: string, why: string): IpsetError {
+  return new IpsetError(`ipset set ${set} member "${raw}": ${why}`, { set, member: raw, operation: `add ${set} ${raw}` });
 }

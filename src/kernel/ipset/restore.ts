@@ -81,18 +81,28 @@ export interface IpsetPlanned {
   creates: number;
 }
 
+export interface IpsetDiff extends IpsetPlanned {
+  /** Each desired set's valid members, normalised (what the kernel holds once the lines are applied): new sets, the caller's. */
+  want: Map<string, Set<string>>;
+}
+
 /** Diff desired sets against the kernel's; the lines for one `ipset restore`. */
-export function diffSets(desired: readonly SetSpec[], kernel: Map<string, KernelSet>): IpsetPlanned {
+export function diffSets(desired: readonly SetSpec[], kernel: ReadonlyMap<string, KernelSet>): IpsetDiff {
   const lines: PayloadLine[] = [];
   const invalid: IpsetError[] = [];
+  const wanted = new Map<string, Set<string>>();
   let adds = 0, dels = 0, swaps = 0, creates = 0;
   // Leftover temporary sets from an interrupted sync.
   for (const k of kernel.keys()) if (k.startsWith(TEMP_PREFIX)) lines.push({ text: `destroy ${k}`, set: k, op: 'destroy' });
   for (const spec of desired) {
-    const prep = prepareMembers(spec);
+    const { type, family } = spec;
+    const have = kernel.get(spec.name);
+    const compatible = have !== undefined && have.type === type && (have.family === undefined || have.family === family);
+    // The kernel's members of a set of this type and family are valid and in its own form.
+    const prep = prepareMembers(spec, compatible ? have.members : undefined);
     invalid.push(...prep.invalid);
     const want = prep.want;
-    const { type, family } = spec;
+    wanted.set(spec.name, want);
     const addAll = (into: string): void => {
       const prefix = `add ${into} `;
       const target = into === spec.name ? undefined : into;
@@ -102,14 +112,13 @@ export function diffSets(desired: readonly SetSpec[], kernel: Map<string, Kernel
       adds += want.size;
     };
     const opts = createOptions(type, family, want.size);
-    const have = kernel.get(spec.name);
     if (!have) {
       lines.push({ text: createLineOf(spec.name, opts) + ' -exist', set: spec.name, op: 'create', create: opts });
       creates++;
       addAll(spec.name);
       continue;
     }
-    if (have.type !== type || (have.family !== undefined && have.family !== family)) {
+    if (!compatible) {
       // Incompatible kernel set: it cannot be swapped; destroy and recreate.
       lines.push({ text: `destroy ${spec.name}`, set: spec.name, op: 'destroy' });
       lines.push({ text: createLineOf(spec.name, opts), set: spec.name, op: 'create', create: opts });
@@ -118,8 +127,6 @@ export function diffSets(desired: readonly SetSpec[], kernel: Map<string, Kernel
       continue;
     }
     lines.push({ text: `${have.createLine} -exist`, set: spec.name, op: 'create' });
-    // The kernel's set is known to hold exactly these members (a cache entry built from them).
-    if (have.members === want) continue;
     const toAdd: string[] = [];
     for (const m of want) if (!have.members.has(m)) toAdd.push(m);
     const toDel: string[] = [];
@@ -142,5 +149,5 @@ export function diffSets(desired: readonly SetSpec[], kernel: Map<string, Kernel
     for (const m of toDel) { lines.push({ text: `del ${spec.name} ${m}`, set: spec.name, member: m, op: 'del', type, family }); dels++; }
     for (const m of toAdd) { lines.push({ text: `add ${spec.name} ${m}`, set: spec.name, member: m, op: 'add', type, family }); adds++; }
   }
-  return { lines, invalid, adds, dels, swaps, creates };
+  return { lines, invalid, adds, dels, swaps, creates, want: wanted };
 }

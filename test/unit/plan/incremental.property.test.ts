@@ -17,13 +17,18 @@ function body(p: Plan): Plan {
   return rest;
 }
 
+function members(p: Plan): Map<string, readonly string[]> {
+  return new Map(p.families.flatMap((f) => f.ipsets.map((s) => [s.name, s.members] as const)));
+}
+
 function byKey(p: Plan): Map<string, VirtualServer> {
   return new Map(p.families.flatMap((f) => f.virtualServers.map((v) => [virtualServerKey(v), v] as const)));
 }
 
 describe('IncrementalPlanner', { timeout: 300_000 }, () => {
-  it('equals a full replan after every change, for random change sequences; `changed` names every virtual server that differs', () => {
+  it('equals a full replan after every change, for random change sequences; `changed` names every virtual server that differs and exactly the ipset members added and removed', () => {
     let withChanged = 0;
+    let memberChanges = 0;
     fc.assert(
       fc.property(cfgArb, fc.array(opArb, { minLength: 1, maxLength: 40 }), (cfg, ops) => {
         const inc = new IncrementalPlanner(cfg);
@@ -51,6 +56,23 @@ describe('IncrementalPlanner', { timeout: 300_000 }, () => {
             const b = byKey(next);
             const differing = [...new Set([...a.keys(), ...b.keys()])].filter((k) => JSON.stringify(a.get(k)) !== JSON.stringify(b.get(k)));
             expect(differing.filter((k) => !next.changed!.virtualServers.has(k))).toEqual([]);
+            // `planned` holds, for each changed key, the plan's own virtual server on it (or nothing when it left).
+            const planned = next.changed.planned!;
+            for (const k of next.changed.virtualServers) expect(planned.get(k)).toBe(b.get(k));
+            expect([...planned.keys()].filter((k) => !next.changed!.virtualServers.has(k))).toEqual([]);
+            // The ipset member changes are exactly the difference of the two plans' members, set by set.
+            expect(next.changed.ipsets).toBeDefined();
+            const was = members(prev);
+            const now = members(next);
+            const want = new Map<string, { added: string[]; removed: string[] }>();
+            for (const name of new Set([...was.keys(), ...now.keys()])) {
+              const a = was.get(name) ?? [];
+              const b = now.get(name) ?? [];
+              const added = b.filter((m) => !a.includes(m)).sort();
+              const removed = a.filter((m) => !b.includes(m)).sort();
+              if (added.length || removed.length) { want.set(name, { added, removed }); memberChanges++; }
+            }
+            expect(new Map([...next.changed.ipsets!].map(([k, v]) => [k, { added: [...v.added], removed: [...v.removed] }]))).toEqual(want);
           }
           prev = next;
         }
@@ -58,6 +80,7 @@ describe('IncrementalPlanner', { timeout: 300_000 }, () => {
       { numRuns: 150 },
     );
     expect(withChanged).toBeGreaterThan(500);
+    expect(memberChanges).toBeGreaterThan(100);
   });
 
   it('can start from a loaded state and be reconfigured', () => {

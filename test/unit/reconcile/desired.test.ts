@@ -36,6 +36,19 @@ describe('DesiredIndex', () => {
     expect(snapshot(d).addrs).toEqual(['10.96.0.2']);
   });
 
+  it('with `changed.planned` the changed keys\' virtual servers are taken from it, the plan\'s lists unread', () => {
+    const d = new DesiredIndex();
+    d.update(withChanges([A, B, N], 1));
+    const A2 = { ...A, scheduler: 'wrr' };
+    const p = withChanges([A2, C, N], 2, 1, [A2, B, C]);
+    p.changed = { ...p.changed!, planned: new Map([[virtualServerKey(A2), A2], [virtualServerKey(C), C]]) };
+    // The lists are not walked: an object only they hold (not among the changed keys) stays out.
+    p.families[0]!.virtualServers = [A2, C, N, vs('10.96.0.99', 80, [])];
+    expect(d.update(p)?.size).toBe(3);
+    expect(d.byKey.get(virtualServerKey(A))).toBe(A2);
+    expect(snapshot(d)).toEqual({ keys: [A2, C, N].map(virtualServerKey).sort(), addrs: ['10.96.0.1', '10.96.0.2'] });
+  });
+
   it('a plan whose changes are since another plan rebuilds the index', () => {
     const d = new DesiredIndex();
     d.update(withChanges([A], 1));
