@@ -8,7 +8,9 @@
 //   - processes: every execve in the guest (tracefs sched_process_exec), minus this script's own;
 //   - RSS (VmRSS, VmHWM) and CPU (utime+stime, and of waited children) from /proc of the proxy's pid.
 // Input: $IPVSNET_BENCH_IN (JSON written by the host). Output: $IPVSNET_BENCH_OUT (JSON), the proxy's
-// log beside it. Exits 1 (after writing what it has) when the proxy never becomes programmed.
+// log beside it. Exits 1 (after writing what it has) when the proxy never becomes programmed, unless
+// the input is bounded: then it writes `notProgrammed` (progress: virtual servers, real servers and
+// KUBE-CLUSTER-IP members in place of the total) with the RSS at the deadline and peak, and exits 0.
 import { execa } from 'execa';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -27,6 +29,20 @@ export interface GuestInput {
   changes: Array<{ service: number; slice: { metadata: Record<string, unknown> } & Record<string, unknown>; dests: string[] }>;
   /** Seconds this script may take in all. */
   deadline: number;
+  /**
+   * Bounded mode: a proxy not programmed by the deadline is not a failure; its RSS (at the deadline and
+   * peak), CPU, processes and progress are written with `notProgrammed`, and the proxy is stopped.
+   */
+  bounded?: boolean;
+}
+
+/** How far a proxy got: each count of the total the bench Services need. */
+export interface Progress {
+  virtualServers: [number, number];
+  realServers: [number, number];
+  clusterIpMembers: [number, number];
+  /** Members of every ip set in the kernel (kube-proxy adds them one `ipset add` at a time). */
+  setMembers: number;
 }
 
 const inFile = process.env['IPVSNET_BENCH_IN'];
@@ -127,17 +143,56 @@ async function missing(): Promise<string> {
   return '';
 }
 
+/** Counts of what is in place (one dump of every virtual server's real servers, one of the sets). */
+async function progress(): Promise<Progress> {
+  const byVip = new Map<string, string[]>();
+  for (const { service: v, dests } of await ipvs.listServicesWithDests()) {
+    if (v.port === 80 && v.protocol === 'TCP') byVip.set(v.address, dests.filter((d) => d.weight > 0).map((d) => `${d.address}:${d.port}`));
+  }
+  let vs = 0;
+  let rs = 0;
+  let rsTotal = 0;
+  for (const s of input.services) {
+    rsTotal += s.dests.length;
+    const live = byVip.get(s.clusterIP);
+    if (!live) continue;
+    vs++;
+    const want = new Set(s.dests);
+    rs += live.filter((d) => want.has(d)).length;
+  }
+  const sets = await readSetsNetlink().then((r) => r.sets, () => new Map<string, { members: Set<string> }>());
+  const cip = sets.get('KUBE-CLUSTER-IP')?.members;
+  const members = input.services.filter((s) => cip?.has(`${s.clusterIP},tcp:80`)).length;
+  let all = 0;
+  for (const set of sets.values()) all += set.members.size;
+  return { virtualServers: [vs, input.services.length], realServers: [rs, rsTotal], clusterIpMembers: [members, input.services.length], setMembers: all };
+}
+
 // 1. start → programmed
 const pollMs = Math.max(1000, input.services.length);
 let lastMissing = '';
 let lastReport = Date.now();
 for (;;) {
   if (ended) fail(`exited (${(await proxy).exitCode}) before it programmed the Services`);
+  if (Date.now() > deadline && input.bounded) {
+    // Bounded mode: what the proxy holds and has done when the time is up, then stop it.
+    result['rssTimeoutMB'] = status('VmRSS');
+    result['rssPeakMB'] = status('VmHWM');
+    result['cpuTotal'] = cpu();
+    result['processesStart'] = takeExecs();
+    const afterS = (Date.now() - t0) / 1000;
+    result['notProgrammed'] = { afterS, missing: lastMissing, progress: await progress() };
+    save();
+    process.stderr.write(`vs-kube-proxy-guest: ${input.side}: NOT PROGRAMMED after ${afterS.toFixed(0)} s: ${JSON.stringify(result['notProgrammed'])}, RSS ${String(result['rssTimeoutMB'])} MB (peak ${String(result['rssPeakMB'])})\n`);
+    proxy.kill('SIGTERM');
+    await Promise.race([proxy, sleep(30_000)]);
+    process.exit(0);
+  }
   if (Date.now() > deadline) fail(`never programmed within ${input.deadline} s (still missing: ${lastMissing})`);
   lastMissing = await missing();
   if (!lastMissing) break;
   if (Date.now() - lastReport > 60_000) {
-    process.stderr.write(`vs-kube-proxy-guest: ${input.side}: ${Math.round((Date.now() - t0) / 1000)} s, missing ${lastMissing}\n`);
+    process.stderr.write(`vs-kube-proxy-guest: ${input.side}: ${Math.round((Date.now() - t0) / 1000)} s, missing ${lastMissing}, RSS ${status('VmRSS')} MB\n`);
     lastReport = Date.now();
   }
   await sleep(pollMs);

@@ -1,6 +1,8 @@
 // The tables of scripts/bench/vs-kube-proxy.ts: every run's figures, the two sides' medians with the
 // ratio ipvsnet/kube-proxy, and the differences between the runs' final kernel states.
 
+import type { Progress } from './vs-kube-proxy-guest.ts';
+
 export interface Execs {
   total: number;
   byFile: Record<string, number>;
@@ -27,6 +29,9 @@ export interface RunResult {
   cpuTotal?: Cpu;
   rssEndMB?: number;
   rssPeakMB?: number;
+  /** Bounded mode: the proxy was not programmed by the deadline; how far it got. */
+  notProgrammed?: { afterS: number; missing: string; progress: Progress };
+  rssTimeoutMB?: number;
   state?: { virtualServers: string[]; sets: Record<string, string[]> };
 }
 
@@ -40,6 +45,7 @@ const figures: Array<[string, (r: RunResult) => number | undefined, number]> = [
   ['RSS when programmed (MB)', (r) => r.rssProgrammedMB, 0],
   ['RSS after the changes (MB)', (r) => r.rssEndMB, 0],
   ['RSS peak (MB)', (r) => r.rssPeakMB, 0],
+  ['RSS at --timeout, NOT PROGRAMMED (MB)', (r) => r.rssTimeoutMB, 0],
   ['CPU to programmed, own + children (s)', (r) => cpuSum(r.cpuProgrammed), 1],
   ['CPU for the changes, own + children (s)', (r) => cpuSum(r.cpuChanges), 1],
   ['processes at start', (r) => r.processesStart?.total, 0],
@@ -61,11 +67,18 @@ export function summary(results: RunResult[]): string {
   out += table([
     ['run', 'side', 'programmed s', 'p50 s', 'p99 s', 'changes', 'RSS MB (programmed/end/peak)', 'CPU s (start/changes)', 'processes start', 'processes changes', 'load avg (start–end)'],
     ...results.map((r) => [
-      String(r.run), r.side, r.startToProgrammedS?.toFixed(1) ?? '-', r.eventToKernelP50S?.toFixed(2) ?? '-', r.eventToKernelP99S?.toFixed(2) ?? '-', String(r.changes ?? '-'),
-      `${r.rssProgrammedMB ?? '-'}/${r.rssEndMB ?? '-'}/${r.rssPeakMB ?? '-'}`, `${cpuSum(r.cpuProgrammed)?.toFixed(1) ?? '-'}/${cpuSum(r.cpuChanges)?.toFixed(1) ?? '-'}`,
+      String(r.run), r.side, r.startToProgrammedS?.toFixed(1) ?? (r.notProgrammed ? `NOT PROGRAMMED (>${r.notProgrammed.afterS.toFixed(0)})` : '-'), r.eventToKernelP50S?.toFixed(2) ?? '-', r.eventToKernelP99S?.toFixed(2) ?? '-', String(r.changes ?? '-'),
+      `${r.rssProgrammedMB ?? (r.rssTimeoutMB !== undefined ? `${r.rssTimeoutMB} at timeout` : '-')}/${r.rssEndMB ?? '-'}/${r.rssPeakMB ?? '-'}`, `${cpuSum(r.cpuProgrammed)?.toFixed(1) ?? '-'}/${cpuSum(r.cpuChanges)?.toFixed(1) ?? '-'}`,
       String(r.processesStart?.total ?? '-'), String(r.processesChanges?.total ?? '-'), `${r.load[0] < 0 ? '?' : r.load[0].toFixed(1)}–${r.load[1].toFixed(1)}`,
     ]),
   ]);
+  const np = results.filter((r) => r.notProgrammed);
+  if (np.length) out += '\nNOT PROGRAMMED by --timeout (progress: in place / needed):\n';
+  for (const r of np) {
+    const p = r.notProgrammed!.progress;
+    const f = ([a, b]: [number, number]) => `${a}/${b} (${((100 * a) / Math.max(1, b)).toFixed(1)} %)`;
+    out += `  run ${r.run} ${r.side.padEnd(10)} after ${r.notProgrammed!.afterS.toFixed(0)} s: virtual servers ${f(p.virtualServers)}, real servers ${f(p.realServers)}, KUBE-CLUSTER-IP members ${f(p.clusterIpMembers)}, set members in all sets ${p.setMembers}; RSS ${r.rssTimeoutMB} MB (peak ${r.rssPeakMB})\n`;
+  }
   out += '\nProcesses by program (most started):\n';
   for (const r of results) out += `  run ${r.run} ${r.side.padEnd(10)} start: ${top(r.processesStart)}; changes: ${top(r.processesChanges)}\n`;
   out += '\nBoth sides (median of the runs; ratio = ipvsnet / kube-proxy):\n';

@@ -5,7 +5,7 @@ import type { EndpointModel, EndpointSliceModel, ParseResult } from './types.ts'
 import { DiagnosticSink, metadataSchema, objectRef, parseWith, protocolSchema, typeErr } from './common.ts';
 import { canonicalIP, ipFamily } from '../net/index.ts';
 import { nonSpecialIPProblem } from './apivalidation.ts';
-import { intern } from './intern.ts';
+import { intern, internList } from './intern.ts';
 import { LABEL_HEADLESS, LABEL_SERVICE_PROXY_NAME } from './service.ts';
 
 export const LABEL_SERVICE_NAME = 'kubernetes.io/service-name';
@@ -51,7 +51,7 @@ export function parseEndpointSlice(raw: unknown): ParseResult<EndpointSliceModel
   const sink = new DiagnosticSink('EndpointSlice', objectRef(raw, true));
   const s = parseWith(sliceSchema, raw, sink);
   if (!s) return { diagnostics: sink.list };
-  const namespace = s.metadata.namespace ?? 'default';
+  const namespace = intern(s.metadata.namespace ?? 'default');
   const labels = s.metadata.labels ?? {};
   const svcName = labels[LABEL_SERVICE_NAME];
   if (!svcName) sink.error(`metadata.labels[${JSON.stringify(LABEL_SERVICE_NAME)}]`, 'missing: the slice does not say which Service it belongs to');
@@ -59,6 +59,7 @@ export function parseEndpointSlice(raw: unknown): ParseResult<EndpointSliceModel
   const wantFamily = s.addressType === 'IPv4' ? 4 : s.addressType === 'IPv6' ? 6 : 0;
   // map() (not push) so each array is allocated at its exact size: 50,000 endpoints add up.
   const endpoints: EndpointModel[] = (s.endpoints ?? []).map((ep, i) => {
+    // Every address is checked; the model keeps the first (kube-proxy uses only the first).
     const addresses = ep.addresses.map((a, j) => {
       if (wantFamily === 0) return a;
       const text = canonicalIP(a);
@@ -77,7 +78,7 @@ export function parseEndpointSlice(raw: unknown): ParseResult<EndpointSliceModel
     const forZones = ep.hints?.forZones;
     const forNodes = ep.hints?.forNodes;
     return {
-      addresses,
+      address: addresses[0]!,
       ready,
       serving: ep.conditions?.serving ?? true,
       terminating: ep.conditions?.terminating ?? false,
@@ -113,7 +114,8 @@ export function parseEndpointSlice(raw: unknown): ParseResult<EndpointSliceModel
     name: s.metadata.name,
     serviceKey: [namespace, '/', svcName!].join(''),
     addressType: s.addressType,
-    ports,
+    // Shared between the slices with the same ports (one object per distinct list, not per slice).
+    ports: internList(`EndpointSlice ports ${JSON.stringify(ports)}`, ports),
     endpoints,
     headless: labels[LABEL_HEADLESS] !== undefined,
     ...(labels[LABEL_SERVICE_PROXY_NAME] !== undefined ? { serviceProxyName: labels[LABEL_SERVICE_PROXY_NAME] } : {}),

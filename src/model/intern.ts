@@ -14,3 +14,20 @@ export function intern(s: string): string {
   table.set(flat, flat);
   return flat;
 }
+
+const lists = new Map<string, readonly unknown[]>();
+
+/**
+ * One shared, frozen copy of a small list of small records that repeats across many objects (an
+ * EndpointSlice's ports: nearly every slice of a Service type has the same ones), keyed by `key`,
+ * which must identify the list's content. Frozen, so a writer fails loudly.
+ */
+export function internList<T extends object>(key: string, list: T[]): T[] {
+  const hit = lists.get(key);
+  if (hit !== undefined) return hit as T[];
+  if (lists.size >= MAX) lists.clear();
+  for (const x of list) Object.freeze(x);
+  Object.freeze(list);
+  lists.set(key, list);
+  return list;
+}

@@ -2,7 +2,7 @@
 
 import { z } from 'zod';
 import type { ParseResult, ServiceModel, ServicePortModel } from './types.ts';
-import { DiagnosticSink, cidrString, metadataSchema, nonSpecialIPString, objectRef, parseWith, portNumber, protocolSchema, strictIPString, typeErr } from './common.ts';
+import { DiagnosticSink, listOrNone, cidrString, metadataSchema, nonSpecialIPString, objectRef, parseWith, portNumber, protocolSchema, strictIPString, typeErr } from './common.ts';
 import { clusterIPProblem } from './apivalidation.ts';
 import { canonicalIP, canonicalNetwork, formatIP, parseCIDR, parseIP } from '../net/index.ts';
 import { intern } from './intern.ts';
@@ -107,7 +107,8 @@ export function parseService(raw: unknown): ParseResult<ServiceModel> {
   const s = parseWith(serviceSchema, raw, sink);
   if (!s) return { diagnostics: sink.list };
   const spec = s.spec;
-  const namespace = s.metadata.namespace ?? 'default';
+  // Interned: every Service and EndpointSlice of a namespace shares one copy of its name.
+  const namespace = intern(s.metadata.namespace ?? 'default');
   const name = s.metadata.name;
   const labels = s.metadata.labels ?? {};
   const type = spec.type ?? 'ClusterIP';
@@ -171,13 +172,13 @@ export function parseService(raw: unknown): ParseResult<ServiceModel> {
   }
   if (rawPorts.length === 0 && !headless && type !== 'ExternalName') sink.error('spec.ports', 'a Service needs at least one port');
 
-  const externalIPs = (spec.externalIPs ?? []).map((x) => canonicalIP(x)!);
-  const loadBalancerSourceRanges = (spec.loadBalancerSourceRanges ?? []).map((x) => canonicalNetwork(parseCIDR(x.trim(), 'keep')!));
-  const loadBalancerIngress = (s.status?.loadBalancer?.ingress ?? []).map((ing) => ({
+  const externalIPs = listOrNone((spec.externalIPs ?? []).map((x) => canonicalIP(x)!));
+  const loadBalancerSourceRanges = listOrNone((spec.loadBalancerSourceRanges ?? []).map((x) => canonicalNetwork(parseCIDR(x.trim(), 'keep')!)));
+  const loadBalancerIngress = listOrNone((s.status?.loadBalancer?.ingress ?? []).map((ing) => ({
     ...(ing.ip ? { ip: canonicalIP(ing.ip)! } : {}),
     ...(ing.hostname ? { hostname: ing.hostname } : {}),
     ipMode: ing.ipMode ?? ('VIP' as const),
-  }));
+  })));
 
   const sessionAffinity = spec.sessionAffinity ?? 'None';
   const sessionAffinityTimeout =
@@ -207,9 +208,10 @@ export function parseService(raw: unknown): ParseResult<ServiceModel> {
     created,
     uid,
     type,
-    clusterIPs,
+    // push() left spare capacity; the model lives as long as the Service.
+    clusterIPs: listOrNone(clusterIPs.slice()),
     headless,
-    ports,
+    ports: ports.slice(),
     externalIPs,
     loadBalancerIngress,
     loadBalancerSourceRanges,

@@ -69,8 +69,11 @@ export interface ServiceModel {
 }
 
 export interface EndpointModel {
-  /** Canonical addresses; kube-proxy uses only the first. */
-  addresses: string[];
+  /**
+   * The endpoint's first address, canonical: kube-proxy uses only the first. Every address is
+   * validated; the others are not kept (one string instead of an array, times every endpoint).
+   */
+  address: string;
   /** conditions.ready (unset counts as ready). */
   ready: boolean;
   /** conditions.serving (unset counts as serving, as the API and kube-proxy say). */

@@ -46,8 +46,7 @@ export function endpointsForFamily(slices: readonly EndpointSliceModel[], family
       let set = byPort.get(k);
       if (!set) byPort.set(k, (set = new Map()));
       for (const ep of slice.endpoints) {
-        const ip = ep.addresses[0];
-        if (ip === undefined) continue;
+        const ip = ep.address;
         const isLocal = nodeName !== '' && ep.nodeName === nodeName;
         const id = family === 6 ? `[${ip}]:${p.port}` : `${ip}:${p.port}`;
         const prev = set.get(id);

@@ -42,6 +42,8 @@ export interface ServiceContribution {
 
 const SORT = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 const NO_DIAGS: Diagnostic[] = [];
+/** Most virtual servers have no flags: one shared, frozen empty list. */
+const NO_FLAGS: VirtualServerFlag[] = Object.freeze([]) as unknown as VirtualServerFlag[];
 
 /**
  * Concatenate into a flat string. Template literals build ropes (a 36-character
@@ -127,6 +129,8 @@ export function computeService(svc: ServiceModel | undefined, slices: readonly E
     out.healthCheck = { service: svc.key, port: svc.healthCheckNodePort, localEndpoints: Math.max(0, hcLocal) };
   }
   if (out.diagnostics.length === 0) out.diagnostics = NO_DIAGS;
+  // push() left spare capacity (17 slots); the contribution lives as long as the Service.
+  out.families = out.families.slice();
   return out;
 }
 
@@ -158,7 +162,7 @@ function familyContribution(
   // kube-proxy sets FlagSourceHash (IP_VS_SVC_F_SCHED2, "mh-port") for mh.
   if (sched === 'mh' && flagSet.size === 0) flagSet.add('sh-port');
   if (svc.sessionAffinity === 'ClientIP') flagSet.add('persistent');
-  const flags = [...flagSet].sort(SORT);
+  const flags = flagSet.size === 0 ? NO_FLAGS : [...flagSet].sort(SORT);
   const timeout = svc.sessionAffinity === 'ClientIP' ? svc.sessionAffinityTimeout : 0;
   const netmask = family === 4 ? 32 : 128;
   const bound = new Set<string>();

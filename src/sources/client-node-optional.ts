@@ -1,8 +1,9 @@
 // client-node's optional parts, loaded when first used instead of with its KubeConfig (config.js).
 //
 // config.js imports, for every process, three auth providers (oidc_auth.js with openid-client, jose
-// and oauth4webapi; azure_auth.js and gcp_auth.js with jsonpath-plus) and three proxy agents
-// (socks-proxy-agent, socks, hpagent). A kubeconfig uses them only with `auth-provider: oidc|azure|gcp`
+// and oauth4webapi; azure_auth.js and gcp_auth.js with jsonpath-plus), three proxy agents
+// (socks-proxy-agent, socks, hpagent) and undici (its Agent and ProxyAgent, for the dispatcher of
+// applySecurityAuthentication, which ipvsnet does not call: src/sources/transport.ts). A kubeconfig uses them only with `auth-provider: oidc|azure|gcp`
 // or a cluster `proxy-url`; the agent's kubeconfig (a token or client certificates) never loads them
 // then. client-node-lite.ts answers config.js's imports of them with this module. Its stand-ins load
 // the real module synchronously (require) on first use and hand everything to it, so a kubeconfig that
@@ -59,6 +60,10 @@ function lazyClass(pkg: string, name: string): AnyClass {
   };
 }
 
+// undici: config.js builds an undici dispatcher only in applySecurityAuthentication (client-node's
+// generated API and Watch); ipvsnet's requests use applyToHTTPSOptions and node:https (transport.ts).
+export const Agent = lazyClass('undici', 'Agent');
+export const ProxyAgent = lazyClass('undici', 'ProxyAgent');
 export const SocksProxyAgent = lazyClass('socks-proxy-agent', 'SocksProxyAgent');
 export const HttpProxyAgent = lazyClass('hpagent', 'HttpProxyAgent');
 export const HttpsProxyAgent = lazyClass('hpagent', 'HttpsProxyAgent');

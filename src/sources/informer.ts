@@ -1,5 +1,6 @@
-// One resilient informer: list, then watch from the list's resourceVersion, with @kubernetes/client-node's
-// Watch for the streaming connection (authentication, TLS, line framing, inactivity timeout).
+// One resilient informer: list, then watch from the list's resourceVersion (watch.ts: the streaming
+// connection over node:https with the kubeconfig's authentication and TLS, line framing, inactivity
+// timeout).
 //
 // The list-and-watch loop is ipvsnet's own rather than client-node's ListWatch, for three reasons:
 //  * ListWatch caches every object whole. The agent needs only an object's identity (name, namespace,
@@ -17,11 +18,11 @@
 // A relist reports the objects that vanished meanwhile as deletions and re-reports only the objects
 // whose resourceVersion changed, as client-go's and client-node's reflectors do.
 
-import { Watch } from '@kubernetes/client-node/dist/watch.js';
 import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import type { KubernetesObject } from '@kubernetes/client-node/dist/types.js';
 import { Subject, type Observable } from 'rxjs';
 import { forEachListed, reportKubeRequest } from './kube.ts';
+import { watch, type WatchHandle } from './watch.ts';
 
 export type InformerEventType = 'upsert' | 'delete';
 
@@ -114,7 +115,6 @@ export class ResilientInformer<T extends KubernetesObject = KubernetesObject> {
   private readonly subject = new Subject<InformerEvent<T>>();
   private readonly opts: InformerOptions<T>;
   private readonly kc: KubeConfig;
-  private readonly watcher: Watch;
   private readonly transform: (obj: T) => T;
   private readonly keep: (obj: T) => T;
   private readonly cache = new Map<string, T>();
@@ -122,7 +122,7 @@ export class ResilientInformer<T extends KubernetesObject = KubernetesObject> {
   private stopped = true;
   /** Bumped by stop() and by each new connection: callbacks of an older one are ignored. */
   private generation = 0;
-  private request: AbortController | undefined;
+  private request: WatchHandle | undefined;
   /** Aborted by stop(): ends a list in flight at once (a hung API server must not hold the agent). */
   private lifetime = new AbortController();
   private attempt = 0;
@@ -139,7 +139,6 @@ export class ResilientInformer<T extends KubernetesObject = KubernetesObject> {
     const transform = opts.transform ?? stripServerFields;
     this.transform = (o: T) => transform(o) as T;
     this.keep = opts.keep ?? ((o: T) => o);
-    this.watcher = new Watch(kc);
   }
 
   get hasSynced(): boolean {
@@ -200,9 +199,10 @@ export class ResilientInformer<T extends KubernetesObject = KubernetesObject> {
         reported = true;
         reportKubeRequest(this.kc, 'GET', code, (performance.now() - t0) / 1000);
       };
-      let request: Awaited<ReturnType<Watch['watch']>>;
+      let request: WatchHandle;
       try {
-        request = await this.watcher.watch(
+        request = await watch(
+          this.kc,
           this.path,
           { resourceVersion: this.resourceVersion, allowWatchBookmarks: true, labelSelector: this.opts.labelSelector, fieldSelector: this.opts.fieldSelector },
           (phase, obj) => {

@@ -1,16 +1,16 @@
 // Connection to the API server: kubeconfig loading (file, --master override, in-cluster service account)
-// and a small raw JSON request helper that uses the kubeconfig's authentication and TLS settings.
+// and a small raw JSON request helper that uses the kubeconfig's authentication and TLS settings
+// (over node:https, transport.ts).
 // Raw JSON (not client-node's typed models) because the watch stream delivers raw JSON too: the
 // informers must hand the planner one shape, the API's own.
 
 // Deep imports: the package index loads the whole generated API (hundreds of modules), which costs
 // minutes of start-up under the VM lane's emulated CPU; these are the only parts the agent uses.
 import { KubeConfig } from '@kubernetes/client-node/dist/config.js';
-import { RequestContext, HttpMethod } from '@kubernetes/client-node/dist/gen/http/http.js';
-import { fetch } from 'undici';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { sendRequest, type RawAnswer } from './transport.ts';
 
 export interface ConnectOptions {
   /** Path to a kubeconfig; empty → in-cluster service account (then $KUBECONFIG, then ~/.kube/config). */
@@ -108,7 +108,7 @@ export function observeKubeRequests(fn: RequestObserver): () => void {
   return () => { requestObservers.delete(fn); };
 }
 
-/** Tell the observers of a request made outside kubeRequest (a watch, by client-node's Watch). */
+/** Tell the observers of a request made outside kubeRequest (a watch, watch.ts). */
 export function reportKubeRequest(kc: KubeConfig, method: string, code: string, seconds: number): void {
   if (requestObservers.size === 0) return;
   const server = kc.getCurrentCluster()?.server;
@@ -123,9 +123,7 @@ export async function kubeRequest<T = unknown>(kc: KubeConfig, method: 'GET' | '
   if (!cluster) throw new Error('no current cluster in kubeconfig');
   const url = new URL(cluster.server.replace(/\/$/, '') + path);
   for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
-  const ctx = new RequestContext(url.toString(), HttpMethod[method]);
-  await kc.applySecurityAuthentication(ctx);
-  const headers: Record<string, string> = { ...ctx.getHeaders(), accept: 'application/json' };
+  const headers: Record<string, string> = { accept: 'application/json' };
   let body: string | undefined;
   if (opts.body !== undefined) {
     body = JSON.stringify(opts.body);
@@ -138,16 +136,15 @@ export async function kubeRequest<T = unknown>(kc: KubeConfig, method: 'GET' | '
   const observe = (code: string) => {
     for (const o of requestObservers) o({ method, host: url.host, code, seconds: (performance.now() - t0) / 1000 });
   };
-  let res: Awaited<ReturnType<typeof fetch>>;
-  let text: string;
+  let res: RawAnswer;
   try {
-    res = await fetch(url, { method, headers, body, dispatcher: ctx.getDispatcher(), signal });
-    text = await res.text();
+    res = await sendRequest(kc, method, url, headers, body, signal);
   } catch (e) {
     observe('<error>');
     throw e;
   }
   observe(String(res.status));
+  const text = res.text;
   let parsed: unknown;
   try {
     parsed = text ? JSON.parse(text) : undefined;

@@ -62,7 +62,7 @@ describe('sources (real apiserver)', () => {
       expect(svc?.kind === 'Service' && svc.model?.ports[0]?.port).toBe(83);
       expect(svc?.diagnostics).toEqual([]);
       const sl = view.get(`EndpointSlice/${ns}/pre-3-a`);
-      expect(sl?.kind === 'EndpointSlice' && sl.model?.endpoints[0]?.addresses).toEqual(['10.244.0.13']);
+      expect(sl?.kind === 'EndpointSlice' && sl.model?.endpoints[0]?.address).toBe('10.244.0.13');
     } finally {
       await sources.stop();
     }
@@ -165,7 +165,7 @@ describe('sources (real apiserver)', () => {
       const sl = view.get(`EndpointSlice/${ns}/gap-keep-a`);
       await eventually('modified slice seen', () => {
         const cur = view.get(`EndpointSlice/${ns}/gap-keep-a`);
-        return cur?.kind === 'EndpointSlice' && cur.model?.endpoints[0]?.addresses[0] === '10.244.3.2';
+        return cur?.kind === 'EndpointSlice' && cur.model?.endpoints[0]?.address === '10.244.3.2';
       });
       expect(sl).toBeDefined();
       expect(sources.services.restarts + sources.endpointSlices.restarts).toBeGreaterThan(before);

@@ -96,7 +96,7 @@ describe('client-node-lite', () => {
     const optional = await import('../../../src/sources/client-node-optional.ts');
     const imported = new Map<string, string[]>();
     for (const m of src.matchAll(/import\s*\{([^}]*)\}\s*from\s*'([^']+)'/g)) {
-      imported.set(m[2]!, m[1]!.split(',').map((n) => n.trim()).filter(Boolean));
+      imported.set(m[2]!, m[1]!.split(',').map((n) => n.trim().split(/\s+as\s+/)[0]!).filter(Boolean));
     }
     for (const spec of OPTIONAL_SPECIFIERS) {
       const names = imported.get(spec);
@@ -113,7 +113,7 @@ describe('client-node-lite', () => {
       await import('./src/sources/client-node-lite.ts');
       record();
       await import('./src/cli/agent.ts');
-      const heavy = (u) => /\\/node_modules\\/(openid-client|jose|oauth4webapi|jsonpath-plus|socks|socks-proxy-agent|hpagent)\\/|\\/client-node\\/dist\\/(oidc|azure|gcp)_auth\\.js$/.test(u);
+      const heavy = (u) => /\\/node_modules\\/(openid-client|jose|oauth4webapi|jsonpath-plus|socks|socks-proxy-agent|hpagent|undici)\\/|\\/client-node\\/dist\\/(oidc|azure|gcp)_auth\\.js$/.test(u);
       const before = [...new Set(seen.filter(heavy))];
       const { KubeConfig } = await import('@kubernetes/client-node/dist/config.js');
       const { RequestContext, HttpMethod } = await import('@kubernetes/client-node/dist/gen/http/http.js');
@@ -136,6 +136,7 @@ describe('client-node-lite', () => {
     expect(r.auth).toBe('Bearer gcp-token');
     expect(r.after).toEqual(expect.arrayContaining(['@kubernetes/client-node/dist/gcp_auth.js']));
     expect(r.after.some((u: string) => u.startsWith('hpagent/'))).toBe(true);
+    expect(r.after.some((u: string) => u.startsWith('undici/'))).toBe(true);
     expect(r.proxy).toBe(true);
     expect(r.proxyUrl).toMatch(/127\.0\.0\.1:3128/);
   }, 60_000); // a child process loading the module graph; a bound for a loaded 2-core machine, not a speed check

@@ -105,7 +105,7 @@ describe('EndpointSlice model', () => {
     });
     expect(r.diagnostics).toEqual([]);
     expect(r.model).toMatchObject({ key: 'default/s', serviceKey: 'default/web', addressType: 'IPv6', ports: [{ name: 'http', protocol: 'TCP', port: 8080 }] });
-    const eps = r.model!.endpoints.map((e) => ({ a: e.addresses[0], r: e.ready, s: e.serving, t: e.terminating, n: e.nodeName, z: e.zone, zh: e.zoneHints, nh: e.nodeHints }));
+    const eps = r.model!.endpoints.map((e) => ({ a: e.address, r: e.ready, s: e.serving, t: e.terminating, n: e.nodeName, z: e.zone, zh: e.zoneHints, nh: e.nodeHints }));
     expect(eps).toEqual([
       { a: 'fd00::1', r: true, s: true, t: false, n: undefined, z: undefined, zh: [], nh: [] },
       { a: 'fd00::2', r: false, s: true, t: false, n: undefined, z: undefined, zh: [], nh: [] },

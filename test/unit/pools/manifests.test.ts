@@ -36,9 +36,12 @@ describe('manifests/ip-pools', () => {
     ]);
   });
 
-  it('the LoadBalancer allocator\'s roles grant the Service status update and the Lease in kube-system, no more', () => {
+  it('the LoadBalancer allocator\'s roles grant the Service status update, the IPPool watch and the Lease in kube-system, no more', () => {
     const lb = docs('manifests/ip-pools/loadbalancer-rbac.yaml') as Array<Doc & { metadata?: { namespace?: string } }>;
-    expect(lb.find((d) => d.kind === 'ClusterRole')?.rules).toEqual([{ apiGroups: [''], resources: ['services/status'], verbs: ['update'] }]);
+    expect(lb.find((d) => d.kind === 'ClusterRole')?.rules).toEqual([
+      { apiGroups: [''], resources: ['services/status'], verbs: ['update'] },
+      { apiGroups: ['ipvsnet.io'], resources: ['ippools'], verbs: ['watch'] },
+    ]);
     const role = lb.find((d) => d.kind === 'Role');
     expect(role?.metadata?.namespace).toBe('kube-system');
     expect(role?.rules).toEqual([{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] }]);
