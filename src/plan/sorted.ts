@@ -73,8 +73,8 @@ export class SortedBag<T> {
     const dels: number[] = [];
     for (const k of this.removing) { dels.push(lowerBound(keys, k)); this.counts.delete(k); }
     dels.sort((a, b) => a - b);
-    const nextKeys: string[] = [];
-    const nextValues: T[] = [];
+    let nextKeys: string[] = [];
+    let nextValues: T[] = [];
     if (adds.length + dels.length > Math.min(keys.length / 16, 4096)) {
       // Many changes (a bag being filled): one merge.
       let ai = 0, di = 0;
@@ -91,34 +91,31 @@ export class SortedBag<T> {
         if (!this.keyIsValue) nextValues.push(values[i]!);
       }
     } else {
-      // A few changes: the runs of the old arrays between them, copied natively.
+      // A few changes: the runs of the old arrays between them, copied natively, joined by one concat.
       const kParts: string[][] = [];
       const vParts: T[][] = [];
       let pos = 0, ai = 0, di = 0;
-      const run = (to: number): void => {
+      const runTo = (to: number): void => {
         if (to > pos) { kParts.push(keys.slice(pos, to)); if (!this.keyIsValue) vParts.push(values.slice(pos, to)); }
+        pos = to;
       };
       while (ai < adds.length || di < dels.length) {
         const at = ai < adds.length ? lowerBound(keys, adds[ai]!) : Infinity;
         const del = di < dels.length ? dels[di]! : Infinity;
-        if (at <= del) {
-          run(at);
-          pos = Math.max(pos, at);
+        if (at <= del) { // a new key goes before old index `at`
+          runTo(at);
           kParts.push([adds[ai]!]);
           if (!this.keyIsValue) vParts.push([this.adding.get(adds[ai]!)!]);
           ai++;
-        } else {
-          run(del);
+        } else { // old index `del` is dropped
+          runTo(del);
           pos = del + 1;
           di++;
         }
       }
-      run(keys.length);
-      this.keys = nextKeys.concat(...kParts);
-      if (!this.keyIsValue) this.values = nextValues.concat(...vParts);
-      this.adding.clear();
-      this.removing.clear();
-      return;
+      runTo(keys.length);
+      nextKeys = nextKeys.concat(...kParts);
+      if (!this.keyIsValue) nextValues = nextValues.concat(...vParts);
     }
     this.keys = nextKeys;
     if (!this.keyIsValue) this.values = nextValues;
