@@ -15,9 +15,10 @@
 // per sync (since the previous sync ended) is reported for the delta syncs and the repair passes apart;
 // it holds everything the process did meanwhile: the watch events decoded, the plan, the reconcile, and
 // V8's collections (with bin/ipvsnet's --memory-saver-mode, mark-compacts that its memory reducer runs
-// while the agent idles between syncs; IPVSNET_BENCH_NODE_FLAGS runs other flags to compare). The
-// bench has no kube-ipvs0 (--kernel netns programs no addresses), so the agent's per-sync read of the
-// node's addresses does not see the N service addresses a node's kube-ipvs0 holds.
+// while the agent idles between syncs; IPVSNET_BENCH_NODE_FLAGS runs other flags to compare). Not
+// measured here: kube-ipvs0 (--kernel netns binds no service address) and the read of the node's
+// addresses that `ipvsnet agent` does before each plan (src/cli/agent.ts: one rtnetlink dump of every
+// address, a node's kube-ipvs0's N service addresses included).
 // --fresh: each size on a cluster of its own (started for it and stopped after), so that N is all the
 // cluster holds; without it the sizes' namespaces add up in one cluster. The fill: scripts/bench/fill.ts.
 // Prints a table.
