@@ -46,6 +46,7 @@ const figures: Array<[string, (r: RunResult) => number | undefined, number]> = [
   ['RSS after the changes (MB)', (r) => r.rssEndMB, 0],
   ['RSS peak (MB)', (r) => r.rssPeakMB, 0],
   ['RSS at --timeout, NOT PROGRAMMED (MB)', (r) => r.rssTimeoutMB, 0],
+  ['RSS programmed, or at --timeout if NOT PROGRAMMED (MB)', (r) => r.rssProgrammedMB ?? r.rssTimeoutMB, 0],
   ['CPU to programmed, own + children (s)', (r) => cpuSum(r.cpuProgrammed), 1],
   ['CPU for the changes, own + children (s)', (r) => cpuSum(r.cpuChanges), 1],
   ['processes at start', (r) => r.processesStart?.total, 0],
@@ -68,7 +69,7 @@ export function summary(results: RunResult[]): string {
     ['run', 'side', 'programmed s', 'p50 s', 'p99 s', 'changes', 'RSS MB (programmed/end/peak)', 'CPU s (start/changes)', 'processes start', 'processes changes', 'load avg (start–end)'],
     ...results.map((r) => [
       String(r.run), r.side, r.startToProgrammedS?.toFixed(1) ?? (r.notProgrammed ? `NOT PROGRAMMED (>${r.notProgrammed.afterS.toFixed(0)})` : '-'), r.eventToKernelP50S?.toFixed(2) ?? '-', r.eventToKernelP99S?.toFixed(2) ?? '-', String(r.changes ?? '-'),
-      `${r.rssProgrammedMB ?? (r.rssTimeoutMB !== undefined ? `${r.rssTimeoutMB} at timeout` : '-')}/${r.rssEndMB ?? '-'}/${r.rssPeakMB ?? '-'}`, `${cpuSum(r.cpuProgrammed)?.toFixed(1) ?? '-'}/${cpuSum(r.cpuChanges)?.toFixed(1) ?? '-'}`,
+      `${r.rssProgrammedMB ?? (r.rssTimeoutMB !== undefined ? `${r.rssTimeoutMB} at timeout` : '-')}/${r.rssEndMB ?? '-'}/${r.rssPeakMB ?? '-'}`, `${cpuSum(r.cpuProgrammed)?.toFixed(1) ?? (r.notProgrammed ? `${cpuSum(r.cpuTotal)?.toFixed(1) ?? '-'} at timeout` : '-')}/${cpuSum(r.cpuChanges)?.toFixed(1) ?? '-'}`,
       String(r.processesStart?.total ?? '-'), String(r.processesChanges?.total ?? '-'), `${r.load[0] < 0 ? '?' : r.load[0].toFixed(1)}–${r.load[1].toFixed(1)}`,
     ]),
   ]);

@@ -23,6 +23,7 @@ import type { KubernetesObject } from '@kubernetes/client-node/dist/types.js';
 import { Subject, type Observable } from 'rxjs';
 import { forEachListed, reportKubeRequest } from './kube.ts';
 import { watch, type WatchHandle } from './watch.ts';
+import { intern } from '../model/intern.ts';
 
 export type InformerEventType = 'upsert' | 'delete';
 
@@ -77,7 +78,8 @@ export function identityOf<O extends KubernetesObject>(obj: O): O {
   const md = obj.metadata ?? {};
   const out: { name?: string; namespace?: string; uid?: string; resourceVersion?: string } = {};
   if (md.name !== undefined) out.name = md.name;
-  if (md.namespace !== undefined) out.namespace = md.namespace;
+  // Interned: 10,000 objects of one namespace share one copy of its name.
+  if (md.namespace !== undefined) out.namespace = intern(md.namespace);
   if (md.uid !== undefined) out.uid = md.uid;
   if (md.resourceVersion !== undefined) out.resourceVersion = md.resourceVersion;
   return { metadata: out } as O;
@@ -86,7 +88,8 @@ export function identityOf<O extends KubernetesObject>(obj: O): O {
 export function objectKey(o: KubernetesObject): string {
   const ns = o.metadata?.namespace;
   const name = o.metadata?.name ?? '';
-  return ns ? `${ns}/${name}` : name;
+  // join() makes a flat string; a template literal makes a rope that a Map key keeps flattened beside it.
+  return ns ? [ns, '/', name].join('') : name;
 }
 
 interface WatchEventObject {
