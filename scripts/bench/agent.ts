@@ -12,7 +12,13 @@
 // --kernel netns the real reconciler programs ipsets and iptables in a network namespace made for the
 // run (IPVS in memory; see agent-child.mjs), and the processes and kernel operations per sync are
 // counted (every endpoint is on the agent's node, so KUBE-LOOP-BACK holds all N × 5). The agent's CPU time
-// per sync (since the previous sync ended) is reported for the delta syncs and the repair passes apart.
+// per sync (since the previous sync ended) is reported for the delta syncs and the repair passes apart;
+// it holds everything the process did meanwhile: the watch events decoded, the plan, the reconcile, and
+// V8's collections (with bin/ipvsnet's --memory-saver-mode, mark-compacts that its memory reducer runs
+// while the agent idles between syncs; IPVSNET_BENCH_NODE_FLAGS runs other flags to compare). Not
+// measured here: kube-ipvs0 (--kernel netns binds no service address) and the read of the node's
+// addresses that `ipvsnet agent` does before each plan (src/cli/agent.ts: one rtnetlink dump of every
+// address, a node's kube-ipvs0's N service addresses included).
 // --fresh: each size on a cluster of its own (started for it and stopped after), so that N is all the
 // cluster holds; without it the sizes' namespaces add up in one cluster. The fill: scripts/bench/fill.ts.
 // Prints a table.

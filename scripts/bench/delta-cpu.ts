@@ -1,4 +1,4 @@
-// The agent's own cost of a single-change delta at N Services (a benchmark, not a test), on the host:
+// The agent's own cost of a delta (by default a single change) at N Services (a benchmark, not a test), on the host:
 // the incremental planner (upsertEndpointSlice + plan()) and the reconciler (sync), each timed and
 // printed apart and together. ipsets and iptables are real (a netns of its own), IPVS is the in-memory
 // model of the unit tests (the host kernel has no IPVS; `npm run bench:apply` measures the real one in
@@ -9,7 +9,8 @@
 // beside the wall time, which a busy machine stretches:
 //   N=10000 NODES=1 node scripts/bench/delta-cpu.ts
 //   N=50000 NODES=1 node scripts/bench/delta-cpu.ts       (KUBE-LOOP-BACK: 250,000 members)
-// RUNS=K sets the number of deltas (default 40); PROFILE=file.cpuprofile writes a V8 CPU profile of
+// RUNS=K sets the number of deltas (default 40); CHANGES=C makes each delta C changes to C Services'
+// slices (default 1; bench:agent's 10 changes/s at minSyncPeriod 1 s give about 10 per sync); PROFILE=file.cpuprofile writes a V8 CPU profile of
 // the deltas alone (not the fill, the first sync or the repair pass), for Chrome DevTools or speedscope.
 import os from 'node:os';
 import { writeFile } from 'node:fs/promises';
@@ -28,6 +29,7 @@ import { createNetns, deleteNetns, nsRunner } from '../../test/netns/kernel/netn
 const N = Number(process.env['N'] ?? 10000);
 const NODES = Number(process.env['NODES'] ?? 100);
 const RUNS = Math.max(2, Number(process.env['RUNS'] ?? 40));
+const CHANGES = Math.max(1, Number(process.env['CHANGES'] ?? 1));
 // Service i's EndpointSlice: 5 ready endpoints with addresses of their own (as scripts/bench/fill.ts
 // gives bench:agent), endpoint j on node-(j % NODES); `extra` adds one more on this node.
 function slice(i: number, extra?: string): Record<string, unknown> {
@@ -78,11 +80,15 @@ try {
   if (session) { session.connect(); await session.post('Profiler.enable'); await session.post('Profiler.start'); }
   for (let k = 0; k < RUNS; k++) {
     // Even k: slice i gains a ready endpoint on this node; odd k: it is taken back.
-    const i = (Math.floor(k / 2) * 7919) % N;
-    const sl = slice(i, k % 2 === 0 ? `10.120.${k >> 8}.${(k & 255) + 1}` : undefined);
+    // Even k: CHANGES slices each gain a ready endpoint on this node; odd k: they are taken back.
+    const changed = Array.from({ length: CHANGES }, (_, c) => {
+      const i = ((Math.floor(k / 2) * CHANGES + c) * 7919) % N;
+      const j = Math.floor(k / 2) * CHANGES + c;
+      return slice(i, k % 2 === 0 ? `10.120.${(j >> 8) & 255}.${(j & 255) + 1}` : undefined);
+    });
     t = performance.now();
     c0 = process.cpuUsage();
-    planner.upsertEndpointSlice(sl);
+    for (const sl of changed) planner.upsertEndpointSlice(sl);
     plan = planner.plan();
     const cp = cpuMs(process.cpuUsage(c0));
     const c1 = process.cpuUsage();
@@ -95,7 +101,7 @@ try {
     procs = Math.max(procs, res.processes);
     ops += res.totalOperations;
     if (res.failures.length) console.log(res.failures);
-    if (k % 2 === 0 && loopBack() !== before + 1) throw new Error(`delta ${k}: KUBE-LOOP-BACK has ${loopBack()} members, not ${before + 1}: the change is not local`);
+    if (k % 2 === 0 && loopBack() !== before + CHANGES) throw new Error(`delta ${k}: KUBE-LOOP-BACK has ${loopBack()} members, not ${before + CHANGES}: the change is not local`);
   }
   if (session) {
     const { profile: p } = await session.post('Profiler.stop');
@@ -113,7 +119,7 @@ try {
   console.log(`RSS of this process (the planner and its model, the reconciler's caches, the in-memory IPVS standing in for the kernel's, the bench's parsed objects; no informers): ${Math.round(process.memoryUsage().rss / 1048576)} MB${(globalThis as { gc?: () => void }).gc ? ' after a full GC' : ''}`);
   const med = (xs: number[]): string => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!.toFixed(1);
   const max = (xs: number[]): string => Math.max(...xs).toFixed(1);
-  console.log(`${RUNS} single-change deltas (one local endpoint added/removed; ${(ops / RUNS).toFixed(1)} kernel operations each on average), CPU median / max:`);
+  console.log(`${RUNS} deltas of ${CHANGES} change(s) each (${CHANGES === 1 ? 'a local endpoint' : 'local endpoints'} added, then taken back; ${(ops / RUNS).toFixed(1)} kernel operations each on average), CPU median / max:`);
   console.log(`  planner (upsertEndpointSlice + plan) ${med(cpuPlan)} / ${max(cpuPlan)} ms; reconciler (sync) ${med(cpuSync)} / ${max(cpuSync)} ms; both ${med(cpuAll)} / ${max(cpuAll)} ms`);
   console.log(`  wall (both) median ${med(wall)} ms, max ${max(wall)} ms; processes per delta (max) ${procs}; load average ${load()}`);
 } finally { await deleteNetns(ns); }

@@ -18,22 +18,26 @@ function lowerBound(keys: readonly string[], k: string): number {
 }
 
 /**
- * A sorted multiset keyed by sort key. Removals are deferred until list(), so a
- * Service that is removed and re-added with the same members (the common case
- * of an update) costs no array splices and keeps the cached list.
+ * A sorted multiset keyed by sort key. Adds and removals are held until list() (or size), which
+ * applies them all at once: one new array made of the old one's runs between the changes (native
+ * copies), so k changes to a bag of N cost O(k log N) lookups and one O(N) copy, never k shifts of
+ * the array. The array list() hands out is never changed afterwards (the next change makes a new
+ * one), so it needs no copy. A Service removed and re-added with the same members (the common case
+ * of an update) cancels out and keeps the list.
  */
 export class SortedBag<T> {
   private readonly counts = new Map<string, number>();
-  private readonly pending = new Set<string>();
-  private readonly keys: string[] = [];
-  private readonly values: T[];
-  private cache: T[] | null = [];
+  /** Keys counted again but not in `keys` yet, with their values. */
+  private readonly adding = new Map<string, T>();
+  /** Keys in `keys` whose count fell to 0. */
+  private readonly removing = new Set<string>();
+  private keys: string[] = [];
+  private values: T[] = [];
   private readonly keyIsValue: boolean;
 
   /** keyIsValue: the values are the sort keys themselves (strings); store them once. */
   constructor(keyIsValue = false) {
     this.keyIsValue = keyIsValue;
-    this.values = keyIsValue ? (this.keys as unknown as T[]) : [];
   }
 
   get size(): number {
@@ -48,41 +52,81 @@ export class SortedBag<T> {
 
   add(sortKey: string, value: T): void {
     const c = this.counts.get(sortKey);
-    if (c !== undefined) {
-      this.counts.set(sortKey, c + 1);
-      if (c === 0) this.pending.delete(sortKey);
-      return;
-    }
-    this.counts.set(sortKey, 1);
-    const at = lowerBound(this.keys, sortKey);
-    this.keys.splice(at, 0, sortKey);
-    if (!this.keyIsValue) this.values.splice(at, 0, value);
-    this.cache = null;
+    this.counts.set(sortKey, (c ?? 0) + 1);
+    if (c === undefined) this.adding.set(sortKey, value);
+    else if (c === 0) this.removing.delete(sortKey); // still in `keys`, with its value
   }
 
   remove(sortKey: string): void {
     const c = this.counts.get(sortKey);
     if (c === undefined || c === 0) return;
-    this.counts.set(sortKey, c - 1);
-    if (c === 1) this.pending.add(sortKey);
+    if (c > 1) { this.counts.set(sortKey, c - 1); return; }
+    if (this.adding.delete(sortKey)) this.counts.delete(sortKey);
+    else { this.counts.set(sortKey, 0); this.removing.add(sortKey); }
   }
 
   private flush(): void {
-    if (this.pending.size === 0) return;
-    for (const k of this.pending) {
-      this.counts.delete(k);
-      const at = lowerBound(this.keys, k);
-      this.keys.splice(at, 1);
-      if (!this.keyIsValue) this.values.splice(at, 1);
+    if (this.adding.size === 0 && this.removing.size === 0) return;
+    const keys = this.keys;
+    const values = this.keyIsValue ? (keys as unknown as T[]) : this.values;
+    const adds = [...this.adding.keys()].sort(); // default sort = code-unit order, as lowerBound compares
+    const dels: number[] = [];
+    for (const k of this.removing) { dels.push(lowerBound(keys, k)); this.counts.delete(k); }
+    dels.sort((a, b) => a - b);
+    let nextKeys: string[] = [];
+    let nextValues: T[] = [];
+    if (adds.length + dels.length > Math.min(keys.length / 16, 4096)) {
+      // Many changes (a bag being filled): one merge.
+      let ai = 0, di = 0;
+      for (let i = 0; i <= keys.length; i++) {
+        const k = keys[i];
+        while (ai < adds.length && (k === undefined || adds[ai]! < k)) {
+          nextKeys.push(adds[ai]!);
+          if (!this.keyIsValue) nextValues.push(this.adding.get(adds[ai]!)!);
+          ai++;
+        }
+        if (k === undefined) break;
+        if (di < dels.length && dels[di] === i) { di++; continue; }
+        nextKeys.push(k);
+        if (!this.keyIsValue) nextValues.push(values[i]!);
+      }
+    } else {
+      // A few changes: the runs of the old arrays between them, copied natively, joined by one concat.
+      const kParts: string[][] = [];
+      const vParts: T[][] = [];
+      let pos = 0, ai = 0, di = 0;
+      const runTo = (to: number): void => {
+        if (to > pos) { kParts.push(keys.slice(pos, to)); if (!this.keyIsValue) vParts.push(values.slice(pos, to)); }
+        pos = to;
+      };
+      while (ai < adds.length || di < dels.length) {
+        const at = ai < adds.length ? lowerBound(keys, adds[ai]!) : Infinity;
+        const del = di < dels.length ? dels[di]! : Infinity;
+        if (at <= del) { // a new key goes before old index `at`
+          runTo(at);
+          kParts.push([adds[ai]!]);
+          if (!this.keyIsValue) vParts.push([this.adding.get(adds[ai]!)!]);
+          ai++;
+        } else { // old index `del` is dropped
+          runTo(del);
+          pos = del + 1;
+          di++;
+        }
+      }
+      runTo(keys.length);
+      nextKeys = nextKeys.concat(...kParts);
+      if (!this.keyIsValue) nextValues = nextValues.concat(...vParts);
     }
-    this.pending.clear();
-    this.cache = null;
+    this.keys = nextKeys;
+    if (!this.keyIsValue) this.values = nextValues;
+    this.adding.clear();
+    this.removing.clear();
   }
 
-  /** The sorted values; the same array until the next change. */
+  /** The sorted values: an array never changed afterwards, the same one until the next change. */
   list(): T[] {
     this.flush();
-    return (this.cache ??= this.values.slice());
+    return this.keyIsValue ? (this.keys as unknown as T[]) : this.values;
   }
 }
 
