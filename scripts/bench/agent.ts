@@ -56,7 +56,7 @@ if (!process.env['IPVSNET_UNBUNDLED']) {
   childModule = join(here, '../../build/bench-agent/agent-child.mjs');
 }
 
-/** The Node flags bin/ipvsnet runs `agent` with: its node_flags and agent_flags lines. */
+/** The Node flags bin/ipvsnet runs `agent` with: its node_flags and agent_flags lines (and IPVSNET_AGENT_LITE). */
 function launcherAgentFlags(): string {
   const text = readFileSync(join(here, '../../bin/ipvsnet'), 'utf8');
   const line = (name: string) => {
@@ -64,7 +64,9 @@ function launcherAgentFlags(): string {
     if (!m) throw new Error(`bin/ipvsnet: no ${name}="..." line; the bench cannot mirror the launcher`);
     return m[1]!;
   };
-  return `${line('node_flags')} ${line('agent_flags')}`;
+  // IPVSNET_AGENT_LITE=1: the launcher's opt-in --lite-mode in place of --no-opt, as bin/ipvsnet does
+  const agent = process.env['IPVSNET_AGENT_LITE'] ? line('agent_flags').replace('--no-opt', '--lite-mode') : line('agent_flags');
+  return `${line('node_flags')} ${agent}`;
 }
 
 let { state, kc, started } = await benchCluster();
