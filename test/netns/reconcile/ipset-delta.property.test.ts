@@ -10,7 +10,7 @@ import { Reconciler } from '../../../src/reconcile/index.ts';
 import { IpsetAdapter } from '../../../src/kernel/ipset/index.ts';
 import { MemoryIpvs } from '../../../src/kernel/ipvs/memory.ts';
 import { OWNED_SETS } from '../../../src/reconcile/names.ts';
-import { cfgArb, opArb } from '../../unit/plan/arbitraries.ts';
+import { applyOp, cfgArb, opArb } from '../../unit/plan/arbitraries.ts';
 import { createNetns, deleteNetns, nsRunner } from '../kernel/netns.ts';
 
 let deltaNs = '';
@@ -43,14 +43,7 @@ describe('ipset deltas between repair passes (host kernel, two fresh netns)', { 
         const full = make(fullNs, 0); // a full read and diff on every sync
         try {
           for (const [i, o] of ops.entries()) {
-            switch (o.op) {
-              case 'upsertService': planner.upsertService(o.obj); break;
-              case 'deleteService': planner.deleteService(`default/${o.name}`); break;
-              case 'upsertSlice': planner.upsertEndpointSlice(o.obj); break;
-              case 'deleteSlice': planner.deleteEndpointSlice(`default/${o.name}`); break;
-              case 'upsertNode': planner.upsertNode(o.obj); break;
-              case 'deleteNode': planner.deleteNode(o.name); break;
-            }
+            applyOp(planner, o);
             const plan = planner.plan();
             for (const c of plan.changed?.ipsets?.values() ?? []) deltaMembers += c.added.length + c.removed.length;
             const a = await delta.r.sync(plan);

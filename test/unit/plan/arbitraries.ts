@@ -2,6 +2,7 @@
 // ones) and node configurations. Used by the incremental planner's and the reconciler's properties.
 import fc from 'fast-check';
 import { defaultNodeConfig, type NodeConfig } from '../../../src/plan/config.ts';
+import type { IncrementalPlanner } from '../../../src/plan/incremental.ts';
 import { node, slice, svc } from './fixtures.ts';
 
 export const SVC_NAMES = ['a', 'b', 'c', 'd'];
@@ -99,6 +100,18 @@ export type Op =
   | { op: 'deleteSlice'; name: string }
   | { op: 'upsertNode'; obj: Record<string, unknown> }
   | { op: 'deleteNode'; name: string };
+
+/** Feeds one change to the planner (all names are in namespace default). */
+export function applyOp(planner: IncrementalPlanner, o: Op): void {
+  switch (o.op) {
+    case 'upsertService': planner.upsertService(o.obj); break;
+    case 'deleteService': planner.deleteService(`default/${o.name}`); break;
+    case 'upsertSlice': planner.upsertEndpointSlice(o.obj); break;
+    case 'deleteSlice': planner.deleteEndpointSlice(`default/${o.name}`); break;
+    case 'upsertNode': planner.upsertNode(o.obj); break;
+    case 'deleteNode': planner.deleteNode(o.name); break;
+  }
+}
 
 export const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 4, arbitrary: serviceArb.map((obj) => ({ op: 'upsertService' as const, obj })) },

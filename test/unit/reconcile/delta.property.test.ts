@@ -7,7 +7,7 @@ import pino from 'pino';
 import { IncrementalPlanner } from '../../../src/plan/incremental.ts';
 import { Reconciler } from '../../../src/reconcile/index.ts';
 import { MemoryIpvs } from '../../../src/kernel/ipvs/memory.ts';
-import { cfgArb, opArb } from '../plan/arbitraries.ts';
+import { applyOp, cfgArb, opArb } from '../plan/arbitraries.ts';
 
 const quiet = pino({ level: 'silent' });
 
@@ -32,14 +32,7 @@ describe('Reconciler deltas between repair passes', { timeout: 300_000 }, () => 
         const delta = make(deltaIpvs, 1e12); // one full read (the first sync), then deltas only
         const full = make(fullIpvs, 0); // a full read on every sync
         for (const [i, o] of ops.entries()) {
-          switch (o.op) {
-            case 'upsertService': planner.upsertService(o.obj); break;
-            case 'deleteService': planner.deleteService(`default/${o.name}`); break;
-            case 'upsertSlice': planner.upsertEndpointSlice(o.obj); break;
-            case 'deleteSlice': planner.deleteEndpointSlice(`default/${o.name}`); break;
-            case 'upsertNode': planner.upsertNode(o.obj); break;
-            case 'deleteNode': planner.deleteNode(o.name); break;
-          }
+          applyOp(planner, o);
           const plan = planner.plan();
           const a = await delta.sync(plan);
           const b = await full.sync(plan);
