@@ -83,6 +83,9 @@ async function run(s: Subject, cmd: string, conf: object = s.conf, bin = s.bin):
   const traces = s.trace && existsSync(traceFile)
     ? readFileSync(traceFile, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Trace)
     : [];
+  // A plugin build without src/cni/trace.ts (a dist/ older than the sources) writes no trace: the
+  // breakdown would print empty phases, so stop and say why.
+  if (s.trace && traces.length === 0) throw new Error(`${s.label} ${cmd}: no trace written to ${traceFile}; is dist/ current? (bash scripts/setup.d/15-dist.sh)`);
   return { ms, start, end, traces };
 }
 
