@@ -5,8 +5,8 @@
 // Why not client-node's own transport (undici's fetch, and its Watch on top of it): undici is ~100
 // modules and a WebAssembly HTTP parser that the agent would hold for its whole life only to do what
 // node:https already does; node:https is part of the binary. The answers are the same raw JSON.
-import { request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 
 /** An answer's status and body, read whole. */
@@ -15,10 +15,27 @@ export interface RawAnswer {
   text: string;
 }
 
+// client-node caches one agent per cluster and user, made without keepAlive, so every request would
+// open (and TLS-handshake) a connection of its own: list pages, status writes, Events, Lease renewals.
+// Each such agent gets a keep-alive twin with the same options (the same cache lifetime: the twin is
+// found by the agent). Proxy agents (another class) are used as they are.
+const keepAliveTwins = new WeakMap<object, HttpAgent>();
+function keepAlive(agent: unknown): unknown {
+  const cls = agent instanceof HttpsAgent ? HttpsAgent : agent instanceof HttpAgent ? HttpAgent : undefined;
+  if (!cls || (agent as object).constructor !== cls || (agent as { keepAlive?: boolean }).keepAlive) return agent;
+  let twin = keepAliveTwins.get(agent as object);
+  if (!twin) {
+    twin = new cls({ ...(agent as HttpAgent & { options: object }).options, keepAlive: true });
+    keepAliveTwins.set(agent as object, twin);
+  }
+  return twin;
+}
+
 /** The request options (authentication, TLS, agent) the kubeconfig gives for its current cluster. */
 async function optionsFor(kc: KubeConfig): Promise<RequestOptions> {
   const opts: RequestOptions & { headers: Record<string, string> } = { headers: {} };
   await kc.applyToHTTPSOptions(opts as never);
+  if (opts.agent) opts.agent = keepAlive(opts.agent) as HttpAgent;
   return opts;
 }
 
