@@ -11,14 +11,13 @@ import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import type { Logger } from '../log/index.ts';
 import { KubeApiError, kubeRequest, listCollection } from '../sources/kube.ts';
 import { identityOf, ResilientInformer } from '../sources/informer.ts';
-import { IPPOOL_API_VERSION, IPPOOL_PLURAL, parseIPPools } from '../pools/model/ippool.ts';
+import { IPPOOLS_PATH as POOLS, parseIPPools } from '../pools/model/ippool.ts';
 import { LeaseElector } from '../lease/elector.ts';
 import { parseLBService, type LBService } from './model.ts';
 import { lbPools, planLBAddresses, type LBPlan } from './plan.ts';
 import { postServiceEvent } from './events.ts';
 
 export const LB_LEASE = 'ipvsnet-loadbalancer-addresses';
-const POOLS = `/apis/${IPPOOL_API_VERSION}/${IPPOOL_PLURAL}`;
 const LB_SERVICES = 'spec.type=LoadBalancer';
 
 export interface AllocatorOptions {

@@ -7,12 +7,11 @@
 // after all its claims are in, and after the pools are handed to onPools (the pod network's egress).
 import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import { KubeApiError, kubeRequest, listCollection } from '../sources/kube.ts';
-import { IPPOOL_API_VERSION, IPPOOL_PLURAL, parseIPPool, parseIPPools, IPPoolError, type IPPoolModel, type PoolDiagnostic } from './model/ippool.ts';
+import { IPPOOLS_PATH as POOLS, parseIPPool, parseIPPools, IPPoolError, type IPPoolModel, type PoolDiagnostic } from './model/ippool.ts';
 import { planNodeBlocks } from './plan/blocks.ts';
 import { planReleases, type Release } from './plan/release.ts';
 import { desiredConditions, mergeConditions, type PoolCondition } from './model/conditions.ts';
 
-const POOLS = `/apis/${IPPOOL_API_VERSION}/${IPPOOL_PLURAL}`;
 
 interface RawNode { metadata: { name: string; uid?: string; labels?: Record<string, string> }; spec?: { podCIDR?: string; podCIDRs?: string[] } }
 interface RawPool { metadata: { name: string; resourceVersion?: string }; status?: { blocks?: { cidr: string; node: string }[] | null; conditions?: PoolCondition[] | null } | null }

@@ -20,6 +20,8 @@ export const IPPOOL_GROUP = 'ipvsnet.io';
 export const IPPOOL_API_VERSION = 'ipvsnet.io/v1alpha1';
 export const IPPOOL_KIND = 'IPPool';
 export const IPPOOL_PLURAL = 'ippools';
+/** The API path of the IPPool collection. */
+export const IPPOOLS_PATH = `/apis/${IPPOOL_API_VERSION}/${IPPOOL_PLURAL}`;
 
 export type AllowedUse = 'Workload' | 'Tunnel' | 'LoadBalancer';
 export type TunnelMode = 'Never' | 'Always' | 'CrossSubnet';
