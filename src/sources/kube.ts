@@ -10,7 +10,7 @@ import { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { sendRequest, type RawAnswer } from './transport.ts';
+import { apiUrl, sendRequest, type RawAnswer } from './transport.ts';
 
 export interface ConnectOptions {
   /** Path to a kubeconfig; empty → in-cluster service account (then $KUBECONFIG, then ~/.kube/config). */
@@ -119,10 +119,7 @@ export function reportKubeRequest(kc: KubeConfig, method: string, code: string, 
 
 /** One JSON request to the API server. Throws KubeApiError on a non-2xx answer. */
 export async function kubeRequest<T = unknown>(kc: KubeConfig, method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, opts: RequestOptions = {}): Promise<T> {
-  const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new Error('no current cluster in kubeconfig');
-  const url = new URL(cluster.server.replace(/\/$/, '') + path);
-  for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
+  const url = apiUrl(kc, path, opts.query);
   const headers: Record<string, string> = { accept: 'application/json' };
   let body: string | undefined;
   if (opts.body !== undefined) {

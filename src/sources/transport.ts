@@ -39,6 +39,15 @@ async function optionsFor(kc: KubeConfig): Promise<RequestOptions> {
   return opts;
 }
 
+/** The URL of `path` on the kubeconfig's current cluster, with the query's defined values. */
+export function apiUrl(kc: KubeConfig, path: string, query: Record<string, string | boolean | undefined> = {}): URL {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new Error('no current cluster in kubeconfig');
+  const url = new URL(cluster.server.replace(/\/$/, '') + path);
+  for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, String(v));
+  return url;
+}
+
 /**
  * Opens one request and resolves with the answer's head (its body unread), or rejects (connection
  * error, `signal` aborted: an error named as the signal's reason, e.g. TimeoutError).

@@ -7,7 +7,7 @@
 // A line that is not JSON is skipped, as client-node's Watch skips it.
 import { STATUS_CODES } from 'node:http';
 import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
-import { abortError, openRequest } from './transport.ts';
+import { abortError, apiUrl, openRequest } from './transport.ts';
 
 export interface WatchHandle {
   abort(): void;
@@ -24,11 +24,7 @@ export async function watch(
   done: (err: unknown) => void,
   inactivityMs = 30_000,
 ): Promise<WatchHandle> {
-  const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new Error('No currently active cluster');
-  const url = new URL(cluster.server + path);
-  url.searchParams.set('watch', 'true');
-  for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, String(v));
+  const url = apiUrl(kc, path, { watch: 'true', ...query });
 
   const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
