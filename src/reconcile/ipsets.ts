@@ -18,6 +18,7 @@ import type { IpsetAdapter, IpsetSyncResult, KernelSet } from '../kernel/ipset/i
 import { diffSets, TEMP_PREFIX } from '../kernel/ipset/restore.ts';
 import { applyMemberChanges, diffMemberDeltas, type SetMemberDelta } from '../kernel/ipset/delta.ts';
 import { createLineOf, createOptions, maxelemOf } from '../kernel/ipset/sizing.ts';
+import { compatibleSet } from '../kernel/ipset/types.ts';
 import { OWNED_SETS } from './names.ts';
 import type { SyncContext } from './result.ts';
 
@@ -29,7 +30,7 @@ function cacheFromPlan(sets: readonly IpsetSpec[], before: ReadonlyMap<string, K
     const members = want.get(s.name)!;
     // A newly created set's kernel create line is unknown until the next read; keep the one we sent.
     // A set recreated because its type or family changed, or rebuilt bigger, gets the new line too.
-    const same = prev && prev.type === s.type && (prev.family === undefined || prev.family === s.family) && (maxelemOf(prev.createLine) ?? Infinity) >= members.size;
+    const same = compatibleSet(prev, s.type, s.family) && (maxelemOf(prev.createLine) ?? Infinity) >= members.size;
     const createLine = same ? prev.createLine : createLineOf(s.name, createOptions(s.type, s.family, members.size));
     out.set(s.name, { name: s.name, type: s.type, family: s.family, createLine, members });
   }

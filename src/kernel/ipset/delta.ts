@@ -10,7 +10,7 @@ import type { IpsetError } from './errors.ts';
 import { invalidMember, normalizeMember, validateMember } from './members.ts';
 import type { IpsetPlanned, PayloadLine } from './restore.ts';
 import { maxelemOf } from './sizing.ts';
-import type { KernelSet } from './types.ts';
+import { compatibleSet, type KernelSet } from './types.ts';
 
 /** One set's members added and removed, in `ipset add` syntax. */
 export interface SetMemberDelta {
@@ -37,7 +37,7 @@ export function diffMemberDeltas(deltas: readonly SetMemberDelta[], kernel: Read
   let adds = 0, dels = 0;
   for (const d of deltas) {
     const have = kernel.get(d.name);
-    if (!have || have.type !== d.type || (have.family !== undefined && have.family !== d.family)) { full.push(d.name); continue; }
+    if (!compatibleSet(have, d.type, d.family)) { full.push(d.name); continue; }
     const del = new Set<string>();
     for (const raw of d.removed) {
       const m = normalizeMember(raw);

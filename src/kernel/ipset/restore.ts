@@ -10,7 +10,7 @@
 
 import { createHash } from 'node:crypto';
 import type { Family, IpsetType, SetSpec } from '../types.ts';
-import type { KernelSet } from './types.ts';
+import { compatibleSet, type KernelSet } from './types.ts';
 import { IpsetError } from './errors.ts';
 import { normalizeMember, prepareMembers } from './members.ts';
 import type { CreateOptions } from './encode.ts';
@@ -97,7 +97,7 @@ export function diffSets(desired: readonly SetSpec[], kernel: ReadonlyMap<string
   for (const spec of desired) {
     const { type, family } = spec;
     const have = kernel.get(spec.name);
-    const compatible = have !== undefined && have.type === type && (have.family === undefined || have.family === family);
+    const compatible = compatibleSet(have, type, family);
     // The kernel's members of a set of this type and family are valid and in its own form.
     const prep = prepareMembers(spec, compatible ? have.members : undefined);
     invalid.push(...prep.invalid);

@@ -11,6 +11,14 @@ export interface KernelSet {
   members: Set<string>;
 }
 
+/**
+ * Whether the kernel's set `have` can hold members of `type` and `family` as it is (the same type, and
+ * the same family when the kernel said one), so it is diffed or swapped, not destroyed and recreated.
+ */
+export function compatibleSet(have: KernelSet | undefined, type: string, family: Family): have is KernelSet {
+  return have !== undefined && have.type === type && (have.family === undefined || have.family === family);
+}
+
 export interface UnsupportedSet {
   name: string;
   type: string;
