@@ -7,10 +7,9 @@ import { fieldPath } from './diagnostics.ts';
 import { parseCIDR, parseIP } from '../net/index.ts';
 import { cidrProblem, mappedProblem, nameProblem, nonSpecialIPProblem, type NameRule } from './apivalidation.ts';
 
-/** Error for a wrong-typed (or missing) field. */
 /**
  * One shared, frozen empty list for the model's list fields that are usually empty (externalIPs,
- * load-balancer ingress and source ranges): a fresh [] is 16 bytes and more, times 50,000 Services.
+ * load-balancer ingress and source ranges; the planner's virtual-server flags): a fresh [] is 16 bytes and more, times 50,000 Services.
  * Frozen, so a writer fails loudly instead of changing every model at once.
  */
 const NONE: readonly never[] = Object.freeze([]);
@@ -18,6 +17,7 @@ export function listOrNone<T>(xs: T[]): T[] {
   return xs.length === 0 ? (NONE as unknown as T[]) : xs;
 }
 
+/** Error for a wrong-typed (or missing) field. */
 export function typeErr(expected: string) {
   return (iss: { input?: unknown }): string =>
     iss.input === undefined ? 'required field is missing' : `must be ${expected}, got ${JSON.stringify(iss.input)}`;

@@ -12,6 +12,7 @@ import { addrKey } from './addr.ts';
 export { addrKey };
 import { LABEL_SERVICE_NAME } from '../model/endpointslice.ts';
 import { nodePortProblem } from '../model/apivalidation.ts';
+import { listOrNone } from '../model/common.ts';
 import type { FamilyContext, PlanContext } from './context.ts';
 import { categorize, endpointsForFamily, portKey, selectEndpoints, type Endpoint } from './endpoints.ts';
 import { SET } from './ipsets.ts';
@@ -42,8 +43,6 @@ export interface ServiceContribution {
 
 const SORT = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 const NO_DIAGS: Diagnostic[] = [];
-/** Most virtual servers have no flags: one shared, frozen empty list. */
-const NO_FLAGS: VirtualServerFlag[] = Object.freeze([]) as unknown as VirtualServerFlag[];
 
 /**
  * Concatenate into a flat string. Template literals build ropes (a 36-character
@@ -162,7 +161,7 @@ function familyContribution(
   // kube-proxy sets FlagSourceHash (IP_VS_SVC_F_SCHED2, "mh-port") for mh.
   if (sched === 'mh' && flagSet.size === 0) flagSet.add('sh-port');
   if (svc.sessionAffinity === 'ClientIP') flagSet.add('persistent');
-  const flags = flagSet.size === 0 ? NO_FLAGS : [...flagSet].sort(SORT);
+  const flags = listOrNone([...flagSet].sort(SORT)); // most have none: the shared empty list
   const timeout = svc.sessionAffinity === 'ClientIP' ? svc.sessionAffinityTimeout : 0;
   const netmask = family === 4 ? 32 : 128;
   const bound = new Set<string>();
