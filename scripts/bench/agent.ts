@@ -64,9 +64,8 @@ function launcherAgentFlags(): string {
     if (!m) throw new Error(`bin/ipvsnet: no ${name}="..." line; the bench cannot mirror the launcher`);
     return m[1]!;
   };
-  // IPVSNET_AGENT_LITE=1: the launcher's opt-in --lite-mode in place of --no-opt, as bin/ipvsnet does
-  const agent = process.env['IPVSNET_AGENT_LITE'] ? line('agent_flags').replace('--no-opt', '--lite-mode') : line('agent_flags');
-  return `${line('node_flags')} ${agent}`;
+  // IPVSNET_AGENT_LITE=1: the launcher's opt-in lite_agent_flags in place of agent_flags, as bin/ipvsnet does
+  return `${line('node_flags')} ${line(process.env['IPVSNET_AGENT_LITE'] ? 'lite_agent_flags' : 'agent_flags')}`;
 }
 
 let { state, kc, started } = await benchCluster();
