@@ -6,17 +6,16 @@
 // address (/32 or /128) on a dummy device that stays DOWN (the dummy driver is
 // NOARP): the kernel then treats the address as local, so packets to it reach
 // IPVS in LOCAL_IN. The socket opens in the caller's network namespace.
+//
+// Reading addresses never costs kube-ipvs0's N addresses unless they are asked for: the socket
+// checks strictly (NETLINK_GET_STRICT_CHK), so each link's addresses come from a dump the kernel
+// filters to that link. The node's own addresses (every link but kube-ipvs0, what each sync reads
+// for the NodePorts) are one links dump plus one small address dump per other link. A kernel
+// without strict checking (before 4.20) gets one dump of every address instead, filtered here.
 
 import { formatIP, requireIP } from '../net/index.ts';
 import { Rtnl, RtnlError } from './rtnl/index.ts';
-
-/** An address held by some interface in the namespace. */
-export interface HeldAddress {
-  address: string;
-  prefixLength: number;
-  ifindex: number;
-  ifname: string;
-}
+import type { AddrInfo } from './rtnl/index.ts';
 
 export class LinkError extends Error {
   readonly operation: string;
@@ -43,9 +42,22 @@ export class LinkAdapter {
   /** Counted rtnetlink change requests (not dumps). */
   operations = 0;
 
-  /** `netns`: a namespace path (/run/netns/NAME); default: the caller's. */
-  constructor(netns?: string) {
-    this.#rtnl = Rtnl.open(netns);
+  /**
+   * `netns`: a namespace path (/run/netns/NAME); default: the caller's. `kernelFiltered: false`
+   * reads as on a kernel without strict checking (one dump of every address per read).
+   */
+  constructor(netns?: string, opts: { kernelFiltered?: boolean } = {}) {
+    this.#rtnl = Rtnl.open(netns, { strict: opts.kernelFiltered ?? true });
+  }
+
+  /** Whether the kernel filters address dumps per link (false: each read dumps every address). */
+  get kernelFiltered(): boolean {
+    return this.#rtnl.strict;
+  }
+
+  /** Datagrams and bytes this adapter's socket has received (what its reads cost). */
+  get received(): { datagrams: number; bytes: number } {
+    return { ...this.#rtnl.sock.received };
   }
 
   close(): void {
@@ -96,47 +108,48 @@ export class LinkAdapter {
     return true;
   }
 
-  /** Every address in the namespace, IPv4 and IPv6 (canonical text, src/net formatIP). */
-  async listAllAddresses(): Promise<HeldAddress[]> {
-    // Sequential: two dumps in flight on one socket interleave their multipart replies.
-    const links = await this.#rtnl.links();
-    const addrs = await this.#rtnl.addresses();
-    const names = new Map<number, string>();
-    for (const l of links) names.set(l.index, l.name);
-    return addrs.map((a) => ({ address: a.cidr.slice(0, a.cidr.lastIndexOf('/')), prefixLength: a.prefix, ifindex: a.index, ifname: names.get(a.index) ?? '' }));
-  }
-
   /**
-   * The addresses of every interface except `ifname` (the node's own addresses, kube-ipvs0's left
-   * out; those are skipped without being parsed). One link lookup and one address dump.
+   * The addresses of `ifname` and those of every other link, each side only when asked for.
+   * Kernel-filtered: one links dump, then one address dump per link wanted. Otherwise one dump of
+   * every address (kube-ipvs0's skipped unparsed when they are not wanted).
    */
-  async addressesExcept(ifname: string): Promise<string[]> {
-    const skip = (await this.#rtnl.linkByName(ifname))?.index;
-    return (await this.#rtnl.addresses(undefined, skip)).map((a) => formatIP(a.ip));
-  }
-
-  /** Addresses bound on `ifname` (no prefix length; ipvsnet binds only /32 and /128). */
-  async listAddresses(ifname: string): Promise<string[]> {
-    return (await this.listAllAddresses()).filter((a) => a.ifname === ifname).map((a) => a.address).sort();
-  }
-
-  /**
-   * One dump for both views: the addresses bound on `ifname` (sorted) and those held by
-   * any other interface. (listAddresses + addressesElsewhere would dump everything twice.)
-   */
-  async addressesOn(ifname: string): Promise<{ on: string[]; elsewhere: Set<string> }> {
-    const on: string[] = [];
-    const elsewhere = new Set<string>();
-    for (const a of await this.listAllAddresses()) {
-      if (a.ifname === ifname) on.push(a.address);
-      else elsewhere.add(a.address);
+  async #split(ifname: string, wantOn: boolean, wantElsewhere: boolean): Promise<{ on: AddrInfo[]; elsewhere: AddrInfo[] }> {
+    const names = await this.#rtnl.linkNames();
+    let index: number | undefined;
+    for (const [i, n] of names) if (n === ifname) index = i;
+    const on: AddrInfo[] = [];
+    const elsewhere: AddrInfo[] = [];
+    if (this.#rtnl.strict) {
+      // Sequential: two dumps in flight on one socket interleave their multipart replies.
+      for (const i of names.keys()) {
+        if (i === index ? wantOn : wantElsewhere) (i === index ? on : elsewhere).push(...(await this.#rtnl.addresses(i)));
+      }
+    } else {
+      for (const a of await this.#rtnl.addresses(undefined, wantOn ? undefined : index)) (a.index === index ? on : elsewhere).push(a);
     }
-    return { on: on.sort(), elsewhere };
+    return { on, elsewhere: wantElsewhere ? elsewhere : [] };
+  }
+
+  /** The addresses of every interface except `ifname` (the node's own addresses, kube-ipvs0's left out, never read). */
+  async addressesExcept(ifname: string): Promise<string[]> {
+    return (await this.#split(ifname, false, true)).elsewhere.map((a) => formatIP(a.ip));
+  }
+
+  /** Addresses bound on `ifname`, sorted; [] when there is no such link (no prefix length; ipvsnet binds only /32 and /128). */
+  async listAddresses(ifname: string): Promise<string[]> {
+    const l = await this.#rtnl.linkByName(ifname);
+    return l ? (await this.#rtnl.addresses(l.index)).map((a) => formatIP(a.ip)).sort() : [];
+  }
+
+  /** Both views in one read: the addresses bound on `ifname` (sorted) and those held by any other interface. */
+  async addressesOn(ifname: string): Promise<{ on: string[]; elsewhere: Set<string> }> {
+    const r = await this.#split(ifname, true, true);
+    return { on: r.on.map((a) => formatIP(a.ip)).sort(), elsewhere: new Set(r.elsewhere.map((a) => formatIP(a.ip))) };
   }
 
   /** Addresses held by any interface other than `ifname` (externalIPs / LB IPs held elsewhere are not bound). */
   async addressesElsewhere(ifname: string): Promise<Set<string>> {
-    return new Set((await this.listAllAddresses()).filter((a) => a.ifname !== ifname).map((a) => a.address));
+    return new Set(await this.addressesExcept(ifname));
   }
 
   async #index(ifname: string): Promise<number> {

@@ -18,6 +18,7 @@ interface NativeAddon {
   flock(fd: number, op: number): void;
   mallocTrim(): boolean;
   nlOpen(protocol: number, rcvbuf: number, sndbuf: number): number;
+  nlSetOption(fd: number, option: number, value: number): void;
   nlSend(fd: number, buf: Buffer): number;
   nlRecv(fd: number, timeoutMs: number): Buffer | null;
   nlClose(fd: number): void;
@@ -126,6 +127,11 @@ function call<T>(fn: () => T): T {
  */
 export function netlinkOpen(protocol: number, recvBufferSize: number, sendBufferSize: number): number {
   return call(() => native().nlOpen(protocol, recvBufferSize, sendBufferSize));
+}
+
+/** setsockopt(fd, SOL_NETLINK, option, value) for an int option; throws with the errno's code (ENOPROTOOPT: an option the kernel lacks). */
+export function netlinkSetOption(fd: number, option: number, value: number): void {
+  call(() => native().nlSetOption(fd, option, value));
 }
 
 /** Send one datagram to the kernel. */

@@ -16,6 +16,10 @@
 //                        assigned port id, in the calling thread's network
 //                        namespace; buffer sizes with SO_*BUFFORCE when allowed,
 //                        else SO_*BUF (0 keeps the default). Returns the fd.
+//   nlSetOption(fd, option, value) – setsockopt(fd, SOL_NETLINK, option, &value):
+//                        an int option of a netlink socket (NETLINK_GET_STRICT_CHK,
+//                        12, Linux >= 4.20). Throws the errno (ENOPROTOOPT: the
+//                        kernel does not know the option).
 //   nlSend(fd, buf)    – one datagram to the kernel (port 0). Returns bytes sent.
 //   nlRecv(fd, ms)     – waits up to `ms` (poll) for a datagram, sizes it with
 //                        MSG_PEEK|MSG_TRUNC and returns it whole as a Buffer;
@@ -66,7 +70,8 @@ static napi_value throw_errno(napi_env env, const char *syscall, int err) {
                    : err == ENOBUFS ? "ENOBUFS" : err == ENOMEM ? "ENOMEM" : err == EACCES ? "EACCES"
                    : err == EPROTONOSUPPORT ? "EPROTONOSUPPORT" : err == EAFNOSUPPORT ? "EAFNOSUPPORT"
                    : err == ECONNREFUSED ? "ECONNREFUSED" : err == EMSGSIZE ? "EMSGSIZE" : err == EMFILE ? "EMFILE"
-                   : err == ENFILE ? "ENFILE" : err == ENOENT ? "ENOENT" : err == EIO ? "EIO" : "EUNKNOWN";
+                   : err == ENFILE ? "ENFILE" : err == ENOENT ? "ENOENT" : err == EIO ? "EIO"
+                   : err == ENOPROTOOPT ? "ENOPROTOOPT" : "EUNKNOWN";
   napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code);
   napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message);
   napi_create_error(env, code, message, &error);
@@ -159,6 +164,15 @@ static napi_value js_nl_open(napi_env env, napi_callback_info info) {
   napi_value out;
   napi_create_int32(env, fd, &out);
   return out;
+}
+
+static napi_value js_nl_set_option(napi_env env, napi_callback_info info) {
+  int32_t a[3] = { -1, 0, 0 };
+  napi_value argv[3];
+  if (!int_args(env, info, 3, a, argv)) return NULL;
+  int value = a[2];
+  if (setsockopt(a[0], SOL_NETLINK, a[1], &value, sizeof value) != 0) return throw_errno(env, "setsockopt(SOL_NETLINK)", errno);
+  return NULL;
 }
 
 static napi_value js_nl_send(napi_env env, napi_callback_info info) {
@@ -268,6 +282,7 @@ static napi_value init(napi_env env, napi_value exports) {
     { "flock", NULL, js_flock, NULL, NULL, NULL, napi_default, NULL },
     { "mallocTrim", NULL, js_malloc_trim, NULL, NULL, NULL, napi_default, NULL },
     { "nlOpen", NULL, js_nl_open, NULL, NULL, NULL, napi_default, NULL },
+    { "nlSetOption", NULL, js_nl_set_option, NULL, NULL, NULL, napi_default, NULL },
     { "nlSend", NULL, js_nl_send, NULL, NULL, NULL, napi_default, NULL },
     { "nlRecv", NULL, js_nl_recv, NULL, NULL, NULL, napi_default, NULL },
     { "nlClose", NULL, js_nl_close, NULL, NULL, NULL, napi_default, NULL },

@@ -20,6 +20,10 @@ export const NLMSG_OVERRUN = 4;
 
 export const NLMSG_HDRLEN = 16;
 
+// Socket options (level SOL_NETLINK)
+/** Strict checking of GET requests (Linux >= 4.20): header fields a request does not use must be 0, and dumps honour the header's filters (an address dump's ifa_index). */
+export const NETLINK_GET_STRICT_CHK = 12;
+
 // struct nlattr type bits
 export const NLA_F_NESTED = 0x8000;
 export const NLA_F_NET_BYTEORDER = 0x4000;

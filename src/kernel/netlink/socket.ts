@@ -14,8 +14,12 @@
 //
 // A socket keeps the network namespace it was created in: `NlSocket.open(protocol, netns)` creates
 // it inside `netns` (setns(2) through the native addon, on the calling thread) and returns.
-import { inNetns, netlinkClose, netlinkOpen, netlinkRecv, netlinkSend } from '../../native/index.ts';
-import { NETLINK_ROUTE, NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NLMSG_OVERRUN, NLM_F_ACK, NLM_F_DUMP } from './constants.ts';
+//
+// `strictChecking` turns on NETLINK_GET_STRICT_CHK (Linux >= 4.20): the kernel then rejects a GET
+// request whose unused header fields are not 0, and filters dumps by the header (an address dump by
+// ifa_index). A kernel without the option leaves the socket as it was; `strict` says which it is.
+import { inNetns, netlinkClose, netlinkOpen, netlinkRecv, netlinkSend, netlinkSetOption } from '../../native/index.ts';
+import { NETLINK_GET_STRICT_CHK, NETLINK_ROUTE, NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NLMSG_OVERRUN, NLM_F_ACK, NLM_F_DUMP } from './constants.ts';
 import { NlError, NlTransportError } from './errors.ts';
 import { encodeNlmsg, splitNlmsgs } from './message.ts';
 import type { NlMessage } from './message.ts';
@@ -39,6 +43,8 @@ export interface NlSocketOptions {
   sendBufferSize?: number;
   /** How long a request or dump may take before it fails with ETIMEDOUT (default 30 s). */
   timeoutMs?: number;
+  /** Ask for strict checking of GET requests (NETLINK_GET_STRICT_CHK); `strict` tells whether the kernel took it. */
+  strictChecking?: boolean;
 }
 
 export interface ReceiveOptions {
@@ -70,6 +76,10 @@ export class NlSocket {
   private closed = false;
   /** Set when a dump broke off: the kernel may still hold its state, so the socket takes no more requests. */
   private broken: NlTransportError | undefined;
+  /** Whether the kernel checks this socket's GET requests strictly and filters its dumps by their headers. */
+  readonly strict: boolean;
+  /** Datagrams and bytes received so far (what a dump cost to read). */
+  received = { datagrams: 0, bytes: 0 };
 
   constructor(protocol = NETLINK_ROUTE, opts: NlSocketOptions = {}) {
     this.protocol = protocol;
@@ -79,6 +89,19 @@ export class NlSocket {
       this.fd = netlinkOpen(protocol, Math.max(opts.recvBufferSize ?? 1 << 20, MIN_RECV_BUFFER), opts.sendBufferSize ?? 256 << 10);
     } catch (e) {
       throw transportError(`cannot open a socket of protocol ${protocol}`, e);
+    }
+    this.strict = opts.strictChecking === true && this.setStrict();
+  }
+
+  /** NETLINK_GET_STRICT_CHK on; false when the kernel lacks the option (before 4.20). */
+  private setStrict(): boolean {
+    try {
+      netlinkSetOption(this.fd, NETLINK_GET_STRICT_CHK, 1);
+      return true;
+    } catch (e) {
+      if ((e as { code?: string }).code === 'ENOPROTOOPT') return false;
+      netlinkClose(this.fd);
+      throw transportError('cannot turn on strict checking (NETLINK_GET_STRICT_CHK)', e);
     }
   }
 
@@ -197,7 +220,12 @@ export class NlSocket {
 
   private recv(timeoutMs: number): Buffer | null {
     try {
-      return netlinkRecv(this.fd, timeoutMs);
+      const buf = netlinkRecv(this.fd, timeoutMs);
+      if (buf) {
+        this.received.datagrams++;
+        this.received.bytes += buf.length;
+      }
+      return buf;
     } catch (e) {
       if ((e as { code?: string }).code === 'ENOBUFS') throw new NlTransportError('netlink: the receive buffer overran, replies were lost (ENOBUFS)', 'EOVERRUN');
       throw transportError('receiving failed', e);

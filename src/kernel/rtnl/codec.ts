@@ -1,11 +1,11 @@
 // rtnetlink messages (pure): the fixed headers ipvsnet sends and the link/address/route views it
 // reads back, with the MAC helpers. ./index.ts (Rtnl) sends and receives them.
 
-import { attr, cstring, parseAttrs, u32 } from '../netlink/attrs.ts';
-import { AF_INET, AF_INET6 } from '../netlink/constants.ts';
-import { parseCIDR, toBuffer } from '../../net/index.ts';
+import { align4, attr, cstring, parseAttrs, u32 } from '../netlink/attrs.ts';
+import { AF_INET, AF_INET6, NLA_TYPE_MASK } from '../netlink/constants.ts';
+import { formatIP, fromBuffer, parseCIDR, toBuffer } from '../../net/index.ts';
 import type { IP } from '../../net/index.ts';
-import { IFLA_LINK, IFLA_PROMISCUITY, IFLA_INFO_SLAVE_DATA, RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_PRIORITY, RTA_PREFSRC, RTA_TABLE, IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_MASTER, IFLA_LINKINFO, IFLA_IFALIAS, IFLA_INFO_KIND, IFLA_BRPORT_MODE, IFF_UP, IFF_PROMISC, RT_TABLE_MAIN, RTPROT_BOOT, RT_SCOPE_UNIVERSE, RT_SCOPE_LINK } from './constants.ts';
+import { IFA_ADDRESS, IFA_LOCAL, IFLA_LINK, IFLA_PROMISCUITY, IFLA_INFO_SLAVE_DATA, RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_PRIORITY, RTA_PREFSRC, RTA_TABLE, IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_MASTER, IFLA_LINKINFO, IFLA_IFALIAS, IFLA_INFO_KIND, IFLA_BRPORT_MODE, IFF_UP, IFF_PROMISC, RT_TABLE_MAIN, RTPROT_BOOT, RT_SCOPE_UNIVERSE, RT_SCOPE_LINK } from './constants.ts';
 import { RtnlError } from './errors.ts';
 /** struct ifinfomsg */
 export function ifinfomsg(o: { family?: number; type?: number; index?: number; flags?: number; change?: number }): Buffer {
@@ -100,6 +100,30 @@ export function ifaddrmsg(family: number, prefixlen: number, flags: number, scop
   b.writeUInt8(scope, 3);
   b.writeUInt32LE(index, 4);
   return b;
+}
+
+/** An address message (RTM_NEWADDR's payload); undefined when it carries no address. */
+export function parseAddr(d: Buffer): AddrInfo | undefined {
+  if (d.length < 8) return undefined;
+  const a = parseAttrs(d.subarray(8));
+  const raw = a.get(IFA_LOCAL) ?? a.get(IFA_ADDRESS);
+  const ip = raw ? fromBuffer(raw) : undefined;
+  if (!ip) return undefined;
+  const prefix = d.readUInt8(1);
+  return { index: d.readUInt32LE(4), family: ip.family, ip, prefix, cidr: `${formatIP(ip)}/${prefix}`, scope: d.readUInt8(3) };
+}
+
+/** A link message's index and name alone: the attributes are walked to IFLA_IFNAME (the first, as the kernel writes them), the rest left unparsed. */
+export function linkIndexName(d: Buffer): { index: number; name: string } | undefined {
+  if (d.length < 16) return undefined;
+  const index = d.readInt32LE(4);
+  for (let off = 16; off + 4 <= d.length;) {
+    const len = d.readUInt16LE(off);
+    if (len < 4 || off + len > d.length) break;
+    if ((d.readUInt16LE(off + 2) & NLA_TYPE_MASK) === IFLA_IFNAME) return { index, name: cstring(d.subarray(off + 4, off + len)) ?? '' };
+    off += align4(len);
+  }
+  return { index, name: '' };
 }
 
 export function rtmsg(o: { family: number; dstLen?: number; table?: number; protocol?: number; scope?: number; type?: number }): Buffer {

@@ -8,13 +8,19 @@
 // addon), creates the socket, and returns to the original namespace, all
 // synchronously on the calling thread. Every later request on that socket acts
 // on the target namespace, while the rest of the process stays where it was.
+//
+// `Rtnl.open(nsPath, { strict: true })` asks for strict checking (NETLINK_GET_STRICT_CHK, Linux >=
+// 4.20; every GET request here is strict-valid): a dump of one link's addresses is then filtered in
+// the kernel, so reading a link's addresses costs what that link holds, not what the namespace holds
+// (kube-ipvs0 holds one address per Service). Without it (`strict` false: not asked, or an older
+// kernel) the same read is one dump of every address, filtered here.
 import { NlSocket } from '../netlink/socket.ts';
 import { formatIP, fromBuffer, lastAddress, parseCIDR, toBuffer } from '../../net/index.ts';
 import { AF_BRIDGE, AF_INET, AF_INET6, AF_UNSPEC, NETLINK_ROUTE, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REPLACE } from '../netlink/constants.ts';
 import { attr, nested, parseAttrs, str, u16, u32, u8 } from '../netlink/attrs.ts';
 import { BRIDGE_FLAGS_SELF, BRIDGE_VLAN_INFO_PVID, BRIDGE_VLAN_INFO_UNTAGGED, IFA_ADDRESS, IFA_BROADCAST, IFA_CACHEINFO, IFA_FLAGS, IFA_F_NODAD, IFA_LOCAL, IFF_PROMISC, IFF_UP, IFLA_ADDRESS, IFLA_AF_SPEC, IFLA_BRIDGE_FLAGS, IFLA_BRIDGE_VLAN_INFO, IFLA_BRPORT_MODE, IFLA_BR_VLAN_FILTERING, IFLA_IFALIAS, IFLA_IFNAME, IFLA_INFO_DATA, IFLA_INFO_KIND, IFLA_LINKINFO, IFLA_MASTER, IFLA_MTU, IFLA_NET_NS_FD, IFLA_PROTINFO, RTA_DST, RTA_GATEWAY, RTA_OIF, RTA_PRIORITY, RTA_TABLE, RTM_DELADDR, RTM_DELLINK, RTM_DELROUTE, RTM_GETADDR, RTM_GETLINK, RTM_GETROUTE, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWROUTE, RTM_SETLINK, RT_SCOPE_UNIVERSE, VETH_INFO_PEER } from './constants.ts';
 import { RtnlError } from './errors.ts';
-import { familyOf, ifaddrmsg, ifinfomsg, macBytes, parseLink, routeMsg, rtmsg } from './codec.ts';
+import { familyOf, ifaddrmsg, ifinfomsg, linkIndexName, macBytes, parseAddr, parseLink, routeMsg, rtmsg } from './codec.ts';
 import type { AddrInfo, LinkInfo, RouteInfo, RouteSpec } from './codec.ts';
 
 export { IFF_UP, IFF_PROMISC, RT_TABLE_MAIN, RTPROT_BOOT, RT_SCOPE_UNIVERSE, RT_SCOPE_LINK, RT_SCOPE_HOST } from './constants.ts';
@@ -34,10 +40,15 @@ export class Rtnl {
     this.nsPath = nsPath;
   }
 
-  /** Open an rtnetlink socket in the namespace at `nsPath` (or the current one). */
-  static open(nsPath?: string): Rtnl {
-    const sock = NlSocket.open(NETLINK_ROUTE, nsPath);
+  /** Open an rtnetlink socket in the namespace at `nsPath` (or the current one); `strict`: ask for kernel-filtered dumps. */
+  static open(nsPath?: string, opts: { strict?: boolean } = {}): Rtnl {
+    const sock = NlSocket.open(NETLINK_ROUTE, nsPath, { strictChecking: opts.strict === true });
     return new Rtnl(sock, nsPath);
+  }
+
+  /** Whether the kernel filters this socket's dumps by their headers (strict checking asked for and supported). */
+  get strict(): boolean {
+    return this.sock.strict;
   }
 
   close(): void {
@@ -61,6 +72,22 @@ export class Rtnl {
   async links(): Promise<LinkInfo[]> {
     const msgs = await this.raw(RTM_GETLINK, [ifinfomsg({})], NLM_F_DUMP, 'list', 'links');
     return msgs.filter((m) => m.type === RTM_NEWLINK).map((m) => parseLink(m.data));
+  }
+
+  /** Each link's name by index; the dump's messages are read no further than the name. */
+  async linkNames(): Promise<Map<number, string>> {
+    const out = new Map<number, string>();
+    try {
+      await this.sock.dump(RTM_GETLINK, [ifinfomsg({})], {
+        onMessage: (type, data) => {
+          const l = type === RTM_NEWLINK ? linkIndexName(data) : undefined;
+          if (l) out.set(l.index, l.name);
+        },
+      });
+    } catch (e) {
+      throw new RtnlError('list', 'links' + this.where(), e);
+    }
+    return out;
   }
 
   async linkByName(name: string): Promise<LinkInfo | undefined> {
@@ -169,20 +196,28 @@ export class Rtnl {
 
   // ---- addresses ----
 
-  /** Every address, or those of link `index`; `exceptIndex` skips one link's (unparsed: kube-ipvs0 holds thousands). */
+  /**
+   * Every address, or those of link `index` (on a strict socket one dump the kernel filters to that
+   * link, [] when the link has gone; otherwise every address, filtered here). `exceptIndex` skips one
+   * link's addresses unparsed (kube-ipvs0 holds thousands). Streamed: nothing but the result is kept.
+   */
   async addresses(index?: number, exceptIndex?: number): Promise<AddrInfo[]> {
-    const msgs = await this.raw(RTM_GETADDR, [ifaddrmsg(AF_UNSPEC, 0, 0, 0, 0)], NLM_F_DUMP, 'list', 'addresses');
+    const filtered = index !== undefined && this.sock.strict;
     const out: AddrInfo[] = [];
-    for (const m of msgs) {
-      if (m.type !== RTM_NEWADDR || m.data.length < 8) continue;
-      const idx = m.data.readUInt32LE(4);
-      if ((index !== undefined && idx !== index) || idx === exceptIndex) continue;
-      const a = parseAttrs(m.data.subarray(8));
-      const raw = a.get(IFA_LOCAL) ?? a.get(IFA_ADDRESS);
-      const ip = raw ? fromBuffer(raw) : undefined;
-      if (!ip) continue;
-      const prefix = m.data.readUInt8(1);
-      out.push({ index: idx, family: ip.family, ip, prefix, cidr: `${formatIP(ip)}/${prefix}`, scope: m.data.readUInt8(3) });
+    try {
+      await this.sock.dump(RTM_GETADDR, [ifaddrmsg(AF_UNSPEC, 0, 0, 0, filtered ? index : 0)], {
+        onMessage: (type, data) => {
+          if (type !== RTM_NEWADDR || data.length < 8) return;
+          const idx = data.readUInt32LE(4);
+          if ((index !== undefined && idx !== index) || idx === exceptIndex) return;
+          const a = parseAddr(data);
+          if (a) out.push(a);
+        },
+      });
+    } catch (e) {
+      const err = new RtnlError('list', `addresses${index !== undefined ? ` of link #${index}` : ''}${this.where()}`, e);
+      if (filtered && err.code === 'ENODEV') return [];
+      throw err;
     }
     return out;
   }
