@@ -1,6 +1,7 @@
 // What the agent's per-sync read of the node's interface addresses costs (the NodePort address
 // source, LinkAdapter.addressesExcept('kube-ipvs0')), with N service addresses bound on kube-ipvs0 as
-// at N Services. A benchmark, not a test: it prints figures. The host has no dummy links, so a bridge
+// at N Services. A benchmark, not a test: it prints wall-time percentiles and the CPU time per read.
+// The host has no dummy links, so a bridge
 // named kube-ipvs0 holds the addresses (the dumps are the same).
 //   node scripts/bench/local-addresses.ts [N ...] [--pods P] [--unfiltered]   (default N: 1000 10000)
 // --pods P adds P veth pairs, up, their pod ends in a second namespace (with P pods a node has P
@@ -17,7 +18,8 @@ const pods = flagAt > 0 ? Number(process.argv[flagAt + 1]) : 0;
 if (!Number.isInteger(pods) || pods < 0) throw new Error('--pods needs a whole number');
 const unfiltered = process.argv.includes('--unfiltered');
 const sizes = process.argv.slice(2).filter((a, i, all) => !a.startsWith('--') && all[i - 1] !== '--pods').map(Number).filter((n) => n > 0);
-const READS = 25;
+const READS = 50;
+const WARM = 5;
 for (const n of sizes.length ? sizes : [1000, 10000]) {
   const ns = await createNetns('bench-addrs');
   const podNs = pods ? await createNetns('bench-pods') : undefined;
@@ -36,19 +38,22 @@ for (const n of sizes.length ? sizes : [1000, 10000]) {
     }
     const times: number[] = [];
     let found = 0;
+    for (let i = 0; i < WARM; i++) await link.addressesExcept('kube-ipvs0');
     const before = link.received;
+    const cpu = process.cpuUsage();
     for (let i = 0; i < READS; i++) {
       const t = performance.now();
       found = (await link.addressesExcept('kube-ipvs0')).length;
       times.push(performance.now() - t);
     }
+    const used = process.cpuUsage(cpu);
     const after = link.received;
     times.sort((a, b) => a - b);
     const q = (p: number) => times[Math.min(times.length - 1, Math.floor(p * times.length))]!.toFixed(2);
     const per = (k: 'datagrams' | 'bytes') => Math.round((after[k] - before[k]) / READS);
     console.log(`${n} addresses on kube-ipvs0, ${pods} veth pairs, ${link.kernelFiltered ? 'kernel-filtered per link' : 'one dump of every address'}: `
-      + `read of the node's addresses p50 ${q(0.5)} ms, p90 ${q(0.9)} ms, max ${q(1)} ms; ${per('datagrams')} datagrams, ${per('bytes')} bytes a read `
-      + `(${READS} reads; ${found} node addresses kept)`);
+      + `read of the node's addresses p50 ${q(0.5)} ms, p90 ${q(0.9)} ms, max ${q(1)} ms; CPU (user + system) ${((used.user + used.system) / 1000 / READS).toFixed(2)} ms a read on average; `
+      + `${per('datagrams')} datagrams, ${per('bytes')} bytes a read (${READS} reads after ${WARM} unmeasured; ${found} node addresses kept)`);
   } finally {
     link.close();
     await deleteNetns(ns);

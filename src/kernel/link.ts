@@ -13,9 +13,8 @@
 // for the NodePorts) are one links dump plus one small address dump per other link. A kernel
 // without strict checking (before 4.20) gets one dump of every address instead, filtered here.
 
-import { formatIP, requireIP } from '../net/index.ts';
+import { requireIP } from '../net/index.ts';
 import { Rtnl, RtnlError } from './rtnl/index.ts';
-import type { AddrInfo } from './rtnl/index.ts';
 
 export class LinkError extends Error {
   readonly operation: string;
@@ -113,38 +112,40 @@ export class LinkAdapter {
    * Kernel-filtered: one links dump, then one address dump per link wanted. Otherwise one dump of
    * every address (kube-ipvs0's skipped unparsed when they are not wanted).
    */
-  async #split(ifname: string, wantOn: boolean, wantElsewhere: boolean): Promise<{ on: AddrInfo[]; elsewhere: AddrInfo[] }> {
+  async #split(ifname: string, wantOn: boolean, wantElsewhere: boolean): Promise<{ on: string[]; elsewhere: string[] }> {
     const names = await this.#rtnl.linkNames();
     let index: number | undefined;
     for (const [i, n] of names) if (n === ifname) index = i;
-    const on: AddrInfo[] = [];
-    const elsewhere: AddrInfo[] = [];
+    const on: string[] = [];
+    const elsewhere: string[] = [];
     if (this.#rtnl.strict) {
       // Sequential: two dumps in flight on one socket interleave their multipart replies.
       for (const i of names.keys()) {
-        if (i === index ? wantOn : wantElsewhere) (i === index ? on : elsewhere).push(...(await this.#rtnl.addresses(i)));
+        if (!(i === index ? wantOn : wantElsewhere)) continue;
+        const into = i === index ? on : elsewhere;
+        for (const a of await this.#rtnl.addressTexts(i)) into.push(a.address);
       }
     } else {
-      for (const a of await this.#rtnl.addresses(undefined, wantOn ? undefined : index)) (a.index === index ? on : elsewhere).push(a);
+      for (const a of await this.#rtnl.addressTexts(undefined, wantOn ? undefined : index)) (a.index === index ? on : elsewhere).push(a.address);
     }
     return { on, elsewhere: wantElsewhere ? elsewhere : [] };
   }
 
   /** The addresses of every interface except `ifname` (the node's own addresses, kube-ipvs0's left out, never read). */
   async addressesExcept(ifname: string): Promise<string[]> {
-    return (await this.#split(ifname, false, true)).elsewhere.map((a) => formatIP(a.ip));
+    return (await this.#split(ifname, false, true)).elsewhere;
   }
 
   /** Addresses bound on `ifname`, sorted; [] when there is no such link (no prefix length; ipvsnet binds only /32 and /128). */
   async listAddresses(ifname: string): Promise<string[]> {
     const l = await this.#rtnl.linkByName(ifname);
-    return l ? (await this.#rtnl.addresses(l.index)).map((a) => formatIP(a.ip)).sort() : [];
+    return l ? (await this.#rtnl.addressTexts(l.index)).map((a) => a.address).sort() : [];
   }
 
   /** Both views in one read: the addresses bound on `ifname` (sorted) and those held by any other interface. */
   async addressesOn(ifname: string): Promise<{ on: string[]; elsewhere: Set<string> }> {
     const r = await this.#split(ifname, true, true);
-    return { on: r.on.map((a) => formatIP(a.ip)).sort(), elsewhere: new Set(r.elsewhere.map((a) => formatIP(a.ip))) };
+    return { on: r.on.sort(), elsewhere: new Set(r.elsewhere) };
   }
 
   /** Addresses held by any interface other than `ifname` (externalIPs / LB IPs held elsewhere are not bound). */

@@ -3,7 +3,7 @@
 
 import { align4, attr, cstring, parseAttrs, u32 } from '../netlink/attrs.ts';
 import { AF_INET, AF_INET6, NLA_TYPE_MASK } from '../netlink/constants.ts';
-import { formatIP, fromBuffer, parseCIDR, toBuffer } from '../../net/index.ts';
+import { formatIP, formatIPBytes, fromBuffer, parseCIDR, toBuffer } from '../../net/index.ts';
 import type { IP } from '../../net/index.ts';
 import { IFA_ADDRESS, IFA_LOCAL, IFLA_LINK, IFLA_PROMISCUITY, IFLA_INFO_SLAVE_DATA, RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_PRIORITY, RTA_PREFSRC, RTA_TABLE, IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_MASTER, IFLA_LINKINFO, IFLA_IFALIAS, IFLA_INFO_KIND, IFLA_BRPORT_MODE, IFF_UP, IFF_PROMISC, RT_TABLE_MAIN, RTPROT_BOOT, RT_SCOPE_UNIVERSE, RT_SCOPE_LINK } from './constants.ts';
 import { RtnlError } from './errors.ts';
@@ -111,6 +111,25 @@ export function parseAddr(d: Buffer): AddrInfo | undefined {
   if (!ip) return undefined;
   const prefix = d.readUInt8(1);
   return { index: d.readUInt32LE(4), family: ip.family, ip, prefix, cidr: `${formatIP(ip)}/${prefix}`, scope: d.readUInt8(3) };
+}
+
+/**
+ * An address message's address as canonical text (IFA_LOCAL, else IFA_ADDRESS), straight from its
+ * bytes: no attribute map, no bigint (a read of kube-ipvs0's addresses formats one per Service).
+ */
+export function addrText(d: Buffer): string | undefined {
+  let address: Buffer | undefined;
+  for (let off = 8; off + 4 <= d.length;) {
+    const len = d.readUInt16LE(off);
+    if (len < 4 || off + len > d.length) break;
+    const type = d.readUInt16LE(off + 2) & NLA_TYPE_MASK;
+    if ((type === IFA_LOCAL || type === IFA_ADDRESS) && (len === 8 || len === 20)) {
+      address = d.subarray(off + 4, off + len);
+      if (type === IFA_LOCAL) break;
+    }
+    off += align4(len);
+  }
+  return address ? formatIPBytes(address) : undefined;
 }
 
 /** A link message's index and name alone: the attributes are walked to IFLA_IFNAME (the first, as the kernel writes them), the rest left unparsed. */

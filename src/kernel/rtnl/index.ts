@@ -20,7 +20,7 @@ import { AF_BRIDGE, AF_INET, AF_INET6, AF_UNSPEC, NETLINK_ROUTE, NLM_F_CREATE, N
 import { attr, nested, parseAttrs, str, u16, u32, u8 } from '../netlink/attrs.ts';
 import { BRIDGE_FLAGS_SELF, BRIDGE_VLAN_INFO_PVID, BRIDGE_VLAN_INFO_UNTAGGED, IFA_ADDRESS, IFA_BROADCAST, IFA_CACHEINFO, IFA_FLAGS, IFA_F_NODAD, IFA_LOCAL, IFF_PROMISC, IFF_UP, IFLA_ADDRESS, IFLA_AF_SPEC, IFLA_BRIDGE_FLAGS, IFLA_BRIDGE_VLAN_INFO, IFLA_BRPORT_MODE, IFLA_BR_VLAN_FILTERING, IFLA_IFALIAS, IFLA_IFNAME, IFLA_INFO_DATA, IFLA_INFO_KIND, IFLA_LINKINFO, IFLA_MASTER, IFLA_MTU, IFLA_NET_NS_FD, IFLA_PROTINFO, RTA_DST, RTA_GATEWAY, RTA_OIF, RTA_PRIORITY, RTA_TABLE, RTM_DELADDR, RTM_DELLINK, RTM_DELROUTE, RTM_GETADDR, RTM_GETLINK, RTM_GETROUTE, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWROUTE, RTM_SETLINK, RT_SCOPE_UNIVERSE, VETH_INFO_PEER } from './constants.ts';
 import { RtnlError } from './errors.ts';
-import { familyOf, ifaddrmsg, ifinfomsg, linkIndexName, macBytes, parseAddr, parseLink, routeMsg, rtmsg } from './codec.ts';
+import { addrText, familyOf, ifaddrmsg, ifinfomsg, linkIndexName, macBytes, parseAddr, parseLink, routeMsg, rtmsg } from './codec.ts';
 import type { AddrInfo, LinkInfo, RouteInfo, RouteSpec } from './codec.ts';
 
 export { IFF_UP, IFF_PROMISC, RT_TABLE_MAIN, RTPROT_BOOT, RT_SCOPE_UNIVERSE, RT_SCOPE_LINK, RT_SCOPE_HOST } from './constants.ts';
@@ -202,24 +202,38 @@ export class Rtnl {
    * link's addresses unparsed (kube-ipvs0 holds thousands). Streamed: nothing but the result is kept.
    */
   async addresses(index?: number, exceptIndex?: number): Promise<AddrInfo[]> {
-    const filtered = index !== undefined && this.sock.strict;
     const out: AddrInfo[] = [];
+    await this.#eachAddress(index, exceptIndex, (data) => {
+      const a = parseAddr(data);
+      if (a) out.push(a);
+    });
+    return out;
+  }
+
+  /** As addresses(), the canonical address texts alone with their links' indexes (formatted from the bytes). */
+  async addressTexts(index?: number, exceptIndex?: number): Promise<{ index: number; address: string }[]> {
+    const out: { index: number; address: string }[] = [];
+    await this.#eachAddress(index, exceptIndex, (data, idx) => {
+      const address = addrText(data);
+      if (address !== undefined) out.push({ index: idx, address });
+    });
+    return out;
+  }
+
+  async #eachAddress(index: number | undefined, exceptIndex: number | undefined, each: (data: Buffer, index: number) => void): Promise<void> {
+    const filtered = index !== undefined && this.sock.strict;
     try {
       await this.sock.dump(RTM_GETADDR, [ifaddrmsg(AF_UNSPEC, 0, 0, 0, filtered ? index : 0)], {
         onMessage: (type, data) => {
           if (type !== RTM_NEWADDR || data.length < 8) return;
           const idx = data.readUInt32LE(4);
-          if ((index !== undefined && idx !== index) || idx === exceptIndex) return;
-          const a = parseAddr(data);
-          if (a) out.push(a);
+          if ((index === undefined || idx === index) && idx !== exceptIndex) each(data, idx);
         },
       });
     } catch (e) {
       const err = new RtnlError('list', `addresses${index !== undefined ? ` of link #${index}` : ''}${this.where()}`, e);
-      if (filtered && err.code === 'ENODEV') return [];
-      throw err;
+      if (!(filtered && err.code === 'ENODEV')) throw err;
     }
-    return out;
   }
 
   /** Add "ip/prefix" to a link; EEXIST is an error unless `okIfExists`. */
