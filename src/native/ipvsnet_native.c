@@ -212,18 +212,22 @@ static napi_value js_nl_recv(napi_env env, napi_callback_info info) {
   // has offered (up to 32 KiB), so offering 32 KiB keeps dumps in few datagrams.
   static char scratch[32768];
   for (;;) {
-    struct pollfd p = { .fd = fd, .events = POLLIN, .revents = 0 };
-    int64_t left = deadline - now_ms();
-    int r = poll(&p, 1, left > 0 ? (int)left : 0);
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0) return throw_errno(env, "poll(AF_NETLINK)", errno);
-    if (r == 0) {
-      napi_value nul;
-      napi_get_null(env, &nul);
-      return nul;
-    }
+    // Peek first: the reply is usually queued already (the kernel answers inside sendmsg and builds
+    // a dump's next part inside recvmsg), so poll only when nothing is.
     ssize_t size = recv(fd, scratch, sizeof scratch, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
-    if (size < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (size < 0 && errno == EINTR) continue;
+    if (size < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      struct pollfd p = { .fd = fd, .events = POLLIN, .revents = 0 };
+      int64_t left = deadline - now_ms();
+      if (left <= 0) {
+        napi_value nul;
+        napi_get_null(env, &nul);
+        return nul;
+      }
+      int r = poll(&p, 1, (int)left);
+      if (r < 0 && errno != EINTR) return throw_errno(env, "poll(AF_NETLINK)", errno);
+      continue;
+    }
     if (size < 0) return throw_errno(env, "recv(AF_NETLINK)", errno);
     void *data;
     napi_value buf;
