@@ -1,8 +1,7 @@
 // What the agent's per-sync read of the node's interface addresses costs (the NodePort address
 // source, LinkAdapter.addressesExcept('kube-ipvs0')), with N service addresses bound on kube-ipvs0 as
 // at N Services. A benchmark, not a test: it prints wall-time percentiles and the CPU time per read.
-// The host has no dummy links, so a bridge
-// named kube-ipvs0 holds the addresses (the dumps are the same).
+// The host has no dummy links, so a bridge named kube-ipvs0 holds the addresses (the dumps are the same).
 //   node scripts/bench/local-addresses.ts [N ...] [--pods P] [--unfiltered]   (default N: 1000 10000)
 // --pods P adds P veth pairs, up, their pod ends in a second namespace (with P pods a node has P
 // host-side veths, each with an IPv6 link-local address): the read is one address dump per link.
