@@ -21,14 +21,30 @@ function fail(op: string, code: string, scheduler?: string): IpvsError {
 }
 
 function sk(id: IpvsServiceId): string {
-  return `${id.family}/${id.protocol}/${id.address}/${id.port}`;
+  // join(): a flat string (a template literal of this length is a rope, about four times its size)
+  return [id.family, id.protocol, id.address, id.port].join('/');
 }
-function dk(d: Pick<IpvsDest, 'address' | 'port'>): string {
-  return `${d.address}/${d.port}`;
+
+const FORWARDS: readonly IpvsDest['forward'][] = ['masq', 'local', 'tunnel', 'route', 'bypass'];
+/** Slots per dest in a service's flat record list: address, port, weight, forward (index in FORWARDS), upper, lower threshold. */
+const W = 6;
+
+/**
+ * One service and its dests, the dests as flat records (W slots each) rather than an object and a
+ * Map entry apiece: this fake stands in for the kernel in bench:agent's process, whose RSS is
+ * measured (50,000 Services × 5 dests as objects were about 70 MB of that process's heap).
+ */
+interface Entry { svc: IpvsService; d: Array<string | number> }
+
+function find(e: Entry, d: Pick<IpvsDest, 'address' | 'port'>): number {
+  for (let i = 0; i < e.d.length; i += W) if (e.d[i + 1] === d.port && e.d[i] === d.address) return i;
+  return -1;
 }
 
 export class MemoryIpvs implements Ipvs {
-  readonly services = new Map<string, { svc: IpvsService; dests: Map<string, IpvsDest> }>();
+  readonly #services = new Map<string, Entry>();
+  /** Connection counts set by setConns (the kernel's ActiveConn/InactConn), by service key and dest; 0 when absent. */
+  readonly #conns = new Map<string, [active: number, inactive: number]>();
   timeouts: IpvsTimeouts = { tcp: 900, tcpFin: 120, udp: 300 };
   closed = false;
 
@@ -36,10 +52,10 @@ export class MemoryIpvs implements Ipvs {
 
   async listServices(): Promise<IpvsService[]> {
     // The kernel reports HASHED on every listed service.
-    return [...this.services.values()].map(({ svc }) => ({ ...svc, flags: svc.flags | 0x2 }));
+    return [...this.#services.values()].map(({ svc }) => ({ ...svc, flags: svc.flags | 0x2 }));
   }
   async getService(id: IpvsServiceId): Promise<IpvsService | undefined> {
-    const s = this.services.get(sk(id));
+    const s = this.#services.get(sk(id));
     return s ? { ...s.svc, flags: s.svc.flags | 0x2 } : undefined;
   }
   #check(op: string, s: IpvsService): void {
@@ -48,41 +64,62 @@ export class MemoryIpvs implements Ipvs {
   }
   async addService(s: IpvsService): Promise<void> {
     this.#check('NEW_SERVICE', s);
-    if (this.services.has(sk(s))) throw fail('NEW_SERVICE', 'EEXIST');
-    this.services.set(sk(s), { svc: { ...s, flags: s.flags & ~0x2 }, dests: new Map() });
+    if (this.#services.has(sk(s))) throw fail('NEW_SERVICE', 'EEXIST');
+    const { stats: _s, ...svc } = s;
+    this.#services.set(sk(s), { svc: { ...svc, flags: s.flags & ~0x2 }, d: [] });
   }
   async updateService(s: IpvsService): Promise<void> {
-    const cur = this.services.get(sk(s));
+    const cur = this.#services.get(sk(s));
     if (!cur) throw fail('SET_SERVICE', 'ESRCH');
     this.#check('SET_SERVICE', s);
-    cur.svc = { ...s, flags: s.flags & ~0x2 };
+    const { stats: _s, ...svc } = s;
+    cur.svc = { ...svc, flags: s.flags & ~0x2 };
   }
   async deleteService(id: IpvsServiceId): Promise<void> {
-    if (!this.services.delete(sk(id))) throw fail('DEL_SERVICE', 'ESRCH');
+    const k = sk(id);
+    if (!this.#services.delete(k)) throw fail('DEL_SERVICE', 'ESRCH');
+    for (const c of [...this.#conns.keys()]) if (c.startsWith(`${k} `)) this.#conns.delete(c);
   }
   async listDests(id: IpvsServiceId): Promise<IpvsDest[]> {
-    const s = this.services.get(sk(id));
-    return s ? [...s.dests.values()].map((d) => ({ ...d })) : [];
+    const k = sk(id);
+    const s = this.#services.get(k);
+    if (!s) return [];
+    const out: IpvsDest[] = [];
+    for (let i = 0; i < s.d.length; i += W) {
+      const [active, inactive] = this.#conns.get(`${k} ${s.d[i] as string}/${s.d[i + 1] as number}`) ?? [0, 0];
+      out.push({
+        address: s.d[i] as string, port: s.d[i + 1] as number, weight: s.d[i + 2] as number, forward: FORWARDS[s.d[i + 3] as number]!,
+        upperThreshold: s.d[i + 4] as number, lowerThreshold: s.d[i + 5] as number, activeConns: active, inactiveConns: inactive, persistentConns: 0,
+      });
+    }
+    return out;
   }
   async addDest(id: IpvsServiceId, d: IpvsDest): Promise<void> {
-    const s = this.services.get(sk(id));
+    const s = this.#services.get(sk(id));
     if (!s) throw fail('NEW_DEST', 'ESRCH');
     if (d.weight < 0 || d.weight > 0x7fffffff) throw fail('NEW_DEST', 'EINVAL'); // GenlIpvs refuses it before sending
-    if (s.dests.has(dk(d))) throw fail('NEW_DEST', 'EEXIST');
-    s.dests.set(dk(d), { ...d, activeConns: 0, inactiveConns: 0, persistentConns: 0 });
+    if (find(s, d) >= 0) throw fail('NEW_DEST', 'EEXIST');
+    s.d.push(d.address, d.port, d.weight, FORWARDS.indexOf(d.forward), d.upperThreshold, d.lowerThreshold);
   }
   async updateDest(id: IpvsServiceId, d: IpvsDest): Promise<void> {
-    const s = this.services.get(sk(id));
+    const s = this.#services.get(sk(id));
     if (!s) throw fail('SET_DEST', 'ESRCH');
-    const cur = s.dests.get(dk(d));
-    if (!cur) throw fail('SET_DEST', 'ENOENT');
+    const i = find(s, d);
+    if (i < 0) throw fail('SET_DEST', 'ENOENT');
     if (d.weight < 0 || d.weight > 0x7fffffff) throw fail('SET_DEST', 'EINVAL');
-    s.dests.set(dk(d), { ...cur, weight: d.weight, forward: d.forward, upperThreshold: d.upperThreshold, lowerThreshold: d.lowerThreshold });
+    s.d[i + 2] = d.weight;
+    s.d[i + 3] = FORWARDS.indexOf(d.forward);
+    s.d[i + 4] = d.upperThreshold;
+    s.d[i + 5] = d.lowerThreshold;
   }
   async deleteDest(id: IpvsServiceId, d: Pick<IpvsDest, 'address' | 'port'>): Promise<void> {
-    const s = this.services.get(sk(id));
+    const k = sk(id);
+    const s = this.#services.get(k);
     if (!s) throw fail('DEL_DEST', 'ESRCH');
-    if (!s.dests.delete(dk(d))) throw fail('DEL_DEST', 'ENOENT');
+    const i = find(s, d);
+    if (i < 0) throw fail('DEL_DEST', 'ENOENT');
+    s.d.splice(i, W);
+    this.#conns.delete(`${k} ${d.address}/${d.port}`);
   }
   async getTimeouts(): Promise<IpvsTimeouts> { return { ...this.timeouts }; }
   async setTimeouts(t: Partial<IpvsTimeouts>): Promise<void> { this.timeouts = { ...this.timeouts, ...t }; }
@@ -90,17 +127,29 @@ export class MemoryIpvs implements Ipvs {
 
   /** Test helper: the kernel's connection counters for one dest. */
   setConns(id: IpvsServiceId, d: Pick<IpvsDest, 'address' | 'port'>, active: number, inactive: number): void {
-    const cur = this.services.get(sk(id))?.dests.get(dk(d));
-    if (!cur) throw new Error('no such dest');
-    cur.activeConns = active;
-    cur.inactiveConns = inactive;
+    const k = sk(id);
+    const s = this.#services.get(k);
+    if (!s || find(s, d) < 0) throw new Error('no such dest');
+    this.#conns.set(`${k} ${d.address}/${d.port}`, [active, inactive]);
   }
 
   /** Test helper: a compact, sorted picture of the state. */
   snapshot(): Record<string, string[]> {
     const out: Record<string, string[]> = {};
-    for (const [k, s] of [...this.services].sort()) {
-      out[`${k} ${s.svc.scheduler} f${s.svc.flags} t${s.svc.timeout}`] = [...s.dests.values()].map((d) => `${d.address}:${d.port} w${d.weight} ${d.forward}`).sort();
+    for (const [k, s] of [...this.#services].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+      const dests: string[] = [];
+      for (let i = 0; i < s.d.length; i += W) dests.push(`${s.d[i] as string}:${s.d[i + 1] as number} w${s.d[i + 2] as number} ${FORWARDS[s.d[i + 3] as number]!}`);
+      out[`${k} ${s.svc.scheduler} f${s.svc.flags} t${s.svc.timeout}`] = dests.sort();
+    }
+    return out;
+  }
+
+  /** Test helper: every service (as listed) with every dest (as dumped), sorted by key. */
+  async dump(): Promise<Array<[key: string, service: IpvsService, dests: IpvsDest[]]>> {
+    const out: Array<[string, IpvsService, IpvsDest[]]> = [];
+    for (const [k, s] of [...this.#services].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+      const dests = (await this.listDests(s.svc)).sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : a.port - b.port));
+      out.push([k, { ...s.svc }, dests]);
     }
     return out;
   }
