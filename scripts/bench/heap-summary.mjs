@@ -36,11 +36,22 @@ const edgeName = (e) => {
 const holder = new Int32Array(count).fill(-1);
 const via = new Int32Array(count).fill(-1); // an edge offset: the field of the holder the path left by
 const seen = new Uint8Array(count);
-const queue = new Int32Array(count);
+const queue = new Int32Array(count + 64);
 let head = 0, tail = 0;
 queue[tail++] = 0; seen[0] = 1;
-while (head < tail) {
+// V8's string table reaches every internalized string at depth 2: it is walked last, so that a string
+// is charged to whoever else holds it.
+const deferred = [];
+const isTable = (n) => typeOf(n) === 'synthetic' && /Internalized strings|String table|string table/i.test(nameOf(n));
+for (;;) {
+  if (head === tail) {
+    if (deferred.length === 0) break;
+    const n = deferred.pop();
+    holder[n] = -1;
+    queue[tail++] = n;
+  }
   const n = queue[head++];
+  if (isTable(n) && !deferred.done?.has(n)) { (deferred.done ??= new Set()).add(n); deferred.push(n); continue; }
   const hn = isHolder(n) ? n : holder[n];
   for (let e = firstEdge[n]; e < firstEdge[n + 1]; e += EW) {
     if (etypes[edges[e + et]] === 'weak') continue;
