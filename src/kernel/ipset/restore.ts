@@ -10,7 +10,7 @@
 
 import { createHash } from 'node:crypto';
 import type { Family, IpsetType, SetSpec } from '../types.ts';
-import { compatibleSet, type KernelSet } from './types.ts';
+import { compatibleSet, SortedMembers, type KernelSet, type ReadSet } from './types.ts';
 import { IpsetError } from './errors.ts';
 import { normalizeMember, prepareMembers } from './members.ts';
 import type { CreateOptions } from './encode.ts';
@@ -28,8 +28,8 @@ function words(line: string): string[] {
 }
 
 /** Parse `ipset save` output. */
-export function parseSave(text: string): Map<string, KernelSet> {
-  const sets = new Map<string, KernelSet>();
+export function parseSave(text: string): Map<string, ReadSet> {
+  const sets = new Map<string, ReadSet>();
   for (const raw of text.split('\n')) {
     const line = raw.trim();
     if (line === '') continue;
@@ -84,6 +84,11 @@ export interface IpsetPlanned {
 export interface IpsetDiff extends IpsetPlanned {
   /** Each desired set's valid members, normalised (what the kernel holds once the lines are applied): new sets, the caller's. */
   want: Map<string, Set<string>>;
+  /**
+   * The desired sets whose planned list is itself what the kernel holds once the lines are applied:
+   * every member valid and already normalised, the list sorted without duplicates (SortedMembers.fits).
+   */
+  asIs: Set<string>;
 }
 
 /** Diff desired sets against the kernel's; the lines for one `ipset restore`. */
@@ -91,6 +96,7 @@ export function diffSets(desired: readonly SetSpec[], kernel: ReadonlyMap<string
   const lines: PayloadLine[] = [];
   const invalid: IpsetError[] = [];
   const wanted = new Map<string, Set<string>>();
+  const asIs = new Set<string>();
   let adds = 0, dels = 0, swaps = 0, creates = 0;
   // Leftover temporary sets from an interrupted sync.
   for (const k of kernel.keys()) if (k.startsWith(TEMP_PREFIX)) lines.push({ text: `destroy ${k}`, set: k, op: 'destroy' });
@@ -103,6 +109,7 @@ export function diffSets(desired: readonly SetSpec[], kernel: ReadonlyMap<string
     invalid.push(...prep.invalid);
     const want = prep.want;
     wanted.set(spec.name, want);
+    if (prep.asIs && SortedMembers.fits(spec.members)) asIs.add(spec.name);
     const addAll = (into: string): void => {
       const prefix = `add ${into} `;
       const target = into === spec.name ? undefined : into;
@@ -149,5 +156,5 @@ export function diffSets(desired: readonly SetSpec[], kernel: ReadonlyMap<string
     for (const m of toDel) { lines.push({ text: `del ${spec.name} ${m}`, set: spec.name, member: m, op: 'del', type, family }); dels++; }
     for (const m of toAdd) { lines.push({ text: `add ${spec.name} ${m}`, set: spec.name, member: m, op: 'add', type, family }); adds++; }
   }
-  return { lines, invalid, adds, dels, swaps, creates, want: wanted };
+  return { lines, invalid, adds, dels, swaps, creates, want: wanted, asIs };
 }
