@@ -42,6 +42,8 @@ export interface ServiceContribution {
 }
 
 const SORT = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+/** The claim fields of a first and second ClusterIP, shared (every claim kept one string of its own). */
+const CLUSTER_IP_FIELD = ['spec.clusterIPs[0]', 'spec.clusterIPs[1]'];
 const NO_DIAGS: Diagnostic[] = [];
 
 /**
@@ -150,7 +152,7 @@ function familyContribution(
   // kube-proxy: no firewall for this family.
   const familyRanges = lbIPs.length === 0 ? [] : svc.loadBalancerSourceRanges.map((r) => parseCIDR(r, 'keep')!).filter((r) => r.ip.family === family);
   const sourceRanges = familyRanges.some((r) => r.prefix === 0) ? [] : familyRanges;
-  const clusterIPField = `spec.clusterIPs[${svc.clusterIPs.indexOf(clusterIP)}]`;
+  const clusterIPField = CLUSTER_IP_FIELD[svc.clusterIPs.indexOf(clusterIP)] ?? `spec.clusterIPs[${svc.clusterIPs.indexOf(clusterIP)}]`;
   // apiservice.ExternalPolicyLocal: Local only counts for externally reachable Services.
   const externallyReachable = svc.type === 'LoadBalancer' || svc.type === 'NodePort' || svc.externalIPs.length > 0;
   const externalLocal = externallyReachable && svc.externalTrafficPolicy === 'Local';
