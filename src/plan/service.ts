@@ -16,7 +16,7 @@ import { listOrNone } from '../model/common.ts';
 import type { FamilyContext, PlanContext } from './context.ts';
 import { categorize, endpointsForFamily, portKey, selectEndpoints, type Endpoint } from './endpoints.ts';
 import { SET } from './ipsets.ts';
-import { ownerRank, type Claim, type NoNodeAccess } from './claims.ts';
+import type { Claim, NoNodeAccess } from './claims.ts';
 
 export type { NoNodeAccess, Claim };
 
@@ -144,7 +144,7 @@ function familyContribution(
 ): { contribution: FamilyContribution; localReady: number } {
   const family = fctx.family;
   const c: FamilyContribution = { family, claims: [], bound: [], members: [], noLocal: 0 };
-  const owner = ownerRank(svc.created, svc.uid, svc.key);
+  const owner = svc; // its created, uid and key rank its claims (claims.ts ownerOf)
   // Addresses of this family with the index of their field; an address listed twice claims once.
   const externalIPs = indexed(svc.externalIPs, family);
   const lbIPs = indexed(svc.loadBalancerIngress.map((i) => (i.ip !== undefined && i.ipMode === 'VIP' ? i.ip : '')), family);
