@@ -8,7 +8,7 @@
 import type { Family, IpsetType } from '../types.ts';
 import type { IpsetError } from './errors.ts';
 import { invalidMember, normalizeMember, validateMember } from './members.ts';
-import type { IpsetPlanned, PayloadLine } from './restore.ts';
+import { MemberLine, type IpsetPlanned, type PayloadLine } from './restore.ts';
 import { maxelemOf } from './sizing.ts';
 import { compatibleSet, SortedMembers, type KernelSet } from './types.ts';
 
@@ -60,8 +60,8 @@ export function diffMemberDeltas(deltas: readonly SetMemberDelta[], kernel: Read
     if (add.length === 0 && del.size === 0) continue;
     if (have.members.size - del.size + add.length > (maxelemOf(have.createLine) ?? Infinity)) { full.push(d.name); continue; }
     const { name, type, family } = d;
-    for (const m of del) lines.push({ text: `del ${name} ${m}`, set: name, member: m, op: 'del', type, family });
-    for (const m of add) lines.push({ text: `add ${name} ${m}`, set: name, member: m, op: 'add', type, family });
+    for (const m of del) lines.push(new MemberLine('del', name, m, type, family));
+    for (const m of add) lines.push(new MemberLine('add', name, m, type, family));
     changes.set(name, { add, del: [...del], asIs });
     adds += add.length;
     dels += del.size;

@@ -71,6 +71,28 @@ export interface PayloadLine {
   with?: string;
 }
 
+/**
+ * An add or del line: its text is made when asked for (the restore fallback, an error), not kept
+ * per line (a first sync at 50,000 Services writes 350,000 members over netlink, which never needs it).
+ */
+export class MemberLine implements PayloadLine {
+  readonly set: string;
+  readonly member: string;
+  readonly op: 'add' | 'del';
+  readonly type: IpsetType;
+  readonly family: Family;
+  readonly target?: string;
+  constructor(op: 'add' | 'del', set: string, member: string, type: IpsetType, family: Family, target?: string) {
+    this.op = op;
+    this.set = set;
+    this.member = member;
+    this.type = type;
+    this.family = family;
+    if (target !== undefined) this.target = target;
+  }
+  get text(): string { return `${this.op} ${this.target ?? this.set} ${this.member}`; }
+}
+
 export interface IpsetPlanned {
   lines: PayloadLine[];
   /** Members rejected before reaching the kernel. */
@@ -111,11 +133,8 @@ export function diffSets(desired: readonly SetSpec[], kernel: ReadonlyMap<string
     wanted.set(spec.name, want);
     if (prep.asIs && SortedMembers.fits(spec.members)) asIs.add(spec.name);
     const addAll = (into: string): void => {
-      const prefix = `add ${into} `;
       const target = into === spec.name ? undefined : into;
-      for (const m of want) {
-        lines.push(target ? { text: prefix + m, set: spec.name, member: m, op: 'add', target, type, family } : { text: prefix + m, set: spec.name, member: m, op: 'add', type, family });
-      }
+      for (const m of want) lines.push(new MemberLine('add', spec.name, m, type, family, target));
       adds += want.size;
     };
     const opts = createOptions(type, family, want.size);
@@ -153,8 +172,8 @@ export function diffSets(desired: readonly SetSpec[], kernel: ReadonlyMap<string
       swaps++;
       continue;
     }
-    for (const m of toDel) { lines.push({ text: `del ${spec.name} ${m}`, set: spec.name, member: m, op: 'del', type, family }); dels++; }
-    for (const m of toAdd) { lines.push({ text: `add ${spec.name} ${m}`, set: spec.name, member: m, op: 'add', type, family }); adds++; }
+    for (const m of toDel) { lines.push(new MemberLine('del', spec.name, m, type, family)); dels++; }
+    for (const m of toAdd) { lines.push(new MemberLine('add', spec.name, m, type, family)); adds++; }
   }
   return { lines, invalid, adds, dels, swaps, creates, want: wanted, asIs };
 }

@@ -30,14 +30,29 @@ const FORWARDS: readonly IpvsDest['forward'][] = ['masq', 'local', 'tunnel', 'ro
 const W = 4;
 
 /**
- * One service and its dests, the dests as flat records (W slots each) rather than an object and a
- * Map entry apiece: this fake stands in for the kernel in bench:agent's process, whose RSS is
- * measured (50,000 Services × 5 dests as objects were about 70 MB of that process's heap).
+ * One service and its dests in one exactly sized list: the service's S slots, then its dests as flat
+ * records (W slots each), rather than objects and a Map entry apiece: this fake stands in for the
+ * kernel in bench:agent's process, whose RSS is measured (50,000 Services × 5 dests as objects were
+ * about 70 MB of that process's heap). A change replaces the list.
  */
-interface Entry { svc: IpvsService; d: ReadonlyArray<string | number> }
+type Entry = ReadonlyArray<string | number>;
+/** Slots of the service before its dests: family, protocol, address, port, scheduler, flags, timeout, netmask. */
+const S = 8;
+
+function entryOf(s: IpvsService): Entry {
+  return [s.family, s.protocol, s.address, s.port, s.scheduler, s.flags & ~0x2, s.timeout, s.netmask];
+}
+
+/** The service as the kernel lists it (HASHED set on every listed one). */
+function serviceOf(e: Entry): IpvsService {
+  return {
+    family: e[0] as IpvsService['family'], protocol: e[1] as IpvsService['protocol'], address: e[2] as string, port: e[3] as number,
+    scheduler: e[4] as string, flags: (e[5] as number) | 0x2, timeout: e[6] as number, netmask: e[7] as number,
+  };
+}
 
 function find(e: Entry, d: Pick<IpvsDest, 'address' | 'port'>): number {
-  for (let i = 0; i < e.d.length; i += W) if (e.d[i + 1] === d.port && e.d[i] === d.address) return i;
+  for (let i = S; i < e.length; i += W) if (e[i + 1] === d.port && e[i] === d.address) return i;
   return -1;
 }
 
@@ -60,11 +75,11 @@ export class MemoryIpvs implements Ipvs {
 
   async listServices(): Promise<IpvsService[]> {
     // The kernel reports HASHED on every listed service.
-    return [...this.#services.values()].map(({ svc }) => ({ ...svc, flags: svc.flags | 0x2 }));
+    return [...this.#services.values()].map(serviceOf);
   }
   async getService(id: IpvsServiceId): Promise<IpvsService | undefined> {
     const s = this.#services.get(sk(id));
-    return s ? { ...s.svc, flags: s.svc.flags | 0x2 } : undefined;
+    return s ? serviceOf(s) : undefined;
   }
   #check(op: string, s: IpvsService): void {
     if (s.port < 0 || s.port > 65535) throw fail(op, 'EINVAL'); // GenlIpvs refuses it before sending
@@ -73,15 +88,13 @@ export class MemoryIpvs implements Ipvs {
   async addService(s: IpvsService): Promise<void> {
     this.#check('NEW_SERVICE', s);
     if (this.#services.has(sk(s))) throw fail('NEW_SERVICE', 'EEXIST');
-    const { stats: _s, ...svc } = s;
-    this.#services.set(sk(s), { svc: { ...svc, flags: s.flags & ~0x2 }, d: [] });
+    this.#services.set(sk(s), entryOf(s));
   }
   async updateService(s: IpvsService): Promise<void> {
     const cur = this.#services.get(sk(s));
     if (!cur) throw fail('SET_SERVICE', 'ESRCH');
     this.#check('SET_SERVICE', s);
-    const { stats: _s, ...svc } = s;
-    cur.svc = { ...svc, flags: s.flags & ~0x2 };
+    this.#services.set(sk(s), [...entryOf(s), ...cur.slice(S)]);
   }
   async deleteService(id: IpvsServiceId): Promise<void> {
     const k = sk(id);
@@ -93,12 +106,12 @@ export class MemoryIpvs implements Ipvs {
     const s = this.#services.get(k);
     if (!s) return [];
     const out: IpvsDest[] = [];
-    for (let i = 0; i < s.d.length; i += W) {
-      const dk = `${k} ${s.d[i] as string}/${s.d[i + 1] as number}`;
+    for (let i = S; i < s.length; i += W) {
+      const dk = `${k} ${s[i] as string}/${s[i + 1] as number}`;
       const [active, inactive] = this.#conns.get(dk) ?? [0, 0];
       const [upper, lower] = this.#thresholds.get(dk) ?? [0, 0];
       out.push({
-        address: s.d[i] as string, port: s.d[i + 1] as number, weight: s.d[i + 2] as number, forward: FORWARDS[s.d[i + 3] as number]!,
+        address: s[i] as string, port: s[i + 1] as number, weight: s[i + 2] as number, forward: FORWARDS[s[i + 3] as number]!,
         upperThreshold: upper, lowerThreshold: lower, activeConns: active, inactiveConns: inactive, persistentConns: 0,
       });
     }
@@ -111,7 +124,7 @@ export class MemoryIpvs implements Ipvs {
     if (d.weight < 0 || d.weight > 0x7fffffff) throw fail('NEW_DEST', 'EINVAL'); // GenlIpvs refuses it before sending
     if (find(s, d) >= 0) throw fail('NEW_DEST', 'EEXIST');
     // concat: an array of the exact size (push leaves spare slots: ~480 bytes for 5 dests instead of ~180)
-    s.d = s.d.concat([d.address, d.port, d.weight, FORWARDS.indexOf(d.forward)]);
+    this.#services.set(k, s.concat([d.address, d.port, d.weight, FORWARDS.indexOf(d.forward)]));
     this.#setThresholds(k, d);
   }
   async updateDest(id: IpvsServiceId, d: IpvsDest): Promise<void> {
@@ -121,10 +134,10 @@ export class MemoryIpvs implements Ipvs {
     const i = find(s, d);
     if (i < 0) throw fail('SET_DEST', 'ENOENT');
     if (d.weight < 0 || d.weight > 0x7fffffff) throw fail('SET_DEST', 'EINVAL');
-    const next = s.d.slice();
+    const next = s.slice();
     next[i + 2] = d.weight;
     next[i + 3] = FORWARDS.indexOf(d.forward);
-    s.d = next;
+    this.#services.set(k, next);
     this.#setThresholds(k, d);
   }
   async deleteDest(id: IpvsServiceId, d: Pick<IpvsDest, 'address' | 'port'>): Promise<void> {
@@ -133,7 +146,7 @@ export class MemoryIpvs implements Ipvs {
     if (!s) throw fail('DEL_DEST', 'ESRCH');
     const i = find(s, d);
     if (i < 0) throw fail('DEL_DEST', 'ENOENT');
-    s.d = [...s.d.slice(0, i), ...s.d.slice(i + W)];
+    this.#services.set(k, [...s.slice(0, i), ...s.slice(i + W)]);
     this.#conns.delete(`${k} ${d.address}/${d.port}`);
     this.#thresholds.delete(`${k} ${d.address}/${d.port}`);
   }
@@ -154,8 +167,8 @@ export class MemoryIpvs implements Ipvs {
     const out: Record<string, string[]> = {};
     for (const [k, s] of [...this.#services].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
       const dests: string[] = [];
-      for (let i = 0; i < s.d.length; i += W) dests.push(`${s.d[i] as string}:${s.d[i + 1] as number} w${s.d[i + 2] as number} ${FORWARDS[s.d[i + 3] as number]!}`);
-      out[`${k} ${s.svc.scheduler} f${s.svc.flags} t${s.svc.timeout}`] = dests.sort();
+      for (let i = S; i < s.length; i += W) dests.push(`${s[i] as string}:${s[i + 1] as number} w${s[i + 2] as number} ${FORWARDS[s[i + 3] as number]!}`);
+      out[`${k} ${s[4] as string} f${s[5] as number} t${s[6] as number}`] = dests.sort();
     }
     return out;
   }
@@ -164,8 +177,9 @@ export class MemoryIpvs implements Ipvs {
   async dump(): Promise<Array<[key: string, service: IpvsService, dests: IpvsDest[]]>> {
     const out: Array<[string, IpvsService, IpvsDest[]]> = [];
     for (const [k, s] of [...this.#services].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-      const dests = (await this.listDests(s.svc)).sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : a.port - b.port));
-      out.push([k, { ...s.svc }, dests]);
+      const svc = { ...serviceOf(s), flags: (s[5] as number) };
+      const dests = (await this.listDests(svc)).sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : a.port - b.port));
+      out.push([k, svc, dests]);
     }
     return out;
   }
