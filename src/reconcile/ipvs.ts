@@ -191,7 +191,7 @@ export class IpvsReconciler {
     const runOp = async (op: IpvsOp): Promise<void> => {
       switch (op.kind) {
         case 'addService': {
-          const key = virtualServerKey(op.vs);
+          const key = keyOf(op.vs); // the planned object's key string (desired.ts), not a new one per cache entry
           try {
             await ipvs.addService(op.service);
             ops.addService++;
@@ -204,7 +204,7 @@ export class IpvsReconciler {
           break;
         }
         case 'updateService': {
-          const key = virtualServerKey(op.vs);
+          const key = keyOf(op.vs);
           try {
             await ipvs.updateService(op.service);
             ops.updateService++;
@@ -218,7 +218,7 @@ export class IpvsReconciler {
         }
         case 'addDest':
         case 'updateDest': {
-          const key = virtualServerKey(op.vs);
+          const key = keyOf(op.vs);
           if (failedServices.has(key)) break;
           const c = this.#own(key);
           try {
@@ -240,7 +240,7 @@ export class IpvsReconciler {
           break;
         }
         case 'staleDest': {
-          const key = virtualServerKey(op.vs);
+          const key = keyOf(op.vs);
           // A TCP dest's connections decide its fate: read from the kernel now (as kube-proxy does),
           // the cache's counts being those of the last read, or none at all.
           let dest = op.dest;
@@ -291,7 +291,7 @@ export class IpvsReconciler {
     // (bounded), so a large sync keeps several netlink requests in flight.
     const groups = new Map<string, IpvsOp[]>();
     for (const op of diff) {
-      const k = op.kind === 'deleteService' ? op.key : virtualServerKey(op.vs);
+      const k = op.kind === 'deleteService' ? op.key : keyOf(op.vs);
       let g = groups.get(k);
       if (!g) groups.set(k, (g = []));
       g.push(op);
