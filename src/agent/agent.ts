@@ -59,6 +59,8 @@ export class Agent {
   private readonly now: () => number;
   private readonly startedAt: number;
   private pending: PendingChange[] = [];
+  /** Service and EndpointSlice changes in `pending`, counted as they are queued (not recounted per event: 100,000 queued at a 50,000-Service start). */
+  private pendingCounts = { svc: 0, eps: 0 };
   private families: IpFamilyLabel[] = ['IPv4'];
   private sub: Subscription | undefined;
   private healthzServer: RetryingServer | undefined;
@@ -210,7 +212,7 @@ export class Agent {
       if (fam) change.family = fam;
     }
     this.pending.push(change);
-    this.updatePendingGauges();
+    this.updatePendingGauges(change);
     for (const f of this.families) {
       this.health.queuedUpdate(f);
       this.metrics.syncLastQueuedTimestamp.set({ ip_family: f }, this.now() / 1000);
@@ -218,15 +220,22 @@ export class Agent {
     if (this.sources.hasSynced) this.runner.run();
   }
 
-  private updatePendingGauges(): void {
-    let svc = 0;
-    let eps = 0;
-    for (const c of this.pending) {
-      if (c.kind === 'Service') svc++;
-      else if (c.kind === 'EndpointSlice') eps++;
+  /** The pending-change gauges: `added` just queued (counted), or else `pending` recounted (it was replaced). */
+  private updatePendingGauges(added?: PendingChange): void {
+    const n = this.pendingCounts;
+    if (added) {
+      if (added.kind === 'Service') n.svc++;
+      else if (added.kind === 'EndpointSlice') n.eps++;
+    } else {
+      n.svc = 0;
+      n.eps = 0;
+      for (const c of this.pending) {
+        if (c.kind === 'Service') n.svc++;
+        else if (c.kind === 'EndpointSlice') n.eps++;
+      }
     }
-    this.metrics.serviceChangesPending.set(svc);
-    this.metrics.endpointChangesPending.set(eps);
+    this.metrics.serviceChangesPending.set(n.svc);
+    this.metrics.endpointChangesPending.set(n.eps);
   }
 
   /** One sync: plan, reconcile, the controllers, then report. Never throws. */
@@ -255,6 +264,7 @@ export class Agent {
     if (report.plan) retry = await this.proxySync(report.plan, report, batch);
     if (report.error !== undefined) {
       this.pending = batch.concat(this.pending);
+      this.updatePendingGauges();
       retry = true;
     }
     // The controllers run whatever the proxy's outcome: the pod network does not depend on it.

@@ -1,7 +1,7 @@
 // EndpointSlice (discovery.k8s.io/v1) → EndpointSliceModel, or diagnostics.
 
 import { z } from 'zod';
-import type { EndpointModel, EndpointSliceModel, ParseResult } from './types.ts';
+import { READY, SERVING, TERMINATING, type EndpointHints, type EndpointModel, type EndpointSliceModel, type ParseResult } from './types.ts';
 import { DiagnosticSink, metadataSchema, objectRef, parseWith, protocolSchema, typeErr } from './common.ts';
 import { canonicalIP, ipFamily } from '../net/index.ts';
 import { nonSpecialIPProblem } from './apivalidation.ts';
@@ -11,7 +11,8 @@ import { LABEL_HEADLESS, LABEL_SERVICE_PROXY_NAME } from './service.ts';
 export const LABEL_SERVICE_NAME = 'kubernetes.io/service-name';
 
 /** Shared (frozen) empty hint list: most endpoints have none. */
-const NO_HINTS: string[] = Object.freeze([]) as unknown as string[];
+const NO_HINTS: readonly string[] = Object.freeze([]);
+const NO_ENDPOINT_HINTS: EndpointHints = Object.freeze({ zones: NO_HINTS, nodes: NO_HINTS });
 
 const boolish = z.boolean({ error: typeErr('true or false') }).nullish();
 
@@ -77,15 +78,14 @@ export function parseEndpointSlice(raw: unknown): ParseResult<EndpointSliceModel
     // One object shape for every endpoint (fields always present) keeps the planner's loops monomorphic.
     const forZones = ep.hints?.forZones;
     const forNodes = ep.hints?.forNodes;
+    const zones = forZones && forZones.length > 0 ? forZones.map((z) => intern(z.name)) : undefined;
+    const nodes = forNodes && forNodes.length > 0 ? forNodes.map((n) => intern(n.name)) : undefined;
     return {
       address: addresses[0]!,
-      ready,
-      serving: ep.conditions?.serving ?? true,
-      terminating: ep.conditions?.terminating ?? false,
+      conditions: (ready ? READY : 0) | ((ep.conditions?.serving ?? true) ? SERVING : 0) | ((ep.conditions?.terminating ?? false) ? TERMINATING : 0),
       nodeName: ep.nodeName ? intern(ep.nodeName) : undefined,
       zone: ep.zone ? intern(ep.zone) : undefined,
-      zoneHints: forZones && forZones.length > 0 ? forZones.map((z) => intern(z.name)) : NO_HINTS,
-      nodeHints: forNodes && forNodes.length > 0 ? forNodes.map((n) => intern(n.name)) : NO_HINTS,
+      hints: zones || nodes ? { zones: zones ?? NO_HINTS, nodes: nodes ?? NO_HINTS } : NO_ENDPOINT_HINTS,
     };
   });
 

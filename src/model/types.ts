@@ -74,17 +74,27 @@ export interface EndpointModel {
    * validated; the others are not kept (one string instead of an array, times every endpoint).
    */
   address: string;
-  /** conditions.ready (unset counts as ready). */
-  ready: boolean;
-  /** conditions.serving (unset counts as serving, as the API and kube-proxy say). */
-  serving: boolean;
-  /** conditions.terminating (unset counts as false). */
-  terminating: boolean;
+  /**
+   * The conditions as bits (one number instead of three fields, times every endpoint): READY
+   * (conditions.ready; unset counts as ready), SERVING (unset counts as serving, as the API and
+   * kube-proxy say), TERMINATING (unset counts as false).
+   */
+  conditions: number;
   nodeName?: string;
   zone?: string;
-  zoneHints: string[];
-  nodeHints: string[];
+  /** hints.forZones and hints.forNodes names; one shared frozen object with two empty lists when there are none. */
+  hints: EndpointHints;
 }
+
+export interface EndpointHints {
+  readonly zones: readonly string[];
+  readonly nodes: readonly string[];
+}
+
+/** EndpointModel.conditions bits. */
+export const READY = 1;
+export const SERVING = 2;
+export const TERMINATING = 4;
 
 export interface EndpointPortModel {
   name: string;

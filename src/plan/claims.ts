@@ -22,8 +22,8 @@ export interface NoNodeAccess {
 /** One Service port's claim on one ip:port/protocol, with everything that comes with owning it. */
 export interface Claim {
   vs: VirtualServer;
-  /** The Service's rank among claimants of the same kind class (see ownerRank); shared by its claims. */
-  owner: string;
+  /** The claiming Service's creation time, UID and key, for its rank among claimants of the same kind class (ownerOf): the model itself, shared by its claims. */
+  owner: OwnerFields;
   /** Where the address comes from, e.g. "spec.externalIPs[0]" or "spec.ports[1].nodePort". */
   field: string;
   /** ipset members that exist because of this claim, as flat pairs: set base name, member, … */
@@ -31,6 +31,9 @@ export interface Claim {
   /** A LoadBalancer address the node itself may not reach (source ranges exclude it). */
   noNodeAccess?: NoNodeAccess;
 }
+
+/** What a Service's rank is made of (a ServiceModel has them). */
+export interface OwnerFields { readonly created: string; readonly uid: string; readonly key: string }
 
 const MISSING = '~'; // sorts after every RFC 3339 time: no creation time counts as the newest
 
@@ -42,12 +45,17 @@ export function ownerRank(created: string, uid: string, key: string): string {
   return [created || MISSING, '|', uid || MISSING, '|', key].join('');
 }
 
+/** A claim's owner rank (ownerRank), computed when claims are compared (only on a contested key) rather than kept per Service. */
+export function ownerOf(c: Claim): string {
+  return ownerRank(c.owner.created, c.owner.uid, c.owner.key);
+}
+
 const kindClass = (k: VirtualServerKind): number => (k === 'clusterIP' ? 0 : 1);
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /** Order of claims on one key: the winner first. Total and deterministic. */
 export function preferClaim(a: Claim, b: Claim): number {
-  return kindClass(a.vs.kind) - kindClass(b.vs.kind) || cmp(a.owner, b.owner) || cmp(a.vs.service, b.vs.service) || cmp(a.vs.kind, b.vs.kind) || cmp(a.field, b.field);
+  return kindClass(a.vs.kind) - kindClass(b.vs.kind) || cmp(ownerOf(a), ownerOf(b)) || cmp(a.vs.service, b.vs.service) || cmp(a.vs.kind, b.vs.kind) || cmp(a.field, b.field);
 }
 
 export function serviceOf(vs: VirtualServer): string {
@@ -64,8 +72,8 @@ export function isSelfDuplicate(winner: Claim, c: Claim): boolean {
 
 function why(winner: Claim, loser: Claim): string {
   if (kindClass(winner.vs.kind) < kindClass(loser.vs.kind)) return 'a ClusterIP owner always wins';
-  const [wc, wu] = winner.owner.split('|');
-  const [lc, lu] = loser.owner.split('|');
+  const [wc, wu] = ownerOf(winner).split('|');
+  const [lc, lu] = ownerOf(loser).split('|');
   if (wc !== lc) return `the older Service wins (created ${wc === MISSING ? '(no time)' : wc} against ${lc === MISSING ? '(no time)' : lc})`;
   if (wu !== lu) return `both created at ${wc === MISSING ? '(no time)' : wc}: the lower UID wins`;
   return 'neither has a creation time or UID: the first namespace/name wins';

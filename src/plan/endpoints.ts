@@ -3,7 +3,7 @@
 // Local policies; topology hints.
 
 import type { Family, Protocol } from '../net/index.ts';
-import type { EndpointSliceModel } from '../model/types.ts';
+import { READY, SERVING, TERMINATING, type EndpointSliceModel } from '../model/types.ts';
 import { addrKey } from './addr.ts';
 
 export interface Endpoint {
@@ -15,8 +15,8 @@ export interface Endpoint {
   serving: boolean;
   terminating: boolean;
   isLocal: boolean;
-  zoneHints: string[];
-  nodeHints: string[];
+  zoneHints: readonly string[];
+  nodeHints: readonly string[];
 }
 
 /** Endpoints per service port "name/PROTOCOL", sorted by id. */
@@ -50,17 +50,18 @@ export function endpointsForFamily(slices: readonly EndpointSliceModel[], family
         const isLocal = nodeName !== '' && ep.nodeName === nodeName;
         const id = family === 6 ? `[${ip}]:${p.port}` : `${ip}:${p.port}`;
         const prev = set.get(id);
-        if (prev !== undefined && ep.terminating) continue;
+        const terminating = (ep.conditions & TERMINATING) !== 0;
+        if (prev !== undefined && terminating) continue;
         set.set(id, {
           ip,
           port: p.port,
           id,
-          ready: ep.ready,
-          serving: ep.serving,
-          terminating: ep.terminating,
+          ready: (ep.conditions & READY) !== 0,
+          serving: (ep.conditions & SERVING) !== 0,
+          terminating,
           isLocal,
-          zoneHints: ep.zoneHints,
-          nodeHints: ep.nodeHints,
+          zoneHints: ep.hints.zones,
+          nodeHints: ep.hints.nodes,
         });
       }
     }

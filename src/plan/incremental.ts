@@ -140,7 +140,8 @@ export class IncrementalPlanner {
   private localAddresses: string[] | undefined;
   private readonly services = new Map<string, ServiceModel>();
   private readonly slices = new Map<string, EndpointSliceModel>();
-  private readonly slicesByService = new Map<string, EndpointSliceModel[]>();
+  /** A Service's slices: the slice itself when it has one (most do), else a list sorted by key. */
+  private readonly slicesByService = new Map<string, EndpointSliceModel | EndpointSliceModel[]>();
   private readonly nodes = new Map<string, NodeModel>();
   private readonly contributions = new Map<string, ServiceContribution>();
   private families = new Map<Family, FamilyState>();
@@ -279,24 +280,25 @@ export class IncrementalPlanner {
     };
   }
 
-  // Slices per Service as a small array kept sorted by key (a Service has one to a few slices).
+  // Slices per Service: the one slice, or a small array kept sorted by key (a Service has one to a few).
   private putSlice(s: EndpointSliceModel): void {
+    // The slice's Service key as the same string as the Service model's (or an earlier slice's) key:
+    // one copy per Service instead of one per object that names it.
+    const svc = this.services.get(s.serviceKey);
+    if (svc && svc.key !== s.serviceKey) s.serviceKey = svc.key;
     this.slices.set(s.key, s);
-    const list = this.slicesByService.get(s.serviceKey);
-    if (!list) { this.slicesByService.set(s.serviceKey, [s]); return; }
-    const next = list.filter((x) => x.key !== s.key);
+    const next = this.slicesOf(s.serviceKey).filter((x) => x.key !== s.key);
     next.push(s);
     next.sort((a, b) => cmpStr(a.key, b.key));
-    this.slicesByService.set(s.serviceKey, next);
+    this.slicesByService.set(s.serviceKey, next.length === 1 ? s : next);
   }
 
   private dropSlice(s: EndpointSliceModel): void {
     this.slices.delete(s.key);
-    const list = this.slicesByService.get(s.serviceKey);
-    if (!list) return;
-    const next = list.filter((x) => x.key !== s.key);
+    if (!this.slicesByService.has(s.serviceKey)) return;
+    const next = this.slicesOf(s.serviceKey).filter((x) => x.key !== s.key);
     if (next.length === 0) this.slicesByService.delete(s.serviceKey);
-    else this.slicesByService.set(s.serviceKey, next);
+    else this.slicesByService.set(s.serviceKey, next.length === 1 ? next[0]! : next);
   }
 
   private setParseDiags(id: string, d: Diagnostic[]): void {
@@ -307,7 +309,8 @@ export class IncrementalPlanner {
   }
 
   private slicesOf(key: string): EndpointSliceModel[] {
-    return this.slicesByService.get(key) ?? [];
+    const v = this.slicesByService.get(key);
+    return v === undefined ? [] : Array.isArray(v) ? v : [v];
   }
 
   private recompute(key: string): void {

@@ -16,7 +16,7 @@ import { listOrNone } from '../model/common.ts';
 import type { FamilyContext, PlanContext } from './context.ts';
 import { categorize, endpointsForFamily, portKey, selectEndpoints, type Endpoint } from './endpoints.ts';
 import { SET } from './ipsets.ts';
-import { ownerRank, type Claim, type NoNodeAccess } from './claims.ts';
+import type { Claim, NoNodeAccess } from './claims.ts';
 
 export type { NoNodeAccess, Claim };
 
@@ -42,6 +42,8 @@ export interface ServiceContribution {
 }
 
 const SORT = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+/** The claim fields of a first and second ClusterIP, shared (every claim kept one string of its own). */
+const CLUSTER_IP_FIELD = ['spec.clusterIPs[0]', 'spec.clusterIPs[1]'];
 const NO_DIAGS: Diagnostic[] = [];
 
 /**
@@ -142,7 +144,7 @@ function familyContribution(
 ): { contribution: FamilyContribution; localReady: number } {
   const family = fctx.family;
   const c: FamilyContribution = { family, claims: [], bound: [], members: [], noLocal: 0 };
-  const owner = ownerRank(svc.created, svc.uid, svc.key);
+  const owner = svc; // its created, uid and key rank its claims (claims.ts ownerOf)
   // Addresses of this family with the index of their field; an address listed twice claims once.
   const externalIPs = indexed(svc.externalIPs, family);
   const lbIPs = indexed(svc.loadBalancerIngress.map((i) => (i.ip !== undefined && i.ipMode === 'VIP' ? i.ip : '')), family);
@@ -150,7 +152,7 @@ function familyContribution(
   // kube-proxy: no firewall for this family.
   const familyRanges = lbIPs.length === 0 ? [] : svc.loadBalancerSourceRanges.map((r) => parseCIDR(r, 'keep')!).filter((r) => r.ip.family === family);
   const sourceRanges = familyRanges.some((r) => r.prefix === 0) ? [] : familyRanges;
-  const clusterIPField = `spec.clusterIPs[${svc.clusterIPs.indexOf(clusterIP)}]`;
+  const clusterIPField = CLUSTER_IP_FIELD[svc.clusterIPs.indexOf(clusterIP)] ?? `spec.clusterIPs[${svc.clusterIPs.indexOf(clusterIP)}]`;
   // apiservice.ExternalPolicyLocal: Local only counts for externally reachable Services.
   const externallyReachable = svc.type === 'LoadBalancer' || svc.type === 'NodePort' || svc.externalIPs.length > 0;
   const externalLocal = externallyReachable && svc.externalTrafficPolicy === 'Local';

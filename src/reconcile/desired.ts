@@ -21,9 +21,13 @@ export function keyOf(vs: VirtualServer): string {
 export class DesiredIndex {
   /** Planned virtual servers by key. */
   readonly byKey = new Map<string, VirtualServer>();
-  /** Service addresses (not NodePort's node addresses) of planned virtual servers. */
-  readonly serviceAddrs = new Set<string>();
+  /** Planned virtual servers per service address (not NodePort's node addresses). */
   readonly #addrCount = new Map<string, number>();
+  /** Service addresses (not NodePort's node addresses) of planned virtual servers: a view of the counts' keys, not a second table. */
+  readonly serviceAddrs: { has(address: string): boolean; [Symbol.iterator](): Iterator<string> } = {
+    has: (a) => this.#addrCount.has(a),
+    [Symbol.iterator]: () => this.#addrCount.keys(),
+  };
   #generation: number | undefined;
 
   /**
@@ -35,7 +39,6 @@ export class DesiredIndex {
     this.#generation = plan.generation;
     if (!changed) {
       this.byKey.clear();
-      this.serviceAddrs.clear();
       this.#addrCount.clear();
       for (const f of plan.families) for (const vs of f.virtualServers) this.#add(keyOf(vs), vs);
       return undefined;
@@ -69,7 +72,6 @@ export class DesiredIndex {
     if (vs.kind === 'nodePort') return;
     const n = this.#addrCount.get(vs.address) ?? 0;
     this.#addrCount.set(vs.address, n + 1);
-    if (n === 0) this.serviceAddrs.add(vs.address);
   }
 
   #remove(k: string, vs: VirtualServer): void {
@@ -77,9 +79,6 @@ export class DesiredIndex {
     if (vs.kind === 'nodePort') return;
     const n = (this.#addrCount.get(vs.address) ?? 1) - 1;
     if (n > 0) this.#addrCount.set(vs.address, n);
-    else {
-      this.#addrCount.delete(vs.address);
-      this.serviceAddrs.delete(vs.address);
-    }
+    else this.#addrCount.delete(vs.address);
   }
 }

@@ -9,7 +9,9 @@
 //   - any other plan (the first, a repair pass, a rebuilt planner's, one after a skipped plan, or a
 //     delta that a set cannot take: too small for its members, missing) is diffed set by set in
 //     full against the cache (diffSets), and the cache then holds the plan's members as prepared.
-// The cache's member sets are this reconciler's own (fresh from a read or a diff), changed in place.
+// The cache's member sets are this reconciler's own (fresh from a read or a diff), changed in place,
+// or, where the kernel's set is exactly the plan's list (every member valid and normalised), that list
+// itself looked up by binary search (SortedMembers), no second copy of it.
 
 import type { IpsetMemberChanges, IpsetSpec, Plan } from '../plan/types.ts';
 import type { IpsetAdapter, IpsetSyncResult, KernelSet } from '../kernel/ipset/index.ts';
@@ -18,16 +20,19 @@ import type { IpsetAdapter, IpsetSyncResult, KernelSet } from '../kernel/ipset/i
 import { diffSets, TEMP_PREFIX } from '../kernel/ipset/restore.ts';
 import { applyMemberChanges, diffMemberDeltas, type SetMemberDelta } from '../kernel/ipset/delta.ts';
 import { createLineOf, createOptions, maxelemOf } from '../kernel/ipset/sizing.ts';
-import { compatibleSet } from '../kernel/ipset/types.ts';
+import { compatibleSet, SortedMembers, type MemberSet } from '../kernel/ipset/types.ts';
 import { OWNED_SETS } from './names.ts';
 import type { SyncContext } from './result.ts';
 
-/** The kernel's sets after a successful sync of `sets` over `before`: each planned set holds `want`, its prepared members. */
-function cacheFromPlan(sets: readonly IpsetSpec[], before: ReadonlyMap<string, KernelSet>, want: ReadonlyMap<string, Set<string>>): Map<string, KernelSet> {
+/**
+ * The kernel's sets after a successful sync of `sets` over `before`: each planned set holds `want`,
+ * its prepared members, kept as the plan's own list where that list is them (`asIs`).
+ */
+function cacheFromPlan(sets: readonly IpsetSpec[], before: ReadonlyMap<string, KernelSet>, want: ReadonlyMap<string, Set<string>>, asIs: ReadonlySet<string>): Map<string, KernelSet> {
   const out = new Map(before);
   for (const s of sets) {
     const prev = before.get(s.name);
-    const members = want.get(s.name)!;
+    const members: MemberSet = asIs.has(s.name) ? new SortedMembers(s.members) : want.get(s.name)!;
     // A newly created set's kernel create line is unknown until the next read; keep the one we sent.
     // A set recreated because its type or family changed, or rebuilt bigger, gets the new line too.
     const same = compatibleSet(prev, s.type, s.family) && (maxelemOf(prev.createLine) ?? Infinity) >= members.size;
@@ -72,23 +77,26 @@ export class IpsetReconciler {
     // Without failures the kernel's sets are now the plan's (changed by the write, or found equal),
     // so the cache holds the plan's prepared members rather than a second copy read from the kernel
     // (250,000 strings at 50,000 Services). Failures force a re-read.
-    this.#cache = r.failures.length ? undefined : cacheFromPlan(sets, cache, d.want);
+    this.#cache = r.failures.length ? undefined : cacheFromPlan(sets, cache, d.want, d.asIs);
   }
 
   /** Apply `changes` as a member delta; false (nothing written) when a set needs a full diff instead. */
   async #delta(sets: readonly IpsetSpec[], changes: ReadonlyMap<string, IpsetMemberChanges>, cache: Map<string, KernelSet>, ctx: SyncContext): Promise<boolean> {
     if (changes.size === 0) return true;
     const deltas: SetMemberDelta[] = [];
+    const planned = new Map<string, readonly string[]>();
     for (const s of sets) {
       const c = changes.get(s.name);
-      if (c) deltas.push({ name: s.name, type: s.type, family: s.family, added: c.added, removed: c.removed });
+      if (!c) continue;
+      deltas.push({ name: s.name, type: s.type, family: s.family, added: c.added, removed: c.removed });
+      planned.set(s.name, s.members);
     }
     if (deltas.length !== changes.size) return false; // a change to a set the plan does not hold: diff in full
     const d = diffMemberDeltas(deltas, cache);
     if (d.full.length > 0) return false;
     const r = this.#count(await this.#ipset.write(d), ctx);
     if (r.failures.length) this.#cache = undefined;
-    else applyMemberChanges(cache, d.changes);
+    else applyMemberChanges(cache, d.changes, planned);
     return true;
   }
 

@@ -13,8 +13,9 @@ import type { Plan, VirtualServer } from '../plan/types.ts';
 import { virtualServerKey } from '../plan/types.ts';
 import type { Ipvs, IpvsDest, IpvsService, IpvsServiceId } from '../kernel/ipvs/types.ts';
 import type { CountingRunner } from '../kernel/exec.ts';
-import { diffIpvs, destKey, serviceId } from './ipvs-diff.ts';
-import type { IpvsOp, KernelService } from './ipvs-diff.ts';
+import { diffIpvs, destKey, matchesPlan, PlannedService, serviceId, toIpvsService } from './ipvs-diff.ts';
+import type { CachedDest, IpvsOp, KernelService } from './ipvs-diff.ts';
+import { keyOf } from './desired.ts';
 import type { GracefulQueue } from './graceful.ts';
 import type { Ownership } from './ownership.ts';
 import type { SyncContext } from './result.ts';
@@ -22,12 +23,15 @@ import type { SyncContext } from './result.ts';
 /** Netlink requests kept in flight by a large sync. */
 const IPVS_CONCURRENCY = 16;
 
+/** A cache entry that operations change in place (never a PlannedService, whose objects are the plan's). */
+interface OwnEntry { service: IpvsService; dests: CachedDest[] }
+
 /**
  * A kernel service as the reconciler caches it between repair passes: everything but the traffic
  * counters. A dump carries ten 64-bit counters per service and per dest (BigInts: about 20 MB of heap
  * at 10,000 Services); nothing here reads them (the metrics read IPVS afresh).
  */
-export function cacheEntry(service: IpvsService, dests: readonly IpvsDest[]): KernelService {
+export function cacheEntry(service: IpvsService, dests: readonly IpvsDest[]): OwnEntry {
   const { stats: _s, ...svc } = service;
   return { service: svc, dests: dests.map(({ stats: _d, ...d }) => d) };
 }
@@ -90,14 +94,31 @@ export class IpvsReconciler {
     this.#generation = undefined;
   }
 
-  async #read(own: Ownership): Promise<Map<string, KernelService>> {
+  /**
+   * The owned kernel services; one that is already what `desired` plans on its key is kept as the
+   * planned object itself (PlannedService), so a repair pass does not hold a second copy of the plan.
+   */
+  async #read(own: Ownership, desired: ReadonlyMap<string, VirtualServer>): Promise<Map<string, KernelService>> {
     const out = new Map<string, KernelService>();
     const ipvs = this.#ipvs;
     const services = (await ipvs.listServices()).filter((s) => own.ownsVirtualServer(virtualServerKey(s), s.address));
     await mapLimit(services, IPVS_CONCURRENCY, async (s) => {
-      out.set(virtualServerKey(s), cacheEntry(s, await ipvs.listDests(s)));
+      const key = virtualServerKey(s);
+      const entry = cacheEntry(s, await ipvs.listDests(s));
+      const vs = desired.get(key);
+      if (vs && matchesPlan(vs, entry)) out.set(keyOf(vs), new PlannedService(vs));
+      else out.set(key, entry);
     });
     return out;
+  }
+
+  /** The cache entry of `key` to change in place: a PlannedService is first replaced by a copy of its service and dests. */
+  #own(key: string): OwnEntry | undefined {
+    const c = this.#cache.get(key);
+    if (!(c instanceof PlannedService)) return c as OwnEntry | undefined;
+    const copy: OwnEntry = { service: toIpvsService(c.vs), dests: c.vs.realServers.slice() };
+    this.#cache.set(key, copy);
+    return copy;
   }
 
   /**
@@ -109,7 +130,7 @@ export class IpvsReconciler {
     this.#generation = undefined;
     const reread = new Set<string>();
     if (ctx.full) {
-      this.#cache = await this.#read(own);
+      this.#cache = await this.#read(own, desired);
       this.#dirty.clear();
     } else {
       // Re-read services that failed last time and those with terminating dests.
@@ -149,6 +170,14 @@ export class IpvsReconciler {
       toDiff = [...desired.values()];
     }
     await this.#apply(diffIpvs(toDiff, kernel), ctx);
+    // What the kernel now holds as planned is cached as the plan's own object (not after a failure:
+    // such a service is re-read next sync; not with terminating dests: the kernel holds more).
+    for (const vs of toDiff) {
+      const key = keyOf(vs);
+      if (this.#dirty.has(key)) continue;
+      const c = this.#cache.get(key);
+      if (c && !(c instanceof PlannedService && c.vs === vs) && matchesPlan(vs, c)) this.#cache.set(key, new PlannedService(vs));
+    }
     this.#generation = plan.generation;
   }
 
@@ -157,10 +186,12 @@ export class IpvsReconciler {
     const ops = ctx.result.operations;
     const failedServices = new Set<string>();
     const conntrackFlushes: { protocol: string; vip: string; port: number; ep: string }[] = [];
+    /** Per service with stale TCP dests: one dump of its dests in the kernel, for their connection counts. */
+    const liveDests = new Map<string, Promise<IpvsDest[]>>();
     const runOp = async (op: IpvsOp): Promise<void> => {
       switch (op.kind) {
         case 'addService': {
-          const key = virtualServerKey(op.vs);
+          const key = keyOf(op.vs); // the planned object's key string (desired.ts), not a new one per cache entry
           try {
             await ipvs.addService(op.service);
             ops.addService++;
@@ -173,11 +204,11 @@ export class IpvsReconciler {
           break;
         }
         case 'updateService': {
-          const key = virtualServerKey(op.vs);
+          const key = keyOf(op.vs);
           try {
             await ipvs.updateService(op.service);
             ops.updateService++;
-            const c = this.#cache.get(key);
+            const c = this.#own(key);
             if (c) c.service = { ...op.service };
           } catch (err) {
             this.#dirty.add(key);
@@ -187,9 +218,9 @@ export class IpvsReconciler {
         }
         case 'addDest':
         case 'updateDest': {
-          const key = virtualServerKey(op.vs);
+          const key = keyOf(op.vs);
           if (failedServices.has(key)) break;
-          const c = this.#cache.get(key);
+          const c = this.#own(key);
           try {
             if (op.kind === 'addDest') {
               await ipvs.addDest(op.id, op.dest);
@@ -209,9 +240,18 @@ export class IpvsReconciler {
           break;
         }
         case 'staleDest': {
-          const key = virtualServerKey(op.vs);
-          const c = this.#cache.get(key);
-          const decision = this.#graceful.decide(op.id, op.vs.protocol, op.dest);
+          const key = keyOf(op.vs);
+          // A TCP dest's connections decide its fate: read from the kernel now (as kube-proxy does),
+          // the cache's counts being those of the last read, or none at all.
+          let dest = op.dest;
+          if (op.vs.protocol === 'TCP') {
+            let dump = liveDests.get(key);
+            if (!dump) liveDests.set(key, (dump = ipvs.listDests(op.id)));
+            const live = (await dump.catch(() => [])).find((d) => d.port === dest.port && d.address === dest.address);
+            if (live) dest = { ...dest, activeConns: live.activeConns ?? 0, inactiveConns: live.inactiveConns ?? 0 };
+          }
+          const c = this.#own(key);
+          const decision = this.#graceful.decide(op.id, op.vs.protocol, dest);
           try {
             if (decision === 'quiesce') {
               await ipvs.updateDest(op.id, { ...op.dest, weight: 0 });
@@ -251,7 +291,7 @@ export class IpvsReconciler {
     // (bounded), so a large sync keeps several netlink requests in flight.
     const groups = new Map<string, IpvsOp[]>();
     for (const op of diff) {
-      const k = op.kind === 'deleteService' ? op.key : virtualServerKey(op.vs);
+      const k = op.kind === 'deleteService' ? op.key : keyOf(op.vs);
       let g = groups.get(k);
       if (!g) groups.set(k, (g = []));
       g.push(op);

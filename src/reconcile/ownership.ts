@@ -100,7 +100,7 @@ export interface OwnershipInput {
   bound: Iterable<string>;
   /** Service addresses of planned virtual servers: ClusterIPs, external and LB IPs (kube-ipvs0's),
    * never node addresses (NodePort virtual servers share those with anyone's). */
-  planned: Iterable<string>;
+  planned: Iterable<string> | { has(address: string): boolean };
   /** Keys of the planned virtual servers (a NodePort one is owned by its key alone). */
   plannedKeys?: { has(key: string): boolean };
   /** Keys recorded in the state file. */
@@ -113,13 +113,13 @@ const asSet = (xs: Iterable<string>): ReadonlySet<string> => (xs instanceof Set 
 export class Ownership {
   // Sets are used as given (no copies: a sync at 10,000 Services builds this every time).
   readonly #bound: ReadonlySet<string>;
-  readonly #planned: ReadonlySet<string>;
+  readonly #planned: { has(address: string): boolean };
   readonly #keys: ReadonlySet<string>;
   readonly #plannedKeys: { has(key: string): boolean };
   readonly #exclude: readonly string[];
   constructor(i: OwnershipInput) {
     this.#bound = asSet(i.bound);
-    this.#planned = asSet(i.planned);
+    this.#planned = 'has' in i.planned && typeof i.planned.has === 'function' ? i.planned : asSet(i.planned as Iterable<string>);
     this.#keys = asSet(i.recorded);
     this.#plannedKeys = i.plannedKeys ?? new Set();
     this.#exclude = i.excludeCIDRs;

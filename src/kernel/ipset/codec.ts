@@ -38,7 +38,7 @@ import {
 } from './constants.ts';
 import { IpsetNetlinkError } from './errors.ts';
 import { normalizeMember } from './members.ts';
-import type { KernelSet, NetlinkReadResult, UnsupportedSet } from './types.ts';
+import type { ReadSet, NetlinkReadResult, UnsupportedSet } from './types.ts';
 
 /** One attribute of a stream: type without flags, whether it is in network byte order, payload. */
 interface Attr {
@@ -298,7 +298,7 @@ function createLine(name: string, type: string, family: number, head: Map<number
  * payload (after the netlink header) in order, then result().
  */
 export class IpsetDumpDecoder {
-  readonly #sets = new Map<string, KernelSet>();
+  readonly #sets = new Map<string, ReadSet>();
   readonly #dims = new Map<string, Dim[] | null>();
   readonly #unsupported: UnsupportedSet[] = [];
   readonly #fields = new ElementFields();

@@ -77,6 +77,8 @@ export interface PreparedMembers {
   readonly family: Family;
   /** Valid members, normalised: a new set per call, the caller's to keep (the reconciler's cache of the kernel does). */
   readonly want: Set<string>;
+  /** Every member was valid and taken as it is (known, or already normalised). */
+  readonly asIs: boolean;
   readonly invalid: readonly IpsetError[];
 }
 
@@ -86,16 +88,19 @@ export interface PreparedMembers {
  * read back or cached), taken as they are: validating every member (an IP parse each) of a big set
  * costs more than the rest of a diff.
  */
-export function prepareMembers(spec: SetSpec, known?: ReadonlySet<string>): PreparedMembers {
+export function prepareMembers(spec: SetSpec, known?: { has(member: string): boolean }): PreparedMembers {
   const want = new Set<string>();
   const invalid: IpsetError[] = [];
+  let asIs = true;
   for (const raw of spec.members) {
     if (known?.has(raw)) { want.add(raw); continue; }
     const why = validateMember(spec.type, spec.family, raw);
-    if (why) invalid.push(invalidMember(spec.name, raw, why));
-    else want.add(normalizeMember(raw));
+    if (why) { invalid.push(invalidMember(spec.name, raw, why)); asIs = false; continue; }
+    const m = normalizeMember(raw);
+    if (m !== raw) asIs = false;
+    want.add(m);
   }
-  return { name: spec.name, type: spec.type, family: spec.family, want, invalid };
+  return { name: spec.name, type: spec.type, family: spec.family, want, invalid, asIs };
 }
 
 export function invalidMember(set: string, raw: string, why: string): IpsetError {

@@ -10,7 +10,7 @@
 
 import { createHash } from 'node:crypto';
 import type { Family, IpsetType, SetSpec } from '../types.ts';
-import { compatibleSet, type KernelSet } from './types.ts';
+import { compatibleSet, SortedMembers, type KernelSet, type ReadSet } from './types.ts';
 import { IpsetError } from './errors.ts';
 import { normalizeMember, prepareMembers } from './members.ts';
 import type { CreateOptions } from './encode.ts';
@@ -28,8 +28,8 @@ function words(line: string): string[] {
 }
 
 /** Parse `ipset save` output. */
-export function parseSave(text: string): Map<string, KernelSet> {
-  const sets = new Map<string, KernelSet>();
+export function parseSave(text: string): Map<string, ReadSet> {
+  const sets = new Map<string, ReadSet>();
   for (const raw of text.split('\n')) {
     const line = raw.trim();
     if (line === '') continue;
@@ -71,6 +71,28 @@ export interface PayloadLine {
   with?: string;
 }
 
+/**
+ * An add or del line: its text is made when asked for (the restore fallback, an error), not kept
+ * per line (a first sync at 50,000 Services writes 350,000 members over netlink, which never needs it).
+ */
+export class MemberLine implements PayloadLine {
+  readonly set: string;
+  readonly member: string;
+  readonly op: 'add' | 'del';
+  readonly type: IpsetType;
+  readonly family: Family;
+  readonly target?: string;
+  constructor(op: 'add' | 'del', set: string, member: string, type: IpsetType, family: Family, target?: string) {
+    this.op = op;
+    this.set = set;
+    this.member = member;
+    this.type = type;
+    this.family = family;
+    if (target !== undefined) this.target = target;
+  }
+  get text(): string { return `${this.op} ${this.target ?? this.set} ${this.member}`; }
+}
+
 export interface IpsetPlanned {
   lines: PayloadLine[];
   /** Members rejected before reaching the kernel. */
@@ -84,6 +106,11 @@ export interface IpsetPlanned {
 export interface IpsetDiff extends IpsetPlanned {
   /** Each desired set's valid members, normalised (what the kernel holds once the lines are applied): new sets, the caller's. */
   want: Map<string, Set<string>>;
+  /**
+   * The desired sets whose planned list is itself what the kernel holds once the lines are applied:
+   * every member valid and already normalised, the list sorted without duplicates (SortedMembers.fits).
+   */
+  asIs: Set<string>;
 }
 
 /** Diff desired sets against the kernel's; the lines for one `ipset restore`. */
@@ -91,6 +118,7 @@ export function diffSets(desired: readonly SetSpec[], kernel: ReadonlyMap<string
   const lines: PayloadLine[] = [];
   const invalid: IpsetError[] = [];
   const wanted = new Map<string, Set<string>>();
+  const asIs = new Set<string>();
   let adds = 0, dels = 0, swaps = 0, creates = 0;
   // Leftover temporary sets from an interrupted sync.
   for (const k of kernel.keys()) if (k.startsWith(TEMP_PREFIX)) lines.push({ text: `destroy ${k}`, set: k, op: 'destroy' });
@@ -103,12 +131,10 @@ export function diffSets(desired: readonly SetSpec[], kernel: ReadonlyMap<string
     invalid.push(...prep.invalid);
     const want = prep.want;
     wanted.set(spec.name, want);
+    if (prep.asIs && SortedMembers.fits(spec.members)) asIs.add(spec.name);
     const addAll = (into: string): void => {
-      const prefix = `add ${into} `;
       const target = into === spec.name ? undefined : into;
-      for (const m of want) {
-        lines.push(target ? { text: prefix + m, set: spec.name, member: m, op: 'add', target, type, family } : { text: prefix + m, set: spec.name, member: m, op: 'add', type, family });
-      }
+      for (const m of want) lines.push(new MemberLine('add', spec.name, m, type, family, target));
       adds += want.size;
     };
     const opts = createOptions(type, family, want.size);
@@ -146,8 +172,8 @@ export function diffSets(desired: readonly SetSpec[], kernel: ReadonlyMap<string
       swaps++;
       continue;
     }
-    for (const m of toDel) { lines.push({ text: `del ${spec.name} ${m}`, set: spec.name, member: m, op: 'del', type, family }); dels++; }
-    for (const m of toAdd) { lines.push({ text: `add ${spec.name} ${m}`, set: spec.name, member: m, op: 'add', type, family }); adds++; }
+    for (const m of toDel) { lines.push(new MemberLine('del', spec.name, m, type, family)); dels++; }
+    for (const m of toAdd) { lines.push(new MemberLine('add', spec.name, m, type, family)); adds++; }
   }
-  return { lines, invalid, adds, dels, swaps, creates, want: wanted };
+  return { lines, invalid, adds, dels, swaps, creates, want: wanted, asIs };
 }

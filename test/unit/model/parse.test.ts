@@ -3,6 +3,7 @@ import { parseService } from '../../../src/model/service.ts';
 import { parseEndpointSlice } from '../../../src/model/endpointslice.ts';
 import { parseNode, nodeIPs } from '../../../src/model/node.ts';
 import { parseObject } from '../../../src/model/parse.ts';
+import { READY, SERVING, TERMINATING } from '../../../src/model/types.ts';
 
 describe('Service model', () => {
   it('fills the API defaults and canonicalises addresses', () => {
@@ -105,7 +106,7 @@ describe('EndpointSlice model', () => {
     });
     expect(r.diagnostics).toEqual([]);
     expect(r.model).toMatchObject({ key: 'default/s', serviceKey: 'default/web', addressType: 'IPv6', ports: [{ name: 'http', protocol: 'TCP', port: 8080 }] });
-    const eps = r.model!.endpoints.map((e) => ({ a: e.address, r: e.ready, s: e.serving, t: e.terminating, n: e.nodeName, z: e.zone, zh: e.zoneHints, nh: e.nodeHints }));
+    const eps = r.model!.endpoints.map((e) => ({ a: e.address, r: (e.conditions & READY) !== 0, s: (e.conditions & SERVING) !== 0, t: (e.conditions & TERMINATING) !== 0, n: e.nodeName, z: e.zone, zh: e.hints.zones, nh: e.hints.nodes }));
     expect(eps).toEqual([
       { a: 'fd00::1', r: true, s: true, t: false, n: undefined, z: undefined, zh: [], nh: [] },
       { a: 'fd00::2', r: false, s: true, t: false, n: undefined, z: undefined, zh: [], nh: [] },

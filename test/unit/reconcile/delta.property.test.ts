@@ -15,10 +15,8 @@ function make(ipvs: MemoryIpvs, repairIntervalMs: number): Reconciler {
   return new Reconciler({ ipvs, link: null, ipset: null, iptables: null, logger: quiet, conntrack: false, stateFile: null, repairIntervalMs, now: () => 1 });
 }
 
-function snapshot(m: MemoryIpvs): unknown {
-  return [...m.services.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([k, { svc, dests }]) => [
-    k, svc, [...dests.entries()].sort(([a], [b]) => a.localeCompare(b)),
-  ]);
+function snapshot(m: MemoryIpvs): Promise<unknown> {
+  return m.dump();
 }
 
 describe('Reconciler deltas between repair passes', { timeout: 300_000 }, () => {
@@ -41,7 +39,7 @@ describe('Reconciler deltas between repair passes', { timeout: 300_000 }, () => 
           expect(b.fullRead).toBe(true);
           // From the same kernel state, the cached baseline costs no extra (or missing) operation.
           expect(a.operations).toEqual(b.operations);
-          expect(snapshot(deltaIpvs)).toEqual(snapshot(fullIpvs));
+          expect(await snapshot(deltaIpvs)).toEqual(await snapshot(fullIpvs));
           // Same failures (e.g. an unknown scheduler), object by object.
           expect(a.failures.map((f) => f.object).sort()).toEqual(b.failures.map((f) => f.object).sort());
           compared++;
