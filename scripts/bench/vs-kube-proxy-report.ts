@@ -21,7 +21,7 @@ export interface RunResult {
   lite?: boolean;
   startToProgrammedS?: number;
   rssProgrammedMB?: number;
-  /** VmRSS's parts when programmed: [RssAnon, RssFile] (MB). */
+  /** VmRSS's parts when programmed: [RssAnon, RssFile + RssShmem] (MB). */
   rssProgrammedAnonFileMB?: [number, number];
   cpuProgrammed?: Cpu;
   processesStart?: Execs;
@@ -51,7 +51,7 @@ const figures: Array<[string, (r: RunResult) => number | undefined, number]> = [
   ['event → kernel p99 (s)', (r) => r.eventToKernelP99S, 2],
   ['RSS when programmed (MB)', (r) => r.rssProgrammedMB, 0],
   ['  of which anonymous (RssAnon, MB)', (r) => r.rssProgrammedAnonFileMB?.[0], 0],
-  ['  of which file-backed (RssFile, MB)', (r) => r.rssProgrammedAnonFileMB?.[1], 0],
+  ['  of which file-backed and shared (RssFile + RssShmem, MB)', (r) => r.rssProgrammedAnonFileMB?.[1], 0],
   ['RSS after the changes (MB)', (r) => r.rssEndMB, 0],
   ['  of which anonymous (RssAnon, MB)', (r) => r.rssEndAnonFileMB?.[0], 0],
   ['RSS peak (MB)', (r) => r.rssPeakMB, 0],
