@@ -136,10 +136,9 @@ export class Agent {
     });
     this.runner.start();
     await first;
-    // The initial lists are the agent's memory peak: their garbage is collected and the C heap's freed
-    // pages handed back (glibc keeps them otherwise; about 20-30 MB of RSS at 10,000 Services,
-    // scripts/bench/agent.ts).
-    this.deps.releaseMemory?.('first-sync');
+    // The initial lists are the agent's memory peak: hand the C heap's freed pages back (glibc keeps
+    // them otherwise; about 20-30 MB of RSS at 10,000 Services, scripts/bench/agent.ts).
+    this.deps.releaseMemory?.();
   }
 
   async stop(): Promise<void> {
@@ -297,7 +296,7 @@ export class Agent {
     }
     // A full read-back parses the whole kernel state (tens of MB of netlink buffers at 10,000
     // Services) into the C heap; return its freed pages, as after the first sync.
-    if (report.outcome?.fullRead) this.deps.releaseMemory?.('full-read');
+    if (report.outcome?.fullRead) this.deps.releaseMemory?.();
     const failures = report.outcome?.failures ?? [];
     for (const f of failures) {
       const fam = iptablesFailureFamily(f);

@@ -86,11 +86,8 @@ export interface AgentDeps {
   localAddresses?: () => Promise<string[]>;
   /** How long a health or metrics server that could not listen waits before trying again (kube-proxy: 5 s). */
   serverRetryMs?: number;
-  /**
-   * Hands freed memory back after the first sync (the initial lists' garbage: a full collection when
-   * the launcher exposes gc, then mallocTrim) and after full read-backs (mallocTrim).
-   */
-  releaseMemory?: (after: 'first-sync' | 'full-read') => void;
+  /** Hands freed C-heap pages back after the first sync and after full read-backs (mallocTrim). */
+  releaseMemory?: () => void;
   now?: () => number;
 }
 

@@ -318,8 +318,7 @@ export async function run(argv: string[]): Promise<number> {
     controllers,
     logger: log,
     ...(ipvs ? { ipvsStats: ipvs as never } : {}),
-    // bin/ipvsnet runs the agent with --expose-gc for this one collection after the first sync
-    releaseMemory: (after) => { if (after === 'first-sync') (globalThis as { gc?: () => void }).gc?.(); mallocTrim(); },
+    releaseMemory: () => { mallocTrim(); },
   });
   poolFeed.syncWith(() => agent.runner.run());
 
