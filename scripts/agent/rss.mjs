@@ -6,7 +6,10 @@
 // 127.0.0.1 (build/cluster/guest-admin.kubeconfig, whose certificate names 10.0.2.2). Nothing in the agent is forced (no gc(), no HTTP to it): it is
 // measured from outside like vs-kube-proxy-guest.ts does, when KUBE-CLUSTER-IP holds --services members
 // and KUBE-SERVICES matches it ("programmed"), 2 s later and --idle seconds after programmed: VmRSS = RssAnon + RssFile, VmHWM, threads, CPU.
-//   node scripts/agent/rss.mjs [--services 1001] [--idle 20] [--runs 1] [--flags="NODE FLAGS"]
+//   node scripts/agent/rss.mjs [--services 1001] [--idle 20] [--runs 1] [--flags="NODE FLAGS"] [--snapshot DIR] [--bundle DIR]
+// --bundle DIR: another build of the bundle (scripts/agent/build.mjs DIR; two directories below the
+// repository root, as dist/bundle is), to compare two builds.
+// --snapshot DIR: after the idle sample the agent writes a heap snapshot into DIR (--heapsnapshot-signal).
 // --flags: the Node flags instead of bin/ipvsnet's node_flags + agent_flags (environment variables such as
 // MALLOC_ARENA_MAX or IPVSNET_AGENT_LITE pass through; IPVSNET_AGENT_LITE picks lite_agent_flags).
 import { execFileSync, spawn } from 'node:child_process';
@@ -17,7 +20,7 @@ import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const root = new URL('../..', import.meta.url).pathname;
-const { values } = parseArgs({ options: { services: { type: 'string', default: '1001' }, idle: { type: 'string', default: '20' }, runs: { type: 'string', default: '1' }, flags: { type: 'string' } } });
+const { values } = parseArgs({ options: { services: { type: 'string', default: '1001' }, idle: { type: 'string', default: '20' }, runs: { type: 'string', default: '1' }, flags: { type: 'string' }, snapshot: { type: 'string' }, bundle: { type: 'string' } } });
 const want = Number(values.services);
 const launcher = readFileSync(join(root, 'bin/ipvsnet'), 'utf8');
 const line = (name) => {
@@ -26,7 +29,7 @@ const line = (name) => {
   return m[1];
 };
 const flags = values.flags ?? `${line('node_flags')} ${line(process.env.IPVSNET_AGENT_LITE ? 'lite_agent_flags' : 'agent_flags')}`;
-const bundle = join(root, 'dist/bundle/ipvsnet.mjs');
+const bundle = join(values.bundle ? join(process.cwd(), values.bundle) : join(root, 'dist/bundle'), 'ipvsnet.mjs');
 const kubeconfig = join(root, 'build/cluster/guest-admin.kubeconfig');
 const port = Number(/server: https:\/\/10\.0\.2\.2:(\d+)/.exec(readFileSync(kubeconfig, 'utf8'))?.[1]);
 if (!port) throw new Error(`${kubeconfig}: no server https://10.0.2.2:PORT`);
@@ -72,9 +75,10 @@ for (let run = 0; run < Number(values.runs); run++) {
   });
   await new Promise((r, j) => fwd.once('error', j).listen(port, '10.0.2.2', r));
   const t0 = Date.now();
-  const child = spawn('ip', ['netns', 'exec', ns, join(root, 'node_modules/.bin/node'), ...flags.split(' ').filter(Boolean), bundle, 'agent',
+  const snap = values.snapshot ? ['--heapsnapshot-signal=SIGUSR2'] : [];
+  const child = spawn('ip', ['netns', 'exec', ns, join(root, 'node_modules/.bin/node'), ...flags.split(' ').filter(Boolean), ...snap, bundle, 'agent',
     `--kubeconfig=${kubeconfig}`, '--hostname-override=bench-node', '--healthz-bind-address=', '--metrics-bind-address=', '--ipvs-min-sync-period=1s', '--ipvs-sync-period=30s', '--v=0'],
-  { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, IPVSNET_TEST_WITHOUT_IPVS: '1' } });
+  { stdio: ['ignore', 'ignore', 'pipe'], ...(values.snapshot ? { cwd: values.snapshot } : {}), env: { ...process.env, IPVSNET_TEST_WITHOUT_IPVS: '1' } });
   let err = '';
   child.stderr.on('data', (d) => (err = (err + d).slice(-4000)));
   let exited = false;
@@ -94,7 +98,11 @@ for (let run = 0; run < Number(values.runs); run++) {
     const after2s = sample(pid);
     await sleep(Number(values.idle) * 1000 - 2000);
     const idle = sample(pid);
-    process.stdout.write(`${JSON.stringify({ run: run + 1, flags, env: Object.fromEntries(Object.entries(process.env).filter(([k]) => /^(MALLOC_|IPVSNET_AGENT_LITE)/.test(k))), programmedS, programmed: at, after2s, [`idle${values.idle}s`]: idle })}\n`);
+    if (values.snapshot) {
+      child.kill('SIGUSR2');
+      await sleep(15_000);
+    }
+    process.stdout.write(`${JSON.stringify({ run: run + 1, bundle, flags, env: Object.fromEntries(Object.entries(process.env).filter(([k]) => /^(MALLOC_|IPVSNET_AGENT_LITE)/.test(k))), programmedS, programmed: at, after2s, [`idle${values.idle}s`]: idle })}\n`);
   } finally {
     child.kill('SIGTERM');
     if (!exited) await new Promise((r) => child.once('exit', r));
