@@ -39,7 +39,18 @@ function sample(pid) {
   const f = (x) => Math.round(Number(new RegExp(`^${x}:\\s+(\\d+)`, 'm').exec(st)?.[1] ?? NaN) / 102.4) / 10;
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const t = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
-  return { rss: f('VmRSS'), anon: f('RssAnon'), file: f('RssFile'), peak: f('VmHWM'), threads: Number(/^Threads:\s+(\d+)/m.exec(st)?.[1]), cpuS: (t[11] + t[12]) / 100 };
+  // the anonymous pages by kind of mapping: V8's heap pages (256 KB mappings), malloc's main arena
+  // ([heap]), and the rest (malloc's thread arenas and large blocks, V8's large objects and code, stacks)
+  const maps = { v8pages: 0, brk: 0, other: 0 };
+  let kind;
+  for (const l of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const h = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \d+\s*(.*)$/.exec(l);
+    if (h) kind = h[3] === '[heap]' ? 'brk' : h[3] ? undefined : parseInt(h[2], 16) - parseInt(h[1], 16) === 262144 ? 'v8pages' : 'other';
+    const a = kind && /^Anonymous:\s+(\d+) kB/.exec(l);
+    if (a) maps[kind] += Number(a[1]);
+  }
+  for (const k of Object.keys(maps)) maps[k] = Math.round(maps[k] / 102.4) / 10;
+  return { maps, rss: f('VmRSS'), anon: f('RssAnon'), file: f('RssFile'), peak: f('VmHWM'), threads: Number(/^Threads:\s+(\d+)/m.exec(st)?.[1]), cpuS: (t[11] + t[12]) / 100 };
 }
 /** KUBE-SERVICES matches KUBE-CLUSTER-IP (the rules are written after the sets), as vs-kube-proxy-guest.ts checks. */
 function servicesRule(ns) {
