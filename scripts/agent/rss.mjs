@@ -89,9 +89,16 @@ for (let run = 0; run < Number(values.runs); run++) {
   const snap = values.snapshot ? ['--heapsnapshot-signal=SIGUSR2'] : [];
   const child = spawn('ip', ['netns', 'exec', ns, join(root, 'node_modules/.bin/node'), ...flags.split(' ').filter(Boolean), ...snap, bundle, 'agent',
     `--kubeconfig=${kubeconfig}`, '--hostname-override=bench-node', '--healthz-bind-address=', '--metrics-bind-address=', '--ipvs-min-sync-period=1s', '--ipvs-sync-period=30s', '--v=0'],
-  { stdio: ['ignore', 'ignore', 'pipe'], ...(values.snapshot ? { cwd: values.snapshot } : {}), env: { ...process.env, IPVSNET_TEST_WITHOUT_IPVS: '1' } });
+  { stdio: ['ignore', 'pipe', 'pipe'], ...(values.snapshot ? { cwd: values.snapshot } : {}), env: { ...process.env, IPVSNET_TEST_WITHOUT_IPVS: '1' } });
   let err = '';
-  child.stderr.on('data', (d) => (err = (err + d).slice(-4000)));
+  let releaseMs; // the agent's log line for its collection after the first sync
+  const onLog = (d) => {
+    err = (err + d).slice(-4000);
+    const m = /memory released after the first sync"? ms=(\d+)/.exec(err);
+    if (m) releaseMs ??= Number(m[1]);
+  };
+  child.stdout.on('data', onLog);
+  child.stderr.on('data', onLog);
   let exited = false;
   child.on('exit', () => (exited = true));
   try {
@@ -113,7 +120,7 @@ for (let run = 0; run < Number(values.runs); run++) {
       child.kill('SIGUSR2');
       await sleep(15_000);
     }
-    process.stdout.write(`${JSON.stringify({ run: run + 1, bundle, flags, env: Object.fromEntries(Object.entries(process.env).filter(([k]) => /^(MALLOC_|IPVSNET_AGENT_LITE)/.test(k))), programmedS, programmed: at, after2s, [`idle${values.idle}s`]: idle })}\n`);
+    process.stdout.write(`${JSON.stringify({ run: run + 1, bundle, flags, env: Object.fromEntries(Object.entries(process.env).filter(([k]) => /^(MALLOC_|IPVSNET_AGENT_LITE|UV_)/.test(k))), programmedS, releaseMs, programmed: at, after2s, [`idle${values.idle}s`]: idle })}\n`);
   } finally {
     child.kill('SIGTERM');
     if (!exited) await new Promise((r) => child.once('exit', r));
