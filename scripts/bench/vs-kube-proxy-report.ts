@@ -57,6 +57,8 @@ const figures: Array<[string, (r: RunResult) => number | undefined, number]> = [
   ['RSS peak (MB)', (r) => r.rssPeakMB, 0],
   ['RSS at --timeout, NOT PROGRAMMED (MB)', (r) => r.rssTimeoutMB, 0],
   ['RSS programmed, or at --timeout if NOT PROGRAMMED (MB)', (r) => r.rssProgrammedMB ?? r.rssTimeoutMB, 0],
+  ['  of which anonymous (RssAnon, MB)', (r) => (r.rssProgrammedAnonFileMB ?? r.rssTimeoutAnonFileMB)?.[0], 0],
+  ['  of which file-backed and shared (RssFile + RssShmem, MB)', (r) => (r.rssProgrammedAnonFileMB ?? r.rssTimeoutAnonFileMB)?.[1], 0],
   ['CPU to programmed, own + children (s)', (r) => cpuSum(r.cpuProgrammed), 1],
   ['CPU for the changes, own + children (s)', (r) => cpuSum(r.cpuChanges), 1],
   ['processes at start', (r) => r.processesStart?.total, 0],
