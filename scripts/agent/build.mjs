@@ -59,6 +59,29 @@ const runtimePaths = {
   },
 };
 
+// Node's built-ins imported as ES modules get an ES module facade, built by reading every export of
+// the built-in, getters included: `import … from 'node:http'` reads http.WebSocket, CloseEvent and
+// MessageEvent, whose getters load Node's own undici (~4.5 MB of RssAnon, 2 MB of heap, for nothing the
+// agent uses); node:process's facade runs process.report's and others' getters (~1.9 MB), node:fs's and
+// node:util's ~0.9 MB each (node:util stays an ES module import: execa imports its getter util.aborted) (`node --expose-gc --memory-saver-mode --no-opt`, one import each, RssAnon
+// after a collection, against process.getBuiltinModule). So the bundle takes these built-ins through
+// process.getBuiltinModule (the CommonJS exports: no facade, no getter run): the default export is the
+// module object itself, the named ones its own data properties (not its getters) as they are at load.
+// A named import of anything else fails the build (esbuild: no matching export). process.exitCode is
+// left out, as a copy of it would not follow the process's.
+const CJS_BUILTINS = ['http', 'process', 'fs'];
+const builtinsCjs = {
+  name: 'builtins-cjs',
+  setup(b) {
+    b.onResolve({ filter: new RegExp(`^node:(${CJS_BUILTINS.join('|')})$`) }, (a) => ({ path: a.path, namespace: 'builtin-cjs' }));
+    b.onLoad({ filter: /.*/, namespace: 'builtin-cjs' }, (a) => {
+      const mod = process.getBuiltinModule(a.path);
+      const names = Object.getOwnPropertyNames(mod).filter((k) => /^[A-Za-z_$][\w$]*$/.test(k) && k !== 'default' && k !== 'exitCode' && 'value' in Object.getOwnPropertyDescriptor(mod, k));
+      return { contents: `const m = process.getBuiltinModule(${JSON.stringify(a.path)});\nexport default m;\nexport const { ${names.join(', ')} } = m;\n`, loader: 'js' };
+    });
+  },
+};
+
 const tmp = `${out}.tmp`;
 rmSync(tmp, { recursive: true, force: true });
 mkdirSync(tmp, { recursive: true });
@@ -82,7 +105,7 @@ await build({
   external: ['*.node'],
   // CommonJS dependencies inlined into an ES module still call require() for Node's built-ins
   banner: { js: "import { createRequire as __ipvsnetCreateRequire } from 'node:module'; const require = __ipvsnetCreateRequire(import.meta.url);" },
-  plugins: [clientNodeLite, runtimePaths],
+  plugins: [clientNodeLite, runtimePaths, builtinsCjs],
 });
 rmSync(out, { recursive: true, force: true });
 renameSync(tmp, out);

@@ -6,7 +6,9 @@
 //   - event → kernel: this script writes an EndpointSlice (new addresses) and polls the Service's real
 //     servers over netlink until they are the new ones; latency = kernel seen − just before the PUT;
 //   - processes: every execve in the guest (tracefs sched_process_exec), minus this script's own;
-//   - RSS (VmRSS, VmHWM) and CPU (utime+stime, and of waited children) from /proc of the proxy's pid.
+//   - RSS (VmRSS, VmHWM; VmRSS's anonymous part RssAnon and the rest, RssFile + RssShmem: in the guest,
+//     whose root is 9p under an overlay, the binaries' pages count mostly as RssShmem) and CPU
+//     (utime+stime, and of waited children) from /proc of the proxy's pid.
 // Input: $IPVSNET_BENCH_IN (JSON written by the host). Output: $IPVSNET_BENCH_OUT (JSON), the proxy's
 // log beside it. Exits 1 (after writing what it has) when the proxy never becomes programmed, unless
 // the input is bounded: then it writes `notProgrammed` (progress: virtual servers, real servers and
@@ -52,6 +54,8 @@ const input = JSON.parse(readFileSync(inFile, 'utf8')) as GuestInput;
 const t0 = Date.now();
 const deadline = t0 + input.deadline * 1000;
 const result: Record<string, unknown> = { side: input.side, services: input.services.length };
+// bin/ipvsnet runs the agent with its lite flags when this is set (vs-kube-proxy.ts passes the host's)
+if (input.side === 'ipvsnet' && process.env['IPVSNET_AGENT_LITE']) result['lite'] = true;
 const save = () => writeFileSync(outFile, JSON.stringify(result) + '\n');
 
 // --- process counting: tracefs' sched_process_exec event, filename per exec ---
@@ -177,6 +181,7 @@ for (;;) {
   if (Date.now() > deadline && input.bounded) {
     // Bounded mode: what the proxy holds and has done when the time is up, then stop it.
     result['rssTimeoutMB'] = status('VmRSS');
+    result['rssTimeoutAnonFileMB'] = [status('RssAnon'), status('RssFile') + status('RssShmem')];
     result['rssPeakMB'] = status('VmHWM');
     result['cpuTotal'] = cpu();
     result['processesStart'] = takeExecs();
@@ -199,6 +204,7 @@ for (;;) {
 }
 result['startToProgrammedS'] = (Date.now() - t0) / 1000;
 result['rssProgrammedMB'] = status('VmRSS');
+result['rssProgrammedAnonFileMB'] = [status('RssAnon'), status('RssFile') + status('RssShmem')];
 result['cpuProgrammed'] = cpu();
 result['processesStart'] = takeExecs();
 save();
@@ -253,6 +259,7 @@ result['processesChanges'] = takeExecs();
 result['cpuChanges'] = { own: cpuAfter.own - cpuBefore.own, children: cpuAfter.children - cpuBefore.children };
 result['cpuTotal'] = cpuAfter;
 result['rssEndMB'] = status('VmRSS');
+result['rssEndAnonFileMB'] = [status('RssAnon'), status('RssFile') + status('RssShmem')];
 result['rssPeakMB'] = status('VmHWM');
 
 // 3. the final kernel state: virtual servers with their real servers, and every set's members.

@@ -17,8 +17,12 @@ export interface RunResult {
   /** Host load average (1 min) when the guest was up and when it ended. */
   load: [number, number];
   error?: string;
+  /** The ipvsnet side ran with the launcher's lite flags (IPVSNET_AGENT_LITE). */
+  lite?: boolean;
   startToProgrammedS?: number;
   rssProgrammedMB?: number;
+  /** VmRSS's parts when programmed: [RssAnon, RssFile + RssShmem] (MB). */
+  rssProgrammedAnonFileMB?: [number, number];
   cpuProgrammed?: Cpu;
   processesStart?: Execs;
   changes?: number;
@@ -28,13 +32,16 @@ export interface RunResult {
   cpuChanges?: Cpu;
   cpuTotal?: Cpu;
   rssEndMB?: number;
+  rssEndAnonFileMB?: [number, number];
   rssPeakMB?: number;
   /** Bounded mode: the proxy was not programmed by the deadline; how far it got. */
   notProgrammed?: { afterS: number; missing: string; progress: Progress };
   rssTimeoutMB?: number;
+  rssTimeoutAnonFileMB?: [number, number];
   state?: { virtualServers: string[]; sets: Record<string, string[]> };
 }
 
+const anonFile = (x?: [number, number]) => (x ? `${x[0]} + ${x[1]}` : '-');
 const cpuSum = (c?: Cpu) => (c ? c.own + c.children : undefined);
 const top = (e?: Execs) => (e ? Object.entries(e.byFile).sort((a, b) => b[1] - a[1]).slice(0, 3).map(([f, k]) => `${f} ${k}`).join(', ') : '');
 
@@ -43,10 +50,15 @@ const figures: Array<[string, (r: RunResult) => number | undefined, number]> = [
   ['event → kernel p50 (s)', (r) => r.eventToKernelP50S, 2],
   ['event → kernel p99 (s)', (r) => r.eventToKernelP99S, 2],
   ['RSS when programmed (MB)', (r) => r.rssProgrammedMB, 0],
+  ['  of which anonymous (RssAnon, MB)', (r) => r.rssProgrammedAnonFileMB?.[0], 0],
+  ['  of which file-backed and shared (RssFile + RssShmem, MB)', (r) => r.rssProgrammedAnonFileMB?.[1], 0],
   ['RSS after the changes (MB)', (r) => r.rssEndMB, 0],
+  ['  of which anonymous (RssAnon, MB)', (r) => r.rssEndAnonFileMB?.[0], 0],
   ['RSS peak (MB)', (r) => r.rssPeakMB, 0],
   ['RSS at --timeout, NOT PROGRAMMED (MB)', (r) => r.rssTimeoutMB, 0],
   ['RSS programmed, or at --timeout if NOT PROGRAMMED (MB)', (r) => r.rssProgrammedMB ?? r.rssTimeoutMB, 0],
+  ['  of which anonymous (RssAnon, MB)', (r) => (r.rssProgrammedAnonFileMB ?? r.rssTimeoutAnonFileMB)?.[0], 0],
+  ['  of which file-backed and shared (RssFile + RssShmem, MB)', (r) => (r.rssProgrammedAnonFileMB ?? r.rssTimeoutAnonFileMB)?.[1], 0],
   ['CPU to programmed, own + children (s)', (r) => cpuSum(r.cpuProgrammed), 1],
   ['CPU for the changes, own + children (s)', (r) => cpuSum(r.cpuChanges), 1],
   ['processes at start', (r) => r.processesStart?.total, 0],
@@ -66,10 +78,10 @@ function table(rows: string[][]): string {
 export function summary(results: RunResult[]): string {
   let out = '\nEvery run:\n';
   out += table([
-    ['run', 'side', 'programmed s', 'p50 s', 'p99 s', 'changes', 'RSS MB (programmed/end/peak)', 'CPU s (start/changes)', 'processes start', 'processes changes', 'load avg (start–end)'],
+    ['run', 'side', 'programmed s', 'p50 s', 'p99 s', 'changes', 'RSS MB (programmed/end/peak)', 'anon + file MB', 'CPU s (start/changes)', 'processes start', 'processes changes', 'load avg (start–end)'],
     ...results.map((r) => [
-      String(r.run), r.side, r.startToProgrammedS?.toFixed(1) ?? (r.notProgrammed ? `NOT PROGRAMMED (>${r.notProgrammed.afterS.toFixed(0)})` : '-'), r.eventToKernelP50S?.toFixed(2) ?? '-', r.eventToKernelP99S?.toFixed(2) ?? '-', String(r.changes ?? '-'),
-      `${r.rssProgrammedMB ?? (r.rssTimeoutMB !== undefined ? `${r.rssTimeoutMB} at timeout` : '-')}/${r.rssEndMB ?? '-'}/${r.rssPeakMB ?? '-'}`, `${cpuSum(r.cpuProgrammed)?.toFixed(1) ?? (r.notProgrammed ? `${cpuSum(r.cpuTotal)?.toFixed(1) ?? '-'} at timeout` : '-')}/${cpuSum(r.cpuChanges)?.toFixed(1) ?? '-'}`,
+      String(r.run), r.lite ? `${r.side} (lite)` : r.side, r.startToProgrammedS?.toFixed(1) ?? (r.notProgrammed ? `NOT PROGRAMMED (>${r.notProgrammed.afterS.toFixed(0)})` : '-'), r.eventToKernelP50S?.toFixed(2) ?? '-', r.eventToKernelP99S?.toFixed(2) ?? '-', String(r.changes ?? '-'),
+      `${r.rssProgrammedMB ?? (r.rssTimeoutMB !== undefined ? `${r.rssTimeoutMB} at timeout` : '-')}/${r.rssEndMB ?? '-'}/${r.rssPeakMB ?? '-'}`, anonFile(r.rssProgrammedAnonFileMB ?? r.rssTimeoutAnonFileMB), `${cpuSum(r.cpuProgrammed)?.toFixed(1) ?? (r.notProgrammed ? `${cpuSum(r.cpuTotal)?.toFixed(1) ?? '-'} at timeout` : '-')}/${cpuSum(r.cpuChanges)?.toFixed(1) ?? '-'}`,
       String(r.processesStart?.total ?? '-'), String(r.processesChanges?.total ?? '-'), `${r.load[0] < 0 ? '?' : r.load[0].toFixed(1)}–${r.load[1].toFixed(1)}`,
     ]),
   ]);

@@ -1,7 +1,8 @@
 // kube-proxy v1.37.2 (IPVS mode) and `ipvsnet agent` side by side, on a real kernel with IPVS (the VM
 // lane's guest), against the same kube-apiserver (on the host, scripts/cluster/up.sh, started if none
 // runs) and the same cluster: N Services × 5 endpoints (one EndpointSlice each) in one namespace.
-//   npm run bench:vs-kube-proxy -- [--services 1000] [--runs 2] [--changes 30] [--timeout 3600] [--sides kube-proxy,ipvsnet] [--bounded]
+//   [IPVSNET_AGENT_LITE=1] npm run bench:vs-kube-proxy -- [--services 1000] [--runs 2] [--changes 30] [--timeout 3600] [--sides kube-proxy,ipvsnet] [--bounded]
+// IPVSNET_AGENT_LITE is passed to the guest, where bin/ipvsnet then runs the agent with its lite flags.
 // kube-proxy is built from the Go module proxy like the apiserver (scripts/cluster/build-apiserver.sh
 // kube-proxy, cached in ~/.cache/ipvsnet). Each side runs --runs times, alternating (kube-proxy first),
 // each run in a fresh guest (an empty kernel) bounded by --timeout seconds (boot included); the guest
@@ -106,6 +107,8 @@ outer: for (let r = 0; r < runs; r++) {
     const vm = execa(join(root, 'scripts/vm/run.sh'), [
       '--timeout', String(timeout), '--hostname', 'bench-node',
       '--env', `IPVSNET_BENCH_IN=${base}.in.json`, '--env', `IPVSNET_BENCH_OUT=${base}.json`,
+      // the launcher's opt-in lite flags for the ipvsnet side, when the host has it set
+      '--env', 'IPVSNET_AGENT_LITE',
       '--', 'node', 'scripts/bench/vs-kube-proxy-guest.ts',
     ], { reject: false, stdin: 'ignore', stdout: 2, stderr: 2, cwd: root });
     // The load average when the guest is up (after any wait for the lock): the first console line.

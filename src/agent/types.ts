@@ -86,8 +86,12 @@ export interface AgentDeps {
   localAddresses?: () => Promise<string[]>;
   /** How long a health or metrics server that could not listen waits before trying again (kube-proxy: 5 s). */
   serverRetryMs?: number;
-  /** Hands freed C-heap pages back after the first sync and after full read-backs (mallocTrim). */
-  releaseMemory?: () => void;
+  /**
+   * Hands freed memory back after the first sync (the initial lists' garbage: V8's last-resort full
+   * collection, which also shrinks the young generation and returns the freed pages, when bin/ipvsnet
+   * exposes gc; then mallocTrim) and after full read-backs (mallocTrim only).
+   */
+  releaseMemory?: (after: 'first-sync' | 'full-read') => void;
   now?: () => number;
 }
 

@@ -318,7 +318,8 @@ export async function run(argv: string[]): Promise<number> {
     controllers,
     logger: log,
     ...(ipvs ? { ipvsStats: ipvs as never } : {}),
-    releaseMemory: () => { mallocTrim(); },
+    // bin/ipvsnet runs the agent with --expose-gc for this one collection after the first sync (src/agent/README.md, Memory)
+    releaseMemory: (after) => { if (after === 'first-sync') (globalThis as { gc?: (o: object) => void }).gc?.({ type: 'major', execution: 'sync', flavor: 'last-resort' }); mallocTrim(); },
   });
   poolFeed.syncWith(() => agent.runner.run());
 
