@@ -138,10 +138,9 @@ export class Agent {
     });
     this.runner.start();
     await first;
-    // The initial lists are the agent's memory peak: their garbage is collected at once (V8's memory
-    // reducer would take 10 s or more; ~10 MB of RSS at 1,000 Services) and the C heap's freed pages
-    // handed back (glibc keeps them otherwise; about 20-30 MB of RSS at 10,000 Services,
-    // scripts/bench/agent.ts). A pause of its own: its length is logged.
+    // The initial lists are the memory peak: their garbage is collected at once (the memory reducer takes
+    // 10 s or more; ~10 MB of RSS at 1,000 Services) and the C heap's freed pages handed back (glibc
+    // keeps them; 20-30 MB at 10,000 Services, scripts/bench/agent.ts). The pause is logged.
     const tRelease = performance.now();
     this.deps.releaseMemory?.('first-sync');
     this.log.info({ ms: Math.round(performance.now() - tRelease) }, 'memory released after the first sync');
