@@ -1,5 +1,5 @@
-// The base layer: IP addresses and CIDRs (ip.ts, cidr.ts) and the vocabulary
-// every layer shares (types.ts). It imports nothing of the project.
+// The base layer: IP addresses and CIDRs (ip.ts, cidr.ts), binary search over sorted strings
+// (sorted.ts) and the vocabulary every layer shares (types.ts). It imports nothing of the project.
 
 export type { Diagnostic, Family, Protocol } from './types.ts';
 export type { IP } from './ip.ts';
@@ -24,6 +24,7 @@ export {
   requireIP,
   toBuffer,
 } from './ip.ts';
+export { lowerBound, sortedHas } from './sorted.ts';
 export type { CheckedCIDR, CIDR, HostBits } from './cidr.ts';
 export {
   canonicalNetwork,

@@ -2,20 +2,11 @@
 // Services may add the same ipset member) and the virtual-server index (several
 // Services may claim one ip:port; the rule in claims.ts picks the winner).
 
+import { lowerBound, sortedHas } from '../net/index.ts';
 import type { VirtualServer } from './types.ts';
 import { cmpStr } from './assemble.ts';
 import { preferClaim, type Claim } from './claims.ts';
 
-function lowerBound(keys: readonly string[], k: string): number {
-  let lo = 0;
-  let hi = keys.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (keys[mid]! < k) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
 
 /**
  * A sorted multiset keyed by sort key. Adds and removals are held until list() (or size), which
@@ -54,9 +45,7 @@ export class SortedBag<T> {
   has(sortKey: string): boolean {
     if (this.adding.has(sortKey)) return true;
     if (this.removing.has(sortKey)) return false;
-    const keys = this.keys;
-    const i = lowerBound(keys, sortKey);
-    return i < keys.length && keys[i] === sortKey;
+    return sortedHas(this.keys, sortKey);
   }
 
   add(sortKey: string, value: T): void {

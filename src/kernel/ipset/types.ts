@@ -1,6 +1,7 @@
 // The ipset adapter's types: the kernel's sets as read back, and how a read went.
 
 import type { Family } from '../types.ts';
+import { sortedHas } from '../../net/index.ts';
 
 /** A set's members as a diff looks at them: a Set, or SortedMembers over a sorted list. */
 export interface MemberSet extends Iterable<string> {
@@ -18,16 +19,7 @@ export class SortedMembers implements MemberSet {
   readonly list: readonly string[];
   constructor(list: readonly string[]) { this.list = list; }
   get size(): number { return this.list.length; }
-  has(member: string): boolean {
-    const l = this.list;
-    let lo = 0, hi = l.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (l[mid]! < member) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo < l.length && l[lo] === member;
-  }
+  has(member: string): boolean { return sortedHas(this.list, member); }
   [Symbol.iterator](): Iterator<string> { return this.list[Symbol.iterator](); }
 
   /** Whether `list` is sorted in code-unit order without duplicates (what SortedMembers needs). */
