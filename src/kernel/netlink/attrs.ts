@@ -76,6 +76,19 @@ export function parseAttrs(buf: Uint8Array, strict = false): Map<number, Buffer>
   return out;
 }
 
+/**
+ * Walk the attributes of `b` from offset `from` to its end or its first bad attribute, without copies:
+ * `visit` gets each one's type (flags masked off) and its payload's bounds, and returns true to stop.
+ */
+export function walkAttrs(b: Buffer, from: number, visit: (type: number, start: number, end: number) => boolean | void): void {
+  for (let off = from; off + 4 <= b.length;) {
+    const len = b.readUInt16LE(off);
+    if (len < 4 || off + len > b.length) return;
+    if (visit(b.readUInt16LE(off + 2) & NLA_TYPE_MASK, off + 4, off + len) === true) return;
+    off += align4(len);
+  }
+}
+
 /** A NUL-terminated string payload (the text before the first NUL). */
 export function cstring(b: Buffer | undefined): string | undefined {
   if (!b) return undefined;

@@ -1,8 +1,8 @@
 // rtnetlink messages (pure): the fixed headers ipvsnet sends and the link/address/route views it
 // reads back, with the MAC helpers. ./index.ts (Rtnl) sends and receives them.
 
-import { align4, attr, cstring, parseAttrs, u32 } from '../netlink/attrs.ts';
-import { AF_INET, AF_INET6, NLA_TYPE_MASK } from '../netlink/constants.ts';
+import { attr, cstring, parseAttrs, u32, walkAttrs } from '../netlink/attrs.ts';
+import { AF_INET, AF_INET6 } from '../netlink/constants.ts';
 import { formatIP, formatIPBytes, fromBuffer, parseCIDR, toBuffer } from '../../net/index.ts';
 import type { IP } from '../../net/index.ts';
 import { IFA_ADDRESS, IFA_LOCAL, IFLA_LINK, IFLA_PROMISCUITY, IFLA_INFO_SLAVE_DATA, RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_PRIORITY, RTA_PREFSRC, RTA_TABLE, IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_MASTER, IFLA_LINKINFO, IFLA_IFALIAS, IFLA_INFO_KIND, IFLA_BRPORT_MODE, IFF_UP, IFF_PROMISC, RT_TABLE_MAIN, RTPROT_BOOT, RT_SCOPE_UNIVERSE, RT_SCOPE_LINK } from './constants.ts';
@@ -119,16 +119,11 @@ export function parseAddr(d: Buffer): AddrInfo | undefined {
  */
 export function addrText(d: Buffer): string | undefined {
   let address: Buffer | undefined;
-  for (let off = 8; off + 4 <= d.length;) {
-    const len = d.readUInt16LE(off);
-    if (len < 4 || off + len > d.length) break;
-    const type = d.readUInt16LE(off + 2) & NLA_TYPE_MASK;
-    if ((type === IFA_LOCAL || type === IFA_ADDRESS) && (len === 8 || len === 20)) {
-      address = d.subarray(off + 4, off + len);
-      if (type === IFA_LOCAL) break;
-    }
-    off += align4(len);
-  }
+  walkAttrs(d, 8, (type, start, end) => {
+    if ((type !== IFA_LOCAL && type !== IFA_ADDRESS) || (end - start !== 4 && end - start !== 16)) return false;
+    address = d.subarray(start, end);
+    return type === IFA_LOCAL;
+  });
   return address ? formatIPBytes(address) : undefined;
 }
 
@@ -136,13 +131,13 @@ export function addrText(d: Buffer): string | undefined {
 export function linkIndexName(d: Buffer): { index: number; name: string } | undefined {
   if (d.length < 16) return undefined;
   const index = d.readInt32LE(4);
-  for (let off = 16; off + 4 <= d.length;) {
-    const len = d.readUInt16LE(off);
-    if (len < 4 || off + len > d.length) break;
-    if ((d.readUInt16LE(off + 2) & NLA_TYPE_MASK) === IFLA_IFNAME) return { index, name: cstring(d.subarray(off + 4, off + len)) ?? '' };
-    off += align4(len);
-  }
-  return { index, name: '' };
+  let name = '';
+  walkAttrs(d, 16, (type, start, end) => {
+    if (type !== IFLA_IFNAME) return false;
+    name = cstring(d.subarray(start, end)) ?? '';
+    return true;
+  });
+  return { index, name };
 }
 
 export function rtmsg(o: { family: number; dstLen?: number; table?: number; protocol?: number; scope?: number; type?: number }): Buffer {
