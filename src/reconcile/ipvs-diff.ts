@@ -103,14 +103,14 @@ export function matchesPlan(vs: VirtualServer, have: KernelService): boolean {
   if (rs.length <= 8) {
     for (const r of rs) {
       const d = dests.find((x) => x.port === r.port && x.address === r.address);
-      if (!d || d.weight !== r.weight || d.forward !== r.forward) return false;
+      if (!d || destDiffers(r, d)) return false;
     }
     return true;
   }
   const byKey = new Map(dests.map((d) => [destKey(d), d]));
   for (const r of rs) {
     const d = byKey.get(destKey(r));
-    if (!d || d.weight !== r.weight || d.forward !== r.forward) return false;
+    if (!d || destDiffers(r, d)) return false;
   }
   return true;
 }
