@@ -72,8 +72,8 @@ export function isSelfDuplicate(winner: Claim, c: Claim): boolean {
 
 function why(winner: Claim, loser: Claim): string {
   if (kindClass(winner.vs.kind) < kindClass(loser.vs.kind)) return 'a ClusterIP owner always wins';
-  const [wc, wu] = ownerOf(winner).split('|');
-  const [lc, lu] = ownerOf(loser).split('|');
+  const wc = winner.owner.created || MISSING, wu = winner.owner.uid || MISSING;
+  const lc = loser.owner.created || MISSING, lu = loser.owner.uid || MISSING;
   if (wc !== lc) return `the older Service wins (created ${wc === MISSING ? '(no time)' : wc} against ${lc === MISSING ? '(no time)' : lc})`;
   if (wu !== lu) return `both created at ${wc === MISSING ? '(no time)' : wc}: the lower UID wins`;
   return 'neither has a creation time or UID: the first namespace/name wins';

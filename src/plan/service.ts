@@ -152,7 +152,8 @@ function familyContribution(
   // kube-proxy: no firewall for this family.
   const familyRanges = lbIPs.length === 0 ? [] : svc.loadBalancerSourceRanges.map((r) => parseCIDR(r, 'keep')!).filter((r) => r.ip.family === family);
   const sourceRanges = familyRanges.some((r) => r.prefix === 0) ? [] : familyRanges;
-  const clusterIPField = CLUSTER_IP_FIELD[svc.clusterIPs.indexOf(clusterIP)] ?? `spec.clusterIPs[${svc.clusterIPs.indexOf(clusterIP)}]`;
+  const clusterIPIndex = svc.clusterIPs.indexOf(clusterIP);
+  const clusterIPField = CLUSTER_IP_FIELD[clusterIPIndex] ?? `spec.clusterIPs[${clusterIPIndex}]`;
   // apiservice.ExternalPolicyLocal: Local only counts for externally reachable Services.
   const externallyReachable = svc.type === 'LoadBalancer' || svc.type === 'NodePort' || svc.externalIPs.length > 0;
   const externalLocal = externallyReachable && svc.externalTrafficPolicy === 'Local';

@@ -12,7 +12,6 @@ import { planNodeBlocks } from './plan/blocks.ts';
 import { planReleases, type Release } from './plan/release.ts';
 import { desiredConditions, mergeConditions, type PoolCondition } from './model/conditions.ts';
 
-
 interface RawNode { metadata: { name: string; uid?: string; labels?: Record<string, string> }; spec?: { podCIDR?: string; podCIDRs?: string[] } }
 interface RawPool { metadata: { name: string; resourceVersion?: string }; status?: { blocks?: { cidr: string; node: string }[] | null; conditions?: PoolCondition[] | null } | null }
 
