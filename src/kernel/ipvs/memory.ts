@@ -51,6 +51,11 @@ function serviceOf(e: Entry): IpvsService {
   };
 }
 
+/** The key of dest `address`/`port` of service key `k` in the side tables (connections, thresholds); `${k} ` prefixes them all. */
+function dk(k: string, address: string, port: number): string {
+  return `${k} ${address}/${port}`;
+}
+
 function find(e: Entry, d: Pick<IpvsDest, 'address' | 'port'>): number {
   for (let i = S; i < e.length; i += W) if (e[i + 1] === d.port && e[i] === d.address) return i;
   return -1;
@@ -64,9 +69,9 @@ export class MemoryIpvs implements Ipvs {
   readonly #thresholds = new Map<string, [upper: number, lower: number]>();
 
   #setThresholds(k: string, d: IpvsDest): void {
-    const dk = `${k} ${d.address}/${d.port}`;
-    if (d.upperThreshold || d.lowerThreshold) this.#thresholds.set(dk, [d.upperThreshold, d.lowerThreshold]);
-    else this.#thresholds.delete(dk);
+    const key = dk(k, d.address, d.port);
+    if (d.upperThreshold || d.lowerThreshold) this.#thresholds.set(key, [d.upperThreshold, d.lowerThreshold]);
+    else this.#thresholds.delete(key);
   }
   timeouts: IpvsTimeouts = { tcp: 900, tcpFin: 120, udp: 300 };
   closed = false;
@@ -107,9 +112,9 @@ export class MemoryIpvs implements Ipvs {
     if (!s) return [];
     const out: IpvsDest[] = [];
     for (let i = S; i < s.length; i += W) {
-      const dk = `${k} ${s[i] as string}/${s[i + 1] as number}`;
-      const [active, inactive] = this.#conns.get(dk) ?? [0, 0];
-      const [upper, lower] = this.#thresholds.get(dk) ?? [0, 0];
+      const key = dk(k, s[i] as string, s[i + 1] as number);
+      const [active, inactive] = this.#conns.get(key) ?? [0, 0];
+      const [upper, lower] = this.#thresholds.get(key) ?? [0, 0];
       out.push({
         address: s[i] as string, port: s[i + 1] as number, weight: s[i + 2] as number, forward: FORWARDS[s[i + 3] as number]!,
         upperThreshold: upper, lowerThreshold: lower, activeConns: active, inactiveConns: inactive, persistentConns: 0,
@@ -147,8 +152,8 @@ export class MemoryIpvs implements Ipvs {
     const i = find(s, d);
     if (i < 0) throw fail('DEL_DEST', 'ENOENT');
     this.#services.set(k, [...s.slice(0, i), ...s.slice(i + W)]);
-    this.#conns.delete(`${k} ${d.address}/${d.port}`);
-    this.#thresholds.delete(`${k} ${d.address}/${d.port}`);
+    this.#conns.delete(dk(k, d.address, d.port));
+    this.#thresholds.delete(dk(k, d.address, d.port));
   }
   async getTimeouts(): Promise<IpvsTimeouts> { return { ...this.timeouts }; }
   async setTimeouts(t: Partial<IpvsTimeouts>): Promise<void> { this.timeouts = { ...this.timeouts, ...t }; }
@@ -159,7 +164,7 @@ export class MemoryIpvs implements Ipvs {
     const k = sk(id);
     const s = this.#services.get(k);
     if (!s || find(s, d) < 0) throw new Error('no such dest');
-    this.#conns.set(`${k} ${d.address}/${d.port}`, [active, inactive]);
+    this.#conns.set(dk(k, d.address, d.port), [active, inactive]);
   }
 
   /** Test helper: a compact, sorted picture of the state. */
