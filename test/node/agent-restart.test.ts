@@ -50,7 +50,13 @@ describe(`kill -9 of the agent on the real node (${where})`, () => {
 
   it('0 failed requests across the kill; a Pod created while the agent is down gets its network from the standalone plugin; the restarted agent changes nothing', async () => {
     await eventually('agent synced', lastSync);
-    const before = await kernelState();
+    // Both web endpoints programmed before the snapshot: a Pod is Ready before the EndpointSlice
+    // controller and then the agent's next sync have caught up with it.
+    const before = await eventually('both web endpoints in KUBE-LOOP-BACK', async () => {
+      const s = await kernelState();
+      const lines = s.split('\n');
+      return web.every((p) => lines.includes(`add KUBE-LOOP-BACK ${p.ip},tcp:8080,${p.ip}`)) ? s : undefined;
+    });
     const pid = readFileSync(join(nodeState, 'agent.pid'), 'utf8').trim();
     const restartsBefore = existsSync(join(nodeState, 'agent.restarts')) ? Number(readFileSync(join(nodeState, 'agent.restarts'), 'utf8')) : 0;
     // The client loop: 150 requests, 0.1 s apart, from the client Pod (to the ClusterIP on a guest node).
